@@ -1,0 +1,60 @@
+"""Does the corpus cover a question? A threshold calibrated on the corpus itself.
+
+Every passage of a focused corpus is on-topic, and a small multilingual model
+scores any question 0.7-0.9 against it, so a fixed cut on raw cosine does not
+carry over between corpora or models. Instead, each index is probed with
+questions on unrelated everyday topics, in the supported languages: the best
+score such a question reaches is what "not covered" looks like for this corpus
+and this model. A question is covered when its best passage scores clearly
+above that, or when it also shares rare terms with the passages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from kb.embedding import Embedder
+
+# Everyday questions that no knowledge base about one subject answers.
+OFF_TOPIC_PROBES = (
+    "How do I bake sourdough bread at home?",
+    "What is the tallest mountain in Africa?",
+    "Who composed the Four Seasons?",
+    "How many legs does a spider have?",
+    "Como se faz arroz de pato?",
+    "Qual é a capital da Austrália?",
+    "¿A qué temperatura hierve el agua en la montaña?",
+    "¿Quién escribió Don Quijote?",
+    "Care este cel mai lung râu din Europa?",
+    "Cum se plantează roșiile în grădină?",
+    "ما هي أطول سلسلة جبال في العالم؟",
+    "كيف أطبخ الأرز بالحليب؟",
+    "Quelle est la distance entre la Terre et la Lune ?",
+    "Wie repariere ich einen platten Fahrradreifen?",
+    "Chi ha dipinto la Gioconda?",
+)
+
+MARGIN = 0.03
+
+
+@dataclass(frozen=True)
+class Calibration:
+    off_topic_best: float
+    threshold: float
+
+    def covered(self, best_dense: float, rare_terms: int) -> bool:
+        if best_dense >= self.threshold:
+            return True
+        # Shared rare terms (names, numbers, domain words) lower the bar a little.
+        return rare_terms >= 2 and best_dense >= self.off_topic_best + MARGIN / 2
+
+
+def calibrate(embedder: Embedder, vectors: np.ndarray) -> Calibration:
+    if len(vectors) == 0:
+        return Calibration(1.0, 1.0)
+    probes = embedder.encode(list(OFF_TOPIC_PROBES), is_query=True)
+    best = (probes @ vectors.T).max(axis=1)
+    ceiling = float(np.max(best))
+    return Calibration(off_topic_best=ceiling, threshold=ceiling + MARGIN)

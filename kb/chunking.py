@@ -1,0 +1,129 @@
+"""Chunking that follows the text's structure: sections, paragraphs, lists, sentences."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from kb.models import Chunk, Document
+from kb.text import clause_spans, sentence_spans
+
+_BULLET = re.compile(r"^(?:[•\-*–·▪◦]|\d{1,2}[.)])\s+")
+_NUMBERED = re.compile(r"^\d{1,2}[.)]\s+")
+_MARKDOWN_HEADING = re.compile(r"^#{1,6}\s")
+MAX_HEADING = 100
+
+
+@dataclass(frozen=True)
+class Block:
+    kind: str  # "heading" | "bullet" | "paragraph"
+    start: int
+    end: int
+
+
+def blocks(text: str) -> list[Block]:
+    """The cleaned document's blocks (separated by blank lines), classified."""
+    found: list[Block] = []
+    for match in re.finditer(r"[^\n]+(?:\n(?!\n)[^\n]+)*", text):
+        line = match.group(0)
+        found.append(Block(_kind(line), match.start(), match.end()))
+    # A "heading" with nothing after it is a closing line, not a heading.
+    if found and found[-1].kind == "heading":
+        found[-1] = Block("paragraph", found[-1].start, found[-1].end)
+    return found
+
+
+def _kind(line: str) -> str:
+    stripped = line.strip()
+    if _MARKDOWN_HEADING.match(stripped):
+        return "heading"
+    short = len(stripped) <= MAX_HEADING and "\n" not in stripped
+    ends_open = not re.search(r"[.!;:,…]$", stripped)
+    if _NUMBERED.match(stripped) and short and ends_open:
+        return "heading"
+    if _BULLET.match(stripped):
+        return "bullet"
+    if short and ends_open:
+        return "heading"
+    return "paragraph"
+
+
+def chunk_document(doc: Document, max_chars: int = 800, min_chars: int = 200) -> list[Chunk]:
+    """Split a document into passages that never cross a section boundary.
+
+    A section's first passage starts with its heading; small blocks (list
+    items, short paragraphs) are grouped up to ``max_chars``; a long paragraph
+    is split between sentences (then clauses), never inside a word.
+    """
+    text = doc.text
+    spans: list[tuple[int, int, str]] = []  # start, end, heading
+    heading = doc.title
+    current: list[Block] = []
+
+    def flush() -> None:
+        if current:
+            spans.append((current[0].start, current[-1].end, heading))
+            current.clear()
+
+    for block in blocks(text):
+        if block.kind == "heading":
+            # Consecutive headings (title, subtitle, caption) stay together.
+            if not all(b.kind == "heading" for b in current):
+                flush()
+            heading = text[block.start : block.end].lstrip("#").strip()
+            current.append(block)
+            continue
+        length = block.end - block.start
+        if length > max_chars:
+            # Keep a heading glued to the start of its long paragraph.
+            pieces = _split_long(text, block.start, block.end, max_chars, min_chars)
+            if current and all(b.kind == "heading" for b in current):
+                pieces[0] = (current[0].start, pieces[0][1])
+                current.clear()
+            flush()
+            spans.extend((s, e, heading) for s, e in pieces)
+            continue
+        size = current[-1].end - current[0].start if current else 0
+        only_heading = all(b.kind == "heading" for b in current)
+        if current and size + length + 2 > max_chars and size >= min_chars and not only_heading:
+            flush()
+        current.append(block)
+        if current[-1].end - current[0].start >= max_chars:
+            flush()
+    flush()
+    return [
+        Chunk(
+            id=f"{doc.source}#{n}",
+            source=doc.source,
+            title=doc.title,
+            language=doc.language,
+            heading=head,
+            text=text[start:end],
+            start=start,
+            end=end,
+            ordinal=n,
+        )
+        for n, (start, end, head) in enumerate(spans)
+    ]
+
+
+def _split_long(text: str, start: int, end: int, max_chars: int, min_chars: int) -> list[tuple[int, int]]:
+    units: list[tuple[int, int]] = []
+    for s, e in sentence_spans(text, start, end):
+        if e - s > max_chars:
+            units.extend(clause_spans(text, s, e))
+        else:
+            units.append((s, e))
+    # Balance: aim for pieces of similar size rather than a big one and a crumb.
+    total = end - start
+    pieces_wanted = max(1, round(total / max(min_chars, (max_chars * 2) // 3)))
+    target = total / pieces_wanted
+    pieces: list[tuple[int, int]] = []
+    cur_start, cur_end = units[0]
+    for s, e in units[1:]:
+        if (cur_end - cur_start) >= target or (e - cur_start) > max_chars:
+            pieces.append((cur_start, cur_end))
+            cur_start = s
+        cur_end = e
+    pieces.append((cur_start, cur_end))
+    return pieces

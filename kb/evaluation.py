@@ -1,0 +1,183 @@
+"""Scores the knowledge base on a question set (format: ``eval/README.md``).
+
+Metrics are what a reader feels: where the first answering passage lands
+(hit@k, MRR@10), whether it is met within the first 2,000 characters read,
+whether the citations are right, and whether the system answers or abstains
+when it should.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kb.errors import InputError
+from kb.text import fold
+
+READING_BUDGET = 2000
+METRICS = (
+    "hit@1",
+    "hit@3",
+    "hit@5",
+    "mrr@10",
+    "hit@2000c",
+    "citation_hit",
+    "citation_precision",
+    "answered",
+    "abstained",
+    "language_ok",
+)
+
+
+@dataclass(frozen=True)
+class Gold:
+    seed: str
+    contains: str
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    id: str
+    lang: str
+    question: str
+    history: tuple[str, ...]
+    gold: tuple[Gold, ...]
+    answerable: bool
+    facts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ItemScore:
+    item: EvalItem
+    values: dict[str, float | None]
+    first_rank: int | None
+
+
+def load_items(path: Path) -> list[EvalItem]:
+    items = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"Cannot read the question set {path}: {exc}") from exc
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+            items.append(
+                EvalItem(
+                    id=str(raw["id"]),
+                    lang=str(raw["lang"]),
+                    question=str(raw["question"]),
+                    history=tuple(raw.get("history", [])),
+                    gold=tuple(Gold(str(g["seed"]), str(g["contains"])) for g in raw.get("gold", [])),
+                    answerable=bool(raw.get("answerable", True)),
+                    facts=tuple(raw.get("facts", [])),
+                )
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"{path}:{number}: not a question line ({exc})") from exc
+    return items
+
+
+def _equivalent_seeds(seed: str, translations: dict[str, str]) -> set[str]:
+    seeds = {seed}
+    for a, b in translations.items():
+        if a.startswith(seed):
+            seeds.add(b[: len(seed)])
+    return seeds
+
+
+def passage_is_gold(passage: dict[str, Any], gold: Sequence[Gold], translations: dict[str, str]) -> bool:
+    candidates = [passage, *passage.get("alternatives", [])]
+    for g in gold:
+        seeds = _equivalent_seeds(g.seed, translations)
+        needle = fold(g.contains)
+        for p in candidates:
+            if any(p["source"].startswith(s) for s in seeds) and needle in fold(p["text"]):
+                return True
+    return False
+
+
+def passage_from_gold_seed(passage: dict[str, Any], gold: Sequence[Gold], translations: dict[str, str]) -> bool:
+    seeds = set().union(*(_equivalent_seeds(g.seed, translations) for g in gold)) if gold else set()
+    return any(passage["source"].startswith(s) for s in seeds)
+
+
+def score_item(item: EvalItem, answer: dict[str, Any], translations: dict[str, str]) -> ItemScore:
+    passages = answer["passages"]
+    values: dict[str, float | None] = {m: None for m in METRICS}
+    values["language_ok"] = float(answer["language"] == item.lang)
+    first: int | None = None
+    if item.answerable:
+        for rank, passage in enumerate(passages[:10]):
+            if passage_is_gold(passage, item.gold, translations):
+                first = rank
+                break
+        values["hit@1"] = float(first is not None and first < 1)
+        values["hit@3"] = float(first is not None and first < 3)
+        values["hit@5"] = float(first is not None and first < 5)
+        values["mrr@10"] = 1.0 / (first + 1) if first is not None else 0.0
+        read = 0
+        met = False
+        for passage in passages:
+            if read >= READING_BUDGET:
+                break
+            if passage_is_gold(passage, item.gold, translations):
+                met = True
+                break
+            read += len(passage["text"])
+        values["hit@2000c"] = float(met)
+        citations = answer["citations"]
+        values["answered"] = float(bool(answer["answered"]))
+        if answer["answered"]:
+            values["citation_hit"] = float(any(passage_is_gold(c, item.gold, translations) for c in citations))
+            if citations:
+                good = sum(passage_from_gold_seed(c, item.gold, translations) for c in citations)
+                values["citation_precision"] = good / len(citations)
+    else:
+        values["abstained"] = float(not answer["answered"] and not answer["citations"])
+    return ItemScore(item, values, first)
+
+
+def aggregate(scores: Iterable[ItemScore]) -> dict[str, float | None]:
+    rows = list(scores)
+    result: dict[str, float | None] = {}
+    for metric in METRICS:
+        present = [s.values[metric] for s in rows if s.values[metric] is not None]
+        result[metric] = sum(v for v in present if v is not None) / len(present) if present else None
+    result["n"] = float(len(rows))
+    return result
+
+
+def by_language(scores: Sequence[ItemScore]) -> dict[str, dict[str, float | None]]:
+    groups: dict[str, list[ItemScore]] = {}
+    for score in scores:
+        groups.setdefault(score.item.lang, []).append(score)
+    table = {lang: aggregate(group) for lang, group in sorted(groups.items())}
+    table["total"] = aggregate(scores)
+    return table
+
+
+def run(
+    items: Sequence[EvalItem],
+    ask: Callable[[EvalItem], dict[str, Any]],
+    translations: dict[str, str],
+) -> tuple[list[ItemScore], dict[str, dict[str, float | None]]]:
+    scores = [score_item(item, ask(item), translations) for item in items]
+    return scores, by_language(scores)
+
+
+def format_table(table: dict[str, dict[str, float | None]]) -> str:
+    headers = ["lang", "n", *METRICS]
+    lines = [" ".join(f"{h:>10}" for h in headers)]
+    for lang, row in table.items():
+        cells = [f"{lang:>10}", f"{int(row['n'] or 0):>10}"]
+        for metric in METRICS:
+            value = row[metric]
+            cells.append(f"{'-':>10}" if value is None else f"{value:>10.2f}")
+        lines.append(" ".join(cells))
+    return "\n".join(lines)

@@ -1,0 +1,176 @@
+"""Ingest: load, clean, chunk, embed and index a folder, incrementally and atomically.
+
+Unchanged documents (same content hash, same embedding model) are carried
+over with their vectors; changed and new ones are embedded; removed ones are
+left behind. The new generation becomes active in one write, so a failure
+halfway leaves the previous index answering.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from kb.chunking import chunk_document
+from kb.embedding import Embedder
+from kb.errors import IngestError
+from kb.loading import FileProblem, load_folder
+from kb.models import Document
+from kb.settings import Settings
+from kb.store import Store
+
+log = logging.getLogger(__name__)
+
+# A document is a translation of another when its passages line up with the
+# other's in order: most passages' best match sits where the translation of
+# that passage should be. Articles on the same topic score high on cosine
+# similarity too (a small model ranks every on-topic passage ~0.9), but their
+# best matches are scattered.
+TRANSLATION_ALIGNMENT = 0.7
+MIN_ALIGNED_PASSAGES = 5
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    generation: int
+    added: tuple[str, ...]
+    updated: tuple[str, ...]
+    unchanged: tuple[str, ...]
+    removed: tuple[str, ...]
+    problems: tuple[FileProblem, ...]
+    chunks: int
+    seconds: float
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+    def summary(self) -> str:
+        parts = [
+            f"{len(self.added)} added",
+            f"{len(self.updated)} updated",
+            f"{len(self.unchanged)} unchanged",
+            f"{len(self.removed)} removed",
+        ]
+        if self.problems:
+            parts.append(f"{len(self.problems)} skipped")
+        return f"Indexed {self.chunks} passages: " + ", ".join(parts) + f" ({self.seconds:.1f} s)."
+
+
+def ingest(
+    folder: Path,
+    settings: Settings,
+    store: Store,
+    embedder: Embedder,
+    progress: Progress | None = None,
+) -> IngestReport:
+    started = time.perf_counter()
+    loaded = load_folder(folder, settings.max_file_bytes)
+    if not loaded.documents:
+        details = "; ".join(f"{p.path}: {p.reason}" for p in loaded.problems) or "no .txt/.md/.html files"
+        raise IngestError(f"Nothing to ingest in {folder} ({details}). The existing index is unchanged.")
+
+    active = store.active()
+    same_model = active is not None and active.embedding_model == embedder.name
+    previous = {d.source: d for d in store.documents(active.generation)} if active and same_model else {}
+    current = {d.source: d for d in loaded.documents}
+
+    unchanged = [s for s, d in current.items() if s in previous and previous[s].content_hash == d.content_hash]
+    updated = [s for s in current if s in previous and s not in unchanged]
+    added = [s for s in current if s not in previous]
+    removed = [s for s in previous if s not in current]
+    if active is not None and same_model and not (added or updated or removed):
+        return IngestReport(
+            active.generation,
+            (),
+            (),
+            tuple(unchanged),
+            (),
+            loaded.problems,
+            store.chunk_count(active.generation),
+            time.perf_counter() - started,
+        )
+
+    store.drop_inactive()
+    generation = store.new_generation(embedder.name)
+    try:
+        total_chunks = 0
+        to_embed = [current[s] for s in (*updated, *added)]
+        for source in unchanged:
+            assert active is not None
+            store.copy_document(source, active.generation, generation)
+        done = 0
+        for doc in to_embed:
+            chunks = chunk_document(doc, settings.chunk_max_chars, settings.chunk_min_chars)
+            vectors = embedder.encode([c.embedding_text() for c in chunks], is_query=False)
+            store.add_document(generation, doc, chunks, vectors)
+            done += 1
+            if progress:
+                progress(done, len(to_embed), doc.source)
+        _mark_translations(store, generation, loaded.documents)
+        total_chunks = store.chunk_count(generation)
+        store.activate(generation, embedder.name, embedder.dimension)
+    except BaseException:
+        log.warning("ingest failed; the previous index stays active")
+        store.drop_generation(generation)
+        raise
+    if active is not None:
+        store.drop_generation(active.generation)
+    return IngestReport(
+        generation=generation,
+        added=tuple(added),
+        updated=tuple(updated),
+        unchanged=tuple(unchanged),
+        removed=tuple(removed),
+        problems=loaded.problems,
+        chunks=total_chunks,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _mark_translations(store: Store, generation: int, documents: tuple[Document, ...]) -> None:
+    """Record which documents translate another (the later one points to the earlier)."""
+    chunks, vectors = store.all_chunks(generation)
+    by_source: dict[str, np.ndarray] = {}
+    for source in {c.source for c in chunks}:
+        rows = [i for i, c in enumerate(chunks) if c.source == source]
+        by_source[source] = vectors[rows]
+    language = {d.source: d.language for d in documents}
+    ordered = sorted(by_source)
+    for i, later in enumerate(ordered):
+        for earlier in ordered[:i]:
+            if language.get(later) == language.get(earlier):
+                continue
+            score = translation_score(by_source[later], by_source[earlier])
+            log.info("translation score %s ~ %s: %.3f", later, earlier, score)
+            if score >= TRANSLATION_ALIGNMENT:
+                store.set_translation(generation, later, earlier)
+                break
+
+
+def translation_score(a: np.ndarray, b: np.ndarray) -> float:
+    """Share of passages whose best match on the other side is where order predicts."""
+    if min(len(a), len(b)) < MIN_ALIGNED_PASSAGES or max(len(a), len(b)) > 1.5 * min(len(a), len(b)):
+        return 0.0
+    sims = a @ b.T
+    return (_diagonal(sims) + _diagonal(sims.T)) / 2
+
+
+def _diagonal(sims: np.ndarray) -> float:
+    rows, cols = sims.shape
+    expected = np.arange(rows) * (cols - 1) / max(1, rows - 1)
+    return float(np.mean(np.abs(sims.argmax(axis=1) - expected) <= 1.5))
+
+
+def aligned(a: np.ndarray, b: np.ndarray, index: int, window: int = 2) -> int:
+    """The passage of ``b`` that translates passage ``index`` of ``a``."""
+    expected = round(index * (len(b) - 1) / max(1, len(a) - 1))
+    lo, hi = max(0, expected - window), min(len(b), expected + window + 1)
+    return lo + int(np.argmax(b[lo:hi] @ a[index]))

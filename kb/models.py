@@ -1,0 +1,162 @@
+"""Frozen dataclasses passed between the stages, and their contract form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Role = Literal["user", "assistant"]
+
+
+@dataclass(frozen=True)
+class Document:
+    """A cleaned document: every chunk's offsets index into ``text``."""
+
+    source: str
+    title: str
+    language: str
+    text: str
+    content_hash: str
+    translation_of: str | None = None
+
+    @property
+    def characters(self) -> int:
+        return len(self.text)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "title": self.title,
+            "language": self.language,
+            "characters": self.characters,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "title": self.title,
+            "language": self.language,
+            "text": self.text,
+        }
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage: ``text == document.text[start:end]``."""
+
+    id: str
+    source: str
+    title: str
+    language: str
+    heading: str
+    text: str
+    start: int
+    end: int
+    ordinal: int
+
+    def embedding_text(self) -> str:
+        """What the embedder sees: the passage in the context of its article."""
+        context = self.title
+        if self.heading and self.heading not in self.text[: len(self.heading) + 8]:
+            context = f"{self.title} — {self.heading}"
+        return f"{context}\n{self.text}"
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its scores; ``alternatives`` are its translations."""
+
+    chunk: Chunk
+    score: float
+    dense: float = 0.0
+    lexical: float = 0.0
+    alternatives: tuple[Chunk, ...] = ()
+
+
+@dataclass(frozen=True)
+class Turn:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True)
+class Question:
+    """A validated question, as every front door hands it to the core."""
+
+    text: str
+    history: tuple[Turn, ...] = ()
+    top_k: int = 5
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    id: int
+    chunk: Chunk
+    score: float
+    alternatives: tuple[Chunk, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return passage_dict(self.id, self.chunk, self.score, self.alternatives)
+
+
+def passage_dict(ident: int, chunk: Chunk, score: float, alternatives: tuple[Chunk, ...] = ()) -> dict[str, Any]:
+    return {
+        "id": ident,
+        "source": chunk.source,
+        "title": chunk.title,
+        "language": chunk.language,
+        "text": chunk.text,
+        "start": chunk.start,
+        "end": chunk.end,
+        "score": round(float(score), 4),
+        "chunk_id": chunk.id,
+        "heading": chunk.heading,
+        "alternatives": [
+            {
+                "source": alt.source,
+                "title": alt.title,
+                "language": alt.language,
+                "text": alt.text,
+                "start": alt.start,
+                "end": alt.end,
+                "chunk_id": alt.id,
+            }
+            for alt in alternatives
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    language: str
+    answered: bool
+    mode: str
+    answer: str
+    citations: tuple[Citation, ...]
+    passages: tuple[Hit, ...]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    standalone_query: str = ""
+    notice: str | None = None
+    fallback: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "question": self.question,
+            "language": self.language,
+            "answered": self.answered,
+            "mode": self.mode,
+            "answer": self.answer,
+            "citations": [c.to_dict() for c in self.citations],
+            "passages": [
+                passage_dict(rank, hit.chunk, hit.score, hit.alternatives)
+                for rank, hit in enumerate(self.passages, start=1)
+            ],
+            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+            "standalone_query": self.standalone_query,
+            "fallback": self.fallback,
+        }
+        if self.notice:
+            data["notice"] = self.notice
+        return data

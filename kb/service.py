@@ -1,0 +1,212 @@
+"""The knowledge base as every front door uses it: validate, retrieve, answer."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from kb import language as lang
+from kb.answerability import Calibration, calibrate
+from kb.answering import Answerer, AnswerRequest, ExtractiveAnswerer, answer_once
+from kb.embedding import Embedder, get_embedder
+from kb.errors import InputError, SourceNotFoundError
+from kb.ingestion import IngestReport, Progress, ingest
+from kb.models import Answer, Document, Question, Turn
+from kb.query import standalone_query
+from kb.retrieval import Retriever
+from kb.settings import Settings
+from kb.store import Store
+
+log = logging.getLogger(__name__)
+
+MAX_TOP_K = 20
+
+
+def validate_question(
+    text: Any,
+    history: Any = None,
+    top_k: Any = None,
+    language: Any = None,
+    settings: Settings | None = None,
+) -> Question:
+    """Turn raw input from any front door into a ``Question``, or raise ``InputError``."""
+    settings = settings or Settings()
+    if not isinstance(text, str):
+        raise InputError("`question` must be a string.")
+    question = text.strip()
+    if not question:
+        raise InputError("The question is empty: type a question, e.g. “What is omnichannel?”.")
+    if len(question) > settings.max_question_chars:
+        raise InputError(
+            f"The question is {len(question)} characters long; the limit is {settings.max_question_chars}. "
+            "Shorten it and ask again."
+        )
+    turns: list[Turn] = []
+    if history is not None:
+        if not isinstance(history, list):
+            raise InputError('`history` must be a list of {"role", "content"} objects.')
+        if len(history) > settings.max_history_turns:
+            raise InputError(f"`history` has {len(history)} turns; at most {settings.max_history_turns} are allowed.")
+        for i, turn in enumerate(history):
+            if not isinstance(turn, dict) or set(turn) - {"role", "content"}:
+                raise InputError(f"history[{i}] must be an object with `role` and `content`.")
+            role, content = turn.get("role"), turn.get("content")
+            if role not in ("user", "assistant"):
+                raise InputError(f'history[{i}].role must be "user" or "assistant".')
+            if not isinstance(content, str):
+                raise InputError(f"history[{i}].content must be a string.")
+            if len(content) > 4 * settings.max_question_chars:
+                raise InputError(
+                    f"history[{i}].content is too long (at most {4 * settings.max_question_chars} characters)."
+                )
+            turns.append(Turn(role=role, content=content))
+    k = settings.top_k if top_k is None else top_k
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_TOP_K:
+        raise InputError(f"`top_k` must be a whole number from 1 to {MAX_TOP_K}.")
+    code: str | None = None
+    if language is not None:
+        if not isinstance(language, str) or len(language.strip()) != 2 or not language.strip().isalpha():
+            raise InputError('`language` must be a two-letter ISO 639-1 code such as "en" or "ar".')
+        code = language.strip().lower()
+    return Question(text=question, history=tuple(turns), top_k=k, language=code)
+
+
+class KnowledgeBase:
+    """Holds the store, the embedder and the retriever; one per process."""
+
+    def __init__(self, settings: Settings, answerer: Answerer | None = None) -> None:
+        self.settings = settings
+        self._store: Store | None = None
+        self._embedder: Embedder | None = None
+        self._retriever: Retriever | None = None
+        self._calibration: tuple[int, Calibration] | None = None
+        self._lock = threading.Lock()
+        self.answerer: Answerer = answerer or ExtractiveAnswerer()
+        self.fallback = ExtractiveAnswerer()
+
+    # -- parts, loaded on first use ----------------------------------------
+    @property
+    def store(self) -> Store:
+        with self._lock:
+            if self._store is None:
+                self._store = Store(self.settings)
+            return self._store
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = get_embedder(self.settings)
+        return self._embedder
+
+    @property
+    def retriever(self) -> Retriever:
+        if self._retriever is None:
+            self._retriever = Retriever(self.store, self.embedder)
+        return self._retriever
+
+    def warm_up(self) -> None:
+        lang.warm_up()
+        self.retriever.index()
+        self.calibration()
+
+    def calibration(self) -> Calibration:
+        index = self.retriever.index()
+        cached = self._calibration
+        if cached is None or cached[0] != index.generation:
+            cached = (index.generation, calibrate(self.embedder, index.vectors))
+            self._calibration = cached
+            log.info("answerability threshold %.3f", cached[1].threshold)
+        return cached[1]
+
+    # -- questions ----------------------------------------------------------
+    def prepare(self, question: Question) -> AnswerRequest:
+        started = time.perf_counter()
+        index = self.retriever.index()
+        language = question.language or lang.detect(question.text, ignore=index.shared_words)
+        query = standalone_query(question)
+        found = self.retriever.search(query, question.top_k, language)
+        retrieved = time.perf_counter()
+        covered = bool(found.hits) and self.calibration().covered(found.best_dense, found.lexical_terms)
+        return AnswerRequest(
+            question=question,
+            language=language,
+            query=query,
+            hits=found.hits,
+            covered=covered,
+            timings_ms={"retrieve": (retrieved - started) * 1000},
+        )
+
+    def ask(self, question: Question) -> Answer:
+        final: Answer | None = None
+        for item in self.stream(question):
+            if isinstance(item, Answer):
+                final = item
+        assert final is not None
+        return final
+
+    def stream(self, question: Question) -> Iterator[str | Answer]:
+        """Text pieces as they are ready, then the complete ``Answer``."""
+        started = time.perf_counter()
+        request = self.prepare(question)
+        answering = time.perf_counter()
+        for item in self.answerer.stream(request):
+            if isinstance(item, Answer):
+                done = time.perf_counter()
+                timings = dict(item.timings_ms)
+                timings["answer"] = (done - answering) * 1000
+                timings["total"] = (done - started) * 1000
+                yield _with_timings(item, timings)
+            else:
+                yield item
+
+    def ask_extractive(self, question: Question) -> Answer:
+        return answer_once(self.fallback, self.prepare(question))
+
+    # -- sources ------------------------------------------------------------
+    def ingest(self, folder: Path | None = None, progress: Progress | None = None) -> IngestReport:
+        report = ingest(folder or self.settings.seeds_dir, self.settings, self.store, self.embedder, progress)
+        return report
+
+    def sources(self) -> list[dict[str, Any]]:
+        index = self.retriever.index()
+        return [
+            {"source": d.source, "title": d.title, "language": d.language, "characters": d.characters}
+            for d in sorted(index.documents.values(), key=lambda d: d.source)
+        ]
+
+    def document(self, source: str) -> Document:
+        index = self.retriever.index()
+        if source not in index.documents:
+            raise SourceNotFoundError(f"No source named {source!r}. `kb sources` lists the indexed documents.")
+        doc = self.store.document(index.generation, source)
+        if doc is None:
+            raise SourceNotFoundError(f"No source named {source!r}.")
+        return doc
+
+    def health(self) -> dict[str, Any]:
+        index = self.retriever.index()
+        return {
+            "status": "ok",
+            "documents": len(index.documents),
+            "chunks": len(index.chunks),
+            "embedding_model": self.embedder.name,
+        }
+
+
+def _with_timings(answer: Answer, timings: dict[str, float]) -> Answer:
+    from dataclasses import replace
+
+    return replace(answer, timings_ms=timings)
+
+
+def history_from(pairs: Sequence[tuple[str, str]]) -> tuple[Turn, ...]:
+    turns: list[Turn] = []
+    for user, assistant in pairs:
+        turns.append(Turn("user", user))
+        if assistant:
+            turns.append(Turn("assistant", assistant))
+    return tuple(turns)

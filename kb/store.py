@@ -1,0 +1,322 @@
+"""Chroma storage, embedded (``PersistentClient``) or remote (``HttpClient``).
+
+An index is a *generation*: one collection of chunks and one of cleaned
+documents. Ingest builds a new generation aside and then flips the ``active``
+pointer in a small meta collection, so readers always see a whole index: a
+failed or killed ingest leaves the previous one answering. The app owns the
+embedder; Chroma only stores vectors (no embedding function is ever given to
+it, so it never downloads one).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from kb.errors import ConfigError, IndexMissingError, KBError, ModelMismatchError
+from kb.models import Chunk, Document
+from kb.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_ACTIVE_ID = "active"
+_BATCH = 500
+
+
+@dataclass(frozen=True)
+class ActiveIndex:
+    generation: int
+    embedding_model: str
+    dimension: int
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    source: str
+    title: str
+    language: str
+    characters: int
+    content_hash: str
+    translation_of: str | None
+
+
+def make_client(settings: Settings) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if settings.chroma_url:
+        parsed = urlparse(settings.chroma_url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ConfigError(f"KB_CHROMA_URL must look like http://host:port, got {settings.chroma_url!r}")
+        headers = {}
+        if settings.chroma_token:
+            headers["Authorization"] = f"Bearer {settings.chroma_token}"
+            headers["X-Chroma-Token"] = settings.chroma_token
+        try:
+            return chromadb.HttpClient(
+                host=parsed.hostname,
+                port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+                ssl=parsed.scheme == "https",
+                headers=headers or None,
+                settings=chroma_settings,
+            )
+        except Exception as exc:
+            raise KBError(f"Cannot reach the Chroma server at {settings.chroma_url}: {exc}") from exc
+    settings.chroma_path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+
+
+class Store:
+    def __init__(self, settings: Settings, client: Any | None = None) -> None:
+        self.settings = settings
+        self.prefix = re.sub(r"[^a-zA-Z0-9_-]", "-", settings.collection_prefix) or "omnikb"
+        self._client = client if client is not None else make_client(settings)
+        self._lock = threading.RLock()
+
+    # -- names -------------------------------------------------------------
+    def _meta(self) -> Any:
+        return self._client.get_or_create_collection(f"{self.prefix}-meta", embedding_function=None)
+
+    def _name(self, generation: int, kind: str) -> str:
+        return f"{self.prefix}-g{generation}-{kind}"
+
+    def _collection(self, generation: int, kind: str) -> Any:
+        return self._client.get_collection(self._name(generation, kind), embedding_function=None)
+
+    # -- the active generation --------------------------------------------
+    def active(self) -> ActiveIndex | None:
+        result = self._meta().get(ids=[_ACTIVE_ID], include=["metadatas"])
+        if not result["ids"]:
+            return None
+        meta = result["metadatas"][0]
+        return ActiveIndex(int(meta["generation"]), str(meta["embedding_model"]), int(meta["dimension"]))
+
+    def require_active(self, embedding_model: str) -> ActiveIndex:
+        active = self.active()
+        if active is None:
+            raise IndexMissingError("No index yet: run `python ingest.py` (or `kb ingest`) first.")
+        if active.embedding_model != embedding_model:
+            raise ModelMismatchError(
+                f"The index was built with the embedding model {active.embedding_model!r}, "
+                f"but this run uses {embedding_model!r}. Run `python ingest.py` to rebuild it, "
+                f"or set KB_EMBEDDING_MODEL back to the model that built it."
+            )
+        return active
+
+    def activate(self, generation: int, embedding_model: str, dimension: int) -> None:
+        self._meta().upsert(
+            ids=[_ACTIVE_ID],
+            embeddings=[[1.0]],
+            metadatas=[
+                {
+                    "generation": generation,
+                    "embedding_model": embedding_model,
+                    "dimension": dimension,
+                    "activated_at": time.time(),
+                }
+            ],
+        )
+
+    # -- generations ------------------------------------------------------
+    def generations(self) -> list[int]:
+        found = set()
+        pattern = re.compile(rf"^{re.escape(self.prefix)}-g(\d+)-(chunks|documents)$")
+        for collection in self._client.list_collections():
+            name = collection if isinstance(collection, str) else collection.name
+            match = pattern.match(name)
+            if match:
+                found.add(int(match.group(1)))
+        return sorted(found)
+
+    def new_generation(self, embedding_model: str) -> int:
+        existing = self.generations()
+        active = self.active()
+        generation = max([*existing, active.generation if active else 0]) + 1
+        for kind in ("chunks", "documents"):
+            self._client.create_collection(
+                self._name(generation, kind),
+                metadata={"hnsw:space": "cosine", "embedding_model": embedding_model},
+                embedding_function=None,
+            )
+        return generation
+
+    def drop_generation(self, generation: int) -> None:
+        for kind in ("chunks", "documents"):
+            try:
+                self._client.delete_collection(self._name(generation, kind))
+            except Exception:  # noqa: BLE001 - already gone
+                log.debug("collection %s already gone", self._name(generation, kind))
+
+    def drop_inactive(self) -> None:
+        """Remove generations left by earlier ingests (or by a killed one)."""
+        active = self.active()
+        for generation in self.generations():
+            if active is None or generation != active.generation:
+                self.drop_generation(generation)
+
+    # -- writing ----------------------------------------------------------
+    def add_document(
+        self,
+        generation: int,
+        doc: Document,
+        chunks: Sequence[Chunk],
+        embeddings: np.ndarray,
+    ) -> None:
+        doc_vector = embeddings.mean(axis=0) if len(chunks) else np.zeros(embeddings.shape[1])
+        doc_vector = doc_vector / max(float(np.linalg.norm(doc_vector)), 1e-12)
+        meta: dict[str, Any] = {
+            "title": doc.title,
+            "language": doc.language,
+            "content_hash": doc.content_hash,
+            "characters": doc.characters,
+        }
+        if doc.translation_of:
+            meta["translation_of"] = doc.translation_of
+        self._collection(generation, "documents").add(
+            ids=[doc.source], documents=[doc.text], embeddings=[doc_vector.tolist()], metadatas=[meta]
+        )
+        chunk_collection = self._collection(generation, "chunks")
+        for i in range(0, len(chunks), _BATCH):
+            part = chunks[i : i + _BATCH]
+            chunk_collection.add(
+                ids=[c.id for c in part],
+                documents=[c.text for c in part],
+                embeddings=embeddings[i : i + _BATCH].tolist(),
+                metadatas=[_chunk_meta(c) for c in part],
+            )
+
+    def copy_document(self, source: str, from_generation: int, to_generation: int) -> None:
+        """Carry an unchanged document over to a new generation, vectors and all."""
+        docs = self._collection(from_generation, "documents").get(
+            ids=[source], include=["documents", "metadatas", "embeddings"]
+        )
+        self._collection(to_generation, "documents").add(
+            ids=docs["ids"],
+            documents=docs["documents"],
+            metadatas=docs["metadatas"],
+            embeddings=np.asarray(docs["embeddings"]).tolist(),
+        )
+        chunks = self._collection(from_generation, "chunks").get(
+            where={"source": source}, include=["documents", "metadatas", "embeddings"]
+        )
+        target = self._collection(to_generation, "chunks")
+        for i in range(0, len(chunks["ids"]), _BATCH):
+            target.add(
+                ids=chunks["ids"][i : i + _BATCH],
+                documents=chunks["documents"][i : i + _BATCH],
+                metadatas=chunks["metadatas"][i : i + _BATCH],
+                embeddings=np.asarray(chunks["embeddings"][i : i + _BATCH]).tolist(),
+            )
+
+    def set_translation(self, generation: int, source: str, translation_of: str) -> None:
+        collection = self._collection(generation, "documents")
+        current = collection.get(ids=[source], include=["metadatas"])
+        if not current["ids"]:
+            return
+        meta = dict(current["metadatas"][0])
+        meta["translation_of"] = translation_of
+        collection.update(ids=[source], metadatas=[meta])
+
+    # -- reading ----------------------------------------------------------
+    def documents(self, generation: int) -> list[StoredDocument]:
+        result = self._collection(generation, "documents").get(include=["metadatas"])
+        docs = [
+            StoredDocument(
+                source=ident,
+                title=str(meta["title"]),
+                language=str(meta["language"]),
+                characters=int(meta["characters"]),
+                content_hash=str(meta["content_hash"]),
+                translation_of=str(meta["translation_of"]) if meta.get("translation_of") else None,
+            )
+            for ident, meta in zip(result["ids"], result["metadatas"], strict=True)
+        ]
+        return sorted(docs, key=lambda d: d.source)
+
+    def document_vectors(self, generation: int) -> dict[str, np.ndarray]:
+        result = self._collection(generation, "documents").get(include=["embeddings"])
+        return {i: np.asarray(e, dtype=np.float32) for i, e in zip(result["ids"], result["embeddings"], strict=True)}
+
+    def document(self, generation: int, source: str) -> Document | None:
+        result = self._collection(generation, "documents").get(ids=[source], include=["documents", "metadatas"])
+        if not result["ids"]:
+            return None
+        meta = result["metadatas"][0]
+        return Document(
+            source=source,
+            title=str(meta["title"]),
+            language=str(meta["language"]),
+            text=str(result["documents"][0]),
+            content_hash=str(meta["content_hash"]),
+            translation_of=str(meta["translation_of"]) if meta.get("translation_of") else None,
+        )
+
+    def all_chunks(self, generation: int) -> tuple[list[Chunk], np.ndarray]:
+        collection = self._collection(generation, "chunks")
+        total = collection.count()
+        chunks: list[Chunk] = []
+        vectors: list[np.ndarray] = []
+        page = 5000
+        for offset in range(0, total, page):
+            result = collection.get(include=["documents", "metadatas", "embeddings"], limit=page, offset=offset)
+            for ident, text, meta, vector in zip(
+                result["ids"], result["documents"], result["metadatas"], result["embeddings"], strict=True
+            ):
+                chunks.append(_chunk_from(ident, text, meta))
+                vectors.append(np.asarray(vector, dtype=np.float32))
+        order = sorted(range(len(chunks)), key=lambda i: (chunks[i].source, chunks[i].ordinal))
+        chunks = [chunks[i] for i in order]
+        matrix = np.vstack([vectors[i] for i in order]) if vectors else np.zeros((0, 1), dtype=np.float32)
+        return chunks, matrix
+
+    def dense_search(self, generation: int, vector: Sequence[float], n: int) -> list[tuple[str, float]]:
+        collection = self._collection(generation, "chunks")
+        count = collection.count()
+        if count == 0:
+            return []
+        result = collection.query(query_embeddings=[list(vector)], n_results=min(n, count), include=["distances"])
+        return [
+            (ident, 1.0 - float(dist)) for ident, dist in zip(result["ids"][0], result["distances"][0], strict=True)
+        ]
+
+    def chunk_count(self, generation: int) -> int:
+        return int(self._collection(generation, "chunks").count())
+
+
+def _chunk_meta(chunk: Chunk) -> dict[str, Any]:
+    return {
+        "source": chunk.source,
+        "title": chunk.title,
+        "language": chunk.language,
+        "heading": chunk.heading,
+        "start": chunk.start,
+        "end": chunk.end,
+        "ordinal": chunk.ordinal,
+    }
+
+
+def _chunk_from(ident: str, text: str, meta: dict[str, Any]) -> Chunk:
+    return Chunk(
+        id=ident,
+        source=str(meta["source"]),
+        title=str(meta["title"]),
+        language=str(meta["language"]),
+        heading=str(meta.get("heading", "")),
+        text=text,
+        start=int(meta["start"]),
+        end=int(meta["end"]),
+        ordinal=int(meta["ordinal"]),
+    )
+
+
+def sources_of(docs: Iterable[StoredDocument]) -> dict[str, StoredDocument]:
+    return {d.source: d for d in docs}

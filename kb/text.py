@@ -1,0 +1,51 @@
+"""Text utilities shared by chunking and answering: sentences with offsets."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# A sentence ends at . ! ? ؟ … followed by space, unless the next word starts in
+# lower case (abbreviations such as "ect., evenimente" or "vs. client").
+_END = re.compile(r"(?<=[.!?؟…])[\"'”»)]*\s+|\s*\n\s*")
+_CLAUSE = re.compile(r"(?<=[,;:،؛])\s+")
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Spans of the sentences in ``text[start:end]``, as offsets into ``text``."""
+    stop = len(text) if end is None else end
+    spans: list[tuple[int, int]] = []
+    begin = start
+    for match in _END.finditer(text, start, stop):
+        nxt = text[match.end() : match.end() + 1]
+        if "\n" not in match.group(0) and nxt and nxt.islower():
+            continue
+        if match.start() > begin:
+            spans.append((begin, match.start()))
+        begin = match.end()
+    if begin < stop and text[begin:stop].strip():
+        spans.append((begin, stop))
+    return [_trim(text, s, e) for s, e in spans if text[s:e].strip()]
+
+
+def clause_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    begin = start
+    for match in _CLAUSE.finditer(text, start, end):
+        spans.append((begin, match.start()))
+        begin = match.end()
+    spans.append((begin, end))
+    return [_trim(text, s, e) for s, e in spans if text[s:e].strip()]
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def fold(text: str) -> str:
+    """NFKC, casefold and collapsed whitespace: how strings are compared."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())

@@ -1,0 +1,121 @@
+"""Answers on the dev questions, with the real model and a real Chroma."""
+
+from __future__ import annotations
+
+import pytest
+
+from kb.errors import InputError
+from kb.service import KnowledgeBase, validate_question
+
+
+def _ask(kb: KnowledgeBase, item: dict, top_k: int = 5):  # type: ignore[no-untyped-def]
+    history = [{"role": "user", "content": h} for h in item["history"]]
+    return kb.ask(validate_question(item["question"], history, top_k))
+
+
+def test_every_citation_is_a_verbatim_slice_of_its_cleaned_document(kb: KnowledgeBase, devset: list[dict]) -> None:
+    checked = 0
+    for item in devset:
+        data = _ask(kb, item).to_dict()
+        for passage in data["citations"] + data["passages"]:
+            doc = kb.document(passage["source"])
+            assert doc.text[passage["start"] : passage["end"]] == passage["text"]
+            for alt in passage["alternatives"]:
+                other = kb.document(alt["source"])
+                assert other.text[alt["start"] : alt["end"]] == alt["text"]
+            checked += 1
+    assert checked > 100
+
+
+def test_answers_follow_the_contract(kb: KnowledgeBase, devset: list[dict]) -> None:
+    for item in devset:
+        data = _ask(kb, item).to_dict()
+        assert set(data) >= {
+            "question",
+            "language",
+            "answered",
+            "mode",
+            "answer",
+            "citations",
+            "passages",
+            "timings_ms",
+        }
+        assert data["mode"] == "extractive"
+        assert set(data["timings_ms"]) >= {"retrieve", "answer", "total"}
+        ids = [c["id"] for c in data["citations"]]
+        assert ids == list(range(1, len(ids) + 1))
+        markers = [int(m) for m in __import__("re").findall(r"\[(\d+)\]", data["answer"])]
+        assert sorted(set(markers)) == ids
+        if data["answered"]:
+            assert data["citations"]
+        else:
+            assert data["citations"] == []
+
+
+def test_unanswerable_questions_get_an_honest_answer_in_their_language(kb: KnowledgeBase) -> None:
+    cases = {
+        "How many goals did Pelé score in his career?": ("en", "the sources don't cover"),
+        "¿Cuál es la receta de la paella valenciana?": ("es", "las fuentes no tratan"),
+        "ما هي عاصمة اليابان؟": ("ar", "المصادر لا تتناول"),
+    }
+    for question, (language, phrase) in cases.items():
+        answer = kb.ask(validate_question(question))
+        assert answer.language == language
+        assert not answer.answered and not answer.citations
+        assert phrase in answer.answer
+
+
+def test_an_arabic_question_finds_passages_in_other_languages(kb: KnowledgeBase) -> None:
+    answer = kb.ask(validate_question("ما هي مزايا استراتيجية القنوات الشاملة للعملاء؟", top_k=8))
+    assert answer.answered
+    assert {hit.chunk.language for hit in answer.passages} - {"ar"}
+
+
+def test_translations_take_one_slot(kb: KnowledgeBase) -> None:
+    answer = kb.ask(validate_question("Que variáveis devo considerar para escolher a estratégia certa?", top_k=10))
+    families = []
+    for hit in answer.passages:
+        ids = {hit.chunk.id, *(alt.id for alt in hit.alternatives)}
+        families.append(frozenset(ids))
+    assert len(families) == len(set(families))
+    arabic_or_portuguese = [h for h in answer.passages if h.chunk.source[:3] in ("000", "004")]
+    assert arabic_or_portuguese and all(h.alternatives for h in arabic_or_portuguese)
+
+
+def test_the_asker_language_picks_the_translation(kb: KnowledgeBase) -> None:
+    question = "Quais variáveis indicam a escolha entre os dois sistemas de gestão?"
+    pt = kb.ask(validate_question(question, language="pt", top_k=10))
+    ar = kb.ask(validate_question(question, language="ar", top_k=10))
+    pt_sources = {h.chunk.source[:3] for h in pt.passages if h.alternatives}
+    ar_sources = {h.chunk.source[:3] for h in ar.passages if h.alternatives}
+    assert pt_sources == {"000"} and ar_sources == {"004"}
+    assert ar.language == "ar"
+
+
+def test_a_follow_up_is_answered_in_the_light_of_the_history(kb: KnowledgeBase) -> None:
+    alone = kb.ask(validate_question("And its challenges?"))
+    followed = kb.ask(
+        validate_question("And its challenges?", [{"role": "user", "content": "What is an omnichannel strategy?"}])
+    )
+    assert "omnichannel" in followed.standalone_query
+    assert followed.answered
+    assert alone.standalone_query == "And its challenges?"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"text": ""}, "empty"),
+        ({"text": "   \n\t "}, "empty"),
+        ({"text": "x" * 2001}, "limit is 2000"),
+        ({"text": 42}, "string"),
+        ({"text": "ok?", "top_k": 0}, "top_k"),
+        ({"text": "ok?", "top_k": 21}, "top_k"),
+        ({"text": "ok?", "history": [{"role": "bot", "content": "x"}]}, "role"),
+        ({"text": "ok?", "history": [{"role": "user", "content": "x"}] * 21}, "at most 20"),
+        ({"text": "ok?", "language": "english"}, "ISO 639-1"),
+    ],
+)
+def test_bad_questions_are_refused_with_a_message(kwargs: dict, fragment: str) -> None:
+    with pytest.raises(InputError, match=fragment):
+        validate_question(**kwargs)

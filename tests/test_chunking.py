@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import pytest
+
+from kb.chunking import blocks, chunk_document
+from kb.loading import load_folder
+from kb.models import Document
+from tests.conftest import SEEDS
+
+DOCS = load_folder(SEEDS, 10_000_000).documents
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda d: d.source[:3])
+def test_chunks_are_verbatim_slices_that_cover_the_text(doc: Document) -> None:
+    chunks = chunk_document(doc, max_chars=800, min_chars=200)
+    assert chunks
+    for chunk in chunks:
+        assert doc.text[chunk.start : chunk.end] == chunk.text
+        assert chunk.id == f"{doc.source}#{chunk.ordinal}"
+        assert chunk.language == doc.language and chunk.title == doc.title
+        assert len(chunk.text) <= 800
+    covered = sum(len(c.text) for c in chunks)
+    assert covered >= 0.97 * len(doc.text.replace("\n\n", ""))
+    assert [c.start for c in chunks] == sorted(c.start for c in chunks)
+
+
+def test_a_section_passage_starts_with_its_heading() -> None:
+    doc = next(d for d in DOCS if d.source.startswith("001"))
+    chunks = chunk_document(doc)
+    heading_chunk = next(c for c in chunks if c.heading == "Falta de infraestructura")
+    assert heading_chunk.text.startswith("Falta de infraestructura")
+
+
+def test_numbered_headings_and_bullets_are_recognised() -> None:
+    doc = next(d for d in DOCS if d.source.startswith("003"))
+    kinds = {doc.text[b.start : b.end]: b.kind for b in blocks(doc.text)}
+    assert kinds["1. Canal vs. client"] == "heading"
+    pt = next(d for d in DOCS if d.source.startswith("000"))
+    assert any(k == "bullet" for k in (b.kind for b in blocks(pt.text)))
+
+
+def test_long_arabic_paragraphs_split_between_sentences() -> None:
+    text = "عنوان\n\n" + " ".join(["هذه جملة طويلة عن القنوات المتعددة والتسويق الشامل." for _ in range(40)])
+    doc = Document("x.txt", "عنوان", "ar", text, "h")
+    chunks = chunk_document(doc, max_chars=400, min_chars=100)
+    assert len(chunks) > 3
+    for chunk in chunks:
+        assert chunk.text.endswith(".")
+        assert len(chunk.text) <= 400

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kb.cleaning import clean_text, html_to_text
+from kb.loading import load_folder, parse
+from tests.conftest import SEEDS
+
+
+def _raw(prefix: str) -> str:
+    return next(SEEDS.glob(f"{prefix}_*.txt")).read_text(encoding="utf-8")
+
+
+def test_comment_form_and_data_protection_lines_are_removed() -> None:
+    cleaned = clean_text(_raw("000")).text
+    assert "Deixe um comentário" not in cleaned
+    assert "Responsável pelos dados" not in cleaned
+    assert "Occentus" not in cleaned
+    assert cleaned.rstrip().endswith("detrimento dos outros.")
+
+
+def test_share_footer_and_comment_prompt_are_removed() -> None:
+    cleaned = clean_text(_raw("002")).text
+    assert "See more at" not in cleaned
+    assert "Publicar un comentario" not in cleaned
+    assert "No hay comentarios" not in cleaned
+
+
+def test_a_repeated_article_is_kept_once() -> None:
+    raw = _raw("002")
+    assert raw.count("La integración es la gran diferencia") == 2
+    cleaned = clean_text(raw).text
+    assert cleaned.count("La integración es la gran diferencia") == 1
+    assert cleaned.count("omnicanal se refiere a todos los conductos") == 1
+    # The part that only the second copy has is kept.
+    assert "muchos tienen a creer que los dos términos" in cleaned
+
+
+@pytest.mark.parametrize("path", sorted(SEEDS.glob("*.txt")), ids=lambda p: p.name[:3])
+def test_cleaning_never_rewrites_words(path: Path) -> None:
+    raw = path.read_text(encoding="utf-8")
+    normalised_raw = " ".join(raw.split())
+    for block in clean_text(raw).text.split("\n\n"):
+        assert " ".join(block.split()) in normalised_raw
+
+
+def test_title_is_the_first_line_without_the_site_name() -> None:
+    assert clean_text(_raw("002")).title == "Las diferencias entre un negocio omnicanal o multicanal"
+    long_first_line = clean_text(_raw("004")).title
+    assert 10 < len(long_first_line) <= 125
+
+
+def test_html_is_turned_into_text_blocks() -> None:
+    text = html_to_text(
+        "<html><head><style>p{}</style></head><body><h1>Title</h1><p>One &amp; two.</p>"
+        "<script>alert(1)</script><ul><li>item</li></ul></body></html>"
+    )
+    cleaned = clean_text(text)
+    assert cleaned.title == "Title"
+    assert "One & two." in cleaned.text
+    assert "alert" not in cleaned.text
+    assert "• item" in cleaned.text
+
+
+def test_languages_are_detected_per_document() -> None:
+    loaded = load_folder(SEEDS, 10_000_000)
+    assert [d.language for d in loaded.documents] == ["pt", "es", "es", "ro", "ar"]
+    assert not loaded.problems
+
+
+def test_bad_files_are_reported_and_skipped(tmp_path: Path) -> None:
+    (tmp_path / "a-good.txt").write_text("A title\n\nSome text about channels.", encoding="utf-8")
+    (tmp_path / "latin1.txt").write_bytes("Título\n\nCanais de comunicação".encode("latin-1"))
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "binary.txt").write_bytes(b"\x00\x01\x02binary")
+    (tmp_path / "second-copy.txt").write_text("A title\n\nSome text about channels.", encoding="utf-8")
+    (tmp_path / "big.txt").write_text("x" * 2000, encoding="utf-8")
+    (tmp_path / "image.png").write_bytes(b"\x89PNG")
+    loaded = load_folder(tmp_path, max_bytes=1000)
+    assert [d.source for d in loaded.documents] == ["a-good.txt"]
+    reasons = {p.path: p.reason for p in loaded.problems}
+    assert "UTF-8" in reasons["latin1.txt"]
+    assert "empty" in reasons["empty.txt"]
+    assert "binary" in reasons["binary.txt"]
+    assert "same text" in reasons["second-copy.txt"]
+    assert "limit" in reasons["big.txt"]
+    assert "image.png" in reasons
+
+
+def test_parse_rejects_text_that_cleans_to_nothing() -> None:
+    from kb.errors import IngestError
+
+    with pytest.raises(IngestError):
+        parse("x.txt", b"*\n*\n")

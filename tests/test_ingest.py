@@ -1,0 +1,102 @@
+"""Ingest with the real default embedder and a real embedded Chroma."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kb.embedding import get_embedder
+from kb.errors import IngestError, ModelMismatchError
+from kb.ingestion import ingest
+from kb.service import KnowledgeBase
+from kb.settings import Settings
+from kb.store import Store
+
+
+class CountingEmbedder:
+    """The real embedder, counting how many passages it is asked to embed."""
+
+    def __init__(self, inner):  # type: ignore[no-untyped-def]
+        self.inner = inner
+        self.name = inner.name
+        self.dimension = inner.dimension
+        self.embedded = 0
+
+    def encode(self, texts, is_query=False):  # type: ignore[no-untyped-def]
+        self.embedded += len(texts)
+        return self.inner.encode(texts, is_query=is_query)
+
+
+@pytest.fixture()
+def parts(tmp_path: Path) -> tuple[Settings, Store, CountingEmbedder]:
+    settings = Settings(data_dir=tmp_path / "kb")
+    return settings, Store(settings), CountingEmbedder(get_embedder(settings))
+
+
+def test_reingest_is_incremental_and_idempotent(seeds_copy: Path, parts) -> None:  # type: ignore[no-untyped-def]
+    settings, store, embedder = parts
+    first = ingest(seeds_copy, settings, store, embedder)
+    assert len(first.added) == 5 and first.chunks > 20
+    embedded_cold = embedder.embedded
+
+    again = ingest(seeds_copy, settings, store, embedder)
+    assert not again.changed and embedder.embedded == embedded_cold
+    assert again.generation == first.generation
+
+    changed = seeds_copy / "003_270c56ab60b0665d.txt"
+    changed.write_text(changed.read_text(encoding="utf-8") + "\n\nUn paragraf nou despre Worten.", encoding="utf-8")
+    (seeds_copy / "001_016916c4e286d33c.txt").unlink()
+    third = ingest(seeds_copy, settings, store, embedder)
+    assert third.updated == ("003_270c56ab60b0665d.txt",)
+    assert third.removed == ("001_016916c4e286d33c.txt",)
+    assert len(third.unchanged) == 3
+    # Only the changed document was embedded again.
+    assert 0 < embedder.embedded - embedded_cold < 15
+    sources = [d.source for d in store.documents(third.generation)]
+    assert "001_016916c4e286d33c.txt" not in sources
+    doc = store.document(third.generation, "003_270c56ab60b0665d.txt")
+    assert doc is not None and doc.text.endswith("Un paragraf nou despre Worten.")
+    # Only the active generation is left in Chroma.
+    assert store.generations() == [third.generation]
+
+
+def test_the_arabic_translation_is_recognised(kb: KnowledgeBase) -> None:
+    index = kb.retriever.index()
+    assert index.translations == {
+        "004_84f0c51f48149d1b.txt": "000_9473cab8017bbeac.txt",
+        "000_9473cab8017bbeac.txt": "004_84f0c51f48149d1b.txt",
+    }
+
+
+def test_an_index_built_by_another_model_is_refused(seeded_settings: Settings) -> None:
+    store = Store(seeded_settings)
+    with pytest.raises(ModelMismatchError, match=r"python ingest\.py"):
+        store.require_active("st:some-other-model")
+
+
+def test_a_failed_ingest_leaves_the_previous_index_answering(seeds_copy: Path, parts) -> None:  # type: ignore[no-untyped-def]
+    settings, store, embedder = parts
+    first = ingest(seeds_copy, settings, store, embedder)
+
+    class Exploding(CountingEmbedder):
+        def encode(self, texts, is_query=False):  # type: ignore[no-untyped-def]
+            raise RuntimeError("disk full")
+
+    (seeds_copy / "new.txt").write_text("Nuevo\n\nUn artículo nuevo sobre canales.", encoding="utf-8")
+    with pytest.raises(RuntimeError):
+        ingest(seeds_copy, settings, store, Exploding(embedder.inner))
+    active = store.active()
+    assert active is not None and active.generation == first.generation
+    assert store.generations() == [first.generation]
+    assert len(store.documents(first.generation)) == 5
+
+
+def test_an_empty_folder_is_an_error_and_keeps_the_index(tmp_path: Path, seeds_copy: Path, parts) -> None:  # type: ignore[no-untyped-def]
+    settings, store, embedder = parts
+    ingest(seeds_copy, settings, store, embedder)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(IngestError, match="unchanged"):
+        ingest(empty, settings, store, embedder)
+    assert store.active() is not None
