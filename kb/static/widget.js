@@ -1,0 +1,580 @@
+/*! omnikb chat widget: one script tag puts the chat on any page.
+ *
+ *   <script src="http://HOST:7860/widget.js" data-kb-url="http://HOST:7860" defer></script>
+ *
+ * Options (data- attributes on the tag): data-kb-url, data-position ("bottom-right" |
+ * "bottom-left"), data-accent (any CSS colour), data-title, data-greeting, data-language
+ * (interface language; default: the page's lang, then the browser's), data-open ("true").
+ *
+ * Everything lives in one shadow root; the only global is window.OmniKB. Everything that
+ * comes from the server is inserted as text (textContent / createTextNode), never as HTML.
+ */
+(() => {
+  "use strict";
+  if (window.OmniKB) return;
+
+  const VERSION = "1.0.0";
+  const MAX_TURNS = 20;
+  const TIMEOUT_MS = 90000;
+  const RTL = new Set(["ar", "he", "fa", "ur", "ps", "sd", "ug", "yi", "dv", "ku", "ckb"]);
+  const RTL_CHARS = /[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]/;
+  const LTR_CHARS = /[A-Za-z\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff]/;
+
+  // Interface strings; {s} is a number of seconds.
+  const STRINGS = {
+    en: ["Ask this blog", "Hi! Ask me anything about the articles on this site.", "Type your question…", "Send",
+      "Open chat", "Close chat", "New conversation", "Your question", "Looking through the articles…", "Sources",
+      "You are asking faster than I can answer. Please wait {s} seconds and try again.",
+      "Sorry, I cannot reach the assistant right now. Please try again later.", "Source"],
+    es: ["Pregunta al blog", "¡Hola! Pregúntame lo que quieras sobre los artículos de este sitio.", "Escribe tu pregunta…",
+      "Enviar", "Abrir chat", "Cerrar chat", "Nueva conversación", "Tu pregunta", "Buscando en los artículos…",
+      "Fuentes", "Estás preguntando más rápido de lo que puedo responder. Espera {s} segundos y vuelve a intentarlo.",
+      "Lo siento, ahora no puedo conectar con el asistente. Inténtalo más tarde.", "Fuente"],
+    pt: ["Pergunte ao blog", "Olá! Pergunte-me o que quiser sobre os artigos deste site.", "Escreva a sua pergunta…",
+      "Enviar", "Abrir chat", "Fechar chat", "Nova conversa", "A sua pergunta", "A procurar nos artigos…", "Fontes",
+      "Está a perguntar mais depressa do que consigo responder. Aguarde {s} segundos e tente de novo.",
+      "Desculpe, não consigo contactar o assistente agora. Tente mais tarde.", "Fonte"],
+    fr: ["Interroger le blog", "Bonjour ! Posez-moi vos questions sur les articles de ce site.", "Votre question…",
+      "Envoyer", "Ouvrir le chat", "Fermer le chat", "Nouvelle conversation", "Votre question",
+      "Recherche dans les articles…", "Sources",
+      "Vous posez des questions plus vite que je ne peux répondre. Attendez {s} secondes puis réessayez.",
+      "Désolé, l’assistant est injoignable pour le moment. Réessayez plus tard.", "Source"],
+    de: ["Frag den Blog", "Hallo! Frag mich alles zu den Artikeln auf dieser Seite.", "Deine Frage…", "Senden",
+      "Chat öffnen", "Chat schließen", "Neues Gespräch", "Deine Frage", "Ich durchsuche die Artikel…", "Quellen",
+      "Du fragst schneller, als ich antworten kann. Bitte warte {s} Sekunden und versuch es noch einmal.",
+      "Der Assistent ist gerade nicht erreichbar. Bitte versuch es später noch einmal.", "Quelle"],
+    it: ["Chiedi al blog", "Ciao! Chiedimi qualsiasi cosa sugli articoli di questo sito.", "Scrivi la tua domanda…",
+      "Invia", "Apri la chat", "Chiudi la chat", "Nuova conversazione", "La tua domanda", "Cerco negli articoli…",
+      "Fonti", "Stai chiedendo più in fretta di quanto io possa rispondere. Attendi {s} secondi e riprova.",
+      "Spiacente, l’assistente non è raggiungibile ora. Riprova più tardi.", "Fonte"],
+    ro: ["Întreabă blogul", "Bună! Întreabă-mă orice despre articolele de pe acest site.", "Scrie întrebarea ta…",
+      "Trimite", "Deschide chatul", "Închide chatul", "Conversație nouă", "Întrebarea ta", "Caut în articole…",
+      "Surse", "Întrebi mai repede decât pot răspunde. Te rog să aștepți {s} secunde și să încerci din nou.",
+      "Îmi pare rău, asistentul nu poate fi contactat acum. Încearcă mai târziu.", "Sursa"],
+    ar: ["اسأل المدونة", "مرحبًا! اسألني عن أي شيء في مقالات هذا الموقع.", "اكتب سؤالك…", "إرسال", "فتح المحادثة",
+      "إغلاق المحادثة", "محادثة جديدة", "سؤالك", "أبحث في المقالات…", "المصادر",
+      "أنت تسأل أسرع مما أستطيع الإجابة. يُرجى الانتظار {s} ثانية ثم المحاولة مجددًا.",
+      "عذرًا، لا يمكن الوصول إلى المساعد الآن. يُرجى المحاولة لاحقًا.", "المصدر"],
+  };
+  const KEYS = ["title", "greeting", "placeholder", "send", "open", "close", "reset", "label", "thinking", "sources",
+    "rate", "offline", "source"];
+  const strings = (code) => {
+    const row = STRINGS[code] || STRINGS.en;
+    const out = {};
+    KEYS.forEach((key, i) => { out[key] = row[i] || STRINGS.en[i]; });
+    return out;
+  };
+  const primary = (tag) => String(tag || "").trim().toLowerCase().split(/[-_]/)[0];
+
+  // -- configuration from the script tag ------------------------------------------
+  const script = document.currentScript || document.querySelector("script[data-kb-url]") ||
+    Array.from(document.scripts).find((s) => /\/widget\.js(\?|#|$)/.test(s.src));
+  const data = (script && script.dataset) || {};
+  let base = data.kbUrl || "";
+  if (!base && script && script.src) base = new URL(script.src, location.href).origin;
+  base = base.replace(/\/+$/, "");
+  const config = {
+    base,
+    position: /left/i.test(data.position || "") ? "left" : "right",
+    accent: data.accent && window.CSS && CSS.supports("color", data.accent) ? data.accent : "#2563eb",
+    title: data.title || "",
+    greeting: data.greeting || "",
+    language: primary(data.language) || primary(document.documentElement.lang) ||
+      primary(navigator.language) || "en",
+    open: /^(1|true|yes|open)$/i.test(data.open || ""),
+  };
+  const STORE_KEY = "omnikb:" + (config.base || location.origin);
+
+  // -- a few DOM helpers: no markup strings anywhere ------------------------------
+  const h = (tag, attrs, kids) => {
+    const el = document.createElement(tag);
+    Object.entries(attrs || {}).forEach(([key, value]) => {
+      if (value === null || value === undefined || value === false) return;
+      if (key === "text") el.textContent = value;
+      else if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+      else el.setAttribute(key, value === true ? "" : String(value));
+    });
+    (kids || []).forEach((kid) => {
+      if (kid !== null && kid !== undefined) el.appendChild(typeof kid === "string" ? document.createTextNode(kid) : kid);
+    });
+    return el;
+  };
+  const SVG = "http://www.w3.org/2000/svg";
+  const icon = (path) => {
+    const svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "22");
+    svg.setAttribute("height", "22");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    const p = document.createElementNS(SVG, "path");
+    p.setAttribute("d", path);
+    p.setAttribute("fill", "currentColor");
+    svg.appendChild(p);
+    return svg;
+  };
+  const ICON_CHAT = "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z";
+  const ICON_CLOSE = "M18.3 5.7 12 12l6.3 6.3-1.4 1.4L10.6 13.4 4.3 19.7l-1.4-1.4L9.2 12 2.9 5.7l1.4-1.4 6.3 6.3 6.3-6.3z";
+  const ICON_RESET = "M12 5V1L7 6l5 5V7a6 6 0 1 1-6 6H4a8 8 0 1 0 8-8z";
+  const ICON_SEND = "M2 21 23 12 2 3v7l15 2-15 2z";
+
+  const CSS_TEXT = `
+*,*::before,*::after{box-sizing:border-box}
+.root{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","Noto Naskh Arabic",Tahoma,sans-serif;
+ color:#1f2328;--accent:var(--kb-accent,#2563eb);--on-accent:var(--kb-on-accent,#fff)}
+button{font:inherit;cursor:pointer}
+.launcher{position:fixed;bottom:20px;right:20px;width:56px;height:56px;border-radius:50%;border:0;
+ background:var(--accent);color:var(--on-accent);box-shadow:0 4px 14px rgba(0,0,0,.28);display:flex;
+ align-items:center;justify-content:center}
+.left .launcher{right:auto;left:20px}
+:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
+.panel{position:fixed;bottom:88px;right:20px;width:min(390px,calc(100vw - 40px));height:min(620px,calc(100vh - 108px));
+ display:flex;flex-direction:column;background:#fff;border-radius:14px;box-shadow:0 12px 40px rgba(0,0,0,.28);
+ overflow:hidden;text-align:start}
+.panel[hidden]{display:none}
+.left .panel{right:auto;left:20px}
+.head{display:flex;align-items:center;gap:6px;padding:10px 10px;background:var(--accent);color:var(--on-accent)}
+.head h2{flex:1;margin:0 6px;font-size:16px;font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.icon{background:transparent;border:0;color:inherit;width:36px;height:36px;border-radius:8px;display:flex;
+ align-items:center;justify-content:center;flex:none}
+.icon:hover{background:rgba(255,255,255,.18)}
+.icon:focus-visible{outline-color:var(--on-accent);outline-offset:-3px}
+.log{flex:1;overflow-y:auto;margin:0;padding:12px;list-style:none;display:flex;flex-direction:column;gap:10px}
+.msg{max-width:90%;padding:8px 12px;border-radius:12px;white-space:pre-wrap;overflow-wrap:anywhere}
+.user{align-self:flex-end;background:var(--accent);color:var(--on-accent)}
+.bot{align-self:flex-start;background:#f1f3f5}
+.bot.pending{color:#57606a;font-style:italic}
+.error{align-self:stretch;max-width:none;background:#fff4e5;color:#6b3a00;border:1px solid #f0c36d}
+.cite{border:0;background:transparent;color:var(--accent);font-weight:600;padding:0 1px;font-size:.9em;
+ vertical-align:super;line-height:1}
+.sources{margin:8px 0 0;white-space:normal}
+.sources p{margin:0 0 4px;font-size:12px;font-weight:600;text-transform:uppercase;color:#57606a}
+.sources ol{margin:0;padding:0;list-style:none;display:flex;flex-direction:column;gap:4px}
+details{background:#fff;border:1px solid #d8dee4;border-radius:8px;font-size:13px}
+details[open]{border-color:var(--accent)}
+summary{padding:5px 8px;cursor:pointer;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.num{font-weight:700;color:var(--accent)}
+blockquote{margin:0;padding:6px 10px;border-inline-start:3px solid var(--accent);white-space:pre-wrap;
+ max-height:220px;overflow-y:auto}
+.src{margin:0;padding:4px 10px 6px;color:#57606a;font-size:12px;overflow-wrap:anywhere}
+form{display:flex;gap:8px;padding:10px;border-top:1px solid #d8dee4;background:#fff}
+textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:1.35;padding:8px 10px;
+ border:1px solid #afb8c1;border-radius:10px;height:42px;max-height:120px;color:inherit;background:#fff}
+.send{border:0;border-radius:10px;background:var(--accent);color:var(--on-accent);width:44px;flex:none;
+ display:flex;align-items:center;justify-content:center}
+.send:disabled{opacity:.5;cursor:default}
+[dir=rtl] .send svg{transform:scaleX(-1)}
+.sr{position:absolute;width:1px;height:1px;margin:-1px;padding:0;overflow:hidden;clip:rect(0 0 0 0);
+ white-space:nowrap;border:0}
+@media (max-width:480px){
+ .panel,.left .panel{inset:0;width:100%;height:100%;max-height:none;border-radius:0}
+ .open .launcher{display:none}
+}
+@media (prefers-reduced-motion:no-preference){.panel{animation:pop .14s ease-out}
+ @keyframes pop{from{opacity:0;transform:translateY(8px)}to{opacity:1;transform:none}}}
+`;
+
+  // -- state ------------------------------------------------------------------------
+  let items = [];  // [{role: "user", text}, {role: "assistant", answer: {...}}]
+  let isOpen = false;
+  let busy = false;
+  let streaming = true;  // until the server says it has no /api/ask/stream
+  let uiLang = config.language;
+  let S = strings(uiLang);
+  let counter = 0;
+
+  const load = () => {
+    try {
+      const saved = JSON.parse(sessionStorage.getItem(STORE_KEY) || "null");
+      if (saved && Array.isArray(saved.items)) return saved;
+    } catch (err) { /* storage disabled or corrupt: start afresh */ }
+    return { items: [], open: false };
+  };
+  const save = () => {
+    try {
+      sessionStorage.setItem(STORE_KEY, JSON.stringify({ items: items.slice(-2 * MAX_TURNS), open: isOpen }));
+    } catch (err) { /* storage full or disabled: the conversation still works */ }
+  };
+  const history = () => items.slice(-MAX_TURNS).map((item) => (
+    item.role === "user" ? { role: "user", content: item.text } : { role: "assistant", content: item.answer.answer }
+  ));
+
+  // -- the DOM ----------------------------------------------------------------------
+  const host = document.createElement("div");
+  host.setAttribute("data-omnikb", VERSION);
+  // Inline !important beats any page rule aimed at the host element itself.
+  [["all", "initial"], ["display", "block"], ["position", "fixed"], ["z-index", "2147483000"],
+    ["width", "0"], ["height", "0"], ["top", "auto"], ["left", "auto"], ["bottom", "0"], ["right", "0"]]
+    .forEach(([prop, value]) => host.style.setProperty(prop, value, "important"));
+  host.style.setProperty("--kb-accent", config.accent);
+  const shadow = host.attachShadow({ mode: "open" });
+  const style = document.createElement("style");
+  style.textContent = CSS_TEXT;
+
+  const uid = "okb" + Math.random().toString(36).slice(2, 8);
+  const titleEl = h("h2", { id: uid + "-title" });
+  const resetBtn = h("button", { type: "button", class: "icon", onclick: () => reset() }, [icon(ICON_RESET)]);
+  const closeBtn = h("button", { type: "button", class: "icon", onclick: () => close() }, [icon(ICON_CLOSE)]);
+  const log = h("ol", { class: "log", role: "log", "aria-live": "polite", "aria-relevant": "additions" });
+  const label = h("label", { class: "sr", for: uid + "-q" });
+  const input = h("textarea", { id: uid + "-q", rows: "1", maxlength: "2000", autocomplete: "off" });
+  const sendBtn = h("button", { type: "submit", class: "send" }, [icon(ICON_SEND)]);
+  const form = h("form", { novalidate: true }, [label, input, sendBtn]);
+  const panel = h("div", {
+    class: "panel", role: "dialog", "aria-modal": "true", "aria-labelledby": uid + "-title", id: uid + "-panel",
+    hidden: true,
+  }, [h("div", { class: "head" }, [titleEl, resetBtn, closeBtn]), log, form]);
+  const launcher = h("button", {
+    type: "button", class: "launcher", "aria-haspopup": "dialog", "aria-expanded": "false",
+    "aria-controls": uid + "-panel", onclick: () => (isOpen ? close() : open()),
+  }, [icon(ICON_CHAT)]);
+  const root = h("div", { class: "root " + config.position }, [launcher, panel]);
+  shadow.append(style, root);
+
+  const relabel = () => {
+    titleEl.textContent = config.title || S.title;
+    resetBtn.setAttribute("aria-label", S.reset);
+    resetBtn.title = S.reset;
+    closeBtn.setAttribute("aria-label", S.close);
+    closeBtn.title = S.close;
+    label.textContent = S.label;
+    input.placeholder = S.placeholder;
+    sendBtn.setAttribute("aria-label", S.send);
+    launcher.setAttribute("aria-label", S.open + ": " + (config.title || S.title));
+  };
+  // The panel follows the conversation's language: Arabic lays it out right to left.
+  const setLanguage = (code, dir) => {
+    const lang = primary(code) || config.language;
+    panel.dir = dir || (RTL.has(lang) ? "rtl" : "ltr");
+    panel.lang = lang;
+    if (STRINGS[lang] && lang !== uiLang) {
+      uiLang = lang;
+      S = strings(lang);
+      relabel();
+    }
+  };
+  const textDirection = (text) => {
+    for (const ch of text) {
+      if (RTL_CHARS.test(ch)) return "rtl";
+      if (LTR_CHARS.test(ch)) return "ltr";
+    }
+    return null;
+  };
+
+  // Text on the accent colour: white, or near-black on a light accent.
+  const pickContrast = () => {
+    const rgb = (getComputedStyle(launcher).backgroundColor.match(/[\d.]+/g) || []).map(Number);
+    if (rgb.length < 3) return;
+    const lum = (0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]) / 255;
+    host.style.setProperty("--kb-on-accent", lum > 0.6 ? "#111" : "#fff");
+  };
+
+  // -- rendering messages -------------------------------------------------------------
+  const scrollDown = () => { log.scrollTop = log.scrollHeight; };
+  const addItem = (node) => { log.appendChild(node); scrollDown(); return node; };
+  const userBubble = (text) => h("li", { class: "msg user", dir: "auto" }, [text]);
+  const botDir = (lang) => (lang ? (RTL.has(primary(lang)) ? "rtl" : "ltr") : "auto");
+
+  const answerBubble = (answer) => {
+    const id = uid + "-a" + (++counter);
+    const citations = Array.isArray(answer.citations) ? answer.citations : [];
+    const byId = new Map(citations.map((c) => [String(c.id), c]));
+    const lang = primary(answer.language);
+    const li = h("li", { class: "msg bot", dir: botDir(lang), lang: lang || null });
+    const text = h("div", { class: "text" });
+    const parts = String(answer.answer || "").split(/(\[\d+\])/);
+    parts.forEach((part) => {
+      const m = /^\[(\d+)\]$/.exec(part);
+      const citation = m && byId.get(m[1]);
+      if (!citation) { if (part) text.appendChild(document.createTextNode(part)); return; }
+      text.appendChild(h("button", {
+        type: "button", class: "cite", "aria-controls": id + "-c" + m[1],
+        "aria-label": S.source + " " + m[1] + ": " + (citation.title || citation.source || ""),
+        text: "[" + m[1] + "]",
+        onclick: () => {
+          const details = shadow.getElementById(id + "-c" + m[1]);
+          if (!details) return;
+          details.open = true;
+          details.scrollIntoView({ block: "nearest" });
+          details.querySelector("summary").focus();
+        },
+      }));
+    });
+    li.appendChild(text);
+    if (citations.length) {
+      const list = h("ol");
+      citations.forEach((c) => {
+        const where = [c.title, c.source].filter(Boolean).join(" — ");
+        list.appendChild(h("li", {}, [h("details", { id: id + "-c" + c.id, class: "citation" }, [
+          h("summary", { dir: "auto" }, [h("span", { class: "num", text: "[" + c.id + "]" }), " ",
+            h("span", { class: "ctitle", text: c.title || c.source || "" })]),
+          h("blockquote", { dir: "auto", lang: primary(c.language) || null, text: String(c.text || "") }),
+          h("p", { class: "src", dir: "auto", text: S.source + ": " + where }),
+        ])]));
+      });
+      li.appendChild(h("div", { class: "sources" }, [h("p", { text: S.sources }), list]));
+    }
+    return li;
+  };
+
+  const errorBubble = (message) => h("li", { class: "msg error", role: "alert", dir: "auto", text: message });
+
+  const renderAll = () => {
+    log.textContent = "";
+    const greeting = config.greeting || S.greeting;
+    if (greeting) log.appendChild(h("li", { class: "msg bot greeting", dir: "auto", text: greeting }));
+    items.forEach((item) => log.appendChild(item.role === "user" ? userBubble(item.text) : answerBubble(item.answer)));
+    scrollDown();
+  };
+
+  // -- talking to the server ------------------------------------------------------------
+  class AskError extends Error {
+    constructor(message, kind, retryAfter) { super(message); this.kind = kind; this.retryAfter = retryAfter; }
+  }
+
+  const post = (path, body, accept, signal) => fetch(config.base + path, {
+    method: "POST",
+    mode: "cors",
+    credentials: "omit",
+    headers: { "Content-Type": "application/json", Accept: accept },
+    body: JSON.stringify(body),
+    signal,
+  });
+
+  const httpError = async (res) => {
+    let message = "";
+    try {
+      const payload = await res.json();
+      message = (payload && payload.error && payload.error.message) || "";
+    } catch (err) { /* not JSON */ }
+    if (res.status === 429) {
+      const seconds = parseInt(res.headers.get("Retry-After") || "", 10);
+      return new AskError(message, "rate", Number.isFinite(seconds) && seconds > 0 ? seconds : 60);
+    }
+    return new AskError(message || "HTTP " + res.status, "http");
+  };
+
+  const withTimeout = () => {
+    const controller = new AbortController();
+    let timer = setTimeout(() => controller.abort(), TIMEOUT_MS);
+    return {
+      signal: controller.signal,
+      poke() { clearTimeout(timer); timer = setTimeout(() => controller.abort(), TIMEOUT_MS); },
+      done() { clearTimeout(timer); },
+    };
+  };
+
+  const parseData = (raw) => {
+    try { return JSON.parse(raw); } catch (err) { return raw; }
+  };
+
+  // Server-sent events: `event: token` pieces, then `event: answer` with the contract JSON.
+  const readStream = async (res, onToken, clock) => {
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    let final = null;
+    const handle = (block) => {
+      let event = "message";
+      const lines = [];
+      block.split("\n").forEach((line) => {
+        if (!line || line.startsWith(":")) return;
+        const colon = line.indexOf(":");
+        const field = colon < 0 ? line : line.slice(0, colon);
+        let value = colon < 0 ? "" : line.slice(colon + 1);
+        if (value.startsWith(" ")) value = value.slice(1);
+        if (field === "event") event = value;
+        else if (field === "data") lines.push(value);
+      });
+      if (!lines.length) return;
+      const raw = lines.join("\n");
+      if (event === "token") {
+        const value = parseData(raw);
+        const piece = typeof value === "string" ? value : value && (value.text || value.token || value.delta);
+        if (piece) onToken(String(piece));
+      } else if (event === "answer" || (event === "message" && /"citations"/.test(raw))) {
+        final = JSON.parse(raw);
+      } else if (event === "error") {
+        const value = parseData(raw);
+        const error = value && value.error ? value.error : {};
+        throw new AskError(error.message || String(value), error.code === "rate_limited" ? "rate" : "http", 60);
+      }
+    };
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      clock.poke();
+      buffer = (buffer + decoder.decode(value, { stream: true })).replace(/\r\n/g, "\n").replace(/\r(?!$)/g, "\n");
+      let cut;
+      while ((cut = buffer.indexOf("\n\n")) >= 0) {
+        handle(buffer.slice(0, cut));
+        buffer = buffer.slice(cut + 2);
+        if (final) { reader.cancel().catch(() => {}); return final; }
+      }
+    }
+    if (buffer.trim()) handle(buffer);
+    return final;
+  };
+
+  const request = async (question, onToken) => {
+    const body = { question, history: history() };
+    const clock = withTimeout();
+    try {
+      if (streaming) {
+        let res = null;
+        try {
+          res = await post("/api/ask/stream", body, "text/event-stream", clock.signal);
+        } catch (err) {
+          if (clock.signal.aborted) throw err;  // timed out: do not ask twice
+        }
+        if (res && [404, 405, 501].includes(res.status)) streaming = false;
+        else if (res && res.ok && /event-stream/.test(res.headers.get("Content-Type") || "")) {
+          const final = await readStream(res, onToken, clock);
+          if (final) return final;
+        } else if (res && res.ok) return await res.json();
+        else if (res) throw await httpError(res);
+      }
+      const res = await post("/api/ask", body, "application/json", clock.signal);
+      if (!res.ok) throw await httpError(res);
+      return await res.json();
+    } finally {
+      clock.done();
+    }
+  };
+
+  const submit = async (raw) => {
+    const question = String(raw || "").trim();
+    if (!question || busy) return;
+    busy = true;
+    sendBtn.disabled = true;
+    input.value = "";
+    const dir = textDirection(question);
+    if (dir) setLanguage(dir === "rtl" ? (RTL.has(uiLang) ? uiLang : "ar") : (RTL.has(uiLang) ? "en" : uiLang), dir);
+    addItem(userBubble(question));
+    const pending = addItem(h("li", { class: "msg bot pending", dir: "auto", "aria-busy": "true", text: S.thinking }));
+    log.setAttribute("aria-busy", "true");
+    let streamed = "";
+    try {
+      const answer = await request(question, (piece) => {
+        streamed += piece;
+        pending.classList.remove("pending");
+        pending.textContent = streamed;
+        scrollDown();
+      });
+      if (!answer || typeof answer.answer !== "string") throw new AskError("", "http");
+      const kept = {
+        answer: answer.answer,
+        language: answer.language,
+        answered: answer.answered,
+        citations: (answer.citations || []).map((c) => (
+          { id: c.id, title: c.title, source: c.source, language: c.language, text: c.text })),
+      };
+      items.push({ role: "user", text: question }, { role: "assistant", answer: kept });
+      save();
+      setLanguage(kept.language);
+      pending.replaceWith(answerBubble(kept));
+      scrollDown();
+    } catch (err) {
+      const message = err && err.kind === "rate" ? S.rate.replace("{s}", String(err.retryAfter))
+        : err && err.kind === "http" && err.message ? err.message : S.offline;
+      pending.replaceWith(errorBubble(message));
+      scrollDown();
+    } finally {
+      busy = false;
+      sendBtn.disabled = false;
+      log.removeAttribute("aria-busy");
+      if (isOpen) input.focus();
+    }
+  };
+
+  // -- opening, closing, keyboard ---------------------------------------------------------
+  const focusables = () => Array.from(panel.querySelectorAll(
+    "button:not([disabled]),textarea:not([disabled]),summary,a[href],[tabindex]:not([tabindex='-1'])",
+  )).filter((el) => el.getClientRects().length > 0);
+
+  const open = () => {
+    if (isOpen) return;
+    isOpen = true;
+    panel.hidden = false;
+    root.classList.add("open");
+    launcher.setAttribute("aria-expanded", "true");
+    save();
+    scrollDown();
+    input.focus();
+  };
+  const close = () => {
+    if (!isOpen) return;
+    isOpen = false;
+    panel.hidden = true;
+    root.classList.remove("open");
+    launcher.setAttribute("aria-expanded", "false");
+    save();
+    launcher.focus();
+  };
+  const reset = () => {
+    items = [];
+    save();
+    setLanguage(config.language);
+    renderAll();
+    input.focus();
+  };
+
+  panel.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") {
+      event.preventDefault();
+      event.stopPropagation();
+      close();
+      return;
+    }
+    if (event.key !== "Tab") return;
+    const list = focusables();
+    if (!list.length) return;
+    const first = list[0];
+    const last = list[list.length - 1];
+    const active = shadow.activeElement;
+    if (event.shiftKey && (active === first || !list.includes(active))) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && (active === last || !list.includes(active))) {
+      event.preventDefault();
+      first.focus();
+    }
+  });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    submit(input.value);
+  });
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      submit(input.value);
+    }
+  });
+
+  // -- start ----------------------------------------------------------------------------
+  const start = () => {
+    const saved = load();
+    items = saved.items.filter((item) => item && (item.role === "user" ? typeof item.text === "string"
+      : item.answer && typeof item.answer.answer === "string"));
+    relabel();
+    const last = items.filter((item) => item.role === "assistant").pop();
+    setLanguage(last ? last.answer.language : config.language);
+    renderAll();
+    (document.body || document.documentElement).appendChild(host);
+    pickContrast();
+    if (config.open || saved.open) open();
+  };
+
+  window.OmniKB = Object.freeze({
+    version: VERSION,
+    config: Object.freeze({ ...config }),
+    open,
+    close,
+    toggle: () => (isOpen ? close() : open()),
+    ask: (question) => { open(); return submit(question); },
+    reset,
+  });
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start, { once: true });
+  else start();
+})();
