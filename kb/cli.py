@@ -49,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("folder", nargs="?", type=Path)
     ingest.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    serve = sub.add_parser("serve", help="start the web chat and the JSON API (default 127.0.0.1:7860)")
+    serve.add_argument("--host", help="address to listen on (KB_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (KB_PORT, default 7860)")
+
     ev = sub.add_parser("eval", help="score retrieval and answers on a question set")
     ev.add_argument("file", nargs="?", type=Path, default=Path("eval/devset.jsonl"))
     ev.add_argument("--json", action="store_true", help="print the scores as JSON")
@@ -245,6 +249,13 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from kb.server import serve
+
+    serve(settings.replace(**{k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}))
+    return 0
+
+
 COMMANDS = {
     "ask": cmd_ask,
     "chat": cmd_chat,
@@ -252,6 +263,7 @@ COMMANDS = {
     "sources": cmd_sources,
     "ingest": cmd_ingest,
     "eval": cmd_eval,
+    "serve": cmd_serve,
 }
 
 if __name__ == "__main__":  # pragma: no cover

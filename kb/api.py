@@ -1,0 +1,225 @@
+"""The JSON API of CONTRACT.md: ``/api/ask``, ``/api/health``, ``/api/sources``.
+
+Every error leaves as ``{"error": {"code", "message"}}`` with the status the
+contract names; the messages are the same ones the CLI prints.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kb.errors import KBError
+from kb.service import KnowledgeBase, validate_question
+from kb.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+API_PREFIX = "/api/"
+
+
+class HistoryTurn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    role: str = Field(description='"user" or "assistant"')
+    content: str
+
+
+class AskRequest(BaseModel):
+    """The request of CONTRACT.md; the rules are checked by ``validate_question``."""
+
+    model_config = ConfigDict(strict=True)
+
+    question: str = Field(description="1..2000 characters after trimming", examples=["What is omnichannel?"])
+    history: list[HistoryTurn] | None = Field(default=None, description="earlier turns, oldest first, at most 20")
+    top_k: int | None = Field(default=None, description="passages to retrieve, 1..20 (default 5)")
+    language: str | None = Field(default=None, description="ISO 639-1 code overriding detection")
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(error_body(code, message), status_code=status, headers=headers)
+
+
+# -- routes -------------------------------------------------------------------
+router = APIRouter(prefix="/api")
+
+
+def _kb(request: Request) -> KnowledgeBase:
+    kb: KnowledgeBase = request.app.state.kb
+    return kb
+
+
+@router.post("/ask", summary="Answer a question with cited passages")
+def ask(body: AskRequest, request: Request) -> dict[str, Any]:
+    kb = _kb(request)
+    history = None if body.history is None else [turn.model_dump() for turn in body.history]
+    question = validate_question(body.question, history, body.top_k, body.language, kb.settings)
+    return kb.ask(question).to_dict()
+
+
+@router.get("/health", summary="Index status")
+def health(request: Request) -> dict[str, Any]:
+    return _kb(request).health()
+
+
+@router.get("/sources", summary="The indexed documents")
+def sources(request: Request) -> list[dict[str, Any]]:
+    return _kb(request).sources()
+
+
+@router.get("/sources/{source:path}", summary="One cleaned document; passage offsets index into `text`")
+def source(source: str, request: Request) -> dict[str, Any]:
+    return _kb(request).document(source).to_dict()
+
+
+# -- errors -------------------------------------------------------------------
+_HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def _describe(errors: list[Any]) -> tuple[int, str, str]:
+    """Status, code and a readable message for pydantic's validation errors."""
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return 400, "malformed_json", 'The request body is not valid JSON. Send an object such as {"question": "…"}.'
+    parts = []
+    for e in errors[:5]:
+        where = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body"
+        if e.get("type") == "missing":
+            parts.append(f"`{where}` is required")
+        else:
+            parts.append(f"`{where}`: {e.get('msg', 'invalid value')}")
+    return 422, "invalid_request", "; ".join(parts) + ". See /docs for the request format."
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(KBError)
+    async def _kb_error(request: Request, exc: KBError) -> JSONResponse:
+        if exc.http_status >= 500:
+            log.warning("%s: %s", exc.code, exc)
+        return error_response(exc.http_status, exc.code, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        status, code, message = _describe(list(exc.errors()))
+        return error_response(status, code, message)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "error")
+        return error_response(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s", request.url.path)
+        return error_response(500, "internal_error", "Something went wrong on the server; the log has the details.")
+
+
+class BodySizeLimit:
+    """Refuse request bodies over ``max_bytes`` under ``prefix`` with a 413."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES, prefix: str = API_PREFIX) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.prefix = prefix
+
+    def _message(self) -> str:
+        return f"The request body is larger than {self.max_bytes // 1024} KiB; send a shorter question and history."
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.max_bytes:
+            await error_response(413, "payload_too_large", self._message())(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise HTTPException(413, self._message())
+            return message
+
+        await self.app(scope, limited, send)
+
+
+# -- the app ------------------------------------------------------------------
+def _warm_up(kb: KnowledgeBase) -> None:
+    try:
+        kb.warm_up()
+        log.info("knowledge base ready")
+    except KBError as exc:  # no index yet: requests will say so
+        log.warning("not warmed up: %s", exc)
+
+
+def create_api(settings: Settings, kb: KnowledgeBase | None = None) -> FastAPI:
+    """The JSON API; the knowledge base warms up in the background at startup."""
+    if kb is None:
+        from kb.backends import make_knowledge_base
+
+        kb = make_knowledge_base(settings)
+    base = kb
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        threading.Thread(target=_warm_up, args=(base,), name="kb-warm-up", daemon=True).start()
+        yield
+
+    app = FastAPI(
+        title="omnikb",
+        description="A multilingual knowledge base that answers with verbatim, cited passages (see CONTRACT.md).",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.kb = kb
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    # Guards (CORS allowlist, rate limiting) are installed here, after the size limit.
+    app.include_router(router)
+    _include_optional_routers(app)
+    _add_api_not_found(app)  # keep last: it answers every /api/ path no route above took
+    return app
+
+
+def _add_api_not_found(app: FastAPI) -> None:
+    """Unknown ``/api/…`` paths get the error shape (the chat, mounted at ``/``, would say otherwise)."""
+
+    @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    def _not_found(rest: str, request: Request) -> None:
+        raise HTTPException(404, f"No API endpoint {request.method} /api/{rest}. See /docs for the endpoints.")
+
+
+def _include_optional_routers(app: FastAPI) -> None:
+    """Routes other modules contribute, when they exist (e.g. streaming answers)."""
+    if importlib.util.find_spec("kb.api_stream") is None:
+        return
+    module = importlib.import_module("kb.api_stream")
+    app.include_router(module.router)

@@ -1,0 +1,20 @@
+"""Run the web app (API + chat) with uvicorn: ``python app.py`` or ``kb serve``."""
+
+from __future__ import annotations
+
+import logging
+
+from kb.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def serve(settings: Settings) -> None:
+    """Serve the API and the chat on ``settings.host:settings.port`` until stopped."""
+    import uvicorn
+
+    from kb.web import build_server
+
+    app = build_server(settings)
+    log.warning("omnikb on http://%s:%d (API docs at /docs)", settings.host, settings.port)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)

@@ -1,0 +1,88 @@
+// omnikb chat page: [n] markers open their passage; "open the whole article" shows
+// the cleaned document from the API. Text is only ever inserted with textContent.
+(function () {
+  "use strict";
+
+  function showPassage(id) {
+    var card = document.getElementById(id);
+    if (!card) return false;
+    var section = card.closest("section.kb-turn");
+    if (section) {
+      document.querySelectorAll("section.kb-turn").forEach(function (s) { s.hidden = s !== section; });
+    }
+    document.querySelectorAll(".kb-citation.kb-active").forEach(function (c) { c.classList.remove("kb-active"); });
+    card.classList.add("kb-active");
+    card.scrollIntoView({ block: "nearest", behavior: "smooth" });
+    return true;
+  }
+
+  function dialog() {
+    var box = document.getElementById("kb-article");
+    if (box) return box;
+    box = document.createElement("dialog");
+    box.id = "kb-article";
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "kb-close";
+    close.textContent = "×";
+    close.setAttribute("aria-label", "Close");
+    close.addEventListener("click", function () { box.close(); });
+    var title = document.createElement("h2");
+    var body = document.createElement("div");
+    body.className = "kb-article-text";
+    box.append(close, title, body);
+    document.body.appendChild(box);
+    return box;
+  }
+
+  function openArticle(button) {
+    var source = button.getAttribute("data-source");
+    var start = parseInt(button.getAttribute("data-start"), 10);
+    var end = parseInt(button.getAttribute("data-end"), 10);
+    var url = new URL("api/sources/" + encodeURIComponent(source), document.baseURI);
+    fetch(url).then(function (r) { return r.json().then(function (data) { return [r.ok, data]; }); })
+      .then(function (result) {
+        var ok = result[0], data = result[1];
+        var box = dialog();
+        var title = box.querySelector("h2");
+        var body = box.querySelector(".kb-article-text");
+        body.replaceChildren();
+        if (!ok) {
+          title.textContent = (data.error && data.error.message) || "Error";
+          box.showModal();
+          return;
+        }
+        title.textContent = data.title;
+        var rtl = ["ar", "he", "fa", "ur"].indexOf(data.language) >= 0;
+        box.setAttribute("dir", rtl ? "rtl" : "ltr");
+        box.setAttribute("lang", data.language);
+        box.setAttribute("data-source", data.source);
+        var text = data.text;
+        var mark = document.createElement("mark");
+        mark.textContent = text.slice(start, end);
+        body.append(document.createTextNode(text.slice(0, start)), mark, document.createTextNode(text.slice(end)));
+        box.showModal();
+        mark.scrollIntoView({ block: "center" });
+      })
+      .catch(function (err) { console.error("omnikb: cannot open the article", err); });
+  }
+
+  document.addEventListener("click", function (event) {
+    var target = event.target instanceof Element ? event.target : null;
+    if (!target) return;
+    var marker = target.closest("a.kb-marker, a[href^='#kb-src-']");
+    if (marker) {
+      var id = (marker.getAttribute("href") || "").slice(1);
+      if (showPassage(id)) {
+        event.preventDefault();
+        event.stopPropagation();
+      }
+      return;
+    }
+    var open = target.closest("button.kb-open");
+    if (open) {
+      event.preventDefault();
+      openArticle(open);
+    }
+  }, true);
+})();

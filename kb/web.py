@@ -1,0 +1,203 @@
+"""The Gradio chat (``create_app``) and the one server that carries it and the API (``build_server``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+from fastapi import FastAPI
+
+from kb.errors import KBError
+from kb.feedback import FeedbackStore
+from kb.models import Answer
+from kb.service import KnowledgeBase, validate_question
+from kb.settings import Settings
+from kb.web_render import (
+    answer_html,
+    error_html,
+    partial_html,
+    question_html,
+    sources_panel,
+    sources_section,
+    thinking_html,
+)
+from kb.web_text import EXAMPLES, ui
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+MAX_SECTIONS = 20
+
+
+class ChatSession:
+    """What one browser tab remembers: raw turns for follow-ups, answers for feedback."""
+
+    def __init__(self) -> None:
+        self.history: list[dict[str, str]] = []
+        self.answers: dict[int, dict[str, Any]] = {}
+        self.sections: list[str] = []
+        self.language: str | None = None
+
+
+def _updates(
+    chat: list[dict[str, Any]], session: ChatSession, clear_box: bool = False
+) -> tuple[Any, ...]:
+    """Outputs in the order of ``outputs=`` below: chat, session, panel, box, ask button, clear button."""
+    language = session.language
+    box: Any = gr.update(placeholder=ui("placeholder", language))
+    if clear_box:
+        box = gr.update(value="", placeholder=ui("placeholder", language))
+    return (
+        chat,
+        session,
+        sources_panel(session.sections, language),
+        box,
+        gr.update(value=ui("ask", language)),
+        gr.update(value=ui("clear", language)),
+    )
+
+
+class ChatHandlers:
+    """The chat's event handlers, around one knowledge base and one feedback store."""
+
+    def __init__(self, settings: Settings, kb: KnowledgeBase) -> None:
+        self.settings = settings
+        self.kb = kb
+        self.feedback = FeedbackStore(settings.feedback_path)
+
+    def _document_text(self, source: str) -> str | None:
+        try:
+            return self.kb.document(source).text
+        except KBError:
+            return None
+
+    def respond(
+        self, text: str, chat: list[dict[str, Any]] | None, session: ChatSession | None
+    ) -> Iterator[tuple[Any, ...]]:
+        chat = list(chat or [])
+        session = session or ChatSession()
+        limit = self.settings.max_history_turns
+        try:
+            question = validate_question(text, session.history[-limit:], None, None, self.settings)
+        except KBError as exc:
+            chat += [{"role": "user", "content": question_html(text or "")},
+                     {"role": "assistant", "content": error_html(str(exc))}]
+            yield _updates(chat, session)
+            return
+        chat += [{"role": "user", "content": question_html(question.text)},
+                 {"role": "assistant", "content": thinking_html(session.language)}]
+        yield _updates(chat, session, clear_box=True)
+        pieces: list[str] = []
+        final: Answer | None = None
+        try:
+            for item in self.kb.stream(question):
+                if isinstance(item, Answer):
+                    final = item
+                    break
+                pieces.append(item)
+                chat[-1] = {"role": "assistant", "content": partial_html("".join(pieces))}
+                yield _updates(chat, session)
+        except KBError as exc:
+            chat[-1] = {"role": "assistant", "content": error_html(str(exc))}
+            yield _updates(chat, session)
+            return
+        if final is None:  # pragma: no cover - every stream ends with its Answer
+            return
+        turn = len(chat) - 1
+        session.language = final.language
+        session.history += [{"role": "user", "content": question.text}, {"role": "assistant", "content": final.answer}]
+        session.answers[turn] = final.to_dict()
+        if final.citations:
+            session.sections = [*session.sections, sources_section(final, turn, self._document_text)][-MAX_SECTIONS:]
+        chat[-2] = {"role": "user", "content": question_html(question.text, final.language)}
+        chat[-1] = {"role": "assistant", "content": answer_html(final, turn)}
+        yield _updates(chat, session)
+
+    def rate(self, data: gr.LikeData, session: ChatSession | None) -> None:
+        index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
+        answer = (session or ChatSession()).answers.get(int(index))
+        if answer is None:
+            return
+        liked = bool(data.liked) if isinstance(data.liked, bool) else data.liked not in ("Dislike", "", None)
+        self.feedback.add(answer, liked)
+        language = answer.get("language")
+        gr.Info(ui("thanks_up" if liked else "thanks_down", language))
+
+    def clear(self) -> tuple[Any, ...]:
+        return _updates([], ChatSession(), clear_box=True)
+
+
+def create_app(settings: Settings, kb: KnowledgeBase | None = None) -> gr.Blocks:
+    """The chat page as Gradio Blocks (mounted by ``build_server``, driven by tests)."""
+    if kb is None:
+        from kb.backends import make_knowledge_base
+
+        kb = make_knowledge_base(settings)
+    handlers = ChatHandlers(settings, kb)
+    with gr.Blocks(title="omnikb", analytics_enabled=False) as app:
+        gr.HTML(
+            "<div class=\"kb-header\"><h1>omnikb</h1><a href=\"docs\">API</a></div>", elem_id="kb-header", padding=False
+        )
+        session = gr.State(ChatSession())
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(
+                    elem_id="kb-chat",
+                    height=560,
+                    render_markdown=False,
+                    sanitize_html=True,
+                    allow_tags=False,
+                    latex_delimiters=[],
+                    feedback_options=("Like", "Dislike"),
+                    buttons=["copy"],
+                    show_label=False,
+                )
+                with gr.Row():
+                    box = gr.Textbox(
+                        elem_id="kb-question",
+                        placeholder=ui("placeholder", None),
+                        show_label=False,
+                        lines=1,
+                        max_lines=4,
+                        scale=5,
+                        autofocus=True,
+                    )
+                    ask = gr.Button(ui("ask", None), elem_id="kb-ask", variant="primary", scale=1)
+                gr.Examples(examples=[[q] for q in EXAMPLES], inputs=[box], label=ui("examples", None))
+                clear = gr.Button(ui("clear", None), elem_id="kb-clear", size="sm", variant="secondary")
+            with gr.Column(scale=2):
+                panel = gr.HTML(sources_panel([], None), elem_id="kb-sources", padding=False)
+        outputs = [chatbot, session, panel, box, ask, clear]
+        for trigger in (box.submit, ask.click):
+            trigger(handlers.respond, inputs=[box, chatbot, session], outputs=outputs, show_progress="hidden")
+        chatbot.like(handlers.rate, inputs=[session], outputs=None)
+        clear.click(handlers.clear, inputs=None, outputs=outputs)
+    return app
+
+
+def _asset(name: str) -> str:
+    return (STATIC / name).read_text(encoding="utf-8")
+
+
+def build_server(settings: Settings, kb: KnowledgeBase | None = None) -> FastAPI:
+    """The JSON API with the chat mounted at ``/``: one app, one port."""
+    from kb.api import create_api
+
+    if kb is None:
+        from kb.backends import make_knowledge_base
+
+        kb = make_knowledge_base(settings)
+    api = create_api(settings, kb)
+    blocks = create_app(settings, kb)
+    return gr.mount_gradio_app(
+        api,
+        blocks,
+        path="/",
+        footer_links=[],
+        css=_asset("chat.css"),
+        head=f"<script>{_asset('chat.js')}</script>",
+        ssr_mode=False,
+    )
