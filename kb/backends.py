@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 
+log = logging.getLogger(__name__)
+
 
 def make_knowledge_base(settings: Settings) -> KnowledgeBase:
-    """Extractive by default; a generative backend when a model server is configured."""
-    return KnowledgeBase(settings)
+    """Extractive by default; a generative backend when a model server is configured
+    (``KB_LLM_BASE_URL`` and ``KB_LLM_MODEL``), which also rewrites follow-ups."""
+    if not settings.llm_enabled:
+        return KnowledgeBase(settings)
+    from kb.generative import GenerativeAnswerer
+    from kb.llm import ModelCondenser
+
+    log.info("generative answers from %s (model %s)", settings.llm_base_url, settings.llm_model)
+    return KnowledgeBase(settings, answerer=GenerativeAnswerer(settings), condenser=ModelCondenser(settings))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,8 +78,15 @@ def validate_question(
 class KnowledgeBase:
     """Holds the store, the embedder and the retriever; one per process."""
 
-    def __init__(self, settings: Settings, answerer: Answerer | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        answerer: Answerer | None = None,
+        condenser: Callable[[Question], str] | None = None,
+    ) -> None:
         self.settings = settings
+        # Turns a follow-up into a standalone query (a model, say); the rule in kb.query by default.
+        self.condenser: Callable[[Question], str] = condenser or standalone_query
         self._store: Store | None = None
         self._embedder: Embedder | None = None
         self._retriever: Retriever | None = None
@@ -127,7 +134,7 @@ class KnowledgeBase:
         started = time.perf_counter()
         index = self.retriever.index()
         language = question.language or lang.detect(question.text, ignore=index.shared_words)
-        query = standalone_query(question)
+        query = self.condenser(question)
         found = self.retriever.search(query, question.top_k, language)
         retrieved = time.perf_counter()
         covered = bool(found.hits) and self.calibration().covered(found.best_dense, found.lexical_terms)

@@ -1,0 +1,210 @@
+"""Generated answers from an OpenAI-compatible model server, checked like any other.
+
+Retrieval decides answerability first: with nothing relevant retrieved, no call
+is made. Otherwise the model gets the fenced passages and answers in the
+question's language with ``[n]`` markers. What it writes is then held to the
+same rules as the extractive answer:
+
+- markers that name no passage are dropped, the cited passages renumbered in
+  order of first mention (``kb.citations.renumber``); while streaming, markers
+  are renumbered the same way as they arrive, so streamed text matches;
+- the exact ``NOT_COVERED`` reply becomes the not-covered answer, no citations;
+- an answer with no valid marker, in another language than the question's, or
+  that fails (server down, HTTP error, timeout, dropped or garbled stream)
+  falls back to the extractive answer, with ``fallback: true`` and a notice.
+
+Pieces already streamed before a fallback (or a not-covered reply) cannot be
+taken back: the answerer then streams a blank line and the text that replaces
+them, and the final ``Answer`` is authoritative.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+from kb import language as lang
+from kb.answering import AnswerRequest, ExtractiveAnswerer, answer_once, not_covered
+from kb.citations import MARKER, renumber
+from kb.i18n import message
+from kb.llm import LLMError, build_chat_model, stream_with_deadline, timeouts
+from kb.models import Answer
+from kb.prompts import NOT_COVERED, answer_messages
+from kb.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Below this many words of the answer's own prose, its language is not judged.
+MIN_WORDS_FOR_LANGUAGE = 6
+# Text streamed before a correction is separated from the correction by this.
+CORRECTION_SEPARATOR = "\n\n"
+
+_PARTIAL_MARKER = re.compile(r"\[\d{0,3}$")
+_SENTINEL_REPLY = re.compile(rf"^\W*{NOT_COVERED}\W*$")
+_QUOTED = re.compile(r"“[^”]*”|«[^»]*»|„[^“”]*[“”]|\"[^\"\n]*\"")
+
+
+class MarkerStream:
+    """What the user sees of the model's reply while it streams.
+
+    Markers are renumbered exactly as ``renumber`` will number the whole reply
+    (valid ones in order of first mention, others dropped); a marker split
+    across pieces is held until complete; a reply that may still turn out to be
+    the ``NOT_COVERED`` sentinel is held until it cannot.
+    """
+
+    def __init__(self, passages: int) -> None:
+        self.passages = passages
+        self.order: dict[int, int] = {}
+        self.pending = ""
+        self.released = False
+
+    def _replace(self, match: re.Match[str]) -> str:
+        index = int(match.group(1))
+        if not 1 <= index <= self.passages:
+            return ""
+        if index not in self.order:
+            self.order[index] = len(self.order) + 1
+        return f"[{self.order[index]}]"
+
+    def feed(self, piece: str) -> str:
+        self.pending += piece
+        if not self.released:
+            head = self.pending.strip()
+            if NOT_COVERED.startswith(head) or _SENTINEL_REPLY.match(head):
+                return ""
+            self.released = True
+        partial = _PARTIAL_MARKER.search(self.pending)
+        cut = partial.start() if partial else len(self.pending)
+        ready, self.pending = self.pending[:cut], self.pending[cut:]
+        return MARKER.sub(self._replace, ready)
+
+    def finish(self) -> str:
+        if not self.released:
+            return ""
+        ready, self.pending = self.pending, ""
+        return MARKER.sub(self._replace, ready)
+
+
+def is_not_covered(text: str) -> bool:
+    return bool(_SENTINEL_REPLY.match(text.strip()))
+
+
+def wrong_language(text: str, expected: str) -> str | None:
+    """The language the answer's own prose is in, when it is not ``expected``.
+
+    Quotations (which stay in their source's language) and markers are left
+    out; too short a text, or a language detection does not cover, is not judged.
+    """
+    if expected not in lang.SUPPORTED:
+        return None
+    prose = MARKER.sub(" ", _QUOTED.sub(" ", text))
+    if len(lang.words(prose)) < MIN_WORDS_FOR_LANGUAGE:
+        return None
+    found = lang.detect(prose, default=expected)
+    return found if found != expected else None
+
+
+class GenerativeAnswerer:
+    """Answers with a chat model (LangChain ``ChatOpenAI``), streaming, cited, checked."""
+
+    mode = "generative"
+
+    def __init__(self, settings: Settings, model: Any | None = None) -> None:
+        self.settings = settings
+        self.limits = timeouts(settings)
+        self.model = model or build_chat_model(settings, streaming=True)
+        self.fallback = ExtractiveAnswerer()
+
+    # -- the model call -------------------------------------------------------
+    def _pieces(self, request: AnswerRequest) -> Iterator[str]:
+        """Text pieces of the model's reply; ``LLMError`` on any failure or the deadline."""
+        messages = answer_messages(request.question.text, request.query, request.language, request.hits)
+        finish: list[str] = []
+
+        def produce() -> Iterator[str]:
+            for chunk in self.model.stream(messages):
+                reason = chunk.response_metadata.get("finish_reason")
+                if reason:
+                    finish.append(str(reason))
+                text = chunk.text
+                if text:
+                    yield str(text)
+
+        yield from stream_with_deadline(produce, self.limits.total)
+        if not finish:
+            raise LLMError("the model server's stream ended before the answer was complete")
+
+    # -- answering ------------------------------------------------------------
+    def stream(self, request: AnswerRequest) -> Iterator[str | Answer]:
+        if not request.covered or not request.hits:
+            answer = not_covered(request, self.mode)
+            yield answer.answer
+            yield answer
+            return
+        started = time.perf_counter()
+        shaper = MarkerStream(len(request.hits))
+        raw: list[str] = []
+        emitted = False
+        first_token: float | None = None
+        failure: str | None = None
+        try:
+            for piece in self._pieces(request):
+                if first_token is None:
+                    first_token = time.perf_counter()
+                raw.append(piece)
+                shown = shaper.feed(piece)
+                if shown:
+                    emitted = True
+                    yield shown
+            shown = shaper.finish()
+            if shown:
+                emitted = True
+                yield shown
+        except LLMError as exc:
+            failure = str(exc)
+        done = time.perf_counter()
+        timings = dict(request.timings_ms)
+        timings["generate"] = (done - started) * 1000
+        if first_token is not None:
+            timings["first_token"] = (first_token - started) * 1000
+        answer = self._verdict(request, "".join(raw), failure)
+        answer = replace(answer, timings_ms={**timings, **answer.timings_ms})
+        if answer.mode != self.mode or not answer.answered:
+            # The streamed text, if any, is replaced: say so and stream the replacement.
+            yield (CORRECTION_SEPARATOR if emitted else "") + answer.answer
+        yield answer
+
+    def _verdict(self, request: AnswerRequest, text: str, failure: str | None) -> Answer:
+        if failure is not None:
+            return self._fall_back(request, failure)
+        if is_not_covered(text):
+            return not_covered(request, self.mode)
+        cleaned, citations = renumber(text.replace(NOT_COVERED, ""), request.hits)
+        if not citations:
+            if NOT_COVERED in text:
+                return not_covered(request, self.mode)
+            return self._fall_back(request, f"no valid citation marker in the model's answer {text[:120]!r}")
+        other = wrong_language(cleaned, request.language)
+        if other is not None:
+            return self._fall_back(request, f"the model answered in {other!r}, the question is in {request.language!r}")
+        return Answer(
+            question=request.question.text,
+            language=request.language,
+            answered=True,
+            mode=self.mode,
+            answer=cleaned,
+            citations=citations,
+            passages=request.hits,
+            timings_ms={},
+            standalone_query=request.query,
+        )
+
+    def _fall_back(self, request: AnswerRequest, reason: str) -> Answer:
+        log.warning("generated answer unusable, answering extractively: %s", reason)
+        answer = answer_once(self.fallback, request)
+        return replace(answer, fallback=True, notice=message("fallback_notice", request.language), timings_ms={})
