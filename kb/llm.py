@@ -91,19 +91,20 @@ def build_chat_model(
         raise ConfigError("No model server configured: set KB_LLM_BASE_URL and KB_LLM_MODEL.")
     import httpx
     from langchain_openai import ChatOpenAI
+    from pydantic import SecretStr
 
     limits = timeouts(settings)
     read = read_timeout if read_timeout is not None else limits.read
     try:
         return ChatOpenAI(
-            model=settings.llm_model,
+            model=str(settings.llm_model),
             base_url=settings.llm_base_url,
-            api_key=settings.llm_api_key or PLACEHOLDER_API_KEY,
+            api_key=SecretStr(settings.llm_api_key or PLACEHOLDER_API_KEY),
             timeout=httpx.Timeout(read, connect=limits.connect),
             max_retries=0,
             streaming=streaming,
             temperature=0.0,
-            max_tokens=max_tokens,
+            max_completion_tokens=max_tokens,
         )
     except (ValueError, TypeError) as exc:  # pydantic validation of the settings
         raise ConfigError(f"Cannot use the model server settings: {exc}") from exc
