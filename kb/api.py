@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kb.errors import KBError
+from kb.guard import install_guards
 from kb.service import KnowledgeBase, validate_question
 from kb.settings import Settings
 
@@ -203,6 +204,7 @@ def create_api(settings: Settings, kb: KnowledgeBase | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     # Guards (CORS allowlist, rate limiting) are installed here, after the size limit.
+    install_guards(app, settings)
     app.include_router(router)
     _include_optional_routers(app)
     _add_api_not_found(app)  # keep last: it answers every /api/ path no route above took

@@ -280,7 +280,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     const citations = Array.isArray(answer.citations) ? answer.citations : [];
     const byId = new Map(citations.map((c) => [String(c.id), c]));
     const lang = primary(answer.language);
-    const li = h("li", { class: "msg bot", dir: botDir(lang), lang: lang || null });
+    const li = h("li", { class: "msg bot answer", dir: botDir(lang), lang: lang || null });
     const text = h("div", { class: "text" });
     const parts = String(answer.answer || "").split(/(\[\d+\])/);
     parts.forEach((part) => {

@@ -1,0 +1,438 @@
+"""The blog widget, end to end: a demo blog on a second origin, the real app server, a real Chromium.
+
+The blog (``examples/blog.html``) is served by a small ``http.server`` thread on
+its own port and reached as ``http://blog.test:PORT`` (allowed through
+``KB_ALLOWED_ORIGINS``) or ``http://evil.test:PORT`` (not allowed); Chromium
+resolves both names to 127.0.0.1. The widget comes from the app server
+(``python app.py serve`` on the seeded index) and talks to its API across
+origins. Screenshots go to ``tests/artifacts/``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kb.guard import WIDGET_PATH
+from kb.settings import Settings
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, Server, chromium_available, free_port, request, running_server
+
+ROOT = Path(__file__).resolve().parent.parent
+BLOG = ROOT / "examples" / "blog.html"
+WIDGET_MAX_BYTES = 30 * 1024
+BLOG_HOST = "blog.test"
+EVIL_HOST = "evil.test"
+QUESTION = "¿Cuáles son los desafíos de la estrategia omnicanal?"
+FOLLOW_UP = "¿Y cuáles son sus beneficios?"
+ARABIC_QUESTION = "ما الفرق بين استراتيجية omnichannel والاستراتيجية متعددة القنوات؟"
+ANSWER_TIMEOUT_MS = 60_000
+HOST_SELECTOR = "[data-omnikb]"
+
+
+# -- without a browser ---------------------------------------------------------------
+
+
+def test_widget_script_is_small() -> None:
+    size = WIDGET_PATH.stat().st_size
+    assert size < WIDGET_MAX_BYTES, f"widget.js is {size} bytes; keep it under {WIDGET_MAX_BYTES} (no framework)"
+
+
+def test_widget_never_inserts_markup() -> None:
+    source = WIDGET_PATH.read_text(encoding="utf-8")
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
+        assert sink not in source, f"widget.js uses {sink}; insert text with textContent/createTextNode"
+    assert "import " not in source and "require(" not in source  # one self-contained file
+
+
+def test_demo_blog_has_the_tag() -> None:
+    page = BLOG.read_text(encoding="utf-8")
+    tag = re.search(r"<script src=\"(http://[^\"]+)/widget\.js\" data-kb-url=\"([^\"]+)\"[^>]*defer", page)
+    assert tag is not None and tag.group(1) == tag.group(2)
+    assert '<html lang="es">' in page
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "## Put the chat on your blog" in readme
+    for option in ("data-kb-url", "data-position", "data-accent", "data-title", "data-greeting", "data-language",
+                   "data-open", "KB_ALLOWED_ORIGINS", "KB_RATE_LIMIT"):
+        assert option in readme, option
+
+
+# -- servers ------------------------------------------------------------------------------
+
+
+@dataclass
+class Blog:
+    port: int
+    api_url: str = ""
+
+    def url(self, host: str = BLOG_HOST) -> str:
+        return f"http://{host}:{self.port}/blog.html"
+
+
+class _BlogHandler(SimpleHTTPRequestHandler):
+    """Serves the demo blog with its script tag pointed at the test's app server."""
+
+    blog: Blog
+
+    def do_GET(self) -> None:
+        if self.path.split("?")[0] != "/blog.html":
+            self.send_error(404)
+            return
+        page = BLOG.read_text(encoding="utf-8").replace("http://127.0.0.1:7860", self.blog.api_url)
+        body = page.encode("utf-8")
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def blog() -> Iterator[Blog]:
+    state = Blog(port=free_port())
+    handler = type("Handler", (_BlogHandler,), {"blog": state})
+    httpd = ThreadingHTTPServer(("127.0.0.1", state.port), partial(handler, directory=str(BLOG.parent)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def app_server(seeded_settings: Settings, blog: Blog) -> Iterator[Server]:
+    """The real app (``python app.py serve``) on the seeded index; only blog.test is an extra origin."""
+    env = {"KB_ALLOWED_ORIGINS": f"http://{BLOG_HOST}:{blog.port}", "KB_RATE_LIMIT": "30"}
+    with running_server(seeded_settings.data_dir, env=env) as server:
+        blog.api_url = server.url
+        yield server
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not chromium_available():
+        pytest.fail("Chromium is missing: apt-get install -y chromium (or `make browser`)")
+    from playwright.sync_api import sync_playwright
+
+    rules = f"--host-resolver-rules=MAP {BLOG_HOST} 127.0.0.1, MAP {EVIL_HOST} 127.0.0.1"
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, rules])
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+@pytest.fixture()
+def page(browser: Any, app_server: Server) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    # Every global the page has before any script runs, to find what the widget adds.
+    context.add_init_script("window.__globalsBefore = Object.getOwnPropertyNames(window);")
+    tab = context.new_page()
+    tab.set_default_timeout(ANSWER_TIMEOUT_MS)
+    try:
+        yield tab
+    finally:
+        context.close()
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def open_blog(page: Any, blog: Blog, host: str = BLOG_HOST) -> None:
+    page.goto(blog.url(host))
+    page.wait_for_function("() => window.OmniKB && document.querySelector('[data-omnikb]')")
+
+
+def ask(page: Any, question: str) -> None:
+    box = page.locator("textarea")
+    box.fill(question)
+    box.press("Enter")
+
+
+def answers(page: Any) -> Any:
+    return page.locator(".msg.answer")
+
+
+def in_shadow(page: Any, body: str) -> Any:
+    """Evaluate ``body`` (a function of ``root``, the widget's shadow root) in the page."""
+    return page.evaluate(f"() => {{ const root = document.querySelector('{HOST_SELECTOR}').shadowRoot; {body} }}")
+
+
+def api_answer(server: Server, question: str, history: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"question": question}
+    if history:
+        body["history"] = history
+    status, _, answer = request(server.url + "/api/ask", "POST", body=body)
+    assert status == 200, answer
+    return dict(answer)
+
+
+# -- in the browser ----------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+def test_blog_widget_answers_with_citations(page: Any, blog: Blog, app_server: Server, artifacts: Path) -> None:
+    expected = api_answer(app_server, QUESTION)
+    assert expected["answered"] and expected["citations"]
+    open_blog(page, blog)
+
+    # One namespace, no stylesheet in the page, the blog's own styles untouched.
+    added = page.evaluate("() => Object.getOwnPropertyNames(window).filter(n => !window.__globalsBefore.includes(n))")
+    assert sorted(set(added) - {"__globalsBefore"}) == ["OmniKB"]
+    assert page.evaluate("() => document.styleSheets.length") == 1
+    assert page.evaluate("() => getComputedStyle(document.querySelector('main button')).backgroundColor") == (
+        "rgb(255, 235, 59)"
+    )
+    launcher = page.locator(".launcher")
+    assert launcher.evaluate("el => getComputedStyle(el).backgroundColor") == "rgb(15, 118, 110)"  # data-accent
+    assert launcher.evaluate("el => getComputedStyle(el).textTransform") == "none"  # not the blog's button style
+    assert launcher.bounding_box()["width"] == 56
+    assert launcher.get_attribute("aria-expanded") == "false"
+
+    launcher.click()
+    panel = page.locator("[role=dialog]")
+    assert panel.is_visible()
+    assert panel.locator("h2").text_content() == "Pregunta al blog"  # data-title
+    assert in_shadow(page, "return root.activeElement && root.activeElement.tagName") == "TEXTAREA"
+    assert panel.get_attribute("lang") == "es"  # the page's lang
+
+    ask(page, QUESTION)
+    answer = answers(page).first
+    answer.wait_for()
+    assert page.locator(".msg.user").first.text_content() == QUESTION
+    assert answer.locator(".text").text_content() == expected["answer"]
+    assert answer.get_attribute("lang") == expected["language"]
+    citations = answer.locator("details.citation")
+    assert citations.count() == len(expected["citations"])
+    for i, cited in enumerate(expected["citations"]):
+        assert citations.nth(i).locator("summary").text_content() == f"[{cited['id']}] {cited['title']}"
+        assert not citations.nth(i).locator("blockquote").is_visible()  # collapsed until asked for
+
+    # A marker in the answer expands its citation: the verbatim passage and its source.
+    first = expected["citations"][0]
+    answer.locator("button.cite", has_text=f"[{first['id']}]").first.click()
+    quote = citations.first.locator("blockquote")
+    assert quote.is_visible()
+    assert quote.text_content() == first["text"]
+    assert first["source"] in citations.first.locator(".src").text_content()
+    page.screenshot(path=str(artifacts / "widget-desktop.png"))
+
+    # A follow-up sends the conversation so far as `history`, per the contract.
+    with page.expect_request(lambda r: re.search(r"/api/ask(/stream)?$", r.url) and r.method == "POST") as sent:
+        ask(page, FOLLOW_UP)
+    assert sent.value.post_data_json == {
+        "question": FOLLOW_UP,
+        "history": [{"role": "user", "content": QUESTION}, {"role": "assistant", "content": expected["answer"]}],
+    }
+    answers(page).nth(1).wait_for()
+
+    # The conversation lasts for the page's session: a reload shows it again, still open.
+    page.reload()
+    page.wait_for_function("() => window.OmniKB")
+    assert page.locator("[role=dialog]").is_visible()
+    assert page.locator(".msg.user").all_text_contents() == [QUESTION, FOLLOW_UP]
+    assert answers(page).count() == 2
+    assert answers(page).first.locator(".text").text_content() == expected["answer"]
+
+
+@pytest.mark.browser
+def test_disallowed_origin_is_refused(page: Any, blog: Blog, app_server: Server, artifacts: Path) -> None:
+    evil = f"http://{EVIL_HOST}:{blog.port}"
+    status, headers, _ = request(
+        app_server.url + "/api/ask",
+        "OPTIONS",
+        headers={
+            "Origin": evil,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
+    assert "access-control-allow-origin" not in {k.lower() for k in headers}
+    assert status == 403
+    allowed = f"http://{BLOG_HOST}:{blog.port}"
+    _, headers, _ = request(
+        app_server.url + "/api/ask",
+        "OPTIONS",
+        headers={"Origin": allowed, "Access-Control-Request-Method": "POST"},
+    )
+    assert {k.lower(): v for k, v in headers.items()}["access-control-allow-origin"] == allowed
+
+    open_blog(page, blog, EVIL_HOST)  # the script itself loads from anywhere
+    page.locator(".launcher").click()
+    ask(page, QUESTION)
+    error = page.locator(".msg.error[role=alert]")
+    error.wait_for(timeout=20_000)  # an error message, not an endless "thinking"
+    assert "no puedo conectar con el asistente" in error.text_content()
+    assert answers(page).count() == 0
+    assert page.locator(".msg.pending").count() == 0
+    page.screenshot(path=str(artifacts / "widget-refused-origin.png"))
+
+
+@pytest.mark.browser
+def test_markup_shows_as_text(page: Any, blog: Blog, app_server: Server, artifacts: Path) -> None:
+    question = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2"> ¿qué es omnicanal?'
+    markup = '<b>negrita</b> <img src=x onerror="window.__pwned = 3"> '
+
+    def quote_markup(route: Any) -> None:
+        """The real answer, changed so that it quotes markup in the answer and in a passage."""
+        response = route.fetch()
+        answer = response.json()
+        answer["answer"] = markup + answer["answer"]
+        if answer["citations"]:
+            answer["citations"][0]["text"] = "<script>window.__pwned = 4</script>" + answer["citations"][0]["text"]
+        route.fulfill(response=response, json=answer)
+
+    page.route("**/api/ask/stream", lambda route: route.fulfill(status=404, body=""))
+    page.route("**/api/ask", quote_markup)
+    open_blog(page, blog)
+    page.locator(".launcher").click()
+    ask(page, question)
+    answer = answers(page).first
+    answer.wait_for()
+    assert page.locator(".msg.user").first.text_content() == question
+    assert answer.locator(".text").text_content().startswith(markup)
+    citation = answer.locator("details.citation").first
+    citation.locator("summary").click()
+    assert citation.locator("blockquote").text_content().startswith("<script>window.__pwned = 4</script>")
+    assert in_shadow(page, "return root.querySelectorAll('script, img, b, iframe').length") == 0
+    assert page.evaluate("() => window.__pwned") is None
+    page.screenshot(path=str(artifacts / "widget-markup-as-text.png"))
+
+
+@pytest.mark.browser
+def test_phone_sized_viewport(browser: Any, blog: Blog, app_server: Server, artifacts: Path) -> None:
+    context = browser.new_context(viewport={"width": 375, "height": 667}, has_touch=True, is_mobile=True)
+    try:
+        tab = context.new_page()
+        tab.set_default_timeout(ANSWER_TIMEOUT_MS)
+        open_blog(tab, blog)
+        launcher = tab.locator(".launcher")
+        box = launcher.bounding_box()
+        assert box["x"] + box["width"] <= 375 and box["y"] + box["height"] <= 667
+        launcher.tap()
+        panel = tab.locator("[role=dialog]")
+        panel.evaluate("el => Promise.all(el.getAnimations().map(a => a.finished))")  # the opening slide
+        box = panel.bounding_box()
+        assert {k: round(v) for k, v in box.items()} == {"x": 0, "y": 0, "width": 375, "height": 667}  # full screen
+        for part in ("textarea", "button.send", "[role=dialog] .head button.icon >> nth=1"):
+            rect = tab.locator(part).bounding_box()
+            assert rect["x"] >= 0 and rect["y"] >= 0
+            assert rect["x"] + rect["width"] <= 375 and rect["y"] + rect["height"] <= 667, part
+        assert tab.locator("textarea").evaluate("el => getComputedStyle(el).fontSize") == "16px"  # no zoom on iOS
+        ask(tab, QUESTION)
+        answer = answers(tab).first
+        answer.wait_for()
+        assert answer.bounding_box()["width"] <= 375
+        tab.screenshot(path=str(artifacts / "widget-phone.png"))
+        tab.locator("[role=dialog] .head button.icon").nth(1).tap()  # close
+        assert not panel.is_visible()
+        assert launcher.is_visible()
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+def test_arabic_question_lays_the_panel_out_right_to_left(
+    page: Any, blog: Blog, app_server: Server, artifacts: Path
+) -> None:
+    expected = api_answer(app_server, ARABIC_QUESTION)
+    assert expected["language"] == "ar"
+    open_blog(page, blog)
+    page.locator(".launcher").click()
+    panel = page.locator("[role=dialog]")
+    assert panel.evaluate("el => getComputedStyle(el).direction") == "ltr"  # a Spanish page
+    ask(page, ARABIC_QUESTION)
+    answer = answers(page).first
+    answer.wait_for()
+    assert panel.get_attribute("dir") == "rtl"
+    assert panel.evaluate("el => getComputedStyle(el).direction") == "rtl"
+    assert answer.evaluate("el => getComputedStyle(el).direction") == "rtl"
+    assert answer.locator(".text").text_content() == expected["answer"]
+    assert page.locator(".msg.user").first.evaluate("el => getComputedStyle(el).direction") == "rtl"
+    # Right to left: the title sits at the right of the header, the buttons at its left;
+    # the visitor's question hugs the right edge, the answer the left.
+    title = panel.locator("h2").bounding_box()
+    close = panel.locator(".head button.icon").nth(1).bounding_box()
+    assert close["x"] < title["x"]
+    user = page.locator(".msg.user").first.bounding_box()
+    panel_box = panel.bounding_box()
+    assert user["x"] - panel_box["x"] < 40
+    assert panel.locator(".head button.icon").nth(1).get_attribute("aria-label") == "إغلاق المحادثة"
+    page.screenshot(path=str(artifacts / "widget-arabic-rtl.png"))
+
+
+@pytest.mark.browser
+def test_keyboard_and_screen_readers(page: Any, blog: Blog, app_server: Server) -> None:
+    open_blog(page, blog)
+    launcher = page.locator(".launcher")
+    assert launcher.get_attribute("aria-label") == "Abrir chat: Pregunta al blog"
+    launcher.focus()
+    page.keyboard.press("Enter")
+    panel = page.locator("[role=dialog]")
+    assert panel.is_visible()
+    assert panel.get_attribute("aria-modal") == "true"
+    labelled = in_shadow(page, "return root.getElementById(root.querySelector('[role=dialog]')"
+                               ".getAttribute('aria-labelledby')).textContent")
+    assert labelled == "Pregunta al blog"
+    assert in_shadow(page, "return root.querySelector('textarea').labels[0].textContent") == "Tu pregunta"
+    for button in page.locator("[role=dialog] button").all():
+        assert button.get_attribute("aria-label"), "every icon button has a name"
+    assert page.locator("[role=log]").get_attribute("aria-live") == "polite"
+
+    # Tab and Shift+Tab stay inside the open panel.
+    focused = "return root.activeElement ? root.activeElement.tagName + '.' + root.activeElement.className : null"
+    seen = set()
+    for _ in range(8):
+        page.keyboard.press("Tab")
+        seen.add(in_shadow(page, focused))
+    assert None not in seen
+    assert {"TEXTAREA.", "BUTTON.icon", "BUTTON.send"} <= seen
+    page.locator("textarea").focus()
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Shift+Tab")
+    assert in_shadow(page, focused) == "BUTTON.send"  # wrapped around from the first to the last
+
+    # Escape closes and gives focus back to the button that opened it.
+    page.keyboard.press("Escape")
+    assert not panel.is_visible()
+    assert launcher.get_attribute("aria-expanded") == "false"
+    assert in_shadow(page, focused) == "BUTTON.launcher"
+    page.keyboard.press("Enter")
+    assert panel.is_visible()
+
+
+@pytest.mark.browser
+def test_rate_limit_shows_a_polite_message(page: Any, blog: Blog, app_server: Server, artifacts: Path) -> None:
+    """Last in the module: it spends this client's 30 questions a minute."""
+    open_blog(page, blog)
+    page.locator(".launcher").click()
+    for _ in range(40):  # malformed bodies are cheap and still count
+        status, headers, body = request(app_server.url + "/api/ask", "POST", body={})
+        if status == 429:
+            break
+    assert status == 429
+    assert 1 <= int({k.lower(): v for k, v in headers.items()}["retry-after"]) <= 60
+    assert body["error"]["code"] == "rate_limited"
+    ask(page, QUESTION)
+    error = page.locator(".msg.error[role=alert]")
+    error.wait_for(timeout=20_000)
+    text = error.text_content()
+    assert re.search(r"Espera \d+ segundos y vuelve a intentarlo", text), text
+    assert answers(page).count() == 0
+    page.screenshot(path=str(artifacts / "widget-rate-limited.png"))
