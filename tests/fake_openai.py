@@ -19,6 +19,7 @@ import json
 import logging
 import re
 import statistics
+import sys
 import threading
 import time
 from collections import deque
@@ -196,6 +197,12 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     state: _State
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):  # a client hung up: expected in tests
+            log.debug("fake openai: connection from %s closed", client_address)
+            return
+        super().handle_error(request, client_address)
 
 
 def completion(text: str, model: str = MODEL, finish_reason: str = "stop") -> dict[str, Any]:
