@@ -11,7 +11,6 @@ import re
 import shutil
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -111,7 +110,12 @@ def test_the_backend_follows_the_settings(seeded_settings: Settings, fake: FakeO
     plain = make_knowledge_base(seeded_settings)
     assert isinstance(plain.answerer, ExtractiveAnswerer)
     assert plain.condenser is standalone_query
-    env = {"KB_LLM_BASE_URL": fake.base_url, "KB_LLM_MODEL": MODEL, "KB_LLM_TIMEOUT": "7", "KB_LLM_CONNECT_TIMEOUT": "2"}
+    env = {
+        "KB_LLM_BASE_URL": fake.base_url,
+        "KB_LLM_MODEL": MODEL,
+        "KB_LLM_TIMEOUT": "7",
+        "KB_LLM_CONNECT_TIMEOUT": "2",
+    }
     settings = Settings.from_env(env, data_dir=seeded_settings.data_dir)
     generative = make_knowledge_base(settings)
     assert isinstance(generative.answerer, GenerativeAnswerer)
@@ -138,9 +142,10 @@ def test_valid_markers_are_renumbered_and_invalid_ones_dropped(gen_kb: Knowledge
         "Multichannel runs channels side by side [2], without integration [1]."
     )
     # Citations are exactly the passages cited, in order of first mention.
-    assert [c["chunk_id"] for c in data["citations"]] == [data["passages"][2]["chunk_id"], data["passages"][0]["chunk_id"]]
+    passages = data["passages"]
+    assert [c["chunk_id"] for c in data["citations"]] == [passages[2]["chunk_id"], passages[0]["chunk_id"]]
     # What streamed is what the answer says: markers renumbered on the fly.
-    assert " ".join("".join(pieces).split()) == " ".join(data["answer"].replace(",", " ,").split()).replace(" ,", ",")
+    assert " ".join("".join(pieces).split()) == data["answer"]
     assert "[9]" not in "".join(pieces) and "[3]" not in "".join(pieces)
     assert set(data["timings_ms"]) >= {"first_token", "generate"}
     call = only_answer_call(fake)
@@ -183,7 +188,7 @@ def test_the_not_covered_reply_is_an_honest_answer_in_the_question_language(
 
 def test_no_call_is_made_when_retrieval_finds_nothing_relevant(gen_kb: KnowledgeBase, fake: FakeOpenAI) -> None:
     fake.always(Reply("Pelé scored 1279 goals [1]."))
-    pieces, data = ask(gen_kb, "How many goals did Pelé score in his career?")
+    _, data = ask(gen_kb, "How many goals did Pelé score in his career?")
     assert_contract(data)
     assert data["answered"] is False and data["citations"] == []
     assert data["answer"] == message("not_covered", "en")
