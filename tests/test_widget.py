@@ -211,9 +211,12 @@ def test_blog_widget_answers_with_citations(page: Any, blog: Blog, app_server: S
     assert in_shadow(page, "return root.activeElement && root.activeElement.tagName") == "TEXTAREA"
     assert panel.get_attribute("lang") == "es"  # the page's lang
 
+    posted: list[str] = []
+    page.on("request", lambda r: posted.append(r.url.removeprefix(app_server.url)) if r.method == "POST" else None)
     ask(page, QUESTION)
     answer = answers(page).first
     answer.wait_for()
+    assert posted == ["/api/ask/stream"]  # the server streams, so the widget does not ask twice
     assert page.locator(".msg.user").first.text_content() == QUESTION
     assert answer.locator(".text").text_content() == expected["answer"]
     assert answer.get_attribute("lang") == expected["language"]
@@ -288,8 +291,11 @@ def test_markup_shows_as_text(page: Any, blog: Blog, app_server: Server, artifac
     question = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2"> ¿qué es omnicanal?'
     markup = '<b>negrita</b> <img src=x onerror="window.__pwned = 3"> '
 
+    fetched: list[str] = []
+
     def quote_markup(route: Any) -> None:
         """The real answer, changed so that it quotes markup in the answer and in a passage."""
+        fetched.append(route.request.url)
         response = route.fetch()
         answer = response.json()
         answer["answer"] = markup + answer["answer"]
@@ -297,6 +303,7 @@ def test_markup_shows_as_text(page: Any, blog: Blog, app_server: Server, artifac
             answer["citations"][0]["text"] = "<script>window.__pwned = 4</script>" + answer["citations"][0]["text"]
         route.fulfill(response=response, json=answer)
 
+    # No streaming here: the widget falls back to POST /api/ask, whose real answer gets the markup.
     page.route("**/api/ask/stream", lambda route: route.fulfill(status=404, body=""))
     page.route("**/api/ask", quote_markup)
     open_blog(page, blog)
@@ -304,6 +311,7 @@ def test_markup_shows_as_text(page: Any, blog: Blog, app_server: Server, artifac
     ask(page, question)
     answer = answers(page).first
     answer.wait_for()
+    assert len(fetched) == 1
     assert page.locator(".msg.user").first.text_content() == question
     assert answer.locator(".text").text_content().startswith(markup)
     citation = answer.locator("details.citation").first

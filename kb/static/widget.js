@@ -141,6 +141,7 @@ button{font:inherit;cursor:pointer}
 .icon:focus-visible{outline-color:var(--on-accent);outline-offset:-3px}
 .log{flex:1;overflow-y:auto;margin:0;padding:12px;list-style:none;display:flex;flex-direction:column;gap:10px}
 .msg{max-width:90%;padding:8px 12px;border-radius:12px;white-space:pre-wrap;overflow-wrap:anywhere}
+.text,.user,blockquote{unicode-bidi:plaintext}
 .user{align-self:flex-end;background:var(--accent);color:var(--on-accent)}
 .bot{align-self:flex-start;background:#f1f3f5}
 .bot.pending{color:#57606a;font-style:italic}
@@ -148,7 +149,7 @@ button{font:inherit;cursor:pointer}
 .cite{border:0;background:transparent;color:var(--accent);font-weight:600;padding:0 1px;font-size:.9em;
  vertical-align:super;line-height:1}
 .sources{margin:8px 0 0;white-space:normal}
-.sources p{margin:0 0 4px;font-size:12px;font-weight:600;text-transform:uppercase;color:#57606a}
+.sources>p{margin:0 0 4px;font-size:12px;font-weight:600;text-transform:uppercase;color:#57606a}
 .sources ol{margin:0;padding:0;list-style:none;display:flex;flex-direction:column;gap:4px}
 details{background:#fff;border:1px solid #d8dee4;border-radius:8px;font-size:13px}
 details[open]{border-color:var(--accent)}
