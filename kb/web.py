@@ -175,6 +175,7 @@ def create_app(settings: Settings, kb: KnowledgeBase | None = None) -> gr.Blocks
             trigger(handlers.respond, inputs=[box, chatbot, session], outputs=outputs, show_progress="hidden")
         chatbot.like(handlers.rate, inputs=[session], outputs=None)
         clear.click(handlers.clear, inputs=None, outputs=outputs)
+        chatbot.clear(handlers.clear, inputs=None, outputs=outputs)
     return app
 
 

@@ -1,0 +1,253 @@
+"""The JSON API over real HTTP: a real ``python app.py serve`` on loopback."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kb import cli
+from kb.service import KnowledgeBase
+from kb.settings import Settings
+from tests.browser import Server, request, running_server
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def server(seeded_settings: Settings) -> Iterator[Server]:
+    # Many questions in a row: the rate limit (another test's subject) is off here.
+    with running_server(seeded_settings.data_dir, env={"KB_RATE_LIMIT": "0"}) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def empty_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with running_server(tmp_path_factory.mktemp("no-index") / "kb") as srv:
+        yield srv
+
+
+def ask(server: Server, body: Any) -> tuple[int, dict[str, str], Any]:
+    return request(server.url + "/api/ask", "POST", body)
+
+
+def assert_error(status: int, payload: Any, expected_status: int | tuple[int, ...], code: str | None = None) -> None:
+    statuses = expected_status if isinstance(expected_status, tuple) else (expected_status,)
+    assert status in statuses, payload
+    assert isinstance(payload, dict) and set(payload) == {"error"}, payload
+    assert set(payload["error"]) == {"code", "message"}, payload
+    assert isinstance(payload["error"]["message"], str) and payload["error"]["message"].strip()
+    if code is not None:
+        assert payload["error"]["code"] == code, payload
+
+
+# -- the happy paths ------------------------------------------------------------
+def test_health(server: Server) -> None:
+    status, _, body = request(server.url + "/api/health")
+    assert status == 200
+    assert body["status"] == "ok"
+    assert body["documents"] == 5
+    assert body["chunks"] > 5
+    assert isinstance(body["embedding_model"], str) and body["embedding_model"]
+
+
+def test_sources_list_and_document(server: Server) -> None:
+    status, _, sources = request(server.url + "/api/sources")
+    assert status == 200
+    assert len(sources) == 5
+    for item in sources:
+        assert set(item) == {"source", "title", "language", "characters"}
+        status, _, doc = request(server.url + "/api/sources/" + item["source"])
+        assert status == 200
+        assert set(doc) == {"source", "title", "language", "text"}
+        assert doc["source"] == item["source"] and len(doc["text"]) == item["characters"]
+
+
+def test_answer_shape_and_offsets(server: Server) -> None:
+    status, headers, answer = ask(server, {"question": "How do I become omnichannel?", "top_k": 5})
+    assert status == 200
+    assert headers["content-type"].startswith("application/json")
+    for key in ("question", "language", "answered", "mode", "answer", "citations", "passages", "timings_ms"):
+        assert key in answer
+    assert answer["language"] == "en" and answer["answered"] is True
+    assert [c["id"] for c in answer["citations"]] == list(range(1, len(answer["citations"]) + 1))
+    assert 1 <= len(answer["passages"]) <= 5
+    texts: dict[str, str] = {}
+    for passage in answer["citations"] + answer["passages"]:
+        if passage["source"] not in texts:
+            texts[passage["source"]] = request(server.url + "/api/sources/" + passage["source"])[2]["text"]
+        assert texts[passage["source"]][passage["start"] : passage["end"]] == passage["text"]
+
+
+def test_follow_up_is_answered_in_context(server: Server) -> None:
+    history = [{"role": "user", "content": "What is omnichannel?"}, {"role": "assistant", "content": "…"}]
+    status, _, answer = ask(server, {"question": "and what are its challenges?", "history": history})
+    assert status == 200
+    assert "omnichannel" in answer["standalone_query"].lower()
+
+
+def test_language_override(server: Server) -> None:
+    status, _, answer = ask(server, {"question": "What is omnichannel?", "language": "es"})
+    assert status == 200 and answer["language"] == "es"
+
+
+def test_markup_in_a_question_comes_back_as_json_text(server: Server) -> None:
+    markup = "<img src=x onerror=alert(1)>"
+    status, headers, answer = ask(server, {"question": markup})
+    assert status == 200
+    assert headers["content-type"].startswith("application/json")
+    assert answer["question"] == markup
+
+
+def test_openapi_docs(server: Server) -> None:
+    status, _, page = request(server.url + "/docs")
+    assert status == 200 and "swagger" in page.lower()
+    status, _, spec = request(server.url + "/openapi.json")
+    assert status == 200
+    for path in ("/api/ask", "/api/health", "/api/sources", "/api/sources/{source}"):
+        assert path in spec["paths"], sorted(spec["paths"])
+
+
+def test_the_chat_page_is_served_at_the_root(server: Server) -> None:
+    status, _, page = request(server.url + "/")
+    assert status == 200 and "<html" in page.lower()
+
+
+# -- errors ---------------------------------------------------------------------
+MALFORMED = [
+    pytest.param(b'{"question": ', 400, "malformed_json", id="truncated-json"),
+    pytest.param(b"not json at all", 400, "malformed_json", id="not-json"),
+]
+
+BROKEN_RULES: list[Any] = [
+    pytest.param({}, id="no-question"),
+    pytest.param(["What is omnichannel?"], id="not-an-object"),
+    pytest.param({"question": 42}, id="question-not-string"),
+    pytest.param({"question": "   "}, id="empty-question"),
+    pytest.param({"question": "x" * 2001}, id="question-too-long"),
+    pytest.param({"question": "ok?", "top_k": 0}, id="top-k-zero"),
+    pytest.param({"question": "ok?", "top_k": 21}, id="top-k-too-big"),
+    pytest.param({"question": "ok?", "top_k": "5"}, id="top-k-string"),
+    pytest.param({"question": "ok?", "top_k": True}, id="top-k-bool"),
+    pytest.param({"question": "ok?", "history": "earlier"}, id="history-not-list"),
+    pytest.param({"question": "ok?", "history": [{"role": "user", "content": "q"}] * 21}, id="history-too-long"),
+    pytest.param({"question": "ok?", "history": [{"role": "system", "content": "q"}]}, id="history-bad-role"),
+    pytest.param({"question": "ok?", "history": [{"role": "user"}]}, id="history-no-content"),
+    pytest.param({"question": "ok?", "language": "english"}, id="language-not-iso"),
+]
+
+
+@pytest.mark.parametrize(("raw", "status", "code"), MALFORMED)
+def test_malformed_body(server: Server, raw: bytes, status: int, code: str) -> None:
+    got, _, payload = request(server.url + "/api/ask", "POST", raw=raw)
+    assert_error(got, payload, status, code)
+
+
+@pytest.mark.parametrize("body", BROKEN_RULES)
+def test_rule_broken(server: Server, body: Any) -> None:
+    status, _, payload = ask(server, body)
+    assert_error(status, payload, (400, 422))
+
+
+def test_rule_messages_say_what_to_do(server: Server) -> None:
+    _, _, payload = ask(server, {"question": "ok?", "top_k": 50})
+    assert "1 to 20" in payload["error"]["message"]
+    _, _, payload = ask(server, {"question": " "})
+    assert "empty" in payload["error"]["message"]
+
+
+def test_body_over_64_kib(server: Server) -> None:
+    body = {"question": "What is omnichannel?", "history": [{"role": "user", "content": "x" * 7000}] * 10}
+    raw = json.dumps(body).encode()
+    assert len(raw) > 64 * 1024
+    status, _, payload = request(server.url + "/api/ask", "POST", raw=raw)
+    assert_error(status, payload, 413, "payload_too_large")
+
+
+def test_chunked_body_over_64_kib(server: Server) -> None:
+    """No Content-Length to trust: the limit counts the bytes as they arrive."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    chunks = iter([b'{"question": "', *([b"x" * 8192] * 10), b'"}'])
+    connection.request("POST", "/api/ask", body=chunks, headers={"Content-Type": "application/json"},
+                       encode_chunked=True)
+    response = connection.getresponse()
+    payload = json.loads(response.read())
+    connection.close()
+    assert_error(response.status, payload, 413, "payload_too_large")
+
+
+def test_body_just_under_the_limit_is_read(server: Server) -> None:
+    """A big but allowed body is parsed and judged by the rules (here: history content too long)."""
+    body = {"question": "ok?", "history": [{"role": "user", "content": "x" * 60000}]}
+    status, _, payload = ask(server, body)
+    assert_error(status, payload, 422, "invalid_request")
+
+
+def test_unknown_source_404(server: Server) -> None:
+    status, _, payload = request(server.url + "/api/sources/no_such_article.txt")
+    assert_error(status, payload, 404, "not_found")
+
+
+def test_unknown_api_path_404(server: Server) -> None:
+    status, _, payload = request(server.url + "/api/nothing-here")
+    assert_error(status, payload, 404, "not_found")
+
+
+@pytest.mark.parametrize(("method", "path", "body"), [
+    ("POST", "/api/ask", {"question": "What is omnichannel?"}),
+    ("GET", "/api/health", None),
+    ("GET", "/api/sources", None),
+])
+def test_no_index_is_503_with_what_to_do(empty_server: Server, method: str, path: str, body: Any) -> None:
+    status, _, payload = request(empty_server.url + path, method, body)
+    assert_error(status, payload, 503, "index_missing")
+    assert "run `python ingest.py`" in payload["error"]["message"]
+
+
+# -- the API and the CLI agree ----------------------------------------------------
+def _without_timings(answer: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in answer.items() if k != "timings_ms"}
+
+
+def _cli_answer(data_dir: Path, question: str, history: list[dict[str, str]]) -> dict[str, Any]:
+    argv = ["--data-dir", str(data_dir), "ask", "--json", question]
+    if history:
+        argv += ["--history", json.dumps(history)]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert cli.main(argv) == 0
+    result: dict[str, Any] = json.loads(out.getvalue())
+    return result
+
+
+def test_api_and_cli_agree_on_the_dev_questions(
+    server: Server,
+    seeded_settings: Settings,
+    kb: KnowledgeBase,
+    devset: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``kb ask --json`` runs in-process; it reuses one loaded index instead of reloading it per question."""
+
+    def loaded(settings: Settings) -> KnowledgeBase:
+        assert settings.data_dir == seeded_settings.data_dir
+        return kb
+
+    monkeypatch.setattr(cli, "_kb", loaded)
+    assert len(devset) >= 20
+    for item in devset:
+        history = [{"role": "user", "content": h} for h in item["history"]]
+        body: dict[str, Any] = {"question": item["question"]}
+        if history:
+            body["history"] = history
+        status, _, from_api = ask(server, body)
+        assert status == 200, from_api
+        from_cli = _cli_answer(seeded_settings.data_dir, item["question"], history)
+        assert set(from_api["timings_ms"]) >= {"retrieve", "answer", "total"}
+        assert _without_timings(from_api) == _without_timings(from_cli), item["id"]
