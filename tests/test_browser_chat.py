@@ -1,0 +1,223 @@
+"""The chat page in a real Chromium, against a real ``python app.py serve`` on loopback."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kb.settings import Settings
+from tests.browser import Server, chromium, request, running_server
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ANSWER_TIMEOUT_MS = 90_000
+ENGLISH = "How does omnichannel differ from multichannel?"
+ARABIC = "ما هو الفرق بين التسويق متعدد القنوات والتسويق الشامل؟"
+MARKUP = "<img src=x onerror=alert(1)>"
+
+# Records every class an answer bubble had while it streamed in.
+WATCH_STREAM = """
+() => {
+  window.__kbSeen = new Set();
+  const chat = document.querySelector('#kb-chat');
+  new MutationObserver(() => {
+    chat.querySelectorAll('.kb-answer').forEach((el) => el.classList.forEach((c) => window.__kbSeen.add(c)));
+  }).observe(chat, { subtree: true, childList: true, attributes: true, characterData: true });
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def server(seeded_settings: Settings) -> Iterator[Server]:
+    with running_server(seeded_settings.data_dir, env={"KB_RATE_LIMIT": "0"}) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture()
+def dialogs() -> list[str]:
+    """Messages of every alert/confirm the page tried to show."""
+    return []
+
+
+@pytest.fixture()
+def page(browser: Any, server: Server, dialogs: list[str]) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1360, "height": 960}, locale="en-US")
+    page = context.new_page()
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(server.url + "/")
+    page.wait_for_selector("#kb-question textarea", timeout=60_000)
+    page.evaluate(WATCH_STREAM)
+    yield page
+    context.close()
+
+
+def api_ask(server: Server, body: dict[str, Any]) -> dict[str, Any]:
+    status, _, answer = request(server.url + "/api/ask", "POST", body)
+    assert status == 200, answer
+    result: dict[str, Any] = answer
+    return result
+
+
+def send(page: Any, question: str) -> Any:
+    """Type a question, send it, wait for the finished answer; returns the answer bubble."""
+    before = page.locator("#kb-chat .kb-answer:not(.kb-streaming), #kb-chat .kb-error").count()
+    page.fill("#kb-question textarea", question)
+    page.click("#kb-ask")
+    done = page.locator("#kb-chat .kb-answer:not(.kb-streaming), #kb-chat .kb-error").nth(before)
+    done.wait_for(timeout=ANSWER_TIMEOUT_MS)
+    return done
+
+
+def cited_sources(page: Any, turn_selector: str = "section.kb-turn:not([hidden])") -> list[tuple[str, str]]:
+    cards = page.locator(f"#kb-sources {turn_selector} .kb-citation")
+    return [
+        (cards.nth(i).get_attribute("data-source"), cards.nth(i).locator(".kb-passage").text_content())
+        for i in range(cards.count())
+    ]
+
+
+def test_english_answer_streams_in_with_markers_that_open_their_passages(
+    page: Any, server: Server, artifacts: Path
+) -> None:
+    answer = send(page, ENGLISH)
+    assert "kb-answered" in (answer.get_attribute("class") or "")
+    assert "kb-streaming" in page.evaluate("Array.from(window.__kbSeen)"), "no streaming state was shown"
+    expected = api_ask(server, {"question": ENGLISH})
+    assert expected["citations"], expected
+    # The panel lists exactly the cited passages, verbatim, in order.
+    assert cited_sources(page) == [(c["source"], c["text"]) for c in expected["citations"]]
+    markers = answer.locator("a.kb-marker")
+    assert markers.count() >= len(expected["citations"])
+    # Every marker opens its own passage.
+    for i in range(markers.count()):
+        marker = markers.nth(i)
+        ident = int(marker.text_content().strip("[]"))
+        marker.click()
+        active = page.locator("#kb-sources .kb-citation.kb-active")
+        active.wait_for(timeout=5_000)
+        assert active.count() == 1
+        assert active.get_attribute("id") == marker.get_attribute("href").lstrip("#")
+        assert active.get_attribute("data-source") == expected["citations"][ident - 1]["source"]
+        assert active.locator(".kb-passage").text_content() == expected["citations"][ident - 1]["text"]
+        assert active.locator("mark").count() >= 1, "the quoted sentences are highlighted"
+    page.screenshot(path=str(artifacts / "chat-english.png"), full_page=True)
+    # The whole cleaned article opens, the passage marked at its offsets.
+    first = expected["citations"][0]
+    page.locator("#kb-sources .kb-citation").first.locator("button.kb-open").click()
+    dialog = page.locator("dialog#kb-article[open]")
+    dialog.wait_for(timeout=10_000)
+    assert dialog.get_attribute("data-source") == first["source"]
+    assert dialog.locator("mark").text_content() == first["text"]
+    document = request(server.url + "/api/sources/" + first["source"])[2]
+    assert dialog.locator(".kb-article-text").text_content() == document["text"]
+    page.screenshot(path=str(artifacts / "chat-article.png"))
+
+
+def test_arabic_renders_right_to_left_with_arabic_interface(page: Any, server: Server, artifacts: Path) -> None:
+    page.locator("button.gallery-item", has_text=ARABIC[:20]).click()  # an example question
+    assert page.input_value("#kb-question textarea") == ARABIC
+    page.click("#kb-ask")
+    answer = page.locator("#kb-chat .kb-answer:not(.kb-streaming)").first
+    answer.wait_for(timeout=ANSWER_TIMEOUT_MS)
+    assert answer.get_attribute("lang") == "ar"
+    assert answer.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    question = page.locator("#kb-chat .kb-question").first
+    assert question.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    section = page.locator("#kb-sources section.kb-turn:not([hidden])")
+    assert section.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    arabic_cards = section.locator(".kb-citation[lang=ar]")
+    assert arabic_cards.count() >= 1
+    for i in range(arabic_cards.count()):
+        assert arabic_cards.nth(i).evaluate("e => getComputedStyle(e).direction") == "rtl"
+    # The interface speaks Arabic now.
+    assert page.locator("#kb-ask").inner_text().strip() == "اسأل"
+    assert page.get_attribute("#kb-question textarea", "placeholder") == "اطرح سؤالاً بأي لغة…"
+    assert section.locator("h3").inner_text().startswith("المصادر")
+    page.screenshot(path=str(artifacts / "chat-arabic.png"), full_page=True)
+
+
+def test_follow_up_is_answered_in_the_light_of_the_conversation(page: Any, server: Server, artifacts: Path) -> None:
+    first_question, follow_up = "What is omnichannel?", "and what are its challenges?"
+    send(page, first_question)
+    second = send(page, follow_up)
+    first = api_ask(server, {"question": first_question})
+    history = [{"role": "user", "content": first_question}, {"role": "assistant", "content": first["answer"]}]
+    in_context = api_ask(server, {"question": follow_up, "history": history})
+    alone = api_ask(server, {"question": follow_up})
+    assert in_context["answered"] and "omnichannel" in in_context["standalone_query"].lower()
+    assert not alone["answered"] or alone["citations"] != in_context["citations"], "the history made no difference"
+    assert "kb-answered" in (second.get_attribute("class") or "")
+    assert cited_sources(page) == [(c["source"], c["text"]) for c in in_context["citations"]]
+    # Markers of the first answer still open the first answer's passages.
+    page.locator("#kb-chat .kb-answer").first.locator("a.kb-marker").first.click()
+    active = page.locator("#kb-sources .kb-citation.kb-active")
+    active.wait_for(timeout=5_000)
+    assert active.get_attribute("data-source") == first["citations"][0]["source"]
+    page.screenshot(path=str(artifacts / "chat-follow-up.png"), full_page=True)
+
+
+def test_markup_in_a_question_is_shown_as_text(page: Any, dialogs: list[str], artifacts: Path) -> None:
+    send(page, MARKUP)
+    page.wait_for_timeout(500)  # give an injected handler the chance to fire
+    assert dialogs == []
+    shown = page.locator("#kb-chat .kb-question").first
+    assert shown.inner_text().strip() == MARKUP
+    assert shown.is_visible()
+    assert page.locator("#kb-chat img[src=x], #kb-sources img[src=x]").count() == 0
+    page.screenshot(path=str(artifacts / "chat-markup.png"), full_page=True)
+
+
+def test_rejected_question_gets_a_message_not_a_traceback(page: Any) -> None:
+    error = send(page, "x" * 2001)
+    text = error.inner_text()
+    assert "kb-error" in (error.get_attribute("class") or "")
+    assert "2000" in text and "Shorten it" in text
+    assert "Traceback" not in page.content()
+
+
+def test_thumbs_up_is_stored_with_question_answer_and_citations(
+    page: Any, server: Server, seeded_settings: Settings
+) -> None:
+    path = seeded_settings.feedback_path
+    before = _feedback_rows(path)
+    send(page, ENGLISH)
+    page.locator("#kb-chat button[aria-label=Like]").last.click()
+    page.get_by_text("Thanks! Your rating was saved.").wait_for(timeout=10_000)
+    rows = _feedback_rows(path)
+    assert len(rows) == len(before) + 1
+    rating, question, answer, citations = rows[-1]
+    assert (rating, question) == (1, ENGLISH)
+    assert "[1]" in answer and '"source"' in citations
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def _feedback_rows(path: Path) -> list[tuple[Any, ...]]:
+    if not path.exists():
+        return []
+    with sqlite3.connect(path) as connection:
+        return connection.execute("SELECT rating, question, answer, citations FROM feedback ORDER BY id").fetchall()
+
+
+def test_missing_index_gets_a_message(browser: Any, tmp_path: Path, artifacts: Path) -> None:
+    with running_server(tmp_path / "empty-kb") as empty:
+        page = browser.new_page()
+        page.goto(empty.url + "/")
+        page.wait_for_selector("#kb-question textarea", timeout=60_000)
+        page.fill("#kb-question textarea", "What is omnichannel?")
+        page.click("#kb-ask")
+        error = page.locator("#kb-chat .kb-error")
+        error.wait_for(timeout=ANSWER_TIMEOUT_MS)
+        assert "python ingest.py" in error.inner_text()
+        page.screenshot(path=str(artifacts / "chat-no-index.png"))
+        page.close()
