@@ -426,6 +426,31 @@ def test_keyboard_and_screen_readers(page: Any, blog: Blog, app_server: Server) 
 
 
 @pytest.mark.browser
+def test_a_long_conversation_still_fits_the_contract(page: Any, blog: Blog, app_server: Server) -> None:
+    open_blog(page, blog)
+    long_answer = "إستراتيجية omnichannel " * 400  # 9,600 characters, two bytes for most of them
+    items = []
+    for i in range(30):
+        items.append({"role": "user", "text": f"pregunta {i}"})
+        items.append({"role": "assistant", "answer": {"answer": long_answer, "language": "ar", "citations": []}})
+    page.evaluate(
+        "([key, items]) => sessionStorage.setItem(key, JSON.stringify({items, open: true}))",
+        [f"omnikb:{app_server.url}", items],
+    )
+    page.reload()
+    page.wait_for_function("() => window.OmniKB")
+    assert answers(page).count() == 20  # what was kept of the session: the last 20 exchanges
+    with page.expect_request(lambda r: "/api/ask" in r.url and r.method == "POST") as sent:
+        ask(page, QUESTION)
+    body = sent.value.post_data_json
+    assert 1 <= len(body["history"]) <= 20
+    assert body["history"][-1] == {"role": "assistant", "content": long_answer[:4000]}
+    assert len(sent.value.post_data_buffer) < 64 * 1024
+    answers(page).nth(20).wait_for()  # the server took it: a 4xx would show an error instead
+    assert page.locator(".msg.error").count() == 0
+
+
+@pytest.mark.browser
 def test_rate_limit_shows_a_polite_message(page: Any, blog: Blog, app_server: Server, artifacts: Path) -> None:
     """Last in the module: it spends this client's 30 questions a minute."""
     open_blog(page, blog)

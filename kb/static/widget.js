@@ -15,6 +15,8 @@
 
   const VERSION = "1.0.0";
   const MAX_TURNS = 20;
+  const MAX_ANSWER_CHARS = 4000;
+  const MAX_HISTORY_BYTES = 40000;
   const TIMEOUT_MS = 90000;
   const RTL = new Set(["ar", "he", "fa", "ur", "ps", "sd", "ug", "yi", "dv", "ku", "ckb"]);
   const RTL_CHARS = /[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]/;
@@ -157,6 +159,7 @@ summary{padding:5px 8px;cursor:pointer;overflow:hidden;text-overflow:ellipsis;wh
 .num{font-weight:700;color:var(--accent)}
 blockquote{margin:0;padding:6px 10px;border-inline-start:3px solid var(--accent);white-space:pre-wrap;
  max-height:220px;overflow-y:auto}
+.notice{margin:6px 0 0;font-size:12px;color:#57606a;white-space:normal}
 .src{margin:0;padding:4px 10px 6px;color:#57606a;font-size:12px;overflow-wrap:anywhere}
 form{display:flex;gap:8px;padding:10px;border-top:1px solid #d8dee4;background:#fff}
 textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:1.35;padding:8px 10px;
@@ -196,9 +199,22 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
       sessionStorage.setItem(STORE_KEY, JSON.stringify({ items: items.slice(-2 * MAX_TURNS), open: isOpen }));
     } catch (err) { /* storage full or disabled: the conversation still works */ }
   };
-  const history = () => items.slice(-MAX_TURNS).map((item) => (
-    item.role === "user" ? { role: "user", content: item.text } : { role: "assistant", content: item.answer.answer }
-  ));
+  // The newest turns that fit the contract: at most 20, each answer cut to 4000 characters,
+  // and well under the server's 64 KiB body limit.
+  const history = () => {
+    const turns = [];
+    let bytes = 0;
+    const encoder = new TextEncoder();
+    for (let i = items.length - 1; i >= 0 && turns.length < MAX_TURNS; i--) {
+      const item = items[i];
+      const turn = item.role === "user" ? { role: "user", content: item.text }
+        : { role: "assistant", content: String(item.answer.answer).slice(0, MAX_ANSWER_CHARS) };
+      bytes += encoder.encode(JSON.stringify(turn)).length;
+      if (bytes > MAX_HISTORY_BYTES) break;
+      turns.unshift(turn);
+    }
+    return turns;
+  };
 
   // -- the DOM ----------------------------------------------------------------------
   const host = document.createElement("div");
@@ -302,6 +318,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
       }));
     });
     li.appendChild(text);
+    if (answer.notice) li.appendChild(h("p", { class: "notice", dir: "auto", text: String(answer.notice) }));
     if (citations.length) {
       const list = h("ol");
       citations.forEach((c) => {
@@ -467,6 +484,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
         answer: answer.answer,
         language: answer.language,
         answered: answer.answered,
+        notice: answer.notice,
         citations: (answer.citations || []).map((c) => (
           { id: c.id, title: c.title, source: c.source, language: c.language, text: c.text })),
       };
@@ -556,7 +574,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
   const start = () => {
     const saved = load();
     items = saved.items.filter((item) => item && (item.role === "user" ? typeof item.text === "string"
-      : item.answer && typeof item.answer.answer === "string"));
+      : item.answer && typeof item.answer.answer === "string")).slice(-2 * MAX_TURNS);
     relabel();
     const last = items.filter((item) => item.role === "assistant").pop();
     setLanguage(last ? last.answer.language : config.language);
