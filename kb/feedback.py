@@ -53,10 +53,11 @@ class FeedbackStore:
         try:
             if not self._ready:
                 with self._lock:
-                    connection.execute("PRAGMA journal_mode=WAL")
-                    connection.execute(SCHEMA)
-                    connection.commit()
-                    self._ready = True
+                    if not self._ready:
+                        connection.execute("PRAGMA journal_mode=WAL")
+                        connection.execute(SCHEMA)
+                        connection.commit()
+                        self._ready = True
             yield connection
         finally:
             connection.close()
