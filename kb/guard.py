@@ -160,16 +160,12 @@ class CORSGuardMiddleware:
         headers = Headers(scope=scope)
         origin = headers.get("origin")
         method = scope["method"]
-        if origin is None:  # not a cross-origin browser request (curl, server to server)
-            await self.app(scope, receive, send)
-            return
-        allowed = self.policy.allows(origin, headers.get("host"))
-        preflight = method == "OPTIONS" and "access-control-request-method" in headers
-        if preflight:
+        allowed = origin is not None and self.policy.allows(origin, headers.get("host"))
+        if origin is not None and method == "OPTIONS" and "access-control-request-method" in headers:
             response = self._preflight(origin, allowed, headers)
             await response(scope, receive, send)
             return
-        if not allowed and method not in ("GET", "HEAD"):
+        if origin is not None and not allowed and method not in ("GET", "HEAD"):
             log.info("refused %s %s from origin %s", method, scope["path"], origin)
             response = _json_error(
                 403,
@@ -184,8 +180,8 @@ class CORSGuardMiddleware:
         async def send_with_cors(message: Message) -> None:
             if message["type"] == "http.response.start":
                 out = MutableHeaders(scope=message)
-                out.add_vary_header("Origin")
-                if allowed:
+                out.add_vary_header("Origin")  # also without one: a cache must not mix the two
+                if allowed and origin is not None:
                     out["Access-Control-Allow-Origin"] = self.policy.header_value(origin)
                     out["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
             await send(message)
@@ -317,8 +313,9 @@ async def _widget_route(request: Request) -> Response:
         "Cache-Control": WIDGET_CACHE_CONTROL,
         "ETag": etag,
         "X-Content-Type-Options": "nosniff",
-        # Pages that isolate themselves (COEP) may still load the script.
+        # Pages that isolate themselves (COEP) or pin it with integrity= + crossorigin may load it.
         "Cross-Origin-Resource-Policy": "cross-origin",
+        "Access-Control-Allow-Origin": "*",
     }
     if etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)

@@ -181,6 +181,7 @@ def test_requests_without_origin_pass(server: tuple[str, list[str]]) -> None:
     response = httpx.post(base + "/api/ask", json={"question": "hi"})
     assert response.status_code == 200
     assert "access-control-allow-origin" not in response.headers
+    assert "origin" in response.headers["vary"].lower()  # a shared cache keeps the two apart
 
 
 def test_cors_only_on_api_paths(server: tuple[str, list[str]]) -> None:
@@ -262,6 +263,9 @@ def test_widget_js_is_served_as_javascript(server: tuple[str, list[str]]) -> Non
     assert "max-age=" in response.headers["cache-control"]
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.content == WIDGET_PATH.read_bytes()
+    assert response.headers["access-control-allow-origin"] == "*"  # loadable with integrity= and crossorigin
+    head = httpx.head(base + "/widget.js")
+    assert head.status_code == 200 and head.content == b""
     again = httpx.get(base + "/widget.js", headers={"If-None-Match": response.headers["etag"]})
     assert again.status_code == 304
     assert again.content == b""
