@@ -430,3 +430,23 @@ def test_the_bench_hook_measures_first_token_and_overhead() -> None:
         assert result[key] >= 0, key
     assert result["first_piece_ms_p50"] < result["total_ms_p50"]
     assert result["server_ms_p50"] >= 5 * 0.005 * 1000  # the scripted token delays happened on the server
+
+
+# -- the command line ---------------------------------------------------------------
+def test_kb_ask_streams_the_generated_answer_and_says_when_it_fell_back(
+    seeded_settings: Settings, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kb.cli import main as kb_main
+
+    monkeypatch.setenv("KB_DATA_DIR", str(seeded_settings.data_dir))
+    monkeypatch.setenv("KB_LLM_BASE_URL", fake.base_url)
+    monkeypatch.setenv("KB_LLM_MODEL", MODEL)
+    fake.script(Reply("Omnichannel integrates every channel [2]."), Reply(status=500))
+    assert kb_main(["ask", EN_QUESTION]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Omnichannel integrates every channel [1].\n")
+    assert "\nSources:\n[1] " in out and message("fallback_notice", "en") not in out
+    assert kb_main(["ask", EN_QUESTION]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(message("lead_in", "en")) and f"({message('fallback_notice', 'en')})" in out
+    assert len(fake.exchanges) == 2
