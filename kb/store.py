@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
+from chromadb.errors import NotFoundError
 
 from kb.errors import ConfigError, IndexMissingError, KBError, ModelMismatchError
 from kb.models import Chunk, Document
@@ -81,16 +82,31 @@ class Store:
         self.prefix = re.sub(r"[^a-zA-Z0-9_-]", "-", settings.collection_prefix) or "omnikb"
         self._client = client if client is not None else make_client(settings)
         self._lock = threading.RLock()
+        # Collection handles by name: looking one up is a round trip to a Chroma server.
+        self._handles: dict[str, Any] = {}
 
     # -- names -------------------------------------------------------------
     def _meta(self) -> Any:
-        return self._client.get_or_create_collection(f"{self.prefix}-meta", embedding_function=None)
+        return self._handle(f"{self.prefix}-meta", create=True)
 
     def _name(self, generation: int, kind: str) -> str:
         return f"{self.prefix}-g{generation}-{kind}"
 
     def _collection(self, generation: int, kind: str) -> Any:
-        return self._client.get_collection(self._name(generation, kind), embedding_function=None)
+        return self._handle(self._name(generation, kind))
+
+    def _handle(self, name: str, create: bool = False) -> Any:
+        with self._lock:
+            handle = self._handles.get(name)
+            if handle is None:
+                lookup = self._client.get_or_create_collection if create else self._client.get_collection
+                handle = self._handles[name] = lookup(name, embedding_function=None)
+            return handle
+
+    def _forget(self, generation: int) -> None:
+        with self._lock:
+            for kind in ("chunks", "documents"):
+                self._handles.pop(self._name(generation, kind), None)
 
     # -- the active generation --------------------------------------------
     def active(self) -> ActiveIndex | None:
@@ -142,14 +158,17 @@ class Store:
         active = self.active()
         generation = max([*existing, active.generation if active else 0]) + 1
         for kind in ("chunks", "documents"):
-            self._client.create_collection(
+            created = self._client.create_collection(
                 self._name(generation, kind),
                 metadata={"hnsw:space": "cosine", "embedding_model": embedding_model},
                 embedding_function=None,
             )
+            with self._lock:
+                self._handles[self._name(generation, kind)] = created
         return generation
 
     def drop_generation(self, generation: int) -> None:
+        self._forget(generation)
         for kind in ("chunks", "documents"):
             try:
                 self._client.delete_collection(self._name(generation, kind))
@@ -279,11 +298,17 @@ class Store:
         return chunks, matrix
 
     def dense_search(self, generation: int, vector: Sequence[float], n: int) -> list[tuple[str, float]]:
-        collection = self._collection(generation, "chunks")
-        count = collection.count()
-        if count == 0:
-            return []
-        result = collection.query(query_embeddings=[list(vector)], n_results=min(n, count), include=["distances"])
+        # One round trip: Chroma returns fewer than ``n`` results (none when empty) without a count first.
+        try:
+            result = self._collection(generation, "chunks").query(
+                query_embeddings=[list(vector)], n_results=n, include=["distances"]
+            )
+        except NotFoundError:
+            # Another process dropped and re-created this generation's collection: look it up again.
+            self._forget(generation)
+            result = self._collection(generation, "chunks").query(
+                query_embeddings=[list(vector)], n_results=n, include=["distances"]
+            )
         return [
             (ident, 1.0 - float(dist)) for ident, dist in zip(result["ids"][0], result["distances"][0], strict=True)
         ]
