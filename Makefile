@@ -34,15 +34,16 @@ run: install
 	$(PY) app.py
 
 test: install browser
-	$(BIN)/ruff check kb tests ingest.py app.py
+	$(BIN)/ruff check kb tests bench ingest.py app.py
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 eval: install
 	$(BIN)/kb eval
 
+# BENCHMARKS.md; e.g. make bench BENCH_ARGS=--quick
 bench: install
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .kb tests/artifacts .pytest_cache .mypy_cache .ruff_cache
