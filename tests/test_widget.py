@@ -18,6 +18,7 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, quote
 
 import pytest
 
@@ -82,10 +83,12 @@ class _BlogHandler(SimpleHTTPRequestHandler):
     blog: Blog
 
     def do_GET(self) -> None:
-        if self.path.split("?")[0] != "/blog.html":
+        path, _, query = self.path.partition("?")
+        if path != "/blog.html":
             self.send_error(404)
             return
-        page = BLOG.read_text(encoding="utf-8").replace("http://127.0.0.1:7860", self.blog.api_url)
+        api_url = parse_qs(query).get("api", [self.blog.api_url])[0]  # ?api=URL: another app server
+        page = BLOG.read_text(encoding="utf-8").replace("http://127.0.0.1:7860", api_url)
         body = page.encode("utf-8")
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -448,6 +451,22 @@ def test_a_long_conversation_still_fits_the_contract(page: Any, blog: Blog, app_
     assert len(sent.value.post_data_buffer) < 64 * 1024
     answers(page).nth(20).wait_for()  # the server took it: a 4xx would show an error instead
     assert page.locator(".msg.error").count() == 0
+
+
+@pytest.mark.browser
+def test_a_server_without_an_index_gets_a_message_not_a_hang(
+    page: Any, blog: Blog, app_server: Server, tmp_path: Path
+) -> None:
+    env = {"KB_ALLOWED_ORIGINS": f"http://{BLOG_HOST}:{blog.port}"}
+    with running_server(tmp_path / "no-index" / "kb", env=env) as empty:
+        page.goto(blog.url() + "?api=" + quote(empty.url, safe=""))
+        page.wait_for_function("() => window.OmniKB")
+        page.locator(".launcher").click()
+        ask(page, QUESTION)
+        error = page.locator(".msg.error[role=alert]")
+        error.wait_for(timeout=20_000)
+        assert "ingest" in error.text_content()  # the server's own message says what to do
+        assert answers(page).count() == 0
 
 
 @pytest.mark.browser
