@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         sections.append(server_profile(workdir / "server-seeds"))
     sections.append(core)
     log.info("generative")
-    sections.append(generative.run())
+    sections.append(generative.run(settings))
 
     elapsed = time.perf_counter() - started
     summary = summarise(quality_section, scaling_section, load_section, core, profile)

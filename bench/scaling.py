@@ -35,7 +35,7 @@ from kb.settings import Settings
 
 log = logging.getLogger(__name__)
 
-CHUNKS_PER_DOCUMENT = 100
+CHUNKS_PER_DOCUMENT = 500
 SENTENCE = re.compile(r"[^.!?؟\n]+[.!?؟]?")
 WORKER_TIMEOUT = 1800
 

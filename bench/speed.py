@@ -42,7 +42,7 @@ def questions(settings: Settings) -> list[Question]:
 
 
 def run(settings: Settings, rounds: int = 2) -> Prepared:
-    section = Section("Core speed: ingest and `ask` against the query-embedding floor")
+    section = Section("5. Core speed: ingest and `ask` against the query-embedding floor")
     started = time.perf_counter()
     embedder = get_embedder(settings)
     embedder.encode(["warm up"], is_query=True)
