@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 MAX_SECTIONS = 20
+RATINGS: dict[bool | str, bool] = {True: True, False: False, "Like": True, "Dislike": False}
 
 
 class ChatSession:
@@ -83,8 +84,9 @@ class ChatHandlers:
         try:
             question = validate_question(text, session.history[-limit:], None, None, self.settings)
         except KBError as exc:
-            chat += [{"role": "user", "content": question_html(text or "")},
-                     {"role": "assistant", "content": error_html(str(exc))}]
+            if isinstance(text, str) and text.strip():
+                chat.append({"role": "user", "content": question_html(text)})
+            chat.append({"role": "assistant", "content": error_html(str(exc))})
             yield _updates(chat, session)
             return
         chat += [{"role": "user", "content": question_html(question.text)},
@@ -121,7 +123,9 @@ class ChatHandlers:
         answer = (session or ChatSession()).answers.get(int(index))
         if answer is None:
             return
-        liked = bool(data.liked) if isinstance(data.liked, bool) else data.liked not in ("Dislike", "", None)
+        liked = RATINGS.get(data.liked) if isinstance(data.liked, (bool, str)) else None
+        if liked is None:  # a rating taken back, or a feedback option we do not store
+            return
         self.feedback.add(answer, liked)
         language = answer.get("language")
         gr.Info(ui("thanks_up" if liked else "thanks_down", language))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from kb.settings import Settings
 from tests.browser import Server, chromium, request, running_server
@@ -125,7 +126,7 @@ def test_english_answer_streams_in_with_markers_that_open_their_passages(
 
 def test_arabic_renders_right_to_left_with_arabic_interface(page: Any, server: Server, artifacts: Path) -> None:
     page.locator("button.gallery-item", has_text=ARABIC[:20]).click()  # an example question
-    assert page.input_value("#kb-question textarea") == ARABIC
+    expect(page.locator("#kb-question textarea")).to_have_value(ARABIC, timeout=10_000)
     page.click("#kb-ask")
     answer = page.locator("#kb-chat .kb-answer:not(.kb-streaming)").first
     answer.wait_for(timeout=ANSWER_TIMEOUT_MS)
@@ -200,6 +201,10 @@ def test_thumbs_up_is_stored_with_question_answer_and_citations(
     assert "[1]" in answer and '"source"' in citations
     with sqlite3.connect(path) as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    page.locator("#kb-chat button[aria-label=Dislike]").last.click()
+    page.get_by_text("Thanks! We will look at this answer.").wait_for(timeout=10_000)
+    rows = _feedback_rows(path)
+    assert len(rows) == len(before) + 2 and rows[-1][:2] == (-1, ENGLISH)
 
 
 def _feedback_rows(path: Path) -> list[tuple[Any, ...]]:
