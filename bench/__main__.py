@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     scaling_section: Section | None = None
     if "scaling" not in skip:
         log.info("scaling %s", sizes)
-        scaling_section = scaling.run(settings, workdir / "scaling", sizes, rounds)
+        scaling_section = scaling.run(settings, workdir / "scaling", sizes, 1)
         sections.append(scaling_section)
 
     load_section: Section | None = None
