@@ -19,4 +19,6 @@ def make_knowledge_base(settings: Settings) -> KnowledgeBase:
     from kb.llm import ModelCondenser
 
     log.info("generative answers from %s (model %s)", settings.llm_base_url, settings.llm_model)
-    return KnowledgeBase(settings, answerer=GenerativeAnswerer(settings), condenser=ModelCondenser(settings))
+    kb = KnowledgeBase(settings, condenser=ModelCondenser(settings))
+    kb.answerer = GenerativeAnswerer(settings, shared_words=lambda: kb.retriever.index().shared_words)
+    return kb

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -94,15 +94,18 @@ def is_not_covered(text: str) -> bool:
     return bool(_SENTINEL_REPLY.match(text.strip()))
 
 
-def wrong_language(text: str, expected: str) -> str | None:
+def wrong_language(text: str, expected: str, ignore: Iterable[str] = ()) -> str | None:
     """The language the answer's own prose is in, when it is not ``expected``.
 
-    Quotations (which stay in their source's language) and markers are left
-    out; too short a text, or a language detection does not cover, is not judged.
+    Quotations (which stay in their source's language), markers and ``ignore``
+    (loanwords the corpus shares across languages: "marketing", "omnichannel")
+    are left out; too short a text, or a language detection does not cover,
+    is not judged.
     """
     if expected not in lang.SUPPORTED:
         return None
-    prose = MARKER.sub(" ", _QUOTED.sub(" ", text))
+    ignored = {w.casefold() for w in ignore}
+    prose = " ".join(w for w in lang.words(MARKER.sub(" ", _QUOTED.sub(" ", text))) if w.casefold() not in ignored)
     if len(lang.words(prose)) < MIN_WORDS_FOR_LANGUAGE:
         return None
     found = lang.detect(prose, default=expected)
@@ -114,8 +117,15 @@ class GenerativeAnswerer:
 
     mode = "generative"
 
-    def __init__(self, settings: Settings, model: Any | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        model: Any | None = None,
+        shared_words: Callable[[], Iterable[str]] | None = None,
+    ) -> None:
+        """``shared_words``: the corpus's cross-language loanwords, ignored when judging the answer's language."""
         self.settings = settings
+        self.shared_words = shared_words or (lambda: ())
         self.limits = timeouts(settings)
         self.model = model or build_chat_model(settings, streaming=True)
         self.fallback = ExtractiveAnswerer()
@@ -189,7 +199,7 @@ class GenerativeAnswerer:
             if NOT_COVERED in text:
                 return not_covered(request, self.mode)
             return self._fall_back(request, f"no valid citation marker in the model's answer {text[:120]!r}")
-        other = wrong_language(cleaned, request.language)
+        other = wrong_language(cleaned, request.language, self.shared_words())
         if other is not None:
             return self._fall_back(request, f"the model answered in {other!r}, the question is in {request.language!r}")
         return Answer(
