@@ -10,6 +10,7 @@ origins. Screenshots go to ``tests/artifacts/``.
 
 from __future__ import annotations
 
+import html
 import re
 import threading
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlencode
 
 import pytest
 
@@ -87,8 +88,14 @@ class _BlogHandler(SimpleHTTPRequestHandler):
         if path != "/blog.html":
             self.send_error(404)
             return
-        api_url = parse_qs(query).get("api", [self.blog.api_url])[0]  # ?api=URL: another app server
+        params = parse_qs(query)
+        api_url = params.pop("api", [self.blog.api_url])[0]  # ?api=URL: another app server
         page = BLOG.read_text(encoding="utf-8").replace("http://127.0.0.1:7860", api_url)
+        for name, values in params.items():  # ?open=true&language=ar…: data- options on the tag
+            attribute = f'data-{name}="{html.escape(values[0])}"'
+            page, found = re.subn(rf'data-{name}="[^"]*"', lambda _: attribute, page)  # noqa: B023
+            if not found:
+                page = page.replace(" defer></script>", f" {attribute} defer></script>")
         body = page.encode("utf-8")
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -385,6 +392,26 @@ def test_arabic_question_lays_the_panel_out_right_to_left(
     assert user["x"] - panel_box["x"] < 40
     assert panel.locator(".head button.icon").nth(1).get_attribute("aria-label") == "إغلاق المحادثة"
     page.screenshot(path=str(artifacts / "widget-arabic-rtl.png"))
+
+
+@pytest.mark.browser
+def test_options_open_on_load_language_position_greeting(page: Any, blog: Blog, app_server: Server) -> None:
+    options = {"open": "true", "language": "ar", "position": "bottom-left", "greeting": "<i>Bienvenue</i>"}
+    page.goto(blog.url() + "?" + urlencode(options))
+    page.wait_for_function("() => window.OmniKB")
+    panel = page.locator("[role=dialog]")
+    assert panel.is_visible()  # data-open
+    assert panel.get_attribute("dir") == "rtl" and panel.get_attribute("lang") == "ar"  # data-language
+    assert panel.locator("textarea").get_attribute("placeholder") == "اكتب سؤالك…"
+    assert panel.locator("h2").text_content() == "Pregunta al blog"  # data-title still wins
+    assert page.locator(".msg.greeting").text_content() == "<i>Bienvenue</i>"  # data-greeting, as text
+    assert panel.bounding_box()["x"] == 20  # data-position: bottom-left
+    assert page.locator(".launcher").bounding_box()["x"] == 20
+    assert page.evaluate("() => window.OmniKB.config.position") == "left"
+    page.evaluate("() => window.OmniKB.close()")
+    assert not panel.is_visible()
+    page.evaluate("() => window.OmniKB.open()")
+    assert panel.is_visible()
 
 
 @pytest.mark.browser
