@@ -31,7 +31,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="sizes 1k and 10k, 5 s load runs, one round")
     parser.add_argument("--sizes", help="comma-separated corpus sizes in passages (default 1000,10000,100000)")
     parser.add_argument("--rounds", type=int, help="rounds over the dev questions for latency (default 2, quick 1)")
-    parser.add_argument("--load-seconds", type=float, help="seconds per concurrency level (default 20, quick 5)")
+    parser.add_argument("--load-seconds", type=float, help="seconds per concurrency level (default 15, quick 5)")
     parser.add_argument("--skip", default="", help="comma-separated sections to skip: quality,server,scaling,load")
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
     parser.add_argument("--workdir", type=Path, default=ROOT / ".bench", help="scratch folder (wiped first)")
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         [int(s) for s in args.sizes.split(",")] if args.sizes else list(QUICK_SIZES if args.quick else DEFAULT_SIZES)
     )
     rounds = args.rounds or (1 if args.quick else 2)
-    load_seconds = args.load_seconds or (5.0 if args.quick else 20.0)
+    load_seconds = args.load_seconds or (5.0 if args.quick else 15.0)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
 
     started = time.perf_counter()
@@ -56,52 +56,74 @@ def main(argv: list[str] | None = None) -> int:
     workdir: Path = args.workdir
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    sections: list[Section] = []
+
+    # The report is rewritten after every step, so an interrupted run still leaves what it measured.
+    order = ["quality", "scaling", "load", "profile", "server", "core", "generative"]
+    titles = {
+        "quality": "1. Quality and speed on the dev set",
+        "scaling": "2. Scaling: 1k to 100k passages, embedded and against a Chroma server",
+        "load": "3. Load: `/api/ask` under concurrent clients",
+        "profile": "4. Where a query's time goes (embedded Chroma)",
+        "server": "4b. Where a query's time goes (Chroma server over HTTP)",
+        "core": "5. Core speed: ingest and `ask` against the query-embedding floor",
+        "generative": "6. Generative mode: time to first token",
+    }
+    done: dict[str, Section] = {}
+
+    def flush(finished: bool = False) -> None:
+        sections = []
+        for key in order:
+            if key in done:
+                sections.append(done[key])
+            elif key in skip:
+                continue
+            else:
+                pending = Section(titles[key])
+                pending.add("> **Not measured in this run**: the run stopped before this section.", "")
+                sections.append(pending)
+        summary = summarise(done.get("quality"), done.get("scaling"), done.get("load"), done["core"], done["profile"])
+        text = render(info, when, time.perf_counter() - started, argv, summary, sections, finished)
+        args.output.write_text(text, encoding="utf-8")
 
     log.info("core speed")
     settings = speed.make_settings(workdir / "seeds" / "kb")
     prepared = speed.run(settings, rounds)
     kb = prepared.kb
-    core = prepared.section
+    done["core"] = prepared.section
     log.info("profile (embedded)")
-    profile = speed.profile(kb, "4. Where a query's time goes (embedded Chroma)")
+    done["profile"] = speed.profile(kb, titles["profile"])
+    flush()
 
-    quality_section: Section | None = None
     if "quality" not in skip:
         log.info("quality against the tutorial pipeline and BM25")
-        quality_section, _ = quality.run(kb, workdir / "quality")
-        sections.append(quality_section)
-
-    scaling_section: Section | None = None
-    if "scaling" not in skip:
-        log.info("scaling %s", sizes)
-        scaling_section = scaling.run(settings, workdir / "scaling", sizes, 1)
-        sections.append(scaling_section)
-
-    load_section: Section | None = None
+        done["quality"], _ = quality.run(kb, workdir / "quality")
+        flush()
     if "load" not in skip:
         log.info("load")
-        load_section = load.run(settings.data_dir, list(LOAD_LEVELS), load_seconds)
-        sections.append(load_section)
-
-    sections.append(profile)
+        done["load"] = load.run(settings.data_dir, list(LOAD_LEVELS), load_seconds)
+        flush()
+    log.info("generative")
+    done["generative"] = generative.run(settings)
+    flush()
     if "server" not in skip:
         log.info("profile (Chroma server)")
-        sections.append(server_profile(workdir / "server-seeds"))
-    sections.append(core)
-    log.info("generative")
-    sections.append(generative.run(settings))
+        done["server"] = server_profile(workdir / "server-seeds", titles["server"])
+        flush()
+    if "scaling" not in skip:
+        log.info("scaling %s", sizes)
 
-    elapsed = time.perf_counter() - started
-    summary = summarise(quality_section, scaling_section, load_section, core, profile)
-    text = render(info, when, elapsed, argv, summary, sections)
-    args.output.write_text(text, encoding="utf-8")
-    log.info("wrote %s in %.0f s", args.output, elapsed)
-    sys.stdout.write(text)
+        def progress(section: Section) -> None:
+            done["scaling"] = section
+            flush()
+
+        done["scaling"] = scaling.run(settings, workdir / "scaling", sizes, 1, progress)
+    flush(finished=True)
+    log.info("wrote %s in %.0f s", args.output, time.perf_counter() - started)
+    sys.stdout.write(args.output.read_text(encoding="utf-8"))
     return 0
 
 
-def server_profile(workdir: Path) -> Section:
+def server_profile(workdir: Path, title: str) -> Section:
     """The same profile with the store on a Chroma server: ingest the seeds through it, then ask."""
     from kb.service import KnowledgeBase
     from tests.chroma_server import chroma_server
@@ -111,7 +133,7 @@ def server_profile(workdir: Path) -> Section:
         kb = KnowledgeBase(settings)
         report = kb.ingest(speed.SEEDS)
         kb.warm_up()
-        section = speed.profile(kb, "4b. Where a query's time goes (Chroma server over HTTP)")
+        section = speed.profile(kb, title)
         section.lines.insert(
             0,
             f"The seeds ingested through `chroma run` on 127.0.0.1 ({report.chunks} passages, "
@@ -183,6 +205,7 @@ def render(
     argv: list[str] | None,
     summary: list[str],
     sections: list[Section],
+    finished: bool = True,
 ) -> str:
     command = "python -m bench" + (
         " " + " ".join(argv) if argv else (" " + " ".join(sys.argv[1:]) if sys.argv[1:] else "")
@@ -195,6 +218,11 @@ def render(
         "on the machine below; compare ratios within the run rather than absolute times across machines "
         "(this machine is shared, and its load is given).",
         "",
+        *(
+            []
+            if finished
+            else ["> **This run had not finished when this file was last written**: see the sections marked so.", ""]
+        ),
         "| machine | |",
         "|---|---|",
         *[f"| {k} | {v} |" for k, v in info.items()],

@@ -21,6 +21,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -224,7 +225,14 @@ def run_worker(pool_path: Path, size: int, data_dir: Path, chroma_url: str | Non
     return dict(json.loads(out.read_text(encoding="utf-8")))
 
 
-def run(settings: Settings, workdir: Path, sizes: list[int], rounds: int) -> Section:
+def run(
+    settings: Settings,
+    workdir: Path,
+    sizes: list[int],
+    rounds: int,
+    progress: Callable[[Section], None] | None = None,
+) -> Section:
+    """Every size, embedded then on a Chroma server; ``progress`` gets the section after each row."""
     from tests.chroma_server import chroma_server
 
     workdir.mkdir(parents=True, exist_ok=True)
@@ -232,18 +240,28 @@ def run(settings: Settings, workdir: Path, sizes: list[int], rounds: int) -> Sec
     pool_path = workdir / "pool"
     save_pool(pool, pool_path)
     results: list[tuple[str, dict[str, Any]]] = []
+    section = _section(pool, embed_seconds, sizes, results)
     for size in sizes:
         log.info("scaling: %d passages, embedded", size)
         result = run_worker(pool_path, size, workdir / f"embedded-{size}" / "kb", None, rounds)
         result["server_rss"] = 0
         results.append(("embedded", result))
+        section = _section(pool, embed_seconds, sizes, results)
+        if progress:
+            progress(section)
         log.info("scaling: %d passages, Chroma server", size)
         with chroma_server(workdir / f"server-{size}" / "db") as server:
             result = run_worker(pool_path, size, workdir / f"server-{size}" / "kb", server.url, rounds)
             result["server_rss"] = server.rss_bytes()
             result["index_bytes"] = folder_bytes(server.path)
         results.append(("Chroma server", result))
+        section = _section(pool, embed_seconds, sizes, results)
+        if progress:
+            progress(section)
+    return section
 
+
+def _section(pool: Pool, embed_seconds: float, sizes: list[int], results: list[tuple[str, dict[str, Any]]]) -> Section:
     section = Section("2. Scaling: 1k to 100k passages, embedded and against a Chroma server")
     section.add(
         f"Synthetic corpora from the seed articles' own {len(pool.texts)} distinct sentences, shuffled and "
@@ -307,8 +325,20 @@ def run(settings: Settings, workdir: Path, sizes: list[int], rounds: int) -> Sec
     for mode, by_size in p50_by.items():
         if smallest in by_size and largest in by_size and largest != smallest:
             ratio = by_size[largest] / by_size[smallest]
-            section.add(f"- {mode}: query p50 at {largest:,} passages is **{ratio:.2f}×** its value at {smallest:,}.")
+            floor = {s: p50(r["floor"]) for m, r in results if m == mode for s in [r["size"]]}
+            section.add(
+                f"- {mode}: query p50 at {largest:,} passages is **{ratio:.2f}×** its value at {smallest:,} "
+                f"(the query-embedding floor measured beside it: {floor[largest] / floor[smallest]:.2f}×)."
+            )
             section.figures[f"{mode} p50 ratio"] = ratio
+    pending = [
+        f"{s:,} {m}"
+        for s in sizes
+        for m in ("embedded", "Chroma server")
+        if (m, s) not in {(mode, r["size"]) for mode, r in results}
+    ]
+    if pending:
+        section.add("", f"> **Still running when this was written**: {', '.join(pending)}.")
     section.add("")
     return section
 
