@@ -18,8 +18,6 @@ from kb.models import Answer, Hit, Question
 from kb.text import sentence_spans
 
 MAX_CITED = 3
-# A passage is cited beside the best one when its fused score is this close.
-CITE_RATIO = 0.8
 SENTENCES_PER_PASSAGE = 2
 MAX_QUOTE_CHARS = 420
 
@@ -64,11 +62,21 @@ def not_covered(request: AnswerRequest, mode: str) -> Answer:
 
 
 def cited_hits(hits: Sequence[Hit]) -> list[int]:
-    """Indexes of the passages worth citing: the best, and those close to it."""
+    """Indexes of the passages worth citing: the best one, and the other
+    passages of its article among the first few.
+
+    Passages from other articles are ranked too noisily by a small model to be
+    cited on rank alone (measured: adding them lowers citation precision);
+    they stay listed under ``passages``.
+    """
     if not hits:
         return []
-    top = hits[0].score
-    return [i for i, hit in enumerate(hits[:MAX_CITED]) if i == 0 or hit.score >= CITE_RATIO * top]
+    family = _family(hits[0])
+    return [i for i, hit in enumerate(hits[:MAX_CITED]) if i == 0 or _family(hit) & family]
+
+
+def _family(hit: Hit) -> set[str]:
+    return {hit.chunk.source, *(alt.source for alt in hit.alternatives)}
 
 
 def best_sentences(hit: Hit, query: str, limit: int = SENTENCES_PER_PASSAGE) -> str:

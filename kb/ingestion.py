@@ -110,7 +110,8 @@ def ingest(
         for doc in to_embed:
             chunks = chunk_document(doc, settings.chunk_max_chars, settings.chunk_min_chars)
             vectors = embedder.encode([c.embedding_text() for c in chunks], is_query=False)
-            store.add_document(generation, doc, chunks, vectors)
+            sparse = embedder.sparse([c.text for c in chunks])
+            store.add_document(generation, doc, chunks, vectors, sparse)
             done += 1
             if progress:
                 progress(done, len(to_embed), doc.source)

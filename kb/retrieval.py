@@ -1,33 +1,42 @@
-"""Hybrid retrieval: dense (Chroma) and lexical (BM25), fused by reciprocal rank.
+"""Hybrid retrieval: dense (Chroma), latent terms (the model's sparse head)
+and lexical (BM25), fused as standardised scores.
 
-After fusion, a passage and its translation (from a document recorded as a
-translation of another) take one slot: the one in the asker's language, with
-the other as an alternative. Further passages from an already represented
-document are discounted, so the top results cover more than one article.
+The dense channel is centred per passage language: a question scores higher
+against passages in its own language whatever they say, so each language's
+mean similarity to the question is subtracted. After fusion, a passage and its
+translation (from a document recorded as a translation of another) take one
+slot: the one in the asker's language, with the other as an alternative.
+Further passages from an already listed article lose a fixed amount, so the
+first results cover more than one article.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from kb.embedding import Embedder
+from kb.embedding import Embedder, SparseVector
 from kb.ingestion import aligned
 from kb.language import words
-from kb.lexical import BM25
+from kb.lexical import BM25, tokenize
 from kb.models import Chunk, Hit
 from kb.store import Store, StoredDocument
 
 log = logging.getLogger(__name__)
 
-RRF_K = 60
 DENSE_WEIGHT = 1.0
-LEXICAL_WEIGHT = 1.0
+LEXICAL_WEIGHT = 0.5
 CANDIDATES = 50
-SAME_DOCUMENT_DISCOUNT = 0.85
+# Each further passage of an article already listed loses this much (in
+# standard deviations of the fused score).
+SAME_DOCUMENT_PENALTY = 0.6
+LANGUAGE_CENTRING = 1.0
+SPARSE_WEIGHT = 1.0
 
 
 @dataclass(frozen=True)
@@ -43,10 +52,12 @@ class CorpusIndex:
     translations: dict[str, str]
     shared_words: frozenset[str]
     by_source: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    language_means: dict[str, np.ndarray] = field(default_factory=dict)
+    sparse: Any = None  # scipy CSR matrix of the passages' latent terms, if the model has them
 
     @classmethod
     def build(cls, store: Store, generation: int) -> CorpusIndex:
-        chunks, vectors = store.all_chunks(generation)
+        chunks, vectors, sparse = store.all_chunks_with_sparse(generation)
         documents = {d.source: d for d in store.documents(generation)}
         translations: dict[str, str] = {}
         for doc in documents.values():
@@ -66,6 +77,8 @@ class CorpusIndex:
             translations=translations,
             shared_words=_shared_words(chunks),
             by_source={s: tuple(rows) for s, rows in by_source.items()},
+            language_means=_language_means(chunks, vectors),
+            sparse=_sparse_matrix(sparse),
         )
 
     def translation_of_chunk(self, chunk: Chunk) -> Chunk | None:
@@ -77,6 +90,30 @@ class CorpusIndex:
         index = mine.index(self.row[chunk.id])
         match = aligned(self.vectors[list(mine)], self.vectors[list(theirs)], index)
         return self.chunks[theirs[match]]
+
+
+def _sparse_matrix(vectors: list[SparseVector | None]) -> Any:
+    """A CSR matrix of the passages' sparse vectors, or None if any is missing."""
+    if not vectors or any(v is None for v in vectors):
+        return None
+    from scipy.sparse import csr_matrix
+
+    data, indices, indptr = [], [], [0]
+    for vector in vectors:
+        assert vector is not None
+        ids, weights = vector
+        indices.append(ids)
+        data.append(weights)
+        indptr.append(indptr[-1] + len(ids))
+    width = int(max((int(ids.max()) for ids, _ in (v for v in vectors if v is not None) if len(ids)), default=0)) + 1
+    return csr_matrix((np.concatenate(data), np.concatenate(indices), np.array(indptr)), shape=(len(vectors), width))
+
+
+def _language_means(chunks: list[Chunk], vectors: np.ndarray) -> dict[str, np.ndarray]:
+    rows: dict[str, list[int]] = {}
+    for i, chunk in enumerate(chunks):
+        rows.setdefault(chunk.language, []).append(i)
+    return {language: vectors[r].mean(axis=0) for language, r in rows.items()}
 
 
 def _shared_words(chunks: list[Chunk]) -> frozenset[str]:
@@ -95,6 +132,7 @@ class Retrieval:
     query_vector: np.ndarray
     best_dense: float
     lexical_terms: int
+    best_sparse: float | None = None
 
 
 class Retriever:
@@ -103,6 +141,7 @@ class Retriever:
         self.embedder = embedder
         self._index: CorpusIndex | None = None
         self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sparse")
 
     def index(self) -> CorpusIndex:
         """The in-memory index of the active generation, rebuilt when it changes."""
@@ -118,28 +157,41 @@ class Retriever:
 
     def search(self, query: str, top_k: int, language: str | None = None) -> Retrieval:
         index = self.index()
+        pending = self._pool.submit(self.embedder.sparse, [query]) if index.sparse is not None else None
         vector = self.embedder.encode([query], is_query=True)[0]
-        dense = self.store.dense_search(index.generation, vector.tolist(), max(CANDIDATES, top_k * 4))
-        lexical = index.bm25.top(query, max(CANDIDATES, top_k * 4))
+        query_sparse = pending.result() if pending is not None else None
+        wanted = max(CANDIDATES, top_k * 4)
+        dense = self.store.dense_search(index.generation, vector.tolist(), wanted)
+        lexical = index.bm25.top(query, wanted)
 
-        fused: dict[int, float] = {}
         dense_score: dict[int, float] = {}
-        lexical_score: dict[int, float] = {}
-        for rank, (ident, score) in enumerate(dense):
+        for ident, score in dense:
             row = index.row.get(ident)
-            if row is None:
-                continue
-            fused[row] = fused.get(row, 0.0) + DENSE_WEIGHT / (RRF_K + rank + 1)
-            dense_score[row] = score
-        for rank, (row, score) in enumerate(lexical):
-            fused[row] = fused.get(row, 0.0) + LEXICAL_WEIGHT / (RRF_K + rank + 1)
-            lexical_score[row] = score
+            if row is not None:
+                dense_score[row] = score
+        lexical_score = dict(lexical)
+        candidates = sorted(set(dense_score) | set(lexical_score))
+        if not candidates:
+            return Retrieval((), vector, 0.0, 0)
+        rows = np.array(candidates)
+        # Every candidate gets both scores (the vectors are in memory).
+        raw = index.vectors[rows] @ vector
+        # Language centring: a question scores higher against passages in its
+        # own language, whatever they say. Subtracting each passage language's
+        # mean similarity to the question leaves what the passage adds.
+        bias = {lang: float(mean @ vector) for lang, mean in index.language_means.items()}
+        centred = raw - LANGUAGE_CENTRING * np.array([bias[index.chunks[r].language] for r in rows])
+        lex = np.array([lexical_score.get(r, 0.0) for r in rows])
+        latent = _sparse_scores(index.sparse, rows, query_sparse[0] if query_sparse else None)
+        fused_scores = _fuse(centred, lex, latent)
+        fused = {int(r): float(f) for r, f in zip(rows, fused_scores, strict=True)}
+        for r, d in zip(rows, raw, strict=True):
+            dense_score[int(r)] = float(d)
         ranked = sorted(fused, key=lambda r: -fused[r])
         hits = self._select(index, ranked, fused, dense_score, lexical_score, top_k, language)
         best_dense = max(dense_score.values(), default=0.0)
-        from kb.lexical import tokenize
-
-        return Retrieval(tuple(hits), vector, best_dense, len(index.bm25.known(tokenize(query))))
+        best_sparse = float(latent.max()) if latent is not None and len(latent) else None
+        return Retrieval(tuple(hits), vector, best_dense, len(index.bm25.known(tokenize(query))), best_sparse)
 
     def _select(
         self,
@@ -179,7 +231,7 @@ class Retriever:
         rescored: list[tuple[float, int, tuple[Chunk, ...]]] = []
         for row, score, alternatives in merged:
             source = _family(index, index.chunks[row].source)
-            rescored.append((score * SAME_DOCUMENT_DISCOUNT ** shown.get(source, 0), row, alternatives))
+            rescored.append((score - SAME_DOCUMENT_PENALTY * shown.get(source, 0), row, alternatives))
             shown[source] = shown.get(source, 0) + 1
         rescored.sort(key=lambda item: -item[0])
         return [
@@ -192,6 +244,31 @@ class Retriever:
             )
             for score, row, alternatives in rescored[:top_k]
         ]
+
+
+def _sparse_scores(matrix: Any, rows: np.ndarray, query: SparseVector | None) -> np.ndarray | None:
+    if matrix is None or query is None:
+        return None
+    ids, weights = query
+    keep = ids < matrix.shape[1]
+    column = np.zeros(matrix.shape[1], dtype=np.float32)
+    column[ids[keep]] = weights[keep]
+    return np.asarray(matrix[rows] @ column).ravel()
+
+
+def _fuse(dense: np.ndarray, lexical: np.ndarray, latent: np.ndarray | None) -> np.ndarray:
+    """Combine the channels as standardised scores (each channel's z-score over
+    the candidates), so a channel that is sure of one passage (a name, a
+    number) can outweigh the others' small differences."""
+    fused = DENSE_WEIGHT * _standardise(dense) + LEXICAL_WEIGHT * _standardise(lexical)
+    if latent is not None:
+        fused += SPARSE_WEIGHT * _standardise(latent)
+    return fused
+
+
+def _standardise(values: np.ndarray) -> np.ndarray:
+    spread = float(values.std())
+    return (values - float(values.mean())) / spread if spread > 1e-9 else np.zeros_like(values)
 
 
 def _family(index: CorpusIndex, source: str) -> str:

