@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kb.errors import KBError
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
 API_PREFIX = "/api/"
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
 class HistoryTurn(BaseModel):
@@ -105,6 +107,11 @@ def _describe(errors: list[Any]) -> tuple[int, str, str]:
     """Status, code and a readable message for pydantic's validation errors."""
     if any(e.get("type") == "json_invalid" for e in errors):
         return 400, "malformed_json", 'The request body is not valid JSON. Send an object such as {"question": "…"}.'
+    if any(tuple(e.get("loc", ())) == ("body",) for e in errors):
+        return 422, "invalid_request", (
+            'The request body must be a JSON object such as {"question": "…"}, sent with '
+            "Content-Type: application/json."
+        )
     parts = []
     for e in errors[:5]:
         where = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body"
@@ -214,9 +221,29 @@ def create_api(settings: Settings, kb: KnowledgeBase | None = None) -> FastAPI:
 def _add_api_not_found(app: FastAPI) -> None:
     """Unknown ``/api/…`` paths get the error shape (the chat, mounted at ``/``, would say otherwise)."""
 
-    @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    @app.api_route("/api/{rest:path}", methods=list(METHODS), include_in_schema=False)
     def _not_found(rest: str, request: Request) -> None:
+        allowed = [m for m in METHODS if m != request.method and _routed(request, m, catch_all)]
+        if allowed:
+            raise HTTPException(
+                405,
+                f"/api/{rest} does not accept {request.method}; use {', '.join(allowed)}.",
+                headers={"Allow": ", ".join(allowed)},
+            )
         raise HTTPException(404, f"No API endpoint {request.method} /api/{rest}. See /docs for the endpoints.")
+
+    catch_all = app.router.routes[-1]
+
+
+def _routed(request: Request, method: str, catch_all: BaseRoute) -> bool:
+    """Whether a route before ``catch_all`` (the ones that can take an /api/ path) takes it with ``method``."""
+    scope = {**request.scope, "method": method}
+    for route in request.app.router.routes:
+        if route is catch_all:
+            return False
+        if route.matches(scope)[0] == Match.FULL:
+            return True
+    return False
 
 
 def _include_optional_routers(app: FastAPI) -> None:

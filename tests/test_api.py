@@ -199,6 +199,19 @@ def test_unknown_api_path_404(server: Server) -> None:
     assert_error(status, payload, 404, "not_found")
 
 
+def test_wrong_method_405_says_which_to_use(server: Server) -> None:
+    status, headers, payload = request(server.url + "/api/ask")
+    assert_error(status, payload, 405, "method_not_allowed")
+    assert headers["allow"] == "POST"
+
+
+def test_body_that_is_not_json_typed(server: Server) -> None:
+    raw = json.dumps({"question": "What is omnichannel?"}).encode()
+    status, _, payload = request(server.url + "/api/ask", "POST", raw=raw, headers={"Content-Type": "text/plain"})
+    assert_error(status, payload, (400, 422))
+    assert "application/json" in payload["error"]["message"]
+
+
 @pytest.mark.parametrize(("method", "path", "body"), [
     ("POST", "/api/ask", {"question": "What is omnichannel?"}),
     ("GET", "/api/health", None),
