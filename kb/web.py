@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 MAX_SECTIONS = 20
+CONCURRENT_ANSWERS = 4  # chat answers computed at once; more wait in Gradio's queue
 RATINGS: dict[bool | str, bool] = {True: True, False: False, "Like": True, "Dislike": False}
 
 
@@ -176,7 +177,14 @@ def create_app(settings: Settings, kb: KnowledgeBase | None = None) -> gr.Blocks
                 panel = gr.HTML(sources_panel([], None), elem_id="kb-sources", padding=False)
         outputs = [chatbot, session, panel, box, ask, clear]
         for trigger in (box.submit, ask.click):
-            trigger(handlers.respond, inputs=[box, chatbot, session], outputs=outputs, show_progress="hidden")
+            trigger(
+                handlers.respond,
+                inputs=[box, chatbot, session],
+                outputs=outputs,
+                show_progress="hidden",
+                concurrency_limit=CONCURRENT_ANSWERS,
+                concurrency_id="answer",
+            )
         chatbot.like(handlers.rate, inputs=[session], outputs=None)
         clear.click(handlers.clear, inputs=None, outputs=outputs)
         chatbot.clear(handlers.clear, inputs=None, outputs=outputs)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from html import escape
 
 from kb.citations import MARKER
+from kb.i18n import message
 from kb.language import is_rtl
 from kb.models import Answer, Citation
 from kb.web_text import language_name, ui
@@ -156,12 +157,20 @@ def citation_html(citation: Citation, turn: int, answer_text: str, ui_language: 
         left, right = paragraph_around(document, chunk.start, chunk.end)
         before, after = escape(document[left : chunk.start]), escape(document[chunk.end : right])
     src = escape(chunk.source)
+    also = ""
+    if citation.alternatives:
+        others = ", ".join(
+            f'<span lang="{escape(a.language)}">{escape(language_name(a.language))}</span> ({escape(a.source)})'
+            for a in citation.alternatives
+        )
+        label = escape(message("alternative", ui_language))
+        also = f'<p class="kb-also" dir="{direction(ui_language)}">{label} {others}</p>'
     return (
         f'<article class="kb-citation" id="{anchor(turn, citation.id)}" data-id="{citation.id}"'
         f' data-source="{src}" lang="{escape(chunk.language)}" dir="{direction(chunk.language)}">'
         f'<header><span class="kb-num">[{citation.id}]</span> <span class="kb-title">{escape(chunk.title)}</span>'
         f' <span class="kb-lang">{escape(language_name(chunk.language))}</span></header>'
-        f'<div class="kb-context">{before}{passage}{after}</div>'
+        f'<div class="kb-context">{before}{passage}{after}</div>{also}'
         f'<footer dir="{direction(ui_language)}"><span class="kb-where">{src} · {chunk.start}–{chunk.end}</span>'
         f' <button type="button" class="kb-open" data-source="{src}" data-start="{chunk.start}"'
         f' data-end="{chunk.end}" data-lang="{escape(chunk.language)}">'

@@ -1,0 +1,56 @@
+"""The chat page's HTML is built from escaped text: markup in questions, answers or articles stays text."""
+
+from __future__ import annotations
+
+from kb.models import Answer, Chunk, Citation, Hit
+from kb.web_render import answer_html, find_spans, question_html, quoted_segments, sources_section, text_html
+
+MARKUP = '<img src=x onerror="alert(1)">'
+
+
+def chunk(text: str, title: str = "Title", source: str = "a.txt", language: str = "en") -> Chunk:
+    return Chunk(id=f"{source}#0", source=source, title=title, language=language, heading="", text=text,
+                 start=10, end=10 + len(text), ordinal=0)
+
+
+def test_text_is_escaped_and_only_known_markers_become_links() -> None:
+    html = text_html(f"Lead {MARKUP} & more\n- “quote” [1] [7]", turn=3, titles={1: "A <b>title</b>"})
+    assert "<img" not in html and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
+    assert "&amp; more" in html
+    assert '<a class="kb-marker" href="#kb-src-3-1" title="A &lt;b&gt;title&lt;/b&gt;">[1]</a>' in html
+    assert "[7]</a>" not in html and "[7]" in html
+    assert html.count("<li") == 1
+
+
+def test_question_and_answer_direction() -> None:
+    assert 'dir="rtl"' in question_html("ما هو؟", "ar") and 'dir="auto"' in question_html("ما هو؟")
+    answer = Answer(question="q", language="ar", answered=True, mode="extractive", answer="x [1]",
+                    citations=(Citation(1, chunk("x"), 1.0),), passages=())
+    assert answer_html(answer, 1).startswith('<div class="kb-answer kb-answered" dir="rtl" lang="ar">')
+
+
+def test_quotes_are_found_in_the_passage_across_whitespace() -> None:
+    answer = "Lead:\n- “First  sentence. … Third one.” [2]\n- “Other.” [1]"
+    assert quoted_segments(answer, 2) == ["First  sentence.", "Third one."]
+    text = "First\nsentence. Second. Third one."
+    assert find_spans(text, quoted_segments(answer, 2)) == [(0, 15), (24, 34)]
+    assert find_spans(text, ["not there"]) == []
+
+
+def test_sources_section_escapes_everything_from_the_index() -> None:
+    passage = chunk(f"Before {MARKUP} after.", title=MARKUP, source='x"><script>.txt')
+    answer = Answer(
+        question=MARKUP,
+        language="en",
+        answered=True,
+        mode="extractive",
+        answer=f"- “{MARKUP} after.” [1]",
+        citations=(Citation(1, passage, 1.0),),
+        passages=(Hit(passage, 1.0),),
+    )
+    document = "0123456789" + passage.text + "\n\nNext paragraph."
+    html = sources_section(answer, 2, lambda source: document)
+    assert "<img" not in html and "<script>" not in html
+    assert 'id="kb-src-2-1"' in html
+    assert "<mark>&lt;img src=x onerror=&quot;alert(1)&quot;&gt; after.</mark>" in html
+    assert "Next paragraph" not in html  # the context stops at the paragraph break
