@@ -48,12 +48,14 @@ def _kind(line: str) -> str:
     return "paragraph"
 
 
-def chunk_document(doc: Document, max_chars: int = 800, min_chars: int = 200) -> list[Chunk]:
+def chunk_document(doc: Document, max_chars: int = 550, min_chars: int = 250) -> list[Chunk]:
     """Split a document into passages that never cross a section boundary.
 
     A section's first passage starts with its heading; small blocks (list
     items, short paragraphs) are grouped up to ``max_chars``; a long paragraph
     is split between sentences (then clauses), never inside a word.
+    ``max_chars`` is soft: a passage under ``min_chars`` takes the next block
+    whole rather than leave a crumb.
     """
     text = doc.text
     spans: list[tuple[int, int, str]] = []  # start, end, heading

@@ -35,8 +35,8 @@ class Settings:
     chroma_url: str | None = None
     chroma_token: str | None = None
     top_k: int = DEFAULT_TOP_K
-    chunk_max_chars: int = 800
-    chunk_min_chars: int = 200
+    chunk_max_chars: int = 550
+    chunk_min_chars: int = 250
     max_file_bytes: int = 5_000_000
     max_question_chars: int = 2000
     max_history_turns: int = 20

@@ -12,13 +12,15 @@ DOCS = load_folder(SEEDS, 10_000_000).documents
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda d: d.source[:3])
 def test_chunks_are_verbatim_slices_that_cover_the_text(doc: Document) -> None:
-    chunks = chunk_document(doc, max_chars=800, min_chars=200)
+    chunks = chunk_document(doc, max_chars=550, min_chars=250)
     assert chunks
     for chunk in chunks:
         assert doc.text[chunk.start : chunk.end] == chunk.text
         assert chunk.id == f"{doc.source}#{chunk.ordinal}"
         assert chunk.language == doc.language and chunk.title == doc.title
-        assert len(chunk.text) <= 800
+        # max_chars is soft: a passage may grow past it rather than leave a crumb under min_chars.
+        assert len(chunk.text) <= 550 + 250
+    assert sum(len(c.text) <= 550 for c in chunks) >= 0.75 * len(chunks)
     covered = sum(len(c.text) for c in chunks)
     assert covered >= 0.97 * len(doc.text.replace("\n\n", ""))
     assert [c.start for c in chunks] == sorted(c.start for c in chunks)

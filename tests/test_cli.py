@@ -1,0 +1,110 @@
+"""The command line, run as a user runs it: a real process, real index."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from kb.settings import Settings
+from tests.conftest import ROOT, SEEDS
+
+
+def kb(*args: str, data_dir: Path, stdin: str | None = None, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KB_DATA_DIR": str(data_dir), "ANONYMIZED_TELEMETRY": "False"}
+    return subprocess.run(
+        [sys.executable, "-m", "kb", *args],
+        cwd=ROOT,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_ask_json_prints_the_contract_object(seeded_settings: Settings) -> None:
+    result = kb("ask", "--json", "¿Qué es una estrategia multicanal?", data_dir=seeded_settings.data_dir)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["language"] == "es" and data["answered"] is True and data["mode"] == "extractive"
+    assert data["citations"] and data["citations"][0]["id"] == 1
+    assert "[1]" in data["answer"]
+
+
+def test_ask_prints_the_answer_and_its_sources(seeded_settings: Settings) -> None:
+    result = kb("ask", "How do I become omnichannel?", data_dir=seeded_settings.data_dir)
+    assert result.returncode == 0, result.stderr
+    assert "[1]" in result.stdout and "Sources:" in result.stdout
+    assert ".txt" in result.stdout.split("Sources:")[1]
+
+
+def test_show_prints_exactly_the_cleaned_document(seeded_settings: Settings) -> None:
+    answer = json.loads(kb("ask", "--json", "Worten", data_dir=seeded_settings.data_dir).stdout)
+    cited = answer["passages"][0]
+    shown = kb("show", cited["source"], data_dir=seeded_settings.data_dir)
+    assert shown.returncode == 0
+    assert shown.stdout[cited["start"] : cited["end"]] == cited["text"]
+    as_json = json.loads(kb("show", cited["source"], "--json", data_dir=seeded_settings.data_dir).stdout)
+    assert as_json["text"] == shown.stdout and set(as_json) == {"source", "title", "language", "text"}
+
+
+def test_chat_remembers_the_conversation(seeded_settings: Settings) -> None:
+    result = kb(
+        "chat", data_dir=seeded_settings.data_dir, stdin="What is an omnichannel strategy?\nAnd its challenges?\n"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("Sources:") == 2
+
+
+def test_bad_questions_exit_non_zero_with_one_line(seeded_settings: Settings) -> None:
+    for question in ("", "   ", "x" * 2001):
+        result = kb("ask", question, data_dir=seeded_settings.data_dir)
+        assert result.returncode != 0
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ")
+        assert "Traceback" not in result.stderr
+
+
+def test_a_missing_index_says_what_to_run(tmp_path: Path) -> None:
+    result = kb("ask", "What is omnichannel?", data_dir=tmp_path / "nothing")
+    assert result.returncode == 3
+    assert "python ingest.py" in result.stderr and "Traceback" not in result.stderr
+    shown = kb("show", "000_9473cab8017bbeac.txt", data_dir=tmp_path / "nothing")
+    assert shown.returncode == 3
+
+
+def test_an_unknown_source_is_a_clear_error(seeded_settings: Settings) -> None:
+    result = kb("show", "../../etc/passwd", data_dir=seeded_settings.data_dir)
+    assert result.returncode == 4 and "No source named" in result.stderr
+
+
+def test_bad_files_in_the_folder_are_skipped_and_the_index_kept(tmp_path: Path) -> None:
+    folder = tmp_path / "seeds"
+    shutil.copytree(SEEDS, folder)
+    data = tmp_path / "data"
+    first = subprocess.run(
+        [sys.executable, "ingest.py", str(folder), "--quiet"],
+        cwd=ROOT,
+        env={**os.environ, "KB_DATA_DIR": str(data)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert first.returncode == 0, first.stderr
+    assert "5 added" in first.stderr
+    (folder / "broken.txt").write_bytes(b"\xff\xfe\x00garbage")
+    (folder / "latin1.md").write_bytes("Canais de comunicação".encode("latin-1"))
+    second = kb("ingest", str(folder), "--quiet", data_dir=data)
+    assert second.returncode == 0, second.stderr
+    assert "skipped broken.txt" in second.stderr and "skipped latin1.md" in second.stderr
+    assert "5 unchanged" in second.stderr
+    # An unreadable folder is an error, and the index still answers.
+    missing = kb("ingest", str(tmp_path / "nope"), data_dir=data)
+    assert missing.returncode != 0 and "Folder not found" in missing.stderr
+    assert kb("ask", "--json", "What is omnichannel?", data_dir=data).returncode == 0
