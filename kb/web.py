@@ -31,29 +31,38 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 MAX_SECTIONS = 20
 CONCURRENT_ANSWERS = 4  # chat answers computed at once; more wait in Gradio's queue
+UNEXPECTED = "Something went wrong while answering; please try again. The server log has the details."
 RATINGS: dict[bool | str, bool] = {True: True, False: False, "Like": True, "Dislike": False}
 
 
 class ChatSession:
-    """What one browser tab remembers: raw turns for follow-ups, answers for feedback."""
+    """What one browser tab remembers: the messages shown, raw turns for follow-ups, answers for feedback."""
 
     def __init__(self) -> None:
+        self.messages: list[dict[str, str]] = []
         self.history: list[dict[str, str]] = []
         self.answers: dict[int, dict[str, Any]] = {}
         self.sections: list[str] = []
         self.language: str | None = None
 
+    def show(self, role: str, content: str, replace_last: bool = False) -> None:
+        if replace_last:
+            self.messages[-1] = {"role": role, "content": content}
+        else:
+            self.messages.append({"role": role, "content": content})
 
-def _updates(
-    chat: list[dict[str, Any]], session: ChatSession, clear_box: bool = False
-) -> tuple[Any, ...]:
-    """Outputs in the order of ``outputs=`` below: chat, session, panel, box, ask button, clear button."""
+
+def _updates(session: ChatSession, clear_box: bool = False) -> tuple[Any, ...]:
+    """Outputs in the order of ``outputs=`` below: chat, session, panel, box, ask button, clear button.
+
+    The chat shows only what the server rendered (``session.messages``), never what a browser sent back.
+    """
     language = session.language
     box: Any = gr.update(placeholder=ui("placeholder", language))
     if clear_box:
         box = gr.update(value="", placeholder=ui("placeholder", language))
     return (
-        chat,
+        list(session.messages),
         session,
         sources_panel(session.sections, language),
         box,
@@ -76,23 +85,20 @@ class ChatHandlers:
         except KBError:
             return None
 
-    def respond(
-        self, text: str, chat: list[dict[str, Any]] | None, session: ChatSession | None
-    ) -> Iterator[tuple[Any, ...]]:
-        chat = list(chat or [])
+    def respond(self, text: str, session: ChatSession | None) -> Iterator[tuple[Any, ...]]:
         session = session or ChatSession()
         limit = self.settings.max_history_turns
         try:
             question = validate_question(text, session.history[-limit:], None, None, self.settings)
         except KBError as exc:
             if isinstance(text, str) and text.strip():
-                chat.append({"role": "user", "content": question_html(text)})
-            chat.append({"role": "assistant", "content": error_html(str(exc))})
-            yield _updates(chat, session)
+                session.show("user", question_html(text))
+            session.show("assistant", error_html(str(exc)))
+            yield _updates(session)
             return
-        chat += [{"role": "user", "content": question_html(question.text)},
-                 {"role": "assistant", "content": thinking_html(session.language)}]
-        yield _updates(chat, session, clear_box=True)
+        session.show("user", question_html(question.text))
+        session.show("assistant", thinking_html(session.language))
+        yield _updates(session, clear_box=True)
         pieces: list[str] = []
         final: Answer | None = None
         try:
@@ -101,23 +107,26 @@ class ChatHandlers:
                     final = item
                     break
                 pieces.append(item)
-                chat[-1] = {"role": "assistant", "content": partial_html("".join(pieces))}
-                yield _updates(chat, session)
+                session.show("assistant", partial_html("".join(pieces)), replace_last=True)
+                yield _updates(session)
         except KBError as exc:
-            chat[-1] = {"role": "assistant", "content": error_html(str(exc))}
-            yield _updates(chat, session)
+            final = None
+            session.show("assistant", error_html(str(exc)), replace_last=True)
+        except Exception:
+            log.exception("answering %r failed", question.text[:80])
+            session.show("assistant", error_html(UNEXPECTED), replace_last=True)
+        if final is None:
+            yield _updates(session)
             return
-        if final is None:  # pragma: no cover - every stream ends with its Answer
-            return
-        turn = len(chat) - 1
+        turn = len(session.messages) - 1
         session.language = final.language
         session.history += [{"role": "user", "content": question.text}, {"role": "assistant", "content": final.answer}]
         session.answers[turn] = final.to_dict()
         if final.citations:
             session.sections = [*session.sections, sources_section(final, turn, self._document_text)][-MAX_SECTIONS:]
-        chat[-2] = {"role": "user", "content": question_html(question.text, final.language)}
-        chat[-1] = {"role": "assistant", "content": answer_html(final, turn)}
-        yield _updates(chat, session)
+        session.messages[-2] = {"role": "user", "content": question_html(question.text, final.language)}
+        session.show("assistant", answer_html(final, turn), replace_last=True)
+        yield _updates(session)
 
     def rate(self, data: gr.LikeData, session: ChatSession | None) -> None:
         index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
@@ -132,7 +141,7 @@ class ChatHandlers:
         gr.Info(ui("thanks_up" if liked else "thanks_down", language))
 
     def clear(self) -> tuple[Any, ...]:
-        return _updates([], ChatSession(), clear_box=True)
+        return _updates(ChatSession(), clear_box=True)
 
 
 def create_app(settings: Settings, kb: KnowledgeBase | None = None) -> gr.Blocks:
@@ -179,7 +188,7 @@ def create_app(settings: Settings, kb: KnowledgeBase | None = None) -> gr.Blocks
         for trigger in (box.submit, ask.click):
             trigger(
                 handlers.respond,
-                inputs=[box, chatbot, session],
+                inputs=[box, session],
                 outputs=outputs,
                 show_progress="hidden",
                 concurrency_limit=CONCURRENT_ANSWERS,
