@@ -160,7 +160,8 @@ def citation_html(citation: Citation, turn: int, answer_text: str, ui_language: 
     also = ""
     if citation.alternatives:
         others = ", ".join(
-            f'<span lang="{escape(a.language)}">{escape(language_name(a.language))}</span> ({escape(a.source)})'
+            f'<span lang="{escape(a.language)}">{escape(language_name(a.language))}</span>'
+            f' (<bdi dir="ltr">{escape(a.source)}</bdi>)'
             for a in citation.alternatives
         )
         label = escape(message("alternative", ui_language))
@@ -171,7 +172,8 @@ def citation_html(citation: Citation, turn: int, answer_text: str, ui_language: 
         f'<header><span class="kb-num">[{citation.id}]</span> <span class="kb-title">{escape(chunk.title)}</span>'
         f' <span class="kb-lang">{escape(language_name(chunk.language))}</span></header>'
         f'<div class="kb-context">{before}{passage}{after}</div>{also}'
-        f'<footer dir="{direction(ui_language)}"><span class="kb-where">{src} · {chunk.start}–{chunk.end}</span>'
+        f'<footer dir="{direction(ui_language)}">'
+        f'<bdi class="kb-where" dir="ltr">{src} · {chunk.start}–{chunk.end}</bdi>'
         f' <button type="button" class="kb-open" data-source="{src}" data-start="{chunk.start}"'
         f' data-end="{chunk.end}" data-lang="{escape(chunk.language)}">'
         f"{escape(ui('open_article', ui_language))}</button></footer></article>"
