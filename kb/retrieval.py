@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from chromadb.errors import NotFoundError
 
 from kb.embedding import Embedder, SparseVector
 from kb.ingestion import aligned
@@ -35,6 +37,7 @@ CANDIDATES = 50
 # Each further passage of an article already listed loses this much (in
 # standard deviations of the fused score).
 SAME_DOCUMENT_PENALTY = 0.6
+ACTIVE_CHECK_SECONDS = 1.0
 LANGUAGE_CENTRING = 1.0
 SPARSE_WEIGHT = 1.0
 
@@ -140,13 +143,23 @@ class Retriever:
         self.store = store
         self.embedder = embedder
         self._index: CorpusIndex | None = None
+        self._checked_at = 0.0
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sparse")
 
-    def index(self) -> CorpusIndex:
-        """The in-memory index of the active generation, rebuilt when it changes."""
-        active = self.store.require_active(self.embedder.name)
+    def index(self, fresh: bool = False) -> CorpusIndex:
+        """The in-memory index of the active generation, rebuilt when it changes.
+
+        Which generation is active is read from the store at most once per
+        ``ACTIVE_CHECK_SECONDS`` (a round trip per question otherwise), so a
+        re-ingest by another process is seen within that time.
+        """
         current = self._index
+        now = time.monotonic()
+        if current is not None and not fresh and now - self._checked_at < ACTIVE_CHECK_SECONDS:
+            return current
+        active = self.store.require_active(self.embedder.name)
+        self._checked_at = now
         if current is not None and current.generation == active.generation:
             return current
         with self._lock:
@@ -161,7 +174,12 @@ class Retriever:
         vector = self.embedder.encode([query], is_query=True)[0]
         query_sparse = pending.result() if pending is not None else None
         wanted = max(CANDIDATES, top_k * 4)
-        dense = self.store.dense_search(index.generation, vector.tolist(), wanted)
+        try:
+            dense = self.store.dense_search(index.generation, vector.tolist(), wanted)
+        except NotFoundError:
+            # A re-ingest switched generations since the last check: follow it.
+            index = self.index(fresh=True)
+            dense = self.store.dense_search(index.generation, vector.tolist(), wanted)
         lexical = index.bm25.top(query, wanted)
 
         dense_score: dict[int, float] = {}

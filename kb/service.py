@@ -176,6 +176,8 @@ class KnowledgeBase:
     # -- sources ------------------------------------------------------------
     def ingest(self, folder: Path | None = None, progress: Progress | None = None) -> IngestReport:
         report = ingest(folder or self.settings.seeds_dir, self.settings, self.store, self.embedder, progress)
+        if self._retriever is not None:
+            self._retriever.index(fresh=True)
         return report
 
     def sources(self) -> list[dict[str, Any]]:
