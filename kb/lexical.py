@@ -101,10 +101,18 @@ class BM25:
             df.update(counts.keys())
         n = len(self._docs)
         self.idf = {term: math.log(1 + (n - f + 0.5) / (f + 0.5)) for term, f in df.items()}
-        self._postings: dict[str, list[tuple[int, int]]] = {}
+        postings: dict[str, tuple[list[int], list[int]]] = {}
         for i, counts in enumerate(self._docs):
             for term, tf in counts.items():
-                self._postings.setdefault(term, []).append((i, tf))
+                ids, tfs = postings.setdefault(term, ([], []))
+                ids.append(i)
+                tfs.append(tf)
+        # Postings as arrays: scoring a term is one vectorised update.
+        self._postings = {
+            term: (np.array(ids, dtype=np.int64), np.array(tfs, dtype=np.float64))
+            for term, (ids, tfs) in postings.items()
+        }
+        self._norm = k1 * (1 - b + b * self._lengths / max(self._avg, 1e-9))
 
     def __len__(self) -> int:
         return len(self._docs)
@@ -114,19 +122,20 @@ class BM25:
 
     def scores(self, query: str) -> np.ndarray:
         result = np.zeros(len(self._docs), dtype=np.float64)
-        if not self._docs:
-            return result
-        norm = self.k1 * (1 - self.b + self.b * self._lengths / max(self._avg, 1e-9))
         for term in set(tokenize(query)):
-            postings = self._postings.get(term)
-            if not postings:
+            posting = self._postings.get(term)
+            if posting is None:
                 continue
-            idf = self.idf[term]
-            for i, tf in postings:
-                result[i] += idf * tf * (self.k1 + 1) / (tf + norm[i])
+            ids, tfs = posting
+            result[ids] += self.idf[term] * tfs * (self.k1 + 1) / (tfs + self._norm[ids])
         return result
 
     def top(self, query: str, n: int) -> list[tuple[int, float]]:
         scores = self.scores(query)
-        order = np.argsort(-scores, kind="stable")[:n]
+        if n < len(scores):
+            candidates = np.argpartition(-scores, n)[:n]
+        else:
+            candidates = np.arange(len(scores))
+        # Highest score first; ties in passage order, as a full sort would give.
+        order = candidates[np.lexsort((candidates, -scores[candidates]))]
         return [(int(i), float(scores[i])) for i in order if scores[i] > 0]
