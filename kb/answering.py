@@ -14,7 +14,7 @@ from typing import Protocol
 from kb.citations import renumber
 from kb.i18n import message
 from kb.lexical import tokenize
-from kb.models import Answer, Hit, Question
+from kb.models import Answer, Citation, Hit, Question
 from kb.text import sentence_spans
 
 MAX_CITED = 3
@@ -55,6 +55,21 @@ def not_covered(request: AnswerRequest, mode: str) -> Answer:
         mode=mode,
         answer=message("not_covered", request.language),
         citations=(),
+        passages=request.hits,
+        timings_ms=dict(request.timings_ms),
+        standalone_query=request.query,
+    )
+
+
+def answered(request: AnswerRequest, mode: str, text: str, citations: tuple[Citation, ...]) -> Answer:
+    """The answer to a covered question, citing exactly ``citations``."""
+    return Answer(
+        question=request.question.text,
+        language=request.language,
+        answered=True,
+        mode=mode,
+        answer=text,
+        citations=citations,
         passages=request.hits,
         timings_ms=dict(request.timings_ms),
         standalone_query=request.query,
@@ -114,17 +129,7 @@ class ExtractiveAnswerer:
             quote = best_sentences(request.hits[index], request.query)
             lines.append(f"- “{quote}” [{index + 1}]")
         text, citations = renumber("\n".join(lines), request.hits)
-        return Answer(
-            question=request.question.text,
-            language=request.language,
-            answered=True,
-            mode=self.mode,
-            answer=text,
-            citations=citations,
-            passages=request.hits,
-            timings_ms=dict(request.timings_ms),
-            standalone_query=request.query,
-        )
+        return answered(request, self.mode, text, citations)
 
     def stream(self, request: AnswerRequest) -> Iterator[str | Answer]:
         answer = self.compose(request)

@@ -28,7 +28,7 @@ from dataclasses import replace
 from typing import Any
 
 from kb import language as lang
-from kb.answering import AnswerRequest, ExtractiveAnswerer, answer_once, not_covered
+from kb.answering import AnswerRequest, ExtractiveAnswerer, answer_once, answered, not_covered
 from kb.citations import MARKER, renumber
 from kb.i18n import message
 from kb.llm import LLMError, build_chat_model, stream_with_deadline, timeouts
@@ -202,19 +202,9 @@ class GenerativeAnswerer:
         other = wrong_language(cleaned, request.language, self.shared_words())
         if other is not None:
             return self._fall_back(request, f"the model answered in {other!r}, the question is in {request.language!r}")
-        return Answer(
-            question=request.question.text,
-            language=request.language,
-            answered=True,
-            mode=self.mode,
-            answer=cleaned,
-            citations=citations,
-            passages=request.hits,
-            timings_ms={},
-            standalone_query=request.query,
-        )
+        return answered(request, self.mode, cleaned, citations)
 
     def _fall_back(self, request: AnswerRequest, reason: str) -> Answer:
         log.warning("generated answer unusable, answering extractively: %s", reason)
         answer = answer_once(self.fallback, request)
-        return replace(answer, fallback=True, notice=message("fallback_notice", request.language), timings_ms={})
+        return replace(answer, fallback=True, notice=message("fallback_notice", request.language))

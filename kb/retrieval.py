@@ -132,7 +132,6 @@ def _shared_words(chunks: list[Chunk]) -> frozenset[str]:
 @dataclass(frozen=True)
 class Retrieval:
     hits: tuple[Hit, ...]
-    query_vector: np.ndarray
     best_dense: float
     lexical_terms: int
     best_sparse: float | None = None
@@ -190,7 +189,7 @@ class Retriever:
         lexical_score = dict(lexical)
         candidates = sorted(set(dense_score) | set(lexical_score))
         if not candidates:
-            return Retrieval((), vector, 0.0, 0)
+            return Retrieval((), 0.0, 0)
         rows = np.array(candidates)
         # Every candidate gets both scores (the vectors are in memory).
         raw = index.vectors[rows] @ vector
@@ -209,7 +208,7 @@ class Retriever:
         hits = self._select(index, ranked, fused, dense_score, lexical_score, top_k, language)
         best_dense = max(dense_score.values(), default=0.0)
         best_sparse = float(latent.max()) if latent is not None and len(latent) else None
-        return Retrieval(tuple(hits), vector, best_dense, len(index.bm25.known(tokenize(query))), best_sparse)
+        return Retrieval(tuple(hits), best_dense, len(index.bm25.known(tokenize(query))), best_sparse)
 
     def _select(
         self,

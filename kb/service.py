@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from kb import language as lang
 from kb.answerability import Calibration, calibrate
-from kb.answering import Answerer, AnswerRequest, ExtractiveAnswerer, answer_once
+from kb.answering import Answerer, AnswerRequest, ExtractiveAnswerer
 from kb.embedding import Embedder, get_embedder
 from kb.errors import InputError, SourceNotFoundError
 from kb.ingestion import IngestReport, Progress, ingest
@@ -170,9 +171,6 @@ class KnowledgeBase:
             else:
                 yield item
 
-    def ask_extractive(self, question: Question) -> Answer:
-        return answer_once(self.fallback, self.prepare(question))
-
     # -- sources ------------------------------------------------------------
     def ingest(self, folder: Path | None = None, progress: Progress | None = None) -> IngestReport:
         report = ingest(folder or self.settings.seeds_dir, self.settings, self.store, self.embedder, progress)
@@ -207,15 +205,4 @@ class KnowledgeBase:
 
 
 def _with_timings(answer: Answer, timings: dict[str, float]) -> Answer:
-    from dataclasses import replace
-
     return replace(answer, timings_ms=timings)
-
-
-def history_from(pairs: Sequence[tuple[str, str]]) -> tuple[Turn, ...]:
-    turns: list[Turn] = []
-    for user, assistant in pairs:
-        turns.append(Turn("user", user))
-        if assistant:
-            turns.append(Turn("assistant", assistant))
-    return tuple(turns)

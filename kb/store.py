@@ -14,7 +14,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -263,10 +263,6 @@ class Store:
         ]
         return sorted(docs, key=lambda d: d.source)
 
-    def document_vectors(self, generation: int) -> dict[str, np.ndarray]:
-        result = self._collection(generation, "documents").get(include=["embeddings"])
-        return {i: np.asarray(e, dtype=np.float32) for i, e in zip(result["ids"], result["embeddings"], strict=True)}
-
     def document(self, generation: int, source: str) -> Document | None:
         result = self._collection(generation, "documents").get(ids=[source], include=["documents", "metadatas"])
         if not result["ids"]:
@@ -367,7 +363,3 @@ def _chunk_from(ident: str, text: str, meta: dict[str, Any]) -> Chunk:
         end=int(meta["end"]),
         ordinal=int(meta["ordinal"]),
     )
-
-
-def sources_of(docs: Iterable[StoredDocument]) -> dict[str, StoredDocument]:
-    return {d.source: d for d in docs}
