@@ -2,7 +2,7 @@
 
 Cleaning works on whole lines (blocks). It drops a block or keeps it as it is,
 so it never rewrites a word; the only changes inside a kept block are to
-whitespace.
+whitespace and to control characters (dropped: they are never text).
 """
 
 from __future__ import annotations
@@ -43,6 +43,11 @@ _COMMENT_FORM_START = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 
+# Characters that drive a terminal or reorder how a line is shown, never words: C0 controls
+# but tab and line feed, DEL, C1 controls, and the bidi embeddings, overrides and isolates.
+# Line and page breaks among them become line breaks; the rest are dropped.
+_BREAKS = re.compile(r"[\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _TITLE_SITE_SUFFIX = re.compile(r"\s+[»|]\s+[^»|]{1,40}$")
 _SENTENCE_END = re.compile(r"[.!?؟।]\s")
@@ -70,6 +75,7 @@ def _key(line: str) -> str:
 def clean_text(raw: str) -> Cleaned:
     """Clean a document's text; blocks are joined with one blank line."""
     text = raw.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
+    text = _CONTROLS.sub("", _BREAKS.sub("\n", text))
     lines = [normalise_line(line) for line in text.split("\n")]
     lines = [line for line in lines if line]
 
