@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 import gradio as gr
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kb.errors import KBError
 from kb.feedback import FeedbackStore
@@ -33,6 +35,15 @@ MAX_SECTIONS = 20
 CONCURRENT_ANSWERS = 4  # chat answers computed at once; more wait in Gradio's queue
 UNEXPECTED = "Something went wrong while answering; please try again. The server log has the details."
 RATINGS: dict[bool | str, bool] = {True: True, False: False, "Like": True, "Dislike": False}
+# What the chat page itself sends besides GETs: its events join Gradio's queue (and may be
+# cancelled or reset); an example's click runs unqueued through /run/predict, which Gradio
+# refuses for queued events. Every other write route Gradio mounts (file upload, recordings,
+# component servers, run history, vibe editing, login, the /call and /api event endpoints) is
+# refused: this server takes questions, not files or edits.
+CHAT_WRITES = frozenset(
+    {"/gradio_api/queue/join", "/gradio_api/run/predict", "/gradio_api/cancel", "/gradio_api/reset"}
+)
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class ChatSession:
@@ -200,6 +211,34 @@ def create_app(settings: Settings, kb: KnowledgeBase | None = None) -> gr.Blocks
     return app
 
 
+class ChatWritesOnly:
+    """Refuse every non-GET request outside ``/api/`` except the chat's own events (``CHAT_WRITES``)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in READ_METHODS:
+            await self.app(scope, receive, send)
+            return
+        path = str(scope.get("path", ""))
+        root = str(scope.get("root_path", ""))
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        if path.startswith("/api/") or path.rstrip("/") in CHAT_WRITES:
+            await self.app(scope, receive, send)
+            return
+        log.info("refused %s %s: not an endpoint of this server", scope["method"], path)
+        message = (
+            f"{scope['method']} {path} is not offered: this server takes no uploads or edits. "
+            "Ask questions with POST /api/ask; see /docs."
+        )
+        body = json.dumps({"error": {"code": "not_found", "message": message}}).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 404, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
 def _asset(name: str) -> str:
     return (STATIC / name).read_text(encoding="utf-8")
 
@@ -214,7 +253,7 @@ def build_server(settings: Settings, kb: KnowledgeBase | None = None) -> FastAPI
         kb = make_knowledge_base(settings)
     api = create_api(settings, kb)
     blocks = create_app(settings, kb)
-    return gr.mount_gradio_app(
+    server = gr.mount_gradio_app(
         api,
         blocks,
         path="/",
@@ -223,3 +262,5 @@ def build_server(settings: Settings, kb: KnowledgeBase | None = None) -> FastAPI
         head=f"<script>{_asset('chat.js')}</script>",
         ssr_mode=False,
     )
+    server.add_middleware(ChatWritesOnly)  # added last, so it runs first
+    return server
