@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +17,16 @@ from kb.models import Answer, Turn
 from kb.settings import Settings
 
 log = logging.getLogger("kb")
+
+# What a terminal would obey rather than show: C0 controls but tab and line feed (ESC starts
+# colour, title and hyperlink sequences; CR overwrites a line), DEL, C1 controls, and the bidi
+# embeddings, overrides and isolates that reorder a line.
+_TERMINAL_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: str) -> str:
+    """``text`` for a person's terminal: every control character shown as its escape (``\\x1b``, ``\\u202e``)."""
+    return _TERMINAL_CONTROLS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings_from(args)
         return COMMANDS[args.command](args, settings)
     except KBError as exc:
-        sys.stderr.write(f"error: {exc}\n")
+        sys.stderr.write(f"error: {visible(str(exc))}\n")
         return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
@@ -122,12 +133,12 @@ def _stream_to(out: TextIO, stream: Any) -> Answer:
         if isinstance(item, Answer):
             final = item
         else:
-            out.write(item)
+            out.write(visible(item))
             out.flush()
     assert final is not None
     out.write("\n")
     if final.notice:
-        out.write(f"({final.notice})\n")
+        out.write(f"({visible(final.notice)})\n")
     return final
 
 
@@ -145,7 +156,7 @@ def render_citations(answer: Answer) -> str:
             lines.append(
                 f"    ({message('alternative', answer.language)} {alt.language}: {alt.source} {alt.start}-{alt.end})"
             )
-    return "\n".join(lines) + "\n"
+    return visible("\n".join(lines)) + "\n"
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
@@ -173,7 +184,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
                 settings,
             )
         except InputError as exc:
-            sys.stderr.write(f"error: {exc}\n")
+            sys.stderr.write(f"error: {visible(str(exc))}\n")
             continue
         answer = _stream_to(sys.stdout, kb.stream(question))
         sys.stdout.write(render_citations(answer))
@@ -192,8 +203,14 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
     for doc in _kb(settings).sources():
-        sys.stdout.write(f"{doc['source']}\t{doc['language']}\t{doc['characters']}\t{doc['title']}\n")
+        fields = (doc["source"], doc["language"], str(doc["characters"]), doc["title"])
+        sys.stdout.write("\t".join(_cell(field) for field in fields) + "\n")
     return 0
+
+
+def _cell(field: str) -> str:
+    """One tab-separated field: visible, and kept on its line."""
+    return visible(field).replace("\t", "\\t").replace("\n", "\\n")
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
@@ -210,7 +227,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             from tqdm import tqdm
 
             bar = tqdm(total=total, unit="doc", desc="embedding", file=sys.stderr)
-        bar.set_postfix_str(source)
+        bar.set_postfix_str(visible(source))
         bar.update(1)
 
     folder = args.folder or settings.seeds_dir
@@ -220,7 +237,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         if bar is not None:
             bar.close()
     for problem in report.problems:
-        sys.stderr.write(f"skipped {problem.path}: {problem.reason}\n")
+        sys.stderr.write(visible(f"skipped {problem.path}: {problem.reason}") + "\n")
     sys.stderr.write(report.summary() + "\n")
     return 0
 
