@@ -51,6 +51,8 @@ class FeedbackStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(self.path, timeout=10)
         try:
+            # Each commit is synced to disk before ``add`` returns (SQLite's usual default, made explicit).
+            connection.execute("PRAGMA synchronous=FULL")
             if not self._ready:
                 with self._lock:
                     if not self._ready:

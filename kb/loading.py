@@ -50,6 +50,10 @@ def load_folder(folder: Path, max_bytes: int) -> Loaded:
         except IngestError as exc:
             problems.append(FileProblem(path.name, str(exc)))
             continue
+        except Exception as exc:  # one bad article never stops the others
+            log.exception("loading %s failed", path.name)
+            problems.append(FileProblem(path.name, f"skipped: it could not be read as an article ({exc})"))
+            continue
         if doc.content_hash in seen_hashes:
             problems.append(FileProblem(path.name, f"skipped: same text as {seen_hashes[doc.content_hash]}"))
             continue
@@ -61,13 +65,24 @@ def load_folder(folder: Path, max_bytes: int) -> Loaded:
 
 
 def load_file(path: Path, max_bytes: int) -> Document:
-    size = path.stat().st_size
-    if size == 0:
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise IngestError(_too_big(size, max_bytes))
+        # Read at most one byte over the limit: a file that grew since ``stat`` is not read whole.
+        with path.open("rb") as handle:
+            raw = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise IngestError(f"skipped: cannot read it ({exc.strerror or exc})") from exc
+    if not raw:
         raise IngestError("skipped: the file is empty")
-    if size > max_bytes:
-        raise IngestError(f"skipped: {size} bytes is over the limit of {max_bytes} (KB_MAX_FILE_BYTES)")
-    raw = path.read_bytes()
+    if len(raw) > max_bytes:
+        raise IngestError(_too_big(len(raw), max_bytes))
     return parse(path.name, raw)
+
+
+def _too_big(size: int, max_bytes: int) -> str:
+    return f"skipped: {size} bytes is over the limit of {max_bytes} (KB_MAX_FILE_BYTES)"
 
 
 def parse(source: str, raw: bytes) -> Document:

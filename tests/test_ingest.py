@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +16,7 @@ from kb.ingestion import ingest
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 from kb.store import Store
+from tests.conftest import ROOT
 
 
 class CountingEmbedder:
@@ -103,3 +108,65 @@ def test_an_empty_folder_is_an_error_and_keeps_the_index(tmp_path: Path, seeds_c
     with pytest.raises(IngestError, match="unchanged"):
         ingest(empty, settings, store, embedder)
     assert store.active() is not None
+
+
+def test_kb_ingest_reports_and_skips_bad_files_and_indexes_the_rest(tmp_path: Path) -> None:
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    good = "Click and collect\n\nA customer buys online and picks the order up in the shop the same afternoon."
+    (folder / "a-good.txt").write_text(good, encoding="utf-8")
+    (folder / "b-copy.txt").write_text(good, encoding="utf-8")
+    (folder / "c-empty.md").write_bytes(b"")
+    (folder / "d-binary.txt").write_bytes(b"PK\x03\x04\x00\x00binary zip")
+    (folder / "e-latin1.txt").write_bytes("Título\n\nCanais de comunicação e lojas.".encode("latin-1"))
+    (folder / "f-huge.txt").write_text("Huge\n\n" + "word " * 1000, encoding="utf-8")
+    (folder / "g-unreadable.txt").symlink_to("/proc/self/mem")  # a regular file whose read fails (EIO)
+    (folder / "h-image.png").write_bytes(b"\x89PNG\r\n")
+    data = tmp_path / "kb"
+    result = subprocess.run(
+        [sys.executable, "-m", "kb", "ingest", "--quiet", str(folder)],
+        cwd=ROOT,
+        env={**os.environ, "KB_DATA_DIR": str(data), "KB_MAX_FILE_BYTES": "2000", "ANONYMIZED_TELEMETRY": "False"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    skipped = dict(re.findall(r"^skipped (\S+): (.*)$", result.stderr, re.MULTILINE))
+    assert sorted(skipped) == [
+        "b-copy.txt",
+        "c-empty.md",
+        "d-binary.txt",
+        "e-latin1.txt",
+        "f-huge.txt",
+        "g-unreadable.txt",
+        "h-image.png",
+    ]
+    assert "same text as a-good.txt" in skipped["b-copy.txt"]
+    assert "empty" in skipped["c-empty.md"] and "binary" in skipped["d-binary.txt"]
+    assert "UTF-8" in skipped["e-latin1.txt"] and "KB_MAX_FILE_BYTES" in skipped["f-huge.txt"]
+    assert "cannot read" in skipped["g-unreadable.txt"]
+    assert "Traceback" not in result.stderr and "1 added" in result.stderr
+    store = Store(Settings(data_dir=data))
+    active = store.active()
+    assert active is not None
+    assert [d.source for d in store.documents(active.generation)] == ["a-good.txt"]
+
+
+def test_an_article_the_loader_chokes_on_is_skipped_not_fatal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kb import loading
+
+    (tmp_path / "a.txt").write_text("A\n\nAn article about channels.", encoding="utf-8")
+    (tmp_path / "b.txt").write_text("B\n\nAn article that trips a bug in cleaning.", encoding="utf-8")
+    real_parse = loading.parse
+
+    def parse(source: str, raw: bytes):  # type: ignore[no-untyped-def]
+        if source == "b.txt":
+            raise ValueError("a bug in the cleaner")
+        return real_parse(source, raw)
+
+    monkeypatch.setattr(loading, "parse", parse)
+    loaded = loading.load_folder(tmp_path, 10_000)
+    assert [d.source for d in loaded.documents] == ["a.txt"]
+    assert [(p.path, "a bug in the cleaner" in p.reason) for p in loaded.problems] == [("b.txt", True)]
