@@ -13,6 +13,7 @@ import pytest
 from kb.embedding import get_embedder
 from kb.errors import IngestError, ModelMismatchError
 from kb.ingestion import ingest
+from kb.loading import load_folder
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 from kb.store import Store
@@ -120,7 +121,6 @@ def test_kb_ingest_reports_and_skips_bad_files_and_indexes_the_rest(tmp_path: Pa
     (folder / "d-binary.txt").write_bytes(b"PK\x03\x04\x00\x00binary zip")
     (folder / "e-latin1.txt").write_bytes("Título\n\nCanais de comunicação e lojas.".encode("latin-1"))
     (folder / "f-huge.txt").write_text("Huge\n\n" + "word " * 1000, encoding="utf-8")
-    (folder / "g-unreadable.txt").symlink_to("/proc/self/mem")  # a regular file whose read fails (EIO)
     (folder / "h-image.png").write_bytes(b"\x89PNG\r\n")
     data = tmp_path / "kb"
     result = subprocess.run(
@@ -140,13 +140,11 @@ def test_kb_ingest_reports_and_skips_bad_files_and_indexes_the_rest(tmp_path: Pa
         "d-binary.txt",
         "e-latin1.txt",
         "f-huge.txt",
-        "g-unreadable.txt",
         "h-image.png",
     ]
     assert "same text as a-good.txt" in skipped["b-copy.txt"]
     assert "empty" in skipped["c-empty.md"] and "binary" in skipped["d-binary.txt"]
     assert "UTF-8" in skipped["e-latin1.txt"] and "KB_MAX_FILE_BYTES" in skipped["f-huge.txt"]
-    assert "cannot read" in skipped["g-unreadable.txt"]
     assert "Traceback" not in result.stderr and "1 added" in result.stderr
     store = Store(Settings(data_dir=data))
     active = store.active()
@@ -170,3 +168,19 @@ def test_an_article_the_loader_chokes_on_is_skipped_not_fatal(tmp_path: Path, mo
     loaded = loading.load_folder(tmp_path, 10_000)
     assert [d.source for d in loaded.documents] == ["a.txt"]
     assert [(p.path, "a bug in the cleaner" in p.reason) for p in loaded.problems] == [("b.txt", True)]
+
+
+def test_a_file_that_cannot_be_read_is_skipped_not_fatal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "a.txt").write_text("A\n\nAn article about channels.", encoding="utf-8")
+    (tmp_path / "b.txt").write_text("B\n\nAn article on a failing disk.", encoding="utf-8")
+    real_open = Path.open
+
+    def failing_open(self: Path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if self.name == "b.txt":
+            raise OSError(5, "Input/output error")
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", failing_open)
+    loaded = load_folder(tmp_path, 10_000)
+    assert [d.source for d in loaded.documents] == ["a.txt"]
+    assert [(p.path, p.reason) for p in loaded.problems] == [("b.txt", "skipped: cannot read it (Input/output error)")]
