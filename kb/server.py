@@ -10,11 +10,25 @@ log = logging.getLogger(__name__)
 
 
 def serve(settings: Settings) -> None:
-    """Serve the API and the chat on ``settings.host:settings.port`` until stopped."""
+    """Serve the API and the chat on ``settings.host:settings.port`` until stopped.
+
+    The HTTP protocol is uvicorn's with the slow-client limits of ``kb.timeouts``
+    (``KB_REQUEST_TIMEOUT``, ``KB_SEND_TIMEOUT``); an idle keep-alive connection
+    is closed after ``KEEP_ALIVE_SECONDS``.
+    """
     import uvicorn
 
+    from kb.timeouts import KEEP_ALIVE_SECONDS, guarded_protocol
     from kb.web import build_server
 
     app = build_server(settings)
     log.warning("omnikb on http://%s:%d (API docs at /docs)", settings.host, settings.port)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        http=guarded_protocol(settings.request_timeout, settings.send_timeout),
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+    )

@@ -50,6 +50,10 @@ class Settings:
     llm_timeout: float = 30.0
     log_level: str = "WARNING"
     extra: Mapping[str, str] = field(default_factory=dict)
+    # Slow clients (kb/timeouts.py): seconds to send a request's head, then its body; seconds a
+    # client may leave a response unread before it is dropped. 0 turns one off.
+    request_timeout: float = 30.0
+    send_timeout: float = 60.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -95,7 +99,7 @@ _INT_FIELDS = {
     "port",
     "rate_limit",
 }
-_FLOAT_FIELDS = {"llm_timeout"}
+_FLOAT_FIELDS = {"llm_timeout", "request_timeout", "send_timeout"}
 _PATH_FIELDS = {"data_dir", "seeds_dir"}
 
 
