@@ -217,6 +217,13 @@ def test_the_only_writes_are_questions_and_the_chats_events(planted: Planted, tm
         assert error_shape(body)["code"] == "not_found"
         refused += 1
     assert refused >= 10  # upload, recordings, component server, run history, vibe editing, login, /call, /api…
+    # The API's catch-all only says no: there is nothing to ingest, upload or delete.
+    for method, path in (("POST", "/api/ingest"), ("POST", "/api/sources"), ("PUT", "/api/sources/returns.txt"),
+                         ("DELETE", "/api/sources/returns.txt"), ("POST", "/api/upload")):
+        status, body = raw(planted.server, method, path, b"{}", {"Content-Type": "application/json"})
+        assert status in (404, 405) and error_shape(body)["code"] in ("not_found", "method_not_allowed"), path
+    status, body = raw(planted.server, "GET", f"/api/sources/{SOURCE}")
+    assert status == 200  # still there
     # And methods no route declares, on the chat's paths.
     for method in ("PUT", "PATCH", "DELETE"):
         status, body = raw(planted.server, method, "/", b"x")
