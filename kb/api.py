@@ -26,6 +26,7 @@ from kb.errors import KBError
 from kb.guard import install_guards
 from kb.service import KnowledgeBase, validate_question
 from kb.settings import Settings
+from kb.timeouts import BodyDeadline
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +43,13 @@ class HistoryTurn(BaseModel):
 
 
 class AskRequest(BaseModel):
-    """The request of CONTRACT.md; the rules are checked by ``validate_question``."""
+    """The request of CONTRACT.md; the rules are checked by ``validate_question``.
 
-    model_config = ConfigDict(strict=True)
+    An unknown field is refused (422 naming it) rather than ignored, so a typo such
+    as ``topk`` does not pass silently.
+    """
+
+    model_config = ConfigDict(strict=True, extra="forbid")
 
     question: str = Field(description="1..2000 characters after trimming", examples=["What is omnichannel?"])
     history: list[HistoryTurn] | None = Field(default=None, description="earlier turns, oldest first, at most 20")
@@ -97,29 +102,98 @@ _HTTP_CODES = {
     400: "bad_request",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     413: "payload_too_large",
     415: "unsupported_media_type",
     429: "rate_limited",
+    431: "headers_too_large",
 }
+FIELDS = "`question`, `history`, `top_k` and `language`"
+# What a field must be, for messages on a value of the wrong type.
+_EXPECTED = {
+    "question": "a string",
+    "history": 'a list of {"role": "user" or "assistant", "content": "…"} objects',
+    "history[]": 'an object {"role": "user" or "assistant", "content": "…"}',
+    "history[].role": '"user" or "assistant"',
+    "history[].content": "a string",
+    "top_k": "a whole number from 1 to 20",
+    "language": 'a two-letter ISO 639-1 code such as "en"',
+}
+_NOT_JSON = 'The request body is not valid JSON. Send an object such as {"question": "…"}.'
+
+
+def _where(loc: Any) -> tuple[str, str]:
+    """``history[0].role`` and its pattern ``history[].role`` for a pydantic location."""
+    where, pattern = "", ""
+    for part in loc:
+        if part == "body" and not where:
+            continue
+        if isinstance(part, int):
+            where, pattern = f"{where}[{part}]", f"{pattern}[]"
+        else:
+            name = _shown(str(part))
+            where = f"{where}.{name}" if where else name
+            pattern = f"{pattern}.{part}" if pattern else str(part)
+    return where or "body", pattern or "body"
+
+
+def _shown(name: str, limit: int = 40) -> str:
+    """A field name as a message may quote it: escaped when not plain text, and cut short."""
+    if not name.isprintable() or any("\ud800" <= c <= "\udfff" for c in name):
+        name = ascii(name)[1:-1]
+    return name if len(name) <= limit else name[:limit] + "…"
+
+
+def _problem(error: Any) -> str:
+    where, pattern = _where(error.get("loc", ()))
+    kind = error.get("type")
+    if kind == "missing":
+        return f"`{where}` is required"
+    if kind == "extra_forbidden":
+        if "[" in where:
+            return f'`{where}` is not allowed: a history turn has only "role" and "content"'
+        return f"`{where}` is not a field of the request; the fields are {FIELDS}"
+    if pattern in _EXPECTED:
+        return f"`{where}` must be {_EXPECTED[pattern]}"
+    return f"`{where}`: {error.get('msg', 'invalid value')}"
 
 
 def _describe(errors: list[Any]) -> tuple[int, str, str]:
     """Status, code and a readable message for pydantic's validation errors."""
     if any(e.get("type") == "json_invalid" for e in errors):
-        return 400, "malformed_json", 'The request body is not valid JSON. Send an object such as {"question": "…"}.'
+        return 400, "malformed_json", _NOT_JSON
+    if any(e.get("type") == "string_unicode" for e in errors):  # e.g. a field name "\ud800"
+        return 422, "invalid_request", (
+            "The request contains text that is not valid Unicode (an unpaired surrogate such as \\ud800). "
+            f"Send valid UTF-8 text; the fields are {FIELDS}."
+        )
     if any(tuple(e.get("loc", ())) == ("body",) for e in errors):
         return 422, "invalid_request", (
             'The request body must be a JSON object such as {"question": "…"}, sent with '
             "Content-Type: application/json."
         )
-    parts = []
-    for e in errors[:5]:
-        where = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body"
-        if e.get("type") == "missing":
-            parts.append(f"`{where}` is required")
-        else:
-            parts.append(f"`{where}`: {e.get('msg', 'invalid value')}")
+    parts = list(dict.fromkeys(_problem(e) for e in errors[:5]))
     return 422, "invalid_request", "; ".join(parts) + ". See /docs for the request format."
+
+
+def _unparsable(cause: BaseException | None) -> str:
+    """A message for a body FastAPI could not parse (its own message says only that)."""
+    if isinstance(cause, RecursionError):
+        return (
+            "The request body is nested too deeply to read. "
+            'Send an object such as {"question": "…"}; nothing in a request is nested more than three levels.'
+        )
+    if isinstance(cause, UnicodeDecodeError):
+        return (
+            f"The request body is not valid UTF-8 (byte {cause.start} cannot be decoded). "
+            "Send the JSON encoded as UTF-8."
+        )
+    if isinstance(cause, ValueError) and "digits" in str(cause):
+        return "The request body has a number too long to read; `top_k` is a whole number from 1 to 20."
+    return _NOT_JSON
+
+
+_FASTAPI_PARSE_ERROR = "There was an error parsing the body"
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -136,6 +210,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == _FASTAPI_PARSE_ERROR:
+            return error_response(400, "malformed_json", _unparsable(exc.__cause__))
         code = _HTTP_CODES.get(exc.status_code, "error")
         return error_response(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
 
@@ -210,6 +286,7 @@ def create_api(settings: Settings, kb: KnowledgeBase | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(BodyDeadline, timeout=settings.request_timeout)
     # Guards (CORS allowlist, rate limiting) are installed here, after the size limit.
     install_guards(app, settings)
     app.include_router(router)

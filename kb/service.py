@@ -34,13 +34,26 @@ def validate_question(
     language: Any = None,
     settings: Settings | None = None,
 ) -> Question:
-    """Turn raw input from any front door into a ``Question``, or raise ``InputError``."""
+    """Turn raw input from any front door into a ``Question``, or raise ``InputError``.
+
+    Characters: see ``kb.input_text`` (control characters refused in the question,
+    removed from history; unpaired surrogates refused in both).
+    """
+    from kb import input_text
+
     settings = settings or Settings()
     if not isinstance(text, str):
         raise InputError("`question` must be a string.")
     question = text.strip()
     if not question:
         raise InputError("The question is empty: type a question, e.g. “What is omnichannel?”.")
+    bad = input_text.forbidden_character(question)
+    if bad is not None:
+        position, char, kind = bad
+        raise InputError(
+            f"The question contains {kind} ({input_text.describe(char)}) at position {position + 1}; "
+            "remove it and ask again."
+        )
     if len(question) > settings.max_question_chars:
         raise InputError(
             f"The question is {len(question)} characters long; the limit is {settings.max_question_chars}. "
@@ -60,6 +73,13 @@ def validate_question(
                 raise InputError(f'history[{i}].role must be "user" or "assistant".')
             if not isinstance(content, str):
                 raise InputError(f"history[{i}].content must be a string.")
+            odd = input_text.surrogate(content)
+            if odd is not None:
+                raise InputError(
+                    f"history[{i}].content contains an unpaired surrogate ({input_text.describe(odd)}), "
+                    "which is not text; send valid UTF-8."
+                )
+            content = input_text.without_controls(content)
             if len(content) > 4 * settings.max_question_chars:
                 raise InputError(
                     f"history[{i}].content is too long (at most {4 * settings.max_question_chars} characters)."
@@ -70,7 +90,8 @@ def validate_question(
         raise InputError(f"`top_k` must be a whole number from 1 to {MAX_TOP_K}.")
     code: str | None = None
     if language is not None:
-        if not isinstance(language, str) or len(language.strip()) != 2 or not language.strip().isalpha():
+        code_text = language.strip() if isinstance(language, str) else ""
+        if len(code_text) != 2 or not code_text.isascii() or not code_text.isalpha():
             raise InputError('`language` must be a two-letter ISO 639-1 code such as "en" or "ar".')
         code = language.strip().lower()
     return Question(text=question, history=tuple(turns), top_k=k, language=code)

@@ -231,7 +231,7 @@ class BodyDeadline:
         self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.timeout or self.timeout <= 0 or math.isinf(self.timeout):
+        if scope["type"] != "http" or not self.timeout > 0 or math.isinf(self.timeout):  # 0 or nan: off
             await self.app(scope, receive, send)
             return
         deadline = anyio.current_time() + self.timeout
