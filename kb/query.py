@@ -7,6 +7,8 @@ question is put in front of it. A long question stands on its own.
 
 from __future__ import annotations
 
+import re
+
 from kb.language import words
 from kb.models import Question
 
@@ -18,3 +20,37 @@ def standalone_query(question: Question) -> str:
     if not previous or len(words(question.text)) >= SELF_CONTAINED_WORDS:
         return question.text
     return f"{previous[-1]} {question.text}"
+
+
+# Words that ask for an amount, in the supported languages: a question with
+# one expects a number in its answer ("how much", "what percentage", "rate").
+_QUANTITY_CUES = frozenset(
+    """
+    much many percent percentage percentages number numbers figure figures statistic statistics rate rates
+    quanto quanta quantos quantas percentagem porcentagem número números estatística estatísticas taxa taxas
+    cuánto cuánta cuántos cuántas porcentaje número números cifra cifras estadística estadísticas tasa tasas
+    cât câtă câți câte procent procentul procente număr numărul cifre statistică statistici rată rata
+    combien pourcentage chiffre chiffres statistique statistiques taux
+    viel viele prozent prozentsatz anteil zahl zahlen statistik statistiken
+    quanti quante percentuale numero numeri cifra statistica statistiche tasso
+    كم نسبة النسبة عدد رقم أرقام إحصائية إحصائيات معدل
+    """.split()
+)
+
+
+def asks_for_quantity(text: str) -> bool:
+    """Whether a question asks for an amount (and gives none itself)."""
+    if any(ch.isdigit() for ch in text):
+        return False
+    return any(word.casefold() in _QUANTITY_CUES for word in words(text))
+
+
+# An amount: a number on its own (not a date or year, a list number or part of
+# a name like "3PL") followed by "%" or by a word ("91% more", "30 clientes").
+_AMOUNT = re.compile(r"(?<![\w.])(?!(?:19|20)\d\d\b)\d+(?:[.,]\d+)?(?:\s?%|\s+[^\W\d_]{2,})")
+_ENUMERATOR = re.compile(r"(?m)^\s*\d+[.)]?\s")
+
+
+def states_quantity(text: str) -> bool:
+    """Whether a passage states an amount."""
+    return _AMOUNT.search(_ENUMERATOR.sub("", text)) is not None

@@ -6,8 +6,10 @@ against passages in its own language whatever they say, so each language's
 mean similarity to the question is subtracted. After fusion, a passage and its
 translation (from a document recorded as a translation of another) take one
 slot: the one in the asker's language, with the other as an alternative.
-Further passages from an already listed article lose a fixed amount, so the
-first results cover more than one article.
+The pair scores the mean of its two readings. Further passages from an
+already listed article lose a fixed amount, so the first results cover more
+than one article. A question that asks for an amount ("how many", "what
+percentage") lifts passages that state one.
 """
 
 from __future__ import annotations
@@ -27,12 +29,13 @@ from kb.ingestion import aligned
 from kb.language import words
 from kb.lexical import BM25, tokenize
 from kb.models import Chunk, Hit
+from kb.query import asks_for_quantity, states_quantity
 from kb.store import Store, StoredDocument
 
 log = logging.getLogger(__name__)
 
 DENSE_WEIGHT = 1.0
-LEXICAL_WEIGHT = 0.5
+LEXICAL_WEIGHT = 0.25
 CANDIDATES = 50
 # Each further passage of an article already listed loses this much (in
 # standard deviations of the fused score).
@@ -40,6 +43,8 @@ SAME_DOCUMENT_PENALTY = 0.6
 ACTIVE_CHECK_SECONDS = 1.0
 LANGUAGE_CENTRING = 1.0
 SPARSE_WEIGHT = 1.0
+# A question that asks for an amount lifts passages stating one by this much.
+QUANTITY_BOOST = 1.0
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,7 @@ class CorpusIndex:
     shared_words: frozenset[str]
     by_source: dict[str, tuple[int, ...]] = field(default_factory=dict)
     language_means: dict[str, np.ndarray] = field(default_factory=dict)
+    quantities: np.ndarray = field(default_factory=lambda: np.zeros(0))
     sparse: Any = None  # scipy CSR matrix of the passages' latent terms, if the model has them
 
     @classmethod
@@ -82,6 +88,7 @@ class CorpusIndex:
             by_source={s: tuple(rows) for s, rows in by_source.items()},
             language_means=_language_means(chunks, vectors),
             sparse=_sparse_matrix(sparse),
+            quantities=np.array([states_quantity(c.text) for c in chunks], dtype=np.float64),
         )
 
     def translation_of_chunk(self, chunk: Chunk) -> Chunk | None:
@@ -187,9 +194,12 @@ class Retriever:
             if row is not None:
                 dense_score[row] = score
         lexical_score = dict(lexical)
-        candidates = sorted(set(dense_score) | set(lexical_score))
-        if not candidates:
+        found = set(dense_score) | set(lexical_score)
+        if not found:
             return Retrieval((), 0.0, 0)
+        # A translated passage is scored on both readings, so its twin joins the candidates.
+        twins = [index.translation_of_chunk(index.chunks[r]) for r in found]
+        candidates = sorted(found | {index.row[twin.id] for twin in twins if twin is not None})
         rows = np.array(candidates)
         # Every candidate gets both scores (the vectors are in memory).
         raw = index.vectors[rows] @ vector
@@ -201,6 +211,9 @@ class Retriever:
         lex = np.array([lexical_score.get(r, 0.0) for r in rows])
         latent = _sparse_scores(index.sparse, rows, query_sparse[0] if query_sparse else None)
         fused_scores = _fuse(centred, lex, latent)
+        if QUANTITY_BOOST and asks_for_quantity(query):
+            # The question asks for an amount: passages that state one are likelier answers.
+            fused_scores = fused_scores + QUANTITY_BOOST * index.quantities[rows]
         fused = {int(r): float(f) for r, f in zip(rows, fused_scores, strict=True)}
         for r, d in zip(rows, raw, strict=True):
             dense_score[int(r)] = float(d)
@@ -238,9 +251,12 @@ class Retriever:
                 else:
                     alternatives = (twin,)
             taken.add(chunk.id)
-            score = (
-                max(fused.get(row, 0.0), fused.get(index.row[alternatives[0].id], 0.0)) if alternatives else fused[row]
-            )
+            score = fused[row]
+            if alternatives:
+                # Two readings of the same content: their mean, not the better
+                # one, so an article with a translation gets no second chance.
+                # (Alignment need not be symmetric: a twin's twin may be unscored.)
+                score = (score + fused.get(index.row[alternatives[0].id], score)) / 2
             merged.append((row, score, alternatives))
 
         # Diversity: each further passage of a document already shown counts less.

@@ -1,0 +1,87 @@
+"""Retrieval principles beyond the dev set: translations pooled, amounts asked for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import kb.retrieval as retrieval
+from kb.query import asks_for_quantity, states_quantity
+from kb.service import KnowledgeBase
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How many customers stay with omnichannel brands?",
+        "Quantos clientes a mais ficam?",
+        "¿Qué porcentaje de clientes vuelve?",
+        "Care este rata de retenție?",
+        "Combien de clients restent fidèles ?",
+        "Wie viel Prozent der Kunden bleiben?",
+        "Quanti clienti restano?",
+        "كم نسبة العملاء الذين يبقون؟",
+    ],
+)
+def test_questions_that_ask_for_an_amount_are_recognised(question: str) -> None:
+    assert asks_for_quantity(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is omnichannel?",
+        "¿Cuál es el nombre de la estrategia?",  # "nombre" is a name in Spanish
+        "Is a 30% increase a lot?",  # gives its own number
+        "ما هو الفرق بين الاستراتيجيتين؟",
+    ],
+)
+def test_other_questions_are_not(question: str) -> None:
+    assert not asks_for_quantity(question)
+
+
+def test_list_numbers_are_not_amounts() -> None:
+    assert not states_quantity("1. Canal vs. client\n\nStrategia se concentrează")
+    assert states_quantity("companiile ating cu 91% mai mult")
+
+
+def test_an_amount_question_ranks_the_passages_that_state_amounts_first(kb: KnowledgeBase) -> None:
+    index = kb.retriever.index()
+    stating = {c.id for c in index.chunks if states_quantity(c.text)}
+    assert len(stating) >= 2
+    hits = kb.retriever.search("Wie viel Prozent mehr Wert haben Omnichannel-Kunden?", 5).hits
+    assert {hit.chunk.id for hit in hits[:2]} == stating
+
+
+def test_a_translated_pair_scores_the_mean_of_its_two_readings(
+    kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An article with a translation gets no second chance: the pair scores the mean, not the better reading."""
+    monkeypatch.setattr(retrieval, "SAME_DOCUMENT_PENALTY", 0.0)
+    calls: dict[str, Any] = {}
+    fuse, sparse_scores = retrieval._fuse, retrieval._sparse_scores
+
+    def record_rows(matrix: Any, rows: np.ndarray, query: Any) -> Any:
+        calls["rows"] = rows.tolist()
+        return sparse_scores(matrix, rows, query)
+
+    def record_scores(*channels: Any) -> np.ndarray:
+        calls["fused"] = fuse(*channels)
+        return calls["fused"]
+
+    monkeypatch.setattr(retrieval, "_sparse_scores", record_rows)
+    monkeypatch.setattr(retrieval, "_fuse", record_scores)
+    index = kb.retriever.index()
+    hits = kb.retriever.search("Em que se baseia a estratégia omnicanal?", 10, "pt").hits
+    fused = dict(zip(calls["rows"], calls["fused"].tolist(), strict=True))
+    pairs = [hit for hit in hits if hit.alternatives]
+    assert pairs, "the Portuguese article and its Arabic translation should both be retrieved"
+    unequal = 0
+    for hit in pairs:
+        assert (hit.chunk.language, hit.alternatives[0].language) == ("pt", "ar")
+        mine, theirs = fused[index.row[hit.chunk.id]], fused[index.row[hit.alternatives[0].id]]
+        assert hit.score == pytest.approx((mine + theirs) / 2)
+        unequal += abs(mine - theirs) > 0.1
+    assert unequal, "no pair whose readings differ: the test would not tell mean from max"
