@@ -7,7 +7,6 @@ whitespace and to control characters (dropped: they are never text).
 
 from __future__ import annotations
 
-import html
 import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -175,4 +174,4 @@ def html_to_text(markup: str) -> str:
     parser = _TextExtractor()
     parser.feed(markup)
     parser.close()
-    return html.unescape("".join(parser.parts))
+    return "".join(parser.parts)  # the parser has already decoded entities, once

@@ -94,3 +94,9 @@ def test_parse_rejects_text_that_cleans_to_nothing() -> None:
 
     with pytest.raises(IngestError):
         parse("x.txt", b"*\n*\n")
+
+
+def test_html_entities_are_decoded_once() -> None:
+    """A page that shows the text "&lt;script&gt;" keeps exactly that text: decoding twice would rewrite it."""
+    text = html_to_text("<p>Write &amp;lt;script&amp;gt; to show a tag; caf&eacute; &amp; bar.</p>")
+    assert "Write &lt;script&gt; to show a tag; café & bar." in text
