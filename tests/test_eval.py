@@ -1,7 +1,8 @@
-"""The quality bar, measured on the dev set with the real model and a real Chroma.
+"""The quality bar, measured with the real model and a real Chroma on the dev
+set and on a held-out set written separately (never tuned on alone).
 
-The floors here are regression guards at what the pipeline measures today
-(see the closing notes and BENCHMARKS.md); raising them is the work.
+The floors here are regression guards a little under what the pipeline
+measures today (README, Quality); raising them is the work.
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ from kb.service import KnowledgeBase, validate_question
 from tests.conftest import DEVSET, ROOT
 
 
-def _table(kb: KnowledgeBase) -> dict[str, dict[str, float | None]]:
-    items = evaluation.load_items(DEVSET)
+HELDOUT = ROOT / "eval" / "heldout.jsonl"
+
+
+def _table(kb: KnowledgeBase, path: Path = DEVSET) -> dict[str, dict[str, float | None]]:
+    items = evaluation.load_items(path)
 
     def ask(item: evaluation.EvalItem) -> dict:
         history = [{"role": "user", "content": h} for h in item.history]
@@ -31,10 +35,21 @@ def test_dev_set_quality_floors(kb: KnowledgeBase) -> None:
     total = _table(kb)["total"]
     assert total["hit@5"] is not None and total["hit@5"] >= 0.90
     assert total["hit@2000c"] is not None and total["hit@2000c"] >= 0.85
-    assert total["mrr@10"] is not None and total["mrr@10"] >= 0.75
-    assert total["citation_precision"] is not None and total["citation_precision"] >= 0.75
+    assert total["mrr@10"] is not None and total["mrr@10"] >= 0.80
+    assert total["citation_precision"] is not None and total["citation_precision"] >= 0.85
     assert total["answered"] == 1.0
     assert total["abstained"] == 1.0
+    assert total["language_ok"] == 1.0
+
+
+def test_held_out_quality_floors(kb: KnowledgeBase) -> None:
+    total = _table(kb, HELDOUT)["total"]
+    assert total["n"] == 56
+    assert total["hit@5"] is not None and total["hit@5"] >= 0.75
+    assert total["mrr@10"] is not None and total["mrr@10"] >= 0.55
+    assert total["citation_precision"] is not None and total["citation_precision"] >= 0.45
+    assert total["answered"] is not None and total["answered"] >= 0.9
+    assert total["abstained"] is not None and total["abstained"] >= 0.7
     assert total["language_ok"] == 1.0
 
 
