@@ -62,6 +62,7 @@ class CorpusIndex:
     by_source: dict[str, tuple[int, ...]] = field(default_factory=dict)
     language_means: dict[str, np.ndarray] = field(default_factory=dict)
     quantities: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    twins: dict[int, int] = field(default_factory=dict)
     sparse: Any = None  # scipy CSR matrix of the passages' latent terms, if the model has them
 
     @classmethod
@@ -76,6 +77,7 @@ class CorpusIndex:
         by_source: dict[str, list[int]] = {}
         for i, chunk in enumerate(chunks):
             by_source.setdefault(chunk.source, []).append(i)
+        rows_of = {s: tuple(rows) for s, rows in by_source.items()}
         return cls(
             generation=generation,
             chunks=tuple(chunks),
@@ -85,21 +87,31 @@ class CorpusIndex:
             documents=documents,
             translations=translations,
             shared_words=_shared_words(chunks),
-            by_source={s: tuple(rows) for s, rows in by_source.items()},
+            by_source=rows_of,
             language_means=_language_means(chunks, vectors),
             sparse=_sparse_matrix(sparse),
             quantities=np.array([states_quantity(c.text) for c in chunks], dtype=np.float64),
+            twins=_twins(vectors, translations, rows_of),
         )
 
     def translation_of_chunk(self, chunk: Chunk) -> Chunk | None:
-        other = self.translations.get(chunk.source)
-        if other is None:
-            return None
-        mine = self.by_source[chunk.source]
-        theirs = self.by_source[other]
-        index = mine.index(self.row[chunk.id])
-        match = aligned(self.vectors[list(mine)], self.vectors[list(theirs)], index)
-        return self.chunks[theirs[match]]
+        twin = self.twins.get(self.row[chunk.id])
+        return None if twin is None else self.chunks[twin]
+
+
+def _twins(
+    vectors: np.ndarray, translations: dict[str, str], by_source: dict[str, tuple[int, ...]]
+) -> dict[int, int]:
+    """Each passage of a translated article, mapped to the row of the passage that translates it."""
+    twins: dict[int, int] = {}
+    for source, other in translations.items():
+        mine, theirs = by_source.get(source, ()), by_source.get(other, ())
+        if not mine or not theirs:
+            continue
+        a, b = vectors[list(mine)], vectors[list(theirs)]
+        for index, row in enumerate(mine):
+            twins[row] = theirs[aligned(a, b, index)]
+    return twins
 
 
 def _sparse_matrix(vectors: list[SparseVector | None]) -> Any:
