@@ -3,7 +3,10 @@
 Unchanged documents (same content hash, same embedding model) are carried
 over with their vectors; changed and new ones are embedded; removed ones are
 left behind. The new generation becomes active in one write, so a failure
-halfway leaves the previous index answering.
+halfway leaves the previous index answering. The generation it replaces is
+kept until the next ingest starts: a server that read it just before the
+switch (questions, documents, a whole index load) finishes on it rather than
+on a collection that vanished under it.
 """
 
 from __future__ import annotations
@@ -122,8 +125,7 @@ def ingest(
         log.warning("ingest failed; the previous index stays active")
         store.drop_generation(generation)
         raise
-    if active is not None:
-        store.drop_generation(active.generation)
+    # The replaced generation stays readable until the next ingest (``drop_inactive`` above).
     return IngestReport(
         generation=generation,
         added=tuple(added),

@@ -3,7 +3,9 @@
 An index is a *generation*: one collection of chunks and one of cleaned
 documents. Ingest builds a new generation aside and then flips the ``active``
 pointer in a small meta collection, so readers always see a whole index: a
-failed or killed ingest leaves the previous one answering. The app owns the
+failed or killed ingest leaves the previous one answering. The replaced
+generation is removed by the next ingest, not at the switch, so readers that
+had just read the old pointer can finish. The app owns the
 embedder; Chroma only stores vectors (no embedding function is ever given to
 it, so it never downloads one).
 """
@@ -177,7 +179,8 @@ class Store:
                 log.debug("collection %s already gone", self._name(generation, kind))
 
     def drop_inactive(self) -> None:
-        """Remove generations left by earlier ingests (or by a killed one)."""
+        """Remove generations left by earlier ingests: the one the last ingest replaced (kept
+        so that readers in flight could finish on it) and any a killed ingest half-built."""
         active = self.active()
         for generation in self.generations():
             if active is None or generation != active.generation:
