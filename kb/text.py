@@ -7,7 +7,8 @@ import unicodedata
 
 # A sentence ends at . ! ? ؟ … followed by space, unless the next word starts in
 # lower case (abbreviations such as "ect., evenimente" or "vs. client").
-_END = re.compile(r"(?<=[.!?؟…])[\"'”»)]*\s+|\s*\n\s*")
+# Closing quotes and brackets after the stop belong to the sentence they close.
+_END = re.compile(r"(?<=[.!?؟…])([\"'”»)]*)\s+|\s*\n\s*")
 _CLAUSE = re.compile(r"(?<=[,;:،؛])\s+")
 
 
@@ -20,8 +21,9 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
         nxt = text[match.end() : match.end() + 1]
         if "\n" not in match.group(0) and nxt and nxt.islower():
             continue
-        if match.start() > begin:
-            spans.append((begin, match.start()))
+        closing = len(match.group(1) or "")
+        if match.start() + closing > begin:
+            spans.append((begin, match.start() + closing))
         begin = match.end()
     if begin < stop and text[begin:stop].strip():
         spans.append((begin, stop))

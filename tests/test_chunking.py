@@ -5,6 +5,7 @@ import pytest
 from kb.chunking import blocks, chunk_document
 from kb.loading import load_folder
 from kb.models import Document
+from kb.text import sentence_spans
 from tests.conftest import SEEDS
 
 DOCS = load_folder(SEEDS, 10_000_000).documents
@@ -49,3 +50,9 @@ def test_long_arabic_paragraphs_split_between_sentences() -> None:
     for chunk in chunks:
         assert chunk.text.endswith(".")
         assert len(chunk.text) <= 400
+
+
+def test_a_closing_quote_stays_with_its_sentence() -> None:
+    text = 'He said "stop." Then «enough!» came. (It ended.) Fine.'
+    sentences = [text[a:b] for a, b in sentence_spans(text)]
+    assert sentences == ['He said "stop."', "Then «enough!» came.", "(It ended.)", "Fine."]
