@@ -158,7 +158,7 @@ def test_a_killed_ingest_leaves_the_previous_index_answering(
     assert old is not None
 
     bigger = folder_with(tmp_path, "bigger")
-    articles(bigger, 8)
+    articles(bigger, 16)  # the kill comes after the first one or two; the rest only make sure it is mid-way
     job = Ingest(settings, bigger)
     watcher = Store(settings)
 
