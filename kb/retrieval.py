@@ -154,6 +154,7 @@ class Retrieval:
     best_dense: float
     lexical_terms: int
     best_sparse: float | None = None
+    index: CorpusIndex | None = None  # the generation searched
 
 
 class Retriever:
@@ -186,8 +187,11 @@ class Retriever:
                 self._index = CorpusIndex.build(self.store, active.generation)
             return self._index
 
-    def search(self, query: str, top_k: int, language: str | None = None) -> Retrieval:
-        index = self.index()
+    def search(
+        self, query: str, top_k: int, language: str | None = None, index: CorpusIndex | None = None
+    ) -> Retrieval:
+        """The ``top_k`` best passages for ``query`` in ``index`` (the active generation by default)."""
+        index = index or self.index()
         pending = self._pool.submit(self.embedder.sparse, [query]) if index.sparse is not None else None
         vector = self.embedder.encode([query], is_query=True)[0]
         query_sparse = pending.result() if pending is not None else None
@@ -208,7 +212,7 @@ class Retriever:
         lexical_score = dict(lexical)
         found = set(dense_score) | set(lexical_score)
         if not found:
-            return Retrieval((), 0.0, 0)
+            return Retrieval((), 0.0, 0, index=index)
         # A translated passage is scored on both readings, so its twin joins the candidates.
         twins = [index.translation_of_chunk(index.chunks[r]) for r in found]
         candidates = sorted(found | {index.row[twin.id] for twin in twins if twin is not None})
@@ -233,7 +237,7 @@ class Retriever:
         hits = self._select(index, ranked, fused, dense_score, lexical_score, top_k, language)
         best_dense = max(dense_score.values(), default=0.0)
         best_sparse = float(latent.max()) if latent is not None and len(latent) else None
-        return Retrieval(tuple(hits), best_dense, len(index.bm25.known(tokenize(query))), best_sparse)
+        return Retrieval(tuple(hits), best_dense, len(index.bm25.known(tokenize(query))), best_sparse, index)
 
     def _select(
         self,

@@ -18,7 +18,7 @@ from kb.errors import InputError, SourceNotFoundError
 from kb.ingestion import IngestReport, Progress, ingest
 from kb.models import Answer, Document, Question, Turn
 from kb.query import standalone_query
-from kb.retrieval import Retriever
+from kb.retrieval import CorpusIndex, Retriever
 from kb.settings import Settings
 from kb.store import Store
 
@@ -142,8 +142,8 @@ class KnowledgeBase:
         self.retriever.index()
         self.calibration()
 
-    def calibration(self) -> Calibration:
-        index = self.retriever.index()
+    def calibration(self, index: CorpusIndex | None = None) -> Calibration:
+        index = index or self.retriever.index()
         cached = self._calibration
         if cached is None or cached[0] != index.generation:
             cached = (index.generation, calibrate(self.embedder, index.vectors))
@@ -154,12 +154,13 @@ class KnowledgeBase:
     # -- questions ----------------------------------------------------------
     def prepare(self, question: Question) -> AnswerRequest:
         started = time.perf_counter()
+        # One generation for the whole question, even if a re-ingest switches meanwhile.
         index = self.retriever.index()
         language = question.language or lang.detect(question.text, ignore=index.shared_words)
         query = self.condenser(question)
-        found = self.retriever.search(query, question.top_k, language)
+        found = self.retriever.search(query, question.top_k, language, index)
         retrieved = time.perf_counter()
-        covered = bool(found.hits) and self.calibration().covered(found.best_dense, found.lexical_terms)
+        covered = bool(found.hits) and self.calibration(found.index).covered(found.best_dense, found.lexical_terms)
         return AnswerRequest(
             question=question,
             language=language,

@@ -9,7 +9,7 @@ import pytest
 
 import kb.retrieval as retrieval
 from kb.query import asks_for_quantity, states_quantity
-from kb.service import KnowledgeBase
+from kb.service import KnowledgeBase, validate_question
 
 
 @pytest.mark.parametrize(
@@ -85,3 +85,17 @@ def test_a_translated_pair_scores_the_mean_of_its_two_readings(
         assert hit.score == pytest.approx((mine + theirs) / 2)
         unequal += abs(mine - theirs) > 0.1
     assert unequal, "no pair whose readings differ: the test would not tell mean from max"
+
+
+def test_a_question_is_answered_from_one_generation(kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Language detection, search and the answerability check all read the same index, even mid-switch."""
+    reads: list[object] = []
+    original = kb.retriever.index
+
+    def counting(fresh: bool = False) -> Any:
+        reads.append(fresh)
+        return original(fresh)
+
+    monkeypatch.setattr(kb.retriever, "index", counting)
+    kb.ask(validate_question("What is omnichannel?"))
+    assert len(reads) == 1
