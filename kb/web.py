@@ -91,9 +91,13 @@ class ChatHandlers:
         self.feedback = FeedbackStore(settings.feedback_path)
 
     def _document_text(self, source: str) -> str | None:
+        """The article around a cited passage; None (the passage alone is shown) if it cannot be read."""
         try:
             return self.kb.document(source).text
         except KBError:
+            return None
+        except Exception:  # the store failing must not lose an answer already given
+            log.exception("reading %s for the sources panel failed", source)
             return None
 
     def respond(self, text: str, session: ChatSession | None) -> Iterator[tuple[Any, ...]]:

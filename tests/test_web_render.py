@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from kb.models import Answer, Chunk, Citation, Hit
+from kb.service import KnowledgeBase
+from kb.web import ChatHandlers, ChatSession
 from kb.web_render import answer_html, find_spans, question_html, quoted_segments, sources_section, text_html
 
 MARKUP = '<img src=x onerror="alert(1)">'
@@ -54,3 +58,19 @@ def test_sources_section_escapes_everything_from_the_index() -> None:
     assert 'id="kb-src-2-1"' in html
     assert "<mark>&lt;img src=x onerror=&quot;alert(1)&quot;&gt; after.</mark>" in html
     assert "Next paragraph" not in html  # the context stops at the paragraph break
+
+
+def test_a_store_failure_while_showing_sources_does_not_lose_the_answer(
+    kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(source: str) -> None:
+        raise RuntimeError("Collection [omnikb-g1-documents] does not exist")
+
+    monkeypatch.setattr(kb, "document", broken)
+    handlers = ChatHandlers(kb.settings, kb)
+    *_, last = handlers.respond("What is omnichannel?", None)
+    session = last[1]  # outputs: chat, session, panel, …
+    assert isinstance(session, ChatSession)
+    answer = session.answers[len(session.messages) - 1]
+    assert answer["answered"] and answer["citations"]
+    assert "kb-citation" in "".join(session.sections)
