@@ -11,9 +11,11 @@ on a collection that vanished under it.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,6 +75,39 @@ def ingest(
     store: Store,
     embedder: Embedder,
     progress: Progress | None = None,
+) -> IngestReport:
+    """Index ``folder`` as a new generation and switch to it; one ingest at a time per data dir."""
+    with ingest_lock(settings.data_dir):
+        return _ingest(folder, settings, store, embedder, progress)
+
+
+@contextmanager
+def ingest_lock(data_dir: Path) -> Iterator[None]:
+    """Hold the data dir's ingest lock, or refuse at once if another ingest holds it.
+
+    Two ingests at the same time would each clean up the other's half-built
+    generation. The lock is the kernel's, so a killed ingest never leaves it held.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open(data_dir / "ingest.lock", "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IngestError(
+                f"Another ingest is running on {data_dir}; wait for it to finish, then run this one again."
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _ingest(
+    folder: Path,
+    settings: Settings,
+    store: Store,
+    embedder: Embedder,
+    progress: Progress | None,
 ) -> IngestReport:
     started = time.perf_counter()
     loaded = load_folder(folder, settings.max_file_bytes)

@@ -12,12 +12,12 @@ import pytest
 
 from kb.embedding import get_embedder
 from kb.errors import IngestError, ModelMismatchError
-from kb.ingestion import ingest
+from kb.ingestion import ingest, ingest_lock
 from kb.loading import load_folder
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 from kb.store import Store
-from tests.conftest import ROOT
+from tests.conftest import ROOT, SEEDS
 
 
 class CountingEmbedder:
@@ -184,3 +184,14 @@ def test_a_file_that_cannot_be_read_is_skipped_not_fatal(tmp_path: Path, monkeyp
     loaded = load_folder(tmp_path, 10_000)
     assert [d.source for d in loaded.documents] == ["a.txt"]
     assert [(p.path, p.reason) for p in loaded.problems] == [("b.txt", "skipped: cannot read it (Input/output error)")]
+
+
+def test_a_second_ingest_at_the_same_time_is_refused_and_harms_nothing(seeded_settings: Settings) -> None:
+    """Two ingests at once would each clean up the other's half-built generation."""
+    before = Store(seeded_settings).generations()
+    with ingest_lock(seeded_settings.data_dir):
+        with pytest.raises(IngestError, match="Another ingest is running"):
+            KnowledgeBase(seeded_settings).ingest(SEEDS)
+    assert Store(seeded_settings).generations() == before
+    with ingest_lock(seeded_settings.data_dir):  # released: it can be taken again
+        pass
