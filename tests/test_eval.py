@@ -16,7 +16,6 @@ from kb import evaluation
 from kb.service import KnowledgeBase, validate_question
 from tests.conftest import DEVSET, ROOT
 
-
 HELDOUT = ROOT / "eval" / "heldout.jsonl"
 
 
