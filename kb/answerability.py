@@ -6,12 +6,15 @@ carry over between corpora or models. Instead, each index is probed with
 questions on unrelated everyday topics, in the supported languages: the best
 score such a question reaches is what "not covered" looks like for this corpus
 and this model. A question is covered when its best passage scores clearly
-above that, or when it also shares rare terms with the passages.
+above that, or when it also shares rare terms with the passages, or when its
+latent terms (the model's sparse head) match a passage far better than any
+off-topic probe's do.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -37,24 +40,52 @@ OFF_TOPIC_PROBES = (
 )
 
 MARGIN = 0.03
+# Latent terms cover a question that matches a passage this many times better
+# than the best off-topic probe does (and scores above every probe densely).
+SPARSE_FACTOR = 2.0
 
 
 @dataclass(frozen=True)
 class Calibration:
     off_topic_best: float
     threshold: float
+    off_topic_sparse: float | None = None
 
-    def covered(self, best_dense: float, rare_terms: int) -> bool:
+    def covered(self, best_dense: float, rare_terms: int, best_sparse: float | None = None) -> bool:
         if best_dense >= self.threshold:
             return True
         # Shared rare terms (names, numbers, domain words) lower the bar a little.
-        return rare_terms >= 2 and best_dense >= self.off_topic_best + MARGIN / 2
+        if rare_terms >= 2 and best_dense >= self.off_topic_best + MARGIN / 2:
+            return True
+        return (
+            best_sparse is not None
+            and bool(self.off_topic_sparse)
+            and best_dense >= self.off_topic_best
+            and best_sparse >= SPARSE_FACTOR * (self.off_topic_sparse or 0.0)
+        )
 
 
-def calibrate(embedder: Embedder, vectors: np.ndarray) -> Calibration:
+def calibrate(embedder: Embedder, vectors: np.ndarray, sparse: Any = None) -> Calibration:
+    """``sparse``: the passages' latent terms as a CSR matrix, if the model has them."""
     if len(vectors) == 0:
         return Calibration(1.0, 1.0)
     probes = embedder.encode(list(OFF_TOPIC_PROBES), is_query=True)
     best = (probes @ vectors.T).max(axis=1)
     ceiling = float(np.max(best))
-    return Calibration(off_topic_best=ceiling, threshold=ceiling + MARGIN)
+    return Calibration(ceiling, ceiling + MARGIN, _sparse_ceiling(embedder, sparse))
+
+
+def _sparse_ceiling(embedder: Embedder, matrix: Any) -> float | None:
+    """The best latent-term match any off-topic probe reaches."""
+    if matrix is None:
+        return None
+    encoded = embedder.sparse(list(OFF_TOPIC_PROBES))
+    if not encoded:
+        return None
+    best = 0.0
+    for ids, weights in encoded:
+        keep = ids < matrix.shape[1]
+        column = np.zeros(matrix.shape[1], dtype=np.float32)
+        column[ids[keep]] = weights[keep]
+        best = max(best, float(np.max(matrix @ column, initial=0.0)))
+    return best

@@ -146,7 +146,7 @@ class KnowledgeBase:
         index = index or self.retriever.index()
         cached = self._calibration
         if cached is None or cached[0] != index.generation:
-            cached = (index.generation, calibrate(self.embedder, index.vectors))
+            cached = (index.generation, calibrate(self.embedder, index.vectors, index.sparse))
             self._calibration = cached
             log.info("answerability threshold %.3f", cached[1].threshold)
         return cached[1]
@@ -160,7 +160,8 @@ class KnowledgeBase:
         query = self.condenser(question)
         found = self.retriever.search(query, question.top_k, language, index)
         retrieved = time.perf_counter()
-        covered = bool(found.hits) and self.calibration(found.index).covered(found.best_dense, found.lexical_terms)
+        calibration = self.calibration(found.index)
+        covered = bool(found.hits) and calibration.covered(found.best_dense, found.lexical_terms, found.best_sparse)
         return AnswerRequest(
             question=question,
             language=language,

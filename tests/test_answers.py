@@ -119,3 +119,15 @@ def test_a_follow_up_is_answered_in_the_light_of_the_history(kb: KnowledgeBase) 
 def test_bad_questions_are_refused_with_a_message(kwargs: dict, fragment: str) -> None:
     with pytest.raises(InputError, match=fragment):
         validate_question(**kwargs)
+
+
+def test_latent_terms_can_vouch_for_a_question_the_dense_score_leaves_in_doubt(kb: KnowledgeBase) -> None:
+    calibration = kb.calibration()
+    assert calibration.off_topic_sparse is not None and calibration.off_topic_sparse > 0
+    doubtful = (calibration.off_topic_best + calibration.threshold) / 2  # above every probe, below the bar
+    strong, weak = 2.5 * calibration.off_topic_sparse, 1.5 * calibration.off_topic_sparse
+    assert calibration.covered(doubtful, 0, strong)
+    assert not calibration.covered(doubtful, 0, weak)
+    assert not calibration.covered(doubtful, 0, None)
+    # Below every off-topic probe densely, no latent-term match is enough.
+    assert not calibration.covered(calibration.off_topic_best - 0.01, 0, 10 * calibration.off_topic_sparse)
