@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from kb.embedding import Embedder
+from kb.embedding import Embedder, sparse_column
 
 # Everyday questions that no knowledge base about one subject answers.
 OFF_TOPIC_PROBES = (
@@ -83,9 +83,6 @@ def _sparse_ceiling(embedder: Embedder, matrix: Any) -> float | None:
     if not encoded:
         return None
     best = 0.0
-    for ids, weights in encoded:
-        keep = ids < matrix.shape[1]
-        column = np.zeros(matrix.shape[1], dtype=np.float32)
-        column[ids[keep]] = weights[keep]
-        best = max(best, float(np.max(matrix @ column, initial=0.0)))
+    for vector in encoded:
+        best = max(best, float(np.max(matrix @ sparse_column(vector, matrix.shape[1]), initial=0.0)))
     return best

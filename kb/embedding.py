@@ -25,6 +25,15 @@ SPARSE_TERMS = 256
 
 # Sparse vector: (term ids, weights).
 SparseVector = tuple[np.ndarray, np.ndarray]
+
+
+def sparse_column(vector: SparseVector, width: int) -> np.ndarray:
+    """``vector`` as a dense column of ``width`` terms, to score a passage matrix with ``matrix @ column``."""
+    ids, weights = vector
+    keep = ids < width
+    column = np.zeros(width, dtype=np.float32)
+    column[ids[keep]] = weights[keep]
+    return column
 ST_PREFIX = "st:"
 
 

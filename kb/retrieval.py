@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from chromadb.errors import NotFoundError
 
-from kb.embedding import Embedder, SparseVector
+from kb.embedding import Embedder, SparseVector, sparse_column
 from kb.ingestion import aligned
 from kb.language import words
 from kb.lexical import BM25, tokenize
@@ -298,11 +298,7 @@ class Retriever:
 def _sparse_scores(matrix: Any, rows: np.ndarray, query: SparseVector | None) -> np.ndarray | None:
     if matrix is None or query is None:
         return None
-    ids, weights = query
-    keep = ids < matrix.shape[1]
-    column = np.zeros(matrix.shape[1], dtype=np.float32)
-    column[ids[keep]] = weights[keep]
-    return np.asarray(matrix[rows] @ column).ravel()
+    return np.asarray(matrix[rows] @ sparse_column(query, matrix.shape[1])).ravel()
 
 
 def _fuse(dense: np.ndarray, lexical: np.ndarray, latent: np.ndarray | None) -> np.ndarray:
