@@ -11,6 +11,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,6 +50,15 @@ def kb(seeded_settings: Settings) -> KnowledgeBase:
     base = KnowledgeBase(seeded_settings)
     base.warm_up()
     return base
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium under Playwright, one per test module (tests/browser.py)."""
+    from tests.browser import chromium
+
+    with chromium() as b:
+        yield b
 
 
 @pytest.fixture()

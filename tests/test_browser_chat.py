@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from kb.settings import Settings
-from tests.browser import Server, chromium, request, running_server
+from tests.browser import Server, request, running_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -36,12 +36,6 @@ WATCH_STREAM = """
 def server(seeded_settings: Settings) -> Iterator[Server]:
     with running_server(seeded_settings.data_dir, env={"KB_RATE_LIMIT": "0"}) as srv:
         yield srv
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture()

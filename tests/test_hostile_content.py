@@ -24,7 +24,7 @@ from kb.cli import visible
 from kb.loading import parse
 from kb.service import KnowledgeBase, validate_question
 from kb.settings import Settings
-from tests.browser import Server, chromium, request, running_server
+from tests.browser import Server, request, running_server
 
 # Every kind of terminal control an article might carry: colour (CSI), a window title and a
 # hyperlink (OSC, ended by BEL or ST), an 8-bit CSI, a carriage return that overwrites the
@@ -276,12 +276,6 @@ LIVE_MARKUP = """
 def server(hostile: Settings) -> Iterator[Server]:
     with running_server(hostile.data_dir, env={"KB_RATE_LIMIT": "0"}) as srv:
         yield srv
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture()
