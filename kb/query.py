@@ -23,7 +23,9 @@ def standalone_query(question: Question) -> str:
 
 
 # Words that ask for an amount, in the supported languages: a question with
-# one expects a number in its answer ("how much", "what percentage", "rate").
+# one expects a number in its answer ("how much", "what percentage", "rate"),
+# and so does one about the size of a change (nouns only: "growth", "aumento";
+# the verb "increase" asks how, not how much).
 _QUANTITY_CUES = frozenset(
     """
     much many percent percentage percentages number numbers figure figures statistic statistics rate rates
@@ -34,6 +36,8 @@ _QUANTITY_CUES = frozenset(
     viel viele prozent prozentsatz anteil zahl zahlen statistik statistiken
     quanti quante percentuale numero numeri cifra statistica statistiche tasso
     كم نسبة النسبة عدد رقم أرقام إحصائية إحصائيات معدل
+    growth aumento crescimento incremento crecimiento creștere creșterea creșteri
+    augmentation hausse croissance anstieg zunahme steigerung wachstum crescita زيادة الزيادة نمو ارتفاع
     """.split()
 )
 

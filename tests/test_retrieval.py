@@ -23,6 +23,13 @@ from kb.service import KnowledgeBase, validate_question
         "Wie viel Prozent der Kunden bleiben?",
         "Quanti clienti restano?",
         "كم نسبة العملاء الذين يبقون؟",
+        # The size of a change is an amount too.
+        "Qual foi o crescimento das vendas online?",
+        "¿De cuánto es el incremento de ventas?",
+        "What growth in revenue do brands see?",
+        "Quelle hausse des ventes observe-t-on ?",
+        "Wie groß ist der Anstieg der Umsätze?",
+        "ما هي الزيادة في المبيعات؟",
     ],
 )
 def test_questions_that_ask_for_an_amount_are_recognised(question: str) -> None:
@@ -36,6 +43,7 @@ def test_questions_that_ask_for_an_amount_are_recognised(question: str) -> None:
         "¿Cuál es el nombre de la estrategia?",  # "nombre" is a name in Spanish
         "Is a 30% increase a lot?",  # gives its own number
         "ما هو الفرق بين الاستراتيجيتين؟",
+        "How do I increase my sales?",  # a verb: asks for a method, not an amount
     ],
 )
 def test_other_questions_are_not(question: str) -> None:
