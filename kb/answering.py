@@ -11,14 +11,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from kb.citations import renumber
+from kb.citations import MARKER, cite
 from kb.i18n import message
 from kb.lexical import tokenize
 from kb.models import Answer, Citation, Hit, Question
 from kb.text import sentence_spans
 
 MAX_CITED = 3
-SENTENCES_PER_PASSAGE = 2
+SENTENCES_PER_PASSAGE = 4
 MAX_QUOTE_CHARS = 420
 
 
@@ -95,25 +95,58 @@ def _family(hit: Hit) -> set[str]:
 
 
 def best_sentences(hit: Hit, query: str, limit: int = SENTENCES_PER_PASSAGE) -> str:
-    """The passage's sentences that share most terms with the question, in order."""
+    """The passage's sentences that share most terms with the question, in
+    their order, within ``MAX_QUOTE_CHARS``.
+
+    Sentences are taken best first while they fit, so the budget never cuts
+    the best one for an earlier, weaker one; adjacent sentences read as one
+    stretch of text, gaps are marked with "…". A question in another language
+    than the passage shares few terms with it: then the paragraph's opening
+    sentences come first, and a few of them are quoted rather than two.
+    Words are quoted as written; only the article's own reference marks
+    ("[17]") are shown as "[…]", so that every ``[n]`` is this answer's.
+    """
     text = hit.chunk.text
     spans = sentence_spans(text)
     if not spans:
-        return text.strip()
+        return _clip(" ".join(text.split()))
     terms = set(tokenize(query))
-    scored = []
-    for position, (start, end) in enumerate(spans):
-        overlap = len(terms & set(tokenize(text[start:end])))
-        length = end - start
-        # Prefer overlap; among equals, earlier sentences (a paragraph's topic
-        # sentence); skip bare headings when there is more to say.
-        scored.append((overlap, -position - (10 if length < 40 and len(spans) > 1 else 0), start, end))
-    chosen = sorted(sorted(scored, reverse=True)[:limit], key=lambda s: s[2])
-    quote = " … ".join(" ".join(text[s:e].split()) for _, _, s, e in chosen)
-    if len(quote) > MAX_QUOTE_CHARS:
-        cut = quote.rfind(" ", 0, MAX_QUOTE_CHARS)
-        quote = quote[: cut if cut > 0 else MAX_QUOTE_CHARS] + " …"
-    return quote
+    ranked = sorted(
+        range(len(spans)),
+        key=lambda i: (
+            -len(terms & set(tokenize(text[spans[i][0] : spans[i][1]]))),
+            # Among equals, earlier sentences (a paragraph's topic sentence);
+            # bare headings last when there is more to say.
+            i + (10 if spans[i][1] - spans[i][0] < 40 and len(spans) > 1 else 0),
+        ),
+    )
+    chosen: list[int] = []
+    used = 0
+    for i in ranked[:limit]:
+        length = len(" ".join(text[spans[i][0] : spans[i][1]].split()))
+        if chosen and used + length + 3 > MAX_QUOTE_CHARS:
+            continue
+        chosen.append(i)
+        used += length + 3
+    chosen.sort()
+    parts: list[str] = []
+    for n, i in enumerate(chosen):
+        sentence = " ".join(text[spans[i][0] : spans[i][1]].split())
+        if n == 0:
+            parts.append(sentence)
+        else:
+            parts.append((" " if i == chosen[n - 1] + 1 else " … ") + sentence)
+    return _clip("".join(parts))
+
+
+def _clip(quote: str) -> str:
+    # An article's own reference marks ("[17]") would read as this answer's
+    # citations: they are elided the way an editor marks a cut, "[…]".
+    quote = MARKER.sub("[…]", quote)
+    if len(quote) <= MAX_QUOTE_CHARS:
+        return quote
+    cut = quote.rfind(" ", 0, MAX_QUOTE_CHARS)
+    return quote[: cut if cut > 0 else MAX_QUOTE_CHARS] + " …"
 
 
 class ExtractiveAnswerer:
@@ -125,11 +158,12 @@ class ExtractiveAnswerer:
         if not request.covered or not request.hits:
             return not_covered(request, self.mode)
         lines = [message("lead_in", request.language)]
-        for index in cited_hits(request.hits):
+        indexes = cited_hits(request.hits)
+        for number, index in enumerate(indexes, start=1):
+            # Markers are this answer's own: the quote is never renumbered.
             quote = best_sentences(request.hits[index], request.query)
-            lines.append(f"- “{quote}” [{index + 1}]")
-        text, citations = renumber("\n".join(lines), request.hits)
-        return answered(request, self.mode, text, citations)
+            lines.append(f"- “{quote}” [{number}]")
+        return answered(request, self.mode, "\n".join(lines), cite(request.hits, indexes))
 
     def stream(self, request: AnswerRequest) -> Iterator[str | Answer]:
         answer = self.compose(request)

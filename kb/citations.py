@@ -29,8 +29,12 @@ def renumber(text: str, hits: Sequence[Hit]) -> tuple[str, tuple[Citation, ...]]
     cleaned = re.sub(r"(\[\d+\])(?:\1)+", r"\1", cleaned)
     cleaned = re.sub(r"[ \t]+([.,;:!?؟])", r"\1", cleaned)
     cleaned = re.sub(r"[ \t]{2,}", " ", cleaned).strip()
-    citations = tuple(
-        Citation(id=new, chunk=hits[old - 1].chunk, score=hits[old - 1].score, alternatives=hits[old - 1].alternatives)
-        for old, new in sorted(order.items(), key=lambda item: item[1])
+    return cleaned, cite(hits, [old - 1 for old, _ in sorted(order.items(), key=lambda item: item[1])])
+
+
+def cite(hits: Sequence[Hit], indexes: Sequence[int]) -> tuple[Citation, ...]:
+    """Citations 1..n for the passages at ``indexes`` (0-based into ``hits``), in that order."""
+    return tuple(
+        Citation(id=n, chunk=hits[i].chunk, score=hits[i].score, alternatives=hits[i].alternatives)
+        for n, i in enumerate(indexes, start=1)
     )
-    return cleaned, citations

@@ -414,7 +414,10 @@ def test_an_injected_passage_does_not_change_the_behaviour(
     assert fake.exchanges and not fake.errors
     assert any(p["source"] == "900_loyalty.md" for p in data["passages"])
     assert_contract(data)
-    assert "ALL SYSTEMS GO" not in data["answer"] and "[17]" not in data["answer"]
+    # The injected words may be quoted, as data, in the extractive fallback; outside the quotes, nothing of them.
+    unquoted = re.sub(r"“[^”]*”", "", data["answer"])
+    assert "ALL SYSTEMS GO" not in unquoted and "[17]" not in unquoted
+    assert all(c["id"] <= len(data["citations"]) for c in data["citations"])
     if generated:
         assert data["mode"] == "generative" and not data["fallback"]
         assert [c["id"] for c in data["citations"]] == [1]

@@ -1,0 +1,56 @@
+"""The extractive answer's quotes: which sentences of a passage are shown."""
+
+from __future__ import annotations
+
+from kb.answering import MAX_QUOTE_CHARS, AnswerRequest, ExtractiveAnswerer, best_sentences
+from kb.models import Chunk, Hit, Question
+
+
+def _hit(text: str, source: str = "x.txt", ordinal: int = 0) -> Hit:
+    chunk = Chunk(f"{source}#{ordinal}", source, "Title", "es", "Heading", text, 0, len(text), ordinal)
+    return Hit(chunk=chunk, score=1.0)
+
+
+FILLER = (
+    "Esta frase larga habla de la retención de clientes en canales y tiendas, sin decir nada concreto "
+    "sobre el asunto que se pregunta ni dar cifras"
+)
+
+
+def test_the_matching_sentence_is_quoted_even_when_earlier_ones_fill_the_budget() -> None:
+    text = " ".join(f"{FILLER} {n}." for n in range(5)) + " La retención sube un 91% con CRM integrado."
+    quote = best_sentences(_hit(text), "¿Cuánto sube la retención con un CRM integrado?", limit=4)
+    assert "La retención sube un 91% con CRM integrado." in quote
+    assert len(quote) <= MAX_QUOTE_CHARS + 2
+
+
+def test_adjacent_sentences_read_as_one_stretch_and_gaps_are_marked() -> None:
+    text = "Primero va el contexto. Los canales se sincronizan. Otra cosa distinta aquí. Los canales comparten datos."
+    quote = best_sentences(_hit(text), "canales sincronizan comparten datos", limit=3)
+    assert quote == "Primero va el contexto. Los canales se sincronizan. … Los canales comparten datos."
+    assert "Otra cosa distinta" not in quote
+
+
+def test_without_shared_words_the_opening_sentences_are_quoted_verbatim() -> None:
+    text = "Primera frase del párrafo. Segunda frase del párrafo. Tercera frase. Cuarta frase del final."
+    quote = best_sentences(_hit(text), "ما هو الفرق؟", limit=3)
+    assert quote == "Primera frase del párrafo. Segunda frase del párrafo. Tercera frase."
+
+
+def test_one_overlong_sentence_is_cut_at_a_word_boundary() -> None:
+    text = " ".join(["palabra"] * 200) + "."
+    quote = best_sentences(_hit(text), "palabra")
+    assert quote.endswith(" …") and len(quote) <= MAX_QUOTE_CHARS + 2
+    assert set(quote[:-2].split()) == {"palabra"}
+
+
+def test_an_article_s_reference_marks_are_elided_not_taken_for_citations() -> None:
+    first = _hit("Según el informe [2], la retención sube. Véase también la nota [17] al final.")
+    second = _hit("Los clientes vuelven cuando los canales comparten datos.", ordinal=1)
+    other = _hit("Otra fuente distinta sobre tiendas.", source="y.txt")
+    request = AnswerRequest(Question("¿Sube la retención?"), "es", "¿Sube la retención?", (first, other, second), True)
+    answer = ExtractiveAnswerer().compose(request)
+    assert "“Según el informe […], la retención sube. Véase también la nota […] al final.” [1]" in answer.answer
+    # Two passages of the first article are cited, numbered in order; the other article is not.
+    assert [(c.id, c.chunk.id) for c in answer.citations] == [(1, "x.txt#0"), (2, "x.txt#1")]
+    assert answer.answer.splitlines()[1].endswith("” [1]") and answer.answer.splitlines()[2].endswith("” [2]")
