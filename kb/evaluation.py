@@ -2,8 +2,10 @@
 
 Metrics are what a reader feels: where the first answering passage lands
 (hit@k, MRR@10), whether it is met within the first 2,000 characters read,
-whether the citations are right, and whether the system answers or abstains
-when it should.
+whether the citations are right, whether the answer's own quotes carry the
+answering words (``quote_hit``) and one of the item's facts (``fact_hit``,
+in the answer or its cited text), and whether the system answers or
+abstains when it should.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ METRICS = (
     "hit@2000c",
     "citation_hit",
     "citation_precision",
+    "quote_hit",
+    "fact_hit",
     "answered",
     "abstained",
     "language_ok",
@@ -138,6 +142,11 @@ def score_item(item: EvalItem, answer: dict[str, Any], translations: dict[str, s
             if citations:
                 good = sum(passage_from_gold_seed(c, item.gold, translations) for c in citations)
                 values["citation_precision"] = good / len(citations)
+            shown = fold(answer["answer"])
+            values["quote_hit"] = float(any(fold(g.contains) in shown for g in item.gold))
+            if item.facts:
+                readable = [shown, *(fold(c["text"]) for c in citations)]
+                values["fact_hit"] = float(any(fold(f) in text for f in item.facts for text in readable))
     else:
         values["abstained"] = float(not answer["answered"] and not answer["citations"])
     return ItemScore(item, values, first)

@@ -36,6 +36,7 @@ def test_dev_set_quality_floors(kb: KnowledgeBase) -> None:
     assert total["hit@2000c"] is not None and total["hit@2000c"] >= 0.85
     assert total["mrr@10"] is not None and total["mrr@10"] >= 0.80
     assert total["citation_precision"] is not None and total["citation_precision"] >= 0.85
+    assert total["quote_hit"] is not None and total["quote_hit"] >= 0.75
     assert total["answered"] == 1.0
     assert total["abstained"] == 1.0
     assert total["language_ok"] == 1.0
@@ -47,6 +48,7 @@ def test_held_out_quality_floors(kb: KnowledgeBase) -> None:
     assert total["hit@5"] is not None and total["hit@5"] >= 0.75
     assert total["mrr@10"] is not None and total["mrr@10"] >= 0.55
     assert total["citation_precision"] is not None and total["citation_precision"] >= 0.45
+    assert total["quote_hit"] is not None and total["quote_hit"] >= 0.35
     assert total["answered"] is not None and total["answered"] >= 0.9
     assert total["abstained"] is not None and total["abstained"] >= 0.7
     assert total["language_ok"] == 1.0
@@ -59,13 +61,32 @@ def test_scoring_counts_a_translation_as_the_original() -> None:
         "text": "…",
         "alternatives": [{"source": "000_y.txt", "text": "a fase de start-up"}],
     }
-    answer = {"language": "en", "answered": True, "passages": [passage], "citations": [passage]}
+    answer = {"language": "en", "answer": "…", "answered": True, "passages": [passage], "citations": [passage]}
     score = evaluation.score_item(item, answer, {"004_x.txt": "000_y.txt", "000_y.txt": "004_x.txt"})
     assert score.values["hit@1"] == 1.0
     assert score.values["citation_precision"] == 1.0
     wrong = {"source": "003_z.txt", "text": "fase de start-up", "alternatives": []}
     score = evaluation.score_item(item, {**answer, "passages": [wrong], "citations": [wrong]}, {})
     assert score.values["hit@5"] == 0.0 and score.values["citation_precision"] == 0.0
+
+
+def test_quote_hit_reads_the_answer_and_fact_hit_also_the_cited_text() -> None:
+    item = evaluation.EvalItem("x", "pt", "q", (), (evaluation.Gold("003", "91% mai mult"),), True, ("91",))
+    cited = {"source": "003_x.txt", "text": "ating cu 91% mai mult", "alternatives": []}
+    answer = {"language": "pt", "answered": True, "passages": [cited], "citations": [cited]}
+    quoted = evaluation.score_item(item, {**answer, "answer": "“Ating cu  91% MAI mult” [1]"}, {})
+    assert quoted.values["quote_hit"] == 1.0 and quoted.values["fact_hit"] == 1.0
+    elsewhere = evaluation.score_item(item, {**answer, "answer": "“Strategia e holistică.” [1]"}, {})
+    assert elsewhere.values["quote_hit"] == 0.0 and elsewhere.values["fact_hit"] == 1.0
+    uncited = {"source": "001_y.txt", "text": "sin cifras", "alternatives": []}
+    missed = evaluation.score_item(
+        item, {**answer, "answer": "“Sin cifras.” [1]", "passages": [uncited], "citations": [uncited]}, {}
+    )
+    assert missed.values["quote_hit"] == 0.0 and missed.values["fact_hit"] == 0.0
+    without_facts = evaluation.score_item(
+        evaluation.EvalItem("y", "pt", "q", (), item.gold, True, ()), {**answer, "answer": "x"}, {}
+    )
+    assert without_facts.values["fact_hit"] is None
 
 
 def test_kb_eval_prints_a_table_per_language(seeded_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
