@@ -40,7 +40,7 @@ class SystemResult:
     chunks: int
 
 
-def _score(
+def score_retrieval(
     items: Sequence[EvalItem],
     retrieve: Callable[[EvalItem], list[dict[str, Any]]],
     translations: dict[str, str],
@@ -51,7 +51,7 @@ def _score(
         started = time.perf_counter()
         passages = retrieve(item)
         latencies.append(time.perf_counter() - started)
-        answer = {"passages": passages, "citations": [], "answered": True, "language": item.lang}
+        answer = {"passages": passages, "citations": [], "answered": True, "language": item.lang, "answer": ""}
         scores.append(evaluation.score_item(item, answer, translations))
     return evaluation.aggregate(scores), latencies
 
@@ -124,7 +124,7 @@ def run(kb: KnowledgeBase, workdir: Path) -> tuple[Section, list[SystemResult]]:
         return list(answer.to_dict()["passages"])
 
     kb.ask(validate_question("warm up", None, K, None, settings))
-    scores, latencies = _score(items, ours, translations)
+    scores, latencies = score_retrieval(items, ours, translations)
     results.append(SystemResult("omnikb (hybrid, full answer)", scores, latencies, 0.0, len(index.chunks)))
 
     chunks = tutorial_chunks()
@@ -136,7 +136,7 @@ def run(kb: KnowledgeBase, workdir: Path) -> tuple[Section, list[SystemResult]]:
     def tutorial(item: EvalItem) -> list[dict[str, Any]]:
         return [_as_passage(d) for d in store.similarity_search(item.question, k=K)]
 
-    scores, latencies = _score(items, tutorial, translations)
+    scores, latencies = score_retrieval(items, tutorial, translations)
     results.append(
         SystemResult(f"tutorial: 1000/200 splits, {flavour}, similarity_search", scores, latencies, setup, len(chunks))
     )
@@ -148,7 +148,7 @@ def run(kb: KnowledgeBase, workdir: Path) -> tuple[Section, list[SystemResult]]:
     def plain_bm25(item: EvalItem) -> list[dict[str, Any]]:
         return [_as_passage(chunks[row]) for row, _ in bm25.top(item.question, K)]
 
-    scores, latencies = _score(items, plain_bm25, translations)
+    scores, latencies = score_retrieval(items, plain_bm25, translations)
     results.append(SystemResult("plain BM25 over the same 1000/200 splits", scores, latencies, setup, len(chunks)))
 
     section = Section("1. Quality and speed on the dev set")

@@ -105,3 +105,14 @@ def test_kb_eval_prints_a_table_per_language(seeded_settings, tmp_path: Path) ->
     table = json.loads(result.stdout)
     assert set(table) >= {"en", "es", "ar", "total"}
     assert table["total"]["n"] == 8
+
+
+def test_the_bench_scores_retrieval_only_systems_with_the_same_metrics() -> None:
+    from bench.quality import score_retrieval
+
+    items = evaluation.load_items(DEVSET)[:3]
+    gold = items[0].gold[0]
+    passage = {"source": f"{gold.seed}_x.txt", "text": gold.contains, "alternatives": []}
+    scores, latencies = score_retrieval(items, lambda item: [passage] if item is items[0] else [], {})
+    assert len(latencies) == 3
+    assert scores["hit@1"] is not None and abs(scores["hit@1"] - 1 / 3) < 1e-9
