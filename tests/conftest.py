@@ -61,6 +61,24 @@ def browser() -> Iterator[Any]:
         yield b
 
 
+@pytest.fixture(scope="module")
+def fake() -> Iterator[Any]:
+    """The scripted OpenAI-compatible server on loopback (tests/fake_openai.py), one per test module."""
+    from tests.fake_openai import FakeOpenAI
+
+    with FakeOpenAI() as server:
+        yield server
+
+
+@pytest.fixture()
+def fresh_fake(fake: Any) -> Iterator[None]:
+    """A fresh script for each test (modules that use ``fake`` apply it to all their
+    tests); fails the test if a responder's check failed inside the server."""
+    fake.reset()
+    yield
+    assert not fake.errors, fake.errors
+
+
 @pytest.fixture()
 def seeds_copy(tmp_path: Path) -> Path:
     target = tmp_path / "seeds"

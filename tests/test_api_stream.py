@@ -18,22 +18,9 @@ from kb.settings import Settings
 from tests.browser import Server, request, running_server
 from tests.fake_openai import MODEL, FakeOpenAI, Reply, iter_sse
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("fresh_fake")]
 
 QUESTION = "How does omnichannel differ from multichannel?"
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def _fresh_script(fake: FakeOpenAI) -> Iterator[None]:
-    fake.reset()
-    yield
-    assert not fake.errors, fake.errors
 
 
 def llm_env(fake: FakeOpenAI) -> dict[str, str]:

@@ -31,18 +31,7 @@ from tests.fake_openai import MODEL, Exchange, FakeOpenAI, Reply, bench_generati
 EN_QUESTION = "How does omnichannel differ from multichannel?"
 ES_QUESTION = "¿En qué se diferencian una tienda omnicanal y una multicanal?"
 
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def _fresh_script(fake: FakeOpenAI) -> Iterator[None]:
-    fake.reset()
-    yield
-    assert not fake.errors, fake.errors  # a responder's check failed inside the server
+pytestmark = pytest.mark.usefixtures("fresh_fake")
 
 
 def llm_settings(base: Settings, fake: FakeOpenAI, timeout: float = 5.0) -> Settings:
