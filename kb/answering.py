@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Protocol
 
 from kb.citations import MARKER, cite
@@ -107,36 +108,31 @@ def best_sentences(hit: Hit, query: str, limit: int = SENTENCES_PER_PASSAGE) -> 
     ("[17]") are shown as "[…]", so that every ``[n]`` is this answer's.
     """
     text = hit.chunk.text
-    spans = sentence_spans(text)
-    if not spans:
+    sentences = [" ".join(text[start:end].split()) for start, end in sentence_spans(text)]
+    if not sentences:
         return _clip(" ".join(text.split()))
     terms = set(tokenize(query))
     ranked = sorted(
-        range(len(spans)),
+        range(len(sentences)),
         key=lambda i: (
-            -len(terms & set(tokenize(text[spans[i][0] : spans[i][1]]))),
+            -len(terms & set(tokenize(sentences[i]))),
             # Among equals, earlier sentences (a paragraph's topic sentence);
             # bare headings last when there is more to say.
-            i + (10 if spans[i][1] - spans[i][0] < 40 and len(spans) > 1 else 0),
+            i + (10 if len(sentences[i]) < 40 and len(sentences) > 1 else 0),
         ),
     )
     chosen: list[int] = []
     used = 0
     for i in ranked[:limit]:
-        length = len(" ".join(text[spans[i][0] : spans[i][1]].split()))
-        if chosen and used + length + 3 > MAX_QUOTE_CHARS:
+        if chosen and used + len(sentences[i]) + 3 > MAX_QUOTE_CHARS:
             continue
         chosen.append(i)
-        used += length + 3
+        used += len(sentences[i]) + 3
     chosen.sort()
-    parts: list[str] = []
-    for n, i in enumerate(chosen):
-        sentence = " ".join(text[spans[i][0] : spans[i][1]].split())
-        if n == 0:
-            parts.append(sentence)
-        else:
-            parts.append((" " if i == chosen[n - 1] + 1 else " … ") + sentence)
-    return _clip("".join(parts))
+    quote = sentences[chosen[0]]
+    for previous, i in pairwise(chosen):
+        quote += (" " if i == previous + 1 else " … ") + sentences[i]
+    return _clip(quote)
 
 
 def _clip(quote: str) -> str:
