@@ -13,7 +13,7 @@ from itertools import pairwise
 from typing import Protocol
 
 from kb.citations import MARKER, cite
-from kb.i18n import message
+from kb.i18n import listing, message
 from kb.lexical import tokenize
 from kb.models import Answer, Citation, Hit, Question
 from kb.text import sentence_spans
@@ -31,6 +31,8 @@ class AnswerRequest:
     hits: tuple[Hit, ...]
     covered: bool
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # Names the question mentions and the sources do not: the reply says so.
+    missing: tuple[str, ...] = ()
 
 
 class Answerer(Protocol):
@@ -54,7 +56,11 @@ def not_covered(request: AnswerRequest, mode: str) -> Answer:
         language=request.language,
         answered=False,
         mode=mode,
-        answer=message("not_covered", request.language),
+        answer=(
+            message("not_mentioned", request.language).format(names=listing(request.missing, request.language))
+            if request.missing
+            else message("not_covered", request.language)
+        ),
         citations=(),
         passages=request.hits,
         timings_ms=dict(request.timings_ms),

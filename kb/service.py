@@ -17,6 +17,7 @@ from kb.embedding import Embedder, get_embedder
 from kb.errors import InputError, SourceNotFoundError
 from kb.ingestion import IngestReport, Progress, ingest
 from kb.models import Answer, Document, Question, Turn
+from kb.names import unknown_names
 from kb.query import standalone_query
 from kb.retrieval import CorpusIndex, Retriever
 from kb.settings import Settings
@@ -161,7 +162,13 @@ class KnowledgeBase:
         found = self.retriever.search(query, question.top_k, language, index)
         retrieved = time.perf_counter()
         calibration = self.calibration(found.index)
-        covered = bool(found.hits) and calibration.covered(found.best_dense, found.lexical_terms, found.best_sparse)
+        # A name the sources never mention ("Shopify", "SEO") is one they cannot speak to.
+        names = unknown_names(question.text, language, index.vocabulary)
+        covered = (
+            bool(found.hits)
+            and not any(name.certain for name in names)
+            and calibration.covered(found.best_dense, found.lexical_terms, found.best_sparse)
+        )
         return AnswerRequest(
             question=question,
             language=language,
@@ -169,6 +176,7 @@ class KnowledgeBase:
             hits=found.hits,
             covered=covered,
             timings_ms={"retrieve": (retrieved - started) * 1000},
+            missing=() if covered else tuple(name.text for name in names),
         )
 
     def ask(self, question: Question) -> Answer:

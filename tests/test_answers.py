@@ -54,7 +54,7 @@ def test_answers_follow_the_contract(kb: KnowledgeBase, devset: list[dict]) -> N
 
 def test_unanswerable_questions_get_an_honest_answer_in_their_language(kb: KnowledgeBase) -> None:
     cases = {
-        "How many goals did Pelé score in his career?": ("en", "the sources don't cover"),
+        "How many goals does a football team score in a season?": ("en", "the sources don't cover"),
         "¿Cuál es la receta de la paella valenciana?": ("es", "las fuentes no tratan"),
         "ما هي عاصمة اليابان؟": ("ar", "المصادر لا تتناول"),
     }
@@ -63,6 +63,23 @@ def test_unanswerable_questions_get_an_honest_answer_in_their_language(kb: Knowl
         assert answer.language == language
         assert not answer.answered and not answer.citations
         assert phrase in answer.answer
+
+
+def test_a_question_about_a_name_the_sources_never_mention_is_not_covered(kb: KnowledgeBase) -> None:
+    # Close to the subject (online shops), so only the unknown names tell.
+    answer = kb.ask(validate_question("Para uma loja online omnicanal, o que é melhor: Shopify ou WooCommerce?"))
+    assert answer.language == "pt"
+    assert not answer.answered and not answer.citations
+    assert answer.answer == (
+        "Desculpe, as fontes não mencionam Shopify, WooCommerce, por isso não podem responder a esta pergunta."
+    )
+    # A name the sources do mention is answered.
+    known = kb.ask(validate_question("Como é que a Worten aplica a estratégia omnicanal?"))
+    assert known.answered and known.citations
+    # A question not covered for other reasons names what the sources lack.
+    other = kb.ask(validate_question("How many goals did Pelé score in his career?"))
+    assert not other.answered
+    assert other.answer == "Sorry, the sources don't mention Pelé, so they can't answer this question."
 
 
 def test_an_arabic_question_finds_passages_in_other_languages(kb: KnowledgeBase) -> None:
@@ -131,3 +148,4 @@ def test_latent_terms_can_vouch_for_a_question_the_dense_score_leaves_in_doubt(k
     assert not calibration.covered(doubtful, 0, None)
     # Below every off-topic probe densely, no latent-term match is enough.
     assert not calibration.covered(calibration.off_topic_best - 0.01, 0, 10 * calibration.off_topic_sparse)
+

@@ -1,0 +1,125 @@
+"""Names a question mentions that the sources never do.
+
+A question about something the articles never name ("Shopify", "SEO",
+"Lisbon") cannot be answered from them, however close its other words are to
+their subject: a small model scores "Shopify or WooCommerce?" like a question
+about online shops, which the articles are about. Names are told by their
+form, so no word list is needed:
+
+- acronyms ("SEO", "DSGVO") and inner capitals ("HubSpot");
+- Latin-script words in a question in another script ("Shopify" in Arabic);
+- capitalised words inside a sentence, in languages that do not capitalise
+  common nouns (not German), unless most of the question is capitalised
+  (a title-cased or shouted question).
+
+The first two forms are names without doubt: a question with such a name the
+sources never mention is not covered. A capital alone is weaker evidence
+(English capitalises "Portuguese" and "Monday" too): such names are only
+named in the reply to a question that is not covered for other reasons.
+
+A name counts as mentioned when the sources contain it, compared without case
+and diacritics, or as the start or end of one of their compounds ("channel" in
+"omnichannel"; "omni-channel" is "omnichannel"). Adjacent names form one ("Salesforce Commerce Cloud").
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+_HYPHENATED = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)+", re.UNICODE)
+_LATIN = re.compile(r"[a-zA-Z\u00c0-\u024f]")
+# What a sentence (or a quotation) starts after.
+_OPENERS = frozenset(".!?¿¡؟\"'“”«»(\n")
+# Languages that capitalise common nouns: a capital tells nothing there.
+CAPITALISED_NOUNS = frozenset({"de"})
+MIN_ACRONYM = 3  # "OK", "TV" are words more often than names
+MIN_COMPOUND_PART = 5
+
+
+@dataclass(frozen=True)
+class Name:
+    text: str
+    certain: bool  # by its form (acronym, inner capital, script), not by a capital alone
+
+
+def key(word: str) -> str:
+    """How a word is compared: case and diacritics do not count."""
+    decomposed = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", word).casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def vocabulary(texts: Iterable[str]) -> frozenset[str]:
+    """Every word of ``texts``, as ``key`` compares them."""
+    return frozenset(key(word) for text in texts for word in _WORD.findall(text))
+
+
+def unknown_names(question: str, language: str, known: frozenset[str]) -> tuple[Name, ...]:
+    """The names in ``question`` that the ``known`` words do not mention, in order."""
+    # A hyphenated compound the sources write as one word ("omni-channel") is theirs.
+    question = _HYPHENATED.sub(
+        lambda m: m.group().replace("-", "") if key(m.group().replace("-", "")) in known else m.group(), question
+    )
+    matches = list(_WORD.finditer(question))
+    if not matches:
+        return ()
+    non_latin = any(ch.isalpha() and not _LATIN.match(ch) for ch in question)
+    inside = [m for m in matches[1:] if not _starts_sentence(question, m.start())]
+    capitals = sum(1 for m in inside if m.group()[0].isupper())
+    title_case = capitals * 2 > len(inside)
+    shouted = sum(1 for m in matches if m.group().isupper()) * 2 > len(matches)
+
+    def kind(index: int) -> int:
+        """2: certainly a name; 1: capitalised; 0: not a name."""
+        match = matches[index]
+        word = match.group()
+        if len(word) < 2 or not _LATIN.match(word[0]):
+            return 0
+        acronym = word.isupper() and len(word) >= MIN_ACRONYM
+        if not shouted and (acronym or any(ch.isupper() for ch in word[1:] if not word.isupper())):
+            return 2
+        if non_latin:
+            return 2
+        capitalised = (
+            language not in CAPITALISED_NOUNS
+            and not title_case
+            and word[0].isupper()
+            and index > 0
+            and not _starts_sentence(question, match.start())
+        )
+        return 1 if capitalised else 0
+
+    phrases: list[tuple[list[str], int]] = []
+    previous_end = -2
+    for index, match in enumerate(matches):
+        strength = kind(index)
+        if not strength:
+            continue
+        if phrases and question[previous_end : match.start()].strip() == "":
+            words, best = phrases[-1]
+            phrases[-1] = ([*words, match.group()], max(best, strength))
+        else:
+            phrases.append(([match.group()], strength))
+        previous_end = match.end()
+    found: dict[str, Name] = {}
+    for words, strength in phrases:
+        if any(not _mentioned(key(w), known) for w in words):
+            text = " ".join(words)
+            found.setdefault(text, Name(text, strength == 2))
+    return tuple(found.values())
+
+
+def _mentioned(word: str, known: frozenset[str]) -> bool:
+    if word in known:
+        return True
+    if len(word) < MIN_COMPOUND_PART:
+        return False
+    return any(len(k) > len(word) and (k.startswith(word) or k.endswith(word)) for k in known)
+
+
+def _starts_sentence(text: str, start: int) -> bool:
+    before = text[:start].rstrip(" \t")
+    return not before or before[-1] in _OPENERS

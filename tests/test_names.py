@@ -1,0 +1,45 @@
+"""Names a question mentions that the sources never do (kb/names.py)."""
+
+from __future__ import annotations
+
+from kb.names import unknown_names, vocabulary
+
+KNOWN = vocabulary(
+    [
+        "La estrategia omnicanal de Worten integra el CRM y el marketing multicanal.",
+        "Strategia omnichannel: Campionatul Mondial al clienților.",
+    ]
+)
+
+
+def names(question: str, language: str) -> list[tuple[str, bool]]:
+    return [(name.text, name.certain) for name in unknown_names(question, language, KNOWN)]
+
+
+def test_acronyms_inner_capitals_and_latin_words_in_arabic_are_certain_names() -> None:
+    assert names("Como melhorar o SEO do meu blog?", "pt") == [("SEO", True)]
+    assert names("¿Cuánto cuesta HubSpot para una pyme?", "es") == [("HubSpot", True)]
+    assert names("أيهما أفضل: Shopify أم WooCommerce؟", "ar") == [("Shopify", True), ("WooCommerce", True)]
+
+
+def test_a_capital_inside_a_sentence_is_a_name_but_not_a_certain_one() -> None:
+    assert names("What will the weather be in Lisbon tomorrow?", "en") == [("Lisbon", False)]
+    # Adjacent names are one name.
+    assert names("How much does Salesforce Commerce Cloud cost?", "en") == [("Salesforce Commerce Cloud", False)]
+
+
+def test_names_the_sources_mention_are_not_reported() -> None:
+    assert names("How does Worten use its CRM?", "en") == []
+    assert names("ما هو omnichannel؟", "ar") == []
+    # Case and diacritics do not count; a compound's part is mentioned by the compound.
+    assert names("Cine a câștigat Campionatul mondial?", "ro") == []
+    assert names("ما هو الـ omni-channel؟", "ar") == []
+
+
+def test_ordinary_capitals_are_not_names() -> None:
+    assert names("What Is An Omnichannel Strategy For Shops?", "en") == []  # title case
+    assert names("WHAT IS AN OMNICHANNEL STRATEGY?", "en") == []  # shouted
+    assert names("Welche Vorteile hat eine Strategie für Kunden? Und für Händler?", "de") == []  # German nouns
+    # Two letters: a word as often as a name, so not a certain one.
+    assert names("Is it OK to start with two channels? Yes.", "en") == [("OK", False)]
+    assert names("Is it true? I think so.", "en") == []
