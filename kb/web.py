@@ -26,7 +26,7 @@ from kb.web_render import (
     sources_section,
     thinking_html,
 )
-from kb.web_text import EXAMPLES, ui
+from kb.web_text import ui
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +159,15 @@ class ChatHandlers:
         return _updates(ChatSession(), clear_box=True)
 
 
+def _examples(kb: KnowledgeBase) -> list[str]:
+    """The articles' own question headings; none before the first ingest."""
+    try:
+        return kb.example_questions()
+    except KBError as exc:
+        log.info("no example questions: %s", exc)
+        return []
+
+
 def create_app(settings: Settings, kb: KnowledgeBase | None = None) -> gr.Blocks:
     """The chat page as Gradio Blocks (mounted by ``build_server``, driven by tests)."""
     if kb is None:
@@ -195,7 +204,9 @@ def create_app(settings: Settings, kb: KnowledgeBase | None = None) -> gr.Blocks
                         autofocus=True,
                     )
                     ask = gr.Button(ui("ask", None), elem_id="kb-ask", variant="primary", scale=1)
-                gr.Examples(examples=[[q] for q in EXAMPLES], inputs=[box], label=ui("examples", None))
+                examples = _examples(kb)
+                if examples:
+                    gr.Examples(examples=[[q] for q in examples], inputs=[box], label=ui("examples", None))
                 clear = gr.Button(ui("clear", None), elem_id="kb-clear", size="sm", variant="secondary")
             with gr.Column(scale=2):
                 panel = gr.HTML(sources_panel([], None), elem_id="kb-sources", padding=False)

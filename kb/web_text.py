@@ -115,15 +115,6 @@ LANGUAGE_NAMES = {
     "it": "Italiano",
 }
 
-EXAMPLES = [
-    "What is omnichannel?",
-    "¿En qué se diferencian una tienda omnicanal y una multicanal?",
-    "ما هو الفرق بين التسويق متعدد القنوات والتسويق الشامل؟",
-    "O que é uma estratégia omnicanal?",
-    "Ce este marketingul omnichannel?",
-    "Comment devenir une entreprise omnicanale ?",
-]
-
 
 def ui(key: str, language: str | None) -> str:
     return UI.get(language or DEFAULT, UI[DEFAULT]).get(key) or UI[DEFAULT][key]

@@ -149,3 +149,16 @@ def test_latent_terms_can_vouch_for_a_question_the_dense_score_leaves_in_doubt(k
     # Below every off-topic probe densely, no latent-term match is enough.
     assert not calibration.covered(calibration.off_topic_best - 0.01, 0, 10 * calibration.off_topic_sparse)
 
+
+def test_example_questions_are_the_articles_own_question_headings(kb: KnowledgeBase) -> None:
+    examples = kb.example_questions()
+    assert 1 < len(examples) <= 6
+    assert len(set(examples)) == len(examples)
+    sources = set()
+    for question in examples:
+        assert question.endswith(("?", "؟"))
+        found = [s["source"] for s in kb.sources() if question in " ".join(kb.document(s["source"]).text.split())]
+        assert found, question
+        sources.update(found)
+    # Taken from the articles in turn, not all from the first one.
+    assert len(sources) >= 3
