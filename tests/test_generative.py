@@ -180,7 +180,8 @@ def test_no_call_is_made_when_retrieval_finds_nothing_relevant(gen_kb: Knowledge
     _, data = ask(gen_kb, "How many goals did Pelé score in his career?")
     assert_contract(data)
     assert data["answered"] is False and data["citations"] == []
-    assert data["answer"] == message("not_covered", "en")
+    # The reply names what the sources lack.
+    assert data["answer"] == message("not_mentioned", "en").format(names="Pelé")
     assert fake.exchanges == []
 
 
