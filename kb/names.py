@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -52,16 +53,45 @@ def key(word: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-def vocabulary(texts: Iterable[str]) -> frozenset[str]:
-    """Every word of ``texts``, as ``key`` compares them."""
-    return frozenset(key(word) for text in texts for word in _WORD.findall(text))
+@dataclass(frozen=True)
+class Vocabulary:
+    """The words of the sources, as ``key`` compares them, sorted forwards and
+    backwards so that a compound's first or last part is found by bisection."""
+
+    words: frozenset[str] = frozenset()
+    forward: tuple[str, ...] = ()
+    backward: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, texts: Iterable[str]) -> Vocabulary:
+        raw = {word for text in texts for word in _WORD.findall(text)}
+        words = frozenset(key(word) for word in raw)
+        return cls(words, tuple(sorted(words)), tuple(sorted(w[::-1] for w in words)))
+
+    def mentions(self, word: str) -> bool:
+        """Whether the sources contain ``word`` (a ``key``), alone or as a compound's first or last part."""
+        if word in self.words:
+            return True
+        if len(word) < MIN_COMPOUND_PART:
+            return False
+        return _extends(self.forward, word) or _extends(self.backward, word[::-1])
 
 
-def unknown_names(question: str, language: str, known: frozenset[str]) -> tuple[Name, ...]:
+def _extends(ordered: tuple[str, ...], prefix: str) -> bool:
+    """Whether a longer word in ``ordered`` starts with ``prefix``."""
+    at = bisect_left(ordered, prefix)
+    while at < len(ordered) and ordered[at].startswith(prefix):
+        if len(ordered[at]) > len(prefix):
+            return True
+        at += 1
+    return False
+
+
+def unknown_names(question: str, language: str, known: Vocabulary) -> tuple[Name, ...]:
     """The names in ``question`` that the ``known`` words do not mention, in order."""
     # A hyphenated compound the sources write as one word ("omni-channel") is theirs.
     question = _HYPHENATED.sub(
-        lambda m: m.group().replace("-", "") if key(m.group().replace("-", "")) in known else m.group(), question
+        lambda m: m.group().replace("-", "") if key(m.group().replace("-", "")) in known.words else m.group(), question
     )
     matches = list(_WORD.finditer(question))
     if not matches:
@@ -106,18 +136,10 @@ def unknown_names(question: str, language: str, known: frozenset[str]) -> tuple[
         previous_end = match.end()
     found: dict[str, Name] = {}
     for words, strength in phrases:
-        if any(not _mentioned(key(w), known) for w in words):
+        if any(not known.mentions(key(w)) for w in words):
             text = " ".join(words)
             found.setdefault(text, Name(text, strength == 2))
     return tuple(found.values())
-
-
-def _mentioned(word: str, known: frozenset[str]) -> bool:
-    if word in known:
-        return True
-    if len(word) < MIN_COMPOUND_PART:
-        return False
-    return any(len(k) > len(word) and (k.startswith(word) or k.endswith(word)) for k in known)
 
 
 def _starts_sentence(text: str, start: int) -> bool:

@@ -29,7 +29,7 @@ from kb.ingestion import aligned
 from kb.language import words
 from kb.lexical import BM25, tokenize
 from kb.models import Chunk, Hit
-from kb.names import vocabulary
+from kb.names import Vocabulary
 from kb.query import asks_for_quantity, states_quantity
 from kb.store import Store, StoredDocument
 
@@ -65,7 +65,7 @@ class CorpusIndex:
     quantities: np.ndarray = field(default_factory=lambda: np.zeros(0))
     twins: dict[int, int] = field(default_factory=dict)
     sparse: Any = None  # scipy CSR matrix of the passages' latent terms, if the model has them
-    vocabulary: frozenset[str] = frozenset()  # every word of the passages and titles (``kb.names.key``)
+    vocabulary: Vocabulary = field(default_factory=Vocabulary)  # the words of the passages and titles
 
     @classmethod
     def build(cls, store: Store, generation: int) -> CorpusIndex:
@@ -94,7 +94,7 @@ class CorpusIndex:
             sparse=_sparse_matrix(sparse),
             quantities=np.array([states_quantity(c.text) for c in chunks], dtype=np.float64),
             twins=_twins(vectors, translations, rows_of),
-            vocabulary=vocabulary([*(c.text for c in chunks), *{c.title for c in chunks}]),
+            vocabulary=Vocabulary.of([*(c.text for c in chunks), *{c.title for c in chunks}]),
         )
 
     def translation_of_chunk(self, chunk: Chunk) -> Chunk | None:

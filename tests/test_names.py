@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from kb.names import unknown_names, vocabulary
+from kb.names import Vocabulary, unknown_names
 
-KNOWN = vocabulary(
+KNOWN = Vocabulary.of(
     [
         "La estrategia omnicanal de Worten integra el CRM y el marketing multicanal.",
         "Strategia omnichannel: Campionatul Mondial al clienților.",
