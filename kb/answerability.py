@@ -13,12 +13,18 @@ off-topic probe's do.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from kb.chunking import blocks
 from kb.embedding import Embedder, sparse_column
+from kb.language import words
+
+log = logging.getLogger(__name__)
 
 # Everyday questions that no knowledge base about one subject answers.
 OFF_TOPIC_PROBES = (
@@ -40,6 +46,10 @@ OFF_TOPIC_PROBES = (
 )
 
 MARGIN = 0.03
+# Off-topic probes kept however many the corpus turns out to be about.
+MIN_PROBES = 3
+# Headings asked as questions to learn how the corpus's own subject scores.
+MAX_HEADINGS = 64
 # Latent terms cover a question that matches a passage this many times better
 # than the best off-topic probe does (and scores above every probe densely).
 SPARSE_FACTOR = 2.0
@@ -65,21 +75,69 @@ class Calibration:
         )
 
 
-def calibrate(embedder: Embedder, vectors: np.ndarray, sparse: Any = None) -> Calibration:
-    """``sparse``: the passages' latent terms as a CSR matrix, if the model has them."""
+def calibrate(
+    embedder: Embedder, vectors: np.ndarray, sparse: Any = None, passages: Sequence[str] = ()
+) -> Calibration:
+    """``sparse``: the passages' latent terms as a CSR matrix, if the model has
+    them; ``passages``: their texts, whose headings tell which probes the
+    corpus itself is about (``off_topic``)."""
     if len(vectors) == 0:
         return Calibration(1.0, 1.0)
-    probes = embedder.encode(list(OFF_TOPIC_PROBES), is_query=True)
-    best = (probes @ vectors.T).max(axis=1)
-    ceiling = float(np.max(best))
-    return Calibration(ceiling, ceiling + MARGIN, _sparse_ceiling(embedder, sparse))
+    encoded = embedder.encode(list(OFF_TOPIC_PROBES), is_query=True)
+    best = (encoded @ vectors.T).max(axis=1)
+    kept = off_topic(best, _heading_scores(embedder, vectors, passages))
+    probes = [OFF_TOPIC_PROBES[i] for i in kept]
+    if len(probes) < len(OFF_TOPIC_PROBES):
+        log.info("probes the corpus is about, left out: %s", sorted(set(OFF_TOPIC_PROBES) - set(probes)))
+    ceiling = float(np.max(best[kept]))
+    return Calibration(ceiling, ceiling + MARGIN, _sparse_ceiling(embedder, sparse, probes))
 
 
-def _sparse_ceiling(embedder: Embedder, matrix: Any) -> float | None:
+def off_topic(probe_best: np.ndarray, heading_best: np.ndarray) -> list[int]:
+    """The probes that are off-topic for this corpus.
+
+    A blog about cooking answers "How do I bake sourdough bread?": with that
+    probe in, every question about its own subject would fall below the bar.
+    The corpus's own headings, asked as questions, show how its subject
+    scores; a probe that scores nearer to that than to the probes' median is
+    about the subject and is left out (at least ``MIN_PROBES`` stay).
+    """
+    order = [int(i) for i in np.argsort(probe_best)]
+    if not len(heading_best):
+        return order
+    middle = (float(np.median(probe_best)) + float(np.median(heading_best))) / 2
+    kept = [i for i in order if probe_best[i] < middle]
+    return kept if len(kept) >= MIN_PROBES else order[:MIN_PROBES]
+
+
+def _heading_scores(embedder: Embedder, vectors: np.ndarray, passages: Sequence[str]) -> np.ndarray:
+    """How well the corpus answers its own headings asked as questions: each
+    heading's best score against the passages that do not contain it."""
+    headings: list[str] = []
+    for text in passages:
+        for block in blocks(text):
+            heading = " ".join(text[block.start : block.end].lstrip("#").split())
+            if block.kind == "heading" and len(words(heading)) >= 2 and heading not in headings:
+                headings.append(heading)
+    if len(headings) > MAX_HEADINGS:
+        headings = [headings[round(i * len(headings) / MAX_HEADINGS)] for i in range(MAX_HEADINGS)]
+    if not headings:
+        return np.zeros(0)
+    scores = embedder.encode(headings, is_query=True) @ vectors.T
+    flat = [" ".join(text.split()) for text in passages]
+    best = []
+    for row, heading in zip(scores, headings, strict=True):
+        others = [i for i, text in enumerate(flat) if heading not in text]
+        if others:
+            best.append(float(row[others].max()))
+    return np.array(best)
+
+
+def _sparse_ceiling(embedder: Embedder, matrix: Any, probes: Sequence[str]) -> float | None:
     """The best latent-term match any off-topic probe reaches."""
     if matrix is None:
         return None
-    encoded = embedder.sparse(list(OFF_TOPIC_PROBES))
+    encoded = embedder.sparse(list(probes))
     if not encoded:
         return None
     best = 0.0

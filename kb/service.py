@@ -149,7 +149,8 @@ class KnowledgeBase:
         index = index or self.retriever.index()
         cached = self._calibration
         if cached is None or cached[0] != index.generation:
-            cached = (index.generation, calibrate(self.embedder, index.vectors, index.sparse))
+            passages = [c.text for c in index.chunks]
+            cached = (index.generation, calibrate(self.embedder, index.vectors, index.sparse, passages))
             self._calibration = cached
             log.info("answerability threshold %.3f", cached[1].threshold)
         return cached[1]
