@@ -48,6 +48,10 @@ def detect(text: str, ignore: Iterable[str] = (), default: str = DEFAULT_LANGUAG
     if arabic * 2 >= len(letters):
         return "ar"
     ignored = {w.casefold() for w in ignore}
+    if len(_WORD.findall(text)) <= SHORT_TEXT_WORDS:
+        cued = _by_cues(text)
+        if cued is not None:
+            return cued
     masked = " ".join(w for w in _WORD.findall(text) if w.casefold() not in ignored)
     sample = masked if len(masked) >= 3 else text
     with _lock:
@@ -55,6 +59,55 @@ def detect(text: str, ignore: Iterable[str] = (), default: str = DEFAULT_LANGUAG
     if found is None:
         return default
     return found.iso_code_639_1.name.lower()
+
+
+# A short question ("Und Zalando?", "What is autolyse?") gives the statistical
+# detector too little text; its function words and letters tell more. Each
+# list keeps only the words no other list has (``_CUE_WORDS``).
+SHORT_TEXT_WORDS = 7
+_FUNCTION_WORDS = {
+    "en": "what which who whom whose why how where when does do did is are was were can could should would will "
+    "the a an of to in on for with and or this that these those it its my your i you we they there about than",
+    "pt": "que o os as um uma é são foi qual quais quem onde quando porque porquê como do da dos das no na nos nas "
+    "em ao aos pelo pela por para com não isso isto esse essa este esta meu minha e ou a",
+    "es": "qué que el los las un una es son fue cuál cuáles quién quiénes dónde cuándo por cómo del al en con "
+    "para no eso esto ese esa este esta mi y o a",
+    "fr": "qu que quoi qui le la les un une des du est sont était quel quelle quels quelles où quand pourquoi "
+    "comment ce cet cette ces en avec pour pas et ou mon ma mes a",
+    "de": "was wer wie warum wo wann welche welcher welches der die das ein eine einen ist sind war mit für und "
+    "oder nicht zu im in auf sich es ich",
+    "it": "che cosa chi come perché dove quando quale quali il lo gli la le un una uno è sono era del della dei "
+    "delle nel nella con per non e o mio mia a i",
+    "ro": "ce cine cum unde când care este sunt era un o și sau în cu pentru nu la din pe mai a",
+}
+_CUE_WORDS: dict[str, str] = {}
+for _language, _listed in _FUNCTION_WORDS.items():
+    for _word in _listed.split():
+        _CUE_WORDS[_word] = "" if _CUE_WORDS.get(_word, _language) != _language else _language
+_CUE_WORDS = {word: language for word, language in _CUE_WORDS.items() if language}
+# Letters (and marks) that only one of the supported languages writes.
+_CUE_LETTERS = {"¿": "es", "¡": "es", "ñ": "es", "ã": "pt", "õ": "pt", "ș": "ro", "ț": "ro", "ă": "ro",
+                "ß": "de", "ä": "de", "ö": "de", "ü": "de", "œ": "fr", "ò": "it", "ì": "it"}
+
+
+def _by_cues(text: str) -> str | None:
+    """The language whose function words and letters the text has most of, if one leads."""
+    votes: dict[str, int] = {}
+    for position, match in enumerate(_WORD.finditer(text.casefold().replace("’", "'"))):
+        # A clitic after a hyphen ("Spune-mi", "Parle-moi") is not a function word.
+        hyphenated = match.start() > 0 and text[match.start() - 1] == "-"
+        language = None if hyphenated else _CUE_WORDS.get(match.group())
+        if language:
+            # The first word is most often the question word ("Quem usa click and collect?").
+            votes[language] = votes.get(language, 0) + (2 if position == 0 else 1)
+    for letter in set(text.casefold()):
+        language = _CUE_LETTERS.get(letter)
+        if language:
+            votes[language] = votes.get(language, 0) + 1
+    ranked = sorted(votes.values(), reverse=True)
+    if not ranked or (len(ranked) > 1 and ranked[0] == ranked[1]):
+        return None
+    return max(votes, key=lambda language: votes[language])
 
 
 def words(text: str) -> list[str]:
