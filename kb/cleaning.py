@@ -175,3 +175,53 @@ def html_to_text(markup: str) -> str:
     parser.feed(markup)
     parser.close()
     return "".join(parser.parts)  # the parser has already decoded entities, once
+
+
+# Markdown: the markup goes, the words stay (as with HTML). Line by line, so a
+# fenced code block's lines are kept as written.
+_MD_FENCE = re.compile(r"^\s*(```|~~~)")
+_MD_ATX = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)(?:\s+#+)?\s*$")
+_MD_SETEXT = re.compile(r"^\s{0,3}(=+|-+)\s*$")
+_MD_RULE = re.compile(r"^\s{0,3}([-*_])(\s*\1){2,}\s*$")
+_MD_QUOTE = re.compile(r"^\s{0,3}>\s?")
+_MD_BULLET = re.compile(r"^(\s*)[*+]\s+")
+_MD_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
+_MD_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+_MD_REF_LINK = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")
+_MD_LINK_DEFINITION = re.compile(r"^\s{0,3}\[[^\]]+\]:\s+\S+")
+_MD_AUTOLINK = re.compile(r"<((?:https?|mailto):[^>\s]+)>")
+_MD_CODE = re.compile(r"`([^`]+)`")
+_MD_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_MD_EMPHASIS = re.compile(r"(?<![\w*])\*(?=\S)([^*]+?)(?<=\S)\*(?![\w*])|(?<![\w_])_(?=\S)([^_]+?)(?<=\S)_(?![\w_])")
+
+
+def markdown_to_text(markup: str) -> str:
+    """The text of a Markdown article: headings without their "#", emphasis,
+    links and code without their marks, "*"/"+" bullets as "-"."""
+    out: list[str] = []
+    fenced = False
+    for line in markup.splitlines():
+        if _MD_FENCE.match(line):
+            fenced = not fenced
+            continue
+        if fenced:
+            out.append(line)
+            continue
+        if _MD_SETEXT.match(line) and out and out[-1].strip():
+            continue  # the underline of a heading
+        if _MD_RULE.match(line) or _MD_LINK_DEFINITION.match(line):
+            out.append("")
+            continue
+        heading = _MD_ATX.match(line)
+        if heading:
+            line = heading.group(1)
+        line = _MD_BULLET.sub(r"\1- ", _MD_QUOTE.sub("", line))
+        line = _MD_IMAGE.sub(r"\1", line)
+        line = _MD_LINK.sub(r"\1", line)
+        line = _MD_REF_LINK.sub(r"\1", line)
+        line = _MD_AUTOLINK.sub(r"\1", line)
+        line = _MD_CODE.sub(r"\1", line)
+        line = _MD_STRONG.sub(r"\2", line)
+        line = _MD_EMPHASIS.sub(lambda m: m.group(1) or m.group(2), line)
+        out.append(line)
+    return "\n".join(out)

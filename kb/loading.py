@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from kb.cleaning import clean_text, html_to_text
+from kb.cleaning import clean_text, html_to_text, markdown_to_text
 from kb.errors import IngestError
 from kb.language import detect
 from kb.models import Document
@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 # Bump when cleaning or chunking changes, so re-ingest rebuilds every document.
-PIPELINE_VERSION = "6"
+PIPELINE_VERSION = "7"
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,8 @@ def parse(source: str, raw: bytes) -> Document:
         raise IngestError(f"skipped: not UTF-8 (byte {exc.start}); save it as UTF-8 and ingest again") from exc
     if source.lower().endswith((".html", ".htm")):
         decoded = html_to_text(decoded)
+    elif source.lower().endswith((".md", ".markdown")):
+        decoded = markdown_to_text(decoded)
     cleaned = clean_text(decoded)
     if not cleaned.text.strip():
         raise IngestError("skipped: no text left after cleaning")

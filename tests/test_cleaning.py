@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from kb.cleaning import clean_text, html_to_text
+from kb.cleaning import clean_text, html_to_text, markdown_to_text
 from kb.loading import load_folder, parse
 from tests.conftest import SEEDS
 
@@ -100,3 +100,50 @@ def test_html_entities_are_decoded_once() -> None:
     """A page that shows the text "&lt;script&gt;" keeps exactly that text: decoding twice would rewrite it."""
     text = html_to_text("<p>Write &amp;lt;script&amp;gt; to show a tag; caf&eacute; &amp; bar.</p>")
     assert "Write &lt;script&gt; to show a tag; café & bar." in text
+
+
+MARKDOWN = """# Neapolitan pizza dough
+
+Use a **finely milled** "00" flour, see [the guide](https://example.com/flour) or <https://example.com>.
+Keep snake_case_names, 2*3*4 and *the dough* apart; `00` is the flour's grade.
+
+## How much water? ##
+
+* Mix and knead.
++ Let it rise.
+
+> A wetter dough is lighter.
+
+Baking
+------
+
+---
+```
+# a code line, kept
+```
+[guide]: https://example.com/flour
+"""
+
+
+def test_markdown_is_turned_into_text_without_its_marks() -> None:
+    text = markdown_to_text(MARKDOWN)
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert lines == [
+        "Neapolitan pizza dough",
+        'Use a finely milled "00" flour, see the guide or https://example.com.',
+        "Keep snake_case_names, 2*3*4 and the dough apart; 00 is the flour's grade.",
+        "How much water?",
+        "- Mix and knead.",
+        "- Let it rise.",
+        "A wetter dough is lighter.",
+        "Baking",
+        "# a code line, kept",
+    ]
+
+
+def test_a_markdown_article_is_titled_and_quoted_without_its_marks() -> None:
+    doc = parse("pizza.md", MARKDOWN.encode())
+    assert doc.title == "Neapolitan pizza dough"
+    assert "**" not in doc.text and "](" not in doc.text and "## " not in doc.text
+    # A .txt file is taken as written: its "#" and "**" stay.
+    assert "**finely milled**" in parse("pizza.txt", MARKDOWN.encode()).text
