@@ -19,7 +19,8 @@ named in the reply to a question that is not covered for other reasons.
 
 A name counts as mentioned when the sources contain it, compared without case
 and diacritics, or as the start or end of one of their compounds ("channel" in
-"omnichannel"; "omni-channel" is "omnichannel"). Adjacent names form one ("Salesforce Commerce Cloud").
+"omnichannel"; "omni-channel" is "omnichannel"). Adjacent names form one
+("Salesforce Commerce Cloud"), as certain as its most certain unknown word.
 """
 
 from __future__ import annotations
@@ -109,7 +110,8 @@ def unknown_names(question: str, language: str, known: Vocabulary) -> tuple[Name
         if len(word) < 2 or not _LATIN.match(word[0]):
             return 0
         acronym = word.isupper() and len(word) >= MIN_ACRONYM
-        if not shouted and (acronym or any(ch.isupper() for ch in word[1:] if not word.isupper())):
+        inner_capital = not word.isupper() and any(ch.isupper() for ch in word[1:])
+        if not shouted and (acronym or inner_capital):
             return 2
         if non_latin:
             return 2
@@ -122,23 +124,24 @@ def unknown_names(question: str, language: str, known: Vocabulary) -> tuple[Name
         )
         return 1 if capitalised else 0
 
-    phrases: list[tuple[list[str], int]] = []
+    # Each phrase: its words, with whether each is certain and unknown.
+    phrases: list[list[tuple[str, bool, bool]]] = []
     previous_end = -2
     for index, match in enumerate(matches):
         strength = kind(index)
         if not strength:
             continue
+        word = (match.group(), strength == 2, not known.mentions(key(match.group())))
         if phrases and question[previous_end : match.start()].strip() == "":
-            words, best = phrases[-1]
-            phrases[-1] = ([*words, match.group()], max(best, strength))
+            phrases[-1].append(word)
         else:
-            phrases.append(([match.group()], strength))
+            phrases.append([word])
         previous_end = match.end()
     found: dict[str, Name] = {}
-    for words, strength in phrases:
-        if any(not known.mentions(key(w)) for w in words):
-            text = " ".join(words)
-            found.setdefault(text, Name(text, strength == 2))
+    for phrase in phrases:
+        if any(unknown for _, _, unknown in phrase):
+            text = " ".join(w for w, _, _ in phrase)
+            found.setdefault(text, Name(text, any(certain and unknown for _, certain, unknown in phrase)))
     return tuple(found.values())
 
 

@@ -24,8 +24,9 @@ def test_acronyms_inner_capitals_and_latin_words_in_arabic_are_certain_names() -
 
 def test_a_capital_inside_a_sentence_is_a_name_but_not_a_certain_one() -> None:
     assert names("What will the weather be in Lisbon tomorrow?", "en") == [("Lisbon", False)]
-    # Adjacent names are one name.
+    # Adjacent names are one name, as certain as its unknown words.
     assert names("How much does Salesforce Commerce Cloud cost?", "en") == [("Salesforce Commerce Cloud", False)]
+    assert names("Does the CRM Zara uses help?", "en") == [("CRM Zara", False)]
 
 
 def test_names_the_sources_mention_are_not_reported() -> None:
