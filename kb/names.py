@@ -7,7 +7,8 @@ about online shops, which the articles are about. Names are told by their
 form, so no word list is needed:
 
 - acronyms ("SEO", "DSGVO") and inner capitals ("HubSpot");
-- Latin-script words in a question in another script ("Shopify" in Arabic);
+- capitalised Latin-script words in a question in another script ("Shopify"
+  in Arabic; a lower-case one, "offline", is as often an English term);
 - capitalised words inside a sentence, in languages that do not capitalise
   common nouns (not German), unless most of the question is capitalised
   (a title-cased or shouted question).
@@ -114,7 +115,9 @@ def unknown_names(question: str, language: str, known: Vocabulary) -> tuple[Name
         if not shouted and (acronym or inner_capital):
             return 2
         if non_latin:
-            return 2
+            # A capitalised Latin word in an Arabic question is a name ("Shopify");
+            # a lower-case one is as often an English term ("offline", "mobile").
+            return 2 if word[0].isupper() else 1
         capitalised = (
             language not in CAPITALISED_NOUNS
             and not title_case

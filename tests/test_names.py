@@ -20,6 +20,8 @@ def test_acronyms_inner_capitals_and_latin_words_in_arabic_are_certain_names() -
     assert names("Como melhorar o SEO do meu blog?", "pt") == [("SEO", True)]
     assert names("¿Cuánto cuesta HubSpot para una pyme?", "es") == [("HubSpot", True)]
     assert names("أيهما أفضل: Shopify أم WooCommerce؟", "ar") == [("Shopify", True), ("WooCommerce", True)]
+    # A lower-case English term in an Arabic question is not certainly a name.
+    assert names("ما الفرق بين online و offline؟", "ar") == [("online", False), ("offline", False)]
 
 
 def test_a_capital_inside_a_sentence_is_a_name_but_not_a_certain_one() -> None:
