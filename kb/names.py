@@ -72,7 +72,7 @@ class Vocabulary:
 
     def mentions(self, word: str) -> bool:
         """Whether the sources contain ``word`` (a ``key``), alone or as a compound's first or last part."""
-        if word in self.words:
+        if word in self.words or (word.endswith("s") and word[:-1] in self.words):  # "CRMs"
             return True
         if len(word) < MIN_COMPOUND_PART:
             return False
