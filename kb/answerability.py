@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from kb.chunking import blocks
+from kb.chunking import headings as headings_of
 from kb.embedding import Embedder, sparse_column
 from kb.language import words
 
@@ -115,13 +115,9 @@ def off_topic(probe_best: np.ndarray, heading_best: np.ndarray) -> list[int]:
 def _heading_scores(embedder: Embedder, vectors: np.ndarray, passages: Sequence[str]) -> np.ndarray:
     """How well the corpus answers its own headings asked as questions: each
     heading's best score against a passage that does not contain it."""
-    headings: list[str] = []
     step = max(1, len(passages) // MAX_SCANNED)  # a large corpus is sampled evenly
-    for text in passages[::step]:
-        for block in blocks(text):
-            heading = " ".join(text[block.start : block.end].lstrip("#").split())
-            if block.kind == "heading" and len(words(heading)) >= 2 and heading not in headings:
-                headings.append(heading)
+    found = {h: None for text in passages[::step] for h in headings_of(text) if len(words(h)) >= 2}
+    headings = list(found)
     if len(headings) > MAX_HEADINGS:
         headings = [headings[round(i * len(headings) / MAX_HEADINGS)] for i in range(MAX_HEADINGS)]
     if not headings:

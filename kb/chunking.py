@@ -37,6 +37,13 @@ def blocks(text: str) -> list[Block]:
     return found
 
 
+def headings(text: str) -> list[str]:
+    """The headings of ``text``, in order, each on one line without Markdown's "#"."""
+    return [
+        " ".join(text[b.start : b.end].lstrip("#").split()) for b in blocks(text) if b.kind == "heading"
+    ]
+
+
 def _kind(line: str) -> str:
     stripped = line.strip()
     if _MARKDOWN_HEADING.match(stripped):

@@ -13,7 +13,7 @@ from typing import Any
 from kb import language as lang
 from kb.answerability import Calibration, calibrate
 from kb.answering import Answerer, AnswerRequest, ExtractiveAnswerer
-from kb.chunking import blocks
+from kb.chunking import headings
 from kb.embedding import Embedder, get_embedder
 from kb.errors import InputError, SourceNotFoundError
 from kb.ingestion import IngestReport, Progress, ingest
@@ -222,14 +222,11 @@ class KnowledgeBase:
     def example_questions(self, limit: int = EXAMPLE_QUESTIONS) -> list[str]:
         """Questions the articles ask themselves (their question headings), a
         few from each article in turn, to suggest what to ask."""
-        per_source: dict[str, list[str]] = {}
+        per_source: dict[str, dict[str, None]] = {}
         for chunk in self.retriever.index().chunks:
-            found = per_source.setdefault(chunk.source, [])
-            for block in blocks(chunk.text):
-                heading = " ".join(chunk.text[block.start : block.end].lstrip("#").split())
-                if block.kind == "heading" and heading.endswith(("?", "؟")) and heading not in found:
-                    found.append(heading)
-        queues = [per_source[source] for source in sorted(per_source)]
+            found = per_source.setdefault(chunk.source, {})
+            found.update((h, None) for h in headings(chunk.text) if h.endswith(("?", "؟")))
+        queues = [list(per_source[source]) for source in sorted(per_source)]
         examples: list[str] = []
         for depth in range(max((len(q) for q in queues), default=0)):
             examples.extend(q[depth] for q in queues if depth < len(q))
