@@ -80,11 +80,18 @@ _FUNCTION_WORDS = {
     "delle nel nella con per non e o mio mia a i",
     "ro": "ce cine cum unde când care este sunt era un o și sau în cu pentru nu la din pe mai a",
 }
-_CUE_WORDS: dict[str, str] = {}
-for _language, _listed in _FUNCTION_WORDS.items():
-    for _word in _listed.split():
-        _CUE_WORDS[_word] = "" if _CUE_WORDS.get(_word, _language) != _language else _language
-_CUE_WORDS = {word: language for word, language in _CUE_WORDS.items() if language}
+
+
+def _distinctive(lists: dict[str, str]) -> dict[str, str]:
+    """Each word that only one language's list has, with that language."""
+    owners: dict[str, set[str]] = {}
+    for language, listed in lists.items():
+        for word in listed.split():
+            owners.setdefault(word, set()).add(language)
+    return {word: next(iter(languages)) for word, languages in owners.items() if len(languages) == 1}
+
+
+_CUE_WORDS = _distinctive(_FUNCTION_WORDS)
 # Letters (and marks) that only one of the supported languages writes.
 _CUE_LETTERS = {"¿": "es", "¡": "es", "ñ": "es", "ã": "pt", "õ": "pt", "ș": "ro", "ț": "ro", "ă": "ro",
                 "ß": "de", "ä": "de", "ö": "de", "ü": "de", "œ": "fr", "ò": "it", "ì": "it"}
@@ -93,14 +100,15 @@ _CUE_LETTERS = {"¿": "es", "¡": "es", "ñ": "es", "ã": "pt", "õ": "pt", "ș"
 def _by_cues(text: str) -> str | None:
     """The language whose function words and letters the text has most of, if one leads."""
     votes: dict[str, int] = {}
-    for position, match in enumerate(_WORD.finditer(text.casefold().replace("’", "'"))):
+    folded = text.casefold()
+    for position, match in enumerate(_WORD.finditer(folded)):
         # A clitic after a hyphen ("Spune-mi", "Parle-moi") is not a function word.
-        hyphenated = match.start() > 0 and text[match.start() - 1] == "-"
+        hyphenated = match.start() > 0 and folded[match.start() - 1] == "-"
         language = None if hyphenated else _CUE_WORDS.get(match.group())
         if language:
             # The first word is most often the question word ("Quem usa click and collect?").
             votes[language] = votes.get(language, 0) + (2 if position == 0 else 1)
-    for letter in set(text.casefold()):
+    for letter in set(folded):
         language = _CUE_LETTERS.get(letter)
         if language:
             votes[language] = votes.get(language, 0) + 1
