@@ -155,17 +155,26 @@ class ChatHandlers:
         language = answer.get("language")
         gr.Info(ui("thanks_up" if liked else "thanks_down", language))
 
+    def _examples(self) -> list[str]:
+        """The articles' own question headings; none before the first ingest."""
+        try:
+            return self.kb.example_questions()
+        except KBError as exc:
+            log.info("no example questions: %s", exc)
+            return []
+
+    def examples(self) -> Any:
+        """The example questions of the index as it is when the page loads
+        (read then, so the server starts without waiting for the index)."""
+        samples = [[question] for question in self._examples()]
+        return gr.Dataset(samples=samples, visible=bool(samples))
+
+    def example(self, index: int | None) -> Any:
+        questions = self._examples()
+        return questions[index] if index is not None and 0 <= index < len(questions) else gr.update()
+
     def clear(self) -> tuple[Any, ...]:
         return _updates(ChatSession(), clear_box=True)
-
-
-def _examples(kb: KnowledgeBase) -> list[str]:
-    """The articles' own question headings; none before the first ingest."""
-    try:
-        return kb.example_questions()
-    except KBError as exc:
-        log.info("no example questions: %s", exc)
-        return []
 
 
 def create_app(settings: Settings, kb: KnowledgeBase | None = None) -> gr.Blocks:
@@ -204,9 +213,10 @@ def create_app(settings: Settings, kb: KnowledgeBase | None = None) -> gr.Blocks
                         autofocus=True,
                     )
                     ask = gr.Button(ui("ask", None), elem_id="kb-ask", variant="primary", scale=1)
-                examples = _examples(kb)
-                if examples:
-                    gr.Examples(examples=[[q] for q in examples], inputs=[box], label=ui("examples", None))
+                examples = gr.Dataset(
+                    components=[box], samples=[], type="index", label=ui("examples", None), visible=False,
+                    elem_id="kb-examples",
+                )
                 clear = gr.Button(ui("clear", None), elem_id="kb-clear", size="sm", variant="secondary")
             with gr.Column(scale=2):
                 panel = gr.HTML(sources_panel([], None), elem_id="kb-sources", padding=False)
@@ -220,6 +230,8 @@ def create_app(settings: Settings, kb: KnowledgeBase | None = None) -> gr.Blocks
                 concurrency_limit=CONCURRENT_ANSWERS,
                 concurrency_id="answer",
             )
+        examples.click(handlers.example, inputs=[examples], outputs=[box], show_progress="hidden")
+        app.load(handlers.examples, inputs=None, outputs=[examples], show_progress="hidden")
         chatbot.like(handlers.rate, inputs=[session], outputs=None)
         clear.click(handlers.clear, inputs=None, outputs=outputs)
         chatbot.clear(handlers.clear, inputs=None, outputs=outputs)

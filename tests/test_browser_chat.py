@@ -224,3 +224,23 @@ def test_missing_index_gets_a_message(browser: Any, tmp_path: Path, artifacts: P
         assert "python ingest.py" in error.inner_text()
         page.screenshot(path=str(artifacts / "chat-no-index.png"))
         page.close()
+
+
+def test_the_page_is_built_without_reading_the_index_and_reads_the_examples_when_it_loads(
+    seeded_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kb.service import KnowledgeBase
+    from kb.web import ChatHandlers, create_app
+
+    base = KnowledgeBase(seeded_settings)
+    read: list[int] = []
+    real = base.example_questions
+    monkeypatch.setattr(base, "example_questions", lambda: read.append(1) or real())
+    create_app(seeded_settings, base)
+    assert read == []  # the server starts at once, whatever the size of the index
+    handlers = ChatHandlers(seeded_settings, base)
+    dataset = handlers.examples()
+    assert read and dataset.visible
+    questions = [sample[0] for sample in dataset.raw_samples]
+    assert questions == real() and len(questions) > 1
+    assert handlers.example(1) == questions[1]
