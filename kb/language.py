@@ -9,13 +9,14 @@ from functools import lru_cache
 
 from lingua import IsoCode639_1, Language, LanguageDetector, LanguageDetectorBuilder
 
+from kb.text import WORD
+
 SUPPORTED = ("en", "pt", "es", "ro", "ar", "fr", "de", "it")
 RTL = frozenset({"ar", "he", "fa", "ur"})
 DEFAULT_LANGUAGE = "en"
 
 _ARABIC = re.compile(r"[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff]")
 _LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
-_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 _lock = threading.Lock()
 
 
@@ -48,11 +49,11 @@ def detect(text: str, ignore: Iterable[str] = (), default: str = DEFAULT_LANGUAG
     if arabic * 2 >= len(letters):
         return "ar"
     ignored = {w.casefold() for w in ignore}
-    if len(_WORD.findall(text)) <= SHORT_TEXT_WORDS:
+    if len(WORD.findall(text)) <= SHORT_TEXT_WORDS:
         cued = _by_cues(text)
         if cued is not None:
             return cued
-    masked = " ".join(w for w in _WORD.findall(text) if w.casefold() not in ignored)
+    masked = " ".join(w for w in WORD.findall(text) if w.casefold() not in ignored)
     sample = masked if len(masked) >= 3 else text
     with _lock:
         found = _detector().detect_language_of(sample[:5000])
@@ -101,7 +102,7 @@ def _by_cues(text: str) -> str | None:
     """The language whose function words and letters the text has most of, if one leads."""
     votes: dict[str, int] = {}
     folded = text.casefold()
-    for position, match in enumerate(_WORD.finditer(folded)):
+    for position, match in enumerate(WORD.finditer(folded)):
         # A clitic after a hyphen ("Spune-mi", "Parle-moi") is not a function word.
         hyphenated = match.start() > 0 and folded[match.start() - 1] == "-"
         language = None if hyphenated else _CUE_WORDS.get(match.group())
@@ -119,4 +120,4 @@ def _by_cues(text: str) -> str | None:
 
 
 def words(text: str) -> list[str]:
-    return _WORD.findall(text)
+    return WORD.findall(text)

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from kb.text import strip_diacritics
+
 STEM = 5
 
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*%?|[^\W\d_]+", re.UNICODE)
@@ -43,11 +45,6 @@ STOPWORDS = frozenset(
     من في على الى إلى عن ما ماذا هو هي هل كيف كم التي الذي هذا هذه ان أن او أو مع لا كل ذلك تلك ثم بين
     """.split()
 )
-
-
-def _strip_diacritics(token: str) -> str:
-    decomposed = unicodedata.normalize("NFD", token)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def _arabic(token: str) -> str:
@@ -80,7 +77,7 @@ def tokenize(text: str) -> list[str]:
             if len(token) >= 2:
                 terms.append(token[:STEM])
             continue
-        token = _strip_diacritics(raw)
+        token = strip_diacritics(raw)
         if len(token) < 2 or token in STOPWORDS:
             continue
         terms.append(token[:STEM])

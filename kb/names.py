@@ -32,7 +32,8 @@ from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+from kb.text import WORD, strip_diacritics
+
 _HYPHENATED = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)+", re.UNICODE)
 _LATIN = re.compile(r"[a-zA-Z\u00c0-\u024f]")
 # What a sentence (or a quotation) starts after.
@@ -51,8 +52,7 @@ class Name:
 
 def key(word: str) -> str:
     """How a word is compared: case and diacritics do not count."""
-    decomposed = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", word).casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return strip_diacritics(unicodedata.normalize("NFKC", word).casefold())
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class Vocabulary:
 
     @classmethod
     def of(cls, texts: Iterable[str]) -> Vocabulary:
-        raw = {word for text in texts for word in _WORD.findall(text)}
+        raw = {word for text in texts for word in WORD.findall(text)}
         words = frozenset(key(word) for word in raw)
         return cls(words, tuple(sorted(words)), tuple(sorted(w[::-1] for w in words)))
 
@@ -95,7 +95,7 @@ def unknown_names(question: str, language: str, known: Vocabulary) -> tuple[Name
     question = _HYPHENATED.sub(
         lambda m: m.group().replace("-", "") if key(m.group().replace("-", "")) in known.words else m.group(), question
     )
-    matches = list(_WORD.finditer(question))
+    matches = list(WORD.finditer(question))
     if not matches:
         return ()
     non_latin = any(ch.isalpha() and not _LATIN.match(ch) for ch in question)

@@ -9,6 +9,8 @@ import unicodedata
 # lower case (abbreviations such as "ect., evenimente" or "vs. client").
 # Closing quotes and brackets after the stop belong to the sentence they close.
 _END = re.compile(r"(?<=[.!?؟…])([\"'”»)]*)\s+|\s*\n\s*")
+# A word: letters only (no digits, no underscore), in any script.
+WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 _CLAUSE = re.compile(r"(?<=[,;:،؛])\s+")
 
 
@@ -51,3 +53,9 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
 def fold(text: str) -> str:
     """NFKC, casefold and collapsed whitespace: how strings are compared."""
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def strip_diacritics(text: str) -> str:
+    """``text`` without its combining marks ("estratégia" -> "estrategia")."""
+    decomposed = unicodedata.normalize("NFD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
