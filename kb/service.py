@@ -116,6 +116,7 @@ class KnowledgeBase:
         self._embedder: Embedder | None = None
         self._retriever: Retriever | None = None
         self._calibration: tuple[int, Calibration] | None = None
+        self._examples: tuple[int, list[str]] | None = None
         self._lock = threading.Lock()
         self.answerer: Answerer = answerer or ExtractiveAnswerer()
         self.fallback = ExtractiveAnswerer()
@@ -221,16 +222,14 @@ class KnowledgeBase:
 
     def example_questions(self, limit: int = EXAMPLE_QUESTIONS) -> list[str]:
         """Questions the articles ask themselves (their question headings), a
-        few from each article in turn, to suggest what to ask."""
-        per_source: dict[str, dict[str, None]] = {}
-        for chunk in self.retriever.index().chunks:
-            found = per_source.setdefault(chunk.source, {})
-            found.update((h, None) for h in headings(chunk.text) if h.endswith(("?", "؟")))
-        queues = [list(per_source[source]) for source in sorted(per_source)]
-        examples: list[str] = []
-        for depth in range(max((len(q) for q in queues), default=0)):
-            examples.extend(q[depth] for q in queues if depth < len(q))
-        return examples[:limit]
+        few from each article in turn, to suggest what to ask. Read once per
+        index generation: every page load asks for them."""
+        index = self.retriever.index()
+        cached = self._examples
+        if cached is None or cached[0] != index.generation:
+            cached = (index.generation, _question_headings(index))
+            self._examples = cached
+        return cached[1][:limit]
 
     def document(self, source: str) -> Document:
         index = self.retriever.index()
@@ -249,6 +248,19 @@ class KnowledgeBase:
             "chunks": len(index.chunks),
             "embedding_model": self.embedder.name,
         }
+
+
+def _question_headings(index: CorpusIndex) -> list[str]:
+    """The headings that are questions, taken from each article in turn."""
+    per_source: dict[str, dict[str, None]] = {}
+    for chunk in index.chunks:
+        found = per_source.setdefault(chunk.source, {})
+        found.update((h, None) for h in headings(chunk.text) if h.endswith(("?", "؟")))
+    queues = [list(per_source[source]) for source in sorted(per_source)]
+    examples: list[str] = []
+    for depth in range(max((len(q) for q in queues), default=0)):
+        examples.extend(q[depth] for q in queues if depth < len(q))
+    return examples
 
 
 def _with_timings(answer: Answer, timings: dict[str, float]) -> Answer:
