@@ -141,40 +141,96 @@ def make_title(first_line: str) -> str:
 
 
 class _TextExtractor(HTMLParser):
+    """The text of a page, block by block.
+
+    A page with ``<article>`` or ``<main>`` is a blog post inside a site's
+    frame: only their text is the article, and the menus, sidebars and
+    footers around them are not. Sidebars (``<aside>``) and footers are never
+    the article. The first line is the page's ``<h1>`` or, without one, its
+    ``<title>``: a ``<title>`` is usually the ``<h1>`` again with the site's
+    name after it.
+    """
+
     _BLOCK: ClassVar[frozenset[str]] = frozenset(
-        "p div br li h1 h2 h3 h4 h5 h6 tr section article header footer blockquote pre ul ol table title".split()
+        "p div br li h1 h2 h3 h4 h5 h6 tr section article main header footer blockquote pre ul ol table".split()
     )
-    _SKIP: ClassVar[frozenset[str]] = frozenset("script style noscript nav form iframe svg template".split())
+    _SKIP: ClassVar[frozenset[str]] = frozenset(
+        "script style noscript nav form iframe svg template aside footer".split()
+    )
+    _CONTENT: ClassVar[frozenset[str]] = frozenset(("article", "main"))
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
+        # The same, from inside <article> and <main> only; and whether the page has one.
+        self.content: list[str] = []
+        self.has_content = False
+        self.title: list[str] = []
+        self.heading: list[str] = []
         self._skip = 0
+        self._content = 0
+        self._in_title = False
+        self._in_h1 = False
+        self._h1_done = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self._SKIP:
             self._skip += 1
-        elif tag in self._BLOCK:
-            self.parts.append("\n")
-            if tag == "li":
-                self.parts.append("• ")
+            return
+        if tag in self._CONTENT:
+            self._content += 1
+            self.has_content = True
+        if tag == "title":
+            self._in_title = True
+        elif tag == "h1" and not self._h1_done and not self._skip:
+            self._in_h1 = True
+        if tag in self._BLOCK:
+            self._add("\n• " if tag == "li" else "\n")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in self._SKIP:
             self._skip = max(0, self._skip - 1)
-        elif tag in self._BLOCK:
-            self.parts.append("\n")
+            return
+        if tag in self._CONTENT:
+            self._content = max(0, self._content - 1)
+        if tag == "title":
+            self._in_title = False
+        elif tag == "h1" and self._in_h1:
+            self._in_h1 = False
+            self._h1_done = bool("".join(self.heading).strip())
+        if tag in self._BLOCK:
+            self._add("\n")
 
     def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.parts.append(data.replace("\n", " "))
+        if self._skip:
+            return
+        data = data.replace("\n", " ")
+        if self._in_title:
+            self.title.append(data)
+            return
+        if self._in_h1:
+            self.heading.append(data)
+        self._add(data)
+
+    def _add(self, text: str) -> None:
+        self.parts.append(text)
+        if self._content:
+            self.content.append(text)
 
 
 def html_to_text(markup: str) -> str:
     parser = _TextExtractor()
     parser.feed(markup)
     parser.close()
-    return "".join(parser.parts)  # the parser has already decoded entities, once
+    # The parser has already decoded entities, once.
+    content = "".join(parser.content)
+    body = content if parser.has_content and content.strip() else "".join(parser.parts)
+    heading = " ".join("".join(parser.heading).split())
+    title = heading or " ".join("".join(parser.title).split())
+    first = next((line.strip() for line in body.split("\n") if line.strip()), "")
+    if title and " ".join(first.split()) != title:
+        body = title + "\n" + body
+    return body
 
 
 # Markdown: the markup goes, the words stay (as with HTML). Line by line, so a
@@ -195,9 +251,46 @@ _MD_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
 _MD_EMPHASIS = re.compile(r"(?<![\w*])\*(?=\S)([^*]+?)(?<=\S)\*(?![\w*])|(?<![\w_])_(?=\S)([^_]+?)(?<=\S)_(?![\w_])")
 
 
+def front_matter(markup: str) -> tuple[str, str]:
+    """Split a static-site generator's front matter (YAML between "---"
+    lines, TOML between "+++" lines) from a Markdown article.
+
+    The front matter is the post's settings, not its text: only its title
+    is kept, as the article's first line. Returns (title, body); a text
+    without front matter comes back whole, with an empty title.
+    """
+    lines = markup.lstrip("\ufeff").splitlines()
+    if not lines or lines[0].rstrip() not in ("---", "+++"):
+        return "", markup
+    fence = lines[0].rstrip()
+    closing = ("---", "...") if fence == "---" else ("+++",)
+    end = next((i for i, line in enumerate(lines[1:], start=1) if line.rstrip() in closing), None)
+    if end is None:
+        return "", markup
+    title = ""
+    for line in lines[1:end]:
+        match = _FRONT_MATTER_TITLE.match(line)
+        if match:
+            title = _unquote(match.group(1).strip())
+            break
+    return title, "\n".join(lines[end + 1 :])
+
+
+_FRONT_MATTER_TITLE = re.compile(r"^title\s*[:=]\s*(.+?)\s*$", re.IGNORECASE)
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        inner = value[1:-1]
+        return inner.replace('\\"', '"') if value[0] == '"' else inner.replace("''", "'")
+    return value
+
+
 def markdown_to_text(markup: str) -> str:
     """The text of a Markdown article: headings without their "#", emphasis,
-    links and code without their marks, "*"/"+" bullets as "-"."""
+    links and code without their marks, "*"/"+" bullets as "-". Front matter
+    goes too, but for its title, which becomes the first line."""
+    title, markup = front_matter(markup)
     out: list[str] = []
     fenced = False
     for line in markup.splitlines():
@@ -224,4 +317,7 @@ def markdown_to_text(markup: str) -> str:
         line = _MD_STRONG.sub(r"\2", line)
         line = _MD_EMPHASIS.sub(lambda m: m.group(1) or m.group(2), line)
         out.append(line)
+    first = next((line.strip() for line in out if line.strip()), "")
+    if title and first != title:
+        out.insert(0, title)  # unless the article's own first heading says it already
     return "\n".join(out)

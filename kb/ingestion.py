@@ -65,7 +65,7 @@ class IngestReport:
             f"{len(self.removed)} removed",
         ]
         if self.problems:
-            parts.append(f"{len(self.problems)} skipped")
+            parts.append(f"{sum(p.files for p in self.problems)} skipped")
         return f"Indexed {self.chunks} passages: " + ", ".join(parts) + f" ({self.seconds:.1f} s)."
 
 

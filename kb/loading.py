@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,13 +17,15 @@ log = logging.getLogger(__name__)
 
 SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 # Bump when cleaning or chunking changes, so re-ingest rebuilds every document.
-PIPELINE_VERSION = "7"
+PIPELINE_VERSION = "8"
 
 
 @dataclass(frozen=True)
 class FileProblem:
     path: str
     reason: str
+    # How many files this one report stands for (files that are not articles are counted together).
+    files: int = 1
 
 
 @dataclass(frozen=True)
@@ -32,39 +35,79 @@ class Loaded:
 
 
 def load_folder(folder: Path, max_bytes: int) -> Loaded:
+    """Every article under ``folder``, subfolders included (a blog's export
+    often keeps one folder per post). A document's source is its path
+    relative to ``folder``; hidden files and folders are left out, and
+    folder links are not followed (they could lead back up)."""
     if not folder.exists():
         raise IngestError(f"Folder not found: {folder}. Pass a folder of .txt/.md/.html articles.")
     if not folder.is_dir():
         raise IngestError(f"Not a folder: {folder}. Pass a folder of .txt/.md/.html articles.")
     documents: list[Document] = []
-    problems: list[FileProblem] = []
+    others: list[str] = []
     seen_hashes: dict[str, str] = {}
-    for path in sorted(folder.iterdir()):
-        if path.name.startswith(".") or not path.is_file():
-            continue
+    paths, problems = article_paths(folder)
+    for path, source in paths:
         if path.suffix.lower() not in SUFFIXES:
-            problems.append(FileProblem(path.name, f"skipped: not one of {', '.join(SUFFIXES)}"))
+            others.append(source)
             continue
         try:
-            doc = load_file(path, max_bytes)
+            doc = load_file(path, max_bytes, source)
         except IngestError as exc:
-            problems.append(FileProblem(path.name, str(exc)))
+            problems.append(FileProblem(source, str(exc)))
             continue
         except Exception as exc:  # one bad article never stops the others
-            log.exception("loading %s failed", path.name)
-            problems.append(FileProblem(path.name, f"skipped: it could not be read as an article ({exc})"))
+            log.exception("loading %s failed", source)
+            problems.append(FileProblem(source, f"it could not be read as an article ({exc})"))
             continue
         if doc.content_hash in seen_hashes:
-            problems.append(FileProblem(path.name, f"skipped: same text as {seen_hashes[doc.content_hash]}"))
+            problems.append(FileProblem(source, f"same text as {seen_hashes[doc.content_hash]}"))
             continue
         seen_hashes[doc.content_hash] = doc.source
         documents.append(doc)
+    problems.extend(_others(others))
     for problem in problems:
-        log.warning("%s: %s", problem.path, problem.reason)
+        log.info("skipped %s: %s", problem.path, problem.reason)
     return Loaded(tuple(documents), tuple(problems))
 
 
-def load_file(path: Path, max_bytes: int) -> Document:
+def article_paths(folder: Path) -> tuple[list[tuple[Path, str]], list[FileProblem]]:
+    """The files under ``folder`` with their sources (relative paths with
+    "/"), sorted by source, hidden ones and linked folders left out; and the
+    subfolders that could not be read."""
+    found: list[tuple[Path, str]] = []
+    unreadable: list[FileProblem] = []
+
+    def report(error: OSError) -> None:
+        where = Path(error.filename or folder)
+        name = where.relative_to(folder).as_posix() if where.is_relative_to(folder) else str(where)
+        unreadable.append(FileProblem(f"{name}/", f"cannot read this folder ({error.strerror or error})"))
+
+    for root, folders, files in os.walk(folder, onerror=report, followlinks=False):
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        base = Path(root)
+        for name in files:
+            path = base / name
+            if name.startswith(".") or not path.is_file():
+                continue
+            found.append((path, path.relative_to(folder).as_posix()))
+    return sorted(found, key=lambda item: item[1]), unreadable
+
+
+# Past this many, files that are not articles (a post's images, say) are
+# reported as one line rather than one each.
+MAX_LISTED_OTHERS = 5
+
+
+def _others(sources: list[str]) -> list[FileProblem]:
+    reason = f"not one of {', '.join(SUFFIXES)}"
+    if len(sources) <= MAX_LISTED_OTHERS:
+        return [FileProblem(source, reason) for source in sources]
+    shown = ", ".join(sources[:3])
+    return [FileProblem(f"{len(sources)} other files ({shown}, …)", reason, files=len(sources))]
+
+
+def load_file(path: Path, max_bytes: int, source: str | None = None) -> Document:
     try:
         size = path.stat().st_size
         if size > max_bytes:
@@ -73,32 +116,32 @@ def load_file(path: Path, max_bytes: int) -> Document:
         with path.open("rb") as handle:
             raw = handle.read(max_bytes + 1)
     except OSError as exc:
-        raise IngestError(f"skipped: cannot read it ({exc.strerror or exc})") from exc
+        raise IngestError(f"cannot read it ({exc.strerror or exc})") from exc
     if not raw:
-        raise IngestError("skipped: the file is empty")
+        raise IngestError("the file is empty")
     if len(raw) > max_bytes:
         raise IngestError(_too_big(len(raw), max_bytes))
-    return parse(path.name, raw)
+    return parse(source or path.name, raw)
 
 
 def _too_big(size: int, max_bytes: int) -> str:
-    return f"skipped: {size} bytes is over the limit of {max_bytes} (KB_MAX_FILE_BYTES)"
+    return f"{size} bytes is over the limit of {max_bytes} (KB_MAX_FILE_BYTES)"
 
 
 def parse(source: str, raw: bytes) -> Document:
     if b"\x00" in raw[:8192]:
-        raise IngestError("skipped: binary file (it contains NUL bytes)")
+        raise IngestError("binary file (it contains NUL bytes)")
     try:
         decoded = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise IngestError(f"skipped: not UTF-8 (byte {exc.start}); save it as UTF-8 and ingest again") from exc
+        raise IngestError(f"not UTF-8 (byte {exc.start}); save it as UTF-8 and ingest again") from exc
     if source.lower().endswith((".html", ".htm")):
         decoded = html_to_text(decoded)
     elif source.lower().endswith((".md", ".markdown")):
         decoded = markdown_to_text(decoded)
     cleaned = clean_text(decoded)
     if not cleaned.text.strip():
-        raise IngestError("skipped: no text left after cleaning")
+        raise IngestError("no text left after cleaning")
     digest = hashlib.sha256(PIPELINE_VERSION.encode() + b"\0" + raw).hexdigest()[:16]
     return Document(
         source=source,

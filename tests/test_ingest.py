@@ -183,7 +183,7 @@ def test_a_file_that_cannot_be_read_is_skipped_not_fatal(tmp_path: Path, monkeyp
     monkeypatch.setattr(Path, "open", failing_open)
     loaded = load_folder(tmp_path, 10_000)
     assert [d.source for d in loaded.documents] == ["a.txt"]
-    assert [(p.path, p.reason) for p in loaded.problems] == [("b.txt", "skipped: cannot read it (Input/output error)")]
+    assert [(p.path, p.reason) for p in loaded.problems] == [("b.txt", "cannot read it (Input/output error)")]
 
 
 def test_a_second_ingest_at_the_same_time_is_refused_and_harms_nothing(seeded_settings: Settings) -> None:
