@@ -11,18 +11,39 @@ from lingua import IsoCode639_1, Language, LanguageDetector, LanguageDetectorBui
 
 from kb.text import WORD
 
+# The languages omnikb speaks: its own words (lead-in, "not covered") are in these.
 SUPPORTED = ("en", "pt", "es", "ro", "ar", "fr", "de", "it")
+# Latin-script languages that are told apart too, so that a Dutch or Polish
+# question is not taken for German or Portuguese (a generated answer would be
+# written in that language). omnikb's own words for them are English. Each
+# costs about 22 MB of language model, so the list is short.
+RECOGNISED = (*SUPPORTED, "nl", "pl", "ca", "tr", "sv", "cs")
 RTL = frozenset({"ar", "he", "fa", "ur"})
 DEFAULT_LANGUAGE = "en"
 
 _ARABIC = re.compile(r"[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff]")
+# Letters that Persian writes and Arabic does not.
+_PERSIAN = re.compile(r"[پچژگکی]")
 _LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
+# Scripts that tell the language without a model, first match wins (kana
+# before Han: Japanese writes both).
+_SCRIPTS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"[\u0370-\u03ff\u1f00-\u1fff]"), "el"),
+    (re.compile(r"[\u0590-\u05ff]"), "he"),
+    (re.compile(r"[\u0e00-\u0e7f]"), "th"),
+    (re.compile(r"[\u0900-\u097f]"), "hi"),
+    (re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]"), "ko"),
+    (re.compile(r"[\u3040-\u30ff]"), "ja"),
+    (re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf]"), "zh"),
+    (re.compile(r"[\u0400-\u04ff]"), "ru"),
+)
+_UKRAINIAN = re.compile(r"[іїєґІЇЄҐ]")
 _lock = threading.Lock()
 
 
 @lru_cache(maxsize=1)
 def _detector() -> LanguageDetector:
-    languages = [Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper())) for code in SUPPORTED]
+    languages = [Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper())) for code in RECOGNISED]
     return LanguageDetectorBuilder.from_languages(*languages).with_preloaded_language_models().build()
 
 
@@ -45,21 +66,37 @@ def detect(text: str, ignore: Iterable[str] = (), default: str = DEFAULT_LANGUAG
     letters = _LETTERS.findall(text)
     if not letters:
         return default
-    arabic = sum(1 for ch in letters if _ARABIC.match(ch))
-    if arabic * 2 >= len(letters):
-        return "ar"
+    script = _by_script(text, letters)
+    if script is not None:
+        return script
     ignored = {w.casefold() for w in ignore}
-    if len(WORD.findall(text)) <= SHORT_TEXT_WORDS:
-        cued = _by_cues(text)
-        if cued is not None:
-            return cued
     masked = " ".join(w for w in WORD.findall(text) if w.casefold() not in ignored)
     sample = masked if len(masked) >= 3 else text
     with _lock:
         found = _detector().detect_language_of(sample[:5000])
-    if found is None:
-        return default
-    return found.iso_code_639_1.name.lower()
+    code = found.iso_code_639_1.name.lower() if found is not None else None
+    if len(WORD.findall(text)) <= SHORT_TEXT_WORDS:
+        cued = _by_cues(text)
+        # A letter that only a supported language writes ("¿", "ñ", "ș")
+        # outweighs the detector's guess of a neighbour ("¿Y los costes?" is
+        # not Catalan).
+        if cued is not None and (code in SUPPORTED or code is None or cued not in SUPPORTED
+                                 or _SUPPORTED_ONLY_LETTERS & set(text.casefold())):
+            return cued
+    return code or default
+
+
+def _by_script(text: str, letters: list[str]) -> str | None:
+    """The language a non-Latin script tells, when half the letters are in it."""
+    arabic = sum(1 for ch in letters if _ARABIC.match(ch))
+    if arabic * 2 >= len(letters):
+        return "fa" if _PERSIAN.search(text) else "ar"
+    for pattern, code in _SCRIPTS:
+        if sum(1 for ch in letters if pattern.match(ch)) * 2 >= len(letters):
+            return "uk" if code == "ru" and _UKRAINIAN.search(text) else code
+    if any(pattern.search(text) for pattern, _ in _SCRIPTS[4:7]):
+        return next(code for pattern, code in _SCRIPTS[4:7] if pattern.search(text))  # CJK mixed with Latin names
+    return None
 
 
 # A short question ("Und Zalando?", "What is autolyse?") gives the statistical
@@ -80,7 +117,15 @@ _FUNCTION_WORDS = {
     "it": "che cosa chi come perché dove quando quale quali il lo gli la le un una uno è sono era del della dei "
     "delle nel nella con per non e o mio mia a i",
     "ro": "ce cine cum unde când care este sunt era un o și sau în cu pentru nu la din pe mai a",
+    "nl": "wat wie hoe waarom waar wanneer welke welk het een is zijn was met voor en of niet van mijn ik",
+    "pl": "co kto jak dlaczego gdzie kiedy który która które jest są był jaka jaki z dla i lub nie w na to czy",
+    "ca": "què com per quan quin quina quins quines el els la les un una és són amb i o no del meu",
+    "sv": "vad vem hur varför var när vilka vilken vilket är och eller inte med för en ett jag min det",
+    "cs": "co kdo jak proč kde kdy který která které je jsou byl s pro a nebo ne v na to",
+    "tr": "ne kim nasıl neden nerede ne zaman hangi bir ve veya değil ile için mi mı mu mü nedir",
 }
+# Only the supported languages' cues correct the detector when it found another recognised language.
+_SUPPORTED_ONLY_LETTERS = frozenset("¿¡ñãõșțăßœ")
 
 
 def _distinctive(lists: dict[str, str]) -> dict[str, str]:
@@ -95,7 +140,9 @@ def _distinctive(lists: dict[str, str]) -> dict[str, str]:
 _CUE_WORDS = _distinctive(_FUNCTION_WORDS)
 # Letters (and marks) that only one of the supported languages writes.
 _CUE_LETTERS = {"¿": "es", "¡": "es", "ñ": "es", "ã": "pt", "õ": "pt", "ș": "ro", "ț": "ro", "ă": "ro",
-                "ß": "de", "ä": "de", "ö": "de", "ü": "de", "œ": "fr", "ò": "it", "ì": "it"}
+                "ß": "de", "ü": "de", "œ": "fr", "ì": "it", "ł": "pl", "ą": "pl", "ę": "pl", "ś": "pl",
+                "ż": "pl", "ź": "pl", "ř": "cs", "ě": "cs", "ů": "cs", "ı": "tr", "ğ": "tr", "ş": "tr", "å": "sv",
+                "ï": "ca", "ŀ": "ca"}
 
 
 def _by_cues(text: str) -> str | None:

@@ -26,6 +26,22 @@ LANGUAGE_NAMES = {
     "fr": "French",
     "de": "German",
     "it": "Italian",
+    "nl": "Dutch",
+    "pl": "Polish",
+    "ca": "Catalan",
+    "tr": "Turkish",
+    "sv": "Swedish",
+    "cs": "Czech",
+    "el": "Greek",
+    "he": "Hebrew",
+    "th": "Thai",
+    "hi": "Hindi",
+    "ko": "Korean",
+    "ja": "Japanese",
+    "zh": "Chinese",
+    "ru": "Russian",
+    "uk": "Ukrainian",
+    "fa": "Persian",
 }
 
 ANSWER_SYSTEM = """\

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kb.errors import InputError
+from kb.prompts import answer_messages
 from kb.service import KnowledgeBase, validate_question
 
 
@@ -80,6 +81,18 @@ def test_a_question_about_a_name_the_sources_never_mention_is_not_covered(kb: Kn
     other = kb.ask(validate_question("How many goals did Pelé score in his career?"))
     assert not other.answered
     assert other.answer == "Sorry, the sources don't mention Pelé, so they can't answer this question."
+
+
+def test_a_question_in_a_language_omnikb_does_not_speak_is_answered_in_english_words(kb: KnowledgeBase) -> None:
+    """A Dutch question is Dutch, not German: the contract's ``language`` says so,
+    and a generated answer would be asked for in Dutch. omnikb's own words fall
+    back to English, which a Dutch reader more likely reads than German."""
+    answer = kb.ask(validate_question("Wat is het verschil tussen een omnichannel- en een multichannelstrategie?"))
+    assert answer.language == "nl"
+    assert answer.answered and answer.citations
+    assert answer.answer.startswith("Here is what the sources say:")
+    system, _ = answer_messages("Wat is omnichannel?", "Wat is omnichannel?", "nl", answer.passages)
+    assert "Write your answer in Dutch" in system[1]
 
 
 def test_an_arabic_question_finds_passages_in_other_languages(kb: KnowledgeBase) -> None:

@@ -30,3 +30,35 @@ def test_longer_text_and_other_scripts_are_left_to_the_detector() -> None:
     assert detect("Der Kunde erwartet heute auf allen Kanälen dasselbe Erlebnis, the same experience") == "de"
     # No cue at all ("E" is Portuguese and Italian alike): the detector decides.
     assert detect("E Zalando?") in {"pt", "it"}
+
+
+# Languages omnikb does not speak are still told apart, so that they are not
+# taken for a neighbour: a generated answer is written in the language detected.
+OTHER_LANGUAGES = {
+    "nl": ["Wat is het verschil tussen omnichannel en multichannel?", "Hoe word ik omnichannel?"],
+    "pl": ["Jaka jest różnica między strategią omnichannel a multichannel?", "Co to jest omnichannel?"],
+    "ca": ["Quina és la diferència entre omnicanal i multicanal?", "Quins canals importen?"],
+    "tr": ["Omnichannel ile çok kanallı arasındaki fark nedir?", "Hangi kanallar önemli?"],
+    "sv": ["Vad är skillnaden mellan omnikanal och flerkanal?", "Hur blir jag omnichannel?"],
+    "cs": ["Jaký je rozdíl mezi omnichannel a multichannel?", "Které kanály jsou důležité?"],
+    "ru": ["В чем разница между омниканальностью и мультиканальностью?"],
+    "uk": ["Яка різниця між омніканальністю та багатоканальністю?"],
+    "el": ["Ποια είναι η διαφορά;"],
+    "he": ["מה ההבדל בין אומניצ׳אנל למולטיצ׳אנל?"],
+    "fa": ["تفاوت بین چندکاناله و همه‌کاناله چیست؟"],
+    "ja": ["オムニチャネルとは何ですか？"],
+    "zh": ["全渠道和多渠道有什么区别？"],
+    "ko": ["옴니채널이란 무엇입니까?"],
+    "hi": ["ओमनीचैनल क्या है?"],
+}
+
+
+@pytest.mark.parametrize(("language", "question"), [(lang, q) for lang, qs in OTHER_LANGUAGES.items() for q in qs])
+def test_other_languages_are_not_taken_for_a_neighbour(language: str, question: str) -> None:
+    assert detect(question) == language
+
+
+def test_a_letter_only_a_supported_language_writes_outweighs_a_neighbour() -> None:
+    # The detector alone reads this as Catalan; "¿" is Spanish only.
+    assert detect("¿Y los costes?") == "es"
+    assert detect("Și costurile?") == "ro"
