@@ -37,6 +37,7 @@ _SCRIPTS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf]"), "zh"),
     (re.compile(r"[\u0400-\u04ff]"), "ru"),
 )
+_CJK = frozenset({"ko", "ja", "zh"})
 _UKRAINIAN = re.compile(r"[іїєґІЇЄҐ]")
 _lock = threading.Lock()
 
@@ -94,9 +95,8 @@ def _by_script(text: str, letters: list[str]) -> str | None:
     for pattern, code in _SCRIPTS:
         if sum(1 for ch in letters if pattern.match(ch)) * 2 >= len(letters):
             return "uk" if code == "ru" and _UKRAINIAN.search(text) else code
-    if any(pattern.search(text) for pattern, _ in _SCRIPTS[4:7]):
-        return next(code for pattern, code in _SCRIPTS[4:7] if pattern.search(text))  # CJK mixed with Latin names
-    return None
+    # Korean, Japanese or Chinese with Latin names in it: even a few such letters tell.
+    return next((code for pattern, code in _SCRIPTS if code in _CJK and pattern.search(text)), None)
 
 
 # A short question ("Und Zalando?", "What is autolyse?") gives the statistical
