@@ -3,19 +3,24 @@
 Every passage of a focused corpus is on-topic, and a small multilingual model
 scores any question 0.7-0.9 against it, so a fixed cut on raw cosine does not
 carry over between corpora or models. Instead, each index is probed with
-questions on unrelated everyday topics, in the supported languages: the best
-score such a question reaches is what "not covered" looks like for this corpus
-and this model. A question is covered when its best passage scores clearly
-above that, or when it also shares rare terms with the passages, or when its
-latent terms (the model's sparse head) match a passage far better than any
-off-topic probe's do.
+questions on unrelated everyday topics (``kb.probes``): the best score such a
+question reaches is what "not covered" looks like for this corpus and this
+model. It differs by language: a question in a language the articles are
+written in scores higher whatever it asks, and one in a script the model
+knows less well (Chinese, Thai) lower, on the subject or not. So the probes
+ask the same things in every recognised language, and a question is measured
+against the probes in its own language. A question is covered when its best
+passage scores clearly above that, or when it also shares rare terms with the
+passages, or when its latent terms (the model's sparse head) match a passage
+far better than any off-topic probe's do.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -23,27 +28,9 @@ import numpy as np
 from kb.chunking import headings as headings_of
 from kb.embedding import Embedder, sparse_column
 from kb.language import words
+from kb.probes import OFF_TOPIC_PROBES
 
 log = logging.getLogger(__name__)
-
-# Everyday questions that no knowledge base about one subject answers.
-OFF_TOPIC_PROBES = (
-    "How do I bake sourdough bread at home?",
-    "What is the tallest mountain in Africa?",
-    "Who composed the Four Seasons?",
-    "How many legs does a spider have?",
-    "Como se faz arroz de pato?",
-    "Qual é a capital da Austrália?",
-    "¿A qué temperatura hierve el agua en la montaña?",
-    "¿Quién escribió Don Quijote?",
-    "Care este cel mai lung râu din Europa?",
-    "Cum se plantează roșiile în grădină?",
-    "ما هي أطول سلسلة جبال في العالم؟",
-    "كيف أطبخ الأرز بالحليب؟",
-    "Quelle est la distance entre la Terre et la Lune ?",
-    "Wie repariere ich einen platten Fahrradreifen?",
-    "Chi ha dipinto la Gioconda?",
-)
 
 MARGIN = 0.03
 # Off-topic probes kept however many the corpus turns out to be about.
@@ -62,6 +49,17 @@ class Calibration:
     off_topic_best: float
     threshold: float
     off_topic_sparse: float | None = None
+    # Each language's best off-topic score; ``off_topic_best`` is the best of
+    # all, the bar for a language without probes.
+    by_language: tuple[tuple[str, float], ...] = ()
+
+    def for_language(self, language: str | None) -> Calibration:
+        """The bar for a question in ``language``: set by the probes in that
+        language, where there are any."""
+        best = dict(self.by_language).get(language or "")
+        if best is None:
+            return self
+        return replace(self, off_topic_best=best, threshold=best + MARGIN)
 
     def covered(self, best_dense: float, rare_terms: int, best_sparse: float | None = None) -> bool:
         if best_dense >= self.threshold:
@@ -77,22 +75,31 @@ class Calibration:
         )
 
 
-def calibrate(
-    embedder: Embedder, vectors: np.ndarray, sparse: Any = None, passages: Sequence[str] = ()
-) -> Calibration:
+def calibrate(embedder: Embedder, vectors: np.ndarray, sparse: Any = None, passages: Sequence[str] = ()) -> Calibration:
     """``sparse``: the passages' latent terms as a CSR matrix, if the model has
     them; ``passages``: their texts, whose headings tell which probes the
     corpus itself is about (``off_topic``)."""
     if len(vectors) == 0:
         return Calibration(1.0, 1.0)
-    encoded = embedder.encode(list(OFF_TOPIC_PROBES), is_query=True)
-    best = (encoded @ vectors.T).max(axis=1)
-    kept = off_topic(best, _heading_scores(embedder, vectors, passages))
-    probes = [OFF_TOPIC_PROBES[i] for i in kept]
-    if len(probes) < len(OFF_TOPIC_PROBES):
-        log.info("probes the corpus is about, left out: %s", sorted(set(OFF_TOPIC_PROBES) - set(probes)))
+    probes = [(language, probe) for language, listed in OFF_TOPIC_PROBES.items() for probe in listed]
+    texts = [probe for _, probe in probes]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # The latent terms come from the model's second handle: on a second core, meanwhile.
+        latent = pool.submit(embedder.sparse, texts) if sparse is not None else None
+        best = (embedder.encode(texts, is_query=True) @ vectors.T).max(axis=1)
+        kept = off_topic(best, _heading_scores(embedder, vectors, passages))
+        encoded = latent.result() if latent is not None else None
+    if len(kept) < len(probes):
+        log.info(
+            "probes the corpus is about, left out: %s", sorted({texts[i] for i in set(range(len(texts))) - set(kept)})
+        )
+    by_language: dict[str, float] = {}
+    for i in kept:
+        language = probes[i][0]
+        by_language[language] = max(by_language.get(language, -1.0), float(best[i]))
     ceiling = float(np.max(best[kept]))
-    return Calibration(ceiling, ceiling + MARGIN, _sparse_ceiling(embedder, sparse, probes))
+    sparse_ceiling = _sparse_ceiling(sparse, [encoded[i] for i in kept]) if encoded else None
+    return Calibration(ceiling, ceiling + MARGIN, sparse_ceiling, tuple(sorted(by_language.items())))
 
 
 def off_topic(probe_best: np.ndarray, heading_best: np.ndarray) -> list[int]:
@@ -132,13 +139,8 @@ def _heading_scores(embedder: Embedder, vectors: np.ndarray, passages: Sequence[
     return np.array(best)
 
 
-def _sparse_ceiling(embedder: Embedder, matrix: Any, probes: Sequence[str]) -> float | None:
+def _sparse_ceiling(matrix: Any, encoded: Sequence[Any]) -> float:
     """The best latent-term match any off-topic probe reaches."""
-    if matrix is None:
-        return None
-    encoded = embedder.sparse(list(probes))
-    if not encoded:
-        return None
     best = 0.0
     for vector in encoded:
         best = max(best, float(np.max(matrix @ sparse_column(vector, matrix.shape[1]), initial=0.0)))

@@ -171,7 +171,7 @@ class KnowledgeBase:
         covered = (
             bool(found.hits)
             and not any(name.certain for name in names)
-            and calibration.covered(found.best_dense, found.lexical_terms, found.best_sparse)
+            and calibration.for_language(language).covered(found.best_dense, found.lexical_terms, found.best_sparse)
         )
         return AnswerRequest(
             question=question,

@@ -95,6 +95,27 @@ def test_a_question_in_a_language_omnikb_does_not_speak_is_answered_in_english_w
     assert "Write your answer in Dutch" in system[1]
 
 
+def test_each_language_is_measured_against_off_topic_questions_in_that_language(kb: KnowledgeBase) -> None:
+    """Chinese, Korean and Thai questions score lower against these articles,
+    on the subject or not. Against the Portuguese probes' bar they were all
+    refused; against their own language's they are told apart."""
+    on_topic = {
+        "zh": "全渠道战略和多渠道战略有什么区别？",
+        "ko": "옴니채널 기업이 되려면 어떻게 해야 합니까?",
+        "th": "กลยุทธ์ออมนิแชนแนลและมัลติแชนแนลต่างกันอย่างไร",
+    }
+    off_topic = {"zh": "澳大利亚的首都是哪里？", "ko": "호주의 수도는 어디입니까?", "th": "ใครเขียนดอนกิโฆเต้"}
+    calibration = kb.calibration()
+    for language in on_topic:
+        assert calibration.for_language(language).threshold < calibration.threshold
+        answered = kb.ask(validate_question(on_topic[language]))
+        assert answered.language == language and answered.answered and answered.citations, language
+        refused = kb.ask(validate_question(off_topic[language]))
+        assert refused.language == language and not refused.answered, language
+    # A language without probes meets the highest bar.
+    assert calibration.for_language("sw") == calibration
+
+
 def test_an_arabic_question_finds_passages_in_other_languages(kb: KnowledgeBase) -> None:
     answer = kb.ask(validate_question("ما هي مزايا استراتيجية القنوات الشاملة للعملاء؟", top_k=8))
     assert answer.answered
