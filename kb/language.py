@@ -74,17 +74,18 @@ def detect(text: str, ignore: Iterable[str] = (), default: str = DEFAULT_LANGUAG
     masked = " ".join(w for w in WORD.findall(text) if w.casefold() not in ignored)
     sample = masked if len(masked) >= 3 else text
     with _lock:
-        found = _detector().detect_language_of(sample[:5000])
-    code = found.iso_code_639_1.name.lower() if found is not None else None
-    if len(WORD.findall(text)) <= SHORT_TEXT_WORDS:
+        ranked = _detector().compute_language_confidence_values(sample[:5000])
+    if not ranked:
+        return default
+    code, confidence = ranked[0].language.iso_code_639_1.name.lower(), ranked[0].value
+    if len(WORD.findall(text)) <= SHORT_TEXT_WORDS and confidence < SURE:
+        # A short question gives the detector little to go on: unless it is
+        # sure (a letter only one language writes, say), the function words
+        # and letters decide, when one language leads.
         cued = _by_cues(text)
-        # A letter that only a supported language writes ("¿", "ñ", "ș")
-        # outweighs the detector's guess of a neighbour ("¿Y los costes?" is
-        # not Catalan).
-        if cued is not None and (code in SUPPORTED or code is None or cued not in SUPPORTED
-                                 or _SUPPORTED_ONLY_LETTERS & set(text.casefold())):
+        if cued is not None:
             return cued
-    return code or default
+    return code
 
 
 def _by_script(text: str, letters: list[str]) -> str | None:
@@ -103,6 +104,8 @@ def _by_script(text: str, letters: list[str]) -> str | None:
 # detector too little text; its function words and letters tell more. Each
 # list keeps only the words no other list has (``_CUE_WORDS``).
 SHORT_TEXT_WORDS = 7
+# The detector's confidence above which the cues do not overrule it.
+SURE = 0.9
 _FUNCTION_WORDS = {
     "en": "what which who whom whose why how where when does do did is are was were can could should would will "
     "the a an of to in on for with and or this that these those it its my your i you we they there about than",
@@ -124,8 +127,7 @@ _FUNCTION_WORDS = {
     "cs": "co kdo jak proč kde kdy který která které je jsou byl s pro a nebo ne v na to",
     "tr": "ne kim nasıl neden nerede ne zaman hangi bir ve veya değil ile için mi mı mu mü nedir",
 }
-# Only the supported languages' cues correct the detector when it found another recognised language.
-_SUPPORTED_ONLY_LETTERS = frozenset("¿¡ñãõșțăßœ")
+
 
 
 def _distinctive(lists: dict[str, str]) -> dict[str, str]:

@@ -58,7 +58,9 @@ def test_other_languages_are_not_taken_for_a_neighbour(language: str, question: 
     assert detect(question) == language
 
 
-def test_a_letter_only_a_supported_language_writes_outweighs_a_neighbour() -> None:
-    # The detector alone reads this as Catalan; "¿" is Spanish only.
+def test_the_cues_decide_a_short_question_unless_the_detector_is_sure() -> None:
+    # The detector leans to Catalan and Czech, unsure: the function words decide.
     assert detect("¿Y los costes?") == "es"
-    assert detect("Și costurile?") == "ro"
+    assert detect("O omnichannel é caro?") == "pt"
+    # "ą" is written only in Polish, so the detector is sure, whatever "ile" (Turkish "with") suggests.
+    assert detect("Ile nóg ma pająk?") == "pl"
