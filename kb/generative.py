@@ -102,7 +102,7 @@ def wrong_language(text: str, expected: str, ignore: Iterable[str] = ()) -> str 
     are left out; too short a text, or a language detection does not cover,
     is not judged.
     """
-    if expected not in lang.RECOGNISED:
+    if expected not in lang.DETECTED:
         return None
     ignored = {w.casefold() for w in ignore}
     prose = " ".join(w for w in lang.words(MARKER.sub(" ", _QUOTED.sub(" ", text))) if w.casefold() not in ignored)

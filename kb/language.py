@@ -11,13 +11,19 @@ from lingua import IsoCode639_1, Language, LanguageDetector, LanguageDetectorBui
 
 from kb.text import WORD
 
-# The languages omnikb speaks: its own words (lead-in, "not covered") are in these.
+# The languages omnikb was built for: their short questions have cues
+# (function words), and the evaluation sets ask in them.
 SUPPORTED = ("en", "pt", "es", "ro", "ar", "fr", "de", "it")
 # Latin-script languages that are told apart too, so that a Dutch or Polish
 # question is not taken for German or Portuguese (a generated answer would be
-# written in that language). omnikb's own words for them are English. Each
-# costs about 22 MB of language model, so the list is short.
+# written in that language). Each costs about 22 MB of language model, so the
+# list is short.
 RECOGNISED = (*SUPPORTED, "nl", "pl", "ca", "tr", "sv", "cs")
+# Languages told by their script and letters alone (``_by_script``).
+BY_SCRIPT = ("el", "he", "th", "hi", "ko", "ja", "zh", "ru", "uk", "fa")
+# Every language ``detect`` can return: omnikb's own words and the
+# answerability probes exist in each of them.
+DETECTED = (*RECOGNISED, *BY_SCRIPT)
 RTL = frozenset({"ar", "he", "fa", "ur"})
 DEFAULT_LANGUAGE = "en"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kb.errors import InputError
+from kb.i18n import message
 from kb.prompts import answer_messages
 from kb.service import KnowledgeBase, validate_question
 
@@ -83,14 +84,13 @@ def test_a_question_about_a_name_the_sources_never_mention_is_not_covered(kb: Kn
     assert other.answer == "Sorry, the sources don't mention Pelé, so they can't answer this question."
 
 
-def test_a_question_in_a_language_omnikb_does_not_speak_is_answered_in_english_words(kb: KnowledgeBase) -> None:
-    """A Dutch question is Dutch, not German: the contract's ``language`` says so,
-    and a generated answer would be asked for in Dutch. omnikb's own words fall
-    back to English, which a Dutch reader more likely reads than German."""
+def test_a_dutch_question_is_dutch_not_german(kb: KnowledgeBase) -> None:
+    """Detection restricted to the eight languages read Dutch as German: the
+    lead-in was German, and a generated answer was asked for in German."""
     answer = kb.ask(validate_question("Wat is het verschil tussen een omnichannel- en een multichannelstrategie?"))
     assert answer.language == "nl"
     assert answer.answered and answer.citations
-    assert answer.answer.startswith("Here is what the sources say:")
+    assert answer.answer.startswith("Dit zeggen de bronnen:")
     system, _ = answer_messages("Wat is omnichannel?", "Wat is omnichannel?", "nl", answer.passages)
     assert "Write your answer in Dutch" in system[1]
 
@@ -112,6 +112,7 @@ def test_each_language_is_measured_against_off_topic_questions_in_that_language(
         assert answered.language == language and answered.answered and answered.citations, language
         refused = kb.ask(validate_question(off_topic[language]))
         assert refused.language == language and not refused.answered, language
+        assert refused.answer == message("not_covered", language)
     # A language without probes meets the highest bar.
     assert calibration.for_language("sw") == calibration
 

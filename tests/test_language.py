@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from kb.language import detect
+from kb.i18n import MESSAGES
+from kb.language import DETECTED, detect
+from kb.probes import OFF_TOPIC_PROBES
 
 # Short questions: names and loanwords ("Zalando", "click and collect") give
 # the statistical detector little to go on; function words and letters do.
@@ -64,3 +66,12 @@ def test_the_cues_decide_a_short_question_unless_the_detector_is_sure() -> None:
     assert detect("O omnichannel é caro?") == "pt"
     # "ą" is written only in Polish, so the detector is sure, whatever "ile" (Turkish "with") suggests.
     assert detect("Ile nóg ma pająk?") == "pl"
+
+
+def test_every_language_detection_returns_has_omnikbs_words_and_its_own_probes() -> None:
+    assert set(MESSAGES) == set(DETECTED)
+    for language in DETECTED:
+        assert set(MESSAGES[language]) == set(MESSAGES["en"]), language
+        assert "{names}" in MESSAGES[language]["not_mentioned"], language
+    assert set(OFF_TOPIC_PROBES) == set(DETECTED)
+    assert {len(probes) for probes in OFF_TOPIC_PROBES.values()} == {4}
