@@ -7,6 +7,7 @@ import pytest
 from kb.i18n import MESSAGES
 from kb.language import DETECTED, detect
 from kb.probes import OFF_TOPIC_PROBES
+from kb.web_text import LANGUAGE_NAMES, UI
 
 # Short questions: names and loanwords ("Zalando", "click and collect") give
 # the statistical detector little to go on; function words and letters do.
@@ -68,10 +69,14 @@ def test_the_cues_decide_a_short_question_unless_the_detector_is_sure() -> None:
     assert detect("Ile nóg ma pająk?") == "pl"
 
 
-def test_every_language_detection_returns_has_omnikbs_words_and_its_own_probes() -> None:
+def test_every_language_detection_returns_has_omnikbs_words_the_pages_words_and_its_own_probes() -> None:
     assert set(MESSAGES) == set(DETECTED)
     for language in DETECTED:
         assert set(MESSAGES[language]) == set(MESSAGES["en"]), language
         assert "{names}" in MESSAGES[language]["not_mentioned"], language
     assert set(OFF_TOPIC_PROBES) == set(DETECTED)
+    # The chat page's own words, and each language's name in itself.
+    assert set(UI) == set(LANGUAGE_NAMES) == set(DETECTED)
+    for language in DETECTED:
+        assert set(UI[language]) == set(UI["en"]), language
     assert {len(probes) for probes in OFF_TOPIC_PROBES.values()} == {4}
