@@ -32,7 +32,11 @@ class AnswerRequest:
     covered: bool
     timings_ms: dict[str, float] = field(default_factory=dict)
     # Names the question mentions and the sources do not: the reply says so.
+    # ``missing`` on a question that is not covered, ``unmentioned`` on one
+    # that is (a name told by its capital alone, "Does Zara …?"): the answer
+    # then says which names the sources leave out before quoting the rest.
     missing: tuple[str, ...] = ()
+    unmentioned: tuple[str, ...] = ()
 
 
 class Answerer(Protocol):
@@ -66,6 +70,14 @@ def not_covered(request: AnswerRequest, mode: str) -> Answer:
         timings_ms=dict(request.timings_ms),
         standalone_query=request.query,
     )
+
+
+def lead_in(request: AnswerRequest) -> str:
+    """The answer's opening words: what the sources say, and which names they leave out."""
+    if request.unmentioned:
+        names = listing(request.unmentioned, request.language)
+        return message("partly_covered", request.language).format(names=names)
+    return message("lead_in", request.language)
 
 
 def answered(request: AnswerRequest, mode: str, text: str, citations: tuple[Citation, ...]) -> Answer:
@@ -159,7 +171,7 @@ class ExtractiveAnswerer:
     def compose(self, request: AnswerRequest) -> Answer:
         if not request.covered or not request.hits:
             return not_covered(request, self.mode)
-        lines = [message("lead_in", request.language)]
+        lines = [lead_in(request)]
         indexes = cited_hits(request.hits)
         for number, index in enumerate(indexes, start=1):
             # Markers are this answer's own: the quote is never renumbered.

@@ -28,7 +28,7 @@ from dataclasses import replace
 from typing import Any
 
 from kb import language as lang
-from kb.answering import AnswerRequest, ExtractiveAnswerer, answer_once, answered, not_covered
+from kb.answering import AnswerRequest, ExtractiveAnswerer, answer_once, answered, lead_in, not_covered
 from kb.citations import MARKER, renumber
 from kb.i18n import message
 from kb.llm import LLMError, build_chat_model, stream_with_deadline, timeouts
@@ -133,7 +133,9 @@ class GenerativeAnswerer:
     # -- the model call -------------------------------------------------------
     def _pieces(self, request: AnswerRequest) -> Iterator[str]:
         """Text pieces of the model's reply; ``LLMError`` on any failure or the deadline."""
-        messages = answer_messages(request.question.text, request.query, request.language, request.hits)
+        messages = answer_messages(
+            request.question.text, request.query, request.language, request.hits, request.unmentioned
+        )
         finish: list[str] = []
 
         def produce() -> Iterator[str]:
@@ -159,7 +161,11 @@ class GenerativeAnswerer:
         started = time.perf_counter()
         shaper = MarkerStream(len(request.hits))
         raw: list[str] = []
-        emitted = False
+        # Names the sources leave out are said in omnikb's own words, first.
+        note = lead_in(request) + "\n" if request.unmentioned else ""
+        if note:
+            yield note
+        emitted = bool(note)
         first_token: float | None = None
         failure: str | None = None
         try:
@@ -202,7 +208,8 @@ class GenerativeAnswerer:
         other = wrong_language(cleaned, request.language, self.shared_words())
         if other is not None:
             return self._fall_back(request, f"the model answered in {other!r}, the question is in {request.language!r}")
-        return answered(request, self.mode, cleaned, citations)
+        note = lead_in(request) + "\n" if request.unmentioned else ""
+        return answered(request, self.mode, note + cleaned, citations)
 
     def _fall_back(self, request: AnswerRequest, reason: str) -> Answer:
         log.warning("generated answer unusable, answering extractively: %s", reason)

@@ -15,8 +15,16 @@ form, so no word list is needed:
 
 The first two forms are names without doubt: a question with such a name the
 sources never mention is not covered. A capital alone is weaker evidence
-(English capitalises "Portuguese" and "Monday" too): such names are only
-named in the reply to a question that is not covered for other reasons.
+(a capitalised word may be a name the question only mentions in passing,
+"Does Zara use an omnichannel strategy?"). Such a name does not decide
+whether the question is covered; the reply names it either way: a question
+not covered for other reasons is refused naming it, and a covered one is
+answered with a first line saying the sources do not mention it.
+
+English also capitalises words that are not names: the names of languages
+and peoples ("Portuguese", "Arabic"), days and months. They are left out:
+the languages' names are those the language detector knows, and the days
+and months are the only words listed.
 
 A name counts as mentioned when the sources contain it, compared without case
 and diacritics, or as the start or end of one of their compounds ("channel" in
@@ -32,6 +40,8 @@ from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from lingua import Language
+
 from kb.text import WORD, strip_diacritics
 
 _HYPHENATED = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)+", re.UNICODE)
@@ -42,6 +52,12 @@ _OPENERS = frozenset(".!?¿¡؟\"'“”«»(\n")
 CAPITALISED_NOUNS = frozenset({"de"})
 MIN_ACRONYM = 3  # "OK", "TV" are words more often than names
 MIN_COMPOUND_PART = 5
+# Capitalised in English, yet words rather than names.
+ENGLISH_CAPITALISED_WORDS = frozenset(
+    {language.name.casefold() for language in Language.all()}
+    | set("monday tuesday wednesday thursday friday saturday sunday".split())
+    | set("january february march april may june july august september october november december".split())
+)
 
 
 @dataclass(frozen=True)
@@ -120,6 +136,7 @@ def unknown_names(question: str, language: str, known: Vocabulary) -> tuple[Name
             return 2 if word[0].isupper() else 1
         capitalised = (
             language not in CAPITALISED_NOUNS
+            and key(word) not in ENGLISH_CAPITALISED_WORDS
             and not title_case
             and word[0].isupper()
             and index > 0

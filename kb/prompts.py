@@ -71,6 +71,9 @@ ANSWER_USER = """\
 Question ({language_name}): {question}"""
 
 CONTEXT_LINE = "\nThe question follows a conversation; in context it means: {query}"
+UNMENTIONED_LINE = (
+    "\nThe passages never mention {names}: say nothing about {them}, answer only the rest of the question."
+)
 
 CONDENSE_SYSTEM = """\
 Rewrite the user's last question as one standalone search query that can be \
@@ -117,12 +120,21 @@ def format_passages(hits: Sequence[Hit]) -> str:
     return "\n".join(blocks)
 
 
-def answer_messages(question: str, query: str, language: str, hits: Sequence[Hit]) -> list[tuple[str, str]]:
-    """``(role, content)`` pairs: the rules as the system, the fenced passages and question as the user."""
+def answer_messages(
+    question: str, query: str, language: str, hits: Sequence[Hit], unmentioned: Sequence[str] = ()
+) -> list[tuple[str, str]]:
+    """``(role, content)`` pairs: the rules as the system, the fenced passages and question as the user.
+
+    ``unmentioned``: names in the question that the sources never mention; the
+    answer already says so in omnikb's own words, so the model is told to leave them be.
+    """
     name = language_name(language)
     user = ANSWER_USER.format(passages=format_passages(hits), language_name=name, question=defuse(question.strip()))
     if query.strip() and query.strip() != question.strip():
         user += CONTEXT_LINE.format(query=defuse(query.strip()))
+    if unmentioned:
+        names = ", ".join(_attribute(n) for n in unmentioned)
+        user += UNMENTIONED_LINE.format(names=names, them="them" if len(unmentioned) > 1 else "it")
     return [("system", ANSWER_SYSTEM.format(language_name=name, sentinel=NOT_COVERED)), ("human", user)]
 
 

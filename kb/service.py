@@ -181,6 +181,7 @@ class KnowledgeBase:
             covered=covered,
             timings_ms={"retrieve": (retrieved - started) * 1000},
             missing=() if covered else tuple(name.text for name in names),
+            unmentioned=tuple(name.text for name in names) if covered else (),
         )
 
     def ask(self, question: Question) -> Answer:

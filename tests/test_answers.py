@@ -84,6 +84,33 @@ def test_a_question_about_a_name_the_sources_never_mention_is_not_covered(kb: Kn
     assert other.answer == "Sorry, the sources don't mention Pelé, so they can't answer this question."
 
 
+def test_a_covered_question_says_which_of_its_names_the_sources_never_mention(kb: KnowledgeBase) -> None:
+    """A name told by its capital alone does not refuse a question the sources
+    cover; the answer says first that they do not mention it, in the asker's
+    language, instead of quoting a definition as if it were about Zara."""
+    cases = {
+        "Does Zara use an omnichannel strategy?": ("en", "Zara"),
+        "Mi tienda está en Shopify: ¿cómo sincronizo el stock entre la tienda física y la online?": ("es", "Shopify"),
+    }
+    for question, (language, name) in cases.items():
+        answer = kb.ask(validate_question(question))
+        assert answer.language == language
+        assert answer.answered and answer.citations
+        first, *quotes = answer.answer.split("\n")
+        assert first == message("partly_covered", language).format(names=name)
+        assert quotes and all(line.startswith("- “") for line in quotes)
+    # A question naming only what the sources name opens as usual, and so does
+    # one whose capitals are English words (a language, a day), not names.
+    for question in (
+        "Como é que a Worten aplica a estratégia omnicanal?",
+        "What do the Portuguese articles say about becoming omnichannel?",
+        "Our team starts on Monday: how do we become omnichannel?",
+    ):
+        answer = kb.ask(validate_question(question))
+        assert answer.answered
+        assert answer.answer.split("\n")[0] == message("lead_in", answer.language), question
+
+
 def test_a_dutch_question_is_dutch_not_german(kb: KnowledgeBase) -> None:
     """Detection restricted to the eight languages read Dutch as German: the
     lead-in was German, and a generated answer was asked for in German."""

@@ -143,6 +143,22 @@ def test_valid_markers_are_renumbered_and_invalid_ones_dropped(gen_kb: Knowledge
     assert EN_QUESTION in call.content("user")
 
 
+def test_names_the_sources_never_mention_are_said_first_and_kept_from_the_model(
+    gen_kb: KnowledgeBase, fake: FakeOpenAI
+) -> None:
+    fake.script(Reply("Omnichannel lets customers move from one channel to another [1]."))
+    pieces, data = ask(gen_kb, "Does Zara use an omnichannel strategy?")
+    assert_contract(data)
+    assert data["mode"] == "generative" and data["answered"] and data["fallback"] is False
+    note = message("partly_covered", "en").format(names="Zara")
+    # omnikb's own words, streamed before the model's, and kept in the answer.
+    assert pieces[0] == note + "\n"
+    assert data["answer"] == note + "\nOmnichannel lets customers move from one channel to another [1]."
+    assert "".join(pieces) == data["answer"]
+    # The model is told not to speak about it.
+    assert "never mention Zara" in only_answer_call(fake).content("user")
+
+
 def test_a_marker_split_across_chunks_streams_whole() -> None:
     shaper = MarkerStream(passages=3)
     shown = [shaper.feed(p) for p in ("A claim [", "3", "] and [1", "2] more [", "1]")] + [shaper.finish()]

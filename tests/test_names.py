@@ -47,3 +47,7 @@ def test_ordinary_capitals_are_not_names() -> None:
     # Two letters: a word as often as a name, so not a certain one.
     assert names("Is it OK to start with two channels? Yes.", "en") == [("OK", False)]
     assert names("Is it true? I think so.", "en") == []
+    # English capitalises languages, peoples, days and months: words, not names.
+    assert names("What do the Portuguese and Arabic articles say?", "en") == []
+    assert names("We open on Monday, in March: is omnichannel worth it?", "en") == []
+    assert names("Does Zara sell in March?", "en") == [("Zara", False)]
