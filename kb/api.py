@@ -27,6 +27,7 @@ from kb.guard import install_guards
 from kb.service import KnowledgeBase, validate_question
 from kb.settings import Settings
 from kb.timeouts import BodyDeadline
+from kb.widget_text import WIDGET_STRINGS, widget_strings
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,20 @@ def sources(request: Request) -> list[dict[str, Any]]:
 @router.get("/sources/{source:path}", summary="One cleaned document; passage offsets index into `text`")
 def source(source: str, request: Request) -> dict[str, Any]:
     return _kb(request).document(source).to_dict()
+
+
+@router.get("/widget/strings/{language}", summary="The chat widget's labels in a language widget.js does not carry")
+def widget_labels(language: str) -> JSONResponse:
+    strings = widget_strings(language)
+    if strings is None:
+        known = ", ".join(sorted(WIDGET_STRINGS))
+        message = f"No widget labels for {language[:20]!r} here (widget.js carries its own eight); here: {known}."
+        raise HTTPException(404, message)
+    # The labels change only with an upgrade: a day's caching spares the blog's readers a request per page.
+    return JSONResponse(
+        {"language": language.strip().casefold(), "strings": list(strings)},
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
 
 
 # -- errors -------------------------------------------------------------------

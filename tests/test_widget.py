@@ -24,7 +24,9 @@ from urllib.parse import parse_qs, quote, urlencode
 import pytest
 
 from kb.guard import WIDGET_PATH
+from kb.language import DETECTED
 from kb.settings import Settings
+from kb.widget_text import WIDGET_KEYS, WIDGET_STRINGS
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, Server, chromium_available, free_port, request, running_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +54,20 @@ def test_widget_never_inserts_markup() -> None:
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
         assert sink not in source, f"widget.js uses {sink}; insert text with textContent/createTextNode"
     assert "import " not in source and "require(" not in source  # one self-contained file
+
+
+def test_widget_labels_cover_every_language_omnikb_detects() -> None:
+    """Eight languages are built into widget.js; the server has the others, row for row in the same keys."""
+    source = WIDGET_PATH.read_text(encoding="utf-8")
+    table = source[source.index("const STRINGS = {") : source.index("const KEYS")]
+    built_in = set(re.findall(r"^ {4}(\w\w): \[", table, re.MULTILINE))
+    keys = re.search(r"const KEYS = \[([^\]]*)\]", source)
+    assert keys is not None and tuple(re.findall(r'"(\w+)"', keys.group(1))) == WIDGET_KEYS
+    assert len(built_in) == 8 and not built_in & set(WIDGET_STRINGS)
+    assert built_in | set(WIDGET_STRINGS) == set(DETECTED)
+    for language, row in WIDGET_STRINGS.items():
+        assert len(row) == len(WIDGET_KEYS) and all(label.strip() for label in row), language
+        assert "{s}" in row[WIDGET_KEYS.index("rate")], language
 
 
 def test_demo_blog_has_the_tag() -> None:
@@ -412,6 +428,45 @@ def test_options_open_on_load_language_position_greeting(page: Any, blog: Blog, 
     assert not panel.is_visible()
     page.evaluate("() => window.OmniKB.open()")
     assert panel.is_visible()
+
+
+def test_the_server_gives_the_labels_widget_js_lacks(app_server: Server) -> None:
+    status, headers, body = request(app_server.url + "/api/widget/strings/NL")
+    assert status == 200 and body == {"language": "nl", "strings": list(WIDGET_STRINGS["nl"])}
+    assert "max-age" in headers.get("cache-control", headers.get("Cache-Control", ""))
+    for unknown in ("sw", "en", "x" * 300):  # not spoken; built into widget.js; nonsense
+        status, _, body = request(app_server.url + "/api/widget/strings/" + unknown)
+        assert status == 404 and body["error"]["code"] == "not_found", unknown
+
+
+@pytest.mark.browser
+def test_labels_in_a_language_widget_js_does_not_carry(page: Any, blog: Blog, app_server: Server) -> None:
+    """A Dutch page gets Dutch labels from the server; a Polish conversation turns them Polish."""
+    page.goto(blog.url() + "?" + urlencode({"open": "true", "language": "nl"}))
+    panel = page.locator("[role=dialog]")
+    dutch = dict(zip(WIDGET_KEYS, WIDGET_STRINGS["nl"], strict=True))
+    page.wait_for_function(
+        f"() => document.querySelector('{HOST_SELECTOR}').shadowRoot.querySelector('textarea').placeholder === "
+        f"{dutch['placeholder']!r}"
+    )
+    assert panel.get_attribute("lang") == "nl"
+    # The blog's own title (data-title) still wins over the label.
+    assert page.locator(".launcher").get_attribute("aria-label") == dutch["open"] + ": Pregunta al blog"
+    assert page.locator(".msg.greeting").text_content() == dutch["greeting"]
+    ask(page, "Wat is het verschil tussen omnichannel en multichannel?")
+    expect_answer = answers(page).first
+    expect_answer.wait_for()
+    assert expect_answer.get_attribute("lang") == "nl"
+    polish = dict(zip(WIDGET_KEYS, WIDGET_STRINGS["pl"], strict=True))
+    ask(page, "Jaka jest różnica między strategią omnichannel a wielokanałową?")
+    answers(page).nth(1).wait_for()
+    assert answers(page).nth(1).get_attribute("lang") == "pl"
+    page.wait_for_function(
+        f"() => document.querySelector('{HOST_SELECTOR}').shadowRoot.querySelector('textarea').placeholder === "
+        f"{polish['placeholder']!r}"
+    )
+    assert panel.get_attribute("lang") == "pl"
+    assert page.locator(".msg.greeting").text_content() == dutch["greeting"]  # what was said stays said
 
 
 @pytest.mark.browser

@@ -4,7 +4,8 @@
  *
  * Options (data- attributes on the tag): data-kb-url, data-position ("bottom-right" |
  * "bottom-left"), data-accent (any CSS colour), data-title, data-greeting, data-language
- * (interface language; default: the page's lang, then the browser's), data-open ("true").
+ * (interface language; default: the page's lang, then the browser's; eight languages are built
+ * in, the others omnikb speaks are fetched from the server), data-open ("true").
  *
  * Everything lives in one shadow root; the only global is window.OmniKB. Everything that
  * comes from the server is inserted as text (textContent / createTextNode), never as HTML.
@@ -183,7 +184,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
   let isOpen = false;
   let busy = false;
   let streaming = true;  // until the server says it has no /api/ask/stream
-  let uiLang = config.language;
+  let uiLang = STRINGS[config.language] ? config.language : "en";  // the labels' language
   let S = strings(uiLang);
   let counter = 0;
 
@@ -264,11 +265,30 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     const lang = primary(code) || config.language;
     panel.dir = dir || (RTL.has(lang) ? "rtl" : "ltr");
     panel.lang = lang;
-    if (STRINGS[lang] && lang !== uiLang) {
-      uiLang = lang;
-      S = strings(lang);
-      relabel();
-    }
+    if (lang === uiLang) return;
+    if (STRINGS[lang]) useStrings(lang);
+    else fetchStrings(lang);
+  };
+  const useStrings = (lang) => {
+    uiLang = lang;
+    S = strings(lang);
+    relabel();
+    const greeting = log.querySelector(".greeting");
+    if (greeting && !config.greeting && !items.length) greeting.textContent = S.greeting;
+  };
+  // Labels in the other languages omnikb speaks come from the server, once per language.
+  const asked = new Set();
+  const fetchStrings = (lang) => {
+    if (asked.has(lang) || !/^[a-z]{2,3}$/.test(lang)) return;
+    asked.add(lang);
+    fetch(config.base + "/api/widget/strings/" + lang, { credentials: "omit" })
+      .then((res) => (res.ok ? res.json() : null))
+      .then((body) => {
+        if (!body || !Array.isArray(body.strings) || body.strings.length !== KEYS.length) return;
+        STRINGS[lang] = body.strings.map(String);
+        if (panel.lang === lang) useStrings(lang);
+      })
+      .catch(() => { /* offline, or a language omnikb does not speak: the labels stay as they are */ });
   };
   const textDirection = (text) => {
     for (const ch of text) {
