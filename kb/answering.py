@@ -7,6 +7,7 @@ extractive answerer has no model to wait for, so it yields its text at once.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -21,6 +22,9 @@ from kb.text import sentence_spans
 MAX_CITED = 3
 SENTENCES_PER_PASSAGE = 4
 MAX_QUOTE_CHARS = 420
+# How a line break inside a quote is shown: a quote is one line of the answer.
+LINE_BREAK = " — "
+_STOP = re.compile(r"[.!?…:;؟。！？][\"'”’»)]*$")
 
 
 @dataclass(frozen=True)
@@ -119,14 +123,22 @@ def best_sentences(hit: Hit, query: str, limit: int = SENTENCES_PER_PASSAGE) -> 
 
     Sentences are taken best first while they fit, so the budget never cuts
     the best one for an earlier, weaker one; adjacent sentences read as one
-    stretch of text, gaps are marked with "…". A question in another language
+    stretch of text, gaps are marked with "…", and a line that ends without a
+    stop (a heading) is set off from the next by " — ". A question in another language
     than the passage shares few terms with it: then the paragraph's opening
     sentences come first, and a few of them are quoted rather than two.
     Words are quoted as written; only the article's own reference marks
     ("[17]") are shown as "[…]", so that every ``[n]`` is this answer's.
     """
     text = hit.chunk.text
-    sentences = [" ".join(text[start:end].split()) for start, end in sentence_spans(text)]
+    spans = sentence_spans(text)
+    sentences = [" ".join(text[start:end].split()) for start, end in spans]
+    # A line that ends without a sentence's stop (a heading, a list item) is set
+    # off from the next one, so "Omnicanal" and "Una estrategia…" do not read as one.
+    lines = [
+        i + 1 < len(spans) and "\n" in text[spans[i][1] : spans[i + 1][0]] and not _STOP.search(sentences[i])
+        for i in range(len(spans))
+    ]
     if not sentences:
         return _clip(" ".join(text.split()))
     terms = set(tokenize(query))
@@ -149,7 +161,11 @@ def best_sentences(hit: Hit, query: str, limit: int = SENTENCES_PER_PASSAGE) -> 
     chosen.sort()
     quote = sentences[chosen[0]]
     for previous, i in pairwise(chosen):
-        quote += (" " if i == previous + 1 else " … ") + sentences[i]
+        if i != previous + 1:
+            quote += " … "
+        else:
+            quote += LINE_BREAK if lines[previous] else " "
+        quote += sentences[i]
     return _clip(quote)
 
 

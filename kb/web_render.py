@@ -104,7 +104,7 @@ def quoted_segments(answer_text: str, ident: int) -> list[str]:
     for match in QUOTE.finditer(answer_text):
         ids = {int(n) for n in re.findall(r"\d+", match.group(2))}
         if ident in ids:
-            for part in match.group(1).split(" … "):
+            for part in re.split(" … | — ", match.group(1)):
                 part = part.strip().removesuffix("…").strip()
                 if part:
                     segments.append(part)

@@ -54,3 +54,12 @@ def test_an_article_s_reference_marks_are_elided_not_taken_for_citations() -> No
     # Two passages of the first article are cited, numbered in order; the other article is not.
     assert [(c.id, c.chunk.id) for c in answer.citations] == [(1, "x.txt#0"), (2, "x.txt#1")]
     assert answer.answer.splitlines()[1].endswith("” [1]") and answer.answer.splitlines()[2].endswith("” [2]")
+
+
+def test_a_heading_is_set_off_from_the_sentence_after_it() -> None:
+    text = "Falta de infraestructura\nMuchas empresas no tienen los sistemas. Otra frase más.\n¿Y ahora qué?\nSeguimos."
+    quote = best_sentences(_hit(text), "ما هو الفرق؟", limit=5)
+    # A line without a stop reads apart from the next; a line that ends a sentence needs no mark.
+    assert quote == (
+        "Falta de infraestructura — Muchas empresas no tienen los sistemas. Otra frase más. ¿Y ahora qué? Seguimos."
+    )

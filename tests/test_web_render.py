@@ -39,6 +39,10 @@ def test_quotes_are_found_in_the_passage_across_whitespace() -> None:
     text = "First\nsentence. Second. Third one."
     assert find_spans(text, quoted_segments(answer, 2)) == [(0, 15), (24, 34)]
     assert find_spans(text, ["not there"]) == []
+    # A heading set off by " — " in the quote is found on its own line.
+    headed = "Lead:\n- “Heading — Body text.” [1]"
+    assert quoted_segments(headed, 1) == ["Heading", "Body text."]
+    assert find_spans("Heading\nBody text.", quoted_segments(headed, 1)) == [(0, 7), (8, 18)]
 
 
 def test_sources_section_escapes_everything_from_the_index() -> None:
