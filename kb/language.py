@@ -62,6 +62,38 @@ def is_rtl(language: str) -> bool:
     return language in RTL
 
 
+# The script of each language that is not written in Latin letters.
+_SCRIPT_OF = {
+    "ar": "Arabic",
+    "fa": "Arabic",
+    "ur": "Arabic",
+    "he": "Hebrew",
+    "el": "Greek",
+    "ru": "Cyrillic",
+    "uk": "Cyrillic",
+    "bg": "Cyrillic",
+    "sr": "Cyrillic",
+    "th": "Thai",
+    "hi": "Devanagari",
+    "ko": "Hangul",
+    "ja": "Japanese",
+    "zh": "Han",
+}
+
+
+def script(language: str) -> str:
+    """The script ``language`` (an ISO 639-1 code) is written in."""
+    return _SCRIPT_OF.get(language, "Latin")
+
+
+def readability(text_language: str, reader: str) -> int:
+    """How well a reader of ``reader`` reads text in ``text_language``: 2 their
+    own language, 1 another in their script (names and cognates still show), 0 neither."""
+    if text_language == reader:
+        return 2
+    return 1 if script(text_language) == script(reader) else 0
+
+
 def detect(text: str, ignore: Iterable[str] = (), default: str = DEFAULT_LANGUAGE) -> str:
     """ISO 639-1 code of ``text``.
 

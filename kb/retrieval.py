@@ -26,7 +26,7 @@ from chromadb.errors import NotFoundError
 
 from kb.embedding import Embedder, SparseVector, sparse_column
 from kb.ingestion import aligned
-from kb.language import words
+from kb.language import readability, words
 from kb.lexical import BM25, tokenize
 from kb.models import Chunk, Hit
 from kb.names import Vocabulary
@@ -252,7 +252,9 @@ class Retriever:
         top_k: int,
         language: str | None,
     ) -> list[Hit]:
-        # Merge translations: one slot per passage, in the asker's language if possible.
+        # Merge translations: one slot per passage, in the asker's language if
+        # possible, else in their script (Portuguese reads better than Arabic to an
+        # English reader, and Arabic better than Portuguese to a Persian one).
         merged: list[tuple[int, float, tuple[Chunk, ...]]] = []
         taken: set[str] = set()
         for row in ranked:
@@ -263,19 +265,23 @@ class Retriever:
             alternatives: tuple[Chunk, ...] = ()
             if twin is not None:
                 taken.add(twin.id)
-                if language is not None and twin.language == language and chunk.language != language:
+                if language is not None and readability(twin.language, language) > readability(
+                    chunk.language, language
+                ):
                     alternatives = (chunk,)
                     chunk = twin
                     row = index.row[twin.id]
                 else:
                     alternatives = (twin,)
             taken.add(chunk.id)
-            score = fused[row]
             if alternatives:
                 # Two readings of the same content: their mean, not the better
                 # one, so an article with a translation gets no second chance.
                 # (Alignment need not be symmetric: a twin's twin may be unscored.)
-                score = (score + fused.get(index.row[alternatives[0].id], score)) / 2
+                readings = [fused.get(row), fused.get(index.row[alternatives[0].id])]
+                score = float(np.mean([r for r in readings if r is not None]))
+            else:
+                score = fused[row]
             merged.append((row, score, alternatives))
 
         # Diversity: each further passage of a document already shown counts less.

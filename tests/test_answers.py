@@ -169,6 +169,14 @@ def test_the_asker_language_picks_the_translation(kb: KnowledgeBase) -> None:
     ar_sources = {h.chunk.source[:3] for h in ar.passages if h.alternatives}
     assert pt_sources == {"000"} and ar_sources == {"004"}
     assert ar.language == "ar"
+    # Neither language: the reading in the asker's script, whichever reading
+    # ranks higher. English and German readers get the Portuguese even for an
+    # Arabic wording; Persian and Urdu readers the Arabic even for a Portuguese one.
+    arabic = "ما هي المتغيرات التي تحدد الاختيار بين نظامي الإدارة؟"
+    for language, wording, shown in (("en", arabic, "000"), ("de", arabic, "000"), ("fa", question, "004"),
+                                     ("ur", question, "004")):
+        answer = kb.ask(validate_question(wording, language=language, top_k=10))
+        assert {h.chunk.source[:3] for h in answer.passages if h.alternatives} == {shown}, language
 
 
 def test_a_follow_up_is_answered_in_the_light_of_the_history(kb: KnowledgeBase) -> None:

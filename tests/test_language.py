@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kb.i18n import MESSAGES
-from kb.language import DETECTED, detect
+from kb.language import DETECTED, detect, readability
 from kb.probes import OFF_TOPIC_PROBES
 from kb.web_text import LANGUAGE_NAMES, UI
 
@@ -80,3 +80,9 @@ def test_every_language_detection_returns_has_omnikbs_words_the_pages_words_and_
     for language in DETECTED:
         assert set(UI[language]) == set(UI["en"]), language
     assert {len(probes) for probes in OFF_TOPIC_PROBES.values()} == {4}
+
+
+def test_readability_prefers_the_reader_s_language_then_their_script() -> None:
+    assert readability("pt", "pt") == 2
+    assert readability("pt", "en") == readability("ar", "fa") == readability("ru", "uk") == 1
+    assert readability("ar", "en") == readability("pt", "ar") == readability("zh", "ja") == 0
