@@ -22,9 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from kb.chunking import chunk_document
+from kb.dedup import unique_documents
 from kb.embedding import Embedder
 from kb.errors import IngestError
-from kb.loading import FileProblem, load_folder
+from kb.loading import FileProblem, Loaded, load_folder
 from kb.models import Document
 from kb.settings import Settings
 from kb.store import Store
@@ -111,6 +112,9 @@ def _ingest(
 ) -> IngestReport:
     started = time.perf_counter()
     loaded = load_folder(folder, settings.max_file_bytes)
+    # A post and the page built from it are one article: indexed once.
+    documents, repeats = unique_documents(loaded.documents)
+    loaded = Loaded(documents, loaded.problems + repeats)
     if not loaded.documents:
         details = "; ".join(f"{p.path}: {p.reason}" for p in loaded.problems) or "no .txt/.md/.html files"
         raise IngestError(f"Nothing to ingest in {folder} ({details}). The existing index is unchanged.")
