@@ -178,6 +178,8 @@ def _distinctive(lists: dict[str, str]) -> dict[str, str]:
 
 
 _CUE_WORDS = _distinctive(_FUNCTION_WORDS)
+# Every language's function words together: words that carry no topic.
+FUNCTION_WORDS = frozenset(word for listed in _FUNCTION_WORDS.values() for word in listed.split())
 # Letters (and marks) that only one of the supported languages writes.
 _CUE_LETTERS = {"¿": "es", "¡": "es", "ñ": "es", "ã": "pt", "õ": "pt", "ș": "ro", "ț": "ro", "ă": "ro",
                 "ß": "de", "ü": "de", "œ": "fr", "ì": "it", "ł": "pl", "ą": "pl", "ę": "pl", "ś": "pl",

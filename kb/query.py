@@ -1,25 +1,35 @@
 """Follow-up questions become standalone queries.
 
 Without a language model, the rule is: a short follow-up ("and its
-challenges?") leans on the conversation for its subject, so the last user
-question is put in front of it. A long question stands on its own.
+challenges?") leans on the conversation for its subject, so the topic words of
+the last user question are added after it. Only its topic words: the earlier
+question's "what is" would pull a follow-up about challenges back to
+definitions, and the follow-up's own words say what is asked now. A long
+question stands on its own.
 """
 
 from __future__ import annotations
 
 import re
 
-from kb.language import words
+from kb.language import FUNCTION_WORDS, words
+from kb.lexical import STOPWORDS
 from kb.models import Question
 
 SELF_CONTAINED_WORDS = 12
+_NO_TOPIC = FUNCTION_WORDS | STOPWORDS
 
 
 def standalone_query(question: Question) -> str:
     previous = [turn.content.strip() for turn in question.history if turn.role == "user" and turn.content.strip()]
     if not previous or len(words(question.text)) >= SELF_CONTAINED_WORDS:
         return question.text
-    return f"{previous[-1]} {question.text}"
+    return f"{question.text} {topic_words(previous[-1])}".strip()
+
+
+def topic_words(text: str) -> str:
+    """``text``'s words without the function words of any language omnikb knows ("what", "qué", "est-ce")."""
+    return " ".join(word for word in words(text) if word.casefold() not in _NO_TOPIC)
 
 
 # Words that ask for an amount, in the supported languages: a question with

@@ -6,7 +6,9 @@ import pytest
 
 from kb.errors import InputError
 from kb.i18n import message
+from kb.models import Question, Turn
 from kb.prompts import answer_messages
+from kb.query import standalone_query
 from kb.service import KnowledgeBase, validate_question
 
 
@@ -187,6 +189,32 @@ def test_a_follow_up_is_answered_in_the_light_of_the_history(kb: KnowledgeBase) 
     assert "omnichannel" in followed.standalone_query
     assert followed.answered
     assert alone.standalone_query == "And its challenges?"
+
+
+def test_a_follow_up_takes_the_earlier_question_s_topic_not_its_question() -> None:
+    """The earlier question supplies what "it" is; its "what is" would pull a
+    follow-up about something else back to definitions."""
+    earlier = [Turn("user", "¿Qué es la estrategia omnicanal?"), Turn("assistant", "Es … [1]")]
+    assert standalone_query(Question("¿Y sus desafíos?", history=tuple(earlier))) == (
+        "¿Y sus desafíos? estrategia omnicanal"
+    )
+    arabic = (Turn("user", "ما هي استراتيجية omnichannel؟"),)
+    assert standalone_query(Question("وما هي فوائدها؟", history=arabic)) == "وما هي فوائدها؟ استراتيجية omnichannel"
+    long = "Which variables should a company weigh before it chooses between the two management systems?"
+    assert standalone_query(Question(long, history=arabic)) == long  # a long question stands alone
+
+
+def test_a_follow_up_about_the_other_strategy_finds_it(kb: KnowledgeBase) -> None:
+    answer = kb.ask(
+        validate_question("And multichannel?", [{"role": "user", "content": "What is an omnichannel strategy?"}])
+    )
+    definitions = (
+        "Esta es una estrategia en la que una marca está presente en múltiples canales",
+        "Acesta reprezintă abilitatea de a comunica individual",
+        "A presença da estratégia multicanal",
+    )
+    assert answer.answered
+    assert any(d in answer.citations[0].chunk.text for d in definitions), answer.citations[0].chunk.text[:80]
 
 
 @pytest.mark.parametrize(
