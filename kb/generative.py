@@ -161,8 +161,7 @@ class GenerativeAnswerer:
         started = time.perf_counter()
         shaper = MarkerStream(len(request.hits))
         raw: list[str] = []
-        # Names the sources leave out are said in omnikb's own words, first.
-        note = lead_in(request) + "\n" if request.unmentioned else ""
+        note = _note(request)
         if note:
             yield note
         emitted = bool(note)
@@ -208,10 +207,14 @@ class GenerativeAnswerer:
         other = wrong_language(cleaned, request.language, self.shared_words())
         if other is not None:
             return self._fall_back(request, f"the model answered in {other!r}, the question is in {request.language!r}")
-        note = lead_in(request) + "\n" if request.unmentioned else ""
-        return answered(request, self.mode, note + cleaned, citations)
+        return answered(request, self.mode, _note(request) + cleaned, citations)
 
     def _fall_back(self, request: AnswerRequest, reason: str) -> Answer:
         log.warning("generated answer unusable, answering extractively: %s", reason)
         answer = answer_once(self.fallback, request)
         return replace(answer, fallback=True, notice=message("fallback_notice", request.language))
+
+
+def _note(request: AnswerRequest) -> str:
+    """Names the sources leave out, said in omnikb's own words before the model's answer."""
+    return lead_in(request) + "\n" if request.unmentioned else ""
