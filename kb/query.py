@@ -28,7 +28,7 @@ def standalone_query(question: Question) -> str:
 
 
 def topic_words(text: str) -> str:
-    """``text``'s words without the function words of any language omnikb knows ("what", "qué", "est-ce")."""
+    """``text``'s words without the function words of any language omnikb knows ("what", "qué", "quoi")."""
     return " ".join(word for word in words(text) if word.casefold() not in _NO_TOPIC)
 
 
