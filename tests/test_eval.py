@@ -14,9 +14,13 @@ from pathlib import Path
 
 from kb import evaluation
 from kb.service import KnowledgeBase, validate_question
+from kb.text import fold
 from tests.conftest import DEVSET, ROOT
 
 HELDOUT = ROOT / "eval" / "heldout.jsonl"
+# A second held-out set, written blind (from the articles alone, without
+# running omnikb) after every tuning so far.
+HELDOUT2 = ROOT / "eval" / "heldout2.jsonl"
 
 
 def _table(kb: KnowledgeBase, path: Path = DEVSET) -> dict[str, dict[str, float | None]]:
@@ -52,6 +56,32 @@ def test_held_out_quality_floors(kb: KnowledgeBase) -> None:
     assert total["answered"] is not None and total["answered"] >= 0.9
     assert total["abstained"] is not None and total["abstained"] >= 0.85
     assert total["language_ok"] == 1.0
+
+
+def test_second_held_out_set_floors(kb: KnowledgeBase) -> None:
+    """Floors a little under today's figures; abstention is the known weak spot
+    (questions asking which tool is best are answered with the nearest text)."""
+    total = _table(kb, HELDOUT2)["total"]
+    assert total["n"] == 90
+    assert total["hit@5"] is not None and total["hit@5"] >= 0.75
+    assert total["mrr@10"] is not None and total["mrr@10"] >= 0.6
+    assert total["citation_precision"] is not None and total["citation_precision"] >= 0.55
+    assert total["quote_hit"] is not None and total["quote_hit"] >= 0.38
+    assert total["answered"] is not None and total["answered"] >= 0.9
+    assert total["abstained"] is not None and total["abstained"] >= 0.55
+    assert total["language_ok"] == 1.0
+
+
+def test_every_gold_string_is_in_a_passage(kb: KnowledgeBase) -> None:
+    """A gold string no passage contains would count a right answer as wrong."""
+    index = kb.retriever.index()
+    passages: dict[str, list[str]] = {}
+    for chunk in index.chunks:
+        passages.setdefault(chunk.source[:3], []).append(fold(chunk.text))
+    for path in (DEVSET, HELDOUT, HELDOUT2):
+        for item in evaluation.load_items(path):
+            for gold in item.gold:
+                assert any(fold(gold.contains) in text for text in passages[gold.seed]), (path.name, item.id, gold)
 
 
 def test_scoring_counts_a_translation_as_the_original() -> None:
