@@ -411,6 +411,30 @@ def test_arabic_question_lays_the_panel_out_right_to_left(
 
 
 @pytest.mark.browser
+def test_a_hebrew_question_gets_hebrew_labels_before_the_answer(page: Any, blog: Blog, app_server: Server) -> None:
+    """Right-to-left text is not all Arabic: Hebrew letters say Hebrew from the first keystroke."""
+    held: list[Any] = []
+
+    def hold(route: Any) -> None:  # the answer never comes: what shows is the widget's own guess
+        held.append(route)
+
+    page.route("**/api/ask**", hold)
+    open_blog(page, blog)
+    page.locator(".launcher").click()
+    panel = page.locator("[role=dialog]")
+    ask(page, "מה ההבדל בין אסטרטגיה אומניצ'אנל למולטיצ'אנל?")
+    page.locator(".msg.pending").wait_for()
+    assert panel.get_attribute("dir") == "rtl" and panel.get_attribute("lang") == "he"
+    hebrew = dict(zip(WIDGET_KEYS, WIDGET_STRINGS["he"], strict=True))
+    page.wait_for_function(
+        f"() => document.querySelector('{HOST_SELECTOR}').shadowRoot.querySelector('textarea').placeholder === "
+        f"{hebrew['placeholder']!r}"
+    )
+    assert held, "the question should have been sent"
+    page.unroute("**/api/ask**")  # lets the held request go on
+
+
+@pytest.mark.browser
 def test_options_open_on_load_language_position_greeting(page: Any, blog: Blog, app_server: Server) -> None:
     options = {"open": "true", "language": "ar", "position": "bottom-left", "greeting": "<i>Bienvenue</i>"}
     page.goto(blog.url() + "?" + urlencode(options))

@@ -487,7 +487,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     sendBtn.disabled = true;
     input.value = "";
     const dir = textDirection(question);
-    if (dir) setLanguage(dir === "rtl" ? (RTL.has(uiLang) ? uiLang : "ar") : (RTL.has(uiLang) ? "en" : uiLang), dir);
+    if (dir) setLanguage(dir === "rtl" ? (RTL.has(uiLang) ? uiLang : /[\u0590-\u05ff]/.test(question) ? "he" : "ar") : (RTL.has(uiLang) ? "en" : uiLang), dir);
     addItem(userBubble(question));
     const pending = addItem(h("li", { class: "msg bot pending", dir: "auto", "aria-busy": "true", text: S.thinking }));
     log.setAttribute("aria-busy", "true");
