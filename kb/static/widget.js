@@ -21,6 +21,7 @@
   const TIMEOUT_MS = 90000;
   const RTL = new Set(["ar", "he", "fa", "ur", "ps", "sd", "ug", "yi", "dv", "ku", "ckb"]);
   const RTL_CHARS = /[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]/;
+  const HEBREW_CHARS = /[\u0590-\u05ff]/;
   const LTR_CHARS = /[A-Za-z\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff]/;
 
   // Interface strings; {s} is a number of seconds.
@@ -290,6 +291,11 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
       })
       .catch(() => { /* offline, or a language omnikb does not speak: the labels stay as they are */ });
   };
+  // Until the answer names the question's language: the page's, if it runs the same way; else by the letters.
+  const guessLanguage = (text, dir) => {
+    if (dir === "ltr") return RTL.has(uiLang) ? "en" : uiLang;
+    return RTL.has(uiLang) ? uiLang : HEBREW_CHARS.test(text) ? "he" : "ar";
+  };
   const textDirection = (text) => {
     for (const ch of text) {
       if (RTL_CHARS.test(ch)) return "rtl";
@@ -487,7 +493,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     sendBtn.disabled = true;
     input.value = "";
     const dir = textDirection(question);
-    if (dir) setLanguage(dir === "rtl" ? (RTL.has(uiLang) ? uiLang : /[\u0590-\u05ff]/.test(question) ? "he" : "ar") : (RTL.has(uiLang) ? "en" : uiLang), dir);
+    if (dir) setLanguage(guessLanguage(question, dir), dir);
     addItem(userBubble(question));
     const pending = addItem(h("li", { class: "msg bot pending", dir: "auto", "aria-busy": "true", text: S.thinking }));
     log.setAttribute("aria-busy", "true");
