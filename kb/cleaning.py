@@ -13,7 +13,8 @@ from html.parser import HTMLParser
 from typing import ClassVar
 
 # Lines that belong to comment forms, share footers and data-protection notes,
-# in the languages of the blogs we read. Matched on the stripped line.
+# in the languages of the blogs we read, and image captions that end with
+# their credit ("… | Omnicanal.es"). Matched on the stripped line.
 _BOILERPLATE_LINE = re.compile(
     r"""^(
         .*\bsee\ more\ at:.*
@@ -31,6 +32,7 @@ _BOILERPLATE_LINE = re.compile(
            comunicação|comunicación|armazenamento|almacenamiento|direitos|derechos|destinatários|
            destinatarios)(\ (pelos|de\ los|dos|de)\ dados|\ (de\ )?los\ datos)?\s*:.*
       | compart(ir|ilhar|e)(\ en|\ no|\ this)?\s*:?\s*(facebook|twitter|whatsapp|linkedin).*
+      | .{1,150}\ \|\ ?(www\.)?[\w-]+(\.[\w-]+)*\.[a-z]{2,6}
     )$""",
     re.IGNORECASE | re.VERBOSE,
 )
@@ -90,6 +92,11 @@ def clean_text(raw: str) -> Cleaned:
     kept_boiler = [line for line in lines if not _BOILERPLATE_LINE.match(line)]
     boiler += len(lines) - len(kept_boiler)
 
+    # A page's title with the site's name ("… » MuyCanal"), then the article's
+    # own heading saying the same without it: the heading is kept, once.
+    if len(kept_boiler) >= 2 and kept_boiler[0] != kept_boiler[1] and make_title(kept_boiler[0]) == kept_boiler[1]:
+        kept_boiler = kept_boiler[1:]
+        boiler += 1
     kept, repeats = _drop_repeated_blocks(kept_boiler)
     title = make_title(kept[0]) if kept else ""
     return Cleaned(

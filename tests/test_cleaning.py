@@ -38,6 +38,33 @@ def test_a_repeated_article_is_kept_once() -> None:
     assert "muchos tienen a creer que los dos términos" in cleaned
 
 
+def test_the_page_title_and_the_image_credit_do_not_open_the_article() -> None:
+    # 002 opens with the page's title ("… » MuyCanal"), the article's heading
+    # saying the same, and a photo caption ending with its credit.
+    raw = _raw("002")
+    assert raw.startswith("Las diferencias entre un negocio omnicanal o multicanal » MuyCanal\n")
+    cleaned = clean_text(raw)
+    assert cleaned.text.startswith(
+        "Las diferencias entre un negocio omnicanal o multicanal\n\nOmnicanal, el siguiente paso\n\n"
+        "La integración es la gran diferencia."
+    )
+    assert "MuyCanal" not in cleaned.text
+    assert "| Omnicanal.es" not in cleaned.text
+    assert cleaned.title == "Las diferencias entre un negocio omnicanal o multicanal"
+
+
+def test_a_title_line_is_kept_unless_the_next_line_repeats_it_without_the_site() -> None:
+    body = "The body of the article, long enough to be a paragraph of its own."
+    assert clean_text(f"Stock online » Shop Blog\nStock online\n{body}").text == f"Stock online\n\n{body}"
+    # A first line followed by another heading is kept, site name and all.
+    assert clean_text(f"Stock online » Shop Blog\nWhy it matters\n{body}").text.startswith(
+        "Stock online » Shop Blog\n\nWhy it matters"
+    )
+    # A line with a bar inside a sentence is text, not a credit.
+    line = "Compare the plans | prices differ by region and by shop size."
+    assert line in clean_text(f"Title\n{line}\n{body}").text
+
+
 @pytest.mark.parametrize("path", sorted(SEEDS.glob("*.txt")), ids=lambda p: p.name[:3])
 def test_cleaning_never_rewrites_words(path: Path) -> None:
     raw = path.read_text(encoding="utf-8")
