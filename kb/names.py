@@ -117,7 +117,8 @@ def unknown_names(question: str, language: str, known: Vocabulary) -> tuple[Name
     non_latin = any(ch.isalpha() and not _LATIN.match(ch) for ch in question)
     inside = [m for m in matches[1:] if not _starts_sentence(question, m.start())]
     capitals = sum(1 for m in inside if m.group()[0].isupper())
-    title_case = capitals * 2 > len(inside)
+    # Title case takes two capitals or more: in "And Zalando?" the one word is a name.
+    title_case = capitals >= 2 and capitals * 2 > len(inside)
     shouted = sum(1 for m in matches if m.group().isupper()) * 2 > len(matches)
 
     def kind(index: int) -> int:

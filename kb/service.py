@@ -168,11 +168,14 @@ class KnowledgeBase:
         calibration = self.calibration(found.index)
         # A name the sources never mention ("Shopify", "SEO") is one they cannot speak to.
         names = unknown_names(question.text, language, index.vocabulary)
+        bar = calibration.for_language(language)
         covered = (
             bool(found.hits)
             and not any(name.certain for name in names)
-            and calibration.for_language(language).covered(found.best_dense, found.lexical_terms, found.best_sparse)
+            and bar.covered(found.best_dense, found.lexical_terms, found.best_sparse)
         )
+        if covered and query != question.text:
+            covered = self._on_topic_alone(question.text, language, index, bar, bool(names))
         return AnswerRequest(
             question=question,
             language=language,
@@ -183,6 +186,21 @@ class KnowledgeBase:
             missing=() if covered else tuple(name.text for name in names),
             unmentioned=tuple(name.text for name in names) if covered else (),
         )
+
+    def _on_topic_alone(
+        self, text: str, language: str, index: CorpusIndex, bar: Calibration, names_unknown: bool
+    ) -> bool:
+        """Whether a follow-up is still about the sources without the
+        conversation's topic words. It borrows them for its subject ("and its
+        challenges?"), but a change of subject must not borrow its coverage:
+        "What is the capital of Australia?" after a question on omnichannel is
+        off-topic. Alone, a follow-up need only score above the off-topic
+        probes (its subject is elsewhere); one that names something the
+        sources never mention must be covered alone ("And Zalando?")."""
+        alone = self.retriever.search(text, 1, language, index)
+        if names_unknown:
+            return bar.covered(alone.best_dense, alone.lexical_terms, alone.best_sparse)
+        return alone.best_dense >= bar.off_topic_best
 
     def ask(self, question: Question) -> Answer:
         final: Answer | None = None

@@ -191,6 +191,26 @@ def test_a_follow_up_is_answered_in_the_light_of_the_history(kb: KnowledgeBase) 
     assert alone.standalone_query == "And its challenges?"
 
 
+@pytest.mark.parametrize(
+    ("question", "earlier", "named"),
+    [
+        ("What is the capital of Australia?", "Was sind die Vorteile einer Omnichannel-Strategie?", "Australia"),
+        ("How do I bake sourdough bread?", "What is an omnichannel strategy?", None),
+        ("And Zalando?", "What is an omnichannel strategy?", "Zalando"),
+    ],
+)
+def test_a_change_of_subject_in_a_conversation_is_not_covered(
+    kb: KnowledgeBase, question: str, earlier: str, named: str | None
+) -> None:
+    """A short follow-up borrows the conversation's topic words; an off-topic
+    question must not borrow its coverage with them."""
+    answer = kb.ask(validate_question(question, [{"role": "user", "content": earlier}]))
+    assert answer.standalone_query != question  # the topic words were added
+    assert not answer.answered and not answer.citations
+    if named:
+        assert named in answer.answer
+
+
 def test_a_follow_up_takes_the_earlier_question_s_topic_not_its_question() -> None:
     """The earlier question supplies what "it" is; its "what is" would pull a
     follow-up about something else back to definitions."""

@@ -51,3 +51,6 @@ def test_ordinary_capitals_are_not_names() -> None:
     assert names("What do the Portuguese and Arabic articles say?", "en") == []
     assert names("We open on Monday, in March: is omnichannel worth it?", "en") == []
     assert names("Does Zara sell in March?", "en") == [("Zara", False)]
+    # One capitalised word after the first is a name, not title case.
+    assert names("And Zalando?", "en") == [("Zalando", False)]
+    assert names("Y Zalando, ¿también?", "es") == [("Zalando", False)]
