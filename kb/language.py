@@ -187,10 +187,20 @@ _CUE_LETTERS = {"¿": "es", "¡": "es", "ñ": "es", "ã": "pt", "õ": "pt", "ș"
                 "ï": "ca", "ŀ": "ca"}
 
 
+# Two shared words that together only one language writes: "o" and "que" are
+# Portuguese, Spanish and more, but "o que" ("what") is Portuguese only.
+_CUE_PHRASES = {"o que": "pt", "o quê": "pt", "lo que": "es"}
+_PHRASE = re.compile(r"(?<!\w)(" + "|".join(_CUE_PHRASES) + r")(?!\w)")
+
+
 def _by_cues(text: str) -> str | None:
     """The language whose function words and letters the text has most of, if one leads."""
     votes: dict[str, int] = {}
     folded = text.casefold()
+    for match in _PHRASE.finditer(folded):
+        language = _CUE_PHRASES[match.group()]
+        # At the start it is the question word ("O que significa…?").
+        votes[language] = votes.get(language, 0) + (2 if not folded[: match.start()].strip(" ¿¡\"'") else 1)
     for position, match in enumerate(WORD.finditer(folded)):
         # A clitic after a hyphen ("Spune-mi", "Parle-moi") is not a function word.
         hyphenated = match.start() > 0 and folded[match.start() - 1] == "-"

@@ -13,7 +13,8 @@ from kb.web_text import LANGUAGE_NAMES, UI
 # the statistical detector little to go on; function words and letters do.
 SHORT = {
     "en": ["What is autolyse?", "Which channels matter?", "Does it cost much?", "And the costs?"],
-    "pt": ["O que é autólise?", "Quem usa click and collect?", "Quais canais importam?", "E os custos?"],
+    "pt": ["O que é autólise?", "Quem usa click and collect?", "Quais canais importam?", "E os custos?",
+           "O que significa omnicanal?"],
     "es": ["¿Qué es un CRM?", "¿Y Zalando?", "¿Qué canales importan?", "¿Vale la pena?"],
     "fr": ["Qu'est-ce qu'un CRM ?", "Et Zalando ?", "Qui utilise le click and collect ?", "Ça coûte cher ?"],
     "de": ["Was ist Autolyse?", "Und Zalando?", "Welche Kanäle zählen?", "Lohnt sich das?"],
