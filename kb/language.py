@@ -198,9 +198,10 @@ def _by_cues(text: str) -> str | None:
     votes: dict[str, int] = {}
     folded = text.casefold()
     for match in _PHRASE.finditer(folded):
-        language = _CUE_PHRASES[match.group()]
+        phrase_language = _CUE_PHRASES[match.group()]
         # At the start it is the question word ("O que significa…?").
-        votes[language] = votes.get(language, 0) + (2 if not folded[: match.start()].strip(" ¿¡\"'") else 1)
+        opening = not folded[: match.start()].strip(" ¿¡\"'")
+        votes[phrase_language] = votes.get(phrase_language, 0) + (2 if opening else 1)
     for position, match in enumerate(WORD.finditer(folded)):
         # A clitic after a hyphen ("Spune-mi", "Parle-moi") is not a function word.
         hyphenated = match.start() > 0 and folded[match.start() - 1] == "-"
