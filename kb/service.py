@@ -94,7 +94,7 @@ def validate_question(
     code: str | None = None
     if language is not None:
         code_text = language.strip() if isinstance(language, str) else ""
-        if len(code_text) != 2 or not code_text.isascii() or not code_text.isalpha():
+        if code_text.lower() not in lang.ISO_639_1:
             raise InputError('`language` must be a two-letter ISO 639-1 code such as "en" or "ar".')
         code = language.strip().lower()
     return Question(text=question, history=tuple(turns), top_k=k, language=code)

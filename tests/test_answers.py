@@ -249,6 +249,7 @@ def test_a_follow_up_about_the_other_strategy_finds_it(kb: KnowledgeBase) -> Non
         ({"text": "ok?", "history": [{"role": "bot", "content": "x"}]}, "role"),
         ({"text": "ok?", "history": [{"role": "user", "content": "x"}] * 21}, "at most 20"),
         ({"text": "ok?", "language": "english"}, "ISO 639-1"),
+        ({"text": "ok?", "language": "xx"}, "ISO 639-1"),  # two letters, but no language's code
     ],
 )
 def test_bad_questions_are_refused_with_a_message(kwargs: dict, fragment: str) -> None:

@@ -209,6 +209,8 @@ CASES: list[Any] = [
                  "ISO 639-1", id="language-word"),
     pytest.param(_json({"question": "What?", "language": "ée"}), "application/json", 422, "invalid_request",
                  "ISO 639-1", id="language-not-ascii"),
+    pytest.param(_json({"question": "What?", "language": "xx"}), "application/json", 422, "invalid_request",
+                 "ISO 639-1", id="language-not-a-code"),
     pytest.param(_json({"question": "What?", "language": 12}), "application/json", 422, "invalid_request",
                  "`language` must be a two-letter", id="language-number"),
     pytest.param(_json({"question": "What?", "topk": 3}), "application/json", 422, "invalid_request",
