@@ -163,6 +163,8 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     from kb.errors import InputError
     from kb.service import validate_question
 
+    # The options hold for every question: a bad one stops the chat before it starts.
+    validate_question("?", None, args.top_k, args.language, settings)
     kb = _kb(settings)
     history: list[Turn] = []
     interactive = sys.stdin.isatty()
@@ -186,6 +188,8 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
         except InputError as exc:
             sys.stderr.write(f"error: {visible(str(exc))}\n")
             continue
+        if history and not interactive:
+            sys.stdout.write("\n")  # answers read from a pipe are set apart, as the prompt does
         answer = _stream_to(sys.stdout, kb.stream(question))
         sys.stdout.write(render_citations(answer))
         sys.stdout.flush()

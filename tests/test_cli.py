@@ -59,6 +59,16 @@ def test_chat_remembers_the_conversation(seeded_settings: Settings) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("Sources:") == 2
+    # Piped, the second answer is set apart from the first one's sources by a blank line.
+    second = result.stdout.index("Here is what the sources say:", result.stdout.index("Sources:"))
+    assert result.stdout[second - 2 : second] == "\n\n"
+
+
+def test_chat_with_bad_options_stops_before_the_first_question(seeded_settings: Settings) -> None:
+    for options in (["--top-k", "50"], ["--language", "english"]):
+        result = kb("chat", *options, data_dir=seeded_settings.data_dir, stdin="What is omnichannel?\n")
+        assert result.returncode == 2, options
+        assert result.stderr.count("error: ") == 1 and result.stdout == "", options
 
 
 def test_bad_questions_exit_non_zero_with_one_line(seeded_settings: Settings) -> None:
