@@ -101,8 +101,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _kb(settings: Settings) -> Any:
+    """The knowledge base, for a command that reads the index (never creates one)."""
     from kb.backends import make_knowledge_base
+    from kb.store import require_index_folder
 
+    require_index_folder(settings)
     return make_knowledge_base(settings)
 
 

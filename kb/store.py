@@ -79,6 +79,16 @@ def make_client(settings: Settings) -> Any:
     return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
 
 
+NO_INDEX = "No index yet: run `python ingest.py` (or `kb ingest`) first."
+
+
+def require_index_folder(settings: Settings) -> None:
+    """For a command that only reads: an embedded index's folder must exist
+    (opening it would create an empty one)."""
+    if not settings.chroma_url and not settings.chroma_path.exists():
+        raise IndexMissingError(NO_INDEX)
+
+
 class Store:
     def __init__(self, settings: Settings, client: Any | None = None) -> None:
         self.settings = settings
@@ -122,7 +132,7 @@ class Store:
     def require_active(self, embedding_model: str) -> ActiveIndex:
         active = self.active()
         if active is None:
-            raise IndexMissingError("No index yet: run `python ingest.py` (or `kb ingest`) first.")
+            raise IndexMissingError(NO_INDEX)
         if active.embedding_model != embedding_model:
             raise ModelMismatchError(
                 f"The index was built with the embedding model {active.embedding_model!r}, "

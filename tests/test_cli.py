@@ -86,6 +86,9 @@ def test_a_missing_index_says_what_to_run(tmp_path: Path) -> None:
     assert "python ingest.py" in result.stderr and "Traceback" not in result.stderr
     shown = kb("show", "000_9473cab8017bbeac.txt", data_dir=tmp_path / "nothing")
     assert shown.returncode == 3
+    listed = kb("sources", data_dir=tmp_path / "nothing")
+    assert listed.returncode == 3 and "python ingest.py" in listed.stderr
+    assert not (tmp_path / "nothing").exists()  # reading leaves no empty index behind
 
 
 def test_an_unknown_source_is_a_clear_error(seeded_settings: Settings) -> None:
