@@ -253,7 +253,9 @@ class KnowledgeBase:
     def document(self, source: str) -> Document:
         index = self.retriever.index()
         if source not in index.documents:
-            raise SourceNotFoundError(f"No source named {source!r}. `kb sources` lists the indexed documents.")
+            raise SourceNotFoundError(
+                f"No source named {source!r}. `kb sources` or GET /api/sources lists the indexed documents."
+            )
         doc = self.store.document(index.generation, source)
         if doc is None:
             raise SourceNotFoundError(f"No source named {source!r}.")

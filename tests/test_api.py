@@ -192,6 +192,7 @@ def test_body_just_under_the_limit_is_read(server: Server) -> None:
 def test_unknown_source_404(server: Server) -> None:
     status, _, payload = request(server.url + "/api/sources/no_such_article.txt")
     assert_error(status, payload, 404, "not_found")
+    assert "GET /api/sources" in payload["error"]["message"]  # what an HTTP client can call
 
 
 def test_unknown_api_path_404(server: Server) -> None:
