@@ -20,6 +20,15 @@ ENGLISH = "How does omnichannel differ from multichannel?"
 # One of the example questions: the Arabic article asks it in a heading.
 ARABIC = "على ماذا تستند استراتيجية omnichannel؟"
 MARKUP = "<img src=x onerror=alert(1)>"
+# An element's empty space right and left of its text, in pixels.
+TEXT_GAPS = """
+e => {
+  const range = document.createRange();
+  range.selectNodeContents(e);
+  const text = range.getBoundingClientRect(), box = e.getBoundingClientRect();
+  return [box.right - text.right, text.left - box.left];
+}
+"""
 
 # Records every class an answer bubble had while it streamed in.
 WATCH_STREAM = """
@@ -129,6 +138,15 @@ def test_arabic_renders_right_to_left_with_arabic_interface(page: Any, server: S
     assert answer.evaluate("e => getComputedStyle(e).direction") == "rtl"
     question = page.locator("#kb-chat .kb-question").first
     assert question.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    # Arabic lines start on the right: the lead-in's text ends at its right edge, not its left.
+    right_gap, left_gap = answer.locator("p").first.evaluate(TEXT_GAPS)
+    assert right_gap < 3 < 20 < left_gap, (right_gap, left_gap)
+    # Each quoted item's bullet has room inside the answer, whatever side it is on.
+    edge = answer.evaluate("e => e.getBoundingClientRect().left")
+    for item in answer.locator("li").all():
+        assert item.evaluate("e => e.getBoundingClientRect().left") - edge >= 12
+    # The question box takes the direction of what is typed in it.
+    assert page.locator("#kb-question textarea").evaluate("e => getComputedStyle(e).unicodeBidi") == "plaintext"
     section = page.locator("#kb-sources section.kb-turn:not([hidden])")
     assert section.evaluate("e => getComputedStyle(e).direction") == "rtl"
     # Each cited passage runs in its own language's direction, whatever the question's.
