@@ -593,4 +593,5 @@ def test_rate_limit_shows_a_polite_message(page: Any, blog: Blog, app_server: Se
     text = error.text_content()
     assert re.search(r"Espera \d+ segundos y vuelve a intentarlo", text), text
     assert answers(page).count() == 0
+    assert page.locator("textarea").input_value() == QUESTION  # back in the box, to send again
     page.screenshot(path=str(artifacts / "widget-rate-limited.png"))

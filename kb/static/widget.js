@@ -523,6 +523,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
       const message = err && err.kind === "rate" ? S.rate.replace("{s}", String(err.retryAfter))
         : err && err.kind === "http" && err.message ? err.message : S.offline;
       pending.replaceWith(errorBubble(message));
+      if (!input.value) input.value = question;  // to send again as it was
       scrollDown();
     } finally {
       busy = false;
