@@ -106,8 +106,13 @@ class ChatHandlers:
         try:
             question = validate_question(text, session.history[-limit:], None, None, self.settings)
         except KBError as exc:
-            if isinstance(text, str) and text.strip():
-                session.show("user", question_html(text))
+            if not (isinstance(text, str) and text.strip()):
+                # Nothing was asked, so nothing joins the conversation: in it, the message
+                # would join the last answer's bubble (and its rating buttons).
+                gr.Warning(str(exc))
+                yield _updates(session)
+                return
+            session.show("user", question_html(text))
             session.show("assistant", error_html(str(exc)))
             yield _updates(session)
             return

@@ -194,6 +194,17 @@ def test_markup_in_a_question_is_shown_as_text(page: Any, dialogs: list[str], ar
     page.screenshot(path=str(artifacts / "chat-markup.png"), full_page=True)
 
 
+def test_an_empty_question_after_an_answer_is_told_apart_from_it(page: Any, server: Server) -> None:
+    send(page, ENGLISH)
+    messages = page.locator("#kb-chat .message")
+    before = messages.count()
+    page.fill("#kb-question textarea", "   ")
+    page.click("#kb-ask")
+    page.get_by_text("The question is empty").first.wait_for(timeout=20_000)  # a notice of its own
+    assert messages.count() == before  # the last answer's bubble (and its rating) is left as it was
+    assert page.locator("#kb-chat .kb-error").count() == 0
+
+
 def test_rejected_question_gets_a_message_not_a_traceback(page: Any) -> None:
     error = send(page, "x" * 2001)
     text = error.inner_text()
