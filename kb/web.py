@@ -63,10 +63,11 @@ class ChatSession:
             self.messages.append({"role": role, "content": content})
 
 
-def _updates(session: ChatSession, clear_box: bool = False) -> tuple[Any, ...]:
+def _updates(session: ChatSession, clear_box: bool = False, busy: bool = False) -> tuple[Any, ...]:
     """Outputs in the order of ``outputs=`` below: chat, session, panel, box, ask button, clear button.
 
     The chat shows only what the server rendered (``session.messages``), never what a browser sent back.
+    While an answer is coming (``busy``), the Ask button is off: a second question would not be asked.
     """
     language = session.language
     box: Any = gr.update(placeholder=ui("placeholder", language))
@@ -77,7 +78,7 @@ def _updates(session: ChatSession, clear_box: bool = False) -> tuple[Any, ...]:
         session,
         sources_panel(session.sections, language),
         box,
-        gr.update(value=ui("ask", language)),
+        gr.update(value=ui("ask", language), interactive=not busy),
         gr.update(value=ui("clear", language)),
     )
 
@@ -118,7 +119,7 @@ class ChatHandlers:
             return
         session.show("user", question_html(question.text))
         session.show("assistant", thinking_html(session.language))
-        yield _updates(session, clear_box=True)
+        yield _updates(session, clear_box=True, busy=True)
         pieces: list[str] = []
         final: Answer | None = None
         try:
@@ -128,7 +129,7 @@ class ChatHandlers:
                     break
                 pieces.append(item)
                 session.show("assistant", partial_html("".join(pieces)), replace_last=True)
-                yield _updates(session)
+                yield _updates(session, busy=True)
         except KBError as exc:
             final = None
             session.show("assistant", error_html(str(exc)), replace_last=True)

@@ -38,6 +38,10 @@ WATCH_STREAM = """
   new MutationObserver(() => {
     chat.querySelectorAll('.kb-answer').forEach((el) => el.classList.forEach((c) => window.__kbSeen.add(c)));
   }).observe(chat, { subtree: true, childList: true, attributes: true, characterData: true });
+  window.__kbAskOff = false;
+  new MutationObserver(() => {
+    if (document.querySelector('#kb-ask').disabled) window.__kbAskOff = true;
+  }).observe(document.body, { subtree: true, childList: true, attributes: true });
 }
 """
 
@@ -97,6 +101,9 @@ def test_english_answer_streams_in_with_markers_that_open_their_passages(
     answer = send(page, ENGLISH)
     assert "kb-answered" in (answer.get_attribute("class") or "")
     assert "kb-streaming" in page.evaluate("Array.from(window.__kbSeen)"), "no streaming state was shown"
+    # Ask was off while the answer came (a second question would not be asked), and is on again.
+    assert page.evaluate("window.__kbAskOff")
+    expect(page.locator("#kb-ask")).to_be_enabled()
     expected = api_ask(server, {"question": ENGLISH})
     assert expected["citations"], expected
     # The panel lists exactly the cited passages, verbatim, in order.
