@@ -135,6 +135,28 @@ def test_english_answer_streams_in_with_markers_that_open_their_passages(
     page.screenshot(path=str(artifacts / "chat-article.png"))
 
 
+def test_an_article_opened_at_its_end_keeps_its_title_and_close_button_in_view(page: Any, server: Server) -> None:
+    sources = request(server.url + "/api/sources")[2]
+    longest = max(sources, key=lambda s: s["characters"])
+    end = longest["characters"]
+    # An "open the whole article" button for the article's last lines, as the sources panel makes them.
+    page.evaluate(
+        """([source, start, end]) => {
+          const b = document.createElement('button');
+          Object.assign(b, { className: 'kb-open', textContent: 'open' });
+          Object.entries({ source, start, end }).forEach(([k, v]) => b.setAttribute('data-' + k, v));
+          document.querySelector('#kb-sources').append(b);
+        }""",
+        [longest["source"], end - 200, end],
+    )
+    page.locator("#kb-sources button.kb-open").last.click()
+    dialog = page.locator("dialog#kb-article[open]")
+    dialog.wait_for(timeout=10_000)
+    for part in ("mark", "h2", "button.kb-close"):
+        expect(dialog.locator(part)).to_be_in_viewport()
+    assert dialog.locator("h2").inner_text() == longest["title"]
+
+
 def test_arabic_renders_right_to_left_with_arabic_interface(page: Any, server: Server, artifacts: Path) -> None:
     page.locator("button.gallery-item", has_text=ARABIC[:20]).click()  # an example question
     expect(page.locator("#kb-question textarea")).to_have_value(ARABIC, timeout=10_000)
