@@ -12,6 +12,7 @@ import gradio as gr
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from kb import language as lang
 from kb.errors import KBError
 from kb.feedback import FeedbackStore
 from kb.models import Answer
@@ -104,17 +105,23 @@ class ChatHandlers:
     def respond(self, text: str, session: ChatSession | None) -> Iterator[tuple[Any, ...]]:
         session = session or ChatSession()
         limit = self.settings.max_history_turns
+        typed = text.strip() if isinstance(text, str) else ""
+        if not typed:
+            # Nothing was asked, so nothing joins the conversation: in it, the notice
+            # would join the last answer's bubble (and its rating buttons).
+            gr.Warning(ui("empty_question", session.language))
+            yield _updates(session)
+            return
         try:
             question = validate_question(text, session.history[-limit:], None, None, self.settings)
         except KBError as exc:
-            if not (isinstance(text, str) and text.strip()):
-                # Nothing was asked, so nothing joins the conversation: in it, the message
-                # would join the last answer's bubble (and its rating buttons).
-                gr.Warning(str(exc))
-                yield _updates(session)
-                return
+            problem = str(exc)
+            if len(typed) > self.settings.max_question_chars:
+                # Said in the question's language, when its words tell one ("xxxx…" does not).
+                language = lang.detect(typed) if len(set(lang.words(typed))) >= 3 else session.language
+                problem = ui("long_question", language).format(n=len(typed), limit=self.settings.max_question_chars)
             session.show("user", question_html(text))
-            session.show("assistant", error_html(str(exc)))
+            session.show("assistant", error_html(problem))
             yield _updates(session)
             return
         session.show("user", question_html(question.text))

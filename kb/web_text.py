@@ -17,6 +17,8 @@ UI: dict[str, dict[str, str]] = {
         "thanks_down": "Thanks! We will look at this answer.",
         "examples": "Examples",
         "thinking": "Searching the sources…",
+        "empty_question": "Type a question first.",
+        "long_question": "The question is {n} characters long; the limit is {limit}. Please shorten it.",
     },
     "es": {
         "placeholder": "Haz una pregunta en cualquier idioma…",
@@ -29,6 +31,8 @@ UI: dict[str, dict[str, str]] = {
         "thanks_down": "¡Gracias! Revisaremos esta respuesta.",
         "examples": "Ejemplos",
         "thinking": "Buscando en las fuentes…",
+        "empty_question": "Escribe primero una pregunta.",
+        "long_question": "La pregunta tiene {n} caracteres; el límite es {limit}. Acórtala, por favor.",
     },
     "pt": {
         "placeholder": "Faça uma pergunta em qualquer língua…",
@@ -41,6 +45,8 @@ UI: dict[str, dict[str, str]] = {
         "thanks_down": "Obrigado! Vamos rever esta resposta.",
         "examples": "Exemplos",
         "thinking": "A procurar nas fontes…",
+        "empty_question": "Escreva primeiro uma pergunta.",
+        "long_question": "A pergunta tem {n} caracteres; o limite é {limit}. Encurte-a, por favor.",
     },
     "ro": {
         "placeholder": "Puneți o întrebare în orice limbă…",
@@ -53,6 +59,8 @@ UI: dict[str, dict[str, str]] = {
         "thanks_down": "Mulțumim! Vom analiza acest răspuns.",
         "examples": "Exemple",
         "thinking": "Se caută în surse…",
+        "empty_question": "Scrieți mai întâi o întrebare.",
+        "long_question": "Întrebarea are {n} de caractere; limita este {limit}. Vă rugăm să o scurtați.",
     },
     "ar": {
         "placeholder": "اطرح سؤالاً بأي لغة…",
@@ -65,6 +73,8 @@ UI: dict[str, dict[str, str]] = {
         "thanks_down": "شكرًا! سنراجع هذه الإجابة.",
         "examples": "أمثلة",
         "thinking": "جارٍ البحث في المصادر…",
+        "empty_question": "اكتب سؤالاً أولاً.",
+        "long_question": "يتكون السؤال من {n} حرفًا، والحد الأقصى {limit}. يُرجى اختصاره.",
     },
     "fr": {
         "placeholder": "Posez une question dans n'importe quelle langue…",
@@ -77,6 +87,8 @@ UI: dict[str, dict[str, str]] = {
         "thanks_down": "Merci ! Nous examinerons cette réponse.",
         "examples": "Exemples",
         "thinking": "Recherche dans les sources…",
+        "empty_question": "Écrivez d'abord une question.",
+        "long_question": "La question fait {n} caractères ; la limite est de {limit}. Raccourcissez-la, s'il vous plaît.",
     },
     "de": {
         "placeholder": "Stellen Sie eine Frage in einer beliebigen Sprache…",
@@ -89,6 +101,8 @@ UI: dict[str, dict[str, str]] = {
         "thanks_down": "Danke! Wir sehen uns diese Antwort an.",
         "examples": "Beispiele",
         "thinking": "Quellen werden durchsucht…",
+        "empty_question": "Bitte geben Sie zuerst eine Frage ein.",
+        "long_question": "Die Frage hat {n} Zeichen; erlaubt sind {limit}. Bitte kürzen Sie sie.",
     },
     "it": {
         "placeholder": "Fai una domanda in qualsiasi lingua…",
@@ -101,6 +115,8 @@ UI: dict[str, dict[str, str]] = {
         "thanks_down": "Grazie! Esamineremo questa risposta.",
         "examples": "Esempi",
         "thinking": "Ricerca nelle fonti…",
+        "empty_question": "Scrivi prima una domanda.",
+        "long_question": "La domanda è lunga {n} caratteri; il limite è {limit}. Accorciala, per favore.",
     },
     "nl": {
         "placeholder": "Stel een vraag in welke taal dan ook…",
@@ -113,6 +129,8 @@ UI: dict[str, dict[str, str]] = {
         "thanks_down": "Bedankt! We bekijken dit antwoord.",
         "examples": "Voorbeelden",
         "thinking": "De bronnen worden doorzocht…",
+        "empty_question": "Typ eerst een vraag.",
+        "long_question": "De vraag is {n} tekens lang; de limiet is {limit}. Maak haar korter.",
     },
     "pl": {
         "placeholder": "Zadaj pytanie w dowolnym języku…",
@@ -125,6 +143,8 @@ UI: dict[str, dict[str, str]] = {
         "thanks_down": "Dziękujemy! Przyjrzymy się tej odpowiedzi.",
         "examples": "Przykłady",
         "thinking": "Przeszukiwanie źródeł…",
+        "empty_question": "Najpierw wpisz pytanie.",
+        "long_question": "Pytanie ma {n} znaków; limit to {limit}. Skróć je, proszę.",
     },
     "ca": {
         "placeholder": "Fes una pregunta en qualsevol llengua…",
@@ -137,6 +157,8 @@ UI: dict[str, dict[str, str]] = {
         "thanks_down": "Gràcies! Revisarem aquesta resposta.",
         "examples": "Exemples",
         "thinking": "S'estan cercant les fonts…",
+        "empty_question": "Escriu primer una pregunta.",
+        "long_question": "La pregunta té {n} caràcters; el límit és {limit}. Escurça-la, si us plau.",
     },
     "tr": {
         "placeholder": "Herhangi bir dilde soru sorun…",
@@ -149,6 +171,8 @@ UI: dict[str, dict[str, str]] = {
         "thanks_down": "Teşekkürler! Bu yanıtı inceleyeceğiz.",
         "examples": "Örnekler",
         "thinking": "Kaynaklar taranıyor…",
+        "empty_question": "Önce bir soru yazın.",
+        "long_question": "Soru {n} karakter uzunluğunda; sınır {limit}. Lütfen kısaltın.",
     },
     "sv": {
         "placeholder": "Ställ en fråga på valfritt språk…",
@@ -161,6 +185,8 @@ UI: dict[str, dict[str, str]] = {
         "thanks_down": "Tack! Vi tittar på det här svaret.",
         "examples": "Exempel",
         "thinking": "Söker i källorna…",
+        "empty_question": "Skriv en fråga först.",
+        "long_question": "Frågan är {n} tecken lång; gränsen är {limit}. Korta den, tack.",
     },
     "cs": {
         "placeholder": "Zeptejte se v jakémkoli jazyce…",
@@ -173,6 +199,8 @@ UI: dict[str, dict[str, str]] = {
         "thanks_down": "Děkujeme! Na tuto odpověď se podíváme.",
         "examples": "Příklady",
         "thinking": "Prohledávání zdrojů…",
+        "empty_question": "Nejdřív napište otázku.",
+        "long_question": "Otázka má {n} znaků; limit je {limit}. Zkraťte ji, prosím.",
     },
     "ru": {
         "placeholder": "Задайте вопрос на любом языке…",
@@ -185,6 +213,8 @@ UI: dict[str, dict[str, str]] = {
         "thanks_down": "Спасибо! Мы посмотрим этот ответ.",
         "examples": "Примеры",
         "thinking": "Поиск по источникам…",
+        "empty_question": "Сначала введите вопрос.",
+        "long_question": "В вопросе {n} символов; ограничение — {limit}. Сократите его, пожалуйста.",
     },
     "uk": {
         "placeholder": "Поставте запитання будь-якою мовою…",
@@ -197,6 +227,8 @@ UI: dict[str, dict[str, str]] = {
         "thanks_down": "Дякуємо! Ми переглянемо цю відповідь.",
         "examples": "Приклади",
         "thinking": "Пошук у джерелах…",
+        "empty_question": "Спершу введіть запитання.",
+        "long_question": "Запитання має {n} символів; обмеження — {limit}. Скоротіть його, будь ласка.",
     },
     "el": {
         "placeholder": "Κάντε μια ερώτηση σε οποιαδήποτε γλώσσα…",
@@ -209,6 +241,8 @@ UI: dict[str, dict[str, str]] = {
         "thanks_down": "Ευχαριστούμε! Θα εξετάσουμε αυτή την απάντηση.",
         "examples": "Παραδείγματα",
         "thinking": "Αναζήτηση στις πηγές…",
+        "empty_question": "Γράψτε πρώτα μια ερώτηση.",
+        "long_question": "Η ερώτηση έχει {n} χαρακτήρες· το όριο είναι {limit}. Συντομεύστε την, παρακαλώ.",
     },
     "he": {
         "placeholder": "שאלו שאלה בכל שפה…",
@@ -221,6 +255,8 @@ UI: dict[str, dict[str, str]] = {
         "thanks_down": "תודה! נבדוק את התשובה הזו.",
         "examples": "דוגמאות",
         "thinking": "מחפשים במקורות…",
+        "empty_question": "נא להקליד קודם שאלה.",
+        "long_question": "אורך השאלה {n} תווים; המגבלה היא {limit}. נא לקצר אותה.",
     },
     "fa": {
         "placeholder": "به هر زبانی پرسش خود را بپرسید…",
@@ -233,6 +269,8 @@ UI: dict[str, dict[str, str]] = {
         "thanks_down": "سپاس! این پاسخ را بررسی می‌کنیم.",
         "examples": "نمونه‌ها",
         "thinking": "در حال جست‌وجو در منابع…",
+        "empty_question": "ابتدا یک پرسش بنویسید.",
+        "long_question": "پرسش {n} نویسه دارد؛ حداکثر {limit} است. لطفاً آن را کوتاه کنید.",
     },
     "hi": {
         "placeholder": "किसी भी भाषा में प्रश्न पूछें…",
@@ -245,6 +283,8 @@ UI: dict[str, dict[str, str]] = {
         "thanks_down": "धन्यवाद! हम इस उत्तर को देखेंगे।",
         "examples": "उदाहरण",
         "thinking": "स्रोतों में खोज जारी है…",
+        "empty_question": "पहले एक प्रश्न लिखें।",
+        "long_question": "प्रश्न {n} अक्षरों का है; सीमा {limit} है। कृपया इसे छोटा करें।",
     },
     "th": {
         "placeholder": "ถามคำถามเป็นภาษาใดก็ได้…",
@@ -257,6 +297,8 @@ UI: dict[str, dict[str, str]] = {
         "thanks_down": "ขอบคุณ! เราจะตรวจสอบคำตอบนี้",
         "examples": "ตัวอย่าง",
         "thinking": "กำลังค้นหาในแหล่งข้อมูล…",
+        "empty_question": "โปรดพิมพ์คำถามก่อน",
+        "long_question": "คำถามยาว {n} ตัวอักษร เกินขีดจำกัด {limit} โปรดทำให้สั้นลง",
     },
     "ko": {
         "placeholder": "어떤 언어로든 질문하세요…",
@@ -269,6 +311,8 @@ UI: dict[str, dict[str, str]] = {
         "thanks_down": "감사합니다! 이 답변을 검토하겠습니다.",
         "examples": "예시",
         "thinking": "출처를 검색하는 중…",
+        "empty_question": "먼저 질문을 입력하세요.",
+        "long_question": "질문이 {n}자입니다. 최대 {limit}자까지 가능합니다. 줄여 주세요.",
     },
     "ja": {
         "placeholder": "どの言語でも質問できます…",
@@ -281,6 +325,8 @@ UI: dict[str, dict[str, str]] = {
         "thanks_down": "ありがとうございます。この回答を確認します。",
         "examples": "例",
         "thinking": "出典を検索しています…",
+        "empty_question": "まず質問を入力してください。",
+        "long_question": "質問は{n}文字です。上限は{limit}文字です。短くしてください。",
     },
     "zh": {
         "placeholder": "用任何语言提问…",
@@ -293,6 +339,8 @@ UI: dict[str, dict[str, str]] = {
         "thanks_down": "谢谢！我们会查看这个回答。",
         "examples": "示例",
         "thinking": "正在检索资料…",
+        "empty_question": "请先输入一个问题。",
+        "long_question": "问题有 {n} 个字符，上限为 {limit}。请缩短。",
     },
 }
 

@@ -224,12 +224,13 @@ def test_markup_in_a_question_is_shown_as_text(page: Any, dialogs: list[str], ar
 
 
 def test_an_empty_question_after_an_answer_is_told_apart_from_it(page: Any, server: Server) -> None:
-    send(page, ENGLISH)
+    send(page, "¿Qué es una estrategia multicanal?")
     messages = page.locator("#kb-chat .message")
     before = messages.count()
     page.fill("#kb-question textarea", "   ")
     page.click("#kb-ask")
-    page.get_by_text("The question is empty").first.wait_for(timeout=20_000)  # a notice of its own
+    # A notice of its own, in the conversation's language.
+    page.get_by_text("Escribe primero una pregunta.").first.wait_for(timeout=20_000)
     assert messages.count() == before  # the last answer's bubble (and its rating) is left as it was
     assert page.locator("#kb-chat .kb-error").count() == 0
 
@@ -238,7 +239,11 @@ def test_rejected_question_gets_a_message_not_a_traceback(page: Any) -> None:
     error = send(page, "x" * 2001)
     text = error.inner_text()
     assert "kb-error" in (error.get_attribute("class") or "")
-    assert "2000" in text and "Shorten it" in text
+    assert "2001 characters" in text and "the limit is 2000" in text
+    # Said in the question's language.
+    spanish = "¿Qué diferencia hay entre una tienda omnicanal y una multicanal? " * 40
+    text = send(page, spanish).inner_text()
+    assert f"La pregunta tiene {len(spanish.strip())} caracteres; el límite es 2000." in text, text
     assert "Traceback" not in page.content()
 
 
