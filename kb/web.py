@@ -65,7 +65,8 @@ class ChatSession:
 
 
 def _updates(session: ChatSession, clear_box: bool = False, busy: bool = False) -> tuple[Any, ...]:
-    """Outputs in the order of ``outputs=`` below: chat, session, panel, box, ask button, clear button.
+    """Outputs in the order of ``outputs=`` below: chat, session, panel, box, ask button, clear button,
+    example questions (their label).
 
     The chat shows only what the server rendered (``session.messages``), never what a browser sent back.
     While an answer is coming (``busy``), the Ask button is off: a second question would not be asked.
@@ -81,6 +82,7 @@ def _updates(session: ChatSession, clear_box: bool = False, busy: bool = False) 
         box,
         gr.update(value=ui("ask", language), interactive=not busy),
         gr.update(value=ui("clear", language)),
+        gr.update(label=ui("examples", language)),
     )
 
 
@@ -233,7 +235,7 @@ def create_app(settings: Settings, kb: KnowledgeBase | None = None) -> gr.Blocks
                 clear = gr.Button(ui("clear", None), elem_id="kb-clear", size="sm", variant="secondary")
             with gr.Column(scale=2):
                 panel = gr.HTML(sources_panel([], None), elem_id="kb-sources", padding=False)
-        outputs = [chatbot, session, panel, box, ask, clear]
+        outputs = [chatbot, session, panel, box, ask, clear, examples]
         for trigger in (box.submit, ask.click):
             trigger(
                 handlers.respond,
