@@ -13,9 +13,10 @@ same 4xx JSON error, before any event). Then ``200 text/event-stream``:
 comes last and is authoritative: when generation falls back (``fallback: true``)
 or the model says the sources do not cover the question, pieces already sent
 are followed by a blank line and the replacing text, and a client should show
-``answer.answer`` in place of everything it streamed. An error once streaming
-has begun (e.g. no index yet) arrives as ``event: error`` with the contract's
-error shape, ``{"error": {"code", "message"}}``, and ends the stream.
+``answer.answer`` in place of everything it streamed. No index yet is a 503
+before any event, as for ``POST /api/ask``. An error once streaming has begun
+arrives as ``event: error`` with the contract's error shape,
+``{"error": {"code", "message"}}``, and ends the stream.
 """
 
 from __future__ import annotations
@@ -77,4 +78,5 @@ def ask_stream(body: AskRequest, request: Request) -> StreamingResponse:
     kb: KnowledgeBase = request.app.state.kb
     history = None if body.history is None else [turn.model_dump() for turn in body.history]
     question = validate_question(body.question, history, body.top_k, body.language, kb.settings)
+    kb.retriever.index()  # no index yet: a 503 with the error shape, as /api/ask gives, before any event
     return StreamingResponse(answer_events(kb, question), media_type="text/event-stream", headers=SSE_HEADERS)

@@ -140,10 +140,9 @@ def test_bad_requests_are_refused_like_the_plain_endpoint(
     assert fake.exchanges == []
 
 
-def test_an_error_while_streaming_is_an_error_event(empty_server: Server, fake: FakeOpenAI) -> None:
-    status, _, events = stream(empty_server, {"question": QUESTION})
-    assert status == 200
-    assert [e for e, _, _ in events] == ["error"]
+def test_no_index_is_a_503_before_any_event(empty_server: Server, fake: FakeOpenAI) -> None:
+    status, ctype, events = stream(empty_server, {"question": QUESTION})
+    assert status == 503 and ctype.startswith("application/json")
     error = events[0][1]
     assert set(error) == {"error"} and error["error"]["code"] == "index_missing"
     assert "ingest" in error["error"]["message"]
