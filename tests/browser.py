@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -173,3 +174,8 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+def shown(answer: str) -> str:
+    """An answer as the widget shows it: its "- " list items as bullets."""
+    return re.sub(r"(?m)^- ", "• ", answer)

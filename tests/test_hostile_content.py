@@ -24,7 +24,7 @@ from kb.cli import visible
 from kb.loading import parse
 from kb.service import KnowledgeBase, validate_question
 from kb.settings import Settings
-from tests.browser import Server, request, running_server
+from tests.browser import Server, request, running_server, shown
 
 # Every kind of terminal control an article might carry: colour (CSI), a window title and a
 # hyperlink (OSC, ended by BEL or ST), an 8-bit CSI, a carriage return that overwrites the
@@ -342,7 +342,7 @@ def test_widget_shows_hostile_passages_as_text(page: Any, server: Server, artifa
     box.press("Enter")
     answer = page.locator(".msg.answer").first
     answer.wait_for()
-    assert answer.locator(".text").text_content() == expected["answer"]
+    assert answer.locator(".text").text_content() == shown(expected["answer"])
     citations = answer.locator("details.citation")
     assert citations.count() == len(expected["citations"])
     for i, cited in enumerate(expected["citations"]):

@@ -27,7 +27,16 @@ from kb.guard import WIDGET_PATH
 from kb.language import DETECTED
 from kb.settings import Settings
 from kb.widget_text import WIDGET_KEYS, WIDGET_STRINGS
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, Server, chromium_available, free_port, request, running_server
+from tests.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    Server,
+    chromium_available,
+    free_port,
+    request,
+    running_server,
+    shown,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 BLOG = ROOT / "examples" / "blog.html"
@@ -244,7 +253,8 @@ def test_blog_widget_answers_with_citations(page: Any, blog: Blog, app_server: S
     answer.wait_for()
     assert posted == ["/api/ask/stream"]  # the server streams, so the widget does not ask twice
     assert page.locator(".msg.user").first.text_content() == QUESTION
-    assert answer.locator(".text").text_content() == expected["answer"]
+    assert answer.locator(".text").text_content() == shown(expected["answer"])
+    assert "\n- " in expected["answer"] and "\n• “" in shown(expected["answer"])  # quoted items read as bullets
     assert answer.get_attribute("lang") == expected["language"]
     citations = answer.locator("details.citation")
     assert citations.count() == len(expected["citations"])
@@ -276,7 +286,7 @@ def test_blog_widget_answers_with_citations(page: Any, blog: Blog, app_server: S
     assert page.locator("[role=dialog]").is_visible()
     assert page.locator(".msg.user").all_text_contents() == [QUESTION, FOLLOW_UP]
     assert answers(page).count() == 2
-    assert answers(page).first.locator(".text").text_content() == expected["answer"]
+    assert answers(page).first.locator(".text").text_content() == shown(expected["answer"])
 
 
 @pytest.mark.browser
@@ -396,7 +406,7 @@ def test_arabic_question_lays_the_panel_out_right_to_left(
     assert panel.get_attribute("dir") == "rtl"
     assert panel.evaluate("el => getComputedStyle(el).direction") == "rtl"
     assert answer.evaluate("el => getComputedStyle(el).direction") == "rtl"
-    assert answer.locator(".text").text_content() == expected["answer"]
+    assert answer.locator(".text").text_content() == shown(expected["answer"])
     assert page.locator(".msg.user").first.evaluate("el => getComputedStyle(el).direction") == "rtl"
     # Right to left: the title sits at the right of the header, the buttons at its left;
     # the visitor's question hugs the right edge, the answer the left.

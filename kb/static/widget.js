@@ -325,7 +325,8 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     const lang = primary(answer.language);
     const li = h("li", { class: "msg bot answer", dir: botDir(lang), lang: lang || null });
     const text = h("div", { class: "text" });
-    const parts = String(answer.answer || "").split(/(\[\d+\])/);
+    // The answer's "- " list items read as bullets.
+    const parts = String(answer.answer || "").replace(/^- /gm, "• ").split(/(\[\d+\])/);
     parts.forEach((part) => {
       const m = /^\[(\d+)\]$/.exec(part);
       const citation = m && byId.get(m[1]);
