@@ -7,10 +7,13 @@ whitespace and to control characters (dropped: they are never text).
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import ClassVar
+
+log = logging.getLogger(__name__)
 
 # Lines that belong to comment forms, share footers and data-protection notes,
 # in the languages of the blogs we read, and image captions that end with
@@ -280,6 +283,11 @@ def front_matter(markup: str) -> tuple[str, str]:
         if match:
             title = _unquote(match.group(1).strip())
             break
+    if title[:1] in ("[", "{"):
+        # A list or a table, or front matter broken there ("title: [unclosed"): not a
+        # title; the article's own first line is.
+        log.warning("front matter title %r is not text; the article's first line is the title", title[:40])
+        title = ""
     return title, "\n".join(lines[end + 1 :])
 
 

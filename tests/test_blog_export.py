@@ -76,6 +76,13 @@ def test_a_rule_without_a_closing_one_is_not_front_matter() -> None:
     assert _lines(markdown_to_text(text)) == ["A post that opens with a rule, and title: is just a word here."]
 
 
+def test_a_title_that_is_not_text_is_not_the_title() -> None:
+    # Broken YAML ("[unclosed") or a list: the article's first line is the title.
+    for value in ("[unclosed", "[a, b]", "{x: 1}"):
+        doc = parse("index.md", f"---\ntitle: {value}\n---\n# Heading\n\nBody text of the post.\n".encode())
+        assert doc.title == "Heading" and _lines(doc.text)[0] == "Heading", value
+
+
 def test_front_matter_without_a_title_is_dropped_whole() -> None:
     assert _lines(markdown_to_text("---\nlayout: post\n---\n# Heading\n\nBody.\n")) == ["Heading", "Body."]
 
