@@ -281,13 +281,14 @@ def front_matter(markup: str) -> tuple[str, str]:
     for line in lines[1:end]:
         match = _FRONT_MATTER_TITLE.match(line)
         if match:
-            title = _unquote(match.group(1).strip())
+            value = match.group(1).strip()
+            if value[:1] in ("[", "{"):
+                # A list or a table, or front matter broken there ("title: [unclosed"): not a
+                # title; the article's own first line is. ("[Draft] …" in quotes is text.)
+                log.warning("front matter title %r is not text; the article's first line is the title", value[:40])
+            else:
+                title = _unquote(value)
             break
-    if title[:1] in ("[", "{"):
-        # A list or a table, or front matter broken there ("title: [unclosed"): not a
-        # title; the article's own first line is.
-        log.warning("front matter title %r is not text; the article's first line is the title", title[:40])
-        title = ""
     return title, "\n".join(lines[end + 1 :])
 
 

@@ -81,6 +81,9 @@ def test_a_title_that_is_not_text_is_not_the_title() -> None:
     for value in ("[unclosed", "[a, b]", "{x: 1}"):
         doc = parse("index.md", f"---\ntitle: {value}\n---\n# Heading\n\nBody text of the post.\n".encode())
         assert doc.title == "Heading" and _lines(doc.text)[0] == "Heading", value
+    # In quotes, a bracket is part of the text.
+    quoted = parse("index.md", b'---\ntitle: "[Draft] Stock rules"\n---\nBody text of the post.\n')
+    assert quoted.title == "[Draft] Stock rules"
 
 
 def test_front_matter_without_a_title_is_dropped_whole() -> None:
