@@ -228,9 +228,15 @@ MESSAGES: dict[str, dict[str, str]] = {
 LIST_SEPARATORS = {"ar": "، ", "fa": "، ", "zh": "、", "ja": "、"}
 
 
+# Names are quoted as the question wrote them: an inflected form reads as the
+# question's word, not as this sentence's grammar ("nu menționează „Franței”").
+NAME_QUOTES = {"ja": ("「", "」")}
+
+
 def listing(items: Iterable[str], language: str) -> str:
-    """``items`` as a list in running text: "Shopify, WooCommerce"."""
-    return LIST_SEPARATORS.get(language, ", ").join(items)
+    """``items``, quoted, as a list in running text: "“Shopify”, “WooCommerce”"."""
+    opening, closing = NAME_QUOTES.get(language, ("“", "”"))
+    return LIST_SEPARATORS.get(language, ", ").join(f"{opening}{item}{closing}" for item in items)
 
 
 def message(key: str, language: str) -> str:

@@ -75,7 +75,7 @@ def test_a_question_about_a_name_the_sources_never_mention_is_not_covered(kb: Kn
     assert answer.language == "pt"
     assert not answer.answered and not answer.citations
     assert answer.answer == (
-        "Desculpe, as fontes não mencionam Shopify, WooCommerce, por isso não podem responder a esta pergunta."
+        "Desculpe, as fontes não mencionam “Shopify”, “WooCommerce”, por isso não podem responder a esta pergunta."
     )
     # A name the sources do mention is answered.
     known = kb.ask(validate_question("Como é que a Worten aplica a estratégia omnicanal?"))
@@ -83,7 +83,7 @@ def test_a_question_about_a_name_the_sources_never_mention_is_not_covered(kb: Kn
     # A question not covered for other reasons names what the sources lack.
     other = kb.ask(validate_question("How many goals did Pelé score in his career?"))
     assert not other.answered
-    assert other.answer == "Sorry, the sources don't mention Pelé, so they can't answer this question."
+    assert other.answer == "Sorry, the sources don't mention “Pelé”, so they can't answer this question."
 
 
 def test_a_covered_question_says_which_of_its_names_the_sources_never_mention(kb: KnowledgeBase) -> None:
@@ -99,7 +99,7 @@ def test_a_covered_question_says_which_of_its_names_the_sources_never_mention(kb
         assert answer.language == language
         assert answer.answered and answer.citations
         first, *quotes = answer.answer.split("\n")
-        assert first == message("partly_covered", language).format(names=name)
+        assert first == message("partly_covered", language).format(names=f"“{name}”")
         assert quotes and all(line.startswith("- “") for line in quotes)
     # A question naming only what the sources name opens as usual, and so does
     # one whose capitals are English words (a language, a day), not names.

@@ -150,7 +150,7 @@ def test_names_the_sources_never_mention_are_said_first_and_kept_from_the_model(
     pieces, data = ask(gen_kb, "Does Zara use an omnichannel strategy?")
     assert_contract(data)
     assert data["mode"] == "generative" and data["answered"] and data["fallback"] is False
-    note = message("partly_covered", "en").format(names="Zara")
+    note = message("partly_covered", "en").format(names="“Zara”")
     # omnikb's own words, streamed before the model's, and kept in the answer.
     assert pieces[0] == note + "\n"
     assert data["answer"] == note + "\nOmnichannel lets customers move from one channel to another [1]."
@@ -197,7 +197,7 @@ def test_no_call_is_made_when_retrieval_finds_nothing_relevant(gen_kb: Knowledge
     assert_contract(data)
     assert data["answered"] is False and data["citations"] == []
     # The reply names what the sources lack.
-    assert data["answer"] == message("not_mentioned", "en").format(names="Pelé")
+    assert data["answer"] == message("not_mentioned", "en").format(names="“Pelé”")
     assert fake.exchanges == []
 
 
