@@ -10,8 +10,10 @@ form, so no word list is needed:
 - capitalised Latin-script words in a question in another script ("Shopify"
   in Arabic; a lower-case one, "offline", is as often an English term);
 - capitalised words inside a sentence, in languages that do not capitalise
-  common nouns (not German), unless most of the question is capitalised
-  (a title-cased or shouted question).
+  common nouns, unless most of the question is capitalised (a title-cased or
+  shouted question). German capitalises every noun, so there it takes two
+  capitalised words in a row ("Amazon Marketplace"): nouns do not stand side
+  by side without an article or a preposition between them.
 
 The first two forms are names without doubt: a question with such a name the
 sources never mention is not covered. A capital alone is weaker evidence
@@ -135,15 +137,29 @@ def unknown_names(question: str, language: str, known: Vocabulary) -> tuple[Name
             # A capitalised Latin word in an Arabic question is a name ("Shopify");
             # a lower-case one is as often an English term ("offline", "mobile").
             return 2 if word[0].isupper() else 1
-        capitalised = (
-            language not in CAPITALISED_NOUNS
-            and key(word) not in ENGLISH_CAPITALISED_WORDS
-            and not title_case
-            and word[0].isupper()
+        if language in CAPITALISED_NOUNS:
+            # Every noun has a capital, but two in a row are a name ("Amazon Marketplace").
+            neighbours = (index - 1, index + 1)
+            return 1 if inner_capitalised(index) and any(adjacent(index, other) for other in neighbours) else 0
+        return 1 if inner_capitalised(index) and key(word) not in ENGLISH_CAPITALISED_WORDS else 0
+
+    def inner_capitalised(index: int) -> bool:
+        """A capitalised word inside a sentence of a question that is not title-cased."""
+        match = matches[index]
+        return (
+            not title_case
+            and match.group()[0].isupper()
+            and _LATIN.match(match.group()[0]) is not None
             and index > 0
             and not _starts_sentence(question, match.start())
         )
-        return 1 if capitalised else 0
+
+    def adjacent(index: int, other: int) -> bool:
+        """Whether word ``other`` is capitalised inside the sentence and only spaces part it from word ``index``."""
+        if not 0 <= other < len(matches) or not inner_capitalised(other):
+            return False
+        first, second = sorted((matches[index], matches[other]), key=lambda m: m.start())
+        return question[first.end() : second.start()].strip() == ""
 
     # Each phrase: its words, with whether each is certain and unknown.
     phrases: list[list[tuple[str, bool, bool]]] = []

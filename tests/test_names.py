@@ -54,3 +54,13 @@ def test_ordinary_capitals_are_not_names() -> None:
     # One capitalised word after the first is a name, not title case.
     assert names("And Zalando?", "en") == [("Zalando", False)]
     assert names("Y Zalando, ¿también?", "es") == [("Zalando", False)]
+
+
+def test_in_german_two_capitalised_words_in_a_row_are_a_name() -> None:
+    """Every German noun has a capital, so one tells nothing; but nouns do not
+    stand side by side without an article or a preposition between them."""
+    assert names("Wie hoch sind die Gebühren auf dem Amazon Marketplace?", "de") == [("Amazon Marketplace", False)]
+    assert names("Wie machen das Media Markt und Saturn?", "de") == [("Media Markt", False)]
+    assert names("Was kostet ein Kunde im Jahr?", "de") == []  # nouns apart
+    assert names("Wie hilft Marketing Omnicanal dem Kunden?", "de") == []  # both words mentioned
+    assert names("Was Sagt Der Artikel Über Kunden?", "de") == []  # title case
