@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -37,8 +38,14 @@ log = logging.getLogger(__name__)
 # that passage should be. Articles on the same topic score high on cosine
 # similarity too (a small model ranks every on-topic passage ~0.9), but their
 # best matches are scattered.
+# Short articles line up by chance: with five passages a side, a passage's best
+# match lies near its expected place two times in three whatever it says. So the
+# alignment must also be one chance would give less often than this, in both
+# directions (a one-sided binomial test).
 TRANSLATION_ALIGNMENT = 0.7
 MIN_ALIGNED_PASSAGES = 5
+ALIGNMENT_BY_CHANCE = 1e-3
+ALIGNMENT_WINDOW = 1.5  # passages either side of where order predicts
 
 Progress = Callable[[int, int, str], None]
 
@@ -190,25 +197,42 @@ def _mark_translations(store: Store, generation: int, documents: tuple[Document,
         for earlier in ordered[:i]:
             if language.get(later) == language.get(earlier):
                 continue
-            score = translation_score(by_source[later], by_source[earlier])
-            log.info("translation score %s ~ %s: %.3f", later, earlier, score)
-            if score >= TRANSLATION_ALIGNMENT:
+            if is_translation(by_source[later], by_source[earlier], f"{later} ~ {earlier}"):
                 store.set_translation(generation, later, earlier)
                 break
 
 
-def translation_score(a: np.ndarray, b: np.ndarray) -> float:
-    """Share of passages whose best match on the other side is where order predicts."""
+def is_translation(a: np.ndarray, b: np.ndarray, pair: str = "") -> bool:
+    """Whether articles with passage vectors ``a`` and ``b`` translate each other."""
+    score, chance = translation_evidence(a, b)
+    log.info("translation score %s: %.3f (by chance: %.2g)", pair, score, chance)
+    return score >= TRANSLATION_ALIGNMENT and chance <= ALIGNMENT_BY_CHANCE
+
+
+def translation_evidence(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """The share of passages whose best match on the other side is where order
+    predicts, and the probability of lining up that well by chance (the larger
+    of the two directions')."""
     if min(len(a), len(b)) < MIN_ALIGNED_PASSAGES or max(len(a), len(b)) > 1.5 * min(len(a), len(b)):
-        return 0.0
+        return 0.0, 1.0
     sims = a @ b.T
-    return (_diagonal(sims) + _diagonal(sims.T)) / 2
+    (share_ab, chance_ab), (share_ba, chance_ba) = _diagonal(sims), _diagonal(sims.T)
+    return (share_ab + share_ba) / 2, max(chance_ab, chance_ba)
 
 
-def _diagonal(sims: np.ndarray) -> float:
+def _diagonal(sims: np.ndarray) -> tuple[float, float]:
+    """The share of rows whose best column is near the diagonal, and the chance
+    of at least that many if each row's best column were random."""
     rows, cols = sims.shape
     expected = np.arange(rows) * (cols - 1) / max(1, rows - 1)
-    return float(np.mean(np.abs(sims.argmax(axis=1) - expected) <= 1.5))
+    near = np.abs(np.arange(cols)[None, :] - expected[:, None]) <= ALIGNMENT_WINDOW
+    hits = int(np.sum(near[np.arange(rows), sims.argmax(axis=1)]))
+    return hits / rows, _binomial_tail(hits, rows, float(near.mean()))
+
+
+def _binomial_tail(k: int, n: int, p: float) -> float:
+    """P(X >= k) for X ~ Binomial(n, p)."""
+    return float(sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k, n + 1)))
 
 
 def aligned(a: np.ndarray, b: np.ndarray, index: int, window: int = 2) -> int:

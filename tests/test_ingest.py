@@ -8,11 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from kb.embedding import get_embedder
 from kb.errors import IngestError, ModelMismatchError
-from kb.ingestion import ingest, ingest_lock
+from kb.ingestion import ingest, ingest_lock, is_translation
 from kb.loading import load_folder
 from kb.service import KnowledgeBase
 from kb.settings import Settings
@@ -76,6 +77,24 @@ def test_the_arabic_translation_is_recognised(kb: KnowledgeBase) -> None:
         "004_84f0c51f48149d1b.txt": "000_9473cab8017bbeac.txt",
         "000_9473cab8017bbeac.txt": "004_84f0c51f48149d1b.txt",
     }
+
+
+def _unit_rows(rows: np.ndarray) -> np.ndarray:
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def test_short_articles_that_line_up_by_chance_are_not_translations() -> None:
+    """With five passages a side, a passage's best match lies near its expected
+    place two times in three whatever it says: two unrelated short posts were
+    paired, and one's passages were shown in place of the other's. A line-up
+    counts only when chance would rarely give it."""
+    rng = np.random.default_rng(7)
+    for passages, paired in ((5, False), (6, False), (12, True), (19, True)):
+        article = _unit_rows(rng.normal(size=(passages, 64)))
+        lined_up = _unit_rows(article + 0.3 * rng.normal(size=article.shape))  # each passage's best match in place
+        assert is_translation(article, lined_up) is paired, passages
+    # Unrelated articles of the seeds' length are not paired either.
+    assert not is_translation(_unit_rows(rng.normal(size=(18, 64))), _unit_rows(rng.normal(size=(19, 64))))
 
 
 def test_an_index_built_by_another_model_is_refused(seeded_settings: Settings) -> None:
