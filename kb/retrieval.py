@@ -262,7 +262,12 @@ class Retriever:
             if chunk.id in taken:
                 continue
             twin = index.translation_of_chunk(chunk)
+            if twin is not None and twin.id in taken:
+                # Articles chunked differently map two passages to one twin,
+                # already listed with the first: this one stands alone.
+                twin = None
             alternatives: tuple[Chunk, ...] = ()
+            taken.add(chunk.id)
             if twin is not None:
                 taken.add(twin.id)
                 if language is not None and readability(twin.language, language) > readability(
@@ -273,7 +278,6 @@ class Retriever:
                     row = index.row[twin.id]
                 else:
                     alternatives = (twin,)
-            taken.add(chunk.id)
             if alternatives:
                 # Two readings of the same content: their mean, not the better
                 # one, so an article with a translation gets no second chance.

@@ -107,3 +107,18 @@ def test_a_question_is_answered_from_one_generation(kb: KnowledgeBase, monkeypat
     monkeypatch.setattr(kb.retriever, "index", counting)
     kb.ask(validate_question("What is omnichannel?"))
     assert len(reads) == 1
+
+
+def test_a_passage_is_listed_once_even_where_two_passages_share_a_translation(kb: KnowledgeBase) -> None:
+    """The Portuguese article and its Arabic translation are chunked differently,
+    so two passages of one can have the same passage of the other as their
+    translation. That passage was listed once with each, as a hit or as an
+    alternative, and took two of the reader's slots."""
+    index = kb.retriever.index()
+    shared = [row for row in set(index.twins.values()) if list(index.twins.values()).count(row) > 1]
+    assert shared, "no two passages share a translation: the test would not tell"
+    for question in ("What is the difference between omnichannel and multichannel?", "¿Qué es omnicanal?"):
+        for language in ("ar", "pt", "en"):
+            hits = kb.retriever.search(question, 20, language).hits
+            listed = [c.id for hit in hits for c in (hit.chunk, *hit.alternatives)]
+            assert len(listed) == len(set(listed)), (question, language)
