@@ -237,7 +237,9 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         bar.set_postfix_str(visible(source))
         bar.update(1)
 
-    folder = args.folder or settings.seeds_dir
+    folder = args.folder or kb.default_folder()
+    if args.folder is None and not args.quiet:
+        sys.stderr.write(visible(f"Ingesting {folder}") + "\n")
     try:
         report = kb.ingest(folder, progress)
     finally:

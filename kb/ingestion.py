@@ -60,6 +60,8 @@ class IngestReport:
     problems: tuple[FileProblem, ...]
     chunks: int
     seconds: float
+    folder: str = ""
+    previous_folder: str = ""  # the folder the index held before, if another
 
     @property
     def changed(self) -> bool:
@@ -74,7 +76,10 @@ class IngestReport:
         ]
         if self.problems:
             parts.append(f"{sum(p.files for p in self.problems)} skipped")
-        return f"Indexed {self.chunks} passages: " + ", ".join(parts) + f" ({self.seconds:.1f} s)."
+        summary = f"Indexed {self.chunks} passages: " + ", ".join(parts) + f" ({self.seconds:.1f} s)."
+        if self.removed and self.previous_folder:
+            summary += f" The index held {self.previous_folder}: what is not in {self.folder} was removed."
+        return summary
 
 
 def ingest(
@@ -126,6 +131,7 @@ def _ingest(
         details = "; ".join(f"{p.path}: {p.reason}" for p in loaded.problems) or "no .txt/.md/.html files"
         raise IngestError(f"Nothing to ingest in {folder} ({details}). The existing index is unchanged.")
 
+    here = str(folder.resolve())
     active = store.active()
     same_model = active is not None and active.embedding_model == embedder.name
     previous = {d.source: d for d in store.documents(active.generation)} if active and same_model else {}
@@ -135,7 +141,10 @@ def _ingest(
     updated = [s for s in current if s in previous and s not in unchanged]
     added = [s for s in current if s not in previous]
     removed = [s for s in previous if s not in current]
+    elsewhere = active.folder if active is not None and active.folder and active.folder != here else ""
     if active is not None and same_model and not (added or updated or removed):
+        if elsewhere:
+            store.activate(active.generation, active.embedding_model, active.dimension, here)
         return IngestReport(
             active.generation,
             (),
@@ -166,7 +175,7 @@ def _ingest(
                 progress(done, len(to_embed), doc.source)
         _mark_translations(store, generation, loaded.documents)
         total_chunks = store.chunk_count(generation)
-        store.activate(generation, embedder.name, embedder.dimension)
+        store.activate(generation, embedder.name, embedder.dimension, here)
     except BaseException:
         log.warning("ingest failed; the previous index stays active")
         store.drop_generation(generation)
@@ -181,6 +190,8 @@ def _ingest(
         problems=loaded.problems,
         chunks=total_chunks,
         seconds=time.perf_counter() - started,
+        folder=here,
+        previous_folder=elsewhere,
     )
 
 

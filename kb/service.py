@@ -226,8 +226,18 @@ class KnowledgeBase:
                 yield item
 
     # -- sources ------------------------------------------------------------
+    def default_folder(self) -> Path:
+        """What ``ingest`` reads when no folder is given: the folder of the last
+        ingest, if it is still there, else ``KB_SEEDS_DIR``. A blog owner who
+        indexed their own folder and runs ``python ingest.py`` again (as every
+        "no index" message says) re-reads their folder, not the bundled seeds."""
+        active = self.store.active()
+        if active is not None and active.folder and Path(active.folder).is_dir():
+            return Path(active.folder)
+        return self.settings.seeds_dir
+
     def ingest(self, folder: Path | None = None, progress: Progress | None = None) -> IngestReport:
-        report = ingest(folder or self.settings.seeds_dir, self.settings, self.store, self.embedder, progress)
+        report = ingest(folder or self.default_folder(), self.settings, self.store, self.embedder, progress)
         if self._retriever is not None:
             self._retriever.index(fresh=True)
         return report

@@ -40,6 +40,7 @@ class ActiveIndex:
     generation: int
     embedding_model: str
     dimension: int
+    folder: str = ""  # the folder it was ingested from, absolute
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,9 @@ class Store:
         if not result["ids"]:
             return None
         meta = result["metadatas"][0]
-        return ActiveIndex(int(meta["generation"]), str(meta["embedding_model"]), int(meta["dimension"]))
+        return ActiveIndex(
+            int(meta["generation"]), str(meta["embedding_model"]), int(meta["dimension"]), str(meta.get("folder") or "")
+        )
 
     def require_active(self, embedding_model: str) -> ActiveIndex:
         active = self.active()
@@ -141,7 +144,7 @@ class Store:
             )
         return active
 
-    def activate(self, generation: int, embedding_model: str, dimension: int) -> None:
+    def activate(self, generation: int, embedding_model: str, dimension: int, folder: str = "") -> None:
         self._meta().upsert(
             ids=[_ACTIVE_ID],
             embeddings=[[1.0]],
@@ -150,6 +153,7 @@ class Store:
                     "generation": generation,
                     "embedding_model": embedding_model,
                     "dimension": dimension,
+                    "folder": folder,
                     "activated_at": time.time(),
                 }
             ],

@@ -121,3 +121,38 @@ def test_bad_files_in_the_folder_are_skipped_and_the_index_kept(tmp_path: Path) 
     missing = kb("ingest", str(tmp_path / "nope"), data_dir=data)
     assert missing.returncode != 0 and "Folder not found" in missing.stderr
     assert kb("ask", "--json", "What is omnichannel?", data_dir=data).returncode == 0
+
+
+def test_ingest_without_a_folder_reads_the_folder_of_the_last_ingest(tmp_path: Path) -> None:
+    """Every "no index" message says `python ingest.py`. A blog owner who had
+    indexed their own folder and ran it lost every post to the bundled seeds,
+    with only "9 removed" to tell."""
+    blog, other, data = tmp_path / "blog", tmp_path / "other", tmp_path / "data"
+    blog.mkdir()
+    other.mkdir()
+    (blog / "post.md").write_text(
+        "# Sourdough at home\n\nFeed the starter twice a day, with equal weights of flour and water.\n",
+        encoding="utf-8",
+    )
+    (other / "note.md").write_text("# Notes\n\nA different article about bicycles and their gears.\n", encoding="utf-8")
+    env = {**os.environ, "KB_DATA_DIR": str(data), "KB_SEEDS_DIR": str(SEEDS), "ANONYMIZED_TELEMETRY": "False"}
+
+    def ingest(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "ingest.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+        )
+
+    assert ingest(str(blog), "--quiet").returncode == 0
+    again = ingest()
+    assert again.returncode == 0, again.stderr
+    assert f"Ingesting {blog}" in again.stderr and "1 unchanged, 0 removed" in again.stderr
+    sources = kb("sources", data_dir=data)
+    assert "post.md" in sources.stdout and "001_" not in sources.stdout
+    # Another folder, named: it replaces the index, and the summary says what went.
+    switched = ingest(str(other), "--quiet")
+    assert switched.returncode == 0, switched.stderr
+    assert f"The index held {blog}: what is not in {other} was removed." in switched.stderr
+    # A remembered folder that is gone falls back to KB_SEEDS_DIR.
+    shutil.rmtree(other)
+    seeds = ingest()
+    assert seeds.returncode == 0 and f"Ingesting {SEEDS}" in seeds.stderr and "5 added" in seeds.stderr
