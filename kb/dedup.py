@@ -8,7 +8,9 @@ words are nearly the same are one article: the Jaccard similarity of their
 sets of word 5-grams is at least ``SAME`` (a page that adds an author's note
 or a date line to the post stays above it; two posts on the same subject are
 far below). Of each such group the source file is kept before a built page
-(text or Markdown before HTML), then the shallower path, then the first in order.
+(text or Markdown before HTML), then the one already indexed (a stray copy
+must not rename an article whose citations and links are out there), then
+the shallower path, then the first in order.
 
 Pairs are found without comparing every document with every other: only
 documents that share a sampled 5-gram (one in ``SAMPLE``, chosen by hash) are
@@ -45,8 +47,12 @@ def similarity(a: frozenset[int], b: frozenset[int]) -> float:
     return len(a & b) / len(a | b) if a or b else 1.0
 
 
-def unique_documents(documents: Sequence[Document]) -> tuple[tuple[Document, ...], tuple[FileProblem, ...]]:
-    """``documents`` without the repeats of an article, and a report for each repeat left out."""
+def unique_documents(
+    documents: Sequence[Document], indexed: frozenset[str] = frozenset()
+) -> tuple[tuple[Document, ...], tuple[FileProblem, ...]]:
+    """``documents`` without the repeats of an article, and a report for each
+    repeat left out. ``indexed``: the sources the index holds now; a copy that
+    turns up later does not displace them."""
     sets = [shingles(doc.text) for doc in documents]
     holders: dict[int, list[int]] = {}
     for i, grams in enumerate(sets):
@@ -76,7 +82,7 @@ def unique_documents(documents: Sequence[Document]) -> tuple[tuple[Document, ...
     kept: set[int] = set()
     problems: list[FileProblem] = []
     for members in groups.values():
-        best = min(members, key=lambda i: _preference(documents[i].source, i))
+        best = min(members, key=lambda i: _preference(documents[i].source, i, indexed))
         kept.add(best)
         for i in sorted(members):
             if i != best:
@@ -86,6 +92,6 @@ def unique_documents(documents: Sequence[Document]) -> tuple[tuple[Document, ...
     return tuple(doc for i, doc in enumerate(documents) if i in kept), tuple(problems)
 
 
-def _preference(source: str, order: int) -> tuple[int, int, int]:
+def _preference(source: str, order: int, indexed: frozenset[str]) -> tuple[bool, bool, int, int]:
     path = PurePosixPath(source)
-    return (path.suffix.casefold() in _BUILT_PAGES, len(path.parts), order)
+    return (path.suffix.casefold() in _BUILT_PAGES, source not in indexed, len(path.parts), order)

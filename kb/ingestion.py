@@ -124,17 +124,18 @@ def _ingest(
 ) -> IngestReport:
     started = time.perf_counter()
     loaded = load_folder(folder, settings.max_file_bytes)
-    # A post and the page built from it are one article: indexed once.
-    documents, repeats = unique_documents(loaded.documents)
+    active = store.active()
+    same_model = active is not None and active.embedding_model == embedder.name
+    previous = {d.source: d for d in store.documents(active.generation)} if active and same_model else {}
+    # A post and the page built from it are one article: indexed once (under
+    # the source already indexed, if it is one of them, so its links stay).
+    documents, repeats = unique_documents(loaded.documents, indexed=frozenset(previous))
     loaded = Loaded(documents, loaded.problems + repeats)
     if not loaded.documents:
         details = "; ".join(f"{p.path}: {p.reason}" for p in loaded.problems) or "no .txt/.md/.html files"
         raise IngestError(f"Nothing to ingest in {folder} ({details}). The existing index is unchanged.")
 
     here = str(folder.resolve())
-    active = store.active()
-    same_model = active is not None and active.embedding_model == embedder.name
-    previous = {d.source: d for d in store.documents(active.generation)} if active and same_model else {}
     current = {d.source: d for d in loaded.documents}
 
     unchanged = [s for s, d in current.items() if s in previous and previous[s].content_hash == d.content_hash]

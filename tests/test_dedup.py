@@ -51,6 +51,18 @@ def test_a_post_and_its_built_page_are_one_article_and_the_source_file_is_kept()
     ]
 
 
+def test_a_copy_that_turns_up_later_does_not_displace_the_indexed_article() -> None:
+    """A stray copy at a path that sorts first ("broken/pasta.TXT") took the
+    place of the indexed "notes/pasta.txt", whose citations and links then gave 404."""
+    docs = [parse("broken/pasta.TXT", POST.encode()), parse("notes/pasta.txt", POST.encode())]
+    assert [d.source for d in unique_documents(docs)[0]] == ["broken/pasta.TXT"]  # a first ingest: path order
+    kept, repeats = unique_documents(docs, indexed=frozenset({"notes/pasta.txt", "other.md"}))
+    assert [d.source for d in kept] == ["notes/pasta.txt"]
+    assert [(p.path, p.reason) for p in repeats] == [
+        ("broken/pasta.TXT", "the same article as notes/pasta.txt, indexed once")
+    ]
+
+
 def test_articles_on_the_same_subject_and_translations_are_not_repeats() -> None:
     loaded = load_folder(SEEDS, 1_000_000)
     kept, repeats = unique_documents(loaded.documents)
