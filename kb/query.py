@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import re
 
-from kb.language import FUNCTION_WORDS, words
+from kb.language import FUNCTION_WORDS, detect, words
 from kb.lexical import STOPWORDS
 from kb.models import Question
+from kb.names import CAPITALISED_NOUNS, ENGLISH_CAPITALISED_WORDS
+from kb.text import WORD
 
 SELF_CONTAINED_WORDS = 12
 _NO_TOPIC = FUNCTION_WORDS | STOPWORDS
@@ -24,12 +26,34 @@ def standalone_query(question: Question) -> str:
     previous = [turn.content.strip() for turn in question.history if turn.role == "user" and turn.content.strip()]
     if not previous or len(words(question.text)) >= SELF_CONTAINED_WORDS:
         return question.text
-    return f"{question.text} {topic_words(previous[-1])}".strip()
+    # "And the Eureka?" after "How much does the Niche Zero cost?" asks the same
+    # of another name: the earlier question's names would pull it back.
+    leave_out = _names(previous[-1]) if _names(question.text) else frozenset()
+    return f"{question.text} {topic_words(previous[-1], leave_out)}".strip()
 
 
-def topic_words(text: str) -> str:
-    """``text``'s words without the function words of any language omnikb knows ("what", "qué", "quoi")."""
-    return " ".join(word for word in words(text) if word.casefold() not in _NO_TOPIC)
+def topic_words(text: str, leave_out: frozenset[str] = frozenset()) -> str:
+    """``text``'s words without the function words of any language omnikb knows
+    ("what", "qué", "quoi") and without ``leave_out``."""
+    return " ".join(word for word in words(text) if word.casefold() not in _NO_TOPIC and word not in leave_out)
+
+
+def _names(text: str) -> frozenset[str]:
+    """The capitalised words inside ``text``'s sentences ("Niche", "Zero"), where
+    a capital marks a name: not in German, which capitalises every noun, nor in
+    a title-cased question (too short a question cannot tell: "¿Y Phone House?")."""
+    if detect(text) in CAPITALISED_NOUNS:
+        return frozenset()
+    found = [m for i, m in enumerate(WORD.finditer(text)) if i and m.group()[:1].isupper() and not _after_stop(text, m)]
+    inside = len(words(text)) - 1
+    if inside >= 4 and len(found) * 2 > inside:  # title case ("What Is The Best Grinder?")
+        return frozenset()
+    return frozenset(m.group() for m in found if m.group().casefold() not in ENGLISH_CAPITALISED_WORDS)
+
+
+def _after_stop(text: str, match: re.Match[str]) -> bool:
+    before = text[: match.start()].rstrip()
+    return not before or before[-1] in ".!?¿¡؟\"'“”«»(\n"
 
 
 # Words that ask for an amount, in the supported languages: a question with

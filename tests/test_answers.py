@@ -224,6 +224,23 @@ def test_a_follow_up_takes_the_earlier_question_s_topic_not_its_question() -> No
     assert standalone_query(Question(long, history=arabic)) == long  # a long question stands alone
 
 
+def test_a_follow_up_that_names_something_else_leaves_the_earlier_names_out() -> None:
+    """"And the Eureka?" after "How much does the Niche Zero cost?" asks the
+    same of another name; with "Niche Zero" borrowed, the search found the
+    Niche Zero again. German capitalises every noun, so there names are not told."""
+    cases = {
+        ("How much does the Niche Zero cost?", "And the Eureka?"): "And the Eureka? much cost",
+        ("¿Cómo aplica Worten la estrategia omnicanal?", "¿Y Phone House?"): (
+            "¿Y Phone House? aplica estrategia omnicanal"
+        ),
+        # A language is not a name.
+        ("How does Worten do it?", "And its Arabic article?"): "And its Arabic article? Worten",
+        ("Wie viel kostet die Niche Zero?", "Und die Eureka?"): "Und die Eureka? viel kostet Niche Zero",
+    }
+    for (earlier, follow_up), query in cases.items():
+        assert standalone_query(Question(follow_up, history=(Turn("user", earlier),))) == query
+
+
 def test_a_follow_up_about_the_other_strategy_finds_it(kb: KnowledgeBase) -> None:
     answer = kb.ask(
         validate_question("And multichannel?", [{"role": "user", "content": "What is an omnichannel strategy?"}])
