@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import re
 
+from kb.i18n import MESSAGES
 from kb.language import FUNCTION_WORDS, detect, words
 from kb.lexical import STOPWORDS
-from kb.models import Question
+from kb.models import Question, Turn
 from kb.names import CAPITALISED_NOUNS, ENGLISH_CAPITALISED_WORDS
 from kb.text import WORD
 
@@ -23,13 +24,42 @@ _NO_TOPIC = FUNCTION_WORDS | STOPWORDS
 
 
 def standalone_query(question: Question) -> str:
-    previous = [turn.content.strip() for turn in question.history if turn.role == "user" and turn.content.strip()]
+    previous = _answered_questions(question.history)
     if not previous or len(words(question.text)) >= SELF_CONTAINED_WORDS:
         return question.text
     # "And the Eureka?" after "How much does the Niche Zero cost?" asks the same
     # of another name: the earlier question's names would pull it back.
     leave_out = _names(previous[-1]) if _names(question.text) else frozenset()
     return f"{question.text} {topic_words(previous[-1], leave_out)}".strip()
+
+
+def _answered_questions(history: tuple[Turn, ...]) -> list[str]:
+    """The user's earlier questions, without those the sources did not cover:
+    "Et le Comandante ?" after "What is the capital of Australia?" (refused)
+    takes its subject from the question before, not from Australia."""
+    asked: list[str] = []
+    for at, turn in enumerate(history):
+        reply = history[at + 1] if at + 1 < len(history) else None
+        text = turn.content.strip()
+        if turn.role != "user" or not text:
+            continue
+        if reply is not None and reply.role == "assistant" and reply.content.strip().startswith(_REFUSALS):
+            continue
+        asked.append(text)
+    return asked
+
+
+# How omnikb's refusals start, in every language it speaks.
+_REFUSALS = tuple(
+    sorted(
+        {
+            text.split("{", 1)[0].strip()
+            for messages in MESSAGES.values()
+            for key, text in messages.items()
+            if key in ("not_covered", "not_mentioned") and len(text.split("{", 1)[0].strip()) >= 10
+        }
+    )
+)
 
 
 def topic_words(text: str, leave_out: frozenset[str] = frozenset()) -> str:

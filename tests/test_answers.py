@@ -241,6 +241,27 @@ def test_a_follow_up_that_names_something_else_leaves_the_earlier_names_out() ->
         assert standalone_query(Question(follow_up, history=(Turn("user", earlier),))) == query
 
 
+def test_a_follow_up_takes_its_subject_from_a_question_the_sources_covered(kb: KnowledgeBase) -> None:
+    """"Et le Comandante ?" after a refused "What is the capital of Australia?"
+    borrowed "capital Australia", and was refused in turn."""
+    first = "¿Cómo aplica Worten la estrategia omnicanal?"
+    answered = kb.ask(validate_question(first))
+    refused = kb.ask(validate_question("What is the capital of Australia?"))
+    assert answered.answered and not refused.answered
+    history = (
+        Turn("user", first),
+        Turn("assistant", answered.answer),
+        Turn("user", refused.question),
+        Turn("assistant", refused.answer),
+    )
+    assert standalone_query(Question("¿Y Phone House?", history=history)) == (
+        "¿Y Phone House? aplica estrategia omnicanal"
+    )
+    # Without the replies, nothing tells which was refused: the last question lends its words.
+    users = tuple(turn for turn in history if turn.role == "user")
+    assert standalone_query(Question("¿Y Phone House?", history=users)) == "¿Y Phone House? capital"
+
+
 def test_a_follow_up_about_the_other_strategy_finds_it(kb: KnowledgeBase) -> None:
     answer = kb.ask(
         validate_question("And multichannel?", [{"role": "user", "content": "What is an omnichannel strategy?"}])
