@@ -31,7 +31,7 @@ from kb.lexical import BM25, tokenize
 from kb.models import Chunk, Hit
 from kb.names import Vocabulary
 from kb.query import asks_for_quantity, states_quantity
-from kb.store import Store, StoredDocument
+from kb.store import ActiveIndex, Store, StoredDocument
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +165,9 @@ class Retriever:
         self.store = store
         self.embedder = embedder
         self._index: CorpusIndex | None = None
+        # The index it was built from: a generation of the same number on a
+        # Chroma server whose storage was replaced is another index.
+        self._active: ActiveIndex | None = None
         self._checked_at = 0.0
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sparse")
@@ -182,12 +185,13 @@ class Retriever:
             return current
         active = self.store.require_active(self.embedder.name)
         self._checked_at = now
-        if current is not None and current.generation == active.generation:
+        if current is not None and self._active == active:
             return current
         with self._lock:
-            if self._index is None or self._index.generation != active.generation:
+            if self._index is None or self._active != active:
                 log.info("loading generation %s", active.generation)
                 self._index = CorpusIndex.build(self.store, active.generation)
+                self._active = active
             return self._index
 
     def search(

@@ -12,26 +12,77 @@ it, so it never downloads one).
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
 import time
-from collections.abc import Sequence
+import types
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
+import httpx
 import numpy as np
 from chromadb.errors import NotFoundError
 
 from kb.embedding import SparseVector
-from kb.errors import ConfigError, IndexMissingError, KBError, ModelMismatchError
+from kb.errors import BackendUnavailableError, ConfigError, IndexMissingError, ModelMismatchError
 from kb.models import Chunk, Document
 from kb.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# A Chroma server that accepts connections and never answers must not hang a
+# question or a health check: chromadb's HTTP client waits forever. Writes of
+# a batch of passages take seconds at most (about 4 s for 500 at 100,000
+# passages in the benchmark), so a reply is awaited this long.
+CHROMA_TIMEOUT_SECONDS = 30.0
+CHROMA_CONNECT_SECONDS = 5.0
+
 _ACTIVE_ID = "active"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class StoreUnavailableError(BackendUnavailableError):
+    """The Chroma server cannot be reached, or stopped answering."""
+
+
+def _guarded(method: F) -> F:
+    """A store call that survives a Chroma server restarted on other storage
+    (its cached collection handles name collections that are gone: they are
+    looked up again, once) and turns a lost server into a message."""
+
+    @functools.wraps(method)
+    def call(self: Store, *args: Any, **kwargs: Any) -> Any:
+        try:
+            try:
+                return method(self, *args, **kwargs)
+            except NotFoundError:
+                if not self._handles:
+                    raise
+                with self._lock:
+                    self._handles.clear()
+                return method(self, *args, **kwargs)
+        except httpx.TransportError as exc:
+            raise StoreUnavailableError(_unreachable(self.settings, exc)) from exc
+
+    return call  # type: ignore[return-value]
+
+
+def _unreachable(settings: Settings, exc: BaseException) -> str:
+    chain: list[BaseException] = []
+    cause: BaseException | None = exc
+    while cause is not None and cause not in chain:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    if any(isinstance(link, httpx.TimeoutException) for link in chain):
+        reason = f"no answer within {CHROMA_TIMEOUT_SECONDS:g} s"
+    else:
+        reason = str(exc) or type(exc).__name__
+    return f"Cannot reach the Chroma server at {settings.chroma_url}: {reason}. Is it running?"
 _BATCH = 500
 
 
@@ -41,6 +92,8 @@ class ActiveIndex:
     embedding_model: str
     dimension: int
     folder: str = ""  # the folder it was ingested from, absolute
+    # Tells an index from another of the same number (a Chroma server's storage replaced).
+    activated_at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -66,6 +119,7 @@ def make_client(settings: Settings) -> Any:
         if settings.chroma_token:
             headers["Authorization"] = f"Bearer {settings.chroma_token}"
             headers["X-Chroma-Token"] = settings.chroma_token
+        _bound_chroma_http()
         try:
             return chromadb.HttpClient(
                 host=parsed.hostname,
@@ -75,9 +129,28 @@ def make_client(settings: Settings) -> Any:
                 settings=chroma_settings,
             )
         except Exception as exc:
-            raise KBError(f"Cannot reach the Chroma server at {settings.chroma_url}: {exc}") from exc
+            raise StoreUnavailableError(_unreachable(settings, exc)) from exc
     settings.chroma_path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+
+
+def _bound_chroma_http() -> None:
+    """chromadb's HTTP client is built with no timeout (it would wait forever
+    for a silent server); its module is given an httpx whose clients have ours."""
+    from chromadb.api import fastapi as chroma_http
+
+    if getattr(chroma_http.httpx, "omnikb_bounded", False):
+        return
+
+    class BoundedClient(httpx.Client):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["timeout"] = httpx.Timeout(CHROMA_TIMEOUT_SECONDS, connect=CHROMA_CONNECT_SECONDS)
+            super().__init__(*args, **kwargs)
+
+    bounded = types.SimpleNamespace(**{name: getattr(httpx, name) for name in dir(httpx) if not name.startswith("__")})
+    bounded.Client = BoundedClient
+    bounded.omnikb_bounded = True
+    chroma_http.httpx = bounded  # type: ignore[assignment]
 
 
 NO_INDEX = "No index yet: run `python ingest.py` (or `kb ingest`) first."
@@ -123,13 +196,18 @@ class Store:
                 self._handles.pop(self._name(generation, kind), None)
 
     # -- the active generation --------------------------------------------
+    @_guarded
     def active(self) -> ActiveIndex | None:
         result = self._meta().get(ids=[_ACTIVE_ID], include=["metadatas"])
         if not result["ids"]:
             return None
         meta = result["metadatas"][0]
         return ActiveIndex(
-            int(meta["generation"]), str(meta["embedding_model"]), int(meta["dimension"]), str(meta.get("folder") or "")
+            int(meta["generation"]),
+            str(meta["embedding_model"]),
+            int(meta["dimension"]),
+            str(meta.get("folder") or ""),
+            float(meta.get("activated_at") or 0.0),
         )
 
     def require_active(self, embedding_model: str) -> ActiveIndex:
@@ -144,6 +222,7 @@ class Store:
             )
         return active
 
+    @_guarded
     def activate(self, generation: int, embedding_model: str, dimension: int, folder: str = "") -> None:
         self._meta().upsert(
             ids=[_ACTIVE_ID],
@@ -160,6 +239,7 @@ class Store:
         )
 
     # -- generations ------------------------------------------------------
+    @_guarded
     def generations(self) -> list[int]:
         found = set()
         pattern = re.compile(rf"^{re.escape(self.prefix)}-g(\d+)-(chunks|documents)$")
@@ -170,6 +250,7 @@ class Store:
                 found.add(int(match.group(1)))
         return sorted(found)
 
+    @_guarded
     def new_generation(self, embedding_model: str) -> int:
         existing = self.generations()
         active = self.active()
@@ -192,6 +273,7 @@ class Store:
             except Exception:  # noqa: BLE001 - already gone
                 log.debug("collection %s already gone", self._name(generation, kind))
 
+    @_guarded
     def drop_inactive(self) -> None:
         """Remove generations left by earlier ingests: the one the last ingest replaced (kept
         so that readers in flight could finish on it) and any a killed ingest half-built."""
@@ -201,6 +283,7 @@ class Store:
                 self.drop_generation(generation)
 
     # -- writing ----------------------------------------------------------
+    @_guarded
     def add_document(
         self,
         generation: int,
@@ -232,6 +315,7 @@ class Store:
                 metadatas=[_chunk_meta(c, sparse[i + j] if sparse is not None else None) for j, c in enumerate(part)],
             )
 
+    @_guarded
     def copy_document(self, source: str, from_generation: int, to_generation: int) -> None:
         """Carry an unchanged document over to a new generation, vectors and all."""
         docs = self._collection(from_generation, "documents").get(
@@ -255,6 +339,7 @@ class Store:
                 embeddings=np.asarray(chunks["embeddings"][i : i + _BATCH]).tolist(),
             )
 
+    @_guarded
     def set_translation(self, generation: int, source: str, translation_of: str) -> None:
         collection = self._collection(generation, "documents")
         current = collection.get(ids=[source], include=["metadatas"])
@@ -265,6 +350,7 @@ class Store:
         collection.update(ids=[source], metadatas=[meta])
 
     # -- reading ----------------------------------------------------------
+    @_guarded
     def documents(self, generation: int) -> list[StoredDocument]:
         result = self._collection(generation, "documents").get(include=["metadatas"])
         docs = [
@@ -280,6 +366,7 @@ class Store:
         ]
         return sorted(docs, key=lambda d: d.source)
 
+    @_guarded
     def document(self, generation: int, source: str) -> Document | None:
         result = self._collection(generation, "documents").get(ids=[source], include=["documents", "metadatas"])
         if not result["ids"]:
@@ -298,6 +385,7 @@ class Store:
         chunks, vectors, _ = self.all_chunks_with_sparse(generation)
         return chunks, vectors
 
+    @_guarded
     def all_chunks_with_sparse(self, generation: int) -> tuple[list[Chunk], np.ndarray, list[SparseVector | None]]:
         collection = self._collection(generation, "chunks")
         total = collection.count()
@@ -318,6 +406,7 @@ class Store:
         matrix = np.vstack([vectors[i] for i in order]) if vectors else np.zeros((0, 1), dtype=np.float32)
         return chunks, matrix, [sparse[i] for i in order]
 
+    @_guarded
     def dense_search(self, generation: int, vector: Sequence[float], n: int) -> list[tuple[str, float]]:
         # One round trip: Chroma returns fewer than ``n`` results (none when empty) without a count first.
         try:
@@ -334,6 +423,7 @@ class Store:
             (ident, 1.0 - float(dist)) for ident, dist in zip(result["ids"][0], result["distances"][0], strict=True)
         ]
 
+    @_guarded
     def chunk_count(self, generation: int) -> int:
         return int(self._collection(generation, "chunks").count())
 

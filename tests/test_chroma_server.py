@@ -7,17 +7,24 @@ the same order, and the same answered flag as from the embedded store.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from kb import store as store_module
+from kb.errors import IndexMissingError
+from kb.retrieval import ACTIVE_CHECK_SECONDS
 from kb.service import KnowledgeBase, validate_question
 from kb.settings import Settings
-from kb.store import Store
-from tests.chroma_server import ChromaServer, chroma_server
+from kb.store import Store, StoreUnavailableError
+from tests.chroma_server import HOST, ChromaServer, chroma_server, free_port
 from tests.conftest import SEEDS
 
 pytestmark = pytest.mark.slow
@@ -89,3 +96,58 @@ def test_reingest_through_the_server_is_incremental(
     assert any(hit.chunk.source == "003_270c56ab60b0665d.txt" for hit in answer.passages)
     # The replaced generation stays readable until the next ingest, for readers in flight.
     assert Store(remote_settings).generations() == [unchanged.generation, report.generation]
+
+
+def test_a_chroma_server_that_never_answers_is_an_error_not_a_hang(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """chromadb's HTTP client waits forever: a server that accepts connections
+    and never replies (overloaded, a wedged proxy) hung every question and
+    health check."""
+    monkeypatch.setattr(store_module, "CHROMA_TIMEOUT_SECONDS", 1.0)
+    held: list[socket.socket] = []
+    with socket.create_server((HOST, 0)) as silent:
+        silent.settimeout(10)
+
+        def accept() -> None:
+            with contextlib.suppress(OSError):
+                held.append(silent.accept()[0])
+
+        threading.Thread(target=accept, daemon=True).start()
+        url = f"http://{HOST}:{silent.getsockname()[1]}"
+        with pytest.raises(StoreUnavailableError, match=r"Cannot reach the Chroma server at .*no answer within 1 s"):
+            Store(Settings(data_dir=tmp_path / "kb", chroma_url=url))
+        assert held, "the client never connected: the test would not tell"
+    for connection in held:
+        connection.close()
+
+
+def test_an_app_server_follows_a_chroma_server_restarted_on_new_storage(tmp_path: Path) -> None:
+    """Restarted on empty storage, the server has none of the collections the
+    app server had looked up: every request was a 500, even after an ingest
+    into the new server, until the app server was restarted."""
+    port = free_port()
+    with chroma_server(tmp_path / "first", port) as server:
+        settings = Settings(data_dir=tmp_path / "a", seeds_dir=SEEDS, chroma_url=server.url)
+        reader = KnowledgeBase(settings)
+        reader.ingest(SEEDS)
+        assert reader.ask(validate_question("¿Qué es una estrategia omnicanal?", None, 5, None, settings)).answered
+    with chroma_server(tmp_path / "second", port) as server:
+        time.sleep(ACTIVE_CHECK_SECONDS)
+        with pytest.raises(IndexMissingError):  # a 503 saying what to run, not a 500
+            reader.ask(validate_question("¿Qué es una estrategia omnicanal?", None, 5, None, settings))
+        blog = tmp_path / "blog"
+        blog.mkdir()
+        (blog / "post.md").write_text(
+            "# Sourdough at home\n\nFeed the starter twice a day, with equal weights of flour and water.\n",
+            encoding="utf-8",
+        )
+        KnowledgeBase(Settings(data_dir=tmp_path / "b", chroma_url=server.url)).ingest(blog)
+        time.sleep(ACTIVE_CHECK_SECONDS)
+        answer = reader.ask(validate_question("How often do I feed the starter?", None, 5, "en", settings))
+        assert [hit.chunk.source for hit in answer.passages] == ["post.md"]
+        assert reader.health()["documents"] == 1
+    # The server gone: a 503 that names it, not a 500.
+    time.sleep(ACTIVE_CHECK_SECONDS)
+    with pytest.raises(StoreUnavailableError, match="Cannot reach the Chroma server at"):
+        reader.ask(validate_question("How often do I feed the starter?", None, 5, "en", settings))
