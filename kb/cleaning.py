@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import ClassVar
@@ -150,6 +151,20 @@ def make_title(first_line: str) -> str:
     return title
 
 
+class _Open:
+    """An element the parser is inside, and what it means for the text."""
+
+    __slots__ = ("cells", "content", "number", "skip", "step", "tag")
+
+    def __init__(self, tag: str, skip: bool = False, content: bool = False) -> None:
+        self.tag = tag
+        self.skip = skip  # it and everything inside it are not the article's text
+        self.content = content  # <article> or <main>
+        self.number: int | None = None  # an <ol>'s next item number
+        self.step = 1  # -1 in an <ol reversed>
+        self.cells = 0  # a <tr>'s cells so far
+
+
 class _TextExtractor(HTMLParser):
     """The text of a page, block by block.
 
@@ -159,15 +174,43 @@ class _TextExtractor(HTMLParser):
     the article. The first line is the page's ``<h1>`` or, without one, its
     ``<title>``: a ``<title>`` is usually the ``<h1>`` again with the site's
     name after it.
+
+    Elements that a browser shows apart are kept apart, so that no two words
+    or numbers run together: a table row is one line with " | " between its
+    cells, a definition list's terms and definitions are lines of their own,
+    an ``<ol>``'s items keep their numbers ("1. ", from its ``start``), and
+    links with nothing between them are set apart by a space.
     """
 
     _BLOCK: ClassVar[frozenset[str]] = frozenset(
-        "p div br li h1 h2 h3 h4 h5 h6 tr section article main header footer blockquote pre ul ol table".split()
+        "p div br li h1 h2 h3 h4 h5 h6 tr section article main header footer blockquote pre ul ol table "
+        "dl dt dd figure figcaption caption details summary hr address fieldset".split()
     )
     _SKIP: ClassVar[frozenset[str]] = frozenset(
-        "script style noscript nav form iframe svg template aside footer".split()
+        "script style noscript nav form iframe svg template aside footer button select textarea dialog".split()
     )
     _CONTENT: ClassVar[frozenset[str]] = frozenset(("article", "main"))
+    # Elements without an end tag.
+    _VOID: ClassVar[frozenset[str]] = frozenset(
+        "area base br col embed hr img input link meta param source track wbr".split()
+    )
+    # A start tag that ends an open element the page did not close: "<li>a<li>b",
+    # "<p>a<div>b"; the element is ended up to its container (the list, the row).
+    _CLOSES: ClassVar[dict[str, tuple[frozenset[str], frozenset[str]]]] = {
+        "li": (frozenset(("li",)), frozenset(("ul", "ol", "menu"))),
+        "dt": (frozenset(("dt", "dd")), frozenset(("dl",))),
+        "dd": (frozenset(("dt", "dd")), frozenset(("dl",))),
+        "tr": (frozenset(("tr", "td", "th")), frozenset(("table", "thead", "tbody", "tfoot"))),
+        "td": (frozenset(("td", "th")), frozenset(("tr", "table"))),
+        "th": (frozenset(("td", "th")), frozenset(("tr", "table"))),
+    }
+    _ENDS_P: ClassVar[frozenset[str]] = frozenset(
+        "p div ul ol dl table h1 h2 h3 h4 h5 h6 blockquote pre section article main header footer aside "
+        "figure nav form hr address details fieldset".split()
+    )
+    _INLINE: ClassVar[frozenset[str]] = frozenset(
+        "a abbr b bdi bdo cite code data dfn em i kbd mark q s samp small span strong sub sup time u var".split()
+    )
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -177,43 +220,62 @@ class _TextExtractor(HTMLParser):
         self.has_content = False
         self.title: list[str] = []
         self.heading: list[str] = []
+        self._open: list[_Open] = []
         self._skip = 0
         self._content = 0
         self._in_title = False
         self._in_h1 = False
         self._h1_done = False
+        self._after_link = False  # a link just ended, with no text since
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag not in self._VOID:
+            self.handle_endtag(tag)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._SKIP:
-            self._skip += 1
+        if tag in self._VOID:
+            if tag in self._BLOCK:
+                self._add("\n")
             return
-        if tag in self._CONTENT:
-            self._content += 1
-            self.has_content = True
+        self._implicit_end(tag)
+        element = _Open(tag, skip=tag in self._SKIP, content=tag in self._CONTENT)
+        self._push(element)
         if tag == "title":
             self._in_title = True
         elif tag == "h1" and not self._h1_done and not self._skip:
             self._in_h1 = True
-        if tag in self._BLOCK:
-            self._add("\n• " if tag == "li" else "\n")
+        if tag in ("ol", "ul", "menu"):
+            self._start_list(element, dict(attrs))
+        elif tag == "li":
+            self._add("\n" + self._item_mark(dict(attrs)))
+        elif tag in ("td", "th"):
+            row = self._nearest(("tr",), stop=("table",))
+            if row is not None:
+                if row.cells:
+                    self._add(" | ")
+                row.cells += 1
+        elif tag == "a" and self._after_link:
+            self._add(" ")
+        elif tag in self._BLOCK:
+            self._add("\n")
+        self._after_link = False
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIP:
-            self._skip = max(0, self._skip - 1)
+        if tag in self._VOID:
             return
-        if tag in self._CONTENT:
-            self._content = max(0, self._content - 1)
-        if tag == "title":
-            self._in_title = False
-        elif tag == "h1" and self._in_h1:
-            self._in_h1 = False
-            self._h1_done = bool("".join(self.heading).strip())
-        if tag in self._BLOCK:
-            self._add("\n")
+        for i in range(len(self._open) - 1, -1, -1):
+            if self._open[i].tag == tag:
+                while len(self._open) > i:
+                    self._pop()
+                break
+        self._after_link = tag == "a"
 
     def handle_data(self, data: str) -> None:
         if self._skip:
             return
+        if data.strip():
+            self._after_link = False
         data = data.replace("\n", " ")
         if self._in_title:
             self.title.append(data)
@@ -222,7 +284,71 @@ class _TextExtractor(HTMLParser):
             self.heading.append(data)
         self._add(data)
 
+    def _push(self, element: _Open) -> None:
+        self._open.append(element)
+        self._skip += element.skip
+        self._content += element.content
+        self.has_content = self.has_content or element.content
+
+    def _pop(self) -> None:
+        element = self._open.pop()
+        self._skip -= element.skip
+        self._content -= element.content
+        if element.tag == "title":
+            self._in_title = False
+        elif element.tag == "h1" and self._in_h1:
+            self._in_h1 = False
+            self._h1_done = bool("".join(self.heading).strip())
+        if element.tag in self._BLOCK:
+            self._add("\n")
+
+    def _implicit_end(self, tag: str) -> None:
+        """End the elements that ``tag`` ends without their end tags."""
+        if tag in self._ENDS_P:
+            self._end_open(frozenset(("p",)), lambda open_tag: open_tag not in self._INLINE)
+        if tag in self._CLOSES:
+            ends, container = self._CLOSES[tag]
+            self._end_open(ends, lambda open_tag: open_tag in container)
+
+    def _end_open(self, ends: frozenset[str], stop: Callable[[str], bool]) -> None:
+        for i in range(len(self._open) - 1, -1, -1):
+            if self._open[i].tag in ends:
+                while len(self._open) > i:
+                    self._pop()
+                return
+            if stop(self._open[i].tag):
+                return
+
+    def _nearest(self, tags: tuple[str, ...], stop: tuple[str, ...] = ()) -> _Open | None:
+        for element in reversed(self._open):
+            if element.tag in tags:
+                return element
+            if element.tag in stop:
+                return None
+        return None
+
+    def _start_list(self, element: _Open, attrs: dict[str, str | None]) -> None:
+        if element.tag != "ol":
+            return
+        element.step = -1 if "reversed" in attrs else 1
+        start = (attrs.get("start") or "").strip()
+        element.number = int(start) if re.fullmatch(r"-?\d{1,9}", start) else 1
+
+    def _item_mark(self, attrs: dict[str, str | None]) -> str:
+        """ "1. " for an ordered list's item (its ``value`` if it has one), "• " otherwise."""
+        listing = self._nearest(("ol", "ul", "menu"))
+        if listing is None or listing.number is None:
+            return "• "
+        value = (attrs.get("value") or "").strip()
+        if re.fullmatch(r"-?\d{1,9}", value):
+            listing.number = int(value)
+        number = listing.number
+        listing.number += listing.step
+        return f"{number}. "
+
     def _add(self, text: str) -> None:
+        if self._skip:
+            return
         self.parts.append(text)
         if self._content:
             self.content.append(text)

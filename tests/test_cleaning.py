@@ -174,3 +174,46 @@ def test_a_markdown_article_is_titled_and_quoted_without_its_marks() -> None:
     assert "**" not in doc.text and "](" not in doc.text and "## " not in doc.text
     # A .txt file is taken as written: its "#" and "**" stay.
     assert "**finely milled**" in parse("pizza.txt", MARKDOWN.encode()).text
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def test_table_cells_and_definition_lists_do_not_run_together() -> None:
+    """A row is a line with " | " between its cells: "1Garmisch – Imst98" was a new word."""
+    text = html_to_text(
+        "<table><thead><tr><th>Day</th><th>Stage</th><th>km</th></tr></thead>"
+        "<tbody><tr><td>1</td><td>Garmisch – Imst</td><td>98</td></tr>"
+        "<tr><td>2<td>Imst – Sölden<td>71</table>"
+        "<dl><dt>Dose</dt><dd>15 g</dd><dt>Water</dt><dd>150 ml</dd></dl>"
+        "<p>Share: <a href='#'>Facebook</a><a href='#'>X</a><a href='#'>Pinterest</a></p>"
+    )
+    assert _lines(text) == [
+        "Day | Stage | km",
+        "1 | Garmisch – Imst | 98",
+        "2 | Imst – Sölden | 71",
+        "Dose",
+        "15 g",
+        "Water",
+        "150 ml",
+        "Share: Facebook X Pinterest",
+    ]
+
+
+def test_an_ordered_lists_items_keep_their_numbers() -> None:
+    text = html_to_text(
+        "<ol><li>Fill the boiler.</li><li>Fill the basket.</ol>"
+        "<ol start='3'><li>Heat it.<li value='7'>Serve.<li>Clean.</ol>"
+        "<ol reversed start='2'><li>Two<li>One</ol><ul><li>A bullet</li></ul>"
+    )
+    assert _lines(text) == [
+        "1. Fill the boiler.",
+        "2. Fill the basket.",
+        "3. Heat it.",
+        "7. Serve.",
+        "8. Clean.",
+        "2. Two",
+        "1. One",
+        "• A bullet",
+    ]
