@@ -151,15 +151,47 @@ def make_title(first_line: str) -> str:
     return title
 
 
+# What a page's elements say they are, by their class or id ("post-meta",
+# "cookie-notice", "sharedaddy"): the article's body, or the site's frame
+# around it. A name is matched whole, with at most a prefix such as "post-" or
+# "site-" and a suffix such as "-box", so that a post's own classes
+# ("tag-related", "category-menu") never hide it.
+_CONTAINER_NAMES = frozenset(
+    "post-body postbody post-content entry-content entry-body article-body article-content articlebody "
+    "story-body post-entry".split()
+)
+_NOISE_NAME = re.compile(
+    r"""^(?:(?:post|entry|article|site|blog|page|single|wp|jp|main)[-_]?)?
+    (?:cookies?|cookie[-_]?(?:banner|notice|consent|law|policy)|consent|gdpr
+      |share|shares|sharing|sharedaddy|social|social[-_]?(?:share|sharing|links|icons|media)
+      |related|related[-_]?(?:posts?|articles?|stories|content)|yarpp(?:[-_]related)?
+      |comments?|comment[-_]?(?:list|area|form|section|respond)|respond|disqus(?:[-_]?thread)?
+      |sidebar|widget[-_]?area|widgets?|menu|navigation|navbar|breadcrumbs?|pagination
+      |byline|meta|metadata|author|author[-_]?(?:bio|info)|dateline|date|posted[-_]?on|published
+      |footer|newsletter|subscribe|labels|tags|categories|banner|ads?|advert(?:isement)?|sponsored|popup)
+    (?:[-_](?:box|area|bar|section|wrap|wrapper|container|list|links|buttons|icons|notice|block|widget|info|line))?$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_SITE_HEADER_NAME = re.compile(
+    r"^(?:header|masthead|site[-_]?header|blog[-_]?header|site[-_]?branding|top[-_]?bar)$", re.IGNORECASE
+)
+
+
+def _names(attrs: dict[str, str | None]) -> list[str]:
+    return (attrs.get("class") or "").split() + (attrs.get("id") or "").split()
+
+
 class _Open:
     """An element the parser is inside, and what it means for the text."""
 
-    __slots__ = ("cells", "content", "number", "skip", "step", "tag")
+    __slots__ = ("cells", "frame", "header", "number", "region", "skip", "step", "tag")
 
-    def __init__(self, tag: str, skip: bool = False, content: bool = False) -> None:
+    def __init__(self, tag: str, skip: bool = False, region: str = "", frame: bool = False) -> None:
         self.tag = tag
         self.skip = skip  # it and everything inside it are not the article's text
-        self.content = content  # <article> or <main>
+        self.region = region  # "article", "main" or "container" (a post's body, by its class)
+        self.frame = frame  # the site's header, outside the article
+        self.header = False  # a <header>: its <time> is the post's date, not its text
         self.number: int | None = None  # an <ol>'s next item number
         self.step = 1  # -1 in an <ol reversed>
         self.cells = 0  # a <tr>'s cells so far
@@ -168,10 +200,17 @@ class _Open:
 class _TextExtractor(HTMLParser):
     """The text of a page, block by block.
 
-    A page with ``<article>`` or ``<main>`` is a blog post inside a site's
-    frame: only their text is the article, and the menus, sidebars and
-    footers around them are not. Sidebars (``<aside>``) and footers are never
-    the article. The first line is the page's ``<h1>`` or, without one, its
+    A page with ``<article>`` is a blog post inside a site's frame: only its
+    text is the article, and the menus, sidebars, footers and the readers'
+    comments around it are not, even inside ``<main>``. Without
+    ``<article>``, ``<main>`` is the article; without either, an element whose
+    class names a post's body ("post-body", "entry-content",
+    ``itemprop="articleBody"``) is; without any, the page's body but for its
+    ``<header>``. Wherever it is, what is not the article's text goes:
+    sidebars (``<aside>``), footers, forms, an ``<address>``, a ``<time>`` in a
+    header (the post's date), and elements whose class or id says they are a
+    cookie banner, share buttons, related posts, comments, a menu or a byline
+    ("post-meta", "byline", "author"). The first line is the page's ``<h1>`` or, without one, its
     ``<title>``: a ``<title>`` is usually the ``<h1>`` again with the site's
     name after it.
 
@@ -189,7 +228,6 @@ class _TextExtractor(HTMLParser):
     _SKIP: ClassVar[frozenset[str]] = frozenset(
         "script style noscript nav form iframe svg template aside footer button select textarea dialog".split()
     )
-    _CONTENT: ClassVar[frozenset[str]] = frozenset(("article", "main"))
     # Elements without an end tag.
     _VOID: ClassVar[frozenset[str]] = frozenset(
         "area base br col embed hr img input link meta param source track wbr".split()
@@ -215,14 +253,15 @@ class _TextExtractor(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
-        # The same, from inside <article> and <main> only; and whether the page has one.
-        self.content: list[str] = []
-        self.has_content = False
+        # The same, from inside each kind of region only.
+        self.regions: dict[str, list[str]] = {"article": [], "main": [], "container": []}
         self.title: list[str] = []
         self.heading: list[str] = []
         self._open: list[_Open] = []
         self._skip = 0
-        self._content = 0
+        self._frame = 0
+        self._header = 0
+        self._region = {"article": 0, "main": 0, "container": 0}
         self._in_title = False
         self._in_h1 = False
         self._h1_done = False
@@ -239,7 +278,7 @@ class _TextExtractor(HTMLParser):
                 self._add("\n")
             return
         self._implicit_end(tag)
-        element = _Open(tag, skip=tag in self._SKIP, content=tag in self._CONTENT)
+        element = self._element(tag, dict(attrs))
         self._push(element)
         if tag == "title":
             self._in_title = True
@@ -284,16 +323,45 @@ class _TextExtractor(HTMLParser):
             self.heading.append(data)
         self._add(data)
 
+    def _element(self, tag: str, attrs: dict[str, str | None]) -> _Open:
+        names = _names(attrs)
+        region = ""
+        if tag == "article":
+            region = "article"
+        elif tag == "main" or (attrs.get("role") or "").lower() == "main":
+            region = "main"
+        elif (attrs.get("itemprop") or "").lower() == "articlebody" or any(
+            name.lower() in _CONTAINER_NAMES for name in names
+        ):
+            region = "container"
+        structural = region or tag in ("html", "body")
+        skip = (
+            tag in self._SKIP
+            or tag == "address"
+            or (tag == "time" and self._header > 0)
+            or (not structural and any(_NOISE_NAME.match(name) for name in names))
+        )
+        header = tag == "header" or any(_SITE_HEADER_NAME.match(name) for name in names)
+        inside = any(self._region.values())
+        element = _Open(tag, skip=skip, region=region, frame=header and not inside and not region)
+        element.header = header
+        return element
+
     def _push(self, element: _Open) -> None:
         self._open.append(element)
         self._skip += element.skip
-        self._content += element.content
-        self.has_content = self.has_content or element.content
+        self._frame += element.frame
+        self._header += element.header
+        if element.region:
+            self._region[element.region] += 1
 
     def _pop(self) -> None:
         element = self._open.pop()
         self._skip -= element.skip
-        self._content -= element.content
+        self._frame -= element.frame
+        self._header -= element.header
+        if element.region:
+            self._region[element.region] -= 1
         if element.tag == "title":
             self._in_title = False
         elif element.tag == "h1" and self._in_h1:
@@ -347,11 +415,21 @@ class _TextExtractor(HTMLParser):
         return f"{number}. "
 
     def _add(self, text: str) -> None:
-        if self._skip:
+        if self._skip or self._frame:
             return
         self.parts.append(text)
-        if self._content:
-            self.content.append(text)
+        for region, depth in self._region.items():
+            if depth:
+                self.regions[region].append(text)
+
+    def body(self) -> str:
+        """The article's region that has text, the first of <article>, <main> and
+        a post body's container; or, without one, the page's text."""
+        for parts in self.regions.values():
+            text = "".join(parts)
+            if text.strip():
+                return text
+        return "".join(self.parts)
 
 
 def html_to_text(markup: str) -> str:
@@ -359,8 +437,7 @@ def html_to_text(markup: str) -> str:
     parser.feed(markup)
     parser.close()
     # The parser has already decoded entities, once.
-    content = "".join(parser.content)
-    body = content if parser.has_content and content.strip() else "".join(parser.parts)
+    body = parser.body()
     heading = " ".join("".join(parser.heading).split())
     title = heading or " ".join("".join(parser.title).split())
     first = next((line.strip() for line in body.split("\n") if line.strip()), "")

@@ -93,9 +93,9 @@ def test_front_matter_without_a_title_is_dropped_whole() -> None:
 def test_a_saved_page_gives_its_article_without_the_sites_frame() -> None:
     doc = parse("post.html", SITE_PAGE.encode())
     assert doc.title == "Click and collect in one week"
+    # The <time> in the article's header is its date, not its text.
     assert _lines(doc.text) == [
         "Click and collect in one week",
-        "3 May 2024",
         "Click and collect lets a customer buy online and pick the order up in a store.",
         "Start with one store and a shelf near the entrance.",
     ]
@@ -171,7 +171,8 @@ def test_a_blog_export_is_ingested_shown_and_cited_by_path(tmp_path: Path) -> No
     assert shown.returncode == 0, shown.stderr
     assert 'Syncing stock: the "one count" rule' in shown.stdout and "tags:" not in shown.stdout
 
-    asked = kb("ask", "--json", "How do I stop selling online what already sold out in the shop?", data_dir=data)
+    question = "How do I stop selling online a jacket that already sold out in the store?"
+    asked = kb("ask", "--json", question, data_dir=data)
     assert asked.returncode == 0, asked.stderr
     answer = json.loads(asked.stdout)
     assert answer["answered"] is True

@@ -217,3 +217,61 @@ def test_an_ordered_lists_items_keep_their_numbers() -> None:
         "1. One",
         "• A bullet",
     ]
+
+
+def test_with_an_article_the_readers_comments_in_main_are_not_text() -> None:
+    page = (
+        "<body><main><article><h1>Transalp</h1><p>Seven days, six passes.</p></article>"
+        "<section><h3>3 comments</h3><div><b>Stefan</b> says: Which tyres did you ride?</div></section>"
+        "</main></body>"
+    )
+    assert _lines(html_to_text(page)) == ["Transalp", "Seven days, six passes."]
+    # Without <article>, <main> is still the article.
+    assert _lines(html_to_text("<body><nav>Home</nav><main><p>Only main.</p></main></body>")) == ["Only main."]
+
+
+def test_a_page_without_article_or_main_keeps_the_posts_body_not_the_sites_frame() -> None:
+    # An old Blogger theme: the post's body is known by its class.
+    page = (
+        "<body><div id='cookie-notice'>This website uses cookies. <a>Accept</a></div>"
+        "<div id='header'><div class='blog-title'>Coffee &amp; Cranks</div>"
+        "<div class='menu'><a>Home</a> | <a>About</a></div></div>"
+        "<div id='content'><div class='post'><h2 class='post-title'>Remote work</h2>"
+        "<div class='post-meta'>Posted by Marta on 2 February 2024</div>"
+        "<div class='post-body'><p>I work from a spare room.</p></div>"
+        "<div class='post-footer'>Labels: <a>work</a> | 12 comments</div></div>"
+        "<div id='comments'><h4>Leave a Reply</h4></div></div>"
+        "<div id='sidebar'><p>Marta is a cyclist.</p></div></body>"
+    )
+    assert _lines(html_to_text(page)) == ["I work from a spare room."]
+    # Without such a class, the body's text without the frame: header, menu, banner, byline, footer, sidebar.
+    frame_only = page.replace("post-body", "text")
+    assert _lines(html_to_text(frame_only)) == ["Remote work", "I work from a spare room."]
+    # A post's own classes ("tag-related", "category-menu") never hide it.
+    tagged = "<body><div class='post tag-related category-menu'><p>Kept.</p></div></body>"
+    assert _lines(html_to_text(tagged)) == ["Kept."]
+
+
+def test_share_buttons_related_posts_and_asides_inside_the_article_are_not_text() -> None:
+    page = (
+        "<article><h1>The perfect moka</h1><p>Never press the coffee.</p>"
+        "<aside>Also read: espresso at home</aside>"
+        "<div class='sharedaddy'><h3>Share:</h3><a>Facebook</a><a>X</a></div>"
+        "<div class='social-share'>Tweet this</div>"
+        "<div class='related-posts'><h3>Related posts</h3><article><h4>Cleaning the moka</h4></article></div>"
+        "</article>"
+    )
+    assert _lines(html_to_text(page)) == ["The perfect moka", "Never press the coffee."]
+
+
+def test_a_byline_is_dropped_only_where_the_page_marks_it() -> None:
+    page = (
+        "<article><header><h1>Transalp</h1><time datetime='2023-09-04'>4 September 2023</time></header>"
+        "<p class='meta'>Veröffentlicht am 4. September 2023 von Marta Lindqvist</p>"
+        "<div class='byline'>Posted by Marta</div><address>marta@example.com</address>"
+        "<p>Posted by Marta on a mountain pass, on <time>4 September</time>, this line is text.</p></article>"
+    )
+    assert _lines(html_to_text(page)) == [
+        "Transalp",
+        "Posted by Marta on a mountain pass, on 4 September, this line is text.",
+    ]
