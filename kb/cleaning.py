@@ -177,6 +177,39 @@ _SITE_HEADER_NAME = re.compile(
 )
 
 
+# A post's own title, and the site's name, by their class.
+_POST_TITLE_NAME = re.compile(r"^(?:post|entry|article)[-_]?title$", re.IGNORECASE)
+_SITE_NAME_NAME = re.compile(r"^(?:(?:site|blog)[-_]?(?:title|name)|logo|brand)$", re.IGNORECASE)
+# Between a page's title and the site's name in its <title>: "… | Site", "… - Site", "Site – …".
+_TITLE_SEPARATOR = re.compile(r"\s+(?:[|»·•~–—-]|::)\s+")
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def _without_site_name(title: str, site_names: set[str]) -> str:
+    """``title`` without the site's name before or after it, when it is one of ``site_names``."""
+    separators = list(_TITLE_SEPARATOR.finditer(title))
+    if separators:
+        last, first = separators[-1], separators[0]
+        if _norm(title[last.end() :]) in site_names and title[: last.start()].strip():
+            return title[: last.start()].strip()
+        if _norm(title[: first.start()]) in site_names and title[first.end() :].strip():
+            return title[first.end() :].strip()
+    return title
+
+
+@dataclass
+class _Capture:
+    """The text of a heading that may title the page, or of an element that names the site."""
+
+    depth: int  # the element's place in the parser's stack
+    kinds: frozenset[str]  # "h1", "post-title", "site"
+    regions: frozenset[str]  # the regions it is in
+    text: list[str]
+
+
 def _names(attrs: dict[str, str | None]) -> list[str]:
     return (attrs.get("class") or "").split() + (attrs.get("id") or "").split()
 
@@ -256,15 +289,17 @@ class _TextExtractor(HTMLParser):
         # The same, from inside each kind of region only.
         self.regions: dict[str, list[str]] = {"article": [], "main": [], "container": []}
         self.title: list[str] = []
-        self.heading: list[str] = []
+        self.captures: list[_Capture] = []
+        # The lines of the site's header, and the names it gives itself (og:site_name).
+        self.frame: list[str] = []
+        self.site_names: set[str] = set()
         self._open: list[_Open] = []
         self._skip = 0
         self._frame = 0
         self._header = 0
         self._region = {"article": 0, "main": 0, "container": 0}
         self._in_title = False
-        self._in_h1 = False
-        self._h1_done = False
+        self._capturing: list[_Capture] = []
         self._after_link = False  # a link just ended, with no text since
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -276,14 +311,18 @@ class _TextExtractor(HTMLParser):
         if tag in self._VOID:
             if tag in self._BLOCK:
                 self._add("\n")
+            elif tag == "meta":
+                self._meta(dict(attrs))
             return
         self._implicit_end(tag)
         element = self._element(tag, dict(attrs))
         self._push(element)
         if tag == "title":
             self._in_title = True
-        elif tag == "h1" and not self._h1_done and not self._skip:
-            self._in_h1 = True
+        elif not self._skip:
+            self._capture(tag, _names(dict(attrs)))
+        if tag == "a" and self._frame:
+            self.frame.append("\n")
         if tag in ("ol", "ul", "menu"):
             self._start_list(element, dict(attrs))
         elif tag == "li":
@@ -319,8 +358,8 @@ class _TextExtractor(HTMLParser):
         if self._in_title:
             self.title.append(data)
             return
-        if self._in_h1:
-            self.heading.append(data)
+        for capture in self._capturing:
+            capture.text.append(data)
         self._add(data)
 
     def _element(self, tag: str, attrs: dict[str, str | None]) -> _Open:
@@ -364,11 +403,31 @@ class _TextExtractor(HTMLParser):
             self._region[element.region] -= 1
         if element.tag == "title":
             self._in_title = False
-        elif element.tag == "h1" and self._in_h1:
-            self._in_h1 = False
-            self._h1_done = bool("".join(self.heading).strip())
+        if self._capturing and self._capturing[-1].depth == len(self._open):
+            capture = self._capturing.pop()
+            if "".join(capture.text).strip():
+                self.captures.append(capture)
+        if element.tag == "a" and self._frame:
+            self.frame.append("\n")
         if element.tag in self._BLOCK:
             self._add("\n")
+
+    def _meta(self, attrs: dict[str, str | None]) -> None:
+        kind = (attrs.get("property") or attrs.get("name") or "").lower()
+        if kind in ("og:site_name", "application-name") and attrs.get("content"):
+            self.site_names.add(_norm(attrs["content"] or ""))
+
+    def _capture(self, tag: str, names: list[str]) -> None:
+        kinds = set()
+        if tag == "h1":
+            kinds.add("h1")
+        if any(_POST_TITLE_NAME.match(name) for name in names) and tag in ("h1", "h2", "h3", "h4", "div", "span"):
+            kinds.add("post-title")
+        if any(_SITE_NAME_NAME.match(name) for name in names):
+            kinds.add("site")
+        if kinds:
+            regions = frozenset(region for region, depth in self._region.items() if depth)
+            self._capturing.append(_Capture(len(self._open) - 1, frozenset(kinds), regions, []))
 
     def _implicit_end(self, tag: str) -> None:
         """End the elements that ``tag`` ends without their end tags."""
@@ -415,21 +474,43 @@ class _TextExtractor(HTMLParser):
         return f"{number}. "
 
     def _add(self, text: str) -> None:
-        if self._skip or self._frame:
+        if self._skip:
+            return
+        if self._frame:
+            self.frame.append(text)
             return
         self.parts.append(text)
         for region, depth in self._region.items():
             if depth:
                 self.regions[region].append(text)
 
-    def body(self) -> str:
+    def body(self) -> tuple[str, str]:
         """The article's region that has text, the first of <article>, <main> and
-        a post body's container; or, without one, the page's text."""
-        for parts in self.regions.values():
+        a post body's container; or, without one, the page's text. With the region's kind."""
+        for region, parts in self.regions.items():
             text = "".join(parts)
             if text.strip():
-                return text
-        return "".join(self.parts)
+                return region, text
+        return "", "".join(self.parts)
+
+    def page_title(self, region: str) -> str:
+        """The article's own ``<h1>``; else a heading whose class says it is the
+        post's title; else the first ``<h1>`` that is not the site's name
+        (``og:site_name``, a "site-title" class); else the ``<title>``, without
+        the site's name when the page gives it (those, or a line of its header)."""
+        names = self.site_names | {_norm("".join(c.text)) for c in self.captures if "site" in c.kinds}
+        headings = [" ".join("".join(c.text).split()) for c in self.captures if "h1" in c.kinds and region in c.regions]
+        headings += [" ".join("".join(c.text).split()) for c in self.captures if "post-title" in c.kinds]
+        headings += [
+            " ".join("".join(c.text).split())
+            for c in self.captures
+            if "h1" in c.kinds and "site" not in c.kinds and _norm("".join(c.text)) not in names
+        ]
+        if headings:
+            return headings[0]
+        names |= {_norm(line) for line in "".join(self.frame).split("\n")}
+        names.discard("")
+        return _without_site_name(" ".join("".join(self.title).split()), names)
 
 
 def html_to_text(markup: str) -> str:
@@ -437,11 +518,10 @@ def html_to_text(markup: str) -> str:
     parser.feed(markup)
     parser.close()
     # The parser has already decoded entities, once.
-    body = parser.body()
-    heading = " ".join("".join(parser.heading).split())
-    title = heading or " ".join("".join(parser.title).split())
+    region, body = parser.body()
+    title = parser.page_title(region)
     first = next((line.strip() for line in body.split("\n") if line.strip()), "")
-    if title and " ".join(first.split()) != title:
+    if title and first and " ".join(first.split()) != title:
         body = title + "\n" + body
     return body
 

@@ -243,7 +243,7 @@ def test_a_page_without_article_or_main_keeps_the_posts_body_not_the_sites_frame
         "<div id='comments'><h4>Leave a Reply</h4></div></div>"
         "<div id='sidebar'><p>Marta is a cyclist.</p></div></body>"
     )
-    assert _lines(html_to_text(page)) == ["I work from a spare room."]
+    assert _lines(html_to_text(page)) == ["Remote work", "I work from a spare room."]
     # Without such a class, the body's text without the frame: header, menu, banner, byline, footer, sidebar.
     frame_only = page.replace("post-body", "text")
     assert _lines(html_to_text(frame_only)) == ["Remote work", "I work from a spare room."]
@@ -275,3 +275,38 @@ def test_a_byline_is_dropped_only_where_the_page_marks_it() -> None:
         "Transalp",
         "Posted by Marta on a mountain pass, on 4 September, this line is text.",
     ]
+
+
+def test_the_articles_own_heading_titles_the_page_not_the_sites() -> None:
+    page = (
+        "<head><title>Caffè &amp; Pedali – La moka perfetta</title></head><body>"
+        "<header><h1 class='site-title'>Caffè &amp; Pedali</h1></header>"
+        "<main><article><h1>La moka perfetta</h1><p>Mai pressare il caffè.</p></article></main></body>"
+    )
+    doc = parse("moka.html", page.encode())
+    assert doc.title == "La moka perfetta"
+    assert _lines(doc.text) == ["La moka perfetta", "Mai pressare il caffè."]
+    # Without a heading of its own, the <title> without the site's name, named in the header …
+    no_heading = page.replace("<h1>La moka perfetta</h1>", "")
+    assert _lines(html_to_text(no_heading)) == ["La moka perfetta", "Mai pressare il caffè."]
+    # … or by og:site_name, before or after the title, with "-", "–", "—", "|" or "»" between.
+    for title in ("Remote work - Coffee &amp; Cranks", "Coffee &amp; Cranks — Remote work"):
+        tagged = (
+            f"<head><title>{title}</title><meta property='og:site_name' content='Coffee &amp; Cranks'></head>"
+            "<body><div class='post-body'><p>I work from home.</p></div></body>"
+        )
+        assert parse("remote.html", tagged.encode()).title == "Remote work", title
+    # A name the page does not give is not taken for the site's: the line stays as written.
+    unknown = "<head><title>Paris - the city of light</title></head><body><p>A trip.</p></body>"
+    assert _lines(html_to_text(unknown))[0] == "Paris - the city of light"
+
+
+def test_a_heading_classed_as_the_posts_title_titles_a_page_without_h1() -> None:
+    page = (
+        "<head><title>Remote work - Blog</title></head><body>"
+        "<div class='post'><h2 class='post-title'>Four years of remote work</h2>"
+        "<div class='post-body'><p>I work from a spare room.</p></div></div></body>"
+    )
+    doc = parse("remote.html", page.encode())
+    assert doc.title == "Four years of remote work"
+    assert _lines(doc.text) == ["Four years of remote work", "I work from a spare room."]
