@@ -553,11 +553,7 @@ def front_matter(markup: str) -> tuple[str, str]:
     without front matter comes back whole, with an empty title.
     """
     lines = markup.lstrip("\ufeff").splitlines()
-    if not lines or lines[0].rstrip() not in ("---", "+++"):
-        return "", markup
-    fence = lines[0].rstrip()
-    closing = ("---", "...") if fence == "---" else ("+++",)
-    end = next((i for i, line in enumerate(lines[1:], start=1) if line.rstrip() in closing), None)
+    end = _front_matter_end(lines)
     if end is None:
         return "", markup
     title = ""
@@ -575,6 +571,31 @@ def front_matter(markup: str) -> tuple[str, str]:
     return title, "\n".join(lines[end + 1 :])
 
 
+def _front_matter_end(lines: list[str]) -> int | None:
+    """The index of the line that closes the front matter, if ``lines`` open with one."""
+    if not lines or lines[0].rstrip() not in ("---", "+++"):
+        return None
+    closing = ("---", "...") if lines[0].rstrip() == "---" else ("+++",)
+    return next((i for i, line in enumerate(lines[1:], start=1) if line.rstrip() in closing), None)
+
+
+def draft_setting(markup: str) -> str | None:
+    """The front-matter setting, as written, that makes a post a draft the blog
+    does not publish ("draft: true", "draft = true", "published: false"); None
+    for a post that is published."""
+    lines = markup.lstrip("\ufeff").splitlines()
+    end = _front_matter_end(lines)
+    for line in lines[1:end] if end else ():
+        match = _FRONT_MATTER_DRAFT.match(line)
+        if match and (match.group(2).lower() == "draft") == (match.group(3).lower() in _TRUE):
+            return match.group(1)
+    return None
+
+
+_FRONT_MATTER_DRAFT = re.compile(
+    r"""^((draft|published)\s*[:=]\s*["']?(true|false|yes|no|on|off)["']?)\s*(?:\#.*)?$""", re.IGNORECASE
+)
+_TRUE = frozenset(("true", "yes", "on"))
 _FRONT_MATTER_TITLE = re.compile(r"^title\s*[:=]\s*(.+?)\s*$", re.IGNORECASE)
 
 

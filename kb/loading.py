@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from kb.cleaning import clean_text, html_to_text, markdown_to_text
+from kb.cleaning import clean_text, draft_setting, html_to_text, markdown_to_text
 from kb.errors import IngestError
 from kb.language import detect
 from kb.models import Document
@@ -138,6 +138,10 @@ def parse(source: str, raw: bytes) -> Document:
     if source.lower().endswith((".html", ".htm")):
         decoded = html_to_text(decoded)
     elif source.lower().endswith((".md", ".markdown")):
+        # A draft is not published, so it is not indexed; indexed before, the re-ingest removes it.
+        draft = draft_setting(decoded)
+        if draft:
+            raise IngestError(f"a draft ({draft} in its front matter)")
         decoded = markdown_to_text(decoded)
     cleaned = clean_text(decoded)
     if not cleaned.text.strip():

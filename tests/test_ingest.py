@@ -214,3 +214,31 @@ def test_a_second_ingest_at_the_same_time_is_refused_and_harms_nothing(seeded_se
     assert Store(seeded_settings).generations() == before
     with ingest_lock(seeded_settings.data_dir):  # released: it can be taken again
         pass
+
+
+def test_a_draft_is_skipped_and_a_post_turned_back_into_a_draft_leaves_the_index(tmp_path: Path, parts) -> None:  # type: ignore[no-untyped-def]
+    settings, store, embedder = parts
+    folder = tmp_path / "posts"
+    folder.mkdir()
+    post = "---\ntitle: {title}\n{setting}---\n\n{body}\n"
+    published = post.format(
+        title="Click and collect", setting="draft: false\n", body="A customer buys online and picks the order up."
+    )
+    resign = "I am leaving my job at Northwind in June; I have not told my team yet."
+    (folder / "a-published.md").write_text(published, encoding="utf-8")
+    (folder / "b-resign.md").write_text(post.format(title="Why I leave", setting="", body=resign), encoding="utf-8")
+    (folder / "c-toml.md").write_text("+++\ndraft = true\n+++\nNot published yet.\n", encoding="utf-8")
+    (folder / "d-jekyll.md").write_text("---\npublished: false\n---\nNot published either.\n", encoding="utf-8")
+    first = ingest(folder, settings, store, embedder)
+    assert first.added == ("a-published.md", "b-resign.md")
+    assert [(p.path, p.reason) for p in first.problems] == [
+        ("c-toml.md", "a draft (draft = true in its front matter)"),
+        ("d-jekyll.md", "a draft (published: false in its front matter)"),
+    ]
+
+    draft = post.format(title="Why I leave", setting="draft: true\n", body=resign)
+    (folder / "b-resign.md").write_text(draft, encoding="utf-8")
+    second = ingest(folder, settings, store, embedder)
+    assert second.removed == ("b-resign.md",)
+    assert ("b-resign.md", "a draft (draft: true in its front matter)") in [(p.path, p.reason) for p in second.problems]
+    assert [d.source for d in store.documents(second.generation)] == ["a-published.md"]
