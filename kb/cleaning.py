@@ -606,20 +606,62 @@ def _unquote(value: str) -> str:
     return value
 
 
+# An HTML comment (the author's private note) and a static-site generator's
+# template tags: Hugo's shortcodes ("{{< youtube … >}}", "{{% notice %}}")
+# and Liquid's ("{% include … %}", "{{ page.title }}"). Markup, not text; what
+# a paired shortcode wraps is text and stays. Either may run over several lines.
+_MD_MARKUP = re.compile(r"<!--.*?-->|\{\{<.*?>\}\}|\{\{%.*?%\}\}|\{%.*?%\}|\{\{.*?\}\}")
+_MD_MARKUP_START = re.compile(r"<!--|\{\{[<%]?|\{%")
+_MD_MARKUP_END = {"<!--": "-->", "{{<": ">}}", "{{%": "%}}", "{%": "%}", "{{": "}}"}
+_MD_CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1")
+
+
+def _without_markup(line: str, pending: str | None) -> tuple[str, str | None]:
+    """``line`` without comments and template tags, outside code spans; and
+    the end of one that it opens and leaves open (``pending`` is the end that
+    an earlier line's left open)."""
+    if pending:
+        end = line.find(pending)
+        if end < 0:
+            return "", pending
+        line = line[end + len(pending) :]
+    kept: list[str] = []
+    position = 0
+    for code in [*_MD_CODE_SPAN.finditer(line), None]:
+        stop = code.start() if code else len(line)
+        text = _MD_MARKUP.sub("", line[position:stop])
+        opened = _MD_MARKUP_START.search(text)
+        if opened:
+            kept.append(text[: opened.start()])
+            return "".join(kept), _MD_MARKUP_END[opened.group()]
+        kept.append(text)
+        if code:
+            kept.append(code.group())
+            position = code.end()
+    return "".join(kept), None
+
+
 def markdown_to_text(markup: str) -> str:
     """The text of a Markdown article: headings without their "#", emphasis,
     links and code without their marks, "*"/"+" bullets as "-". Front matter
-    goes too, but for its title, which becomes the first line."""
+    goes too, but for its title, which becomes the first line, and so do HTML
+    comments and template tags (Hugo's shortcodes, Liquid's tags)."""
     title, markup = front_matter(markup)
     out: list[str] = []
     fenced = False
+    pending: str | None = None  # the end of a comment or template tag left open
     for line in markup.splitlines():
-        if _MD_FENCE.match(line):
+        if _MD_FENCE.match(line) and not pending:
             fenced = not fenced
             continue
         if fenced:
             out.append(line)
             continue
+        if pending or _MD_MARKUP_START.search(line):
+            stripped, pending = _without_markup(line, pending)
+            if not stripped.strip():
+                continue  # a line of markup only: the paragraph around it goes on
+            line = stripped
         if _MD_SETEXT.match(line) and out and out[-1].strip():
             continue  # the underline of a heading
         if _MD_RULE.match(line) or _MD_LINK_DEFINITION.match(line):

@@ -310,3 +310,26 @@ def test_a_heading_classed_as_the_posts_title_titles_a_page_without_h1() -> None
     doc = parse("remote.html", page.encode())
     assert doc.title == "Four years of remote work"
     assert _lines(doc.text) == ["Four years of remote work", "I work from a spare room."]
+
+
+def test_markdown_comments_and_template_tags_are_markup_not_text() -> None:
+    text = markdown_to_text(
+        "---\ntitle: My starter\n---\n"
+        "<!-- TODO: add a photo of the crumb -->\n\n"
+        "I feed my starter twice a week.\n\n"
+        '{{< youtube id="dQw4w9WgXcQ" >}}\n'
+        "{{% notice tip %}}\nFeed it at 1:5:5.\n{{% /notice %}}\n"
+        "{% include newsletter.html %}\n"
+        "Written by {{ page.author }} in my kitchen.<!-- private:\nthe landlord must not know\n-->\n"
+        '{{< figure src="crumb.jpg"\n  caption="The crumb" >}}\n'
+        "Write `{{ .Title }}` or `<!-- -->` in a template.\n"
+        "```\n<!-- a code line, kept -->\n```\n"
+    )
+    assert _lines(text) == [
+        "My starter",
+        "I feed my starter twice a week.",
+        "Feed it at 1:5:5.",
+        "Written by  in my kitchen.",
+        "Write {{ .Title }} or <!-- --> in a template.",
+        "<!-- a code line, kept -->",
+    ]
