@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import logging
 import os
@@ -128,13 +129,35 @@ def _too_big(size: int, max_bytes: int) -> str:
     return f"{size} bytes is over the limit of {max_bytes} (KB_MAX_FILE_BYTES)"
 
 
-def parse(source: str, raw: bytes) -> Document:
+# Text saved as UTF-16 or UTF-32 starts with its byte order mark (Windows'
+# Notepad's "Unicode"); its NUL bytes are half of its characters, not a binary file's.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def decode(raw: bytes) -> str:
+    """The text of a file: UTF-8 (with or without a BOM), or UTF-16/UTF-32 with a BOM."""
+    encoding = next((name for bom, name in _BOMS if raw.startswith(bom)), None)
+    if encoding:
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError as exc:
+            name = encoding.upper()
+            raise IngestError(f"not valid {name} (byte {exc.start}); save it as UTF-8 and ingest again") from exc
     if b"\x00" in raw[:8192]:
         raise IngestError("binary file (it contains NUL bytes)")
     try:
-        decoded = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise IngestError(f"not UTF-8 (byte {exc.start}); save it as UTF-8 and ingest again") from exc
+
+
+def parse(source: str, raw: bytes) -> Document:
+    decoded = decode(raw)
     if source.lower().endswith((".html", ".htm")):
         decoded = html_to_text(decoded)
     elif source.lower().endswith((".md", ".markdown")):

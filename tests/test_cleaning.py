@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 
 import pytest
@@ -333,3 +334,15 @@ def test_markdown_comments_and_template_tags_are_markup_not_text() -> None:
         "Write {{ .Title }} or <!-- --> in a template.",
         "<!-- a code line, kept -->",
     ]
+
+
+def test_a_utf16_file_with_its_byte_order_mark_is_text_not_binary(tmp_path: Path) -> None:
+    text = "Notas de Windows\n\nEste artigo foi guardado no Bloco de Notas em UTF-16."
+    (tmp_path / "le.txt").write_bytes(text.encode("utf-16"))  # Python writes the BOM, little-endian here
+    (tmp_path / "be.md").write_bytes(codecs.BOM_UTF16_BE + text.replace("UTF-16", "UTF-16BE").encode("utf-16-be"))
+    (tmp_path / "no-bom.txt").write_bytes(text.encode("utf-16-le"))  # no BOM: nothing says it is text
+    loaded = load_folder(tmp_path, 10_000)
+    assert [d.source for d in loaded.documents] == ["be.md", "le.txt"]
+    assert {d.title for d in loaded.documents} == {"Notas de Windows"}
+    assert loaded.documents[1].text == text
+    assert [(p.path, p.reason) for p in loaded.problems] == [("no-bom.txt", "binary file (it contains NUL bytes)")]
