@@ -680,6 +680,7 @@ def markdown_to_text(markup: str) -> str:
         line = _MD_EMPHASIS.sub(lambda m: m.group(1) or m.group(2), line)
         out.append(line)
     first = next((line.strip() for line in out if line.strip()), "")
-    if title and first != title:
+    # A title over no text (front matter only) is not an article.
+    if title and first and first != title:
         out.insert(0, title)  # unless the article's own first heading says it already
     return "\n".join(out)

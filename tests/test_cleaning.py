@@ -346,3 +346,15 @@ def test_a_utf16_file_with_its_byte_order_mark_is_text_not_binary(tmp_path: Path
     assert {d.title for d in loaded.documents} == {"Notas de Windows"}
     assert loaded.documents[1].text == text
     assert [(p.path, p.reason) for p in loaded.problems] == [("no-bom.txt", "binary file (it contains NUL bytes)")]
+
+
+def test_a_title_without_any_text_is_not_an_article() -> None:
+    from kb.errors import IngestError
+
+    for source, raw in (
+        ("only.md", b"---\ntitle: Only front matter\n---\n"),
+        ("comment.md", b"+++\ntitle = 'A note'\n+++\n<!-- to write -->\n"),
+        ("page.html", b"<html><head><title>Coming soon | Blog</title></head><body><nav>Home</nav></body></html>"),
+    ):
+        with pytest.raises(IngestError, match="no text left after cleaning"):
+            parse(source, raw)
