@@ -641,16 +641,59 @@ def _without_markup(line: str, pending: str | None) -> tuple[str, str | None]:
     return "".join(kept), None
 
 
+# A table: a row of cells between "|", a separator row under its header
+# ("|---|:--:|"), and the rows that follow until a line without a "|".
+_MD_TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?\s*$")
+_MD_CELL_BAR = re.compile(r"(?<!\\)\|")
+
+
+def _table_lines(lines: list[str]) -> dict[int, bool]:
+    """The lines of ``lines`` that are a table's, outside fenced code: True for
+    a row, False for a separator."""
+    table: dict[int, bool] = {}
+    fenced = False
+    i = 0
+    while i < len(lines):
+        if _MD_FENCE.match(lines[i]):
+            fenced = not fenced
+        elif (
+            not fenced
+            and "|" in lines[i]
+            and i + 1 < len(lines)
+            and "|" in lines[i + 1]
+            and _MD_TABLE_SEPARATOR.match(lines[i + 1])
+        ):
+            table[i], table[i + 1] = True, False
+            i += 2
+            while i < len(lines) and lines[i].strip() and "|" in lines[i]:
+                table[i] = True
+                i += 1
+            continue
+        i += 1
+    return table
+
+
+def _table_row(line: str) -> str:
+    """A table row's cells, trimmed, with " | " between them and none around them."""
+    row = line.strip()
+    row = row[1:] if row.startswith("|") else row
+    row = row[:-1] if row.endswith("|") and not row.endswith("\\|") else row
+    return " | ".join(cell.strip().replace("\\|", "|") for cell in _MD_CELL_BAR.split(row))
+
+
 def markdown_to_text(markup: str) -> str:
     """The text of a Markdown article: headings without their "#", emphasis,
-    links and code without their marks, "*"/"+" bullets as "-". Front matter
+    links and code without their marks, "*"/"+" bullets as "-", a table's
+    rows as lines of cells with " | " between them. Front matter
     goes too, but for its title, which becomes the first line, and so do HTML
     comments and template tags (Hugo's shortcodes, Liquid's tags)."""
     title, markup = front_matter(markup)
     out: list[str] = []
     fenced = False
     pending: str | None = None  # the end of a comment or template tag left open
-    for line in markup.splitlines():
+    lines = markup.splitlines()
+    table = _table_lines(lines)
+    for i, line in enumerate(lines):
         if _MD_FENCE.match(line) and not pending:
             fenced = not fenced
             continue
@@ -662,12 +705,16 @@ def markdown_to_text(markup: str) -> str:
             if not stripped.strip():
                 continue  # a line of markup only: the paragraph around it goes on
             line = stripped
-        if _MD_SETEXT.match(line) and out and out[-1].strip():
+        if i in table:
+            if not table[i]:
+                continue  # the separator under the header
+            line = _table_row(line)
+        elif _MD_SETEXT.match(line) and out and out[-1].strip():
             continue  # the underline of a heading
         if _MD_RULE.match(line) or _MD_LINK_DEFINITION.match(line):
             out.append("")
             continue
-        heading = _MD_ATX.match(line)
+        heading = None if i in table else _MD_ATX.match(line)
         if heading:
             line = heading.group(1)
         line = _MD_BULLET.sub(r"\1- ", _MD_QUOTE.sub("", line))

@@ -358,3 +358,24 @@ def test_a_title_without_any_text_is_not_an_article() -> None:
     ):
         with pytest.raises(IngestError, match="no text left after cleaning"):
             parse(source, raw)
+
+
+def test_a_markdown_tables_rows_read_as_cells_without_the_separator_row() -> None:
+    text = markdown_to_text(
+        "How fast it peaks:\n\n"
+        "| Ratio | Time to peak | Taste |\n"
+        "|-------|:------------:|------:|\n"
+        "| 1:1:1 | 4 hours | **very** sour |\n"
+        "1:5:5 | 9 hours | mild, yoghurty\n\n"
+        "A line with a | bar is not a table.\n"
+        "```\n| kept | as |\n|----|----|\n```\n"
+    )
+    assert _lines(text) == [
+        "How fast it peaks:",
+        "Ratio | Time to peak | Taste",
+        "1:1:1 | 4 hours | very sour",
+        "1:5:5 | 9 hours | mild, yoghurty",
+        "A line with a | bar is not a table.",
+        "| kept | as |",
+        "|----|----|",
+    ]
