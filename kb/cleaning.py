@@ -681,10 +681,54 @@ def _table_row(line: str) -> str:
     return " | ".join(cell.strip().replace("\\|", "|") for cell in _MD_CELL_BAR.split(row))
 
 
+# Footnotes: "[^1]" in the text, "[^1]: The note." below, with indented lines
+# continuing the note. A page shows the marks as numbers in the order the text
+# first refers to them, and the notes at the end in that order.
+_MD_FOOTNOTE = re.compile(r"^\s{0,3}\[\^([^\]\s]+)\]:[ \t]*(.*)$")
+_MD_FOOTNOTE_REF = re.compile(r"\[\^([^\]\s]+)\](?!:)")
+_MD_CONTINUATION = re.compile(r"^(?: {4}|\t)\s*(\S.*)$")
+
+
+class _Footnotes:
+    """An article's footnotes: its marks as "[1]", "[2]" …, and its notes as lines "[1] …" at its end."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.labels = {m.group(1) for m in map(_MD_FOOTNOTE.match, lines) if m}
+        self.number: dict[str, int] = {}
+        self.notes: dict[str, list[str]] = {}
+
+    def mark(self, line: str) -> str:
+        return _MD_FOOTNOTE_REF.sub(self._mark, line) if self.labels else line
+
+    def _mark(self, match: re.Match[str]) -> str:
+        label = match.group(1)
+        if label not in self.labels:
+            return match.group()  # no note: not a footnote, and shown as written
+        return f"[{self.number.setdefault(label, len(self.number) + 1)}]"
+
+    def lines(self, inline: Callable[[str], str]) -> list[str]:
+        for label in self.notes:
+            self.number.setdefault(label, len(self.number) + 1)
+        ordered = sorted(self.notes, key=self.number.__getitem__)
+        notes = [f"[{self.number[label]}] {inline(' '.join(self.notes[label]))}" for label in ordered]
+        return ["", *notes] if notes else []
+
+
+def _md_inline(line: str) -> str:
+    line = _MD_IMAGE.sub(r"\1", line)
+    line = _MD_LINK.sub(r"\1", line)
+    line = _MD_REF_LINK.sub(r"\1", line)
+    line = _MD_AUTOLINK.sub(r"\1", line)
+    line = _MD_CODE.sub(r"\1", line)
+    line = _MD_STRONG.sub(r"\2", line)
+    return _MD_EMPHASIS.sub(lambda m: m.group(1) or m.group(2), line)
+
+
 def markdown_to_text(markup: str) -> str:
     """The text of a Markdown article: headings without their "#", emphasis,
     links and code without their marks, "*"/"+" bullets as "-", a table's
-    rows as lines of cells with " | " between them. Front matter
+    rows as lines of cells with " | " between them, footnote marks as "[1]"
+    and their notes as lines "[1] …" at the end. Front matter
     goes too, but for its title, which becomes the first line, and so do HTML
     comments and template tags (Hugo's shortcodes, Liquid's tags)."""
     title, markup = front_matter(markup)
@@ -693,6 +737,8 @@ def markdown_to_text(markup: str) -> str:
     pending: str | None = None  # the end of a comment or template tag left open
     lines = markup.splitlines()
     table = _table_lines(lines)
+    footnotes = _Footnotes(lines)
+    note: list[str] | None = None  # the footnote whose indented lines may follow
     for i, line in enumerate(lines):
         if _MD_FENCE.match(line) and not pending:
             fenced = not fenced
@@ -705,6 +751,17 @@ def markdown_to_text(markup: str) -> str:
             if not stripped.strip():
                 continue  # a line of markup only: the paragraph around it goes on
             line = stripped
+        footnote = _MD_FOOTNOTE.match(line)
+        if footnote:
+            note = footnotes.notes.setdefault(footnote.group(1), [])
+            note.append(footnote.group(2).strip())
+            continue
+        continuation = _MD_CONTINUATION.match(line) if note is not None else None
+        if continuation and note is not None:
+            note.append(continuation.group(1))
+            continue
+        if line.strip():
+            note = None
         if i in table:
             if not table[i]:
                 continue  # the separator under the header
@@ -718,14 +775,8 @@ def markdown_to_text(markup: str) -> str:
         if heading:
             line = heading.group(1)
         line = _MD_BULLET.sub(r"\1- ", _MD_QUOTE.sub("", line))
-        line = _MD_IMAGE.sub(r"\1", line)
-        line = _MD_LINK.sub(r"\1", line)
-        line = _MD_REF_LINK.sub(r"\1", line)
-        line = _MD_AUTOLINK.sub(r"\1", line)
-        line = _MD_CODE.sub(r"\1", line)
-        line = _MD_STRONG.sub(r"\2", line)
-        line = _MD_EMPHASIS.sub(lambda m: m.group(1) or m.group(2), line)
-        out.append(line)
+        out.append(_md_inline(footnotes.mark(line)))
+    out.extend(footnotes.lines(lambda text: _md_inline(footnotes.mark(text))))
     first = next((line.strip() for line in out if line.strip()), "")
     # A title over no text (front matter only) is not an article.
     if title and first and first != title:

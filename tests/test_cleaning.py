@@ -379,3 +379,24 @@ def test_a_markdown_tables_rows_read_as_cells_without_the_separator_row() -> Non
         "| kept | as |",
         "|----|----|",
     ]
+
+
+def test_markdown_footnotes_keep_their_text_at_the_end_with_marks_numbered_as_shown() -> None:
+    from kb.citations import MARKER
+
+    text = markdown_to_text(
+        "I feed at 1:5:5.[^ratio] It peaks in 9 hours.[^1] At 1:5:5 it is mild.[^ratio] See [^nowhere].\n\n"
+        "[^1]: At 24 °C, in a *glass* jar.\n"
+        "[^ratio]: Ratios are by weight,\n"
+        "    never by volume.\n\n"
+        "## Flour\n\nRye ferments faster.\n"
+    )
+    assert _lines(text) == [
+        "I feed at 1:5:5.[1] It peaks in 9 hours.[2] At 1:5:5 it is mild.[1] See [^nowhere].",
+        "Flour",
+        "Rye ferments faster.",
+        "[1] Ratios are by weight, never by volume.",
+        "[2] At 24 °C, in a glass jar.",
+    ]
+    # The answer layer shows an article's own marks as "[…]": a footnote's mark is one of them.
+    assert MARKER.sub("[…]", _lines(text)[0]).startswith("I feed at 1:5:5.[…] It peaks in 9 hours.[…]")
