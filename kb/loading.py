@@ -9,9 +9,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from kb.cleaning import clean_text, draft_setting, html_to_text, markdown_to_text
+from kb.cleaning import clean_text
 from kb.errors import IngestError
+from kb.html_text import html_to_text
 from kb.language import detect
+from kb.markdown_text import draft_setting, markdown_to_text
 from kb.models import Document
 
 log = logging.getLogger(__name__)

@@ -5,8 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from kb.cleaning import clean_text, html_to_text, markdown_to_text
+from kb.cleaning import clean_text
+from kb.html_text import html_to_text
 from kb.loading import load_folder, parse
+from kb.markdown_text import markdown_to_text
 from tests.conftest import SEEDS
 
 

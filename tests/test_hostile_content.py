@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 
 from kb import cli
-from kb.cleaning import clean_text, html_to_text
+from kb.cleaning import clean_text
 from kb.cli import visible
+from kb.html_text import html_to_text
 from kb.loading import parse
 from kb.service import KnowledgeBase, validate_question
 from kb.settings import Settings

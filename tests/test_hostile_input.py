@@ -20,7 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kb.chunking import chunk_document
-from kb.cleaning import clean_text, html_to_text
+from kb.cleaning import clean_text
+from kb.html_text import html_to_text
 from kb.models import Document
 from kb.service import validate_question
 from kb.settings import Settings
