@@ -10,6 +10,8 @@ from kb.text import clause_spans, sentence_spans
 
 _BULLET = re.compile(r"^(?:[•\-*–·▪◦]|\d{1,2}[.)])\s+")
 _NUMBERED = re.compile(r"^\d{1,2}[.)]\s+")
+# A table's row, as cleaning writes it: cells with " | " between them.
+_TABLE_ROW = re.compile(r"\S \| \S")
 _MARKDOWN_HEADING = re.compile(r"^#{1,6}\s")
 MAX_HEADING = 100
 # A paragraph is the author's unit of thought: one up to this many times
@@ -52,7 +54,9 @@ def _kind(line: str) -> str:
     ends_open = not re.search(r"[.!;:,…]$", stripped)
     if _NUMBERED.match(stripped) and short and ends_open:
         return "heading"
-    if _BULLET.match(stripped):
+    if _BULLET.match(stripped) or _TABLE_ROW.search(stripped):
+        # A table's rows are items of one block, as a list's are: short and
+        # without a stop, a row ("Garmisch – Imst | 98 | 1.250") read as a heading.
         return "bullet"
     if short and ends_open:
         return "heading"

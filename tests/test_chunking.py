@@ -42,6 +42,17 @@ def test_numbered_headings_and_bullets_are_recognised() -> None:
     assert any(k == "bullet" for k in (b.kind for b in blocks(pt.text)))
 
 
+def test_a_tables_rows_are_items_of_its_section_not_headings() -> None:
+    text = (
+        "Transalp\n\nDie Route\n\nTag | Etappe | Kilometer\n\n1 | Garmisch – Imst | 98\n\n2 | Imst – Nauders | 87\n\n"
+        "Wir sind jeden Tag früh losgefahren, um der Hitze am Nachmittag zu entgehen."
+    )
+    doc = Document(source="t.txt", title="Transalp", language="de", text=text, content_hash="x")
+    kinds = {text[b.start : b.end]: b.kind for b in blocks(text)}
+    assert kinds["1 | Garmisch – Imst | 98"] == "bullet" and kinds["Die Route"] == "heading"
+    assert {c.heading for c in chunk_document(doc) if "Garmisch" in c.text} == {"Die Route"}
+
+
 def test_long_arabic_paragraphs_split_between_sentences() -> None:
     text = "عنوان\n\n" + " ".join(["هذه جملة طويلة عن القنوات المتعددة والتسويق الشامل." for _ in range(40)])
     doc = Document("x.txt", "عنوان", "ar", text, "h")
