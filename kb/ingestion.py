@@ -144,6 +144,9 @@ def _ingest(
     removed = [s for s in previous if s not in current]
     elsewhere = active.folder if active is not None and active.folder and active.folder != here else ""
     if active is not None and same_model and not (added or updated or removed):
+        # Nothing to index, but what earlier ingests left (the generation the
+        # last one replaced, or one a killed ingest half-built) goes all the same.
+        store.drop_inactive()
         if elsewhere:
             store.activate(active.generation, active.embedding_model, active.dimension, here)
         return IngestReport(

@@ -173,8 +173,8 @@ class Store:
         self._handles: dict[str, Any] = {}
 
     # -- names -------------------------------------------------------------
-    def _meta(self) -> Any:
-        return self._handle(f"{self.prefix}-meta", create=True)
+    def _meta(self, create: bool = True) -> Any:
+        return self._handle(f"{self.prefix}-meta", create=create)
 
     def _name(self, generation: int, kind: str) -> str:
         return f"{self.prefix}-g{generation}-{kind}"
@@ -198,7 +198,17 @@ class Store:
     # -- the active generation --------------------------------------------
     @_guarded
     def active(self) -> ActiveIndex | None:
-        result = self._meta().get(ids=[_ACTIVE_ID], include=["metadatas"])
+        # Only an ingest creates the meta collection: a read on an empty
+        # Chroma server (or a colleague's, by a mistyped URL) writes nothing.
+        try:
+            result = self._meta(create=False).get(ids=[_ACTIVE_ID], include=["metadatas"])
+        except NotFoundError:
+            with self._lock:
+                self._handles.pop(f"{self.prefix}-meta", None)
+            try:
+                result = self._meta(create=False).get(ids=[_ACTIVE_ID], include=["metadatas"])
+            except NotFoundError:
+                return None
         if not result["ids"]:
             return None
         meta = result["metadatas"][0]

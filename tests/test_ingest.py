@@ -69,6 +69,20 @@ def test_reingest_is_incremental_and_idempotent(seeds_copy: Path, parts) -> None
     assert doc is not None and doc.text.endswith("Un paragraf nou despre Worten.")
     # Only the active generation and the one it replaced (kept for readers in flight) are left.
     assert store.generations() == [first.generation, third.generation]
+    # A generation a killed ingest half-built goes with the next ingest, even one with nothing to index.
+    stray = store.new_generation(embedder.name)
+    fourth = ingest(seeds_copy, settings, store, embedder)
+    assert not fourth.changed and stray not in store.generations()
+    assert store.generations() == [third.generation]
+
+
+def test_reading_an_empty_store_writes_nothing(tmp_path: Path) -> None:
+    """A read-only command on an empty Chroma (a server, or a colleague's by a
+    mistyped URL) created the meta collection."""
+    settings = Settings(data_dir=tmp_path / "kb")
+    store = Store(settings)
+    assert store.active() is None
+    assert store._client.list_collections() == []
 
 
 def test_the_arabic_translation_is_recognised(kb: KnowledgeBase) -> None:
