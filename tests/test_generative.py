@@ -326,7 +326,7 @@ def test_a_failed_rewrite_uses_the_rule(
 ) -> None:
     from kb.models import Question, Turn
 
-    settings = llm_settings(seeded_settings, fake).replace(extra={"KB_LLM_CONDENSE_TIMEOUT": "0.5"})
+    settings = llm_settings(seeded_settings, fake).replace(llm_condense_timeout=0.5)
     fake.always(condensed)
     question = Question("and its challenges?", history=(Turn("user", "What is an omnichannel strategy?"),))
     started = time.perf_counter()

@@ -1,0 +1,95 @@
+"""Settings are checked once, when they are built: a bad ``KB_*`` value (or flag) is one line
+naming the variable and what it accepts, exit 2, before any model is loaded or index opened."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kb.errors import ConfigError
+from kb.settings import Settings
+from tests.conftest import ROOT
+
+LLM = {"KB_LLM_BASE_URL": "http://127.0.0.1:9/v1", "KB_LLM_MODEL": "some-model"}
+
+
+def run(command: list[str], data_dir: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """A front door as a user starts it, with only the given ``KB_*`` variables."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
+    environment.update({"KB_DATA_DIR": str(data_dir), "ANONYMIZED_TELEMETRY": "False", "HF_HUB_OFFLINE": "1", **env})
+    return subprocess.run(
+        [sys.executable, *command], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def assert_refused(result: subprocess.CompletedProcess[str], data_dir: Path, *words: str) -> None:
+    """Exit 2, one line on stderr with ``words``, and nothing was started: no index folder."""
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+    assert result.stdout == ""
+    assert not data_dir.exists()
+
+
+# -- seconds ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("variable", "raw"),
+    [
+        ("KB_LLM_TIMEOUT", "inf"),
+        ("KB_LLM_TIMEOUT", "1e12"),
+        ("KB_LLM_TIMEOUT", "nan"),
+        ("KB_LLM_TIMEOUT", "-1"),
+        ("KB_LLM_TIMEOUT", "0"),
+        ("KB_LLM_CONNECT_TIMEOUT", "nan"),
+        ("KB_LLM_CONNECT_TIMEOUT", "0"),
+        ("KB_LLM_CONDENSE_TIMEOUT", "nan"),
+        ("KB_LLM_CONDENSE_TIMEOUT", "inf"),
+        ("KB_REQUEST_TIMEOUT", "-5"),
+        ("KB_REQUEST_TIMEOUT", "inf"),
+        ("KB_REQUEST_TIMEOUT", "nan"),
+        ("KB_SEND_TIMEOUT", "-1"),
+        ("KB_SEND_TIMEOUT", "86401"),
+    ],
+)
+def test_seconds_must_be_finite_positive_and_at_most_a_day(variable: str, raw: str) -> None:
+    with pytest.raises(ConfigError, match=rf"^{variable} must be .*at most 86400 \(a day\), got "):
+        Settings.from_env({variable: raw})
+
+
+def test_zero_turns_the_slow_client_timeouts_off_and_a_day_is_allowed() -> None:
+    settings = Settings.from_env({"KB_REQUEST_TIMEOUT": "0", "KB_SEND_TIMEOUT": "0", "KB_LLM_TIMEOUT": "86400"})
+    assert (settings.request_timeout, settings.send_timeout, settings.llm_timeout) == (0.0, 0.0, 86400.0)
+    with pytest.raises(ConfigError, match=r"^KB_REQUEST_TIMEOUT must be 0 \(off\) or"):
+        Settings.from_env({"KB_REQUEST_TIMEOUT": "-5"})
+
+
+def test_the_model_server_timeouts_are_settings() -> None:
+    settings = Settings.from_env({**LLM, "KB_LLM_CONNECT_TIMEOUT": "2", "KB_LLM_CONDENSE_TIMEOUT": "0.5"})
+    assert (settings.llm_connect_timeout, settings.llm_condense_timeout) == (2.0, 0.5)
+
+
+# -- the front doors -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "env", "words"),
+    [
+        (["-m", "kb", "ask", "What is omnichannel?"], {**LLM, "KB_LLM_TIMEOUT": "inf"}, ["KB_LLM_TIMEOUT", "got inf"]),
+        (["-m", "kb", "ask", "What is omnichannel?"], {**LLM, "KB_LLM_CONDENSE_TIMEOUT": "nan"},
+         ["KB_LLM_CONDENSE_TIMEOUT", "got nan"]),
+        (["app.py"], {"KB_REQUEST_TIMEOUT": "-5"}, ["KB_REQUEST_TIMEOUT", "0 (off)"]),
+    ],
+)
+def test_a_bad_setting_stops_every_front_door_with_one_line_and_exit_2(
+    tmp_path: Path, command: list[str], env: dict[str, str], words: list[str]
+) -> None:
+    data_dir = tmp_path / "kb"
+    assert_refused(run(command, data_dir, env), data_dir, *words)
