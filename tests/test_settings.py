@@ -76,6 +76,41 @@ def test_the_model_server_timeouts_are_settings() -> None:
     assert (settings.llm_connect_timeout, settings.llm_condense_timeout) == (2.0, 0.5)
 
 
+# -- whole numbers ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("variable", "raw", "accepts"),
+    [
+        ("KB_PORT", "99999", "from 1 to 65535"),
+        ("KB_PORT", "-1", "from 1 to 65535"),
+        ("KB_PORT", "0", "from 1 to 65535"),
+        ("KB_TOP_K", "0", "from 1 to 20"),
+        ("KB_TOP_K", "50", "from 1 to 20"),
+        ("KB_TOP_K", "-3", "from 1 to 20"),
+        ("KB_RATE_LIMIT", "-1", "0 (no limit)"),
+        ("KB_MAX_FILE_BYTES", "0", "1 or more"),
+        ("KB_MAX_QUESTION_CHARS", "0", "1 or more"),
+        ("KB_MAX_HISTORY_TURNS", "0", "1 or more"),
+        ("KB_CHUNK_MAX_CHARS", "0", "1 or more"),
+        ("KB_CHUNK_MIN_CHARS", "600", "from 0 to KB_CHUNK_MAX_CHARS (550)"),
+    ],
+)
+def test_numbers_out_of_their_range_are_refused(variable: str, raw: str, accepts: str) -> None:
+    with pytest.raises(ConfigError, match=rf"^{variable}\b") as refused:
+        Settings.from_env({variable: raw})
+    assert accepts in str(refused.value) and str(refused.value).endswith(f"got {raw}")
+
+
+def test_rate_limit_zero_is_no_limit() -> None:
+    assert Settings.from_env({"KB_RATE_LIMIT": "0"}).rate_limit == 0
+
+
+def test_a_flag_is_checked_like_its_variable() -> None:
+    with pytest.raises(ConfigError, match=r"^KB_PORT \(or --port\) must be a port number from 1 to 65535, got 70000"):
+        Settings.from_env({}).replace(port=70000)
+
+
 # -- the front doors -------------------------------------------------------------------------------
 
 
@@ -85,6 +120,11 @@ def test_the_model_server_timeouts_are_settings() -> None:
         (["-m", "kb", "ask", "What is omnichannel?"], {**LLM, "KB_LLM_TIMEOUT": "inf"}, ["KB_LLM_TIMEOUT", "got inf"]),
         (["-m", "kb", "ask", "What is omnichannel?"], {**LLM, "KB_LLM_CONDENSE_TIMEOUT": "nan"},
          ["KB_LLM_CONDENSE_TIMEOUT", "got nan"]),
+        (["-m", "kb", "ask", "What is omnichannel?"], {"KB_TOP_K": "0"}, ["KB_TOP_K must be", "got 0"]),
+        (["-m", "kb", "serve"], {"KB_PORT": "99999"}, ["KB_PORT (or --port)", "got 99999"]),
+        (["-m", "kb", "serve", "--port", "-1"], {}, ["KB_PORT (or --port)", "got -1"]),
+        (["app.py"], {"KB_PORT": "-1"}, ["KB_PORT (or --port)", "got -1"]),
+        (["app.py"], {"KB_RATE_LIMIT": "-1"}, ["KB_RATE_LIMIT", "0 (no limit)"]),
         (["app.py"], {"KB_REQUEST_TIMEOUT": "-5"}, ["KB_REQUEST_TIMEOUT", "0 (off)"]),
     ],
 )
