@@ -194,3 +194,21 @@ def _check(settings: Settings) -> None:
     )
     if not str(settings.host).strip():
         raise ConfigError(f"{_name('host')} must be an address to listen on, e.g. 127.0.0.1 or 0.0.0.0")
+    if settings.chroma_token and not settings.chroma_url:
+        raise ConfigError(
+            "KB_CHROMA_TOKEN is set but KB_CHROMA_URL is not: the token is only sent to a Chroma server. "
+            "Set KB_CHROMA_URL, or unset KB_CHROMA_TOKEN to use the embedded index"
+        )
+    if bool(settings.llm_base_url) != bool(settings.llm_model):
+        given, missing = (
+            ("KB_LLM_BASE_URL", "KB_LLM_MODEL") if settings.llm_base_url else ("KB_LLM_MODEL", "KB_LLM_BASE_URL")
+        )
+        raise ConfigError(
+            f"{given} is set but {missing} is not: generated answers need both. "
+            f"Set {missing}, or unset {given} to answer extractively"
+        )
+    if settings.llm_api_key and not settings.llm_base_url:
+        raise ConfigError(
+            "KB_LLM_API_KEY is set but KB_LLM_BASE_URL and KB_LLM_MODEL are not: the key is only sent to a model "
+            "server. Set them, or unset KB_LLM_API_KEY to answer extractively"
+        )

@@ -111,6 +111,29 @@ def test_a_flag_is_checked_like_its_variable() -> None:
         Settings.from_env({}).replace(port=70000)
 
 
+# -- settings that need each other -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"KB_LLM_BASE_URL": "http://127.0.0.1:9/v1"}, "KB_LLM_BASE_URL is set but KB_LLM_MODEL is not"),
+        ({"KB_LLM_MODEL": "some-model"}, "KB_LLM_MODEL is set but KB_LLM_BASE_URL is not"),
+        ({"KB_LLM_API_KEY": "s3cret"}, "KB_LLM_API_KEY is set but KB_LLM_BASE_URL and KB_LLM_MODEL are not"),
+        ({"KB_CHROMA_TOKEN": "abc"}, "KB_CHROMA_TOKEN is set but KB_CHROMA_URL is not"),
+    ],
+)
+def test_half_a_configuration_is_refused(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=f"^{message}"):
+        Settings.from_env(env)
+
+
+def test_a_whole_configuration_is_accepted() -> None:
+    settings = Settings.from_env({**LLM, "KB_LLM_API_KEY": "s3cret"})
+    assert settings.llm_enabled
+    assert Settings.from_env({"KB_CHROMA_URL": "https://chroma.example.com", "KB_CHROMA_TOKEN": "t0k"}).chroma_token
+
+
 # -- the front doors -------------------------------------------------------------------------------
 
 
@@ -121,11 +144,14 @@ def test_a_flag_is_checked_like_its_variable() -> None:
         (["-m", "kb", "ask", "What is omnichannel?"], {**LLM, "KB_LLM_CONDENSE_TIMEOUT": "nan"},
          ["KB_LLM_CONDENSE_TIMEOUT", "got nan"]),
         (["-m", "kb", "ask", "What is omnichannel?"], {"KB_TOP_K": "0"}, ["KB_TOP_K must be", "got 0"]),
+        (["-m", "kb", "ask", "--json", "What is omnichannel?"], {"KB_LLM_BASE_URL": "http://127.0.0.1:9/v1"},
+         ["KB_LLM_BASE_URL is set but KB_LLM_MODEL is not"]),
         (["-m", "kb", "serve"], {"KB_PORT": "99999"}, ["KB_PORT (or --port)", "got 99999"]),
         (["-m", "kb", "serve", "--port", "-1"], {}, ["KB_PORT (or --port)", "got -1"]),
         (["app.py"], {"KB_PORT": "-1"}, ["KB_PORT (or --port)", "got -1"]),
         (["app.py"], {"KB_RATE_LIMIT": "-1"}, ["KB_RATE_LIMIT", "0 (no limit)"]),
         (["app.py"], {"KB_REQUEST_TIMEOUT": "-5"}, ["KB_REQUEST_TIMEOUT", "0 (off)"]),
+        (["ingest.py"], {"KB_CHROMA_TOKEN": "abc"}, ["KB_CHROMA_TOKEN is set but KB_CHROMA_URL is not"]),
     ],
 )
 def test_a_bad_setting_stops_every_front_door_with_one_line_and_exit_2(
