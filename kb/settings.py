@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from kb.errors import ConfigError
 
@@ -175,6 +176,43 @@ def _seconds(settings: Settings, name: str, *, off: bool = False) -> None:
         raise ConfigError(f"{_name(name)} must be {accepts}, got {shown}")
 
 
+def _header_value(settings: Settings, name: str, where: str) -> None:
+    value = getattr(settings, name)
+    if value and not (value.isascii() and value.isprintable()):
+        raise ConfigError(
+            f"{_name(name)} must be printable ASCII: it is sent in {where}, "
+            "and HTTP headers carry no other characters (look for an accent or a line break)"
+        )
+
+
+def _url(settings: Settings, name: str, example: str, *, path: bool) -> None:
+    value = getattr(settings, name)
+    if not value:
+        return
+    shape = "http(s)://host[:port][/path]" if path else "http(s)://host[:port]"
+    try:
+        parsed = urlparse(value)
+        port = parsed.port
+    except ValueError:  # urllib: "Port could not be cast to integer value", "Port out of range 0-65535"
+        raise ConfigError(
+            f"{_name(name)} must look like {shape}, with a port from 1 to 65535, e.g. {example}; got {value!r}"
+        ) from None
+    if (
+        parsed.scheme not in ("http", "https")
+        or not parsed.hostname
+        or port == 0
+        or parsed.query
+        or parsed.fragment
+        or value != value.strip()
+    ):
+        raise ConfigError(f"{_name(name)} must look like {shape}, e.g. {example}; got {value!r}")
+    if not path and parsed.path not in ("", "/"):
+        raise ConfigError(
+            f"{_name(name)} must be {shape} without a path (omnikb talks to the server at its root), "
+            f"e.g. {example}; got {value!r}"
+        )
+
+
 def _check(settings: Settings) -> None:
     for name in sorted(_FLOAT_FIELDS):
         _seconds(settings, name, off=name in ("request_timeout", "send_timeout"))
@@ -194,6 +232,10 @@ def _check(settings: Settings) -> None:
     )
     if not str(settings.host).strip():
         raise ConfigError(f"{_name('host')} must be an address to listen on, e.g. 127.0.0.1 or 0.0.0.0")
+    _url(settings, "chroma_url", "http://127.0.0.1:8000", path=False)
+    _url(settings, "llm_base_url", "http://127.0.0.1:11434/v1", path=True)
+    _header_value(settings, "chroma_token", "the Authorization and X-Chroma-Token headers")
+    _header_value(settings, "llm_api_key", "the Authorization header")
     if settings.chroma_token and not settings.chroma_url:
         raise ConfigError(
             "KB_CHROMA_TOKEN is set but KB_CHROMA_URL is not: the token is only sent to a Chroma server. "

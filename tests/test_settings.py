@@ -134,6 +134,51 @@ def test_a_whole_configuration_is_accepted() -> None:
     assert Settings.from_env({"KB_CHROMA_URL": "https://chroma.example.com", "KB_CHROMA_TOKEN": "t0k"}).chroma_token
 
 
+# -- URLs and header values ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["not-a-url", "ftp://127.0.0.1:9/v1", "127.0.0.1:9/v1", "http://", "http://host:abc/v1",
+                                 "http://host:99999/v1", "http://host:9/v1?x=1", " http://host:9/v1"])
+def test_the_model_server_url_must_be_http(url: str) -> None:
+    with pytest.raises(ConfigError, match=r"^KB_LLM_BASE_URL must look like http\(s\)://host\[:port\]\[/path\]"):
+        Settings.from_env({**LLM, "KB_LLM_BASE_URL": url})
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:11434/v1", "https://api.example.com/v1", "http://[::1]:8000/v1"])
+def test_model_server_urls_with_a_path_are_accepted(url: str) -> None:
+    assert Settings.from_env({**LLM, "KB_LLM_BASE_URL": url}).llm_base_url == url
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://127.0.0.1:8000/chroma", "without a path"),
+        ("http://127.0.0.1:abc", "with a port from 1 to 65535"),
+        ("http://127.0.0.1:99999", "with a port from 1 to 65535"),
+        ("127.0.0.1:8000", "must look like http(s)://host[:port]"),
+        ("ftp://127.0.0.1:8000", "must look like http(s)://host[:port]"),
+    ],
+)
+def test_the_chroma_url_must_be_a_server_root(url: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=r"^KB_CHROMA_URL \(or --chroma-url\) must ") as refused:
+        Settings.from_env({"KB_CHROMA_URL": url})
+    assert message in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({**LLM, "KB_LLM_API_KEY": "clé"}, "KB_LLM_API_KEY"),
+        ({"KB_CHROMA_URL": "http://127.0.0.1:8000", "KB_CHROMA_TOKEN": "sécret"}, "KB_CHROMA_TOKEN"),
+        ({"KB_CHROMA_URL": "http://127.0.0.1:8000", "KB_CHROMA_TOKEN": "abc\n"}, "KB_CHROMA_TOKEN"),
+    ],
+)
+def test_a_secret_that_cannot_go_in_a_header_is_refused_without_showing_it(env: dict[str, str], variable: str) -> None:
+    with pytest.raises(ConfigError, match=f"^{variable} must be printable ASCII: it is sent in the ") as refused:
+        Settings.from_env(env)
+    assert env[variable].strip() not in str(refused.value)
+
+
 # -- the front doors -------------------------------------------------------------------------------
 
 
@@ -146,11 +191,17 @@ def test_a_whole_configuration_is_accepted() -> None:
         (["-m", "kb", "ask", "What is omnichannel?"], {"KB_TOP_K": "0"}, ["KB_TOP_K must be", "got 0"]),
         (["-m", "kb", "ask", "--json", "What is omnichannel?"], {"KB_LLM_BASE_URL": "http://127.0.0.1:9/v1"},
          ["KB_LLM_BASE_URL is set but KB_LLM_MODEL is not"]),
+        (["-m", "kb", "ask", "What is omnichannel?"], {**LLM, "KB_LLM_BASE_URL": "ftp://127.0.0.1:9/v1"},
+         ["KB_LLM_BASE_URL must look like"]),
         (["-m", "kb", "serve"], {"KB_PORT": "99999"}, ["KB_PORT (or --port)", "got 99999"]),
         (["-m", "kb", "serve", "--port", "-1"], {}, ["KB_PORT (or --port)", "got -1"]),
         (["app.py"], {"KB_PORT": "-1"}, ["KB_PORT (or --port)", "got -1"]),
         (["app.py"], {"KB_RATE_LIMIT": "-1"}, ["KB_RATE_LIMIT", "0 (no limit)"]),
         (["app.py"], {"KB_REQUEST_TIMEOUT": "-5"}, ["KB_REQUEST_TIMEOUT", "0 (off)"]),
+        (["ingest.py"], {"KB_CHROMA_URL": "http://127.0.0.1:abc"}, ["KB_CHROMA_URL", "port from 1 to 65535"]),
+        (["ingest.py"], {"KB_CHROMA_URL": "http://127.0.0.1:8000/chroma"}, ["KB_CHROMA_URL", "without a path"]),
+        (["-m", "kb", "sources"], {"KB_CHROMA_URL": "http://127.0.0.1:9", "KB_CHROMA_TOKEN": "sécret"},
+         ["KB_CHROMA_TOKEN must be printable ASCII"]),
         (["ingest.py"], {"KB_CHROMA_TOKEN": "abc"}, ["KB_CHROMA_TOKEN is set but KB_CHROMA_URL is not"]),
     ],
 )
