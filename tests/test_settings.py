@@ -3,6 +3,8 @@ naming the variable and what it accepts, exit 2, before any model is loaded or i
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import subprocess
 import sys
@@ -10,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from kb import settings as settings_module
 from kb.errors import ConfigError
 from kb.settings import Settings
 from tests.conftest import ROOT
@@ -179,6 +182,31 @@ def test_a_secret_that_cannot_go_in_a_header_is_refused_without_showing_it(env: 
     assert env[variable].strip() not in str(refused.value)
 
 
+# -- unknown variables -----------------------------------------------------------------------------
+
+
+def test_an_unknown_variable_is_a_warning_naming_the_closest_setting_once(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(settings_module, "_warned", set())
+    env = {"KB_LLM_MODLE": "some-model", "KB_CHROMA_ULR": "http://127.0.0.1:8000", "KB_SOMETHING_ELSE": "1"}
+    with caplog.at_level(logging.WARNING, logger="kb.settings"):
+        Settings.from_env(env)
+        Settings.from_env(env)  # a long-running server that builds its settings again says it once
+    assert [r.getMessage() for r in caplog.records] == [
+        "KB_CHROMA_ULR is not an omnikb setting and is ignored; did you mean KB_CHROMA_URL?",
+        "KB_LLM_MODLE is not an omnikb setting and is ignored; did you mean KB_LLM_MODEL?",
+        "KB_SOMETHING_ELSE is not an omnikb setting and is ignored",
+    ]
+
+
+def test_known_variables_are_no_warning(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(settings_module, "_warned", set())
+    with caplog.at_level(logging.WARNING, logger="kb.settings"):
+        Settings.from_env({**LLM, "KB_LLM_CONNECT_TIMEOUT": "2", "KB_LLM_CONDENSE_TIMEOUT": "3", "KB_PORT": "8080"})
+    assert caplog.records == []
+
+
 # -- the front doors -------------------------------------------------------------------------------
 
 
@@ -210,3 +238,13 @@ def test_a_bad_setting_stops_every_front_door_with_one_line_and_exit_2(
 ) -> None:
     data_dir = tmp_path / "kb"
     assert_refused(run(command, data_dir, env), data_dir, *words)
+
+
+def test_a_misspelt_variable_is_warned_about_on_stderr_and_the_json_stays_clean(seeded_settings: Settings) -> None:
+    result = run(["-m", "kb", "ask", "--json", "What is omnichannel?"], seeded_settings.data_dir,
+                 {"KB_LLM_MODLE": "some-model"})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["mode"] == "extractive"
+    warnings = [line for line in result.stderr.splitlines() if "KB_LLM_MODLE" in line]
+    assert warnings == ["WARNING kb.settings: KB_LLM_MODLE is not an omnikb setting and is ignored; "
+                        "did you mean KB_LLM_MODEL?"]
