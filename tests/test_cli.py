@@ -111,7 +111,7 @@ def test_bad_files_in_the_folder_are_skipped_and_the_index_kept(tmp_path: Path) 
     )
     assert first.returncode == 0, first.stderr
     assert "5 added" in first.stderr
-    (folder / "broken.txt").write_bytes(b"\xff\xfe\x00garbage")
+    (folder / "broken.txt").write_bytes(b"\x00\x01\x02garbage\xff")  # NUL bytes, no BOM: binary
     (folder / "latin1.md").write_bytes("Canais de comunicação".encode("latin-1"))
     second = kb("ingest", str(folder), "--quiet", data_dir=data)
     assert second.returncode == 0, second.stderr
