@@ -1,5 +1,11 @@
 """Citations are a step of their own: markers are checked against the passages
-and renumbered; no citation is ever taken on the generator's word."""
+and renumbered; no citation is ever taken on the generator's word.
+
+A model's marker may name one passage (``[2]``), several (``[1, 3]``,
+``[3;1]``) or a range (``[1-3]``, ``[1–3]``); each number it names is
+renumbered on its own and written as a marker of its own: ``[1, 3]`` becomes
+``[1][2]`` when passages 1 and 3 are the first two cited.
+"""
 
 from __future__ import annotations
 
@@ -8,28 +14,56 @@ from collections.abc import Sequence
 
 from kb.models import Citation, Hit
 
+# One passage: the form omnikb writes, and what answers carry.
 MARKER = re.compile(r"\[(\d{1,3})\]")
+# What a model may write: one or more numbers, separated by "," or ";", or a range "1-3".
+MARKERS = re.compile(r"\[(\d{1,3}(?:\s*[,;\-–—]\s*\d{1,3})*)\]")
+# The start of a marker that more text may complete: held back while streaming.
+PARTIAL_MARKERS = re.compile(r"\[(?:\d[\d\s,;\-–—]{0,24})?$")
+# A range longer than this is read as its two ends, not everything between.
+MAX_RANGE = 20
+
+
+
+def numbers(marker: str) -> list[int]:
+    """The passage numbers a marker's inside names, in the order written: "3, 1-2" -> [3, 1, 2]."""
+    named: list[int] = []
+    for part in re.split(r"\s*[,;]\s*", marker.strip()):
+        ends = [int(n) for n in re.split(r"\s*[\-–—]\s*", part) if n]
+        if len(ends) == 2 and 0 <= ends[1] - ends[0] <= MAX_RANGE:
+            named.extend(range(ends[0], ends[1] + 1))
+        else:
+            named.extend(ends)
+    return named
 
 
 def renumber(text: str, hits: Sequence[Hit]) -> tuple[str, tuple[Citation, ...]]:
     """Keep markers that name a passage (1-based into ``hits``), drop the rest,
     and number the cited passages 1..n in order of first mention."""
     order: dict[int, int] = {}
+    cleaned = tidy(MARKERS.sub(lambda match: markers_for(match, order, len(hits)), text)).strip()
+    return cleaned, cite(hits, [old - 1 for old, _ in sorted(order.items(), key=lambda item: item[1])])
 
-    def replace(match: re.Match[str]) -> str:
-        index = int(match.group(1))
-        if not 1 <= index <= len(hits):
-            return ""
+
+def markers_for(match: re.Match[str], order: dict[int, int], passages: int) -> str:
+    """A model's marker as omnikb's markers, one per passage named, numbered by
+    first mention (``order``, updated) and written in ascending order: ``[3, 1]``
+    -> ``[1][2]``; numbers naming no passage are dropped."""
+    named: set[int] = set()
+    for index in numbers(match.group(1)):
+        if not 1 <= index <= passages:
+            continue
         if index not in order:
             order[index] = len(order) + 1
-        return f"[{order[index]}]"
+        named.add(order[index])
+    return "".join(f"[{n}]" for n in sorted(named))
 
-    cleaned = MARKER.sub(replace, text)
-    # Collapse what removing markers left behind: "[1][1]" and stray spaces.
-    cleaned = re.sub(r"(\[\d+\])(?:\1)+", r"\1", cleaned)
-    cleaned = re.sub(r"[ \t]+([.,;:!?؟])", r"\1", cleaned)
-    cleaned = re.sub(r"[ \t]{2,}", " ", cleaned).strip()
-    return cleaned, cite(hits, [old - 1 for old, _ in sorted(order.items(), key=lambda item: item[1])])
+
+def tidy(text: str) -> str:
+    """Collapse what removing markers left behind: "[1][1]", " ." and runs of spaces."""
+    text = re.sub(r"(\[\d+\])(?:\1)+", r"\1", text)
+    text = re.sub(r"[ \t]+([.,;:!?؟])", r"\1", text)
+    return re.sub(r"[ \t]{2,}", " ", text)
 
 
 def cite(hits: Sequence[Hit], indexes: Sequence[int]) -> tuple[Citation, ...]:

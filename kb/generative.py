@@ -6,8 +6,10 @@ question's language with ``[n]`` markers. What it writes is then held to the
 same rules as the extractive answer:
 
 - markers that name no passage are dropped, the cited passages renumbered in
-  order of first mention (``kb.citations.renumber``); while streaming, markers
-  are renumbered the same way as they arrive, so streamed text matches;
+  order of first mention (``kb.citations.renumber``), a marker naming several
+  (``[1, 3]``, ``[1-3]``) written as one marker per passage; while streaming,
+  markers are renumbered and the text tidied the same way as they arrive, so
+  streamed text matches;
 - the exact ``NOT_COVERED`` reply becomes the not-covered answer, no citations;
 - an answer with no valid marker, in another language than the question's, or
   that fails (server down, HTTP error, timeout, dropped or garbled stream)
@@ -29,7 +31,7 @@ from typing import Any
 
 from kb import language as lang
 from kb.answering import AnswerRequest, ExtractiveAnswerer, answer_once, answered, lead_in, not_covered
-from kb.citations import MARKER, renumber
+from kb.citations import MARKERS, PARTIAL_MARKERS, markers_for, renumber, tidy
 from kb.i18n import message
 from kb.llm import LLMError, build_chat_model, stream_with_deadline, timeouts
 from kb.models import Answer
@@ -43,7 +45,7 @@ MIN_WORDS_FOR_LANGUAGE = 6
 # Text streamed before a correction is separated from the correction by this.
 CORRECTION_SEPARATOR = "\n\n"
 
-_PARTIAL_MARKER = re.compile(r"\[\d{0,3}$")
+_MARKER_AT_END = re.compile(r"\[\d+\]$")
 _SENTINEL_REPLY = re.compile(rf"^\W*{NOT_COVERED}\W*$")
 _QUOTED = re.compile(r"“[^”]*”|«[^»]*»|„[^“”]*[“”]|\"[^\"\n]*\"")
 
@@ -51,25 +53,23 @@ _QUOTED = re.compile(r"“[^”]*”|«[^»]*»|„[^“”]*[“”]|\"[^\"\n]*
 class MarkerStream:
     """What the user sees of the model's reply while it streams.
 
-    Markers are renumbered exactly as ``renumber`` will number the whole reply
-    (valid ones in order of first mention, others dropped); a marker split
-    across pieces is held until complete; a reply that may still turn out to be
-    the ``NOT_COVERED`` sentinel is held until it cannot.
+    Markers are renumbered and the text tidied exactly as ``renumber`` will do
+    it for the whole reply (valid numbers in order of first mention, one marker
+    each, others dropped; a repeated marker collapsed; no space left before
+    punctuation or doubled); a marker split across pieces, and white space that
+    the next piece may show to be before punctuation or a dropped marker, are
+    held until what follows arrives; a reply that may still turn out to be the
+    ``NOT_COVERED`` sentinel is held until it cannot.
     """
 
     def __init__(self, passages: int) -> None:
         self.passages = passages
         self.order: dict[int, int] = {}
-        self.pending = ""
+        self.pending = ""  # text of the reply not shaped yet
+        self.held = ""  # shaped white space not shown yet
         self.released = False
-
-    def _replace(self, match: re.Match[str]) -> str:
-        index = int(match.group(1))
-        if not 1 <= index <= self.passages:
-            return ""
-        if index not in self.order:
-            self.order[index] = len(self.order) + 1
-        return f"[{self.order[index]}]"
+        self.started = False
+        self.last_marker = ""  # the marker the text shown so far ends with, if it does
 
     def feed(self, piece: str) -> str:
         self.pending += piece
@@ -78,16 +78,30 @@ class MarkerStream:
             if NOT_COVERED.startswith(head) or _SENTINEL_REPLY.match(head):
                 return ""
             self.released = True
-        partial = _PARTIAL_MARKER.search(self.pending)
+        partial = PARTIAL_MARKERS.search(self.pending)
         cut = partial.start() if partial else len(self.pending)
         ready, self.pending = self.pending[:cut], self.pending[cut:]
-        return MARKER.sub(self._replace, ready)
+        return self._shape(ready)
 
     def finish(self) -> str:
         if not self.released:
             return ""
         ready, self.pending = self.pending, ""
-        return MARKER.sub(self._replace, ready)
+        return self._shape(ready, last=True)
+
+    def _shape(self, ready: str, last: bool = False) -> str:
+        text = self.held + MARKERS.sub(lambda match: markers_for(match, self.order, self.passages), ready)
+        # White space at the end waits for what follows: punctuation, or a marker that may be dropped.
+        shown = text.rstrip()
+        self.held = "" if last else text[len(shown) :]
+        shown = tidy(self.last_marker + shown)[len(self.last_marker) :]
+        if not self.started:
+            shown = shown.lstrip()
+            self.started = bool(shown)
+        if shown:
+            end = _MARKER_AT_END.search(shown)
+            self.last_marker = end.group(0) if end else ""
+        return shown
 
 
 def is_not_covered(text: str) -> bool:
@@ -105,7 +119,7 @@ def wrong_language(text: str, expected: str, ignore: Iterable[str] = ()) -> str 
     if expected not in lang.DETECTED:
         return None
     ignored = {w.casefold() for w in ignore}
-    prose = " ".join(w for w in lang.words(MARKER.sub(" ", _QUOTED.sub(" ", text))) if w.casefold() not in ignored)
+    prose = " ".join(w for w in lang.words(MARKERS.sub(" ", _QUOTED.sub(" ", text))) if w.casefold() not in ignored)
     if len(lang.words(prose)) < MIN_WORDS_FOR_LANGUAGE:
         return None
     found = lang.detect(prose, default=expected)
@@ -161,10 +175,11 @@ class GenerativeAnswerer:
         started = time.perf_counter()
         shaper = MarkerStream(len(request.hits))
         raw: list[str] = []
+        streamed: list[str] = []
         note = _note(request)
         if note:
+            streamed.append(note)
             yield note
-        emitted = bool(note)
         first_token: float | None = None
         failure: str | None = None
         try:
@@ -174,11 +189,11 @@ class GenerativeAnswerer:
                 raw.append(piece)
                 shown = shaper.feed(piece)
                 if shown:
-                    emitted = True
+                    streamed.append(shown)
                     yield shown
             shown = shaper.finish()
             if shown:
-                emitted = True
+                streamed.append(shown)
                 yield shown
         except LLMError as exc:
             failure = str(exc)
@@ -191,7 +206,7 @@ class GenerativeAnswerer:
         answer = replace(answer, timings_ms={**timings, **answer.timings_ms})
         if answer.mode != self.mode or not answer.answered:
             # The streamed text, if any, is replaced: say so and stream the replacement.
-            yield (CORRECTION_SEPARATOR if emitted else "") + answer.answer
+            yield (CORRECTION_SEPARATOR if streamed else "") + answer.answer
         yield answer
 
     def _verdict(self, request: AnswerRequest, text: str, failure: str | None) -> Answer:
