@@ -4,7 +4,9 @@ and renumbered; no citation is ever taken on the generator's word.
 A model's marker may name one passage (``[2]``), several (``[1, 3]``,
 ``[3;1]``) or a range (``[1-3]``, ``[1–3]``); each number it names is
 renumbered on its own and written as a marker of its own: ``[1, 3]`` becomes
-``[1][2]`` when passages 1 and 3 are the first two cited.
+``[1][2]`` when passages 1 and 3 are the first two cited. A marker naming only
+numbers that are no passage is dropped, and so is a sentence whose markers all
+are (``drop_unsupported``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 from collections.abc import Sequence
 
 from kb.models import Citation, Hit
+from kb.text import quotation_spans
 
 # One passage: the form omnikb writes, and what answers carry.
 MARKER = re.compile(r"\[(\d{1,3})\]")
@@ -22,6 +25,16 @@ MARKERS = re.compile(r"\[(\d{1,3}(?:\s*[,;\-–—]\s*\d{1,3})*)\]")
 PARTIAL_MARKERS = re.compile(r"\[(?:\d[\d\s,;\-–—]{0,24})?$")
 # A range longer than this is read as its two ends, not everything between.
 MAX_RANGE = 20
+
+# A claim (sentence) ends at a stop, with the closing quotes or brackets and the
+# markers after it, before white space; or at a line's end. Abbreviations
+# ("Dr. Smith", "J. Smith", "e.g. Amazon") and a list's "1." do not end one.
+_STOP = re.compile(
+    rf"(?<=[.!?؟…])[\"'”’»)]*(?:\s*{MARKERS.pattern})*(?=\s|$)"
+    rf"|(?<=[。！？])[」』”)]*(?:\s*{MARKERS.pattern})*"
+    r"|\n"
+)
+_ABBREVIATION = re.compile(r"(?:^|[\s(.])(?:[A-Z][a-z]{0,2}|\w)\.$|^\s*(?:[-*•]\s*)?\d{1,3}\.$")
 
 
 
@@ -72,3 +85,60 @@ def cite(hits: Sequence[Hit], indexes: Sequence[int]) -> tuple[Citation, ...]:
         Citation(id=n, chunk=hits[i].chunk, score=hits[i].score, alternatives=hits[i].alternatives)
         for n, i in enumerate(indexes, start=1)
     )
+
+
+# -- claims -------------------------------------------------------------------------
+def claim_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of the sentences of ``text``, each with the markers written after its stop.
+
+    A stop inside a quotation does not end a sentence."""
+    masked = list(text)
+    for start, end, _ in quotation_spans(text):
+        for i in range(start + 1, end - 1):
+            if masked[i] != "\n":
+                masked[i] = "x"
+    plain = "".join(masked)
+    spans: list[tuple[int, int]] = []
+    begin = 0
+    for match in _STOP.finditer(plain):
+        if match.group(0) != "\n":
+            following = plain[match.end() :].lstrip()[:1]
+            if following.islower() or _ABBREVIATION.search(plain[begin : match.start()]):
+                continue
+        end = match.start() if match.group(0) == "\n" else match.end()
+        spans.append((begin, end))
+        begin = match.end()
+    spans.append((begin, len(text)))
+    return [(s, e) for s, e in (_trim(text, s, e) for s, e in spans) if e > s]
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def cited_numbers(text: str, start: int, end: int, passages: int) -> set[int]:
+    """The passage numbers the markers in ``text[start:end]`` name that exist (1..``passages``)."""
+    return {n for m in MARKERS.finditer(text, start, end) for n in numbers(m.group(1)) if 1 <= n <= passages}
+
+
+def drop_unsupported(text: str, passages: int) -> tuple[str, list[str]]:
+    """``text`` without the sentences whose markers all name passages that do not
+    exist (``[7]`` of 5), and those sentences. Sentences without a marker stay."""
+    kept_lines: list[str] = []
+    dropped: list[str] = []
+    for line in text.split("\n"):
+        kept = line
+        for start, end in reversed(claim_spans(line)):
+            if MARKERS.search(line, start, end) and not cited_numbers(line, start, end, passages):
+                dropped.append(line[start:end])
+                before = len(kept[:start].rstrip(" \t"))
+                if before == 0:
+                    end = len(kept) - len(kept[end:].lstrip(" \t"))
+                kept = kept[:before] + kept[end:]
+        if kept.strip() or not line.strip():
+            kept_lines.append(kept)
+    return "\n".join(kept_lines), dropped[::-1]

@@ -10,14 +10,16 @@ same rules as the extractive answer:
   (``[1, 3]``, ``[1-3]``) written as one marker per passage; while streaming,
   markers are renumbered and the text tidied the same way as they arrive, so
   streamed text matches;
+- a sentence whose markers all name passages that do not exist is dropped
+  (``kb.citations.drop_unsupported``);
 - the exact ``NOT_COVERED`` reply becomes the not-covered answer, no citations;
 - an answer with no valid marker, in another language than the question's, or
   that fails (server down, HTTP error, timeout, dropped or garbled stream)
   falls back to the extractive answer, with ``fallback: true`` and a notice.
 
-Pieces already streamed before a fallback (or a not-covered reply) cannot be
-taken back: the answerer then streams a blank line and the text that replaces
-them, and the final ``Answer`` is authoritative.
+Pieces already streamed before a fallback, a not-covered reply or a dropped
+sentence cannot be taken back: the answerer then streams a blank line and the
+text that replaces them, and the final ``Answer`` is authoritative.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from typing import Any
 
 from kb import language as lang
 from kb.answering import AnswerRequest, ExtractiveAnswerer, answer_once, answered, lead_in, not_covered
-from kb.citations import MARKERS, PARTIAL_MARKERS, markers_for, renumber, tidy
+from kb.citations import MARKERS, PARTIAL_MARKERS, drop_unsupported, markers_for, renumber, tidy
 from kb.i18n import message
 from kb.llm import LLMError, build_chat_model, stream_with_deadline, timeouts
 from kb.models import Answer
@@ -204,8 +206,9 @@ class GenerativeAnswerer:
             timings["first_token"] = (first_token - started) * 1000
         answer = self._verdict(request, "".join(raw), failure)
         answer = replace(answer, timings_ms={**timings, **answer.timings_ms})
-        if answer.mode != self.mode or not answer.answered:
-            # The streamed text, if any, is replaced: say so and stream the replacement.
+        if answer.mode != self.mode or not answer.answered or _words("".join(streamed)) != _words(answer.answer):
+            # The streamed text, if any, is replaced (a fallback, a not-covered reply, or
+            # sentences dropped for citing no passage): stream the replacement after a blank line.
             yield (CORRECTION_SEPARATOR if streamed else "") + answer.answer
         yield answer
 
@@ -214,7 +217,10 @@ class GenerativeAnswerer:
             return self._fall_back(request, failure)
         if is_not_covered(text):
             return not_covered(request, self.mode)
-        cleaned, citations = renumber(text.replace(NOT_COVERED, ""), request.hits)
+        supported, dropped = drop_unsupported(text.replace(NOT_COVERED, ""), len(request.hits))
+        if dropped:
+            log.info("dropped %d sentence(s) citing only passages that do not exist: %r", len(dropped), dropped)
+        cleaned, citations = renumber(supported, request.hits)
         if not citations:
             if NOT_COVERED in text:
                 return not_covered(request, self.mode)
@@ -228,6 +234,10 @@ class GenerativeAnswerer:
         log.warning("generated answer unusable, answering extractively: %s", reason)
         answer = answer_once(self.fallback, request)
         return replace(answer, fallback=True, notice=message("fallback_notice", request.language))
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _note(request: AnswerRequest) -> str:

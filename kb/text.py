@@ -12,6 +12,20 @@ _END = re.compile(r"(?<=[.!?؟…])([\"'”»)]*)\s+|\s*\n\s*")
 # A word: letters only (no digits, no underscore), in any script.
 WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 _CLAUSE = re.compile(r"(?<=[,;:،؛])\s+")
+# Text in quotation marks: “…”, „…“, «…», »…«, 「…」, 『…』, "…", and ‘…’ or '…'
+# when the marks are not apostrophes (an opening mark after a letter, or a
+# closing one before a letter, is one: "don't", "l'omnicanal", "stores' stock").
+_QUOTATION = re.compile(
+    r"“(?P<curly>[^“”]*)”"
+    r"|„(?P<low>[^„“”]*)[“”]"
+    r"|«(?P<guillemets>[^«»]*)»"
+    r"|»(?P<reversed>[^«»]*)«"
+    r"|「(?P<corner>[^「」]*)」"
+    r"|『(?P<white_corner>[^『』]*)』"
+    r'|"(?P<straight>[^"\n]*)"'
+    r"|(?<!\w)‘(?P<single_curly>\S(?:[^‘’\n]|’(?=\w))*?)(?<!\s)’(?!\w)"
+    r"|(?<![\w'])'(?P<single>\S(?:[^'\n]|'(?=\w))*?)(?<!\s)'(?![\w'])"
+)
 
 
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
@@ -30,6 +44,15 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     if begin < stop and text[begin:stop].strip():
         spans.append((begin, stop))
     return [_trim(text, s, e) for s, e in spans if text[s:e].strip()]
+
+
+def quotation_spans(text: str) -> list[tuple[int, int, str]]:
+    """``(start, end, quoted text)`` of each quotation in ``text``, marks included in ``start:end``."""
+    spans = []
+    for match in _QUOTATION.finditer(text):
+        group = match.lastgroup or ""
+        spans.append((match.start(), match.end(), match.group(group) or ""))
+    return spans
 
 
 def clause_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:

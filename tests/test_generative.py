@@ -224,6 +224,32 @@ def test_streamed_markers_are_collapsed_and_dropped_ones_leave_no_space(
     assert "".join(pieces) == data["answer"]  # no "[1][1]", no "everywhere ." in the stream
 
 
+def test_a_sentence_citing_only_passages_that_do_not_exist_is_dropped(gen_kb: KnowledgeBase, fake: FakeOpenAI) -> None:
+    fake.script(
+        Reply(
+            "Omnichannel connects every channel of the company for the customer [1]. "
+            "It was invented in 1987 by Dr. Smith [7]. Multichannel keeps channels apart [2][9]. "
+            "Sales rise by 300% [12][99]."
+        )
+    )
+    pieces, data = ask(gen_kb, EN_QUESTION)
+    assert_contract(data)
+    assert data["mode"] == "generative" and data["fallback"] is False
+    assert data["answer"] == (
+        "Omnichannel connects every channel of the company for the customer [1]. Multichannel keeps channels apart [2]."
+    )
+    # The dropped sentences had streamed: the corrected answer follows them, as after a fallback.
+    assert "Dr. Smith" in "".join(pieces)
+    assert pieces[-1] == CORRECTION_SEPARATOR + data["answer"]
+
+
+def test_an_answer_left_without_a_cited_sentence_falls_back(gen_kb: KnowledgeBase, fake: FakeOpenAI) -> None:
+    fake.script(Reply("Omnichannel is about integration. It was invented in 1987 by Dr. Smith [7]."))
+    _, data = ask(gen_kb, EN_QUESTION)
+    assert_fallback(data, "en")
+    assert "Dr. Smith" not in data["answer"]
+
+
 @pytest.mark.parametrize("reply", ["Omnichannel is integrated, multichannel is not.", "It is integrated [7] [42].", ""])
 def test_an_answer_without_a_valid_marker_falls_back(gen_kb: KnowledgeBase, fake: FakeOpenAI, reply: str) -> None:
     fake.script(Reply(reply))
