@@ -12,10 +12,11 @@ are (``drop_unsupported``).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 
 from kb.models import Citation, Hit
-from kb.text import quotation_spans
+from kb.text import WORD, quotation_spans
 
 # One passage: the form omnikb writes, and what answers carry.
 MARKER = re.compile(r"\[(\d{1,3})\]")
@@ -36,6 +37,11 @@ _STOP = re.compile(
 )
 _ABBREVIATION = re.compile(r"(?:^|[\s(.])(?:[A-Z][a-z]{0,2}|\w)\.$|^\s*(?:[-*•]\s*)?\d{1,3}\.$")
 
+# Quotations of at least this many words (or CJK/Thai characters) are checked against the passages.
+MIN_QUOTED_WORDS = 4
+MIN_QUOTED_UNSPACED = 8
+_UNSPACED = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
+_ELLIPSIS = re.compile(r"[\[(]\s*(?:…|\.\.\.)\s*[\])]|…|\.\.\.")
 
 
 def numbers(marker: str) -> list[int]:
@@ -142,3 +148,50 @@ def drop_unsupported(text: str, passages: int) -> tuple[str, list[str]]:
         if kept.strip() or not line.strip():
             kept_lines.append(kept)
     return "\n".join(kept_lines), dropped[::-1]
+
+
+# -- quotations ---------------------------------------------------------------------
+def unfound_quotations(text: str, hits: Sequence[Hit]) -> list[str]:
+    """The quotations in ``text`` that are in none of the passages they cite.
+
+    A quotation cites the passages its sentence's markers name (all of ``hits``
+    when they name none). It is found when, after normalising (NFKC, case,
+    punctuation and spacing), each of its pieces between ellipses ("…", "[…]")
+    is in one of those passages (title or text). Quotations shorter than
+    ``MIN_QUOTED_WORDS`` words are not judged.
+    """
+    claims = claim_spans(text)
+    unfound: list[str] = []
+    folded: dict[int, str] = {}
+    for start, end, quoted in quotation_spans(text):
+        if not is_quotation(quoted):
+            continue
+        cited: set[int] = set()
+        for s, e in claims:
+            if s < end and e > start:
+                cited |= cited_numbers(text, s, e, len(hits))
+        indexes = sorted(n - 1 for n in cited) or range(len(hits))
+        pieces = [p for p in (_fold(piece) for piece in _ELLIPSIS.split(MARKERS.sub(" ", quoted))) if p]
+        for i in indexes:
+            if i not in folded:
+                folded[i] = _fold(f"{hits[i].chunk.title}\n{hits[i].chunk.text}")
+        if not any(all(piece in folded[i] for piece in pieces) for i in indexes):
+            unfound.append(quoted)
+    return unfound
+
+
+def is_quotation(quoted: str) -> bool:
+    """Long enough to be presented as the source's own words, not a term in quotation marks."""
+    return len(WORD.findall(quoted)) >= MIN_QUOTED_WORDS or len(_UNSPACED.findall(quoted)) >= MIN_QUOTED_UNSPACED
+
+
+def _fold(text: str) -> str:
+    """NFKC, casefolded, punctuation and invisible format characters out, spacing collapsed."""
+    normal = unicodedata.normalize("NFKC", text).casefold()
+    kept = []
+    for ch in normal:
+        category = unicodedata.category(ch)
+        if category == "Cf":
+            continue
+        kept.append(" " if category.startswith("P") else ch)
+    return " ".join("".join(kept).split())

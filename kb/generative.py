@@ -13,9 +13,11 @@ same rules as the extractive answer:
 - a sentence whose markers all name passages that do not exist is dropped
   (``kb.citations.drop_unsupported``);
 - the exact ``NOT_COVERED`` reply becomes the not-covered answer, no citations;
-- an answer with no valid marker, in another language than the question's, or
-  that fails (server down, HTTP error, timeout, dropped or garbled stream)
-  falls back to the extractive answer, with ``fallback: true`` and a notice.
+- an answer with no valid marker, with a quotation that is in none of the
+  passages it cites (``kb.citations.unfound_quotations``), in another language
+  than the question's, or that fails (server down, HTTP error, timeout,
+  dropped or garbled stream) falls back to the extractive answer, with
+  ``fallback: true`` and a notice.
 
 Pieces already streamed before a fallback, a not-covered reply or a dropped
 sentence cannot be taken back: the answerer then streams a blank line and the
@@ -33,12 +35,13 @@ from typing import Any
 
 from kb import language as lang
 from kb.answering import AnswerRequest, ExtractiveAnswerer, answer_once, answered, lead_in, not_covered
-from kb.citations import MARKERS, PARTIAL_MARKERS, drop_unsupported, markers_for, renumber, tidy
+from kb.citations import MARKERS, PARTIAL_MARKERS, drop_unsupported, markers_for, renumber, tidy, unfound_quotations
 from kb.i18n import message
 from kb.llm import LLMError, build_chat_model, stream_with_deadline, timeouts
 from kb.models import Answer
 from kb.prompts import NOT_COVERED, answer_messages
 from kb.settings import Settings
+from kb.text import without_quotations
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +52,6 @@ CORRECTION_SEPARATOR = "\n\n"
 
 _MARKER_AT_END = re.compile(r"\[\d+\]$")
 _SENTINEL_REPLY = re.compile(rf"^\W*{NOT_COVERED}\W*$")
-_QUOTED = re.compile(r"“[^”]*”|«[^»]*»|„[^“”]*[“”]|\"[^\"\n]*\"")
 
 
 class MarkerStream:
@@ -121,7 +123,7 @@ def wrong_language(text: str, expected: str, ignore: Iterable[str] = ()) -> str 
     if expected not in lang.DETECTED:
         return None
     ignored = {w.casefold() for w in ignore}
-    prose = " ".join(w for w in lang.words(MARKERS.sub(" ", _QUOTED.sub(" ", text))) if w.casefold() not in ignored)
+    prose = " ".join(w for w in lang.words(MARKERS.sub(" ", without_quotations(text))) if w.casefold() not in ignored)
     if len(lang.words(prose)) < MIN_WORDS_FOR_LANGUAGE:
         return None
     found = lang.detect(prose, default=expected)
@@ -225,6 +227,9 @@ class GenerativeAnswerer:
             if NOT_COVERED in text:
                 return not_covered(request, self.mode)
             return self._fall_back(request, f"no valid citation marker in the model's answer {text[:120]!r}")
+        unfound = unfound_quotations(supported, request.hits)
+        if unfound:
+            return self._fall_back(request, f"a quotation is in none of the passages it cites: {unfound[0][:120]!r}")
         other = wrong_language(cleaned, request.language, self.shared_words())
         if other is not None:
             return self._fall_back(request, f"the model answered in {other!r}, the question is in {request.language!r}")

@@ -55,6 +55,11 @@ def quotation_spans(text: str) -> list[tuple[int, int, str]]:
     return spans
 
 
+def without_quotations(text: str, replacement: str = " ") -> str:
+    """``text`` with every quotation (marks and all) replaced by ``replacement``."""
+    return _QUOTATION.sub(replacement, text)
+
+
 def clause_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     begin = start

@@ -299,18 +299,99 @@ def test_an_answer_in_another_language_falls_back(gen_kb: KnowledgeBase, fake: F
     assert_fallback(data, "es")
 
 
+def passage_texts(body: dict[str, Any]) -> list[str]:
+    """The passages' texts as the model got them, in order (runs inside the fake server)."""
+    user = "\n".join(m["content"] for m in body["messages"] if m["role"] == "user")
+    return re.findall(r'<passage id="\d+"[^>]*>\n(.*?)\n</passage>', user, re.S)
+
+
+def words_of(text: str, start: int, count: int) -> str:
+    """``count`` words of ``text`` from word ``start``, as a model would quote them (no quotation marks inside)."""
+    words = [w for w in text.split() if not re.search(r"[\"“”«»„'‘’]", w)]
+    return " ".join(words[start : start + count])
+
+
+def quoting(build: Any) -> Any:
+    """A responder whose reply ``build(passages)`` writes from the passages it was given."""
+
+    def respond(body: dict[str, Any]) -> Reply:
+        return Reply(build(passage_texts(body)))
+
+    return respond
+
+
 def test_an_answer_in_the_question_language_may_quote_sources_verbatim(
     gen_kb: KnowledgeBase, fake: FakeOpenAI
 ) -> None:
-    fake.script(
-        Reply(
-            "La gran diferencia es la integración de los canales [1]. Como dice la fuente: "
-            "“Omnichannel means every channel works together as one experience for the customer” [2]."
+    # The quotation is the passage's own words, in other case and spacing, with a cut marked "…".
+    fake.always(
+        quoting(
+            lambda texts: "La gran diferencia es la integración de los canales [1]. Como dice la fuente: "
+            f"“{words_of(texts[1], 0, 6).upper()} … {words_of(texts[1], 9, 5)}” [2]."
         )
     )
     _, data = ask(gen_kb, ES_QUESTION)
     assert_contract(data)
     assert data["mode"] == "generative" and data["fallback"] is False and len(data["citations"]) == 2
+
+
+def test_an_answer_made_only_of_verbatim_quotations_stands(gen_kb: KnowledgeBase, fake: FakeOpenAI) -> None:
+    fake.always(quoting(lambda texts: f"“{words_of(texts[0], 2, 9)}” [1]. «{words_of(texts[2], 0, 7)}» [3]."))
+    _, data = ask(gen_kb, ES_QUESTION)
+    assert_contract(data)
+    assert data["mode"] == "generative" and data["fallback"] is False and len(data["citations"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("question", "reply"),
+    [
+        # A quotation the passages never say, cited to a real passage.
+        (
+            EN_QUESTION,
+            'The article says: "Omnichannel was invented by Amazon in 1987 and guarantees a 300% increase '
+            'in sales" [1]. It also explains that channels work together [2].',
+        ),
+        # Invented English "quotations" for a Spanish question: no prose left for the language check.
+        (
+            ES_QUESTION,
+            "“Omnichannel connects every channel of the business so the customer has a single experience” [1]. "
+            "“Multichannel uses several channels that work separately from each other” [2].",
+        ),
+    ],
+)
+def test_a_quotation_found_in_no_passage_falls_back(
+    gen_kb: KnowledgeBase, fake: FakeOpenAI, question: str, reply: str
+) -> None:
+    fake.script(Reply(reply))
+    _, data = ask(gen_kb, question)
+    assert_fallback(data, data["language"])
+    assert "Amazon" not in data["answer"] and "single experience" not in data["answer"]
+
+
+def test_a_true_quotation_cited_to_the_wrong_passage_falls_back(gen_kb: KnowledgeBase, fake: FakeOpenAI) -> None:
+    fake.always(quoting(lambda texts: f"The source puts it this way: “{words_of(texts[0], 0, 8)}” [5]."))
+    _, data = ask(gen_kb, EN_QUESTION)
+    assert_fallback(data, "en")
+
+
+def test_which_quotations_are_found_in_the_passages() -> None:
+    from kb.citations import unfound_quotations
+    from tests.fake_openai import sample_request
+
+    hits = sample_request().hits  # three short English passages
+    assert unfound_quotations("“An omnichannel strategy connects every channel” [1].", hits) == []
+    # Case, spacing, punctuation and compatibility forms do not count; "…" and "[…]" mark cuts.
+    assert unfound_quotations("\"AN OMNICHANNEL  strategy, connects… the customer sees one brand.\" [1]", hits) == []
+    assert unfound_quotations("„Omnichannel retail needs […] customer history” [3].", hits) == []
+    # No marker of its own: any passage will do.
+    assert unfound_quotations("They call it ‘channels that work independently of each other’.", hits) == []
+    # Words the passage does not say, or another passage than the one cited.
+    assert unfound_quotations("“An omnichannel strategy connects every store” [1].", hits) == [
+        "An omnichannel strategy connects every store"
+    ]
+    assert unfound_quotations("“An omnichannel strategy connects every channel” [2].", hits) != []
+    # A term in quotation marks, and apostrophes, are not quotations.
+    assert unfound_quotations("So-called \"unified commerce\" is the customers' goal, isn't it [1]?", hits) == []
 
 
 # -- failures of the model server -------------------------------------------------
