@@ -85,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.WARNING - 10 * min(args.verbose, 2),
         format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+        handlers=[_LogHandler(sys.stderr)],
     )
     for noisy in ("chromadb", "httpx", "urllib3", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.WARNING - 10 * (args.verbose - 1)))
@@ -130,16 +130,60 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+class _AnswerLine:
+    """The answer being streamed to the terminal, so that a log line never lands inside it."""
+
+    def __init__(self) -> None:
+        self.out: TextIO | None = None
+        self.open = False  # text written since the last line break
+        self.ended = False  # a log record ended the line, and nothing was written since
+
+    def write(self, text: str) -> None:
+        if self.out is None or not text:
+            return
+        if self.ended and text.startswith("\n"):
+            text = text[1:]  # the line break the log record put there
+        self.out.write(text)
+        self.out.flush()
+        self.ended = False
+        self.open = not text.endswith("\n") if text else self.open
+
+    def end(self) -> None:
+        """Before a log record: end the answer's line (and let what it printed out first)."""
+        if self.out is None:
+            return
+        if self.open:
+            self.out.write("\n")
+            self.open, self.ended = False, True
+        self.out.flush()
+
+
+_ANSWER_LINE = _AnswerLine()
+
+
+class _LogHandler(logging.StreamHandler):
+    """Log records to stderr, each after the streamed answer's line is ended."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        _ANSWER_LINE.end()
+        super().emit(record)
+
+
 def _stream_to(out: TextIO, stream: Any) -> Answer:
     final: Answer | None = None
-    for item in stream:
-        if isinstance(item, Answer):
-            final = item
-        else:
-            out.write(visible(item))
-            out.flush()
+    _ANSWER_LINE.out, _ANSWER_LINE.open, _ANSWER_LINE.ended = out, False, False
+    try:
+        for item in stream:
+            if isinstance(item, Answer):
+                final = item
+            else:
+                _ANSWER_LINE.write(visible(item))
+        ended = _ANSWER_LINE.ended
+    finally:
+        _ANSWER_LINE.out = None
     assert final is not None
-    out.write("\n")
+    if not ended:
+        out.write("\n")
     if final.notice:
         out.write(f"({visible(final.notice)})\n")
     return final

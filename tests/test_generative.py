@@ -626,3 +626,36 @@ def test_kb_ask_streams_the_generated_answer_and_says_when_it_fell_back(
     assert out.startswith(message("lead_in", "en")) and f"({message('fallback_notice', 'en')})" in out
     assert len(fake.exchanges) == 2
 
+
+def test_kb_ask_ends_the_streamed_line_before_a_log_warning(seeded_settings: Settings, fake: FakeOpenAI) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    # The stream breaks after four words: the fallback's warning follows them, on a line of its own.
+    fake.script(Reply("Omnichannel integrates every channel [1] and then", drop_after=4))
+    env = {
+        **os.environ,
+        "KB_DATA_DIR": str(seeded_settings.data_dir),
+        "KB_LLM_BASE_URL": fake.base_url,
+        "KB_LLM_MODEL": MODEL,
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "kb", "ask", EN_QUESTION],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # one stream, as a terminal shows both
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout
+    lines = run.stdout.splitlines()
+    at = lines.index("Omnichannel integrates every channel")
+    assert lines[at + 1].startswith("WARNING kb.generative: generated answer unusable"), lines
+    # Then a blank line and the replacing answer, as after any correction.
+    assert lines[at + 2] == "" and lines[at + 3] == message("lead_in", "en")
+    assert f"({message('fallback_notice', 'en')})" in lines
