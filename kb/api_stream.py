@@ -10,9 +10,10 @@ same 4xx JSON error, before any event). Then ``200 text/event-stream``:
     data: {…the full contract object of CONTRACT.md…}
 
 ``token`` events carry pieces of the answer as they are generated; ``answer``
-comes last and is authoritative: when generation falls back (``fallback: true``)
-or the model says the sources do not cover the question, pieces already sent
-are followed by a blank line and the replacing text, and a client should show
+comes last and is authoritative: when generation falls back (``fallback: true``),
+the model says the sources do not cover the question, or a sentence citing only
+passages that do not exist is dropped, pieces already sent are followed by a
+blank line and the replacing text, and a client should show
 ``answer.answer`` in place of everything it streamed. No index yet is a 503
 before any event, as for ``POST /api/ask``. An error once streaming has begun
 arrives as ``event: error`` with the contract's error shape,
