@@ -230,10 +230,12 @@ def test_an_empty_question_after_an_answer_is_told_apart_from_it(page: Any, serv
     send(page, "¿Qué es una estrategia multicanal?")
     messages = page.locator("#kb-chat .message")
     before = messages.count()
+    # Ask is off until the answer's last update has landed (on a loaded machine, after its text shows).
+    page.wait_for_function("!document.querySelector('#kb-ask').disabled", timeout=ANSWER_TIMEOUT_MS)
     page.fill("#kb-question textarea", "   ")
     page.click("#kb-ask")
     # A notice of its own, in the conversation's language.
-    page.get_by_text("Escribe primero una pregunta.").first.wait_for(timeout=20_000)
+    page.get_by_text("Escribe primero una pregunta.").first.wait_for(timeout=ANSWER_TIMEOUT_MS)
     assert messages.count() == before  # the last answer's bubble (and its rating) is left as it was
     assert page.locator("#kb-chat .kb-error").count() == 0
 
