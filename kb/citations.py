@@ -16,7 +16,7 @@ import unicodedata
 from collections.abc import Sequence
 
 from kb.models import Citation, Hit
-from kb.text import WORD, quotation_spans
+from kb.text import WORD, quotation_spans, trimmed
 
 # One passage: the form omnikb writes, and what answers carry.
 MARKER = re.compile(r"\[(\d{1,3})\]")
@@ -115,15 +115,7 @@ def claim_spans(text: str) -> list[tuple[int, int]]:
         spans.append((begin, end))
         begin = match.end()
     spans.append((begin, len(text)))
-    return [(s, e) for s, e in (_trim(text, s, e) for s, e in spans) if e > s]
-
-
-def _trim(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
+    return [(s, e) for s, e in (trimmed(text, s, e) for s, e in spans) if e > s]
 
 
 def cited_numbers(text: str, start: int, end: int, passages: int) -> set[int]:

@@ -43,7 +43,7 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
         begin = match.end()
     if begin < stop and text[begin:stop].strip():
         spans.append((begin, stop))
-    return [_trim(text, s, e) for s, e in spans if text[s:e].strip()]
+    return [trimmed(text, s, e) for s, e in spans if text[s:e].strip()]
 
 
 def quotation_spans(text: str) -> list[tuple[int, int, str]]:
@@ -67,10 +67,11 @@ def clause_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
         spans.append((begin, match.start()))
         begin = match.end()
     spans.append((begin, end))
-    return [_trim(text, s, e) for s, e in spans if text[s:e].strip()]
+    return [trimmed(text, s, e) for s, e in spans if text[s:e].strip()]
 
 
-def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+def trimmed(text: str, start: int, end: int) -> tuple[int, int]:
+    """``start`` and ``end`` moved inwards past white space."""
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():
