@@ -117,7 +117,7 @@ def unknown_names(question: str, language: str, known: Vocabulary) -> tuple[Name
     if not matches:
         return ()
     non_latin = any(ch.isalpha() and not _LATIN.match(ch) for ch in question)
-    inside = [m for m in matches[1:] if not _starts_sentence(question, m.start())]
+    inside = [m for m in matches[1:] if not starts_sentence(question, m.start())]
     capitals = sum(1 for m in inside if m.group()[0].isupper())
     # Title case takes two capitals or more: in "And Zalando?" the one word is a name.
     title_case = capitals >= 2 and capitals * 2 > len(inside)
@@ -151,7 +151,7 @@ def unknown_names(question: str, language: str, known: Vocabulary) -> tuple[Name
             and match.group()[0].isupper()
             and _LATIN.match(match.group()[0]) is not None
             and index > 0
-            and not _starts_sentence(question, match.start())
+            and not starts_sentence(question, match.start())
         )
 
     def adjacent(index: int, other: int) -> bool:
@@ -182,6 +182,6 @@ def unknown_names(question: str, language: str, known: Vocabulary) -> tuple[Name
     return tuple(found.values())
 
 
-def _starts_sentence(text: str, start: int) -> bool:
+def starts_sentence(text: str, start: int) -> bool:
     before = text[:start].rstrip(" \t")
     return not before or before[-1] in _OPENERS

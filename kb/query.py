@@ -16,7 +16,7 @@ from kb.i18n import MESSAGES
 from kb.language import FUNCTION_WORDS, detect, words
 from kb.lexical import STOPWORDS
 from kb.models import Question, Turn
-from kb.names import CAPITALISED_NOUNS, ENGLISH_CAPITALISED_WORDS
+from kb.names import CAPITALISED_NOUNS, ENGLISH_CAPITALISED_WORDS, starts_sentence
 from kb.text import WORD
 
 SELF_CONTAINED_WORDS = 12
@@ -74,16 +74,12 @@ def _names(text: str) -> frozenset[str]:
     a title-cased question (too short a question cannot tell: "¿Y Phone House?")."""
     if detect(text) in CAPITALISED_NOUNS:
         return frozenset()
-    found = [m for i, m in enumerate(WORD.finditer(text)) if i and m.group()[:1].isupper() and not _after_stop(text, m)]
+    matches = list(WORD.finditer(text))[1:]
+    found = [m for m in matches if m.group()[:1].isupper() and not starts_sentence(text, m.start())]
     inside = len(words(text)) - 1
     if inside >= 4 and len(found) * 2 > inside:  # title case ("What Is The Best Grinder?")
         return frozenset()
     return frozenset(m.group() for m in found if m.group().casefold() not in ENGLISH_CAPITALISED_WORDS)
-
-
-def _after_stop(text: str, match: re.Match[str]) -> bool:
-    before = text[: match.start()].rstrip()
-    return not before or before[-1] in ".!?¿¡؟\"'“”«»(\n"
 
 
 # Words that ask for an amount, in the supported languages: a question with
