@@ -17,6 +17,7 @@ from kb.citations import MARKER, cite
 from kb.i18n import listing, message
 from kb.lexical import tokenize
 from kb.models import Answer, Citation, Hit, Question
+from kb.query import asks_for_quantity, states_quantity
 from kb.text import sentence_spans
 
 MAX_CITED = 3
@@ -99,18 +100,31 @@ def answered(request: AnswerRequest, mode: str, text: str, citations: tuple[Cita
     )
 
 
-def cited_hits(hits: Sequence[Hit]) -> list[int]:
+def cited_hits(hits: Sequence[Hit], query: str = "") -> list[int]:
     """Indexes of the passages worth citing: the best one, and the other
     passages of its article among the first few.
 
     Passages from other articles are ranked too noisily by a small model to be
     cited on rank alone (measured: adding them lowers citation precision);
-    they stay listed under ``passages``.
+    they stay listed under ``passages``. One exception is the kind of answer
+    the question expects: a question that asks for an amount ("how much",
+    "what increase") is answered from the first of those passages that states
+    one, if the best passage states none.
     """
     if not hits:
         return []
-    family = _family(hits[0])
-    return [i for i, hit in enumerate(hits[:MAX_CITED]) if i == 0 or _family(hit) & family]
+    first = _answer_type_match(hits[:MAX_CITED], query)
+    family = _family(hits[first])
+    cited = [i for i, hit in enumerate(hits[:MAX_CITED]) if i == first or _family(hit) & family]
+    return sorted(cited, key=lambda i: i != first)
+
+
+def _answer_type_match(hits: Sequence[Hit], query: str) -> int:
+    """The first passage that gives the kind of answer ``query`` asks for (0 if
+    the best one does, or none does)."""
+    if not asks_for_quantity(query) or states_quantity(hits[0].chunk.text):
+        return 0
+    return next((i for i, hit in enumerate(hits) if states_quantity(hit.chunk.text)), 0)
 
 
 def _family(hit: Hit) -> set[str]:
@@ -188,7 +202,7 @@ class ExtractiveAnswerer:
         if not request.covered or not request.hits:
             return not_covered(request, self.mode)
         lines = [lead_in(request)]
-        indexes = cited_hits(request.hits)
+        indexes = cited_hits(request.hits, request.query)
         for number, index in enumerate(indexes, start=1):
             # Markers are this answer's own: the quote is never renumbered.
             quote = best_sentences(request.hits[index], request.query)

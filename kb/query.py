@@ -82,20 +82,28 @@ def _names(text: str) -> frozenset[str]:
     return frozenset(m.group() for m in found if m.group().casefold() not in ENGLISH_CAPITALISED_WORDS)
 
 
-# Words that ask for an amount, in the supported languages: a question with
-# one expects a number in its answer ("how much", "what percentage", "rate"),
-# and so does one about the size of a change (nouns only: "growth", "aumento";
-# the verb "increase" asks how, not how much).
-_QUANTITY_CUES = frozenset(
+# "How much/many" in the supported languages: it asks for an amount when it
+# opens the question, within its first few words ("And how many …?").
+OPENING_WORDS = 3
+_AMOUNT_QUESTION_WORDS = frozenset(
     """
-    much many percent percentage percentages number numbers figure figures statistic statistics rate rates
-    quanto quanta quantos quantas percentagem porcentagem número números estatística estatísticas taxa taxas
-    cuánto cuánta cuántos cuántas porcentaje número números cifra cifras estadística estadísticas tasa tasas
-    cât câtă câți câte procent procentul procente număr numărul cifre statistică statistici rată rata
-    combien pourcentage chiffre chiffres statistique statistiques taux
-    viel viele prozent prozentsatz anteil zahl zahlen statistik statistiken
-    quanti quante percentuale numero numeri cifra statistica statistiche tasso
-    كم نسبة النسبة عدد رقم أرقام إحصائية إحصائيات معدل
+    much many quanto quanta quantos quantas cuánto cuánta cuántos cuántas cât câtă câți câte
+    combien viel viele wieviel wieviele quanti quante كم
+    """.split()
+)
+# Nouns that name an amount ("what percentage", "rate"), and so do those for
+# the size of a change (nouns only: "growth", "aumento"; the verb "increase"
+# asks how, not how much).
+_AMOUNT_NOUNS = frozenset(
+    """
+    percent percentage percentages number numbers figure figures statistic statistics rate rates
+    percentagem porcentagem número números estatística estatísticas taxa taxas
+    porcentaje cifra cifras estadística estadísticas tasa tasas
+    procent procentul procente număr numărul cifre statistică statistici rată rata
+    pourcentage chiffre chiffres statistique statistiques taux
+    prozent prozentsatz anteil zahl zahlen statistik statistiken
+    percentuale numero numeri statistica statistiche tasso
+    نسبة النسبة عدد رقم أرقام إحصائية إحصائيات معدل
     growth aumento crescimento incremento crecimiento creștere creșterea creșteri
     augmentation hausse croissance anstieg zunahme steigerung wachstum crescita زيادة الزيادة نمو ارتفاع
     """.split()
@@ -103,10 +111,15 @@ _QUANTITY_CUES = frozenset(
 
 
 def asks_for_quantity(text: str) -> bool:
-    """Whether a question asks for an amount (and gives none itself)."""
+    """Whether a question asks for an amount (and gives none itself): it opens
+    with "how much/many" ("¿Cuánto…?", "كم…؟") or names an amount it wants
+    ("what percentage", "the increase"). A "how much" further in asks about an
+    amount, not for one ("Does it matter how much loyalty I have?", "as many
+    channels as you can")."""
     if any(ch.isdigit() for ch in text):
         return False
-    return any(word.casefold() in _QUANTITY_CUES for word in words(text))
+    folded = [word.casefold() for word in words(text)]
+    return bool(set(folded[:OPENING_WORDS]) & _AMOUNT_QUESTION_WORDS or set(folded) & _AMOUNT_NOUNS)
 
 
 # An amount: a number on its own (not a date or year, a list number or part of

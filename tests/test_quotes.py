@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kb.answering import MAX_QUOTE_CHARS, AnswerRequest, ExtractiveAnswerer, best_sentences
+from kb.answering import MAX_QUOTE_CHARS, AnswerRequest, ExtractiveAnswerer, best_sentences, cited_hits
 from kb.models import Chunk, Hit, Question
 
 
@@ -63,3 +63,28 @@ def test_a_heading_is_set_off_from_the_sentence_after_it() -> None:
     assert quote == (
         "Falta de infraestructura — Muchas empresas no tienen los sistemas. Otra frase más. ¿Y ahora qué? Seguimos."
     )
+
+
+def test_a_question_that_asks_for_an_amount_is_answered_from_a_passage_that_states_one() -> None:
+    """The best passage says what omnichannel does; the third says by how much: that one is cited first."""
+    hits = [
+        _hit("La estrategia omnicanal permite recopilar datos de clientes de múltiples canales.", "a.txt"),
+        _hit("La estrategia omnicanal se basa en la fidelidad del cliente.", "b.txt"),
+        _hit("Las empresas omnicanal retienen un 91% más de clientes cada año.", "c.txt"),
+    ]
+    question = "Qual é o aumento na retenção de clientes com estratégia omnicanal?"
+    assert cited_hits(hits, question) == [2]
+    answer = ExtractiveAnswerer().compose(AnswerRequest(Question(question), "pt", question, tuple(hits), covered=True))
+    assert [c.chunk.source for c in answer.citations] == ["c.txt"]
+    assert "91%" in answer.answer
+
+
+def test_without_an_amount_asked_for_the_best_passage_leads() -> None:
+    hits = [
+        _hit("Una estrategia omnicanal sincroniza los canales.", "a.txt"),
+        _hit("Sube un 91% la retención.", "c.txt"),
+    ]
+    assert cited_hits(hits, "¿Qué es una estrategia omnicanal?") == [0]
+    # Nor when the best passage states an amount itself.
+    hits = [_hit("Un 30% más de valor aportan.", "a.txt"), _hit("Sube un 91% la retención.", "c.txt")]
+    assert cited_hits(hits, "¿Cuánto valor aportan?") == [0]

@@ -44,10 +44,22 @@ def test_questions_that_ask_for_an_amount_are_recognised(question: str) -> None:
         "Is a 30% increase a lot?",  # gives its own number
         "ما هو الفرق بين الاستراتيجيتين؟",
         "How do I increase my sales?",  # a verb: asks for a method, not an amount
+        # "How much" inside the question asks about an amount, not for one.
+        "Spielt es für die Wahl eine Rolle, wie viel Kundenbindung ich habe?",
+        "Should I use as many channels as I can?",
+        "Pot să țin produsele în coș cât timp vreau?",
+        "Does it matter how much my customers already buy?",
     ],
 )
 def test_other_questions_are_not(question: str) -> None:
     assert not asks_for_quantity(question)
+
+
+@pytest.mark.parametrize(
+    "question", ["And how many stores?", "¿Y cuántos clientes vuelven?", "Et combien de clients ?"]
+)
+def test_how_many_after_a_conjunction_still_asks_for_an_amount(question: str) -> None:
+    assert asks_for_quantity(question)
 
 
 def test_list_numbers_are_not_amounts() -> None:
