@@ -255,10 +255,3 @@ def _diagonal(sims: np.ndarray) -> tuple[float, float]:
 def _binomial_tail(k: int, n: int, p: float) -> float:
     """P(X >= k) for X ~ Binomial(n, p)."""
     return float(sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k, n + 1)))
-
-
-def aligned(a: np.ndarray, b: np.ndarray, index: int, window: int = 2) -> int:
-    """The passage of ``b`` that translates passage ``index`` of ``a``."""
-    expected = round(index * (len(b) - 1) / max(1, len(a) - 1))
-    lo, hi = max(0, expected - window), min(len(b), expected + window + 1)
-    return lo + int(np.argmax(b[lo:hi] @ a[index]))

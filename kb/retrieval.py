@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 from chromadb.errors import NotFoundError
 
+from kb.alignment import alignment
 from kb.embedding import Embedder, SparseVector, sparse_column
-from kb.ingestion import aligned
 from kb.language import readability, words
 from kb.lexical import BM25, tokenize
 from kb.models import Chunk, Hit
@@ -111,9 +111,8 @@ def _twins(
         mine, theirs = by_source.get(source, ()), by_source.get(other, ())
         if not mine or not theirs:
             continue
-        a, b = vectors[list(mine)], vectors[list(theirs)]
-        for index, row in enumerate(mine):
-            twins[row] = theirs[aligned(a, b, index)]
+        for row, match in zip(mine, alignment(vectors[list(mine)], vectors[list(theirs)]), strict=True):
+            twins[row] = theirs[match]
     return twins
 
 
