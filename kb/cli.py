@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from kb.errors import KBError
+from kb.errors import IngestError, KBError
 from kb.i18n import message
 from kb.models import Answer, Turn
 from kb.settings import Settings
@@ -292,6 +292,14 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     for problem in report.problems:
         sys.stderr.write(visible(f"skipped {problem.path}: {problem.reason}") + "\n")
     sys.stderr.write(report.summary() + "\n")
+    if report.broken:
+        # The rest is indexed, but a script (cron, CI) must see that an article is not.
+        files = sum(p.files for p in report.broken)
+        sys.stderr.write(
+            f"error: {files} {'file' if files == 1 else 'files'} could not be read (listed above); "
+            f"mend {'it' if files == 1 else 'them'} and run the ingest again.\n"
+        )
+        return IngestError.exit_code
     return 0
 
 

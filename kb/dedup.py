@@ -87,7 +87,9 @@ def unique_documents(
         for i in sorted(members):
             if i != best:
                 problems.append(
-                    FileProblem(documents[i].source, f"the same article as {documents[best].source}, indexed once")
+                    FileProblem(
+                        documents[i].source, f"the same article as {documents[best].source}, indexed once", broken=False
+                    )
                 )
     return tuple(doc for i, doc in enumerate(documents) if i in kept), tuple(problems)
 

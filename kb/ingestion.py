@@ -17,7 +17,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,6 @@ from kb.dedup import unique_documents
 from kb.embedding import Embedder
 from kb.errors import IngestError
 from kb.loading import FileProblem, Loaded, load_folder
-from kb.models import Document
 from kb.settings import Settings
 from kb.store import Store
 
@@ -63,6 +62,11 @@ class IngestReport:
     folder: str = ""
     previous_folder: str = ""  # the folder the index held before, if another
     previous_model: str = ""  # the embedding model that built the index before, if another
+
+    @property
+    def broken(self) -> tuple[FileProblem, ...]:
+        """The articles that could not be read, for their owner to mend."""
+        return tuple(p for p in self.problems if p.broken)
 
     @property
     def changed(self) -> bool:
@@ -143,11 +147,24 @@ def _ingest(
 
     here = str(folder.resolve())
     current = {d.source: d for d in loaded.documents}
+    # An indexed article whose file can no longer be read (saved in another
+    # encoding, emptied, caught mid-write) keeps its indexed version until it
+    # is mended: a bad save does not take the article out of the index.
+    kept = [p.path for p in loaded.problems if p.broken and p.path in previous and p.path not in current]
+    if kept:
+        loaded = Loaded(
+            loaded.documents,
+            tuple(
+                replace(p, reason=f"{p.reason}; its indexed version is kept") if p.path in kept else p
+                for p in loaded.problems
+            ),
+        )
 
     unchanged = [s for s, d in current.items() if s in previous and previous[s].content_hash == d.content_hash]
+    unchanged += kept
     updated = [s for s in current if s in previous and s not in unchanged]
     added = [s for s in current if s not in previous]
-    removed = [s for s in previous if s not in current]
+    removed = [s for s in previous if s not in current and s not in kept]
     elsewhere = active.folder if active is not None and active.folder and active.folder != here else ""
     if active is not None and same_model and not (added or updated or removed):
         # Nothing to index, but what earlier ingests left (the generation the
@@ -183,7 +200,8 @@ def _ingest(
             done += 1
             if progress:
                 progress(done, len(to_embed), doc.source)
-        _mark_translations(store, generation, loaded.documents)
+        languages = {s: previous[s].language for s in kept} | {d.source: d.language for d in loaded.documents}
+        _mark_translations(store, generation, languages)
         total_chunks = store.chunk_count(generation)
         store.activate(generation, embedder.name, embedder.dimension, here)
     except BaseException:
@@ -206,14 +224,14 @@ def _ingest(
     )
 
 
-def _mark_translations(store: Store, generation: int, documents: tuple[Document, ...]) -> None:
-    """Record which documents translate another (the later one points to the earlier)."""
+def _mark_translations(store: Store, generation: int, language: dict[str, str]) -> None:
+    """Record which documents translate another (the later one points to the
+    earlier); ``language``: each document's language, by source."""
     chunks, vectors = store.all_chunks(generation)
     by_source: dict[str, np.ndarray] = {}
     for source in {c.source for c in chunks}:
         rows = [i for i, c in enumerate(chunks) if c.source == source]
         by_source[source] = vectors[rows]
-    language = {d.source: d.language for d in documents}
     ordered = sorted(by_source)
     for i, later in enumerate(ordered):
         for earlier in ordered[:i]:

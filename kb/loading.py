@@ -29,6 +29,14 @@ class FileProblem:
     reason: str
     # How many files this one report stands for (files that are not articles are counted together).
     files: int = 1
+    # The file is an article that could not be read (not UTF-8, empty, too big,
+    # unreadable): its owner has to mend it. Not one for a file left out on
+    # purpose (a draft, a repeat, a post's image).
+    broken: bool = True
+
+
+class Unpublished(IngestError):
+    """An article its owner has not published (a draft): left out, not broken."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,9 @@ def load_folder(folder: Path, max_bytes: int) -> Loaded:
             continue
         try:
             doc = load_file(path, max_bytes, source)
+        except Unpublished as exc:
+            problems.append(FileProblem(source, str(exc), broken=False))
+            continue
         except IngestError as exc:
             problems.append(FileProblem(source, str(exc)))
             continue
@@ -64,7 +75,7 @@ def load_folder(folder: Path, max_bytes: int) -> Loaded:
             problems.append(FileProblem(source, f"it could not be read as an article ({exc})"))
             continue
         if doc.content_hash in seen_hashes:
-            problems.append(FileProblem(source, f"same text as {seen_hashes[doc.content_hash]}"))
+            problems.append(FileProblem(source, f"same text as {seen_hashes[doc.content_hash]}", broken=False))
             continue
         seen_hashes[doc.content_hash] = doc.source
         documents.append(doc)
@@ -105,9 +116,9 @@ MAX_LISTED_OTHERS = 5
 def _others(sources: list[str]) -> list[FileProblem]:
     reason = f"not one of {', '.join(SUFFIXES)}"
     if len(sources) <= MAX_LISTED_OTHERS:
-        return [FileProblem(source, reason) for source in sources]
+        return [FileProblem(source, reason, broken=False) for source in sources]
     shown = ", ".join(sources[:3])
-    return [FileProblem(f"{len(sources)} other files ({shown}, …)", reason, files=len(sources))]
+    return [FileProblem(f"{len(sources)} other files ({shown}, …)", reason, files=len(sources), broken=False)]
 
 
 def load_file(path: Path, max_bytes: int, source: str | None = None) -> Document:
@@ -166,7 +177,7 @@ def parse(source: str, raw: bytes) -> Document:
         # A draft is not published, so it is not indexed; indexed before, the re-ingest removes it.
         draft = draft_setting(decoded)
         if draft:
-            raise IngestError(f"a draft ({draft} in its front matter)")
+            raise Unpublished(f"a draft ({draft} in its front matter)")
         decoded = markdown_to_text(decoded)
     cleaned = clean_text(decoded)
     if not cleaned.text.strip():

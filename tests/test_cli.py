@@ -114,13 +114,47 @@ def test_bad_files_in_the_folder_are_skipped_and_the_index_kept(tmp_path: Path) 
     (folder / "broken.txt").write_bytes(b"\x00\x01\x02garbage\xff")  # NUL bytes, no BOM: binary
     (folder / "latin1.md").write_bytes("Canais de comunicação".encode("latin-1"))
     second = kb("ingest", str(folder), "--quiet", data_dir=data)
-    assert second.returncode == 0, second.stderr
+    # The rest is indexed, and the exit status says that two articles are not.
+    assert second.returncode == 5, second.stderr
     assert "skipped broken.txt" in second.stderr and "skipped latin1.md" in second.stderr
     assert "5 unchanged" in second.stderr
+    assert second.stderr.rstrip().endswith(
+        "error: 2 files could not be read (listed above); mend them and run the ingest again."
+    )
     # An unreadable folder is an error, and the index still answers.
     missing = kb("ingest", str(tmp_path / "nope"), data_dir=data)
     assert missing.returncode != 0 and "Folder not found" in missing.stderr
     assert kb("ask", "--json", "What is omnichannel?", data_dir=data).returncode == 0
+
+
+def test_an_indexed_article_whose_file_turns_unreadable_keeps_its_indexed_version(tmp_path: Path) -> None:
+    """Saving an article in another encoding, or emptying it by mistake, used
+    to take it out of the index at the next ingest ("1 removed"), so questions
+    it answered were refused; and the ingest exited 0."""
+    folder, data = tmp_path / "seeds", tmp_path / "data"
+    shutil.copytree(SEEDS, folder)
+    assert kb("ingest", str(folder), "--quiet", data_dir=data).returncode == 0
+    romanian = next(folder.glob("003_*.txt"))
+    question = "Cu cât mai mulți clienți păstrează companiile cu o strategie omnichannel?"
+    before = json.loads(kb("ask", "--json", question, data_dir=data).stdout)
+    assert any(c["source"] == romanian.name for c in before["citations"])
+    romanian.write_bytes(romanian.read_bytes() + "Café".encode("latin-1"))
+    (folder / "new.txt").write_bytes(b"")  # a new broken file has nothing to keep
+    again = kb("ingest", str(folder), "--quiet", data_dir=data)
+    assert again.returncode == 5, again.stderr
+    assert f"skipped {romanian.name}: not UTF-8" in again.stderr and "its indexed version is kept" in again.stderr
+    assert "skipped new.txt: the file is empty\n" in again.stderr
+    assert "5 unchanged, 0 removed, 2 skipped" in again.stderr
+    after = json.loads(kb("ask", "--json", question, data_dir=data).stdout)
+    assert after == {**before, "timings_ms": after["timings_ms"]}
+    # Mended, it is read again; deleted, it leaves.
+    shutil.copy(SEEDS / romanian.name, romanian)
+    (folder / "new.txt").unlink()
+    mended = kb("ingest", str(folder), "--quiet", data_dir=data)
+    assert mended.returncode == 0 and "5 unchanged" in mended.stderr, mended.stderr
+    romanian.unlink()
+    gone = kb("ingest", str(folder), "--quiet", data_dir=data)
+    assert gone.returncode == 0 and "1 removed" in gone.stderr, gone.stderr
 
 
 def test_ingest_without_a_folder_reads_the_folder_of_the_last_ingest(tmp_path: Path) -> None:
