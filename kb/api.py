@@ -271,6 +271,16 @@ class BodySizeLimit:
 
 # -- the app ------------------------------------------------------------------
 def _warm_up(kb: KnowledgeBase) -> None:
+    if kb.model_server is not None:
+        # Said once at startup: otherwise a wrong key or model shows only as a
+        # warning per answer, each falling back to quotes.
+        server = kb.model_server.status()
+        if server.state == "ok":
+            log.info("model server ready (model %s)", server.model)
+        else:
+            log.warning(
+                "model server %s (model %s): %s; answers fall back to quotes", server.state, server.model, server.detail
+            )
     try:
         kb.warm_up()
         log.info("knowledge base ready")

@@ -17,8 +17,10 @@ def make_knowledge_base(settings: Settings) -> KnowledgeBase:
         return KnowledgeBase(settings)
     from kb.generative import GenerativeAnswerer
     from kb.llm import ModelCondenser
+    from kb.model_probe import ModelServerProbe
 
     log.info("generative answers from %s (model %s)", settings.llm_base_url, settings.llm_model)
     kb = KnowledgeBase(settings, condenser=ModelCondenser(settings))
     kb.answerer = GenerativeAnswerer(settings, shared_words=lambda: kb.retriever.index().shared_words)
+    kb.model_server = ModelServerProbe(settings)
     return kb

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kb import language as lang
 from kb.answerability import Calibration, calibrate
@@ -23,6 +23,9 @@ from kb.query import standalone_query
 from kb.retrieval import CorpusIndex, Retriever
 from kb.settings import MAX_TOP_K, Settings
 from kb.store import Store
+
+if TYPE_CHECKING:
+    from kb.model_probe import ModelServerProbe
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +122,8 @@ class KnowledgeBase:
         self._lock = threading.Lock()
         self.answerer: Answerer = answerer or ExtractiveAnswerer()
         self.fallback = ExtractiveAnswerer()
+        # Set when answers come from a model server: its state is part of the health report.
+        self.model_server: ModelServerProbe | None = None
 
     # -- parts, loaded on first use ----------------------------------------
     @property
@@ -271,13 +276,21 @@ class KnowledgeBase:
         return doc
 
     def health(self) -> dict[str, Any]:
+        """CONTRACT.md's fields, then how answers are made: ``answers`` (the
+        answerer's mode) and, with a model server, whether it can answer
+        (``model_server``: ``status``, ``model``, ``detail``). ``status`` stays
+        ``ok`` when it cannot: questions are still answered, with quotes."""
         index = self.retriever.index()
-        return {
+        report: dict[str, Any] = {
             "status": "ok",
             "documents": len(index.documents),
             "chunks": len(index.chunks),
             "embedding_model": self.embedder.name,
+            "answers": self.answerer.mode,
         }
+        if self.model_server is not None:
+            report["model_server"] = self.model_server.status().to_dict()
+        return report
 
 
 def _question_headings(index: CorpusIndex) -> list[str]:

@@ -1,6 +1,8 @@
 """A scripted OpenAI-compatible chat server on loopback, for tests and the bench.
 
-It speaks the real protocol over a real socket: ``POST /v1/chat/completions``,
+It speaks the real protocol over a real socket: ``GET /v1/models`` (the
+models in ``state.models``, 401 without ``state.api_key`` when one is set),
+``POST /v1/chat/completions``,
 non-streaming (one JSON object) and streaming (server-sent ``data: {chunk}``
 lines in chunked transfer encoding, ending with ``data: [DONE]``). Each test
 scripts the replies; every request body is recorded for assertions.
@@ -88,6 +90,10 @@ class _State:
     errors: list[str] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # ``GET /v1/models``: the models listed, the key it wants (None: any), how often it was asked.
+    models: list[str] = field(default_factory=lambda: [MODEL])
+    api_key: str | None = None
+    model_lists: int = 0
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -96,6 +102,19 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("fake openai: " + format, *args)
+
+    def do_GET(self) -> None:
+        state = self.server.state
+        if self.path.rstrip("/") != "/v1/models":
+            self._send_json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
+            return
+        with state.lock:
+            state.model_lists += 1
+        if state.api_key is not None and self.headers.get("Authorization") != f"Bearer {state.api_key}":
+            self._send_json(401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}})
+            return
+        listed = [{"id": name, "object": "model", "created": 0, "owned_by": "fake"} for name in state.models]
+        self._send_json(200, {"object": "list", "data": listed})
 
     def do_POST(self) -> None:
         state = self.server.state
@@ -211,9 +230,7 @@ def completion(text: str, model: str = MODEL, finish_reason: str = "stop") -> di
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish_reason}
-        ],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish_reason}],
         "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
     }
 
@@ -270,6 +287,9 @@ class FakeOpenAI:
             self.state.default = None
             self.state.exchanges.clear()
             self.state.errors.clear()
+            self.state.models = [MODEL]
+            self.state.api_key = None
+            self.state.model_lists = 0
 
     def start(self) -> FakeOpenAI:
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-openai", daemon=True)

@@ -55,6 +55,7 @@ def test_health(server: Server) -> None:
     assert body["documents"] == 5
     assert body["chunks"] > 5
     assert isinstance(body["embedding_model"], str) and body["embedding_model"]
+    assert body["answers"] == "extractive" and "model_server" not in body
 
 
 def test_sources_list_and_document(server: Server) -> None:

@@ -75,6 +75,13 @@ def assert_contract(data: dict[str, Any]) -> None:
     assert data["answered"] == bool(data["citations"])
 
 
+def test_health_says_answers_are_generated_and_the_model_server_has_the_model(server: Server) -> None:
+    status, _, body = request(server.url + "/api/health")
+    assert status == 200
+    assert body["answers"] == "generative"
+    assert body["model_server"] == {"status": "ok", "model": MODEL}
+
+
 def test_tokens_stream_then_the_answer(server: Server, fake: FakeOpenAI) -> None:
     fake.script(Reply("Omnichannel integrates all channels [2], multichannel keeps them apart [1].", delay=0.15))
     status, ctype, events = stream(server, {"question": QUESTION})
