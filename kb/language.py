@@ -106,13 +106,17 @@ ISO_639_1 = frozenset(
 )
 
 
-def detect(text: str, ignore: Iterable[str] = (), default: str = DEFAULT_LANGUAGE) -> str:
+def detect(
+    text: str, ignore: Iterable[str] = (), default: str = DEFAULT_LANGUAGE, context: str | None = None
+) -> str:
     """ISO 639-1 code of ``text``.
 
     ``ignore`` holds words that carry no evidence of a language, such as the
     loanwords a corpus shares across its languages ("omnichannel",
     "marketing"): they are masked before detection so that "Ce este
-    marketingul omnichannel?" is Romanian, not English.
+    marketingul omnichannel?" is Romanian, not English. ``context``: the
+    language of the conversation so far, which a short text that tells
+    nothing on its own ("Niche Zero?", a name) is taken to continue.
     """
     letters = _LETTERS.findall(text)
     if not letters:
@@ -135,6 +139,8 @@ def detect(text: str, ignore: Iterable[str] = (), default: str = DEFAULT_LANGUAG
         cued = _by_cues(text)
         if cued is not None:
             return cued
+        if context is not None:
+            return context
     return code
 
 

@@ -165,7 +165,7 @@ class KnowledgeBase:
         started = time.perf_counter()
         # One generation for the whole question, even if a re-ingest switches meanwhile.
         index = self.retriever.index()
-        language = question.language or lang.detect(question.text, ignore=index.shared_words)
+        language = question.language or self._language(question, index)
         query = self.condenser(question)
         found = self.retriever.search(query, question.top_k, language, index)
         retrieved = time.perf_counter()
@@ -190,6 +190,14 @@ class KnowledgeBase:
             missing=() if covered else tuple(name.text for name in names),
             unmentioned=tuple(name.text for name in names) if covered else (),
         )
+
+    @staticmethod
+    def _language(question: Question, index: CorpusIndex) -> str:
+        """The question's language; a short one that does not tell (a name
+        alone) continues the conversation's, that of the last question asked."""
+        asked = [turn.content for turn in question.history if turn.role == "user"]
+        context = lang.detect(asked[-1], ignore=index.shared_words) if asked else None
+        return lang.detect(question.text, ignore=index.shared_words, context=context)
 
     def _on_topic_alone(
         self, text: str, language: str, index: CorpusIndex, bar: Calibration, names_unknown: bool

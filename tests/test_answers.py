@@ -175,8 +175,12 @@ def test_the_asker_language_picks_the_translation(kb: KnowledgeBase) -> None:
     # ranks higher. English and German readers get the Portuguese even for an
     # Arabic wording; Persian and Urdu readers the Arabic even for a Portuguese one.
     arabic = "ما هي المتغيرات التي تحدد الاختيار بين نظامي الإدارة؟"
-    for language, wording, shown in (("en", arabic, "000"), ("de", arabic, "000"), ("fa", question, "004"),
-                                     ("ur", question, "004")):
+    for language, wording, shown in (
+        ("en", arabic, "000"),
+        ("de", arabic, "000"),
+        ("fa", question, "004"),
+        ("ur", question, "004"),
+    ):
         answer = kb.ask(validate_question(wording, language=language, top_k=10))
         assert {h.chunk.source[:3] for h in answer.passages if h.alternatives} == {shown}, language
 
@@ -211,6 +215,18 @@ def test_a_change_of_subject_in_a_conversation_is_not_covered(
         assert named in answer.answer
 
 
+def test_a_follow_up_that_is_only_a_name_is_answered_in_the_conversation_s_language(kb: KnowledgeBase) -> None:
+    """ "Worten?" alone tells no language (it was answered in German); after a Spanish question it is Spanish."""
+    history = [{"role": "user", "content": "¿Qué empresas ya son omnicanal?"}]
+    answer = kb.ask(validate_question("Worten?", history))
+    assert answer.language == "es"
+    assert answer.answered and answer.answer.startswith(message("lead_in", "es"))
+    assert (
+        kb.ask(validate_question("Worten?", [{"role": "user", "content": "Ce companii sunt omnichannel?"}])).language
+        == "ro"
+    )
+
+
 def test_a_follow_up_takes_the_earlier_question_s_topic_not_its_question() -> None:
     """The earlier question supplies what "it" is; its "what is" would pull a
     follow-up about something else back to definitions."""
@@ -225,7 +241,7 @@ def test_a_follow_up_takes_the_earlier_question_s_topic_not_its_question() -> No
 
 
 def test_a_follow_up_that_names_something_else_leaves_the_earlier_names_out() -> None:
-    """"And the Eureka?" after "How much does the Niche Zero cost?" asks the
+    """ "And the Eureka?" after "How much does the Niche Zero cost?" asks the
     same of another name; with "Niche Zero" borrowed, the search found the
     Niche Zero again. German capitalises every noun, so there names are not told."""
     cases = {
@@ -242,7 +258,7 @@ def test_a_follow_up_that_names_something_else_leaves_the_earlier_names_out() ->
 
 
 def test_a_follow_up_takes_its_subject_from_a_question_the_sources_covered(kb: KnowledgeBase) -> None:
-    """"Et le Comandante ?" after a refused "What is the capital of Australia?"
+    """ "Et le Comandante ?" after a refused "What is the capital of Australia?"
     borrowed "capital Australia", and was refused in turn."""
     first = "¿Cómo aplica Worten la estrategia omnicanal?"
     answered = kb.ask(validate_question(first))

@@ -13,8 +13,13 @@ from kb.web_text import LANGUAGE_NAMES, UI
 # the statistical detector little to go on; function words and letters do.
 SHORT = {
     "en": ["What is autolyse?", "Which channels matter?", "Does it cost much?", "And the costs?"],
-    "pt": ["O que é autólise?", "Quem usa click and collect?", "Quais canais importam?", "E os custos?",
-           "O que significa omnicanal?"],
+    "pt": [
+        "O que é autólise?",
+        "Quem usa click and collect?",
+        "Quais canais importam?",
+        "E os custos?",
+        "O que significa omnicanal?",
+    ],
     "es": ["¿Qué es un CRM?", "¿Y Zalando?", "¿Qué canales importan?", "¿Vale la pena?"],
     "fr": ["Qu'est-ce qu'un CRM ?", "Et Zalando ?", "Qui utilise le click and collect ?", "Ça coûte cher ?"],
     "de": ["Was ist Autolyse?", "Und Zalando?", "Welche Kanäle zählen?", "Lohnt sich das?"],
@@ -68,6 +73,21 @@ def test_the_cues_decide_a_short_question_unless_the_detector_is_sure() -> None:
     assert detect("O omnichannel é caro?") == "pt"
     # "ą" is written only in Polish, so the detector is sure, whatever "ile" (Turkish "with") suggests.
     assert detect("Ile nóg ma pająk?") == "pl"
+
+
+@pytest.mark.parametrize("context", ["pt", "es", "ar", "nl"])
+def test_a_short_text_that_tells_nothing_continues_the_conversation_s_language(context: str) -> None:
+    """A name alone used to be whatever the detector guessed: "Niche Zero?" Italian, "Worten?" German."""
+    for text in ("Niche Zero?", "Worten?", "Vale a pena?"):
+        assert detect(text, context=context) == context
+
+
+def test_a_short_text_that_tells_its_language_is_not_overruled_by_the_conversation() -> None:
+    assert detect("What about the challenges?", context="pt") == "en"
+    assert detect("¿Y los desafíos?", context="en") == "es"
+    assert detect("Und Zalando?", context="en") == "de"
+    assert detect("ما هي التحديات؟", context="en") == "ar"
+    assert detect("Which of the two strategies suits a small online shop with two employees?", context="pt") == "en"
 
 
 def test_every_language_detection_returns_has_omnikbs_words_the_pages_words_and_its_own_probes() -> None:
