@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -22,6 +23,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kb import language as lang
 from kb.errors import KBError
 from kb.guard import install_guards
 from kb.service import KnowledgeBase, validate_question
@@ -80,6 +82,7 @@ def ask(body: AskRequest, request: Request) -> dict[str, Any]:
     kb = _kb(request)
     history = None if body.history is None else [turn.model_dump() for turn in body.history]
     question = validate_question(body.question, history, body.top_k, body.language, kb.settings)
+    question = replace(question, reader_language=lang.preferred(request.headers.get("accept-language")))
     return kb.ask(question).to_dict()
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import re
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -120,6 +122,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         except ValueError as exc:
             raise InputError(f"--history is not valid JSON: {exc}") from exc
     question = validate_question(args.question, history, args.top_k, args.language, settings)
+    question = replace(question, reader_language=terminal_language())
     kb = _kb(settings)
     if args.json:
         answer = kb.ask(question)
@@ -206,6 +209,14 @@ def render_citations(answer: Answer) -> str:
     return visible("\n".join(lines)) + "\n"
 
 
+def terminal_language() -> str | None:
+    """The reader's language by their locale (``LC_ALL``, ``LC_MESSAGES``, ``LANG``), if one omnikb tells apart."""
+    from kb.language import from_locale
+
+    locale = next((os.environ[name] for name in ("LC_ALL", "LC_MESSAGES", "LANG") if os.environ.get(name)), None)
+    return from_locale(locale)
+
+
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     from kb.errors import InputError
     from kb.service import validate_question
@@ -232,6 +243,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
                 args.language,
                 settings,
             )
+            question = replace(question, reader_language=terminal_language())
         except InputError as exc:
             sys.stderr.write(f"error: {visible(str(exc))}\n")
             continue

@@ -144,6 +144,36 @@ def detect(
     return code
 
 
+def preferred(accept_language: str | None) -> str | None:
+    """The reader's most preferred language that omnikb tells apart, from an
+    HTTP Accept-Language header ("pt-PT,pt;q=0.9,en;q=0.8" → "pt")."""
+    ranked: list[tuple[float, int, str]] = []
+    for position, entry in enumerate((accept_language or "").split(",")[:MAX_ACCEPTED]):
+        tag, *parameters = (part.strip() for part in entry.split(";"))
+        weight = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        code = tag.replace("_", "-").split("-")[0].lower()
+        if code in DETECTED and weight > 0:
+            ranked.append((-weight, position, code))
+    return min(ranked)[2] if ranked else None
+
+
+def from_locale(value: str | None) -> str | None:
+    """The language of a POSIX locale ("pt_PT.UTF-8" → "pt"); None for "C" or "POSIX"."""
+    code = (value or "").split(".")[0].split("@")[0].split("_")[0].lower()
+    return code if code in DETECTED else None
+
+
+# Entries of an Accept-Language header looked at (browsers send a handful).
+MAX_ACCEPTED = 20
+
+
 def _by_script(text: str, letters: list[str]) -> str | None:
     """The language a non-Latin script tells, when half the letters are in it."""
     arabic = sum(1 for ch in letters if _ARABIC.match(ch))

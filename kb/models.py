@@ -87,6 +87,10 @@ class Question:
     history: tuple[Turn, ...] = ()
     top_k: int = 5
     language: str | None = None
+    # The reader's own language (their browser's Accept-Language, their
+    # terminal's locale): the answer's language for a first question too
+    # short to tell its own ("Worten?"). ``language`` overrides; this only hints.
+    reader_language: str | None = None
 
 
 @dataclass(frozen=True)

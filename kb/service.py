@@ -194,9 +194,10 @@ class KnowledgeBase:
     @staticmethod
     def _language(question: Question, index: CorpusIndex) -> str:
         """The question's language; a short one that does not tell (a name
-        alone) continues the conversation's, that of the last question asked."""
+        alone) continues the conversation's, that of the last question asked,
+        or is in the reader's own language when it opens the conversation."""
         asked = [turn.content for turn in question.history if turn.role == "user"]
-        context = lang.detect(asked[-1], ignore=index.shared_words) if asked else None
+        context = lang.detect(asked[-1], ignore=index.shared_words) if asked else question.reader_language
         return lang.detect(question.text, ignore=index.shared_words, context=context)
 
     def _on_topic_alone(

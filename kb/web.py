@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +105,9 @@ class ChatHandlers:
             log.exception("reading %s for the sources panel failed", source)
             return None
 
-    def respond(self, text: str, session: ChatSession | None) -> Iterator[tuple[Any, ...]]:
+    def respond(
+        self, text: str, session: ChatSession | None, request: gr.Request | None = None
+    ) -> Iterator[tuple[Any, ...]]:
         session = session or ChatSession()
         limit = self.settings.max_history_turns
         typed = text.strip() if isinstance(text, str) else ""
@@ -116,6 +119,9 @@ class ChatHandlers:
             return
         try:
             question = validate_question(text, session.history[-limit:], None, None, self.settings)
+            # The browser's languages: the answer's for a first question too short to tell its own.
+            headers = request.headers if request is not None else {}
+            question = replace(question, reader_language=lang.preferred(headers.get("accept-language")))
         except KBError as exc:
             problem = str(exc)
             if len(typed) > self.settings.max_question_chars:

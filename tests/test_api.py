@@ -175,8 +175,9 @@ def test_chunked_body_over_64_kib(server: Server) -> None:
     """No Content-Length to trust: the limit counts the bytes as they arrive."""
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
     chunks = iter([b'{"question": "', *([b"x" * 8192] * 10), b'"}'])
-    connection.request("POST", "/api/ask", body=chunks, headers={"Content-Type": "application/json"},
-                       encode_chunked=True)
+    connection.request(
+        "POST", "/api/ask", body=chunks, headers={"Content-Type": "application/json"}, encode_chunked=True
+    )
     response = connection.getresponse()
     payload = json.loads(response.read())
     connection.close()
@@ -214,11 +215,14 @@ def test_body_that_is_not_json_typed(server: Server) -> None:
     assert "application/json" in payload["error"]["message"]
 
 
-@pytest.mark.parametrize(("method", "path", "body"), [
-    ("POST", "/api/ask", {"question": "What is omnichannel?"}),
-    ("GET", "/api/health", None),
-    ("GET", "/api/sources", None),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/api/ask", {"question": "What is omnichannel?"}),
+        ("GET", "/api/health", None),
+        ("GET", "/api/sources", None),
+    ],
+)
 def test_no_index_is_503_with_what_to_do(empty_server: Server, method: str, path: str, body: Any) -> None:
     status, _, payload = request(empty_server.url + path, method, body)
     assert_error(status, payload, 503, "index_missing")
@@ -266,3 +270,22 @@ def test_api_and_cli_agree_on_the_dev_questions(
         from_cli = _cli_answer(seeded_settings.data_dir, item["question"], history)
         assert set(from_api["timings_ms"]) >= {"retrieve", "answer", "total"}
         assert _without_timings(from_api) == _without_timings(from_cli), item["id"]
+
+
+def test_a_first_question_too_short_to_tell_its_language_is_answered_in_the_browser_s(server: Server) -> None:
+    """ "Worten?" names a shop and says nothing of a language: the reader's
+    Accept-Language decides (it was whatever the detector guessed, German)."""
+    for header, expected in (("es-ES,es;q=0.9,en;q=0.8", "es"), ("ro-RO,ro;q=0.9", "ro"), ("pt-BR", "pt")):
+        status, _, body = request(
+            server.url + "/api/ask", "POST", {"question": "Worten?"}, headers={"Accept-Language": header}
+        )
+        assert status == 200 and body["language"] == expected, (header, body["language"])
+    # A question that tells its own language keeps it, and the `language` field still overrides.
+    status, _, body = request(
+        server.url + "/api/ask", "POST", {"question": "What is omnichannel?"}, headers={"Accept-Language": "ro"}
+    )
+    assert body["language"] == "en"
+    status, _, body = request(
+        server.url + "/api/ask", "POST", {"question": "Worten?", "language": "it"}, headers={"Accept-Language": "ro"}
+    )
+    assert body["language"] == "it"

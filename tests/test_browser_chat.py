@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from kb.i18n import message
 from kb.settings import Settings
 from tests.browser import Server, request, running_server
 
@@ -193,6 +194,20 @@ def test_arabic_renders_right_to_left_with_arabic_interface(page: Any, server: S
     # The example questions are still there.
     assert page.locator("button.gallery-item", has_text=ARABIC[:20]).count() == 1
     page.screenshot(path=str(artifacts / "chat-arabic.png"), full_page=True)
+
+
+def test_a_short_first_question_is_answered_in_the_browser_s_language(browser: Any, server: Server) -> None:
+    """Chromium set to Portuguese sends Accept-Language: pt-PT; "Worten?" tells no language of its own."""
+    context = browser.new_context(locale="pt-PT")
+    try:
+        page = context.new_page()
+        page.goto(server.url + "/")
+        page.wait_for_selector("#kb-question textarea", timeout=60_000)
+        answer = send(page, "Worten?")
+        shown = (answer.text_content() or "").strip()
+        assert shown.startswith((message("lead_in", "pt"), message("not_covered", "pt"))), shown
+    finally:
+        context.close()
 
 
 def test_follow_up_is_answered_in_the_light_of_the_conversation(page: Any, server: Server, artifacts: Path) -> None:

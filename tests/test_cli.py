@@ -13,12 +13,13 @@ from kb.settings import Settings
 from tests.conftest import ROOT, SEEDS
 
 
-def kb(*args: str, data_dir: Path, stdin: str | None = None, timeout: int = 300) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KB_DATA_DIR": str(data_dir), "ANONYMIZED_TELEMETRY": "False"}
+def kb(
+    *args: str, data_dir: Path, stdin: str | None = None, timeout: int = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "kb", *args],
         cwd=ROOT,
-        env=env,
+        env={**os.environ, "KB_DATA_DIR": str(data_dir), "ANONYMIZED_TELEMETRY": "False", **(env or {})},
         input=stdin,
         capture_output=True,
         text=True,
@@ -190,3 +191,10 @@ def test_ingest_without_a_folder_reads_the_folder_of_the_last_ingest(tmp_path: P
     shutil.rmtree(other)
     seeds = ingest()
     assert seeds.returncode == 0 and f"Ingesting {SEEDS}" in seeds.stderr and "5 added" in seeds.stderr
+
+
+def test_a_short_question_is_answered_in_the_terminal_s_language(seeded_settings: Settings) -> None:
+    env = {"LANG": "ro_RO.UTF-8", "LC_ALL": "", "LC_MESSAGES": ""}
+    answer = kb("ask", "--json", "Worten?", data_dir=seeded_settings.data_dir, env=env)
+    assert answer.returncode == 0, answer.stderr
+    assert json.loads(answer.stdout)["language"] == "ro"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kb.i18n import MESSAGES
-from kb.language import DETECTED, detect, readability
+from kb.language import DETECTED, detect, from_locale, preferred, readability
 from kb.probes import OFF_TOPIC_PROBES
 from kb.web_text import LANGUAGE_NAMES, UI
 
@@ -107,3 +107,29 @@ def test_readability_prefers_the_reader_s_language_then_their_script() -> None:
     assert readability("pt", "pt") == 2
     assert readability("pt", "en") == readability("ar", "fa") == readability("ru", "uk") == 1
     assert readability("ar", "en") == readability("pt", "ar") == readability("zh", "ja") == 0
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("pt-PT,pt;q=0.9,en;q=0.8", "pt"),
+        ("en;q=0.5, ro;q=0.9", "ro"),  # by weight, not by order
+        ("x-klingon,*;q=0.5,es-419;q=0.4", "es"),  # what omnikb does not tell apart is passed over
+        ("ar-EG", "ar"),
+        ("de;q=0, fr", "fr"),  # q=0: not acceptable
+        ("de;q=abc, it;q=0.1", "it"),
+        ("*", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_the_reader_s_language_from_their_browser(header: str | None, expected: str | None) -> None:
+    assert preferred(header) == expected
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [("pt_PT.UTF-8", "pt"), ("ro_RO", "ro"), ("de_DE@euro", "de"), ("C.UTF-8", None), ("POSIX", None), (None, None)],
+)
+def test_the_reader_s_language_from_their_terminal(locale: str | None, expected: str | None) -> None:
+    assert from_locale(locale) == expected
