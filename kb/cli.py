@@ -1,4 +1,4 @@
-"""The command line: ``kb ask | chat | show | sources | ingest | eval``."""
+"""The command line: ``kb ask | chat | show | sources | health | ingest | serve | eval``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from kb.errors import IngestError, KBError
+from kb.errors import BackendUnavailableError, IngestError, KBError
 from kb.i18n import message
 from kb.models import Answer, Turn
 from kb.settings import Settings
@@ -58,7 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("sources", help="list the indexed documents")
 
-    ingest = sub.add_parser("ingest", help="index a folder of articles (default: seeds/)")
+    health = sub.add_parser(
+        "health", help="the index and, with a model server, whether it can answer (exit 6 if it cannot)"
+    )
+    health.add_argument("--json", action="store_true", help="print /api/health's object")
+
+    ingest = sub.add_parser("ingest", help="index a folder of articles (default: the last one ingested, else seeds/)")
     ingest.add_argument("folder", nargs="?", type=Path)
     ingest.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -271,6 +276,26 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
+    """What ``/api/health`` says, for scripts and container health checks: exit
+    3 without an index, 6 when the configured model server cannot answer."""
+    report = _kb(settings).health()
+    if args.json:
+        sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+    else:
+        lines = [
+            f"index: {report['documents']} documents, {report['chunks']} passages ({report['embedding_model']})",
+            f"answers: {report['answers']}",
+        ]
+        server = report.get("model_server")
+        if server is not None:
+            detail = f": {server['detail']}" if server.get("detail") else ""
+            lines.append(f"model server: {server['status']} (model {server['model']}){detail}")
+        sys.stdout.write(visible("\n".join(lines)) + "\n")
+    server = report.get("model_server")
+    return BackendUnavailableError.exit_code if server is not None and server["status"] != "ok" else 0
+
+
 def _cell(field: str) -> str:
     """One tab-separated field: visible, and kept on its line."""
     return visible(field).replace("\t", "\\t").replace("\n", "\\n")
@@ -351,6 +376,7 @@ COMMANDS = {
     "chat": cmd_chat,
     "show": cmd_show,
     "sources": cmd_sources,
+    "health": cmd_health,
     "ingest": cmd_ingest,
     "eval": cmd_eval,
     "serve": cmd_serve,

@@ -68,7 +68,7 @@ class ModelServerProbe:
         try:
             reply = httpx.get(url, headers=headers, timeout=bound)
         except httpx.HTTPError as exc:
-            log.warning("model server probe: %s", describe(exc))
+            log.info("model server probe: %s", describe(exc))
             return ModelServerStatus("unreachable", model, describe(exc))
         if reply.status_code in (401, 403):
             return ModelServerStatus("unauthorized", model, f"HTTP {reply.status_code}: check KB_LLM_API_KEY")

@@ -3,6 +3,7 @@ the scripted OpenAI-compatible server on loopback (``GET /v1/models``)."""
 
 from __future__ import annotations
 
+import json
 import socket
 
 import pytest
@@ -76,3 +77,23 @@ def test_health_reports_how_answers_are_made(seeded_settings: Settings, fake: Fa
     assert generative["status"] == "ok", "questions are still answered, with quotes"
     assert generative["answers"] == "generative"
     assert generative["model_server"]["status"] == "model_missing"
+
+
+def test_kb_health_says_the_same_and_exits_6_when_the_model_server_cannot_answer(
+    seeded_settings: Settings, fake: FakeOpenAI
+) -> None:
+    from tests.test_cli import kb
+
+    data = seeded_settings.data_dir
+    plain = kb("health", "--json", data_dir=data)
+    assert plain.returncode == 0, plain.stderr
+    assert json.loads(plain.stdout) == make_knowledge_base(seeded_settings).health()
+    env = {"KB_LLM_BASE_URL": fake.base_url, "KB_LLM_MODEL": MODEL}
+    ready = kb("health", data_dir=data, env=env)
+    assert ready.returncode == 0, ready.stderr
+    assert "answers: generative" in ready.stdout and f"model server: ok (model {MODEL})" in ready.stdout
+    fake.state.models = ["another-model"]
+    missing = kb("health", data_dir=data, env=env)
+    assert missing.returncode == 6
+    assert "model server: model_missing (model fake-model): the server has another-model" in missing.stdout
+    assert kb("health", data_dir=data.parent / "nothing-here").returncode == 3
