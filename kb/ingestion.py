@@ -147,10 +147,16 @@ def _ingest(
 
     here = str(folder.resolve())
     current = {d.source: d for d in loaded.documents}
+    elsewhere = active.folder if active is not None and active.folder and active.folder != here else ""
     # An indexed article whose file can no longer be read (saved in another
     # encoding, emptied, caught mid-write) keeps its indexed version until it
-    # is mended: a bad save does not take the article out of the index.
-    kept = [p.path for p in loaded.problems if p.broken and p.path in previous and p.path not in current]
+    # is mended: a bad save does not take the article out of the index. (Not
+    # one of another folder's articles that happens to have the same name.)
+    kept = [
+        p.path
+        for p in loaded.problems
+        if p.broken and p.path in previous and p.path not in current and not elsewhere
+    ]
     if kept:
         loaded = Loaded(
             loaded.documents,
@@ -165,7 +171,6 @@ def _ingest(
     updated = [s for s in current if s in previous and s not in unchanged]
     added = [s for s in current if s not in previous]
     removed = [s for s in previous if s not in current and s not in kept]
-    elsewhere = active.folder if active is not None and active.folder and active.folder != here else ""
     if active is not None and same_model and not (added or updated or removed):
         # Nothing to index, but what earlier ingests left (the generation the
         # last one replaced, or one a killed ingest half-built) goes all the same.

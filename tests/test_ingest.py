@@ -258,3 +258,24 @@ def test_a_draft_is_skipped_and_a_post_turned_back_into_a_draft_leaves_the_index
     assert second.removed == ("b-resign.md",)
     assert ("b-resign.md", "a draft (draft: true in its front matter)") in [(p.path, p.reason) for p in second.problems]
     assert [d.source for d in store.documents(second.generation)] == ["a-published.md"]
+
+
+def test_only_the_same_folder_s_unreadable_article_keeps_its_indexed_version(tmp_path: Path, parts) -> None:  # type: ignore[no-untyped-def]
+    """A broken file keeps the article indexed under its name; a broken file of
+    the same name in another folder is not that article, and the old one goes."""
+    settings, store, embedder = parts
+    blog, other = tmp_path / "blog", tmp_path / "other"
+    blog.mkdir()
+    other.mkdir()
+    (blog / "post.txt").write_text("Click and collect\n\nA customer buys online and picks it up.", encoding="utf-8")
+    (blog / "more.txt").write_text("Returns\n\nA customer returns the order in any shop.", encoding="utf-8")
+    ingest(blog, settings, store, embedder)
+    (blog / "post.txt").write_bytes("Click and collect\n\nCafé".encode("latin-1"))
+    same = ingest(blog, settings, store, embedder)
+    assert same.unchanged == ("more.txt", "post.txt") and not same.removed
+    assert [p.reason.endswith("its indexed version is kept") for p in same.broken] == [True]
+    (other / "post.txt").write_bytes("Café".encode("latin-1"))
+    (other / "new.txt").write_text("Stock\n\nOne stock for every channel.", encoding="utf-8")
+    moved = ingest(other, settings, store, embedder)
+    assert moved.removed == ("more.txt", "post.txt")
+    assert [d.source for d in store.documents(moved.generation)] == ["new.txt"]
