@@ -41,6 +41,8 @@ MAX_SCANNED = 4096  # passages read for headings
 NEAREST = 20  # a heading's nearest passages, searched for one that does not contain it
 # Latent terms cover a question that matches a passage this many times better
 # than the best off-topic probe does (and scores above every probe densely).
+# A question this short (in index terms) is covered when the sources have all its terms.
+SHORT_QUERY_TERMS = 2
 SPARSE_FACTOR = 2.0
 
 
@@ -61,7 +63,17 @@ class Calibration:
             return self
         return replace(self, off_topic_best=best, threshold=best + MARGIN)
 
-    def covered(self, best_dense: float, rare_terms: int, best_sparse: float | None = None) -> bool:
+    def covered(
+        self, best_dense: float, rare_terms: int, best_sparse: float | None = None, query_terms: int | None = None
+    ) -> bool:
+        """``rare_terms``: the query's index terms the sources have;
+        ``query_terms``: all its index terms (None: not counted)."""
+        if query_terms is not None and query_terms <= SHORT_QUERY_TERMS and rare_terms == query_terms:
+            # A question of a word or two, every one of them the sources'
+            # ("Worten?", "Phone House?"): they speak of just that, however
+            # little its short vector says. Nothing but function words ("Why?",
+            # "How?"): there is nothing to look for.
+            return query_terms > 0
         if best_dense >= self.threshold:
             return True
         # Shared rare terms (names, numbers, domain words) lower the bar a little.

@@ -156,6 +156,7 @@ class Retrieval:
     best_dense: float
     lexical_terms: int
     best_sparse: float | None = None
+    query_terms: int | None = None  # the query's index terms, known to the corpus or not
     index: CorpusIndex | None = None  # the generation searched
 
 
@@ -243,7 +244,8 @@ class Retriever:
         hits = self._select(index, ranked, fused, dense_score, lexical_score, top_k, language)
         best_dense = max(dense_score.values(), default=0.0)
         best_sparse = float(latent.max()) if latent is not None and len(latent) else None
-        return Retrieval(tuple(hits), best_dense, len(index.bm25.known(tokenize(query))), best_sparse, index)
+        terms = tokenize(query)
+        return Retrieval(tuple(hits), best_dense, len(index.bm25.known(terms)), best_sparse, len(terms), index)
 
     def _select(
         self,

@@ -176,7 +176,7 @@ class KnowledgeBase:
         covered = (
             bool(found.hits)
             and not any(name.certain for name in names)
-            and bar.covered(found.best_dense, found.lexical_terms, found.best_sparse)
+            and bar.covered(found.best_dense, found.lexical_terms, found.best_sparse, found.query_terms)
         )
         if covered and query != question.text:
             covered = self._on_topic_alone(question.text, language, index, bar, bool(names))
@@ -212,7 +212,7 @@ class KnowledgeBase:
         sources never mention must be covered alone ("And Zalando?")."""
         alone = self.retriever.search(text, 1, language, index)
         if names_unknown:
-            return bar.covered(alone.best_dense, alone.lexical_terms, alone.best_sparse)
+            return bar.covered(alone.best_dense, alone.lexical_terms, alone.best_sparse, alone.query_terms)
         return alone.best_dense >= bar.off_topic_best
 
     def ask(self, question: Question) -> Answer:

@@ -57,3 +57,29 @@ def test_probes_nearer_the_corpus_headings_than_the_other_probes_are_left_out() 
     # Without headings every probe stays; however many go, MIN_PROBES stay.
     assert sorted(off_topic(probes, np.zeros(0))) == list(range(len(probes)))
     assert len(off_topic(probes, np.array([0.60]))) == MIN_PROBES
+
+
+def test_a_question_of_a_word_or_two_the_sources_have_is_covered_whatever_its_vector_says() -> None:
+    from kb.answerability import Calibration
+
+    bar = Calibration(off_topic_best=0.85, threshold=0.88)
+    low = 0.70  # far under the bar: a vector of one word says little
+    assert bar.covered(low, rare_terms=1, query_terms=1)  # "Worten?"
+    assert bar.covered(low, rare_terms=2, query_terms=2)  # "Phone House?"
+    assert not bar.covered(low, rare_terms=1, query_terms=2)  # one word of two is not the sources'
+    assert not bar.covered(low, rare_terms=3, query_terms=3)  # longer: the usual signals decide
+    assert not bar.covered(0.95, rare_terms=0, query_terms=0)  # "Why?": nothing to look for
+    assert bar.covered(0.95, rare_terms=0)  # terms not counted: the vector decides, as before
+
+
+@pytest.mark.parametrize("language", ["es", "pt", "ro", "fr", "ar"])
+def test_a_name_the_articles_mention_asked_alone_is_answered_from_them(kb: KnowledgeBase, language: str) -> None:
+    """ "Worten?" was refused in the languages whose bar is highest: one word's vector scores low."""
+    answer = kb.ask(validate_question("Worten?", language=language))
+    assert answer.answered and answer.citations
+    assert any("Worten" in c.chunk.text for c in answer.citations)
+
+
+@pytest.mark.parametrize("question", ["Why?", "How?", "¿Por qué?", "Et alors ?"])
+def test_a_question_of_function_words_alone_is_not_covered(kb: KnowledgeBase, question: str) -> None:
+    assert not kb.ask(validate_question(question)).answered
