@@ -280,6 +280,7 @@ def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
     """What ``/api/health`` says, for scripts and container health checks: exit
     3 without an index, 6 when the configured model server cannot answer."""
     report = _kb(settings).health()
+    server = report.get("model_server")
     if args.json:
         sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
     else:
@@ -287,12 +288,10 @@ def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
             f"index: {report['documents']} documents, {report['chunks']} passages ({report['embedding_model']})",
             f"answers: {report['answers']}",
         ]
-        server = report.get("model_server")
         if server is not None:
             detail = f": {server['detail']}" if server.get("detail") else ""
             lines.append(f"model server: {server['status']} (model {server['model']}){detail}")
         sys.stdout.write(visible("\n".join(lines)) + "\n")
-    server = report.get("model_server")
     return BackendUnavailableError.exit_code if server is not None and server["status"] != "ok" else 0
 
 
