@@ -63,11 +63,11 @@ def _arabic(token: str) -> str:
     return token
 
 
-def tokenize(text: str) -> list[str]:
-    """Index terms of ``text`` (also used for questions)."""
+def tokenize(text: str, ignore: frozenset[str] = frozenset()) -> list[str]:
+    """Index terms of ``text`` (also used for questions), leaving out the words in ``ignore``."""
     terms: list[str] = []
     for raw in _TOKEN.findall(unicodedata.normalize("NFKC", text).casefold()):
-        if raw in STOPWORDS:
+        if raw in STOPWORDS or raw in ignore:
             continue
         if raw[0].isdigit():
             terms.append(raw.replace(",", "."))

@@ -26,7 +26,7 @@ from chromadb.errors import NotFoundError
 
 from kb.alignment import alignment
 from kb.embedding import Embedder, SparseVector, sparse_column
-from kb.language import readability, words
+from kb.language import FUNCTION_WORDS, readability, words
 from kb.lexical import BM25, tokenize
 from kb.models import Chunk, Hit
 from kb.names import Vocabulary
@@ -244,7 +244,9 @@ class Retriever:
         hits = self._select(index, ranked, fused, dense_score, lexical_score, top_k, language)
         best_dense = max(dense_score.values(), default=0.0)
         best_sparse = float(latent.max()) if latent is not None and len(latent) else None
-        terms = tokenize(query)
+        # What the question asks about: its terms, without any language's
+        # function words ("porquê", "warum"), which the index keeps.
+        terms = tokenize(query, ignore=FUNCTION_WORDS)
         return Retrieval(tuple(hits), best_dense, len(index.bm25.known(terms)), best_sparse, len(terms), index)
 
     def _select(

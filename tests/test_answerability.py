@@ -80,6 +80,8 @@ def test_a_name_the_articles_mention_asked_alone_is_answered_from_them(kb: Knowl
     assert any("Worten" in c.chunk.text for c in answer.citations)
 
 
-@pytest.mark.parametrize("question", ["Why?", "How?", "¿Por qué?", "Et alors ?"])
+# "Porquê?", "Warum?" and "Perché?" were answered: the index keeps them as
+# terms (its stop-word list is shorter than the languages' function words).
+@pytest.mark.parametrize("question", ["Why?", "How?", "¿Por qué?", "Et alors ?", "Porquê?", "Warum?", "Perché?"])
 def test_a_question_of_function_words_alone_is_not_covered(kb: KnowledgeBase, question: str) -> None:
     assert not kb.ask(validate_question(question)).answered
