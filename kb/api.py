@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kb import language as lang
 from kb.errors import KBError
 from kb.guard import install_guards
+from kb.models import Question
 from kb.service import KnowledgeBase, validate_question
 from kb.settings import Settings
 from kb.timeouts import BodyDeadline
@@ -59,6 +60,13 @@ class AskRequest(BaseModel):
     top_k: int | None = Field(default=None, description="passages to retrieve, 1..20 (default 5)")
     language: str | None = Field(default=None, description="ISO 639-1 code overriding detection")
 
+    def to_question(self, request: Request, settings: Settings) -> Question:
+        """The checked question, in the reader's language (their browser's
+        ``Accept-Language``) when it is too short to tell its own."""
+        history = None if self.history is None else [turn.model_dump() for turn in self.history]
+        question = validate_question(self.question, history, self.top_k, self.language, settings)
+        return replace(question, reader_language=lang.preferred(request.headers.get("accept-language")))
+
 
 def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
@@ -80,10 +88,7 @@ def _kb(request: Request) -> KnowledgeBase:
 @router.post("/ask", summary="Answer a question with cited passages")
 def ask(body: AskRequest, request: Request) -> dict[str, Any]:
     kb = _kb(request)
-    history = None if body.history is None else [turn.model_dump() for turn in body.history]
-    question = validate_question(body.question, history, body.top_k, body.language, kb.settings)
-    question = replace(question, reader_language=lang.preferred(request.headers.get("accept-language")))
-    return kb.ask(question).to_dict()
+    return kb.ask(body.to_question(request, kb.settings)).to_dict()
 
 
 @router.get("/health", summary="Index status")

@@ -25,17 +25,15 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from kb import language as lang
 from kb.api import AskRequest, error_body
 from kb.errors import KBError
 from kb.models import Answer, Question
-from kb.service import KnowledgeBase, validate_question
+from kb.service import KnowledgeBase
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +77,6 @@ def answer_events(kb: KnowledgeBase, question: Question) -> Iterator[str]:
 )
 def ask_stream(body: AskRequest, request: Request) -> StreamingResponse:
     kb: KnowledgeBase = request.app.state.kb
-    history = None if body.history is None else [turn.model_dump() for turn in body.history]
-    question = validate_question(body.question, history, body.top_k, body.language, kb.settings)
-    question = replace(question, reader_language=lang.preferred(request.headers.get("accept-language")))
+    question = body.to_question(request, kb.settings)
     kb.retriever.index()  # no index yet: a 503 with the error shape, as /api/ask gives, before any event
     return StreamingResponse(answer_events(kb, question), media_type="text/event-stream", headers=SSE_HEADERS)
