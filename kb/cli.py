@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 from kb.errors import BackendUnavailableError, IngestError, KBError
 from kb.i18n import message
-from kb.models import Answer, Turn
+from kb.models import CORRECTION_SEPARATOR, Answer, Correction, Turn
 from kb.settings import Settings
 
 log = logging.getLogger("kb")
@@ -184,6 +184,10 @@ def _stream_to(out: TextIO, stream: Any) -> Answer:
         for item in stream:
             if isinstance(item, Answer):
                 final = item
+            elif isinstance(item, Correction):
+                # What was printed cannot be taken back: say that this replaces it.
+                label = message("corrected", item.language)
+                _ANSWER_LINE.write(visible(f"{CORRECTION_SEPARATOR}({label})\n{item[len(CORRECTION_SEPARATOR):]}"))
             else:
                 _ANSWER_LINE.write(visible(item))
         ended = _ANSWER_LINE.ended

@@ -38,7 +38,7 @@ from kb.answering import AnswerRequest, ExtractiveAnswerer, answer_once, answere
 from kb.citations import MARKERS, PARTIAL_MARKERS, drop_unsupported, markers_for, renumber, tidy, unfound_quotations
 from kb.i18n import message
 from kb.llm import LLMError, build_chat_model, stream_with_deadline, timeouts
-from kb.models import Answer
+from kb.models import CORRECTION_SEPARATOR, Answer, Correction
 from kb.prompts import NOT_COVERED, answer_messages
 from kb.settings import Settings
 from kb.text import without_quotations
@@ -47,8 +47,6 @@ log = logging.getLogger(__name__)
 
 # Below this many words of the answer's own prose, its language is not judged.
 MIN_WORDS_FOR_LANGUAGE = 6
-# Text streamed before a correction is separated from the correction by this.
-CORRECTION_SEPARATOR = "\n\n"
 
 _MARKER_AT_END = re.compile(r"\[\d+\]$")
 _SENTINEL_REPLY = re.compile(rf"^\W*{NOT_COVERED}\W*$")
@@ -211,7 +209,10 @@ class GenerativeAnswerer:
         if answer.mode != self.mode or not answer.answered or _words("".join(streamed)) != _words(answer.answer):
             # The streamed text, if any, is replaced (a fallback, a not-covered reply, or
             # sentences dropped for citing no passage): stream the replacement after a blank line.
-            yield (CORRECTION_SEPARATOR if streamed else "") + answer.answer
+            if streamed:
+                yield Correction(CORRECTION_SEPARATOR + answer.answer, answer.language)
+            else:
+                yield answer.answer
         yield answer
 
     def _verdict(self, request: AnswerRequest, text: str, failure: str | None) -> Answer:

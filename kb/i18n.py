@@ -14,6 +14,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sources": "Sources",
         "alternative": "also in",
         "fallback_notice": "The language model could not be used; this answer quotes the sources directly.",
+        "corrected": "Corrected answer (it replaces the text above):",
     },
     "pt": {
         "lead_in": "Eis o que dizem as fontes:",
@@ -23,6 +24,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sources": "Fontes",
         "alternative": "também em",
         "fallback_notice": "Não foi possível usar o modelo de linguagem; esta resposta cita as fontes diretamente.",
+        "corrected": "Resposta corrigida (substitui o texto acima):",
     },
     "es": {
         "lead_in": "Esto es lo que dicen las fuentes:",
@@ -32,6 +34,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sources": "Fuentes",
         "alternative": "también en",
         "fallback_notice": "No se pudo usar el modelo de lenguaje; esta respuesta cita las fuentes directamente.",
+        "corrected": "Respuesta corregida (sustituye al texto anterior):",
     },
     "ro": {
         "lead_in": "Iată ce spun sursele:",
@@ -41,6 +44,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sources": "Surse",
         "alternative": "și în",
         "fallback_notice": "Modelul de limbaj nu a putut fi folosit; acest răspuns citează direct sursele.",
+        "corrected": "Răspuns corectat (înlocuiește textul de mai sus):",
     },
     "ar": {
         "lead_in": "إليك ما تقوله المصادر:",
@@ -50,6 +54,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sources": "المصادر",
         "alternative": "متوفر أيضًا بـ",
         "fallback_notice": "تعذّر استخدام النموذج اللغوي؛ هذه الإجابة تقتبس من المصادر مباشرة.",
+        "corrected": "إجابة مصحَّحة (تحلّ محلّ النص أعلاه):",
     },
     "fr": {
         "lead_in": "Voici ce que disent les sources :",
@@ -59,6 +64,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sources": "Sources",
         "alternative": "aussi en",
         "fallback_notice": "Le modèle de langage n'a pas pu être utilisé ; cette réponse cite directement les sources.",
+        "corrected": "Réponse corrigée (elle remplace le texte ci-dessus) :",
     },
     "de": {
         "lead_in": "Das sagen die Quellen:",
@@ -68,6 +74,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sources": "Quellen",
         "alternative": "auch auf",
         "fallback_notice": "Das Sprachmodell war nicht erreichbar; diese Antwort zitiert die Quellen direkt.",
+        "corrected": "Korrigierte Antwort (sie ersetzt den Text oben):",
     },
     "it": {
         "lead_in": "Ecco cosa dicono le fonti:",
@@ -77,6 +84,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sources": "Fonti",
         "alternative": "anche in",
         "fallback_notice": "Non è stato possibile usare il modello linguistico; questa risposta cita direttamente le fonti.",
+        "corrected": "Risposta rettificata (sostituisce il testo qui sopra):",
     },
     "nl": {
         "lead_in": "Dit zeggen de bronnen:",
@@ -86,6 +94,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sources": "Bronnen",
         "alternative": "ook in het",
         "fallback_notice": "Het taalmodel kon niet worden gebruikt; dit antwoord citeert de bronnen rechtstreeks.",
+        "corrected": "Gecorrigeerd antwoord (vervangt de tekst hierboven):",
     },
     "pl": {
         "lead_in": "Oto co mówią źródła:",
@@ -95,6 +104,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sources": "Źródła",
         "alternative": "także w języku",
         "fallback_notice": "Nie udało się użyć modelu językowego; ta odpowiedź cytuje źródła bezpośrednio.",
+        "corrected": "Poprawiona odpowiedź (zastępuje tekst powyżej):",
     },
     "ca": {
         "lead_in": "Això és el que diuen les fonts:",
@@ -104,6 +114,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sources": "Fonts",
         "alternative": "també en",
         "fallback_notice": "No s'ha pogut fer servir el model de llenguatge; aquesta resposta cita les fonts directament.",
+        "corrected": "Resposta corregida (substitueix el text anterior):",
     },
     "tr": {
         "lead_in": "Kaynaklar şunu söylüyor:",
@@ -113,6 +124,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sources": "Kaynaklar",
         "alternative": "ayrıca",
         "fallback_notice": "Dil modeli kullanılamadı; bu yanıt kaynaklardan doğrudan alıntı yapıyor.",
+        "corrected": "Düzeltilmiş yanıt (yukarıdaki metnin yerine geçer):",
     },
     "sv": {
         "lead_in": "Det här säger källorna:",
@@ -122,6 +134,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sources": "Källor",
         "alternative": "även på",
         "fallback_notice": "Språkmodellen kunde inte användas; det här svaret citerar källorna direkt.",
+        "corrected": "Korrigerat svar (ersätter texten ovan):",
     },
     "cs": {
         "lead_in": "Zdroje uvádějí toto:",
@@ -131,6 +144,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sources": "Zdroje",
         "alternative": "také v jazyce",
         "fallback_notice": "Jazykový model nebylo možné použít; tato odpověď cituje zdroje přímo.",
+        "corrected": "Opravená odpověď (nahrazuje text výše):",
     },
     "ru": {
         "lead_in": "Вот что говорят источники:",
@@ -140,6 +154,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sources": "Источники",
         "alternative": "также на языке",
         "fallback_notice": "Не удалось использовать языковую модель; этот ответ цитирует источники напрямую.",
+        "corrected": "Исправленный ответ (заменяет текст выше):",
     },
     "uk": {
         "lead_in": "Ось що кажуть джерела:",
@@ -149,6 +164,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sources": "Джерела",
         "alternative": "також мовою",
         "fallback_notice": "Не вдалося використати мовну модель; ця відповідь цитує джерела безпосередньо.",
+        "corrected": "Виправлена відповідь (замінює текст вище):",
     },
     "el": {
         "lead_in": "Αυτό λένε οι πηγές:",
@@ -158,6 +174,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sources": "Πηγές",
         "alternative": "επίσης στη γλώσσα",
         "fallback_notice": "Δεν ήταν δυνατή η χρήση του γλωσσικού μοντέλου· αυτή η απάντηση παραθέτει απευθείας τις πηγές.",
+        "corrected": "Διορθωμένη απάντηση (αντικαθιστά το παραπάνω κείμενο):",
     },
     "he": {
         "lead_in": "זה מה שהמקורות אומרים:",
@@ -167,6 +184,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sources": "מקורות",
         "alternative": "גם בשפה",
         "fallback_notice": "לא ניתן היה להשתמש במודל השפה; תשובה זו מצטטת את המקורות ישירות.",
+        "corrected": "תשובה מתוקנת (מחליפה את הטקסט שלמעלה):",
     },
     "fa": {
         "lead_in": "منابع این را می‌گویند:",
@@ -176,6 +194,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sources": "منابع",
         "alternative": "همچنین به زبان",
         "fallback_notice": "استفاده از مدل زبانی ممکن نبود؛ این پاسخ مستقیماً از منابع نقل می‌کند.",
+        "corrected": "پاسخ اصلاح‌شده (جایگزین متن بالا می‌شود):",
     },
     "hi": {
         "lead_in": "स्रोत यह कहते हैं:",
@@ -185,6 +204,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sources": "स्रोत",
         "alternative": "अन्य भाषा",
         "fallback_notice": "भाषा मॉडल का उपयोग नहीं किया जा सका; यह उत्तर सीधे स्रोतों को उद्धृत करता है।",
+        "corrected": "संशोधित उत्तर (यह ऊपर के पाठ की जगह लेता है):",
     },
     "th": {
         "lead_in": "แหล่งข้อมูลระบุไว้ดังนี้:",
@@ -194,6 +214,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sources": "แหล่งข้อมูล",
         "alternative": "มีในภาษา",
         "fallback_notice": "ไม่สามารถใช้โมเดลภาษาได้ คำตอบนี้อ้างอิงจากแหล่งข้อมูลโดยตรง",
+        "corrected": "คำตอบที่แก้ไขแล้ว (แทนที่ข้อความด้านบน):",
     },
     "ko": {
         "lead_in": "출처의 내용은 다음과 같습니다:",
@@ -203,6 +224,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sources": "출처",
         "alternative": "다른 언어",
         "fallback_notice": "언어 모델을 사용할 수 없어 이 답변은 출처를 그대로 인용합니다.",
+        "corrected": "수정된 답변 (위의 내용을 대체합니다):",
     },
     "ja": {
         "lead_in": "出典には次のように書かれています：",
@@ -212,6 +234,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sources": "出典",
         "alternative": "ほかの言語",
         "fallback_notice": "言語モデルを使用できなかったため、この回答は出典を直接引用しています。",
+        "corrected": "修正した回答（上の文章に代わるものです）：",
     },
     "zh": {
         "lead_in": "以下是资料中的内容：",
@@ -221,6 +244,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sources": "资料来源",
         "alternative": "另有语言",
         "fallback_notice": "无法使用语言模型；本回答直接引用资料原文。",
+        "corrected": "更正后的回答（取代上文）：",
     },
 }
 

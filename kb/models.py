@@ -164,3 +164,22 @@ class Answer:
         if self.notice:
             data["notice"] = self.notice
         return data
+
+
+# Text streamed before a correction is separated from the correction by this.
+CORRECTION_SEPARATOR = "\n\n"
+
+
+class Correction(str):
+    """A streamed piece that replaces everything streamed before it (a
+    fallback, a not-covered reply, or the answer without its dropped
+    sentences). It is text like any piece, so a client that shows the final
+    answer in place of the stream needs nothing more; a terminal, which cannot
+    take back what it printed, labels it (``language`` is the answer's)."""
+
+    language: str
+
+    def __new__(cls, text: str, language: str) -> Correction:
+        piece = super().__new__(cls, text)
+        piece.language = language
+        return piece

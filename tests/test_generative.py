@@ -243,6 +243,23 @@ def test_a_sentence_citing_only_passages_that_do_not_exist_is_dropped(gen_kb: Kn
     assert pieces[-1] == CORRECTION_SEPARATOR + data["answer"]
 
 
+def test_the_terminal_labels_a_correction_as_replacing_what_it_printed(gen_kb: KnowledgeBase, fake: FakeOpenAI) -> None:
+    """A terminal cannot take back the streamed text: the corrected answer
+    used to follow it after a blank line, unlabelled, so it read as the
+    answer twice, the second time without a sentence."""
+    from io import StringIO
+
+    from kb.cli import _stream_to
+
+    fake.script(Reply("Omnicanal une todos los canales [1]. Lo inventó el Dr. Smith en 1987 [7]."))
+    out = StringIO()
+    answer = _stream_to(out, gen_kb.stream(validate_question("¿En qué se diferencian omnicanal y multicanal?")))
+    printed = out.getvalue()
+    streamed, _, corrected = printed.partition(f"\n\n({message('corrected', 'es')})\n")
+    assert answer.language == "es" and "Dr. Smith" in streamed
+    assert corrected.rstrip("\n") == answer.answer and "Dr. Smith" not in corrected
+
+
 def test_an_answer_left_without_a_cited_sentence_falls_back(gen_kb: KnowledgeBase, fake: FakeOpenAI) -> None:
     fake.script(Reply("Omnichannel is about integration. It was invented in 1987 by Dr. Smith [7]."))
     _, data = ask(gen_kb, EN_QUESTION)
