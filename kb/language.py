@@ -200,7 +200,7 @@ _FUNCTION_WORDS = {
     "es": "qué que el los las un una es son fue cuál cuáles quién quiénes dónde cuándo por cómo del al en con "
     "para no eso esto ese esa este esta mi y o a",
     "fr": "qu que quoi qui le la les un une des du est sont était quel quelle quels quelles où quand pourquoi "
-    "comment ce cet cette ces en avec pour pas et ou mon ma mes a",
+    "comment ce cet cette ces en avec pour pas et ou mon ma mes a lequel laquelle lesquels lesquelles",
     "de": "was wer wie warum wo wann welche welcher welches der die das ein eine einen ist sind war mit für und "
     "oder nicht zu im in auf sich es ich",
     "it": "che cosa chi come perché dove quando quale quali il lo gli la le un una uno è sono era del della dei "

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 
 from lingua import Language
 
+from kb.language import FUNCTION_WORDS
 from kb.text import WORD, strip_diacritics
 
 _HYPHENATED = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)+", re.UNICODE)
@@ -133,6 +134,9 @@ def unknown_names(question: str, language: str, known: Vocabulary) -> tuple[Name
         inner_capital = not word.isupper() and any(ch.isupper() for ch in word[1:])
         if not shouted and (acronym or inner_capital):
             return 2
+        if word.casefold() in FUNCTION_WORDS:
+            # "Tell me: What is …?", "Omnicanal ou multicanal : Laquelle choisir ?"
+            return 0
         if non_latin:
             # A capitalised Latin word in an Arabic question is a name ("Shopify");
             # a lower-case one is as often an English term ("offline", "mobile").

@@ -255,7 +255,7 @@ def test_the_terminal_labels_a_correction_as_replacing_what_it_printed(gen_kb: K
     out = StringIO()
     answer = _stream_to(out, gen_kb.stream(validate_question("¿En qué se diferencian omnicanal y multicanal?")))
     printed = out.getvalue()
-    streamed, _, corrected = printed.partition(f"\n\n({message('corrected', 'es')})\n")
+    streamed, _, corrected = printed.partition(f"\n\n{message('corrected', 'es')}\n")
     assert answer.language == "es" and "Dr. Smith" in streamed
     assert corrected.rstrip("\n") == answer.answer and "Dr. Smith" not in corrected
 

@@ -64,3 +64,12 @@ def test_in_german_two_capitalised_words_in_a_row_are_a_name() -> None:
     assert names("Was kostet ein Kunde im Jahr?", "de") == []  # nouns apart
     assert names("Wie hilft Marketing Omnicanal dem Kunden?", "de") == []  # both words mentioned
     assert names("Was Sagt Der Artikel Über Kunden?", "de") == []  # title case
+
+
+def test_a_question_word_capitalised_after_a_colon_or_a_dash_is_not_a_name() -> None:
+    """ "Tell me: What is omnichannel?" was answered "The sources don't mention “What”"."""
+    assert names("Tell me: What is omnichannel?", "en") == []
+    assert names("Quick question - How does Worten sell?", "en") == []
+    assert names("Omnicanal ou multicanal : Laquelle choisir ?", "fr") == []
+    # A name in the same place still is one.
+    assert names("Two stores: Which one is Zara?", "en") == [("Zara", False)]
