@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Match
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
 API_PREFIX = "/api/"
-METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 class HistoryTurn(BaseModel):
@@ -118,6 +119,19 @@ def widget_labels(language: str) -> JSONResponse:
         {"language": language.strip().casefold(), "strings": list(strings)},
         headers={"Cache-Control": "public, max-age=86400"},
     )
+
+
+def _answer_head_requests(api: APIRouter) -> None:
+    """Every read answers HEAD as well, as a web server's pages do: monitors and
+    ``curl -I`` check /api/health so (HEAD is left out of the API's schema)."""
+    for route in list(api.routes):
+        if isinstance(route, APIRoute) and "GET" in (route.methods or ()):
+            path = route.path.removeprefix(api.prefix)
+            name = f"{route.name}_head"
+            api.add_api_route(path, route.endpoint, methods=["HEAD"], include_in_schema=False, name=name)
+
+
+_answer_head_requests(router)
 
 
 # -- errors -------------------------------------------------------------------

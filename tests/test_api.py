@@ -208,6 +208,28 @@ def test_wrong_method_405_says_which_to_use(server: Server) -> None:
     assert headers["allow"] == "POST"
 
 
+def test_reads_answer_head_as_monitors_send_it(server: Server) -> None:
+    """HEAD /api/health (``curl -I``, a load balancer's check) was a 404 from the chat's mount."""
+    for path in ("/api/health", "/api/sources", "/api/sources/002_8f573ef52dea0fed.txt"):
+        status, headers, body = request(server.url + path, "HEAD")
+        _, get_headers, got = request(server.url + path)
+        assert status == 200 and body == "", path
+        assert headers["content-type"] == get_headers["content-type"] == "application/json", path
+        assert int(headers["content-length"]) == len(json.dumps(got, ensure_ascii=False, separators=(",", ":")).encode())
+    status, _, body = request(server.url + "/api/sources/no_such_article.txt", "HEAD")
+    assert status == 404 and body == ""
+
+
+def test_other_methods_get_the_error_shape_and_what_to_use(server: Server) -> None:
+    """OPTIONS without a CORS preflight's headers got FastAPI's own {"detail": "Not Found"}."""
+    status, headers, payload = request(server.url + "/api/ask", "OPTIONS")
+    assert_error(status, payload, 405, "method_not_allowed")
+    assert headers["allow"] == "POST"
+    status, headers, payload = request(server.url + "/api/health", "POST", {})
+    assert_error(status, payload, 405, "method_not_allowed")
+    assert headers["allow"] == "GET, HEAD"
+
+
 def test_body_that_is_not_json_typed(server: Server) -> None:
     raw = json.dumps({"question": "What is omnichannel?"}).encode()
     status, _, payload = request(server.url + "/api/ask", "POST", raw=raw, headers={"Content-Type": "text/plain"})
