@@ -46,3 +46,15 @@ def surrogate(text: str) -> str | None:
 def without_controls(text: str) -> str:
     """``text`` without control characters other than tab, line feed and carriage return."""
     return _CONTROL.sub("", text)
+
+
+def trimmed(text: str) -> str:
+    """``text`` without white space or invisible format characters (Unicode
+    category Cf: zero-width space, byte order mark, word joiner…) at either end.
+    Inside, they stay: a zero-width non-joiner is part of a Persian word."""
+    start, end = 0, len(text)
+    while start < end and (text[start].isspace() or unicodedata.category(text[start]) == "Cf"):
+        start += 1
+    while end > start and (text[end - 1].isspace() or unicodedata.category(text[end - 1]) == "Cf"):
+        end -= 1
+    return text[start:end]

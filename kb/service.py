@@ -49,7 +49,7 @@ def validate_question(
     settings = settings or Settings()
     if not isinstance(text, str):
         raise InputError("`question` must be a string.")
-    question = text.strip()
+    question = input_text.trimmed(text)
     if not question:
         raise InputError("The question is empty: type a question, e.g. “What is omnichannel?”.")
     bad = input_text.forbidden_character(question)

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from kb.chunking import chunk_document
 from kb.cleaning import clean_text
 from kb.html_text import html_to_text
+from kb.input_text import trimmed
 from kb.models import Document
 from kb.service import validate_question
 from kb.settings import Settings
@@ -147,6 +148,9 @@ CASES: list[Any] = [
                  "`question` must be a string", id="question-object"),
     pytest.param(_json({"question": " \t\n "}), "application/json", 422, "invalid_request", "empty",
                  id="question-blank"),
+    # Invisible characters alone (zero-width space, byte order mark, word joiner) are no question either.
+    pytest.param(_json({"question": "\u200b\u200b\ufeff \u2060"}), "application/json", 422, "invalid_request",
+                 "empty", id="question-invisible"),
     pytest.param(_json({"question": "x" * 2001}), "application/json", 422, "invalid_request", "2000",
                  id="question-2001"),
     pytest.param(_json({"question": "What\u0000is this?"}), "application/json", 422, "invalid_request",
@@ -355,7 +359,8 @@ def test_any_text_as_a_question_gets_a_contract_shaped_reply(client: Client, tex
     status, content_type, body = client.post("/api/ask", json.dumps({"question": text}).encode())
     assert_contract_shaped(status, content_type, body)
     if status == 200:
-        assert json.loads(body)["question"] == text.strip()
+        # Trimmed of white space and of invisible format characters at either end.
+        assert json.loads(body)["question"] == trimmed(text)
 
 
 @PROPERTY
