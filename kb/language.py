@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
 from lingua import IsoCode639_1, Language, LanguageDetector, LanguageDetectorBuilder
@@ -132,7 +132,7 @@ def detect(
     if not ranked:
         return default
     code, confidence = ranked[0].language.iso_code_639_1.name.lower(), ranked[0].value
-    if len(WORD.findall(text)) <= SHORT_TEXT_WORDS and confidence < SURE:
+    if confidence < UNSURE or (len(WORD.findall(text)) <= SHORT_TEXT_WORDS and confidence < SURE):
         # A short question gives the detector little to go on: unless it is
         # sure (a letter only one language writes, say), the function words
         # and letters decide, when one language leads.
@@ -192,6 +192,9 @@ def _by_script(text: str, letters: list[str]) -> str | None:
 SHORT_TEXT_WORDS = 7
 # The detector's confidence above which the cues do not overrule it.
 SURE = 0.9
+# Below this, the cues overrule it however long the text: a loanword phrase
+# misleads it ("What is the ratio of café au lait?" came out French, 0.43).
+UNSURE = 0.5
 _FUNCTION_WORDS = {
     "en": "what which who whom whose why how where when does do did is are was were can could should would will "
     "the a an of to in on for with and or this that these those it its my your i you we they there about than",
@@ -226,6 +229,11 @@ def _distinctive(lists: dict[str, str]) -> dict[str, str]:
 
 
 _CUE_WORDS = _distinctive(_FUNCTION_WORDS)
+# Each function word, with the languages whose list has it.
+_FUNCTION_WORD_LANGUAGES: dict[str, tuple[str, ...]] = {}
+for _language, _listed in _FUNCTION_WORDS.items():
+    for _word in _listed.split():
+        _FUNCTION_WORD_LANGUAGES[_word] = (*_FUNCTION_WORD_LANGUAGES.get(_word, ()), _language)
 # Every language's function words together: words that carry no topic.
 FUNCTION_WORDS = frozenset(word for listed in _FUNCTION_WORDS.values() for word in listed.split())
 # Letters (and marks) that only one of the supported languages writes.
@@ -261,6 +269,22 @@ def _by_cues(text: str) -> str | None:
         language = _CUE_LETTERS.get(letter)
         if language:
             votes[language] = votes.get(language, 0) + 1
+    leader = _leader(votes)
+    if leader is not None or votes:
+        return leader
+    # No word or letter of one language alone: the function words several
+    # share tell it together ("E i vantaggi?": "e" is Italian or Portuguese,
+    # "i" Italian or Catalan). Each shares its vote among its languages.
+    shared: dict[str, float] = {}
+    for match in WORD.finditer(folded):
+        owners = _FUNCTION_WORD_LANGUAGES.get(match.group(), ())
+        for language in owners:
+            shared[language] = shared.get(language, 0.0) + 1 / len(owners)
+    return _leader(shared)
+
+
+def _leader(votes: Mapping[str, float]) -> str | None:
+    """The language with the most votes, if no other has as many."""
     ranked = sorted(votes.values(), reverse=True)
     if not ranked or (len(ranked) > 1 and ranked[0] == ranked[1]):
         return None

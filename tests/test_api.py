@@ -215,7 +215,8 @@ def test_reads_answer_head_as_monitors_send_it(server: Server) -> None:
         _, get_headers, got = request(server.url + path)
         assert status == 200 and body == "", path
         assert headers["content-type"] == get_headers["content-type"] == "application/json", path
-        assert int(headers["content-length"]) == len(json.dumps(got, ensure_ascii=False, separators=(",", ":")).encode())
+        compact = json.dumps(got, ensure_ascii=False, separators=(",", ":")).encode()
+        assert int(headers["content-length"]) == len(compact), path
     status, _, body = request(server.url + "/api/sources/no_such_article.txt", "HEAD")
     assert status == 404 and body == ""
 

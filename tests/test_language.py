@@ -88,6 +88,17 @@ def test_a_short_text_that_tells_its_language_is_not_overruled_by_the_conversati
     assert detect("Und Zalando?", context="en") == "de"
     assert detect("ما هي التحديات؟", context="en") == "ar"
     assert detect("Which of the two strategies suits a small online shop with two employees?", context="pt") == "en"
+    # Function words that several languages share tell it together: "e" is
+    # Italian or Portuguese, "i" and "le" Italian or another; these were
+    # answered in the conversation's English or Spanish.
+    assert detect("E i vantaggi?", context="en") == "it"
+    assert detect("E le sfide?", context="es") == "it"
+
+
+def test_a_loanword_phrase_does_not_outvote_the_function_words_of_a_longer_question() -> None:
+    """Eight words are past the short-question rule, but the detector was unsure (0.43) and said French."""
+    assert detect("What is the ratio of café au lait?") == "en"
+    assert detect("Quelle est la différence entre omnichannel et multichannel marketing ?") == "fr"
 
 
 def test_every_language_detection_returns_has_omnikbs_words_the_pages_words_and_its_own_probes() -> None:
