@@ -124,7 +124,10 @@ def _answer_type_match(hits: Sequence[Hit], query: str) -> int:
     the best one does, or none does)."""
     if not asks_for_quantity(query) or states_quantity(hits[0].chunk.text):
         return 0
-    return next((i for i, hit in enumerate(hits) if states_quantity(hit.chunk.text)), 0)
+    # Only a passage that scores above the average candidate (scores are
+    # standardised) is an answer at all: stating some amount does not make
+    # a museum's opening hours the answer to "How many hours should I sleep?".
+    return next((i for i, hit in enumerate(hits) if hit.score > 0 and states_quantity(hit.chunk.text)), 0)
 
 
 def _family(hit: Hit) -> set[str]:

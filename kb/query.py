@@ -128,6 +128,27 @@ _AMOUNT = re.compile(r"(?<![\w.])(?!(?:19|20)\d\d\b)\d+(?:[.,]\d+)?(?:\s?%|\s+[^
 _ENUMERATOR = re.compile(r"(?m)^\s*\d+[.)]?\s")
 
 
+# Numbers written as words, followed by a word ("eight hours", "três dias"):
+# from two (one is also an article: "un", "una"), leaving out the words
+# another language uses otherwise ("dos" is also Portuguese "of the", "sei"
+# German "be", "due" English "owed").
+_NUMBER_WORDS = """
+    two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty hundred thousand million
+    millions dozen
+    dois duas três quatro cinco sete oito nove dez onze doze vinte trinta cem mil milhão milhões
+    tres cuatro siete ocho nueve diez once doce veinte treinta cien millón millones
+    doi două trei patru cinci șase șapte opt nouă zece douăzeci sute mie mii milion milioane
+    deux trois quatre cinq sept huit neuf dix douze vingt trente mille
+    zwei drei vier fünf sechs sieben acht neun zehn zwölf zwanzig dreißig hundert tausend millionen
+    tre quattro sette otto dieci undici dodici venti trenta cento milione milioni
+    ثلاثة أربعة خمسة ستة سبعة ثمانية تسعة عشرة مئة مائة ألف مليون
+""".split()
+_NUMBER_WORD_AMOUNT = re.compile(
+    rf"(?<![^\W\d_])(?:{'|'.join(sorted(map(re.escape, _NUMBER_WORDS), key=len, reverse=True))})\s+[^\W\d_]{{2,}}",
+    re.IGNORECASE,
+)
+
+
 def states_quantity(text: str) -> bool:
-    """Whether a passage states an amount."""
-    return _AMOUNT.search(_ENUMERATOR.sub("", text)) is not None
+    """Whether a passage states an amount, in figures or in words."""
+    return _AMOUNT.search(_ENUMERATOR.sub("", text)) is not None or _NUMBER_WORD_AMOUNT.search(text) is not None

@@ -6,9 +6,9 @@ from kb.answering import MAX_QUOTE_CHARS, AnswerRequest, ExtractiveAnswerer, bes
 from kb.models import Chunk, Hit, Question
 
 
-def _hit(text: str, source: str = "x.txt", ordinal: int = 0) -> Hit:
+def _hit(text: str, source: str = "x.txt", ordinal: int = 0, score: float = 1.0) -> Hit:
     chunk = Chunk(f"{source}#{ordinal}", source, "Title", "es", "Heading", text, 0, len(text), ordinal)
-    return Hit(chunk=chunk, score=1.0)
+    return Hit(chunk=chunk, score=score)
 
 
 FILLER = (
@@ -88,3 +88,34 @@ def test_without_an_amount_asked_for_the_best_passage_leads() -> None:
     # Nor when the best passage states an amount itself.
     hits = [_hit("Un 30% más de valor aportan.", "a.txt"), _hit("Sube un 91% la retención.", "c.txt")]
     assert cited_hits(hits, "¿Cuánto valor aportan?") == [0]
+
+
+def test_an_amount_in_words_is_an_amount() -> None:
+    """ "How many hours do teenagers need to sleep?" quoted a museum's ticket
+    prices: "closer to nine hours" has no figure, so it did not count."""
+    hits = [
+        _hit("Adults need about eight hours of sleep. Teenagers need closer to nine hours.", "doctor.md", score=2.98),
+        _hit("Der Eintritt kostet 8 Euro, für Studenten 5 Euro.", "museum.md", score=1.2),
+    ]
+    assert cited_hits(hits, "How many hours do teenagers need to sleep?") == [0]
+
+
+def test_a_passage_below_the_average_candidate_is_no_answer_whatever_amount_it_states() -> None:
+    hits = [
+        _hit("Keep the bedroom cool and dark, and avoid screens before bed.", "doctor.md", score=2.98),
+        _hit("Der Eintritt kostet 8 Euro, für Studenten 5 Euro.", "museum.md", score=-0.03),
+    ]
+    assert cited_hits(hits, "How many hours do teenagers need to sleep?") == [0]
+    # Above it, the passage that states an amount is still the answer.
+    hits = [hits[0], _hit("Teenagers need 9 hours.", "sleep.md", score=0.4)]
+    assert cited_hits(hits, "How many hours do teenagers need to sleep?") == [1]
+
+
+def test_numbers_written_as_words_state_an_amount_unless_the_word_is_another_language_s_word() -> None:
+    from kb.query import states_quantity
+
+    for text in ("about eight hours of sleep", "mit zwei Kanälen", "três dias depois", "Trei diferențe"):
+        assert states_quantity(text), text
+    # "dos" is also Portuguese "of the", "due" English "owed"; "one" is also an article.
+    for text in ("a lealdade dos clientes", "due to the weather", "una tienda", "It is ten."):
+        assert not states_quantity(text), text
