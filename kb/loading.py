@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 # Bump when cleaning or chunking changes, so re-ingest rebuilds every document.
-PIPELINE_VERSION = "10"
+PIPELINE_VERSION = "11"
 
 
 @dataclass(frozen=True)

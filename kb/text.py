@@ -9,6 +9,11 @@ import unicodedata
 # lower case (abbreviations such as "ect., evenimente" or "vs. client").
 # Closing quotes and brackets after the stop belong to the sentence they close.
 _END = re.compile(r"(?<=[.!?؟…])([\"'”»)]*)\s+|\s*\n\s*")
+# Titles and abbreviations written before a name or a number.
+ABBREVIATIONS = (
+    "dr", "dra", "drs", "mr", "mrs", "ms", "prof", "sr", "sra", "srta", "jr", "st", "nr", "bzw", "vgl", "sig",
+    "dott", "ing",
+)
 # A word: letters only (no digits, no underscore), in any script.
 WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 _CLAUSE = re.compile(r"(?<=[,;:،؛])\s+")
@@ -28,6 +33,21 @@ _QUOTATION = re.compile(
 )
 
 
+# A full stop after these ends no sentence, whatever follows: an initial
+# ("J. Smith", "U.S. Army") or a title ("Dr. Smith").
+_NOT_AN_END = re.compile(r"(?:(?<![^\W\d_])[^\W\d_]|(?<![^\W\d_])(?i:" + "|".join(ABBREVIATIONS) + r"))\.$")
+# Nor does one after a German ordinal ("am 1. Januar", "im 16. Jahrhundert"):
+# a number of one or two digits before a month or a noun that takes one. After
+# any other word a number may end a sentence ("… grew by 3. Then …").
+_ORDINAL = re.compile(r"(?<!\S)\d{1,2}\.$")
+ORDINAL_NOUNS = frozenset(
+    """
+    januar jänner februar märz april mai juni juli august september oktober november dezember
+    jahrhundert jahrhunderts jh jahrtausend jahrestag geburtstag stock etage platz klasse auflage mal
+    """.split()
+)
+
+
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
     """Spans of the sentences in ``text[start:end]``, as offsets into ``text``."""
     stop = len(text) if end is None else end
@@ -37,6 +57,8 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
         nxt = text[match.end() : match.end() + 1]
         if "\n" not in match.group(0) and nxt and nxt.islower():
             continue
+        if "\n" not in match.group(0) and not match.group(1) and _not_an_end(text, begin, match.start(), match.end()):
+            continue
         closing = len(match.group(1) or "")
         if match.start() + closing > begin:
             spans.append((begin, match.start() + closing))
@@ -44,6 +66,16 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     if begin < stop and text[begin:stop].strip():
         spans.append((begin, stop))
     return [trimmed(text, s, e) for s, e in spans if text[s:e].strip()]
+
+
+def _not_an_end(text: str, begin: int, stop: int, following: int) -> bool:
+    """Whether the full stop that ends ``text[begin:stop]`` marks an initial, a title or an ordinal."""
+    if _NOT_AN_END.search(text, begin, stop):
+        return True
+    if not _ORDINAL.search(text, begin, stop):
+        return False
+    word = WORD.match(text, following)
+    return word is not None and word.group().casefold() in ORDINAL_NOUNS
 
 
 def quotation_spans(text: str) -> list[tuple[int, int, str]]:

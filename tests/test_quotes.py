@@ -119,3 +119,27 @@ def test_numbers_written_as_words_state_an_amount_unless_the_word_is_another_lan
     # "dos" is also Portuguese "of the", "due" English "owed"; "one" is also an article.
     for text in ("a lealdade dos clientes", "due to the weather", "una tienda", "It is ten."):
         assert not states_quantity(text), text
+
+
+def test_an_ordinal_an_initial_or_a_title_does_not_end_a_sentence() -> None:
+    """ "Wann ist das Stadtmuseum geschlossen?" was answered “Das Stadtmuseum ist am 1. … Dezember
+    geschlossen.”: the quote took two of three pieces of a sentence cut at "1." and "25."."""
+    from kb.text import sentence_spans
+
+    def sentences(text: str) -> list[str]:
+        return [text[start:end] for start, end in sentence_spans(text)]
+
+    museum = "Das Stadtmuseum ist am 1. Januar und am 25. Dezember geschlossen. Es öffnet um 10 Uhr."
+    assert sentences(museum) == [
+        "Das Stadtmuseum ist am 1. Januar und am 25. Dezember geschlossen.",
+        "Es öffnet um 10 Uhr.",
+    ]
+    built = "Er wurde im 16. Jahrhundert gebaut. Heute nicht."
+    assert sentences(built) == ["Er wurde im 16. Jahrhundert gebaut.", "Heute nicht."]
+    people = "Ask Dr. Smith or J. Jones. The U.S. Army agrees."
+    assert sentences(people) == ["Ask Dr. Smith or J. Jones.", "The U.S. Army agrees."]
+    # A year, or a number before anything but a month or such a noun, ends a sentence as any word does.
+    assert sentences("Sales rose in 2018. Then they fell.") == ["Sales rose in 2018.", "Then they fell."]
+    assert sentences("Die Zahl stieg um 3. Dann fiel sie.") == ["Die Zahl stieg um 3.", "Dann fiel sie."]
+    quote = best_sentences(_hit(museum), "Wann ist das Stadtmuseum geschlossen?")
+    assert "1. Januar und am 25. Dezember geschlossen." in quote and "…" not in quote
