@@ -86,6 +86,10 @@ def settings_from(args: argparse.Namespace) -> Settings:
     )
 
 
+# What a shell reports for a command that a closed pipe stopped (128 + SIGPIPE).
+SIGPIPE_EXIT = 141
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -105,6 +109,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
+    except BrokenPipeError:
+        # The reader went away (``kb ask … | head -1``): stop quietly, as a
+        # command killed by SIGPIPE does, and send what Python still flushes
+        # at exit nowhere rather than into another broken pipe.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return SIGPIPE_EXIT
 
 
 def _kb(settings: Settings) -> Any:

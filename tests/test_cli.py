@@ -198,3 +198,20 @@ def test_a_short_question_is_answered_in_the_terminal_s_language(seeded_settings
     answer = kb("ask", "--json", "Worten?", data_dir=seeded_settings.data_dir, env=env)
     assert answer.returncode == 0, answer.stderr
     assert json.loads(answer.stdout)["language"] == "ro"
+
+
+def test_a_reader_that_goes_away_stops_the_answer_quietly(seeded_settings: Settings) -> None:
+    """`kb ask … | head -1` printed a BrokenPipeError traceback and exited 1."""
+    for args in (("ask", "What is omnichannel?"), ("ask", "--json", "What is omnichannel?")):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "kb", *args],
+            cwd=ROOT,
+            env={**os.environ, "KB_DATA_DIR": str(seeded_settings.data_dir), "ANONYMIZED_TELEMETRY": "False"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert process.stdout is not None
+        process.stdout.close()  # as `head` does once it has its lines, before the answer is written
+        _, stderr = process.communicate(timeout=300)
+        assert process.returncode == 141, stderr.decode()
+        assert stderr.decode() == "", args
