@@ -31,12 +31,17 @@ class FileProblem:
     files: int = 1
     # The file is an article that could not be read (not UTF-8, empty, too big,
     # unreadable): its owner has to mend it. Not one for a file left out on
-    # purpose (a draft, a repeat, a post's image).
+    # purpose (a draft, a repeat, a post's image, a page with no text).
     broken: bool = True
 
 
 class Unpublished(IngestError):
     """An article its owner has not published (a draft): left out, not broken."""
+
+
+class NoArticleText(IngestError):
+    """A file read well that holds no article: a section's page of front matter
+    alone (Hugo's ``_index.md``), markup alone. Left out, not broken."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,7 @@ def load_folder(folder: Path, max_bytes: int) -> Loaded:
             continue
         try:
             doc = load_file(path, max_bytes, source)
-        except Unpublished as exc:
+        except (Unpublished, NoArticleText) as exc:
             problems.append(FileProblem(source, str(exc), broken=False))
             continue
         except IngestError as exc:
@@ -181,7 +186,7 @@ def parse(source: str, raw: bytes) -> Document:
         decoded = markdown_to_text(decoded)
     cleaned = clean_text(decoded)
     if not cleaned.text.strip():
-        raise IngestError("no text left after cleaning")
+        raise NoArticleText("no text left after cleaning (front matter or markup alone): not an article")
     digest = hashlib.sha256(PIPELINE_VERSION.encode() + b"\0" + raw).hexdigest()[:16]
     return Document(
         source=source,

@@ -260,6 +260,21 @@ def test_a_draft_is_skipped_and_a_post_turned_back_into_a_draft_leaves_the_index
     assert [d.source for d in store.documents(second.generation)] == ["a-published.md"]
 
 
+def test_a_section_page_of_front_matter_alone_is_left_out_not_broken(tmp_path: Path, parts) -> None:  # type: ignore[no-untyped-def]
+    """Hugo gives every section an ``_index.md`` of front matter alone: the ingest
+    of every Hugo blog ended "error: 1 file could not be read … mend it" (exit 5)."""
+    settings, store, embedder = parts
+    folder = tmp_path / "site"
+    (folder / "posts").mkdir(parents=True)
+    (folder / "posts" / "_index.md").write_text('---\ntitle: "Posts"\nmenu: main\n---\n', encoding="utf-8")
+    post = "# Click and collect\n\nBuy online, pick up in the shop.\n"
+    (folder / "posts" / "click.md").write_text(post, encoding="utf-8")
+    report = ingest(folder, settings, store, embedder)
+    assert report.added == ("posts/click.md",) and report.broken == ()
+    assert [(p.path, p.broken) for p in report.problems] == [("posts/_index.md", False)]
+    assert "not an article" in report.problems[0].reason
+
+
 def test_only_the_same_folder_s_unreadable_article_keeps_its_indexed_version(tmp_path: Path, parts) -> None:  # type: ignore[no-untyped-def]
     """A broken file keeps the article indexed under its name; a broken file of
     the same name in another folder is not that article, and the old one goes."""
