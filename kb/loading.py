@@ -107,7 +107,14 @@ def article_paths(folder: Path) -> tuple[list[tuple[Path, str]], list[FileProble
         base = Path(root)
         for name in files:
             path = base / name
-            if name.startswith(".") or not path.is_file():
+            if name.startswith("."):
+                continue
+            if path.is_symlink() and not path.exists() and path.suffix.lower() in SUFFIXES:
+                # A link to an article that is gone: the owner would not know it is left out.
+                source = path.relative_to(folder).as_posix()
+                unreadable.append(FileProblem(source, f"a link to {os.readlink(path)}, which does not exist"))
+                continue
+            if not path.is_file():
                 continue
             found.append((path, path.relative_to(folder).as_posix()))
     return sorted(found, key=lambda item: item[1]), unreadable

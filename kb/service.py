@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -276,6 +277,10 @@ class KnowledgeBase:
     def document(self, source: str) -> Document:
         index = self.retriever.index()
         if source not in index.documents:
+            # The same name in another Unicode form: macOS writes "café" decomposed,
+            # a reader types it composed.
+            source = next((s for s in index.documents if _same_name(s, source)), source)
+        if source not in index.documents:
             raise SourceNotFoundError(
                 f"No source named {source!r}. `kb sources` or GET /api/sources lists the indexed documents."
             )
@@ -300,6 +305,10 @@ class KnowledgeBase:
         if self.model_server is not None:
             report["model_server"] = self.model_server.status().to_dict()
         return report
+
+
+def _same_name(a: str, b: str) -> bool:
+    return unicodedata.normalize("NFC", a) == unicodedata.normalize("NFC", b)
 
 
 def _question_headings(index: CorpusIndex) -> list[str]:

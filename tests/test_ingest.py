@@ -294,3 +294,34 @@ def test_only_the_same_folder_s_unreadable_article_keeps_its_indexed_version(tmp
     moved = ingest(other, settings, store, embedder)
     assert moved.removed == ("more.txt", "post.txt")
     assert [d.source for d in store.documents(moved.generation)] == ["new.txt"]
+
+
+def test_a_link_to_an_article_that_is_gone_is_reported_and_a_linked_one_is_read(tmp_path: Path, parts) -> None:  # type: ignore[no-untyped-def]
+    """A dangling link was left out without a word."""
+    settings, store, embedder = parts
+    folder = tmp_path / "posts"
+    folder.mkdir()
+    (tmp_path / "elsewhere.md").write_text("# Returns\n\nReturn the order in any shop.\n", encoding="utf-8")
+    (folder / "linked.md").symlink_to(tmp_path / "elsewhere.md")
+    (folder / "gone.md").symlink_to(tmp_path / "deleted.md")
+    report = ingest(folder, settings, store, embedder)
+    assert report.added == ("linked.md",)
+    assert [(p.path, p.broken) for p in report.problems] == [("gone.md", True)]
+    assert str(tmp_path / "deleted.md") in report.problems[0].reason
+
+
+def test_a_source_is_found_by_its_name_in_either_unicode_form(tmp_path: Path) -> None:
+    """macOS writes "café" decomposed (NFD); `kb show café-notes.md`, typed composed, found nothing."""
+    import unicodedata
+
+    from kb.service import KnowledgeBase
+
+    folder = tmp_path / "posts"
+    folder.mkdir()
+    decomposed = unicodedata.normalize("NFD", "café-notes.md")
+    (folder / decomposed).write_text("# Café notes\n\nA flat white has less foam.\n", encoding="utf-8")
+    base = KnowledgeBase(Settings(data_dir=tmp_path / "kb"))
+    base.ingest(folder)
+    composed = unicodedata.normalize("NFC", "café-notes.md")
+    assert composed != decomposed
+    assert base.document(composed).text.endswith("A flat white has less foam.")
