@@ -46,6 +46,17 @@ def headings(text: str) -> list[str]:
     ]
 
 
+def opening_headings(chunk: Chunk) -> list[str]:
+    """The headings a passage opens with (a section's title, its subtitle),
+    and the heading it is under."""
+    found = [chunk.heading] if chunk.heading else []
+    for block in blocks(chunk.text):
+        if block.kind != "heading":
+            break
+        found.append(chunk.text[block.start : block.end].lstrip("#").strip())
+    return found
+
+
 def _kind(line: str) -> str:
     stripped = line.strip()
     if _MARKDOWN_HEADING.match(stripped):

@@ -25,6 +25,7 @@ import numpy as np
 from chromadb.errors import NotFoundError
 
 from kb.alignment import alignment
+from kb.chunking import opening_headings
 from kb.embedding import Embedder, SparseVector, sparse_column
 from kb.language import FUNCTION_WORDS, readability, words
 from kb.lexical import BM25, tokenize
@@ -46,6 +47,9 @@ LANGUAGE_CENTRING = 1.0
 SPARSE_WEIGHT = 1.0
 # A question that asks for an amount lifts passages stating one by this much.
 QUANTITY_BOOST = 1.0
+# A question that is one of the sources' headings word for word leads with the
+# passage that heading opens, this far (in standard deviations) above the rest.
+HEADING_LEAD = 1.0
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,8 @@ class CorpusIndex:
     language_means: dict[str, np.ndarray] = field(default_factory=dict)
     quantities: np.ndarray = field(default_factory=lambda: np.zeros(0))
     twins: dict[int, int] = field(default_factory=dict)
+    # Each heading that opens passages (as index terms), with their rows.
+    headed: dict[tuple[str, ...], tuple[int, ...]] = field(default_factory=dict)
     sparse: Any = None  # scipy CSR matrix of the passages' latent terms, if the model has them
     vocabulary: Vocabulary = field(default_factory=Vocabulary)  # the words of the passages and titles
 
@@ -94,6 +100,7 @@ class CorpusIndex:
             sparse=_sparse_matrix(sparse),
             quantities=np.array([states_quantity(c.text) for c in chunks], dtype=np.float64),
             twins=_twins(vectors, translations, rows_of),
+            headed=_headed(chunks),
             vocabulary=Vocabulary.of([*(c.text for c in chunks), *{c.title for c in chunks}]),
         )
 
@@ -114,6 +121,16 @@ def _twins(
         for row, match in zip(mine, alignment(vectors[list(mine)], vectors[list(theirs)]), strict=True):
             twins[row] = theirs[match]
     return twins
+
+
+def _headed(chunks: list[Chunk]) -> dict[tuple[str, ...], tuple[int, ...]]:
+    rows: dict[tuple[str, ...], list[int]] = {}
+    for row, chunk in enumerate(chunks):
+        for heading in opening_headings(chunk):
+            terms = tuple(tokenize(heading))
+            if terms and row not in rows.get(terms, []):
+                rows.setdefault(terms, []).append(row)
+    return {terms: tuple(found) for terms, found in rows.items()}
 
 
 def _sparse_matrix(vectors: list[SparseVector | None]) -> Any:
@@ -238,10 +255,18 @@ class Retriever:
             # The question asks for an amount: passages that state one are likelier answers.
             fused_scores = fused_scores + QUANTITY_BOOST * index.quantities[rows]
         fused = {int(r): float(f) for r, f in zip(rows, fused_scores, strict=True)}
+        # The question is a heading of the sources, word for word (as the example
+        # questions the chat offers are): the passages it opens answer it.
+        # (Stems can make one heading another language's: they keep their order.)
+        headed = {r for r in index.headed.get(tuple(tokenize(query)), ()) if r in fused}
+        if headed:
+            lift = max(fused.values()) + HEADING_LEAD - min(fused[r] for r in headed)
+            for r in headed:
+                fused[r] += lift
         for r, d in zip(rows, raw, strict=True):
             dense_score[int(r)] = float(d)
         ranked = sorted(fused, key=lambda r: -fused[r])
-        hits = self._select(index, ranked, fused, dense_score, lexical_score, top_k, language)
+        hits = self._select(index, ranked, fused, dense_score, lexical_score, top_k, language, headed)
         best_dense = max(dense_score.values(), default=0.0)
         best_sparse = float(latent.max()) if latent is not None and len(latent) else None
         # What the question asks about: its terms, without any language's
@@ -258,6 +283,7 @@ class Retriever:
         lexical: dict[int, float],
         top_k: int,
         language: str | None,
+        headed: set[int] | frozenset[int] = frozenset(),
     ) -> list[Hit]:
         # Merge translations: one slot per passage, in the asker's language if
         # possible, else in their script (Portuguese reads better than Arabic to an
@@ -285,11 +311,15 @@ class Retriever:
                     row = index.row[twin.id]
                 else:
                     alternatives = (twin,)
-            if alternatives:
+            twin_row = index.row[alternatives[0].id] if alternatives else None
+            if row in headed or twin_row in headed:
+                # One reading is headed by the question itself: that one counts.
+                score = max(fused[r] for r in (row, twin_row) if r is not None and r in headed)
+            elif twin_row is not None:
                 # Two readings of the same content: their mean, not the better
                 # one, so an article with a translation gets no second chance.
                 # (Alignment need not be symmetric: a twin's twin may be unscored.)
-                readings = [fused.get(row), fused.get(index.row[alternatives[0].id])]
+                readings = [fused.get(row), fused.get(twin_row)]
                 score = float(np.mean([r for r in readings if r is not None]))
             else:
                 score = fused[row]
