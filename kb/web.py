@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from kb import language as lang
 from kb.errors import KBError
 from kb.feedback import FeedbackStore
+from kb.input_text import trimmed
 from kb.models import Answer
 from kb.service import KnowledgeBase, validate_question
 from kb.settings import Settings
@@ -110,7 +111,7 @@ class ChatHandlers:
     ) -> Iterator[tuple[Any, ...]]:
         session = session or ChatSession()
         limit = self.settings.max_history_turns
-        typed = text.strip() if isinstance(text, str) else ""
+        typed = trimmed(text) if isinstance(text, str) else ""
         if not typed:
             # Nothing was asked, so nothing joins the conversation: in it, the notice
             # would join the last answer's bubble (and its rating buttons).
@@ -133,7 +134,9 @@ class ChatHandlers:
             yield _updates(session)
             return
         session.show("user", question_html(question.text))
-        session.show("assistant", thinking_html(session.language))
+        # Said in the question's language (the answer's is known only when it comes).
+        waiting = lang.detect(question.text, context=session.language or question.reader_language)
+        session.show("assistant", thinking_html(waiting))
         yield _updates(session, clear_box=True, busy=True)
         pieces: list[str] = []
         final: Answer | None = None
@@ -194,8 +197,11 @@ class ChatHandlers:
         questions = self._examples()
         return questions[index] if index is not None and 0 <= index < len(questions) else gr.update()
 
-    def clear(self) -> tuple[Any, ...]:
-        return _updates(ChatSession(), clear_box=True)
+    def clear(self, session: ChatSession | None = None) -> tuple[Any, ...]:
+        """A new conversation, in the language the page speaks now (it went back to English)."""
+        fresh = ChatSession()
+        fresh.language = session.language if session is not None else None
+        return _updates(fresh, clear_box=True)
 
 
 def create_app(settings: Settings, kb: KnowledgeBase | None = None) -> gr.Blocks:
@@ -254,8 +260,8 @@ def create_app(settings: Settings, kb: KnowledgeBase | None = None) -> gr.Blocks
         examples.click(handlers.example, inputs=[examples], outputs=[box], show_progress="hidden")
         app.load(handlers.examples, inputs=None, outputs=[examples], show_progress="hidden")
         chatbot.like(handlers.rate, inputs=[session], outputs=None)
-        clear.click(handlers.clear, inputs=None, outputs=outputs)
-        chatbot.clear(handlers.clear, inputs=None, outputs=outputs)
+        clear.click(handlers.clear, inputs=[session], outputs=outputs)
+        chatbot.clear(handlers.clear, inputs=[session], outputs=outputs)
     return app
 
 

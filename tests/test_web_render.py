@@ -78,3 +78,24 @@ def test_a_store_failure_while_showing_sources_does_not_lose_the_answer(
     answer = session.answers[len(session.messages) - 1]
     assert answer["answered"] and answer["citations"]
     assert "kb-citation" in "".join(session.sections)
+
+
+def test_the_waiting_line_is_in_the_question_s_language_and_a_new_conversation_keeps_the_page_s(
+    kb: KnowledgeBase,
+) -> None:
+    """ "Searching the sources…" was said in the previous answer's language (Arabic
+    while a German question was answered), and "New conversation" turned the page
+    back to English."""
+    from kb.web_text import ui
+
+    handlers = ChatHandlers(kb.settings, kb)
+    *_, last = handlers.respond("ما الفرق بين الاستراتيجيتين؟", None)
+    session = last[1]
+    assert session.language == "ar"
+    steps = handlers.respond("Welche Kanäle nutzt eine Omnichannel-Strategie?", session)
+    waiting = next(steps)
+    assert ui("thinking", "de") in waiting[0][-1]["content"]
+    *_, answered = steps
+    cleared = handlers.clear(answered[1])
+    assert cleared[1].language == "de" and not cleared[0]
+    assert cleared[4]["value"] == ui("ask", "de")
