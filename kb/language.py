@@ -219,21 +219,24 @@ _FUNCTION_WORDS = {
 
 
 
-def _distinctive(lists: dict[str, str]) -> dict[str, str]:
-    """Each word that only one language's list has, with that language."""
-    owners: dict[str, set[str]] = {}
+def _owners(lists: dict[str, str]) -> dict[str, tuple[str, ...]]:
+    """Each word of the lists, with the languages whose list has it."""
+    owners: dict[str, tuple[str, ...]] = {}
     for language, listed in lists.items():
         for word in listed.split():
-            owners.setdefault(word, set()).add(language)
-    return {word: next(iter(languages)) for word, languages in owners.items() if len(languages) == 1}
+            if language not in owners.get(word, ()):
+                owners[word] = (*owners.get(word, ()), language)
+    return owners
+
+
+def _distinctive(lists: dict[str, str]) -> dict[str, str]:
+    """Each word that only one language's list has, with that language."""
+    return {word: languages[0] for word, languages in _owners(lists).items() if len(languages) == 1}
 
 
 _CUE_WORDS = _distinctive(_FUNCTION_WORDS)
 # Each function word, with the languages whose list has it.
-_FUNCTION_WORD_LANGUAGES: dict[str, tuple[str, ...]] = {}
-for _language, _listed in _FUNCTION_WORDS.items():
-    for _word in _listed.split():
-        _FUNCTION_WORD_LANGUAGES[_word] = (*_FUNCTION_WORD_LANGUAGES.get(_word, ()), _language)
+_FUNCTION_WORD_LANGUAGES = _owners(_FUNCTION_WORDS)
 # Every language's function words together: words that carry no topic.
 FUNCTION_WORDS = frozenset(word for listed in _FUNCTION_WORDS.values() for word in listed.split())
 # Letters (and marks) that only one of the supported languages writes.
