@@ -171,10 +171,17 @@ def test_arabic_renders_right_to_left_with_arabic_interface(page: Any, server: S
     # Arabic lines start on the right: the lead-in's text ends at its right edge, not its left.
     right_gap, left_gap = answer.locator("p").first.evaluate(TEXT_GAPS)
     assert right_gap < 3 < 20 < left_gap, (right_gap, left_gap)
-    # Each quoted item's bullet has room inside the answer, whatever side it is on.
-    edge = answer.evaluate("e => e.getBoundingClientRect().left")
-    for item in answer.locator("li").all():
-        assert item.evaluate("e => e.getBoundingClientRect().left") - edge >= 12
+    # Each quoted item's bullet has room inside the answer, on its own side: the
+    # right for an Arabic quote (the example heads an Arabic section), the left for a Latin one.
+    box = answer.evaluate("e => { const r = e.getBoundingClientRect(); return [r.left, r.right]; }")
+    items = answer.locator("li").all()
+    assert items
+    for item in items:
+        direction, left, right = item.evaluate(
+            "e => [getComputedStyle(e).direction, e.getBoundingClientRect().left, e.getBoundingClientRect().right]"
+        )
+        room = box[1] - right if direction == "rtl" else left - box[0]
+        assert room >= 12, (direction, room)
     # The question box takes the direction of what is typed in it.
     assert page.locator("#kb-question textarea").evaluate("e => getComputedStyle(e).unicodeBidi") == "plaintext"
     section = page.locator("#kb-sources section.kb-turn:not([hidden])")
