@@ -187,11 +187,19 @@ class ChatHandlers:
             log.info("no example questions: %s", exc)
             return []
 
-    def examples(self) -> Any:
+    def examples(self, language: str | None = None) -> Any:
         """The example questions of the index as it is when the page loads
         (read then, so the server starts without waiting for the index)."""
         samples = [[question] for question in self._examples()]
-        return gr.Dataset(samples=samples, visible=bool(samples))
+        return gr.Dataset(samples=samples, visible=bool(samples), label=ui("examples", language))
+
+    def load(self, session: ChatSession | None, request: gr.Request | None = None) -> tuple[Any, ...]:
+        """The page as it opens: labels in the browser's language (they were English
+        until the first answer), and the example questions of the index as it is now."""
+        session = session or ChatSession()
+        if session.language is None and request is not None:
+            session.language = lang.preferred(request.headers.get("accept-language"))
+        return (*_updates(session)[:-1], self.examples(session.language))
 
     def example(self, index: int | None) -> Any:
         questions = self._examples()
@@ -258,7 +266,7 @@ def create_app(settings: Settings, kb: KnowledgeBase | None = None) -> gr.Blocks
                 concurrency_id="answer",
             )
         examples.click(handlers.example, inputs=[examples], outputs=[box], show_progress="hidden")
-        app.load(handlers.examples, inputs=None, outputs=[examples], show_progress="hidden")
+        app.load(handlers.load, inputs=[session], outputs=outputs, show_progress="hidden")
         chatbot.like(handlers.rate, inputs=[session], outputs=None)
         clear.click(handlers.clear, inputs=[session], outputs=outputs)
         chatbot.clear(handlers.clear, inputs=[session], outputs=outputs)

@@ -15,7 +15,7 @@ from kb.citations import MARKER
 from kb.i18n import message
 from kb.language import is_rtl
 from kb.models import Answer, Citation
-from kb.web_text import language_name, ui
+from kb.web_text import DEFAULT, UI, language_name, ui
 
 QUOTE = re.compile(r"“(.+?)”\s*((?:\[\d+\]\s*)+)")
 CONTEXT_CHARS = 400
@@ -194,12 +194,21 @@ def sources_section(answer: Answer, turn: int, document_text: DocumentText) -> s
 
 
 def sources_panel(sections: Sequence[str], language: str | None) -> str:
-    """All turns' sections, newest first; only the newest is shown until a marker asks for another."""
+    """All turns' sections, newest first; only the newest is shown until a marker asks for another.
+
+    The panel also tells the page which language its labels speak now (``lang``,
+    ``data-dir``) and how to say "Close", for what the page's script draws itself.
+    """
+    spoken = language if language in UI else DEFAULT
+    opening = (
+        f'<div class="kb-sources" lang="{spoken}" data-dir="{direction(spoken)}"'
+        f' data-close="{escape(ui("close", spoken))}">'
+    )
     if not sections:
-        return f'<div class="kb-sources"><p class="kb-empty">{escape(ui("sources_empty", language))}</p></div>'
+        return f'{opening}<p class="kb-empty">{escape(ui("sources_empty", language))}</p></div>'
     shown = [s if i == 0 else s.replace('<section class="kb-turn"', '<section hidden class="kb-turn"', 1)
              for i, s in enumerate(reversed(sections))]
-    return '<div class="kb-sources">' + "".join(shown) + "</div>"
+    return opening + "".join(shown) + "</div>"
 
 
 def _short(text: str, limit: int = 80) -> str:

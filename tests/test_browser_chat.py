@@ -200,6 +200,13 @@ def test_arabic_renders_right_to_left_with_arabic_interface(page: Any, server: S
     assert page.locator("#kb-examples").get_by_text("أمثلة").count() == 1  # the examples' label too
     # The example questions are still there.
     assert page.locator("button.gallery-item", has_text=ARABIC[:20]).count() == 1
+    # The page says what language it speaks now, and the article window's close button says it too.
+    assert page.evaluate("document.documentElement.lang") == "ar"
+    section.locator("button.kb-open").first.click()
+    close = page.locator("#kb-article .kb-close")
+    close.wait_for(timeout=10_000)
+    assert close.get_attribute("aria-label") == "إغلاق"
+    close.click()
     page.screenshot(path=str(artifacts / "chat-arabic.png"), full_page=True)
 
 
@@ -213,6 +220,27 @@ def test_a_short_first_question_is_answered_in_the_browser_s_language(browser: A
         answer = send(page, "Worten?")
         shown = (answer.text_content() or "").strip()
         assert shown.startswith((message("lead_in", "pt"), message("not_covered", "pt"))), shown
+    finally:
+        context.close()
+
+
+def test_the_page_opens_in_the_browser_s_language(browser: Any, server: Server) -> None:
+    """A reader whose browser asks for Arabic meets an Arabic page before asking anything."""
+    context = browser.new_context(locale="ar-EG")
+    try:
+        page = context.new_page()
+        page.goto(server.url + "/")
+        ask = page.locator("#kb-ask")
+        expect(ask).to_have_text("اسأل", timeout=60_000)
+        box = page.locator("#kb-question textarea")
+        assert box.get_attribute("placeholder") == "اطرح سؤالاً بأي لغة…"
+        assert page.locator("#kb-examples").get_by_text("أمثلة").count() == 1
+        assert page.locator("button.gallery-item").count() > 1  # the examples are still read at load
+        expect(page.locator("html")).to_have_attribute("lang", "ar")
+        # The placeholder reads from the right; what is typed takes its own text's direction.
+        assert box.evaluate("e => getComputedStyle(e).direction") == "rtl"
+        box.fill("What is omnichannel?")
+        assert box.evaluate("e => getComputedStyle(e).direction") == "ltr"
     finally:
         context.close()
 

@@ -16,6 +16,30 @@
     return true;
   }
 
+  // The language the page's labels speak now, as the sources panel says it (the server
+  // renders the panel in the asker's language): the page's own lang follows it, and so
+  // does the question box's placeholder direction and the article window's close label.
+  function pageWords() {
+    var panel = document.querySelector(".kb-sources[lang]");
+    return {
+      lang: panel ? panel.getAttribute("lang") : "",
+      dir: panel ? panel.getAttribute("data-dir") : "ltr",
+      close: (panel && panel.getAttribute("data-close")) || "Close"
+    };
+  }
+
+  function followPanel() {
+    var words = pageWords();
+    var root = document.documentElement;
+    if (!words.lang || (root.lang === words.lang && root.getAttribute("data-kb-dir") === words.dir)) return;
+    root.lang = words.lang;
+    root.setAttribute("data-kb-dir", words.dir);
+    var close = document.querySelector("#kb-article .kb-close");
+    if (close) close.setAttribute("aria-label", words.close);
+  }
+
+  new MutationObserver(followPanel).observe(document.documentElement, { childList: true, subtree: true });
+
   function dialog() {
     var box = document.getElementById("kb-article");
     if (box) return box;
@@ -25,7 +49,7 @@
     close.type = "button";
     close.className = "kb-close";
     close.textContent = "×";
-    close.setAttribute("aria-label", "Close");
+    close.setAttribute("aria-label", pageWords().close);
     close.addEventListener("click", function () { box.close(); });
     var title = document.createElement("h2");
     var body = document.createElement("div");
