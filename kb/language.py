@@ -248,7 +248,10 @@ _CUE_LETTERS = {"¿": "es", "¡": "es", "ñ": "es", "ã": "pt", "õ": "pt", "ș"
 
 # Two shared words that together only one language writes: "o" and "que" are
 # Portuguese, Spanish and more, but "o que" ("what") is Portuguese only.
-_CUE_PHRASES = {"o que": "pt", "o quê": "pt", "lo que": "es"}
+# "De ce" opens a Romanian question ("why"), and only opens one: further in, it
+# is French as often ("les avantages de ce modèle").
+_CUE_PHRASES = {"o que": "pt", "o quê": "pt", "lo que": "es", "de ce": "ro"}
+_OPENING_ONLY = frozenset({"de ce"})
 _PHRASE = re.compile(r"(?<!\w)(" + "|".join(_CUE_PHRASES) + r")(?!\w)")
 
 
@@ -260,6 +263,8 @@ def _by_cues(text: str) -> str | None:
         phrase_language = _CUE_PHRASES[match.group()]
         # At the start it is the question word ("O que significa…?").
         opening = not folded[: match.start()].strip(" ¿¡\"'")
+        if match.group() in _OPENING_ONLY and not opening:
+            continue
         votes[phrase_language] = votes.get(phrase_language, 0) + (2 if opening else 1)
     for position, match in enumerate(WORD.finditer(folded)):
         # A clitic after a hyphen ("Spune-mi", "Parle-moi") is not a function word.

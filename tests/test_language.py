@@ -21,10 +21,22 @@ SHORT = {
         "O que significa omnicanal?",
     ],
     "es": ["¿Qué es un CRM?", "¿Y Zalando?", "¿Qué canales importan?", "¿Vale la pena?"],
-    "fr": ["Qu'est-ce qu'un CRM ?", "Et Zalando ?", "Qui utilise le click and collect ?", "Ça coûte cher ?"],
+    "fr": [
+        "Qu'est-ce qu'un CRM ?",
+        "Et Zalando ?",
+        "Qui utilise le click and collect ?",
+        "Ça coûte cher ?",
+        "Et de ce côté ?",  # "de ce" further in is French
+    ],
     "de": ["Was ist Autolyse?", "Und Zalando?", "Welche Kanäle zählen?", "Lohnt sich das?"],
     "it": ["Che cos'è un CRM?", "E i costi?", "Chi usa il click and collect?", "Quali canali contano?"],
-    "ro": ["Ce este un CRM?", "Și Zalando?", "Spune-mi despre loialitate", "Cine folosește click and collect?"],
+    "ro": [
+        "Ce este un CRM?",
+        "Și Zalando?",
+        "Spune-mi despre loialitate",
+        "Cine folosește click and collect?",
+        "De ce?",
+    ],
 }
 
 
