@@ -120,7 +120,8 @@ def detect(
     """
     letters = _LETTERS.findall(text)
     if not letters:
-        return default
+        # "?", "🙂", "42": nothing to tell a language by.
+        return context or default
     script = _by_script(text, letters)
     if script is not None:
         return script

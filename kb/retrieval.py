@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -50,6 +50,9 @@ QUANTITY_BOOST = 1.0
 # A question that is one of the sources' headings word for word leads with the
 # passage that heading opens, this far (in standard deviations) above the rest.
 HEADING_LEAD = 1.0
+# A follow-up's own words, scored alone, count this much beside the query that
+# borrows the conversation's subject.
+OWN_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,10 @@ class CorpusIndex:
             headed=_headed(chunks),
             vocabulary=Vocabulary.of([*(c.text for c in chunks), *{c.title for c in chunks}]),
         )
+
+    def is_heading(self, text: str) -> bool:
+        """Whether ``text`` is one of the sources' headings, word for word (as index terms)."""
+        return tuple(tokenize(text)) in self.headed
 
     def translation_of_chunk(self, chunk: Chunk) -> Chunk | None:
         twin = self.twins.get(self.row[chunk.id])
@@ -175,6 +182,20 @@ class Retrieval:
     best_sparse: float | None = None
     query_terms: int | None = None  # the query's index terms, known to the corpus or not
     index: CorpusIndex | None = None  # the generation searched
+    # A follow-up's own words, scored alone (without hits): whether they are
+    # about the sources without the conversation's subject.
+    own: Retrieval | None = None
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One query's scores over its candidate passages (rows), before selection."""
+
+    fused: dict[int, float]
+    dense: dict[int, float]
+    lexical: dict[int, float]
+    headed: frozenset[int]
+    retrieval: Retrieval  # without hits: what the scores say of the question
 
 
 class Retriever:
@@ -212,20 +233,51 @@ class Retriever:
             return self._index
 
     def search(
-        self, query: str, top_k: int, language: str | None = None, index: CorpusIndex | None = None
+        self,
+        query: str,
+        top_k: int,
+        language: str | None = None,
+        index: CorpusIndex | None = None,
+        own: str | None = None,
     ) -> Retrieval:
-        """The ``top_k`` best passages for ``query`` in ``index`` (the active generation by default)."""
+        """The ``top_k`` best passages for ``query`` in ``index`` (the active generation by default).
+
+        ``own``: for a follow-up whose ``query`` borrows the conversation's topic
+        words, the words the reader typed. They are scored alone too, and count
+        ``OWN_WEIGHT`` as much: the borrowed subject is in every passage of a
+        focused blog, so alone it would rank the previous answer first again
+        ("and what are its challenges?" after "what is omnichannel?").
+        """
         index = index or self.index()
+        try:
+            return self._search(query, top_k, language, index, own)
+        except NotFoundError:
+            # A re-ingest switched generations since the last check: follow it.
+            return self._search(query, top_k, language, self.index(fresh=True), own)
+
+    def _search(
+        self, query: str, top_k: int, language: str | None, index: CorpusIndex, own: str | None
+    ) -> Retrieval:
+        scored = self._score(query, top_k, index)
+        alone = self._score(own, top_k, index) if own is not None and own != query else None
+        fused = dict(scored.fused)
+        if alone is not None and alone.fused and fused:
+            floor_query, floor_own = min(fused.values()), min(alone.fused.values())
+            fused = {
+                r: fused.get(r, floor_query) + OWN_WEIGHT * alone.fused.get(r, floor_own)
+                for r in set(fused) | set(alone.fused)
+            }
+        ranked = sorted(fused, key=lambda r: -fused[r])
+        hits = self._select(index, ranked, fused, scored.dense, scored.lexical, top_k, language, scored.headed)
+        return replace(scored.retrieval, hits=tuple(hits), own=None if alone is None else alone.retrieval)
+
+    def _score(self, query: str, top_k: int, index: CorpusIndex) -> Scored:
+        """Every candidate passage's fused score for ``query``."""
         pending = self._pool.submit(self.embedder.sparse, [query]) if index.sparse is not None else None
         vector = self.embedder.encode([query], is_query=True)[0]
         query_sparse = pending.result() if pending is not None else None
         wanted = max(CANDIDATES, top_k * 4)
-        try:
-            dense = self.store.dense_search(index.generation, vector.tolist(), wanted)
-        except NotFoundError:
-            # A re-ingest switched generations since the last check: follow it.
-            index = self.index(fresh=True)
-            dense = self.store.dense_search(index.generation, vector.tolist(), wanted)
+        dense = self.store.dense_search(index.generation, vector.tolist(), wanted)
         lexical = index.bm25.top(query, wanted)
 
         dense_score: dict[int, float] = {}
@@ -236,7 +288,7 @@ class Retriever:
         lexical_score = dict(lexical)
         found = set(dense_score) | set(lexical_score)
         if not found:
-            return Retrieval((), 0.0, 0, index=index)
+            return Scored({}, {}, {}, frozenset(), Retrieval((), 0.0, 0, index=index))
         # A translated passage is scored on both readings, so its twin joins the candidates.
         twins = [index.translation_of_chunk(index.chunks[r]) for r in found]
         candidates = sorted(found | {index.row[twin.id] for twin in twins if twin is not None})
@@ -258,21 +310,20 @@ class Retriever:
         # The question is a heading of the sources, word for word (as the example
         # questions the chat offers are): the passages it opens answer it.
         # (Stems can make one heading another language's: they keep their order.)
-        headed = {r for r in index.headed.get(tuple(tokenize(query)), ()) if r in fused}
+        headed = frozenset(r for r in index.headed.get(tuple(tokenize(query)), ()) if r in fused)
         if headed:
             lift = max(fused.values()) + HEADING_LEAD - min(fused[r] for r in headed)
             for r in headed:
                 fused[r] += lift
         for r, d in zip(rows, raw, strict=True):
             dense_score[int(r)] = float(d)
-        ranked = sorted(fused, key=lambda r: -fused[r])
-        hits = self._select(index, ranked, fused, dense_score, lexical_score, top_k, language, headed)
         best_dense = max(dense_score.values(), default=0.0)
         best_sparse = float(latent.max()) if latent is not None and len(latent) else None
         # What the question asks about: its terms, without any language's
         # function words ("porquê", "warum"), which the index keeps.
         terms = tokenize(query, ignore=FUNCTION_WORDS)
-        return Retrieval(tuple(hits), best_dense, len(index.bm25.known(terms)), best_sparse, len(terms), index)
+        summary = Retrieval((), best_dense, len(index.bm25.known(terms)), best_sparse, len(terms), index)
+        return Scored(fused, dense_score, lexical_score, headed, summary)
 
     def _select(
         self,

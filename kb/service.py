@@ -21,7 +21,7 @@ from kb.ingestion import IngestReport, Progress, ingest
 from kb.models import Answer, Document, Question, Turn
 from kb.names import unknown_names
 from kb.query import standalone_query
-from kb.retrieval import CorpusIndex, Retriever
+from kb.retrieval import CorpusIndex, Retrieval, Retriever
 from kb.settings import MAX_TOP_K, Settings
 from kb.store import Store
 
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EXAMPLE_QUESTIONS = 6
+# The conversation's language is read from this many of its last questions.
+CONTEXT_TURNS = 3
 
 
 def validate_question(
@@ -167,8 +169,11 @@ class KnowledgeBase:
         # One generation for the whole question, even if a re-ingest switches meanwhile.
         index = self.retriever.index()
         language = question.language or self._language(question, index)
-        query = self.condenser(question)
-        found = self.retriever.search(query, question.top_k, language, index)
+        # A heading of the sources asked word for word (an example question the
+        # chat offers, clicked mid-conversation) is complete: it borrows nothing.
+        query = question.text if index.is_heading(question.text) else self.condenser(question)
+        own = question.text if query != question.text else None
+        found = self.retriever.search(query, question.top_k, language, index, own=own)
         retrieved = time.perf_counter()
         calibration = self.calibration(found.index)
         # A name the sources never mention ("Shopify", "SEO") is one they cannot speak to.
@@ -179,8 +184,8 @@ class KnowledgeBase:
             and not any(name.certain for name in names)
             and bar.covered(found.best_dense, found.lexical_terms, found.best_sparse, found.query_terms)
         )
-        if covered and query != question.text:
-            covered = self._on_topic_alone(question.text, language, index, bar, bool(names))
+        if covered and found.own is not None:
+            covered = self._on_topic_alone(found.own, bar, bool(names))
         return AnswerRequest(
             question=question,
             language=language,
@@ -198,20 +203,23 @@ class KnowledgeBase:
         alone) continues the conversation's, that of the last question asked,
         or is in the reader's own language when it opens the conversation."""
         asked = [turn.content for turn in question.history if turn.role == "user"]
-        context = lang.detect(asked[-1], ignore=index.shared_words) if asked else question.reader_language
+        # Each of the last few questions continues the one before, if it tells
+        # nothing itself ("?" after "¿Qué es omnicanal?" is still Spanish).
+        context = question.reader_language
+        for earlier in asked[-CONTEXT_TURNS:]:
+            context = lang.detect(earlier, ignore=index.shared_words, context=context)
         return lang.detect(question.text, ignore=index.shared_words, context=context)
 
-    def _on_topic_alone(
-        self, text: str, language: str, index: CorpusIndex, bar: Calibration, names_unknown: bool
-    ) -> bool:
+    @staticmethod
+    def _on_topic_alone(alone: Retrieval, bar: Calibration, names_unknown: bool) -> bool:
         """Whether a follow-up is still about the sources without the
-        conversation's topic words. It borrows them for its subject ("and its
-        challenges?"), but a change of subject must not borrow its coverage:
-        "What is the capital of Australia?" after a question on omnichannel is
-        off-topic. Alone, a follow-up need only score above the off-topic
-        probes (its subject is elsewhere); one that names something the
-        sources never mention must be covered alone ("And Zalando?")."""
-        alone = self.retriever.search(text, 1, language, index)
+        conversation's topic words (``alone``: its own words, scored). It
+        borrows them for its subject ("and its challenges?"), but a change of
+        subject must not borrow its coverage: "What is the capital of
+        Australia?" after a question on omnichannel is off-topic. Alone, a
+        follow-up need only score above the off-topic probes (its subject is
+        elsewhere); one that names something the sources never mention must be
+        covered alone ("And Zalando?")."""
         if names_unknown:
             return bar.covered(alone.best_dense, alone.lexical_terms, alone.best_sparse, alone.query_terms)
         return alone.best_dense >= bar.off_topic_best

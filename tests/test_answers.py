@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from kb.errors import InputError
@@ -276,6 +278,53 @@ def test_a_follow_up_takes_its_subject_from_a_question_the_sources_covered(kb: K
     # Without the replies, nothing tells which was refused: the last question lends its words.
     users = tuple(turn for turn in history if turn.role == "user")
     assert standalone_query(Question("¿Y Phone House?", history=users)) == "¿Y Phone House? capital"
+
+
+@pytest.mark.parametrize(
+    ("earlier", "follow_up"),
+    [
+        ("what is omnichannel?", "and what are its challenges?"),
+        ("Was ist Omnichannel?", "Und die Herausforderungen?"),
+        ("¿Qué es una estrategia multicanal?", "¿Y sus ventajas?"),
+    ],
+)
+def test_a_follow_up_does_not_repeat_the_answer_before_it(kb: KnowledgeBase, earlier: str, follow_up: str) -> None:
+    """The borrowed subject ("omnichannel") is in every passage of these
+    articles: with it alone deciding, the follow-up quoted the definition the
+    reader had just been given, word for word."""
+    first = kb.ask(validate_question(earlier))
+    history = [{"role": "user", "content": earlier}, {"role": "assistant", "content": first.answer}]
+    answer = kb.ask(validate_question(follow_up, history))
+    assert answer.standalone_query != follow_up  # it still borrows the subject
+    assert answer.answered and first.answered
+    assert answer.language == first.language
+    assert answer.citations[0].chunk.id != first.citations[0].chunk.id, answer.answer
+
+
+def test_a_heading_asked_mid_conversation_is_answered_as_if_alone(kb: KnowledgeBase) -> None:
+    """An example question the chat offers, clicked after another question,
+    borrowed that question's subject and was answered from another section."""
+    first = kb.ask(validate_question("What is multichannel?"))
+    history = [{"role": "user", "content": first.question}, {"role": "assistant", "content": first.answer}]
+    for heading in kb.example_questions():
+        alone = kb.ask(validate_question(heading))
+        in_conversation = kb.ask(validate_question(heading, history))
+        assert in_conversation.standalone_query == heading
+        assert [c.chunk.id for c in in_conversation.citations] == [c.chunk.id for c in alone.citations], heading
+
+
+def test_a_question_with_no_words_keeps_the_conversation_s_language(kb: KnowledgeBase) -> None:
+    """ "?" after a Spanish question was answered in English, and so was the
+    next question after it ("gracias"), as if the conversation were English."""
+    first = kb.ask(validate_question("¿Qué es omnicanal?"))
+    history = [{"role": "user", "content": first.question}, {"role": "assistant", "content": first.answer}]
+    mark = kb.ask(validate_question("?", history))
+    assert mark.language == "es"
+    history += [{"role": "user", "content": "?"}, {"role": "assistant", "content": mark.answer}]
+    assert kb.ask(validate_question("gracias 🙂", history)).language == "es"
+    # The first question of a conversation: the reader's language.
+    alone = kb.ask(replace(validate_question("🙂"), reader_language="pt"))
+    assert alone.language == "pt"
 
 
 def test_a_follow_up_about_the_other_strategy_finds_it(kb: KnowledgeBase) -> None:
