@@ -47,6 +47,10 @@ CHAT_WRITES = frozenset(
     {"/gradio_api/queue/join", "/gradio_api/run/predict", "/gradio_api/cancel", "/gradio_api/reset"}
 )
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# An over-long question is echoed this far, with the reason it was refused.
+ECHOED_CHARS = 280
+# A refused question tells its language when it has this many different letters ("xxxx…" does not).
+MIN_TELLING_LETTERS = 5
 
 
 class ChatSession:
@@ -125,11 +129,16 @@ class ChatHandlers:
             question = replace(question, reader_language=lang.preferred(headers.get("accept-language")))
         except KBError as exc:
             problem = str(exc)
+            shown = text
             if len(typed) > self.settings.max_question_chars:
-                # Said in the question's language, when its words tell one ("xxxx…" does not).
-                language = lang.detect(typed) if len(set(lang.words(typed))) >= 3 else session.language
+                # Said in the question's language, when its letters tell one ("xxxx…" does
+                # not; Chinese and Japanese have no spaces between words to count).
+                telling = len({c for c in typed if c.isalpha()}) >= MIN_TELLING_LETTERS
+                language = lang.detect(typed, context=session.language) if telling else session.language
                 problem = ui("long_question", language).format(n=len(typed), limit=self.settings.max_question_chars)
-            session.show("user", question_html(text))
+                # Its opening is enough to recognise it: the whole of it filled the chat.
+                shown = typed[:ECHOED_CHARS] + "…"
+            session.show("user", question_html(shown))
             session.show("assistant", error_html(problem))
             yield _updates(session)
             return

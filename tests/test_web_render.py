@@ -99,3 +99,25 @@ def test_the_waiting_line_is_in_the_question_s_language_and_a_new_conversation_k
     cleared = handlers.clear(answered[1])
     assert cleared[1].language == "de" and not cleared[0]
     assert cleared[4]["value"] == ui("ask", "de")
+
+
+def test_an_over_long_question_is_refused_in_its_language_and_echoed_short(kb: KnowledgeBase) -> None:
+    """Chinese and Japanese have no spaces to count words by: an over-long
+    question in them was refused in English. And the whole of it filled the chat."""
+    from kb.web_text import ui
+
+    handlers = ChatHandlers(kb.settings, kb)
+    long_questions = {
+        "zh": "什么是全渠道战略？它与多渠道战略有什么不同？" * 110,
+        "ja": "オムニチャネル戦略とは何ですか？" * 150,
+    }
+    for language, question in long_questions.items():
+        *_, last = handlers.respond(question, None)
+        question_bubble, refusal = last[0][-2:]
+        expected = ui("long_question", language).format(n=len(question), limit=kb.settings.max_question_chars)
+        assert expected in refusal["content"], refusal["content"]
+        assert question[:200] in question_bubble["content"]
+        assert len(question_bubble["content"]) < 1000
+    # "xxxx…" tells no language: the page's stays.
+    *_, last = handlers.respond("x" * 2001, None)
+    assert ui("long_question", "en").format(n=2001, limit=kb.settings.max_question_chars) in last[0][-1]["content"]
