@@ -39,7 +39,7 @@ class FeedbackRecord:
 
 
 class FeedbackStore:
-    """Appends ratings; safe to share between threads (one connection per write)."""
+    """Stores ratings, one row per rated answer; safe to share between threads (one connection per write)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -82,6 +82,18 @@ class FeedbackStore:
                 row,
             )
             return int(cursor.lastrowid or 0)
+
+    def change(self, row: int, liked: bool) -> None:
+        """A reader who changed their mind: the rating ``row`` (from ``add``) now says ``liked``."""
+        with self._connect() as connection, connection:
+            connection.execute(
+                "UPDATE feedback SET rating = ?, created = ? WHERE id = ?", (1 if liked else -1, time.time(), row)
+            )
+
+    def remove(self, row: int) -> None:
+        """A rating taken back."""
+        with self._connect() as connection, connection:
+            connection.execute("DELETE FROM feedback WHERE id = ?", (row,))
 
     def all(self) -> list[FeedbackRecord]:
         if not self.path.exists():

@@ -62,6 +62,7 @@ class ChatSession:
         self.answers: dict[int, dict[str, Any]] = {}
         self.sections: list[str] = []
         self.language: str | None = None
+        self.ratings: dict[int, int] = {}  # an answer's turn → its row in the feedback store
 
     def show(self, role: str, content: str, replace_last: bool = False) -> None:
         if replace_last:
@@ -176,17 +177,27 @@ class ChatHandlers:
         session.show("assistant", answer_html(final, turn), replace_last=True)
         yield _updates(session)
 
-    def rate(self, data: gr.LikeData, session: ChatSession | None) -> None:
-        index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
-        answer = (session or ChatSession()).answers.get(int(index))
+    def rate(self, data: gr.LikeData, session: ChatSession | None) -> ChatSession:
+        """One rating per answer: a changed mind replaces it (each click was a row
+        of its own, so a Like then a Dislike counted one of each), a rating taken back removes it."""
+        session = session or ChatSession()
+        index = int(data.index[0] if isinstance(data.index, (list, tuple)) else data.index)
+        answer = session.answers.get(index)
         if answer is None:
-            return
+            return session
         liked = RATINGS.get(data.liked) if isinstance(data.liked, (bool, str)) else None
+        row = session.ratings.get(index)
         if liked is None:  # a rating taken back, or a feedback option we do not store
-            return
-        self.feedback.add(answer, liked)
-        language = answer.get("language")
-        gr.Info(ui("thanks_up" if liked else "thanks_down", language))
+            if row is not None:
+                self.feedback.remove(row)
+                del session.ratings[index]
+            return session
+        if row is None:
+            session.ratings[index] = self.feedback.add(answer, liked)
+        else:
+            self.feedback.change(row, liked)
+        gr.Info(ui("thanks_up" if liked else "thanks_down", answer.get("language")))
+        return session
 
     def _examples(self) -> list[str]:
         """The articles' own question headings; none before the first ingest."""
@@ -265,7 +276,7 @@ def create_app(settings: Settings, kb: KnowledgeBase | None = None) -> gr.Blocks
             with gr.Column(scale=2):
                 panel = gr.HTML(sources_panel([], None), elem_id="kb-sources", padding=False)
         outputs = [chatbot, session, panel, box, ask, clear, examples]
-        for trigger in (box.submit, ask.click):
+        answering: list[Any] = [
             trigger(
                 handlers.respond,
                 inputs=[box, session],
@@ -274,11 +285,14 @@ def create_app(settings: Settings, kb: KnowledgeBase | None = None) -> gr.Blocks
                 concurrency_limit=CONCURRENT_ANSWERS,
                 concurrency_id="answer",
             )
+            for trigger in (box.submit, ask.click)
+        ]
         examples.click(handlers.example, inputs=[examples], outputs=[box], show_progress="hidden")
         app.load(handlers.load, inputs=[session], outputs=outputs, show_progress="hidden")
-        chatbot.like(handlers.rate, inputs=[session], outputs=None)
-        clear.click(handlers.clear, inputs=[session], outputs=outputs)
-        chatbot.clear(handlers.clear, inputs=[session], outputs=outputs)
+        chatbot.like(handlers.rate, inputs=[session], outputs=[session])
+        # A new conversation stops the answer under way: finished, it brought the old conversation back.
+        clear.click(handlers.clear, inputs=[session], outputs=outputs, cancels=answering)
+        chatbot.clear(handlers.clear, inputs=[session], outputs=outputs, cancels=answering)
     return app
 
 

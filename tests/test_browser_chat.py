@@ -317,10 +317,11 @@ def test_thumbs_up_is_stored_with_question_answer_and_citations(
     assert "[1]" in answer and '"source"' in citations
     with sqlite3.connect(path) as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    # A changed mind replaces the rating: one row per answer, so the counts stay true.
     page.locator("#kb-chat button[aria-label=Dislike]").last.click()
     page.get_by_text("Thanks! We will look at this answer.").wait_for(timeout=10_000)
     rows = _feedback_rows(path)
-    assert len(rows) == len(before) + 2 and rows[-1][:2] == (-1, ENGLISH)
+    assert len(rows) == len(before) + 1 and rows[-1][:2] == (-1, ENGLISH)
 
 
 def _feedback_rows(path: Path) -> list[tuple[Any, ...]]:
@@ -328,6 +329,27 @@ def _feedback_rows(path: Path) -> list[tuple[Any, ...]]:
         return []
     with sqlite3.connect(path) as connection:
         return connection.execute("SELECT rating, question, answer, citations FROM feedback ORDER BY id").fetchall()
+
+
+def test_a_new_conversation_stops_the_answer_under_way(page: Any) -> None:
+    """Clicked while an answer was coming, "New conversation" cleared the chat,
+    and the finished answer brought the whole old conversation back."""
+    send(page, "What is omnichannel?")
+    page.wait_for_function("!document.querySelector('#kb-ask').disabled", timeout=ANSWER_TIMEOUT_MS)
+    # A long question takes several seconds to embed: time to start a new conversation meanwhile.
+    page.fill("#kb-question textarea", "What does a shop need to become omnichannel? " * 40)
+    page.click("#kb-ask")
+    page.locator("#kb-chat .kb-streaming").first.wait_for(timeout=ANSWER_TIMEOUT_MS)
+    page.click("#kb-clear")
+    expect(page.locator("#kb-chat .message")).to_have_count(0, timeout=10_000)
+    # Long enough for the abandoned answer to have come back, had it not been stopped.
+    page.wait_for_timeout(20_000)
+    assert page.locator("#kb-chat .message").count() == 0
+    expect(page.locator("#kb-ask")).to_be_enabled()
+    # The new conversation borrows nothing from the old one.
+    send(page, "And its challenges?")
+    assert page.locator("#kb-chat .kb-question").count() == 1
+    assert page.locator("#kb-chat .kb-answer").count() == 1
 
 
 def test_missing_index_gets_a_message(browser: Any, tmp_path: Path, artifacts: Path) -> None:
