@@ -328,9 +328,9 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         if bar is None:
             from tqdm import tqdm
 
-            bar = tqdm(total=total, unit="doc", desc="embedding", file=sys.stderr)
+            bar = tqdm(total=total, unit="passage", desc="embedding", file=sys.stderr)
         bar.set_postfix_str(visible(source))
-        bar.update(1)
+        bar.update(done - bar.n)
 
     folder = args.folder or kb.default_folder()
     if args.folder is None and not args.quiet:

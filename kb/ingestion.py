@@ -16,6 +16,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,7 +25,7 @@ import numpy as np
 
 from kb.chunking import chunk_document
 from kb.dedup import unique_documents
-from kb.embedding import Embedder
+from kb.embedding import Embedder, SparseVector
 from kb.errors import IngestError
 from kb.loading import FileProblem, Loaded, load_folder
 from kb.settings import Settings
@@ -46,7 +47,9 @@ MIN_ALIGNED_PASSAGES = 5
 ALIGNMENT_BY_CHANCE = 1e-3
 ALIGNMENT_WINDOW = 1.5  # passages either side of where order predicts
 
-Progress = Callable[[int, int, str], None]
+Progress = Callable[[int, int, str], None]  # passages embedded, of all, and the current source
+# Passages embedded at a time: the progress bar moves after each batch.
+EMBED_BATCH = 32
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,8 @@ class IngestReport:
         ]
         if self.problems:
             parts.append(f"{sum(p.files for p in self.problems)} skipped")
-        summary = f"Indexed {self.chunks} passages: " + ", ".join(parts) + f" ({self.seconds:.1f} s)."
+        passages = "passage" if self.chunks == 1 else "passages"
+        summary = f"Indexed {self.chunks} {passages}: " + ", ".join(parts) + f" ({self.seconds:.1f} s)."
         if self.removed and self.previous_folder:
             summary += f" The index held {self.previous_folder}: what is not in {self.folder} was removed."
         if self.previous_model:
@@ -196,15 +200,29 @@ def _ingest(
         for source in unchanged:
             assert active is not None
             store.copy_document(source, active.generation, generation)
+        # Progress is counted in passages: one long post is most of the work, and
+        # counted in documents its bar stood at 0/1 for minutes.
+        chunked = [(doc, chunk_document(doc, settings.chunk_max_chars, settings.chunk_min_chars)) for doc in to_embed]
+        total = sum(len(chunks) for _, chunks in chunked)
         done = 0
-        for doc in to_embed:
-            chunks = chunk_document(doc, settings.chunk_max_chars, settings.chunk_min_chars)
-            vectors = embedder.encode([c.embedding_text() for c in chunks], is_query=False)
-            sparse = embedder.sparse([c.text for c in chunks])
-            store.add_document(generation, doc, chunks, vectors, sparse)
-            done += 1
-            if progress:
-                progress(done, len(to_embed), doc.source)
+        if progress and chunked:
+            progress(0, total, chunked[0][0].source)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sparse") as pool:
+            for doc, chunks in chunked:
+                vectors: list[np.ndarray] = []
+                sparse: list[SparseVector] | None = []  # None: the model has no sparse head
+                for start in range(0, len(chunks), EMBED_BATCH):
+                    batch = chunks[start : start + EMBED_BATCH]
+                    # The latent terms come from the model's second handle, on the second core.
+                    latent = pool.submit(embedder.sparse, [c.text for c in batch])
+                    vectors.append(embedder.encode([c.embedding_text() for c in batch], is_query=False))
+                    found = latent.result()
+                    sparse = None if found is None or sparse is None else [*sparse, *found]
+                    done += len(batch)
+                    if progress:
+                        progress(done, total, doc.source)
+                matrix = np.vstack(vectors) if vectors else np.zeros((0, embedder.dimension))
+                store.add_document(generation, doc, chunks, matrix, sparse)
         languages = {s: previous[s].language for s in kept} | {d.source: d.language for d in loaded.documents}
         _mark_translations(store, generation, languages)
         total_chunks = store.chunk_count(generation)

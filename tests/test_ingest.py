@@ -76,6 +76,23 @@ def test_reingest_is_incremental_and_idempotent(seeds_copy: Path, parts) -> None
     assert store.generations() == [third.generation]
 
 
+def test_progress_is_counted_in_passages(tmp_path: Path, parts, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """Counted in documents, one long post kept the bar at 0/1 until it was done."""
+    settings, store, embedder = parts
+    monkeypatch.setattr("kb.ingestion.EMBED_BATCH", 8)
+    folder = tmp_path / "blog"
+    folder.mkdir()
+    paragraphs = [f"Paragraph {i} about grinders and espresso, and how burr size changes it." for i in range(100)]
+    (folder / "long.md").write_text("# A long post\n\n" + "\n\n".join(paragraphs), encoding="utf-8")
+    calls: list[tuple[int, int, str]] = []
+    report = ingest(folder, settings, store, embedder, lambda done, total, source: calls.append((done, total, source)))
+    assert calls[0] == (0, report.chunks, "long.md")  # the bar shows before the first passage is embedded
+    assert len(calls) > 2 and calls[-1] == (report.chunks, report.chunks, "long.md")
+    assert [done for done, _, _ in calls] == sorted({done for done, _, _ in calls})
+    assert store.chunk_count(report.generation) == report.chunks
+    assert report.summary().startswith(f"Indexed {report.chunks} passages:")
+
+
 def test_reading_an_empty_store_writes_nothing(tmp_path: Path) -> None:
     """A read-only command on an empty Chroma (a server, or a colleague's by a
     mistyped URL) created the meta collection."""
