@@ -15,12 +15,13 @@ from kb.html_text import html_to_text
 from kb.language import detect
 from kb.markdown_text import draft_setting, markdown_to_text
 from kb.models import Document
+from kb.text import unwrapped
 
 log = logging.getLogger(__name__)
 
 SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 # Bump when cleaning or chunking changes, so re-ingest rebuilds every document.
-PIPELINE_VERSION = "11"
+PIPELINE_VERSION = "12"
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,8 @@ def parse(source: str, raw: bytes) -> Document:
     decoded = decode(raw)
     if source.lower().endswith((".html", ".htm")):
         decoded = html_to_text(decoded)
+    elif source.lower().endswith(".txt"):
+        decoded = unwrapped(decoded)
     elif source.lower().endswith((".md", ".markdown")):
         # A draft is not published, so it is not indexed; indexed before, the re-ingest removes it.
         draft = draft_setting(decoded)

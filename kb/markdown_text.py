@@ -22,6 +22,8 @@ _MD_SETEXT = re.compile(r"^\s{0,3}(=+|-+)\s*$")
 _MD_RULE = re.compile(r"^\s{0,3}([-*_])(\s*\1){2,}\s*$")
 _MD_QUOTE = re.compile(r"^\s{0,3}>\s?")
 _MD_BULLET = re.compile(r"^(\s*)[*+]\s+")
+# A list item's first line ("- ", "* ", "1. ", "2) "): it starts an item of its own.
+_MD_LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,9}[.)])\s+")
 _MD_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 _MD_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 _MD_REF_LINK = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")
@@ -227,17 +229,37 @@ def markdown_to_text(markup: str) -> str:
     table = _table_lines(lines)
     footnotes = _Footnotes(lines)
     note: list[str] | None = None  # the footnote whose indented lines may follow
+    # Whether each line of ``out`` is a paragraph's (or a list item's) text, which
+    # the next line of text continues: in Markdown one line break is a space, and a
+    # post wrapped at 80 columns has a paragraph on several lines.
+    flowing: list[bool] = []
+    broken = False  # the last line ended with a hard break (two spaces, or a backslash)
+
+    def add(text: str, flows: bool) -> None:
+        nonlocal broken
+        continues = flows and bool(text.strip()) and bool(flowing) and flowing[-1] and not broken
+        if continues and not _MD_LIST_ITEM.match(text):
+            out[-1] = out[-1].rstrip() + " " + text.strip()
+        else:
+            out.append(text)
+            flowing.append(flows and bool(text.strip()))
+        broken = False
+
     for i, line in enumerate(lines):
         if _MD_FENCE.match(line) and not pending:
             fenced = not fenced
+            add("", False)
             continue
         if fenced:
-            out.append(line)
+            add(line, False)
             continue
         if pending or _MD_MARKUP_START.search(line):
             stripped, pending = _without_markup(line, pending)
             if not stripped.strip():
-                continue  # a line of markup only: the paragraph around it goes on
+                # A line of markup only: what follows starts a line of its own (a
+                # shortcode or a template tag is a block: "{{% notice %}}").
+                broken = True
+                continue
             line = stripped
         footnote = _MD_FOOTNOTE.match(line)
         if footnote:
@@ -255,15 +277,20 @@ def markdown_to_text(markup: str) -> str:
                 continue  # the separator under the header
             line = _table_row(line)
         elif _MD_SETEXT.match(line) and out and out[-1].strip():
-            continue  # the underline of a heading
+            flowing[-1] = False  # the underline of a heading: its text ends there
+            continue
         if _MD_RULE.match(line) or _MD_LINK_DEFINITION.match(line):
-            out.append("")
+            add("", False)
             continue
         heading = None if i in table else _MD_ATX.match(line)
         if heading:
             line = heading.group(1)
+        hard_break = line.endswith(("  ", "\\"))
         line = _MD_BULLET.sub(r"\1- ", _MD_QUOTE.sub("", line))
-        out.append(_md_inline(footnotes.mark(line)))
+        if hard_break and line.endswith("\\"):
+            line = line[:-1]
+        add(_md_inline(footnotes.mark(line)), flows=heading is None and i not in table)
+        broken = hard_break
     out.extend(footnotes.lines(lambda text: _md_inline(footnotes.mark(text))))
     first = next((line.strip() for line in out if line.strip()), "")
     # A title over no text (front matter only) is not an article.

@@ -120,3 +120,28 @@ def strip_diacritics(text: str) -> str:
     """``text`` without its combining marks ("estratégia" -> "estrategia")."""
     decomposed = unicodedata.normalize("NFD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+# A line that ends a sentence, or a heading's or list item's line, ends here.
+_LINE_ENDS = re.compile(r"[.!?:;…。！？؟\"'”»)\]]\s*$")
+_ITEM_START = re.compile(r"^\s*(?:[-*+•]|\d{1,9}[.)])\s+")
+
+
+def unwrapped(text: str) -> str:
+    """A plain text's paragraphs wrapped at a fixed width, each on one line again.
+
+    A line that does not end a sentence, followed by one that starts in lower
+    case, is the same sentence: "apply one drop of lube to each" / "roller
+    while turning". Headings, list items and one-paragraph-a-line text are left
+    as they are; so are scripts without case.
+    """
+    lines = text.split("\n")
+    out = lines[:1]
+    for line in lines[1:]:
+        before = out[-1]
+        start = line.lstrip()[:1]
+        if before.strip() and start.islower() and not _LINE_ENDS.search(before) and not _ITEM_START.match(line):
+            out[-1] = before.rstrip() + " " + line.lstrip()
+        else:
+            out.append(line)
+    return "\n".join(out)

@@ -160,8 +160,9 @@ def test_markdown_is_turned_into_text_without_its_marks() -> None:
     lines = [line for line in text.splitlines() if line.strip()]
     assert lines == [
         "Neapolitan pizza dough",
-        'Use a finely milled "00" flour, see the guide or https://example.com.',
-        "Keep snake_case_names, 2*3*4 and the dough apart; 00 is the flour's grade.",
+        # One paragraph on two lines: in Markdown one line break is a space.
+        'Use a finely milled "00" flour, see the guide or https://example.com.'
+        " Keep snake_case_names, 2*3*4 and the dough apart; 00 is the flour's grade.",
         "How much water?",
         "- Mix and knead.",
         "- Let it rise.",
@@ -402,3 +403,46 @@ def test_markdown_footnotes_keep_their_text_at_the_end_with_marks_numbered_as_sh
     ]
     # The answer layer shows an article's own marks as "[…]": a footnote's mark is one of them.
     assert MARKER.sub("[…]", _lines(text)[0]).startswith("I feed at 1:5:5.[…] It peaks in 9 hours.[…]")
+
+
+WRAPPED = """Chain lubrication is the single most useful thing you can do for your bike.
+Clean the chain with a rag and degreaser, then apply one drop of lube to each
+roller while turning the pedals backwards.
+
+Tyre pressure matters as much as the chain. Road tyres run at 80 to 100 psi,
+while mountain bike tyres run much lower, depending on
+the rider's weight and the terrain.
+"""
+
+
+def test_a_paragraph_wrapped_at_a_fixed_width_is_one_paragraph_again() -> None:
+    """Each line of a post wrapped at 80 columns was a block of its own: passages
+    began mid-sentence and quotes read "one drop of lube to each — roller"."""
+    markdown = parse("bike.md", ("---\ntitle: Bikes\n---\n\n" + WRAPPED).encode()).text
+    assert "one drop of lube to each roller while turning" in markdown
+    assert "Clean the chain" in markdown and "\nTyre pressure" not in markdown.replace("\n\n", "")
+    assert "80 to 100 psi, while mountain bike tyres run much lower, depending on the rider's weight" in markdown
+    # Markdown's rules: a blank line ends a paragraph, a list item starts its own line, and two
+    # spaces or a backslash at a line's end break it; headings, tables and code keep their lines.
+    text = markdown_to_text(
+        "# Title\n\nSome text\nwrapped here.  \nA hard break\\\nafter it.\n\n- item one\n  goes on\n- item two\n"
+        "1. first\n2. second\n\nSetext\n======\nline one\nline two\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n"
+        "```\ncode 1\ncode 2\n```\n> quoted\n> on two lines\n"
+    )
+    assert text.split("\n") == [
+        "Title", "", "Some text wrapped here.", "A hard break", "after it.", "",
+        "- item one goes on", "- item two", "1. first", "2. second", "",
+        "Setext", "line one line two", "", "a | b", "1 | 2", "", "", "code 1", "code 2", "", "quoted on two lines",
+    ]  # fmt: skip
+    # Plain text has no rules: a line that ends no sentence, followed by one in lower case, goes on.
+    plain = parse("bike.txt", ("Bikes\n\n" + WRAPPED).encode()).text
+    assert "one drop of lube to each roller while turning" in plain
+    assert "depending on the rider's weight" in plain
+    assert "Bikes\n" in plain  # a title is not a sentence the next line continues
+
+
+def test_the_seeds_lines_are_not_joined() -> None:
+    """One paragraph a line, headings on lines of their own: nothing to unwrap."""
+    for path in sorted(SEEDS.glob("*.txt")):
+        raw = path.read_bytes()
+        assert parse(path.name, raw).text.count("\n") == clean_text(raw.decode("utf-8-sig")).text.count("\n"), path
