@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from functools import lru_cache
 
 from lingua import IsoCode639_1, Language, LanguageDetector, LanguageDetectorBuilder
@@ -122,10 +122,10 @@ def detect(
     if not letters:
         # "?", "🙂", "42": nothing to tell a language by.
         return context or default
-    script = _by_script(text, letters)
+    ignored = {w.casefold() for w in ignore}
+    script = _by_script(text, letters, ignored)
     if script is not None:
         return script
-    ignored = {w.casefold() for w in ignore}
     masked = " ".join(w for w in WORD.findall(text) if w.casefold() not in ignored)
     sample = masked if len(masked) >= 3 else text
     with _lock:
@@ -175,13 +175,20 @@ def from_locale(value: str | None) -> str | None:
 MAX_ACCEPTED = 20
 
 
-def _by_script(text: str, letters: list[str]) -> str | None:
-    """The language a non-Latin script tells, when half the letters are in it."""
-    arabic = sum(1 for ch in letters if _ARABIC.match(ch))
-    if arabic * 2 >= len(letters):
+def _by_script(text: str, letters: list[str], ignored: Collection[str] = ()) -> str | None:
+    """The language a non-Latin script tells, when half the words are in it.
+
+    Words, not letters: "ما الفرق بين omnichannel و multichannel؟" has more
+    Latin letters than Arabic ones, in two loanwords among six words. The
+    ``ignored`` words (the corpus's loanwords) do not count.
+    """
+    found = [word for word in WORD.findall(text) if word[0].isalpha()]
+    initials = [word[0] for word in found if word.casefold() not in ignored] or [w[0] for w in found] or letters
+    arabic = sum(1 for ch in initials if _ARABIC.match(ch))
+    if arabic * 2 >= len(initials):
         return "fa" if _PERSIAN.search(text) else "ar"
     for pattern, code in _SCRIPTS:
-        if sum(1 for ch in letters if pattern.match(ch)) * 2 >= len(letters):
+        if sum(1 for ch in initials if pattern.match(ch)) * 2 >= len(initials):
             return "uk" if code == "ru" and _UKRAINIAN.search(text) else code
     # Korean, Japanese or Chinese with Latin names in it: even a few such letters tell.
     return next((code for pattern, code in _SCRIPTS if code in _CJK and pattern.search(text)), None)

@@ -156,3 +156,21 @@ def test_the_reader_s_language_from_their_browser(header: str | None, expected: 
 )
 def test_the_reader_s_language_from_their_terminal(locale: str | None, expected: str | None) -> None:
     assert from_locale(locale) == expected
+
+
+def test_a_question_in_another_script_with_latin_loanwords_is_in_that_script_s_language() -> None:
+    """Latin letters outnumbered the Arabic ones in "ما الفرق بين omnichannel و
+    multichannel؟" (the Arabic article writes "omnichannel" so): it was answered
+    in Romanian. Words count, not letters, and the corpus's loanwords not at all."""
+    cases = {
+        "ما الفرق بين omnichannel و multichannel؟": "ar",
+        "מה ההבדל בין omnichannel ל-multichannel?": "he",
+        "Что такое omnichannel?": "ru",
+        "Τι είναι το omnichannel;": "el",
+    }
+    for question, language in cases.items():
+        assert detect(question) == language, question
+    loanwords = {"omnichannel", "multichannel", "marketing"}
+    assert detect("Что такое omnichannel и multichannel marketing strategy?", ignore=loanwords) == "ru"
+    # A word of another script in an English question is a quotation.
+    assert detect("What does تحسين mean in this article?") == "en"
