@@ -159,13 +159,13 @@ def _ingest(
     kept = [
         p.path
         for p in loaded.problems
-        if p.broken and p.path in previous and p.path not in current and not elsewhere
+        if (p.broken or p.empty) and p.path in previous and p.path not in current and not elsewhere
     ]
     if kept:
         loaded = Loaded(
             loaded.documents,
             tuple(
-                replace(p, reason=f"{p.reason}; its indexed version is kept") if p.path in kept else p
+                replace(p, reason=f"{p.reason}; its indexed version is kept", broken=True) if p.path in kept else p
                 for p in loaded.problems
             ),
         )

@@ -34,6 +34,9 @@ class FileProblem:
     # unreadable): its owner has to mend it. Not one for a file left out on
     # purpose (a draft, a repeat, a post's image, a page with no text).
     broken: bool = True
+    # An empty file: a placeholder (Hugo's empty ``_index.md``) is not an article,
+    # but an indexed article emptied by mistake is broken, and keeps its indexed version.
+    empty: bool = False
 
 
 class Unpublished(IngestError):
@@ -43,6 +46,10 @@ class Unpublished(IngestError):
 class NoArticleText(IngestError):
     """A file read well that holds no article: a section's page of front matter
     alone (Hugo's ``_index.md``), markup alone. Left out, not broken."""
+
+
+class EmptyFile(NoArticleText):
+    """A file of no bytes at all."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +78,7 @@ def load_folder(folder: Path, max_bytes: int) -> Loaded:
         try:
             doc = load_file(path, max_bytes, source)
         except (Unpublished, NoArticleText) as exc:
-            problems.append(FileProblem(source, str(exc), broken=False))
+            problems.append(FileProblem(source, str(exc), broken=False, empty=isinstance(exc, EmptyFile)))
             continue
         except IngestError as exc:
             problems.append(FileProblem(source, str(exc)))
@@ -145,7 +152,7 @@ def load_file(path: Path, max_bytes: int, source: str | None = None) -> Document
     except OSError as exc:
         raise IngestError(f"cannot read it ({exc.strerror or exc})") from exc
     if not raw:
-        raise IngestError("the file is empty")
+        raise EmptyFile("the file is empty")
     if len(raw) > max_bytes:
         raise IngestError(_too_big(len(raw), max_bytes))
     return parse(source or path.name, raw)

@@ -342,3 +342,24 @@ def test_a_source_is_found_by_its_name_in_either_unicode_form(tmp_path: Path) ->
     composed = unicodedata.normalize("NFC", "café-notes.md")
     assert composed != decomposed
     assert base.document(composed).text.endswith("A flat white has less foam.")
+
+
+def test_an_empty_file_is_not_an_article_unless_it_was_one(tmp_path: Path, parts) -> None:  # type: ignore[no-untyped-def]
+    """Hugo's empty ``_index.md`` made every ingest end "could not be read" (exit 5);
+    an article emptied by mistake still keeps its indexed version, and is to be mended."""
+    settings, store, embedder = parts
+    folder = tmp_path / "blog"
+    (folder / "posts").mkdir(parents=True)
+    (folder / "_index.md").write_bytes(b"")
+    post = folder / "posts" / "grind.md"
+    post.write_text("# Grind size\n\nA finer grind slows the shot and raises extraction.", encoding="utf-8")
+    (folder / "posts" / "milk.md").write_text("# Milk\n\nSteam milk to 60 degrees for a sweet latte.", encoding="utf-8")
+    first = ingest(folder, settings, store, embedder)
+    assert sorted(first.added) == ["posts/grind.md", "posts/milk.md"]
+    assert [(p.path, p.reason) for p in first.problems] == [("_index.md", "the file is empty")]
+    assert not first.broken
+    post.write_bytes(b"")
+    second = ingest(folder, settings, store, embedder)
+    assert [p.path for p in second.broken] == ["posts/grind.md"]
+    assert "its indexed version is kept" in second.broken[0].reason
+    assert sorted(d.source for d in store.documents(second.generation)) == ["posts/grind.md", "posts/milk.md"]
