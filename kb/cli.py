@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
@@ -113,9 +114,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (``kb ask … | head -1``): stop quietly, as a
         # command killed by SIGPIPE does, and send what Python still flushes
         # at exit nowhere rather than into another broken pipe.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _silence_stdout()
         return SIGPIPE_EXIT
+    except OSError as exc:
+        if exc.errno not in OUTPUT_ERRORS:
+            raise
+        # The output cannot be written (``kb ask … > /dev/full``, a full disk): say so in one line.
+        _silence_stdout()
+        sys.stderr.write(f"error: cannot write the output: {exc.strerror or exc}\n")
+        return 1
+
+
+# Errors writing the output that a reader can act on (free space, the device).
+OUTPUT_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG})
+
+
+def _silence_stdout() -> None:
+    """What Python still flushes at exit goes nowhere, not into the same error again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def _kb(settings: Settings) -> Any:

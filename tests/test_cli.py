@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from kb.settings import Settings
 from tests.conftest import ROOT, SEEDS
 
@@ -198,6 +200,24 @@ def test_a_short_question_is_answered_in_the_terminal_s_language(seeded_settings
     answer = kb("ask", "--json", "Worten?", data_dir=seeded_settings.data_dir, env=env)
     assert answer.returncode == 0, answer.stderr
     assert json.loads(answer.stdout)["language"] == "ro"
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_output_that_cannot_be_written_is_one_line_not_a_traceback(seeded_settings: Settings) -> None:
+    """`kb ask … > /dev/full` (a full disk) printed an OSError traceback."""
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "kb", "ask", "What is omnichannel?"],
+            cwd=ROOT,
+            env={**os.environ, "KB_DATA_DIR": str(seeded_settings.data_dir), "ANONYMIZED_TELEMETRY": "False"},
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    assert done.returncode == 1
+    assert done.stderr == "error: cannot write the output: No space left on device\n"
 
 
 def test_a_reader_that_goes_away_stops_the_answer_quietly(seeded_settings: Settings) -> None:
