@@ -203,21 +203,27 @@ SURE = 0.9
 # Below this, the cues overrule it however long the text: a loanword phrase
 # misleads it ("What is the ratio of café au lait?" came out French, 0.43).
 UNSURE = 0.5
+# Question words, articles, pronouns and the like, and the greetings and thanks
+# that open or close a conversation ("Hello" was Italian to the detector).
 _FUNCTION_WORDS = {
     "en": "what which who whom whose why how where when does do did is are was were can could should would will "
-    "the a an of to in on for with and or this that these those it its my your i you we they there about than",
+    "the a an of to in on for with and or this that these those it its my your i you we they there about than "
+    "hello hi hey thanks thank please",
     "pt": "que o os as um uma é são foi qual quais quem onde quando porque porquê como do da dos das no na nos nas "
-    "em ao aos pelo pela por para com não isso isto esse essa este esta meu minha e ou a",
+    "em ao aos pelo pela por para com não isso isto esse essa este esta meu minha e ou a "
+    "olá obrigado obrigada",
     "es": "qué que el los las un una es son fue cuál cuáles quién quiénes dónde cuándo por cómo del al en con "
-    "para no eso esto ese esa este esta mi y o a",
+    "para no eso esto ese esa este esta mi y o a hola gracias",
     "fr": "qu que quoi qui le la les un une des du est sont était quel quelle quels quelles où quand pourquoi "
-    "comment ce cet cette ces en avec pour pas et ou mon ma mes a lequel laquelle lesquels lesquelles",
+    "comment ce cet cette ces en avec pour pas et ou mon ma mes a lequel laquelle lesquels lesquelles "
+    "bonjour merci salut",
     "de": "was wer wie warum wo wann welche welcher welches der die das ein eine einen ist sind war mit für und "
-    "oder nicht zu im in auf sich es ich",
+    "oder nicht zu im in auf sich es ich hallo danke bitte",
     "it": "che cosa chi come perché dove quando quale quali il lo gli la le un una uno è sono era del della dei "
-    "delle nel nella con per non e o mio mia a i",
-    "ro": "ce cine cum unde când care este sunt era un o și sau în cu pentru nu la din pe mai a",
-    "nl": "wat wie hoe waarom waar wanneer welke welk het een is zijn was met voor en of niet van mijn ik",
+    "delle nel nella con per non e o mio mia a i ciao grazie",
+    "ro": "ce cine cum unde când care este sunt era un o și sau în cu pentru nu la din pe mai a mulțumesc salut",
+    "nl": "wat wie hoe waarom waar wanneer welke welk het een is zijn was met voor en of niet van mijn ik "
+    "hallo bedankt",
     "pl": "co kto jak dlaczego gdzie kiedy który która które jest są był jaka jaki z dla i lub nie w na to czy",
     "ca": "què com per quan quin quina quins quines el els la les un una és són amb i o no del meu",
     "sv": "vad vem hur varför var när vilka vilken vilket är och eller inte med för en ett jag min det",

@@ -7,6 +7,7 @@ import pytest
 from kb.i18n import MESSAGES
 from kb.language import DETECTED, detect, from_locale, preferred, readability
 from kb.probes import OFF_TOPIC_PROBES
+from kb.service import KnowledgeBase, validate_question
 from kb.web_text import LANGUAGE_NAMES, UI
 
 # Short questions: names and loanwords ("Zalando", "click and collect") give
@@ -174,3 +175,17 @@ def test_a_question_in_another_script_with_latin_loanwords_is_in_that_script_s_l
     assert detect("Что такое omnichannel и multichannel marketing strategy?", ignore=loanwords) == "ru"
     # A word of another script in an English question is a quotation.
     assert detect("What does تحسين mean in this article?") == "en"
+
+
+def test_greetings_and_thanks_tell_their_language() -> None:
+    """ "Hello" was Italian to the detector (0.3 sure), and the refusal came in Italian."""
+    cases = {"Hello": "en", "Thanks!": "en", "Obrigado": "pt", "Hola": "es", "gracias 🙂": "es", "Danke": "de"}
+    for text, language in cases.items():
+        assert detect(text) == language, text
+
+
+def test_a_greeting_alone_asks_nothing(kb: KnowledgeBase) -> None:
+    """Greetings and thanks are not what a question is about: nothing is quoted for "gracias"."""
+    for text in ("Hello", "¡Gracias!", "Thanks!"):
+        answer = kb.ask(validate_question(text))
+        assert not answer.answered and not answer.citations, text
