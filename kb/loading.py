@@ -6,6 +6,7 @@ import codecs
 import hashlib
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,8 +173,25 @@ _BOMS = (
 )
 
 
-def decode(raw: bytes) -> str:
-    """The text of a file: UTF-8 (with or without a BOM), or UTF-16/UTF-32 with a BOM."""
+# An HTML page's own word on its encoding: <meta charset="…"> or the http-equiv form.
+_DECLARED_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+
+
+def declared_charset(raw: bytes) -> str | None:
+    """The encoding an HTML page declares in its head, if Python knows it."""
+    match = _DECLARED_CHARSET.search(raw[:4096])
+    if match is None:
+        return None
+    try:
+        return codecs.lookup(match.group(1).decode("ascii")).name
+    except (LookupError, UnicodeDecodeError):
+        return None
+
+
+def decode(raw: bytes, html: bool = False) -> str:
+    """The text of a file: UTF-8 (with or without a BOM), or UTF-16/UTF-32 with a BOM;
+    an HTML page that is not UTF-8 in the encoding it declares (an old
+    WordPress export saved on Windows says windows-1252)."""
     encoding = next((name for bom, name in _BOMS if raw.startswith(bom)), None)
     if encoding:
         try:
@@ -186,12 +204,19 @@ def decode(raw: bytes) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        declared = declared_charset(raw) if html else None
+        if declared is not None and declared != "utf-8":
+            try:
+                return raw.decode(declared)
+            except UnicodeDecodeError:
+                pass
         raise IngestError(f"not UTF-8 (byte {exc.start}); save it as UTF-8 and ingest again") from exc
 
 
 def parse(source: str, raw: bytes) -> Document:
-    decoded = decode(raw)
-    if source.lower().endswith((".html", ".htm")):
+    html = source.lower().endswith((".html", ".htm"))
+    decoded = decode(raw, html)
+    if html:
         decoded = html_to_text(decoded)
     elif source.lower().endswith(".txt"):
         decoded = unwrapped(decoded)

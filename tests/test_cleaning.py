@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from kb.cleaning import clean_text
+from kb.errors import IngestError
 from kb.html_text import html_to_text
 from kb.loading import load_folder, parse
 from kb.markdown_text import markdown_to_text
@@ -446,3 +447,20 @@ def test_the_seeds_lines_are_not_joined() -> None:
     for path in sorted(SEEDS.glob("*.txt")):
         raw = path.read_bytes()
         assert parse(path.name, raw).text.count("\n") == clean_text(raw.decode("utf-8-sig")).text.count("\n"), path
+
+
+def test_an_html_page_in_the_encoding_it_declares_is_read() -> None:
+    """An old export saved on Windows says windows-1252 in its head; it was refused as "not UTF-8"."""
+    page = (
+        '<html><head><meta http-equiv="Content-Type" content="text/html; charset=windows-1252">'
+        "<title>Café Culture in Vienna</title></head><body><article><h1>Café Culture in Vienna</h1>"
+        "<p>Vienna’s cafés serve a glass of water with every coffee.</p></article></body></html>"
+    )
+    doc = parse("vienna.htm", page.encode("cp1252"))
+    assert "Vienna’s cafés serve a glass of water" in doc.text
+    assert parse("v.html", page.replace('http-equiv="Content-Type" content="text/html; ', "").encode("cp1252")).text
+    # Undeclared, or not a page, it is still not UTF-8: nothing says which encoding it is.
+    undeclared = page.replace("; charset=windows-1252", "").encode("cp1252")
+    for source, raw in (("vienna.htm", undeclared), ("vienna.txt", page.encode("cp1252"))):
+        with pytest.raises(IngestError, match="not UTF-8"):
+            parse(source, raw)
