@@ -42,6 +42,22 @@ def test_sparse_vectors_survive_the_store_round_trip() -> None:
     assert np.allclose(back[1], weights, rtol=1e-3)
 
 
+def test_a_text_longer_than_the_model_reads_is_cut_to_its_512_tokens() -> None:
+    """The engine read 2,000 tokens of a 2,000-character Chinese question, past
+    the positions the model knows, in seconds that held up every other question."""
+    embedder = get_embedder(Settings())
+    model = embedder._model  # type: ignore[attr-defined]
+    long = "什么是全渠道战略？" * 250
+    fitted = embedder._fit(model, long, True)  # type: ignore[attr-defined]
+    assert model.token_count(long, is_query=True) > 1000
+    assert 500 <= model.token_count(fitted, is_query=True) <= 512 and long.startswith(fitted)
+    assert np.allclose(embedder.encode([long], is_query=True), embedder.encode([fitted], is_query=True), atol=1e-6)
+    sparse, fitted_sparse = embedder.sparse([long, embedder._fit(model, long, False)])  # type: ignore[attr-defined,misc]
+    assert np.array_equal(sparse[0], fitted_sparse[0])
+    short = "What is omnichannel?"
+    assert embedder._fit(model, short, True) == short  # type: ignore[attr-defined]
+
+
 def test_an_unknown_model_name_says_what_to_use() -> None:
     with pytest.raises(ConfigError, match="st:NAME"):
         get_embedder(Settings(embedding_model="word2vec"))
