@@ -55,6 +55,7 @@ def install_guards(app: FastAPI, settings: Settings) -> None:
     """Add the CORS allow-list, the rate limit and the ``/widget.js`` route to ``app``."""
     policy = OriginPolicy(settings.allowed_origins)
     limiter = RateLimiter(settings.rate_limit, RATE_WINDOW_SECONDS)
+    app.state.rate_limiter = limiter  # the chat's questions count against it too
     # The last middleware added runs first: CORS wraps the limiter, so a 429 still
     # carries the CORS headers the widget needs to read it.
     app.add_middleware(RateLimitMiddleware, limiter=limiter)

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from kb import language as lang
 from kb.errors import KBError
 from kb.feedback import FeedbackStore
+from kb.guard import RateLimiter
 from kb.input_text import trimmed
 from kb.models import Answer
 from kb.service import KnowledgeBase, validate_question
@@ -96,10 +97,13 @@ def _updates(session: ChatSession, clear_box: bool = False, busy: bool = False) 
 class ChatHandlers:
     """The chat's event handlers, around one knowledge base and one feedback store."""
 
-    def __init__(self, settings: Settings, kb: KnowledgeBase) -> None:
+    def __init__(self, settings: Settings, kb: KnowledgeBase, limiter: RateLimiter | None = None) -> None:
         self.settings = settings
         self.kb = kb
         self.feedback = FeedbackStore(settings.feedback_path)
+        # The API's per-address limit: the chat's questions count against it too (through
+        # Gradio's queue, a client could ask as often as it liked).
+        self.limiter = limiter
 
     def _document_text(self, source: str) -> str | None:
         """The article around a cited passage; None (the passage alone is shown) if it cannot be read."""
@@ -143,6 +147,13 @@ class ChatHandlers:
             session.show("assistant", error_html(problem))
             yield _updates(session)
             return
+        if self.limiter is not None and self.limiter.enabled:
+            client = request.client if request is not None else None
+            allowed, retry_after = self.limiter.hit(client.host if client is not None else "unknown")
+            if not allowed:
+                gr.Warning(ui("rate_limited", session.language).format(s=retry_after))
+                yield _updates(session)
+                return
         session.show("user", question_html(question.text))
         # Said in the question's language (the answer's is known only when it comes).
         waiting = lang.detect(question.text, context=session.language or question.reader_language)
@@ -232,13 +243,13 @@ class ChatHandlers:
         return _updates(fresh, clear_box=True)
 
 
-def create_app(settings: Settings, kb: KnowledgeBase | None = None) -> gr.Blocks:
+def create_app(settings: Settings, kb: KnowledgeBase | None = None, limiter: RateLimiter | None = None) -> gr.Blocks:
     """The chat page as Gradio Blocks (mounted by ``build_server``, driven by tests)."""
     if kb is None:
         from kb.backends import make_knowledge_base
 
         kb = make_knowledge_base(settings)
-    handlers = ChatHandlers(settings, kb)
+    handlers = ChatHandlers(settings, kb, limiter)
     with gr.Blocks(title="omnikb", analytics_enabled=False) as app:
         gr.HTML(
             "<div class=\"kb-header\"><h1>omnikb</h1><a href=\"docs\">API</a></div>", elem_id="kb-header", padding=False
@@ -337,7 +348,7 @@ def build_server(settings: Settings, kb: KnowledgeBase | None = None) -> FastAPI
 
         kb = make_knowledge_base(settings)
     api = create_api(settings, kb)
-    blocks = create_app(settings, kb)
+    blocks = create_app(settings, kb, getattr(api.state, "rate_limiter", None))
     server = gr.mount_gradio_app(
         api,
         blocks,

@@ -20,6 +20,7 @@ UI: dict[str, dict[str, str]] = {
         "thinking": "Searching the sources…",
         "empty_question": "Type a question first.",
         "long_question": "The question is {n} characters long; the limit is {limit}. Please shorten it.",
+        "rate_limited": "Too many questions: please wait {s} s and ask again.",
     },
     "es": {
         "placeholder": "Haz una pregunta en cualquier idioma…",
@@ -35,6 +36,7 @@ UI: dict[str, dict[str, str]] = {
         "thinking": "Buscando en las fuentes…",
         "empty_question": "Escribe primero una pregunta.",
         "long_question": "La pregunta tiene {n} caracteres; el límite es {limit}. Acórtala, por favor.",
+        "rate_limited": "Demasiadas preguntas: espera {s} s y vuelve a preguntar.",
     },
     "pt": {
         "placeholder": "Faça uma pergunta em qualquer língua…",
@@ -50,6 +52,7 @@ UI: dict[str, dict[str, str]] = {
         "thinking": "A procurar nas fontes…",
         "empty_question": "Escreva primeiro uma pergunta.",
         "long_question": "A pergunta tem {n} caracteres; o limite é {limit}. Encurte-a, por favor.",
+        "rate_limited": "Demasiadas perguntas: aguarde {s} s e pergunte de novo.",
     },
     "ro": {
         "placeholder": "Puneți o întrebare în orice limbă…",
@@ -65,6 +68,7 @@ UI: dict[str, dict[str, str]] = {
         "thinking": "Se caută în surse…",
         "empty_question": "Scrieți mai întâi o întrebare.",
         "long_question": "Întrebarea are {n} de caractere; limita este {limit}. Vă rugăm să o scurtați.",
+        "rate_limited": "Prea multe întrebări: așteptați {s} s și întrebați din nou.",
     },
     "ar": {
         "placeholder": "اطرح سؤالاً بأي لغة…",
@@ -80,6 +84,7 @@ UI: dict[str, dict[str, str]] = {
         "thinking": "جارٍ البحث في المصادر…",
         "empty_question": "اكتب سؤالاً أولاً.",
         "long_question": "يتكون السؤال من {n} حرفًا، والحد الأقصى {limit}. يُرجى اختصاره.",
+        "rate_limited": "أسئلة كثيرة جدًا: انتظر {s} ثانية ثم اسأل مجددًا.",
     },
     "fr": {
         "placeholder": "Posez une question dans n'importe quelle langue…",
@@ -95,6 +100,7 @@ UI: dict[str, dict[str, str]] = {
         "thinking": "Recherche dans les sources…",
         "empty_question": "Écrivez d'abord une question.",
         "long_question": "La question fait {n} caractères ; la limite est de {limit}. Raccourcissez-la, s'il vous plaît.",
+        "rate_limited": "Trop de questions : attendez {s} s et posez-la à nouveau.",
     },
     "de": {
         "placeholder": "Stellen Sie eine Frage in einer beliebigen Sprache…",
@@ -110,6 +116,7 @@ UI: dict[str, dict[str, str]] = {
         "thinking": "Quellen werden durchsucht…",
         "empty_question": "Bitte geben Sie zuerst eine Frage ein.",
         "long_question": "Die Frage hat {n} Zeichen; erlaubt sind {limit}. Bitte kürzen Sie sie.",
+        "rate_limited": "Zu viele Fragen: Bitte warten Sie {s} s und fragen Sie erneut.",
     },
     "it": {
         "placeholder": "Fai una domanda in qualsiasi lingua…",
@@ -125,6 +132,7 @@ UI: dict[str, dict[str, str]] = {
         "thinking": "Ricerca nelle fonti…",
         "empty_question": "Scrivi prima una domanda.",
         "long_question": "La domanda è lunga {n} caratteri; il limite è {limit}. Accorciala, per favore.",
+        "rate_limited": "Troppe domande: attendi {s} s e chiedi di nuovo.",
     },
     "nl": {
         "placeholder": "Stel een vraag in welke taal dan ook…",
@@ -140,6 +148,7 @@ UI: dict[str, dict[str, str]] = {
         "thinking": "De bronnen worden doorzocht…",
         "empty_question": "Typ eerst een vraag.",
         "long_question": "De vraag is {n} tekens lang; de limiet is {limit}. Maak haar korter.",
+        "rate_limited": "Te veel vragen: wacht {s} s en vraag het opnieuw.",
     },
     "pl": {
         "placeholder": "Zadaj pytanie w dowolnym języku…",
@@ -155,6 +164,7 @@ UI: dict[str, dict[str, str]] = {
         "thinking": "Przeszukiwanie źródeł…",
         "empty_question": "Najpierw wpisz pytanie.",
         "long_question": "Pytanie ma {n} znaków; limit to {limit}. Skróć je, proszę.",
+        "rate_limited": "Zbyt wiele pytań: poczekaj {s} s i zapytaj ponownie.",
     },
     "ca": {
         "placeholder": "Fes una pregunta en qualsevol llengua…",
@@ -170,6 +180,7 @@ UI: dict[str, dict[str, str]] = {
         "thinking": "S'estan cercant les fonts…",
         "empty_question": "Escriu primer una pregunta.",
         "long_question": "La pregunta té {n} caràcters; el límit és {limit}. Escurça-la, si us plau.",
+        "rate_limited": "Massa preguntes: espera {s} s i torna a preguntar.",
     },
     "tr": {
         "placeholder": "Herhangi bir dilde soru sorun…",
@@ -185,6 +196,7 @@ UI: dict[str, dict[str, str]] = {
         "thinking": "Kaynaklar taranıyor…",
         "empty_question": "Önce bir soru yazın.",
         "long_question": "Soru {n} karakter uzunluğunda; sınır {limit}. Lütfen kısaltın.",
+        "rate_limited": "Çok fazla soru: lütfen {s} sn bekleyip yeniden sorun.",
     },
     "sv": {
         "placeholder": "Ställ en fråga på valfritt språk…",
@@ -200,6 +212,7 @@ UI: dict[str, dict[str, str]] = {
         "thinking": "Söker i källorna…",
         "empty_question": "Skriv en fråga först.",
         "long_question": "Frågan är {n} tecken lång; gränsen är {limit}. Korta den, tack.",
+        "rate_limited": "För många frågor: vänta {s} s och fråga igen.",
     },
     "cs": {
         "placeholder": "Zeptejte se v jakémkoli jazyce…",
@@ -215,6 +228,7 @@ UI: dict[str, dict[str, str]] = {
         "thinking": "Prohledávání zdrojů…",
         "empty_question": "Nejdřív napište otázku.",
         "long_question": "Otázka má {n} znaků; limit je {limit}. Zkraťte ji, prosím.",
+        "rate_limited": "Příliš mnoho otázek: počkejte {s} s a zeptejte se znovu.",
     },
     "ru": {
         "placeholder": "Задайте вопрос на любом языке…",
@@ -230,6 +244,7 @@ UI: dict[str, dict[str, str]] = {
         "thinking": "Поиск по источникам…",
         "empty_question": "Сначала введите вопрос.",
         "long_question": "В вопросе {n} символов; ограничение — {limit}. Сократите его, пожалуйста.",
+        "rate_limited": "Слишком много вопросов: подождите {s} с и спросите снова.",
     },
     "uk": {
         "placeholder": "Поставте запитання будь-якою мовою…",
@@ -245,6 +260,7 @@ UI: dict[str, dict[str, str]] = {
         "thinking": "Пошук у джерелах…",
         "empty_question": "Спершу введіть запитання.",
         "long_question": "Запитання має {n} символів; обмеження — {limit}. Скоротіть його, будь ласка.",
+        "rate_limited": "Забагато запитань: зачекайте {s} с і запитайте знову.",
     },
     "el": {
         "placeholder": "Κάντε μια ερώτηση σε οποιαδήποτε γλώσσα…",
@@ -260,6 +276,7 @@ UI: dict[str, dict[str, str]] = {
         "thinking": "Αναζήτηση στις πηγές…",
         "empty_question": "Γράψτε πρώτα μια ερώτηση.",
         "long_question": "Η ερώτηση έχει {n} χαρακτήρες· το όριο είναι {limit}. Συντομεύστε την, παρακαλώ.",
+        "rate_limited": "Πάρα πολλές ερωτήσεις: περιμένετε {s} δευτ. και ρωτήστε ξανά.",
     },
     "he": {
         "placeholder": "שאלו שאלה בכל שפה…",
@@ -275,6 +292,7 @@ UI: dict[str, dict[str, str]] = {
         "thinking": "מחפשים במקורות…",
         "empty_question": "נא להקליד קודם שאלה.",
         "long_question": "אורך השאלה {n} תווים; המגבלה היא {limit}. נא לקצר אותה.",
+        "rate_limited": "יותר מדי שאלות: המתינו {s} שניות ושאלו שוב.",
     },
     "fa": {
         "placeholder": "به هر زبانی پرسش خود را بپرسید…",
@@ -290,6 +308,7 @@ UI: dict[str, dict[str, str]] = {
         "thinking": "در حال جست‌وجو در منابع…",
         "empty_question": "ابتدا یک پرسش بنویسید.",
         "long_question": "پرسش {n} نویسه دارد؛ حداکثر {limit} است. لطفاً آن را کوتاه کنید.",
+        "rate_limited": "پرسش‌ها بیش از حد است: {s} ثانیه صبر کنید و دوباره بپرسید.",
     },
     "hi": {
         "placeholder": "किसी भी भाषा में प्रश्न पूछें…",
@@ -305,6 +324,7 @@ UI: dict[str, dict[str, str]] = {
         "thinking": "स्रोतों में खोज जारी है…",
         "empty_question": "पहले एक प्रश्न लिखें।",
         "long_question": "प्रश्न {n} अक्षरों का है; सीमा {limit} है। कृपया इसे छोटा करें।",
+        "rate_limited": "बहुत अधिक प्रश्न: कृपया {s} सेकंड प्रतीक्षा करें और फिर से पूछें।",
     },
     "th": {
         "placeholder": "ถามคำถามเป็นภาษาใดก็ได้…",
@@ -320,6 +340,7 @@ UI: dict[str, dict[str, str]] = {
         "thinking": "กำลังค้นหาในแหล่งข้อมูล…",
         "empty_question": "โปรดพิมพ์คำถามก่อน",
         "long_question": "คำถามยาว {n} ตัวอักษร เกินขีดจำกัด {limit} โปรดทำให้สั้นลง",
+        "rate_limited": "มีคำถามมากเกินไป: โปรดรอ {s} วินาทีแล้วถามอีกครั้ง",
     },
     "ko": {
         "placeholder": "어떤 언어로든 질문하세요…",
@@ -335,6 +356,7 @@ UI: dict[str, dict[str, str]] = {
         "thinking": "출처를 검색하는 중…",
         "empty_question": "먼저 질문을 입력하세요.",
         "long_question": "질문이 {n}자입니다. 최대 {limit}자까지 가능합니다. 줄여 주세요.",
+        "rate_limited": "질문이 너무 많습니다: {s}초 기다린 후 다시 물어보세요.",
     },
     "ja": {
         "placeholder": "どの言語でも質問できます…",
@@ -350,6 +372,7 @@ UI: dict[str, dict[str, str]] = {
         "thinking": "出典を検索しています…",
         "empty_question": "まず質問を入力してください。",
         "long_question": "質問は{n}文字です。上限は{limit}文字です。短くしてください。",
+        "rate_limited": "質問が多すぎます。{s}秒待ってからもう一度質問してください。",
     },
     "zh": {
         "placeholder": "用任何语言提问…",
@@ -365,6 +388,7 @@ UI: dict[str, dict[str, str]] = {
         "thinking": "正在检索资料…",
         "empty_question": "请先输入一个问题。",
         "long_question": "问题有 {n} 个字符，上限为 {limit}。请缩短。",
+        "rate_limited": "问题太多：请等待 {s} 秒后再问。",
     },
 }
 

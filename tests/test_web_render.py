@@ -121,3 +121,20 @@ def test_an_over_long_question_is_refused_in_its_language_and_echoed_short(kb: K
     # "xxxx…" tells no language: the page's stays.
     *_, last = handlers.respond("x" * 2001, None)
     assert ui("long_question", "en").format(n=2001, limit=kb.settings.max_question_chars) in last[0][-1]["content"]
+
+
+def test_the_chat_s_questions_count_against_the_rate_limit(kb: KnowledgeBase) -> None:
+    """The API refused a client's third question a minute (KB_RATE_LIMIT=2); through
+    the chat page's Gradio queue the same client could ask as often as it liked."""
+    from kb.guard import RateLimiter
+
+    limiter = RateLimiter(2)
+    handlers = ChatHandlers(kb.settings, kb, limiter)
+    session = None
+    for question in ("What is omnichannel?", "And multichannel?"):
+        *_, last = handlers.respond(question, session)
+        session = last[1]
+    assert len(session.messages) == 4
+    *_, refused = handlers.respond("What are its benefits?", session)
+    assert len(refused[1].messages) == 4  # not asked, so not shown as asked
+    assert not limiter.hit("unknown")[0]  # the same client, still over its limit
