@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 # fenced code block's lines are kept as written.
 _MD_FENCE = re.compile(r"^\s*(```|~~~)")
 _MD_ATX = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)(?:\s+#+)?\s*$")
+# A heading's id or classes (kramdown's and Hugo's "## Packing list {#top}"): markup.
+_MD_HEADING_ID = re.compile(r"\s*\{\s*[#.][^{}]*\}\s*$")
 _MD_SETEXT = re.compile(r"^\s{0,3}(=+|-+)\s*$")
 _MD_RULE = re.compile(r"^\s{0,3}([-*_])(\s*\1){2,}\s*$")
 _MD_QUOTE = re.compile(r"^\s{0,3}>\s?")
@@ -284,7 +286,7 @@ def markdown_to_text(markup: str) -> str:
             continue
         heading = None if i in table else _MD_ATX.match(line)
         if heading:
-            line = heading.group(1)
+            line = _MD_HEADING_ID.sub("", heading.group(1))
         hard_break = line.endswith(("  ", "\\"))
         line = _MD_BULLET.sub(r"\1- ", _MD_QUOTE.sub("", line))
         if hard_break and line.endswith("\\"):

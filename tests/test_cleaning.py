@@ -464,3 +464,14 @@ def test_an_html_page_in_the_encoding_it_declares_is_read() -> None:
     for source, raw in (("vienna.htm", undeclared), ("vienna.txt", page.encode("cp1252"))):
         with pytest.raises(IngestError, match="not UTF-8"):
             parse(source, raw)
+
+
+def test_a_heading_s_id_is_markup() -> None:
+    """kramdown's and Hugo's "{#top}" stayed in the heading, and a front-matter title
+    the first heading repeats with it was then said twice: "Travel Packing List —
+    Travel Packing List {#top} — …"."""
+    text = markdown_to_text(
+        "---\ntitle: Travel Packing List\n---\n# Travel Packing List {#top}\n\nPack light.\n\n"
+        "## Shoes {.small #shoes}\n\nTwo pairs.\n\n## Sets {x}\n"
+    )
+    assert _lines(text) == ["Travel Packing List", "Pack light.", "Shoes", "Two pairs.", "Sets {x}"]
