@@ -331,6 +331,31 @@ def _feedback_rows(path: Path) -> list[tuple[Any, ...]]:
         return connection.execute("SELECT rating, question, answer, citations FROM feedback ORDER BY id").fetchall()
 
 
+def test_the_copy_button_copies_the_text_the_reader_sees(browser: Any, server: Server) -> None:
+    """It copied the bubble's HTML: "<div class="kb-answer kb-answered" dir="ltr"…"."""
+    context = browser.new_context(locale="en-US")
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
+    try:
+        page = context.new_page()
+        page.goto(server.url + "/")
+        page.wait_for_selector("#kb-question textarea", timeout=60_000)
+        answer = send(page, "What is omnichannel?")
+        page.wait_for_function("!document.querySelector('#kb-ask').disabled", timeout=ANSWER_TIMEOUT_MS)
+        buttons = page.locator("#kb-chat button[aria-label*='opy'], #kb-chat button[title*='opy']")
+        assert buttons.count() == 2  # the question's and the answer's
+        copied = []
+        for i in range(2):
+            buttons.nth(i).click()
+            copied.append(page.evaluate("navigator.clipboard.readText()"))
+        assert "What is omnichannel?" in copied
+        text = next(c for c in copied if c != "What is omnichannel?")
+        assert "<" not in text and "kb-answer" not in text, text[:200]
+        assert text.startswith("Here is what the sources say:") and "[1]" in text, text[:200]
+        assert text == (answer.inner_text() or "").strip()
+    finally:
+        context.close()
+
+
 def test_a_new_conversation_stops_the_answer_under_way(page: Any) -> None:
     """Clicked while an answer was coming, "New conversation" cleared the chat,
     and the finished answer brought the whole old conversation back."""

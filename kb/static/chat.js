@@ -91,9 +91,30 @@
       .catch(function (err) { console.error("omnikb: cannot open the article", err); });
   }
 
+  // The chat's copy button copied the bubble's HTML ("<div class=\"kb-answer\"…"): it copies
+  // what the reader sees, the text with its [n] markers.
+  function copyShown(button) {
+    // A message's buttons follow its bubble in the chat (Gradio 6): the bubble is the
+    // element before the buttons' group. Anything else is left to Gradio.
+    var group = button.closest("[class*='message-buttons']");
+    var bubble = group && group.previousElementSibling;
+    var shown = bubble && bubble.querySelector(".kb-answer, .kb-question, .kb-error");
+    if (!shown || !navigator.clipboard) return false;
+    navigator.clipboard.writeText(shown.innerText.trim());
+    return true;
+  }
+
   document.addEventListener("click", function (event) {
     var target = event.target instanceof Element ? event.target : null;
     if (!target) return;
+    var copy = target.closest("#kb-chat button");
+    if (copy && /copy/i.test((copy.getAttribute("aria-label") || "") + " " + (copy.getAttribute("title") || ""))) {
+      if (copyShown(copy)) {
+        event.preventDefault();
+        event.stopImmediatePropagation();
+      }
+      return;
+    }
     var marker = target.closest("a.kb-marker, a[href^='#kb-src-']");
     if (marker) {
       var id = (marker.getAttribute("href") || "").slice(1);
