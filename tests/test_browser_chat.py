@@ -300,6 +300,9 @@ def test_rejected_question_gets_a_message_not_a_traceback(page: Any) -> None:
     text = send(page, spanish).inner_text()
     assert f"La pregunta tiene {len(spanish.strip())} caracteres; el límite es 2000." in text, text
     assert "Traceback" not in page.content()
+    # A refusal is not an answer to rate: no thumbs under it (they did nothing).
+    assert page.locator("#kb-chat .kb-error").count() == 2
+    assert page.locator("#kb-chat button[aria-label=Like]:visible").count() == 0
 
 
 def test_thumbs_up_is_stored_with_question_answer_and_citations(
