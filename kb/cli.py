@@ -311,7 +311,14 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
     """What ``/api/health`` says, for scripts and container health checks: exit
     3 without an index, 6 when the configured model server cannot answer."""
-    report = _kb(settings).health()
+    try:
+        report = _kb(settings).health()
+    except KBError as exc:
+        if args.json:
+            # A script reading JSON gets the API's error object, not nothing to parse.
+            error = {"error": {"code": exc.code, "message": str(exc)}}
+            sys.stdout.write(json.dumps(error, ensure_ascii=False, indent=2) + "\n")
+        raise
     server = report.get("model_server")
     if args.json:
         sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")

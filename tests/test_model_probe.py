@@ -97,3 +97,7 @@ def test_kb_health_says_the_same_and_exits_6_when_the_model_server_cannot_answer
     assert missing.returncode == 6
     assert "model server: model_missing (model fake-model): the server has another-model" in missing.stdout
     assert kb("health", data_dir=data.parent / "nothing-here").returncode == 3
+    # A script reading JSON gets the API's error object (it got nothing to parse).
+    no_index = kb("health", "--json", data_dir=data.parent / "nothing-here")
+    assert no_index.returncode == 3 and "No index yet" in no_index.stderr
+    assert json.loads(no_index.stdout)["error"]["code"] == "index_missing"
