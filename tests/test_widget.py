@@ -290,6 +290,28 @@ def test_blog_widget_answers_with_citations(page: Any, blog: Blog, app_server: S
 
 
 @pytest.mark.browser
+def test_a_new_conversation_drops_the_answer_under_way(page: Any, blog: Blog, app_server: Server) -> None:
+    """The answer under way when "New conversation" was clicked still arrived: the
+    box stayed off until it did, and it was saved and sent as history with the next question."""
+    open_blog(page, blog)
+    page.evaluate("() => window.OmniKB.open()")
+    # A long question takes several seconds to embed: time to start anew meanwhile.
+    with page.expect_response(lambda r: re.search(r"/api/ask(/stream)?$", r.url) is not None):
+        ask(page, "What does a shop need to become omnichannel? " * 40)
+        page.evaluate("() => window.OmniKB.reset()")
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(500)
+    assert page.locator(".msg.user").count() == 0 and answers(page).count() == 0
+    assert page.locator("button[type=submit], button.send").first.is_enabled()
+    assert "What does a shop need" not in (page.evaluate("() => JSON.stringify(sessionStorage)") or "")
+    with page.expect_request(lambda r: re.search(r"/api/ask(/stream)?$", r.url) and r.method == "POST") as sent:
+        ask(page, QUESTION)
+    assert sent.value.post_data_json["question"] == QUESTION
+    assert not sent.value.post_data_json.get("history")  # nothing of the dropped exchange
+    answers(page).first.wait_for()
+
+
+@pytest.mark.browser
 def test_disallowed_origin_is_refused(page: Any, blog: Blog, app_server: Server, artifacts: Path) -> None:
     evil = f"http://{EVIL_HOST}:{blog.port}"
     status, headers, _ = request(

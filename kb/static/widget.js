@@ -184,6 +184,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
   let items = [];  // [{role: "user", text}, {role: "assistant", answer: {...}}]
   let isOpen = false;
   let busy = false;
+  let epoch = 0;  // a new conversation drops the answer under way
   let streaming = true;  // until the server says it has no /api/ask/stream
   let uiLang = STRINGS[config.language] ? config.language : "en";  // the labels' language
   let S = strings(uiLang);
@@ -491,6 +492,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     const question = String(raw || "").trim();
     if (!question || busy) return;
     busy = true;
+    const mine = epoch;
     sendBtn.disabled = true;
     input.value = "";
     const dir = textDirection(question);
@@ -506,6 +508,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
         pending.textContent = streamed;
         scrollDown();
       });
+      if (mine !== epoch) return;
       if (!answer || typeof answer.answer !== "string") throw new AskError("", "http");
       const kept = {
         answer: answer.answer,
@@ -521,16 +524,19 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
       pending.replaceWith(answerBubble(kept));
       scrollDown();
     } catch (err) {
+      if (mine !== epoch) return;
       const message = err && err.kind === "rate" ? S.rate.replace("{s}", String(err.retryAfter))
         : err && err.kind === "http" && err.message ? err.message : S.offline;
       pending.replaceWith(errorBubble(message));
       if (!input.value) input.value = question;  // to send again as it was
       scrollDown();
     } finally {
-      busy = false;
-      sendBtn.disabled = false;
-      log.removeAttribute("aria-busy");
-      if (isOpen) input.focus();
+      if (mine === epoch) {
+        busy = false;
+        sendBtn.disabled = false;
+        log.removeAttribute("aria-busy");
+        if (isOpen) input.focus();
+      }
     }
   };
 
@@ -559,6 +565,9 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     launcher.focus();
   };
   const reset = () => {
+    epoch++;
+    busy = sendBtn.disabled = false;
+    log.removeAttribute("aria-busy");
     items = [];
     save();
     setLanguage(config.language);
