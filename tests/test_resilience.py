@@ -395,4 +395,5 @@ def test_acknowledged_ratings_survive_killing_the_server(served: tuple[Settings,
 
     with sqlite3.connect(settings.feedback_path) as connection:
         rows = connection.execute("SELECT rating, question FROM feedback ORDER BY id").fetchall()
-    assert rows == [(1 if liked == "Like" else -1, QUESTIONS[0]) for liked in ratings]
+    # One row per answer, holding the last rating acknowledged (a changed mind replaces it).
+    assert rows == [(1 if ratings[-1] == "Like" else -1, QUESTIONS[0])]
