@@ -148,6 +148,12 @@ def detect(
 def preferred(accept_language: str | None) -> str | None:
     """The reader's most preferred language that omnikb tells apart, from an
     HTTP Accept-Language header ("pt-PT,pt;q=0.9,en;q=0.8" → "pt")."""
+    tag = preferred_tag(accept_language)
+    return tag.split("-")[0] if tag is not None else None
+
+
+def preferred_tag(accept_language: str | None) -> str | None:
+    """The whole tag of that language, lower case ("zh-tw,zh;q=0.9" → "zh-tw")."""
     ranked: list[tuple[float, int, str]] = []
     for position, entry in enumerate((accept_language or "").split(",")[:MAX_ACCEPTED]):
         tag, *parameters = (part.strip() for part in entry.split(";"))
@@ -159,10 +165,36 @@ def preferred(accept_language: str | None) -> str | None:
                     weight = float(value)
                 except ValueError:
                     weight = 0.0
-        code = tag.replace("_", "-").split("-")[0].lower()
-        if code in DETECTED and weight > 0:
-            ranked.append((-weight, position, code))
+        full = tag.replace("_", "-").lower()
+        if full.split("-")[0] in DETECTED and weight > 0:
+            ranked.append((-weight, position, full))
     return min(ranked)[2] if ranked else None
+
+
+# Chinese written in Traditional characters: the script named, or the regions that write it.
+_TRADITIONAL_TAGS = frozenset({"hant", "tw", "hk", "mo"})
+# Characters that each script writes its own way, in the same order: 這/这, 個/个…
+_TRADITIONAL_ONLY = (
+    "這個們來說為對會時學國開關於與發經過還麼樣網務"
+    "產實現點線購買賣營銷體驗顧從進動應該讓誰問題結構戰電門"
+)
+_SIMPLIFIED_ONLY = (
+    "这个们来说为对会时学国开关于与发经过还么样网务"
+    "产实现点线购买卖营销体验顾从进动应该让谁问题结构战电门"
+)
+
+
+def traditional_tag(tag: str | None) -> bool:
+    """Whether a language tag asks for Chinese in Traditional characters ("zh-TW", "zh-Hant-HK")."""
+    parts = (tag or "").replace("_", "-").lower().split("-")
+    return parts[0] == "zh" and "hans" not in parts and bool(_TRADITIONAL_TAGS.intersection(parts[1:]))
+
+
+def writes_traditional(text: str) -> bool | None:
+    """Whether Chinese text is written in Traditional characters; None when nothing tells."""
+    traditional = sum(1 for ch in text if ch in _TRADITIONAL_ONLY)
+    simplified = sum(1 for ch in text if ch in _SIMPLIFIED_ONLY)
+    return None if traditional == simplified else traditional > simplified
 
 
 def from_locale(value: str | None) -> str | None:

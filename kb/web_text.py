@@ -21,6 +21,9 @@ UI: dict[str, dict[str, str]] = {
         "empty_question": "Type a question first.",
         "long_question": "The question is {n} characters long; the limit is {limit}. Please shorten it.",
         "rate_limited": "Too many questions: please wait {s} s and ask again.",
+        "toast_info": "Info",
+        "toast_warning": "Warning",
+        "toast_error": "Error",
     },
     "es": {
         "placeholder": "Haz una pregunta en cualquier idioma…",
@@ -37,6 +40,9 @@ UI: dict[str, dict[str, str]] = {
         "empty_question": "Escribe primero una pregunta.",
         "long_question": "La pregunta tiene {n} caracteres; el límite es {limit}. Acórtala, por favor.",
         "rate_limited": "Demasiadas preguntas: espera {s} s y vuelve a preguntar.",
+        "toast_info": "Información",
+        "toast_warning": "Aviso",
+        "toast_error": "Error",
     },
     "pt": {
         "placeholder": "Faça uma pergunta em qualquer língua…",
@@ -53,6 +59,9 @@ UI: dict[str, dict[str, str]] = {
         "empty_question": "Escreva primeiro uma pergunta.",
         "long_question": "A pergunta tem {n} caracteres; o limite é {limit}. Encurte-a, por favor.",
         "rate_limited": "Demasiadas perguntas: aguarde {s} s e pergunte de novo.",
+        "toast_info": "Informação",
+        "toast_warning": "Aviso",
+        "toast_error": "Erro",
     },
     "ro": {
         "placeholder": "Puneți o întrebare în orice limbă…",
@@ -69,6 +78,9 @@ UI: dict[str, dict[str, str]] = {
         "empty_question": "Scrieți mai întâi o întrebare.",
         "long_question": "Întrebarea are {n} de caractere; limita este {limit}. Vă rugăm să o scurtați.",
         "rate_limited": "Prea multe întrebări: așteptați {s} s și întrebați din nou.",
+        "toast_info": "Informație",
+        "toast_warning": "Avertisment",
+        "toast_error": "Eroare",
     },
     "ar": {
         "placeholder": "اطرح سؤالاً بأي لغة…",
@@ -85,6 +97,9 @@ UI: dict[str, dict[str, str]] = {
         "empty_question": "اكتب سؤالاً أولاً.",
         "long_question": "يتكون السؤال من {n} حرفًا، والحد الأقصى {limit}. يُرجى اختصاره.",
         "rate_limited": "أسئلة كثيرة جدًا: انتظر {s} ثانية ثم اسأل مجددًا.",
+        "toast_info": "معلومة",
+        "toast_warning": "تنبيه",
+        "toast_error": "خطأ",
     },
     "fr": {
         "placeholder": "Posez une question dans n'importe quelle langue…",
@@ -101,6 +116,9 @@ UI: dict[str, dict[str, str]] = {
         "empty_question": "Écrivez d'abord une question.",
         "long_question": "La question fait {n} caractères ; la limite est de {limit}. Raccourcissez-la, s'il vous plaît.",
         "rate_limited": "Trop de questions : attendez {s} s et posez-la à nouveau.",
+        "toast_info": "Information",
+        "toast_warning": "Avertissement",
+        "toast_error": "Erreur",
     },
     "de": {
         "placeholder": "Stellen Sie eine Frage in einer beliebigen Sprache…",
@@ -117,6 +135,9 @@ UI: dict[str, dict[str, str]] = {
         "empty_question": "Bitte geben Sie zuerst eine Frage ein.",
         "long_question": "Die Frage hat {n} Zeichen; erlaubt sind {limit}. Bitte kürzen Sie sie.",
         "rate_limited": "Zu viele Fragen: Bitte warten Sie {s} s und fragen Sie erneut.",
+        "toast_info": "Hinweis",
+        "toast_warning": "Warnung",
+        "toast_error": "Fehler",
     },
     "it": {
         "placeholder": "Fai una domanda in qualsiasi lingua…",
@@ -133,6 +154,9 @@ UI: dict[str, dict[str, str]] = {
         "empty_question": "Scrivi prima una domanda.",
         "long_question": "La domanda è lunga {n} caratteri; il limite è {limit}. Accorciala, per favore.",
         "rate_limited": "Troppe domande: attendi {s} s e chiedi di nuovo.",
+        "toast_info": "Informazione",
+        "toast_warning": "Avviso",
+        "toast_error": "Errore",
     },
     "nl": {
         "placeholder": "Stel een vraag in welke taal dan ook…",
@@ -149,6 +173,9 @@ UI: dict[str, dict[str, str]] = {
         "empty_question": "Typ eerst een vraag.",
         "long_question": "De vraag is {n} tekens lang; de limiet is {limit}. Maak haar korter.",
         "rate_limited": "Te veel vragen: wacht {s} s en vraag het opnieuw.",
+        "toast_info": "Informatie",
+        "toast_warning": "Waarschuwing",
+        "toast_error": "Fout",
     },
     "pl": {
         "placeholder": "Zadaj pytanie w dowolnym języku…",
@@ -165,6 +192,9 @@ UI: dict[str, dict[str, str]] = {
         "empty_question": "Najpierw wpisz pytanie.",
         "long_question": "Pytanie ma {n} znaków; limit to {limit}. Skróć je, proszę.",
         "rate_limited": "Zbyt wiele pytań: poczekaj {s} s i zapytaj ponownie.",
+        "toast_info": "Informacja",
+        "toast_warning": "Ostrzeżenie",
+        "toast_error": "Błąd",
     },
     "ca": {
         "placeholder": "Fes una pregunta en qualsevol llengua…",
@@ -181,6 +211,9 @@ UI: dict[str, dict[str, str]] = {
         "empty_question": "Escriu primer una pregunta.",
         "long_question": "La pregunta té {n} caràcters; el límit és {limit}. Escurça-la, si us plau.",
         "rate_limited": "Massa preguntes: espera {s} s i torna a preguntar.",
+        "toast_info": "Informació",
+        "toast_warning": "Avís",
+        "toast_error": "Error",
     },
     "tr": {
         "placeholder": "Herhangi bir dilde soru sorun…",
@@ -197,6 +230,9 @@ UI: dict[str, dict[str, str]] = {
         "empty_question": "Önce bir soru yazın.",
         "long_question": "Soru {n} karakter uzunluğunda; sınır {limit}. Lütfen kısaltın.",
         "rate_limited": "Çok fazla soru: lütfen {s} sn bekleyip yeniden sorun.",
+        "toast_info": "Bilgi",
+        "toast_warning": "Uyarı",
+        "toast_error": "Hata",
     },
     "sv": {
         "placeholder": "Ställ en fråga på valfritt språk…",
@@ -213,6 +249,9 @@ UI: dict[str, dict[str, str]] = {
         "empty_question": "Skriv en fråga först.",
         "long_question": "Frågan är {n} tecken lång; gränsen är {limit}. Korta den, tack.",
         "rate_limited": "För många frågor: vänta {s} s och fråga igen.",
+        "toast_info": "Information",
+        "toast_warning": "Varning",
+        "toast_error": "Fel",
     },
     "cs": {
         "placeholder": "Zeptejte se v jakémkoli jazyce…",
@@ -229,6 +268,9 @@ UI: dict[str, dict[str, str]] = {
         "empty_question": "Nejdřív napište otázku.",
         "long_question": "Otázka má {n} znaků; limit je {limit}. Zkraťte ji, prosím.",
         "rate_limited": "Příliš mnoho otázek: počkejte {s} s a zeptejte se znovu.",
+        "toast_info": "Informace",
+        "toast_warning": "Upozornění",
+        "toast_error": "Chyba",
     },
     "ru": {
         "placeholder": "Задайте вопрос на любом языке…",
@@ -245,6 +287,9 @@ UI: dict[str, dict[str, str]] = {
         "empty_question": "Сначала введите вопрос.",
         "long_question": "В вопросе {n} символов; ограничение — {limit}. Сократите его, пожалуйста.",
         "rate_limited": "Слишком много вопросов: подождите {s} с и спросите снова.",
+        "toast_info": "Информация",
+        "toast_warning": "Предупреждение",
+        "toast_error": "Ошибка",
     },
     "uk": {
         "placeholder": "Поставте запитання будь-якою мовою…",
@@ -261,6 +306,9 @@ UI: dict[str, dict[str, str]] = {
         "empty_question": "Спершу введіть запитання.",
         "long_question": "Запитання має {n} символів; обмеження — {limit}. Скоротіть його, будь ласка.",
         "rate_limited": "Забагато запитань: зачекайте {s} с і запитайте знову.",
+        "toast_info": "Інформація",
+        "toast_warning": "Попередження",
+        "toast_error": "Помилка",
     },
     "el": {
         "placeholder": "Κάντε μια ερώτηση σε οποιαδήποτε γλώσσα…",
@@ -277,6 +325,9 @@ UI: dict[str, dict[str, str]] = {
         "empty_question": "Γράψτε πρώτα μια ερώτηση.",
         "long_question": "Η ερώτηση έχει {n} χαρακτήρες· το όριο είναι {limit}. Συντομεύστε την, παρακαλώ.",
         "rate_limited": "Πάρα πολλές ερωτήσεις: περιμένετε {s} δευτ. και ρωτήστε ξανά.",
+        "toast_info": "Πληροφορία",
+        "toast_warning": "Προειδοποίηση",
+        "toast_error": "Σφάλμα",
     },
     "he": {
         "placeholder": "שאלו שאלה בכל שפה…",
@@ -293,6 +344,9 @@ UI: dict[str, dict[str, str]] = {
         "empty_question": "נא להקליד קודם שאלה.",
         "long_question": "אורך השאלה {n} תווים; המגבלה היא {limit}. נא לקצר אותה.",
         "rate_limited": "יותר מדי שאלות: המתינו {s} שניות ושאלו שוב.",
+        "toast_info": "מידע",
+        "toast_warning": "אזהרה",
+        "toast_error": "שגיאה",
     },
     "fa": {
         "placeholder": "به هر زبانی پرسش خود را بپرسید…",
@@ -309,6 +363,9 @@ UI: dict[str, dict[str, str]] = {
         "empty_question": "ابتدا یک پرسش بنویسید.",
         "long_question": "پرسش {n} نویسه دارد؛ حداکثر {limit} است. لطفاً آن را کوتاه کنید.",
         "rate_limited": "پرسش‌ها بیش از حد است: {s} ثانیه صبر کنید و دوباره بپرسید.",
+        "toast_info": "اطلاعات",
+        "toast_warning": "هشدار",
+        "toast_error": "خطا",
     },
     "hi": {
         "placeholder": "किसी भी भाषा में प्रश्न पूछें…",
@@ -325,6 +382,9 @@ UI: dict[str, dict[str, str]] = {
         "empty_question": "पहले एक प्रश्न लिखें।",
         "long_question": "प्रश्न {n} अक्षरों का है; सीमा {limit} है। कृपया इसे छोटा करें।",
         "rate_limited": "बहुत अधिक प्रश्न: कृपया {s} सेकंड प्रतीक्षा करें और फिर से पूछें।",
+        "toast_info": "जानकारी",
+        "toast_warning": "चेतावनी",
+        "toast_error": "त्रुटि",
     },
     "th": {
         "placeholder": "ถามคำถามเป็นภาษาใดก็ได้…",
@@ -341,6 +401,9 @@ UI: dict[str, dict[str, str]] = {
         "empty_question": "โปรดพิมพ์คำถามก่อน",
         "long_question": "คำถามยาว {n} ตัวอักษร เกินขีดจำกัด {limit} โปรดทำให้สั้นลง",
         "rate_limited": "มีคำถามมากเกินไป: โปรดรอ {s} วินาทีแล้วถามอีกครั้ง",
+        "toast_info": "ข้อมูล",
+        "toast_warning": "คำเตือน",
+        "toast_error": "ข้อผิดพลาด",
     },
     "ko": {
         "placeholder": "어떤 언어로든 질문하세요…",
@@ -357,6 +420,9 @@ UI: dict[str, dict[str, str]] = {
         "empty_question": "먼저 질문을 입력하세요.",
         "long_question": "질문이 {n}자입니다. 최대 {limit}자까지 가능합니다. 줄여 주세요.",
         "rate_limited": "질문이 너무 많습니다: {s}초 기다린 후 다시 물어보세요.",
+        "toast_info": "알림",
+        "toast_warning": "경고",
+        "toast_error": "오류",
     },
     "ja": {
         "placeholder": "どの言語でも質問できます…",
@@ -373,6 +439,9 @@ UI: dict[str, dict[str, str]] = {
         "empty_question": "まず質問を入力してください。",
         "long_question": "質問は{n}文字です。上限は{limit}文字です。短くしてください。",
         "rate_limited": "質問が多すぎます。{s}秒待ってからもう一度質問してください。",
+        "toast_info": "お知らせ",
+        "toast_warning": "警告",
+        "toast_error": "エラー",
     },
     "zh": {
         "placeholder": "用任何语言提问…",
@@ -389,6 +458,28 @@ UI: dict[str, dict[str, str]] = {
         "empty_question": "请先输入一个问题。",
         "long_question": "问题有 {n} 个字符，上限为 {limit}。请缩短。",
         "rate_limited": "问题太多：请等待 {s} 秒后再问。",
+        "toast_info": "提示",
+        "toast_warning": "警告",
+        "toast_error": "错误",
+    },
+    "zh-Hant": {
+        "placeholder": "用任何語言提問…",
+        "ask": "提問",
+        "clear": "新對話",
+        "sources": "資料來源",
+        "sources_empty": "回答引用的段落會顯示在這裡。點擊 [n] 標記即可跳到對應段落。",
+        "open_article": "開啟全文",
+        "close": "關閉",
+        "thanks_up": "謝謝！您的評分已儲存。",
+        "thanks_down": "謝謝！我們會查看這個回答。",
+        "examples": "範例",
+        "thinking": "正在檢索資料…",
+        "empty_question": "請先輸入一個問題。",
+        "long_question": "問題有 {n} 個字元，上限為 {limit}。請縮短。",
+        "rate_limited": "問題太多：請等待 {s} 秒後再問。",
+        "toast_info": "提示",
+        "toast_warning": "警告",
+        "toast_error": "錯誤",
     },
 }
 
@@ -418,6 +509,16 @@ LANGUAGE_NAMES = {
     "ja": "日本語",
     "zh": "中文",
 }
+
+
+# Label sets that are a script of a language rather than a language of their own:
+# ``ui_language`` picks them, nothing detects them.
+SCRIPT_VARIANTS = {"zh-Hant": "zh"}
+
+
+def ui_language(language: str | None, traditional: bool) -> str | None:
+    """The language of the page's labels: ``language``, in Traditional characters for a reader of them."""
+    return "zh-Hant" if language == "zh" and traditional else language
 
 
 def ui(key: str, language: str | None) -> str:

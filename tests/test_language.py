@@ -5,10 +5,19 @@ from __future__ import annotations
 import pytest
 
 from kb.i18n import MESSAGES
-from kb.language import DETECTED, detect, from_locale, preferred, readability
+from kb.language import (
+    DETECTED,
+    detect,
+    from_locale,
+    preferred,
+    preferred_tag,
+    readability,
+    traditional_tag,
+    writes_traditional,
+)
 from kb.probes import OFF_TOPIC_PROBES
 from kb.service import KnowledgeBase, validate_question
-from kb.web_text import LANGUAGE_NAMES, UI
+from kb.web_text import LANGUAGE_NAMES, SCRIPT_VARIANTS, UI
 
 # Short questions: names and loanwords ("Zalando", "click and collect") give
 # the statistical detector little to go on; function words and letters do.
@@ -121,8 +130,10 @@ def test_every_language_detection_returns_has_omnikbs_words_the_pages_words_and_
         assert "{names}" in MESSAGES[language]["not_mentioned"], language
     assert set(OFF_TOPIC_PROBES) == set(DETECTED)
     # The chat page's own words, and each language's name in itself.
-    assert set(UI) == set(LANGUAGE_NAMES) == set(DETECTED)
-    for language in DETECTED:
+    # Plus the label sets of a script of one (Traditional Chinese), which nothing detects.
+    assert set(UI) == set(LANGUAGE_NAMES) | set(SCRIPT_VARIANTS) == set(DETECTED) | set(SCRIPT_VARIANTS)
+    assert set(SCRIPT_VARIANTS.values()) <= set(DETECTED)
+    for language in UI:
         assert set(UI[language]) == set(UI["en"]), language
     assert {len(probes) for probes in OFF_TOPIC_PROBES.values()} == {4}
 
@@ -189,3 +200,27 @@ def test_a_greeting_alone_asks_nothing(kb: KnowledgeBase) -> None:
     for text in ("Hello", "¡Gracias!", "Thanks!"):
         answer = kb.ask(validate_question(text))
         assert not answer.answered and not answer.citations, text
+
+
+@pytest.mark.parametrize(
+    ("header", "language", "traditional"),
+    [
+        ("zh-TW,zh;q=0.9,en;q=0.8", "zh", True),
+        ("zh-HK", "zh", True),
+        ("zh-Hant", "zh", True),
+        ("zh-Hant-HK,en;q=0.5", "zh", True),
+        ("zh-CN,zh;q=0.9", "zh", False),
+        ("zh-Hans-HK", "zh", False),
+        ("zh", "zh", False),
+        ("pt-PT,pt;q=0.9", "pt", False),
+    ],
+)
+def test_a_traditional_chinese_browser_is_told_apart(header: str, language: str, traditional: bool) -> None:
+    assert preferred(header) == language
+    assert traditional_tag(preferred_tag(header)) is traditional
+
+
+def test_chinese_text_tells_its_script_when_its_characters_do() -> None:
+    assert writes_traditional("全通路和多通路有什麼不同？這個問題") is True
+    assert writes_traditional("全渠道和多渠道有什么不同？这个问题") is False
+    assert writes_traditional("全渠道") is None
