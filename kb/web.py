@@ -30,12 +30,12 @@ from kb.web_render import (
     sources_section,
     thinking_html,
 )
-from kb.web_text import ui
+from kb.web_session import STORAGE_KEY, BrowserCopy, ChatSession, chat_key
+from kb.web_text import ui, ui_language
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
-MAX_SECTIONS = 20
 CONCURRENT_ANSWERS = 4  # chat answers computed at once; more wait in Gradio's queue
 UNEXPECTED = "Something went wrong while answering; please try again. The server log has the details."
 RATINGS: dict[bool | str, bool] = {True: True, False: False, "Like": True, "Dislike": False}
@@ -54,35 +54,21 @@ ECHOED_CHARS = 280
 MIN_TELLING_LETTERS = 5
 
 
-class ChatSession:
-    """What one browser tab remembers: the messages shown, raw turns for follow-ups, answers for feedback."""
-
-    def __init__(self) -> None:
-        self.messages: list[dict[str, str]] = []
-        self.history: list[dict[str, str]] = []
-        self.answers: dict[int, dict[str, Any]] = {}
-        self.sections: list[str] = []
-        self.language: str | None = None
-        self.ratings: dict[int, int] = {}  # an answer's turn → its row in the feedback store
-
-    def show(self, role: str, content: str, replace_last: bool = False) -> None:
-        if replace_last:
-            self.messages[-1] = {"role": role, "content": content}
-        else:
-            self.messages.append({"role": role, "content": content})
-
-
-def _updates(session: ChatSession, clear_box: bool = False, busy: bool = False) -> tuple[Any, ...]:
+def _updates(
+    session: ChatSession, clear_box: bool = False, busy: bool = False, stored: Any = None, typed: str | None = None
+) -> tuple[Any, ...]:
     """Outputs in the order of ``outputs=`` below: chat, session, panel, box, ask button, clear button,
-    example questions (their label).
+    the browser's copy of the conversation, example questions (their label).
 
-    The chat shows only what the server rendered (``session.messages``), never what a browser sent back.
+    The chat shows only what the server rendered (``session.messages``), or what it signed
+    for the browser to keep (``web_session``), never what a browser made up.
     While an answer is coming (``busy``), the Ask button is off: a second question would not be asked.
+    ``stored``: a new copy for the browser (None leaves its copy as it is); ``typed``: text for the box.
     """
-    language = session.language
+    language = session.ui_language
     box: Any = gr.update(placeholder=ui("placeholder", language))
-    if clear_box:
-        box = gr.update(value="", placeholder=ui("placeholder", language))
+    if clear_box or typed is not None:
+        box = gr.update(value=typed or "", placeholder=ui("placeholder", language))
     return (
         list(session.messages),
         session,
@@ -90,6 +76,7 @@ def _updates(session: ChatSession, clear_box: bool = False, busy: bool = False) 
         box,
         gr.update(value=ui("ask", language), interactive=not busy),
         gr.update(value=ui("clear", language)),
+        gr.skip() if stored is None else stored,
         gr.update(label=ui("examples", language)),
     )
 
@@ -104,6 +91,7 @@ class ChatHandlers:
         # The API's per-address limit: the chat's questions count against it too (through
         # Gradio's queue, a client could ask as often as it liked).
         self.limiter = limiter
+        self.copies = BrowserCopy(chat_key(settings.data_dir))
 
     def _document_text(self, source: str) -> str | None:
         """The article around a cited passage; None (the passage alone is shown) if it cannot be read."""
@@ -115,16 +103,23 @@ class ChatHandlers:
             log.exception("reading %s for the sources panel failed", source)
             return None
 
+    def _session(self, session: ChatSession | None, stored: Any) -> ChatSession:
+        """The tab's session; after a server restart (this server never saw the tab), the browser's copy."""
+        if session is not None and (session.messages or session.language is not None):
+            return session
+        restored, _ = self.copies.load(stored)
+        return restored or session or ChatSession()
+
     def respond(
-        self, text: str, session: ChatSession | None, request: gr.Request | None = None
+        self, text: str, session: ChatSession | None, stored: Any = None, request: gr.Request | None = None
     ) -> Iterator[tuple[Any, ...]]:
-        session = session or ChatSession()
+        session = self._session(session, stored)
         limit = self.settings.max_history_turns
         typed = trimmed(text) if isinstance(text, str) else ""
         if not typed:
             # Nothing was asked, so nothing joins the conversation: in it, the notice
             # would join the last answer's bubble (and its rating buttons).
-            gr.Warning(ui("empty_question", session.language))
+            _toast("warning", "empty_question", session.ui_language)
             yield _updates(session)
             return
         try:
@@ -140,25 +135,29 @@ class ChatHandlers:
                 # not; Chinese and Japanese have no spaces between words to count).
                 telling = len({c for c in typed if c.isalpha()}) >= MIN_TELLING_LETTERS
                 language = lang.detect(typed, context=session.language) if telling else session.language
-                problem = ui("long_question", language).format(n=len(typed), limit=self.settings.max_question_chars)
+                labels = ui_language(language, _traditional(typed, session.traditional))
+                problem = ui("long_question", labels).format(n=len(typed), limit=self.settings.max_question_chars)
                 # Its opening is enough to recognise it: the whole of it filled the chat.
                 shown = typed[:ECHOED_CHARS] + "…"
             session.show("user", question_html(shown))
             session.show("assistant", error_html(problem))
-            yield _updates(session)
+            yield _updates(session, stored=self.copies.save(session))
             return
         if self.limiter is not None and self.limiter.enabled:
             client = request.client if request is not None else None
             allowed, retry_after = self.limiter.hit(client.host if client is not None else "unknown")
             if not allowed:
-                gr.Warning(ui("rate_limited", session.language).format(s=retry_after))
+                _toast("warning", "rate_limited", session.ui_language, s=retry_after)
                 yield _updates(session)
                 return
+        # The browser keeps the question until its answer comes: if the server dies meanwhile,
+        # the reader finds it back in the box.
+        before = self.copies.save(session, pending=question.text)
         session.show("user", question_html(question.text))
         # Said in the question's language (the answer's is known only when it comes).
         waiting = lang.detect(question.text, context=session.language or question.reader_language)
-        session.show("assistant", thinking_html(waiting))
-        yield _updates(session, clear_box=True, busy=True)
+        session.show("assistant", thinking_html(ui_language(waiting, _traditional(question.text, session.traditional))))
+        yield _updates(session, clear_box=True, busy=True, stored=before)
         pieces: list[str] = []
         final: Answer | None = None
         try:
@@ -176,39 +175,44 @@ class ChatHandlers:
             log.exception("answering %r failed", question.text[:80])
             session.show("assistant", error_html(UNEXPECTED), replace_last=True)
         if final is None:
-            yield _updates(session)
+            yield _updates(session, stored=self.copies.save(session))
             return
         turn = len(session.messages) - 1
         session.language = final.language
+        if final.language == "zh":
+            session.traditional = _traditional(question.text, session.traditional)
         session.history += [{"role": "user", "content": question.text}, {"role": "assistant", "content": final.answer}]
         session.answers[turn] = final.to_dict()
         if final.citations:
-            session.sections = [*session.sections, sources_section(final, turn, self._document_text)][-MAX_SECTIONS:]
+            # Every answer shown keeps its section: its [n] markers open their passages however old.
+            section = sources_section(final, turn, self._document_text, session.ui_language)
+            session.sections = [*session.sections, section]
         session.messages[-2] = {"role": "user", "content": question_html(question.text, final.language)}
         session.show("assistant", answer_html(final, turn), replace_last=True)
-        yield _updates(session)
+        yield _updates(session, stored=self.copies.save(session))
 
-    def rate(self, data: gr.LikeData, session: ChatSession | None) -> ChatSession:
+    def rate(self, data: gr.LikeData, session: ChatSession | None, stored: Any = None) -> tuple[ChatSession, Any]:
         """One rating per answer: a changed mind replaces it (each click was a row
         of its own, so a Like then a Dislike counted one of each), a rating taken back removes it."""
-        session = session or ChatSession()
+        session = self._session(session, stored)
         index = int(data.index[0] if isinstance(data.index, (list, tuple)) else data.index)
         answer = session.answers.get(index)
         if answer is None:
-            return session
+            return session, gr.skip()
         liked = RATINGS.get(data.liked) if isinstance(data.liked, (bool, str)) else None
         row = session.ratings.get(index)
         if liked is None:  # a rating taken back, or a feedback option we do not store
             if row is not None:
                 self.feedback.remove(row)
                 del session.ratings[index]
-            return session
+            return session, self.copies.save(session)
         if row is None:
             session.ratings[index] = self.feedback.add(answer, liked)
         else:
             self.feedback.change(row, liked)
-        gr.Info(ui("thanks_up" if liked else "thanks_down", answer.get("language")))
-        return session
+        language = session.ui_language if session.language == answer.get("language") else answer.get("language")
+        _toast("info", "thanks_up" if liked else "thanks_down", language)
+        return session, self.copies.save(session)
 
     def _examples(self) -> list[str]:
         """The articles' own question headings; none before the first ingest."""
@@ -224,23 +228,48 @@ class ChatHandlers:
         samples = [[question] for question in self._examples()]
         return gr.Dataset(samples=samples, visible=bool(samples), label=ui("examples", language))
 
-    def load(self, session: ChatSession | None, request: gr.Request | None = None) -> tuple[Any, ...]:
-        """The page as it opens: labels in the browser's language (they were English
+    def load(
+        self, session: ChatSession | None, stored: Any = None, request: gr.Request | None = None
+    ) -> tuple[Any, ...]:
+        """The page as it opens: the conversation the browser kept (a question that was still
+        being answered back in the box), labels in the browser's language (they were English
         until the first answer), and the example questions of the index as it is now."""
-        session = session or ChatSession()
-        if session.language is None and request is not None:
-            session.language = lang.preferred(request.headers.get("accept-language"))
-        return (*_updates(session)[:-1], self.examples(session.language))
+        restored, pending = self.copies.load(stored)
+        session = restored or session or ChatSession()
+        if request is not None and restored is None:
+            tag = lang.preferred_tag(request.headers.get("accept-language"))
+            if session.language is None and tag is not None:
+                session.language = tag.split("-")[0]
+                session.traditional = lang.traditional_tag(tag)
+        updates = _updates(session, typed=pending or None)
+        return (*updates[:-1], self.examples(session.ui_language))
 
     def example(self, index: int | None) -> Any:
         questions = self._examples()
         return questions[index] if index is not None and 0 <= index < len(questions) else gr.update()
 
     def clear(self, session: ChatSession | None = None) -> tuple[Any, ...]:
-        """A new conversation, in the language the page speaks now (it went back to English)."""
+        """A new conversation, in the language the page speaks now (it went back to English);
+        the browser forgets the old one."""
         fresh = ChatSession()
-        fresh.language = session.language if session is not None else None
-        return _updates(fresh, clear_box=True)
+        if session is not None:
+            fresh.language, fresh.traditional = session.language, session.traditional
+        return _updates(fresh, clear_box=True, stored=self.copies.save(fresh))
+
+
+def _toast(level: str, key: str, language: str | None, **values: object) -> None:
+    """A notice said, and titled, in the page's language (Gradio titled it "Info" or "Warning" in English)."""
+    text = ui(key, language).format(**values) if values else ui(key, language)
+    if level == "warning":
+        gr.Warning(text, title=ui("toast_warning", language))
+    else:
+        gr.Info(text, title=ui("toast_info", language))
+
+
+def _traditional(text: str, otherwise: bool) -> bool:
+    """Whether Chinese ``text`` is in Traditional characters; ``otherwise`` when its characters do not tell."""
+    told = lang.writes_traditional(text)
+    return otherwise if told is None else told
 
 
 def create_app(settings: Settings, kb: KnowledgeBase | None = None, limiter: RateLimiter | None = None) -> gr.Blocks:
@@ -255,6 +284,8 @@ def create_app(settings: Settings, kb: KnowledgeBase | None = None, limiter: Rat
             "<div class=\"kb-header\"><h1>omnikb</h1><a href=\"docs\">API</a></div>", elem_id="kb-header", padding=False
         )
         session = gr.State(ChatSession())
+        # The conversation as the browser keeps it (localStorage): a reload or a restart restores it.
+        stored = gr.BrowserState(None, storage_key=STORAGE_KEY, secret=handlers.copies.secret)
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
                 chatbot = gr.Chatbot(
@@ -286,11 +317,11 @@ def create_app(settings: Settings, kb: KnowledgeBase | None = None, limiter: Rat
                 clear = gr.Button(ui("clear", None), elem_id="kb-clear", size="sm", variant="secondary")
             with gr.Column(scale=2):
                 panel = gr.HTML(sources_panel([], None), elem_id="kb-sources", padding=False)
-        outputs = [chatbot, session, panel, box, ask, clear, examples]
+        outputs = [chatbot, session, panel, box, ask, clear, stored, examples]
         answering: list[Any] = [
             trigger(
                 handlers.respond,
-                inputs=[box, session],
+                inputs=[box, session, stored],
                 outputs=outputs,
                 show_progress="hidden",
                 concurrency_limit=CONCURRENT_ANSWERS,
@@ -299,8 +330,8 @@ def create_app(settings: Settings, kb: KnowledgeBase | None = None, limiter: Rat
             for trigger in (box.submit, ask.click)
         ]
         examples.click(handlers.example, inputs=[examples], outputs=[box], show_progress="hidden")
-        app.load(handlers.load, inputs=[session], outputs=outputs, show_progress="hidden")
-        chatbot.like(handlers.rate, inputs=[session], outputs=[session])
+        app.load(handlers.load, inputs=[session, stored], outputs=outputs, show_progress="hidden")
+        chatbot.like(handlers.rate, inputs=[session, stored], outputs=[session, stored])
         # A new conversation stops the answer under way: finished, it brought the old conversation back.
         clear.click(handlers.clear, inputs=[session], outputs=outputs, cancels=answering)
         chatbot.clear(handlers.clear, inputs=[session], outputs=outputs, cancels=answering)

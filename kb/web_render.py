@@ -164,7 +164,8 @@ def citation_html(citation: Citation, turn: int, answer_text: str, ui_language: 
             f' (<bdi dir="ltr">{escape(a.source)}</bdi>)'
             for a in citation.alternatives
         )
-        label = escape(message("alternative", ui_language))
+        # The answers' own words have no script variants: "zh-Hant" says it as "zh" does.
+        label = escape(message("alternative", ui_language.partition("-")[0]))
         also = f'<p class="kb-also" dir="{direction(ui_language)}">{label} {others}</p>'
     return (
         f'<article class="kb-citation" id="{anchor(turn, citation.id)}" data-id="{citation.id}"'
@@ -180,9 +181,10 @@ def citation_html(citation: Citation, turn: int, answer_text: str, ui_language: 
     )
 
 
-def sources_section(answer: Answer, turn: int, document_text: DocumentText) -> str:
-    """The cited passages of one answer, each inside its paragraph, quotes highlighted."""
-    language = answer.language
+def sources_section(answer: Answer, turn: int, document_text: DocumentText, labels: str | None = None) -> str:
+    """The cited passages of one answer, each inside its paragraph, quotes highlighted;
+    its labels in ``labels`` (the page's label language, "zh-Hant" say), else the answer's language."""
+    language = labels or answer.language
     cards = "".join(
         citation_html(c, turn, answer.answer, language, document_text(c.chunk.source)) for c in answer.citations
     )
@@ -197,12 +199,16 @@ def sources_panel(sections: Sequence[str], language: str | None) -> str:
     """All turns' sections, newest first; only the newest is shown until a marker asks for another.
 
     The panel also tells the page which language its labels speak now (``lang``,
-    ``data-dir``) and how to say "Close", for what the page's script draws itself.
+    ``data-dir``) and how to say "Close" and title its notices ("Warning"), for what
+    the page's script draws or relabels itself.
     """
     spoken = language if language in UI else DEFAULT
     opening = (
         f'<div class="kb-sources" lang="{spoken}" data-dir="{direction(spoken)}"'
-        f' data-close="{escape(ui("close", spoken))}">'
+        f' data-close="{escape(ui("close", spoken))}"'
+        f' data-toast-info="{escape(ui("toast_info", spoken))}"'
+        f' data-toast-warning="{escape(ui("toast_warning", spoken))}"'
+        f' data-toast-error="{escape(ui("toast_error", spoken))}">'
     )
     if not sections:
         return f'{opening}<p class="kb-empty">{escape(ui("sources_empty", language))}</p></div>'

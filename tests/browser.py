@@ -119,13 +119,16 @@ def running_server(
     env: Mapping[str, str] | None = None,
     args: tuple[str, ...] = (),
     timeout: float = START_TIMEOUT,
+    port: int | None = None,
 ) -> Iterator[Server]:
     """``python app.py serve --port N`` with ``KB_DATA_DIR=data_dir`` (plus ``env``), up and healthy.
+
+    ``port``: a given one (a restarted server keeps its page's origin, and so its localStorage).
 
     ``/api/health`` may answer 503 (no index): the server is up and that is
     what such a test wants to see.
     """
-    port = free_port()
+    port = port or free_port()
     environment = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
     environment.update(
         {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ from playwright.sync_api import expect
 
 from kb.i18n import message
 from kb.settings import Settings
-from tests.browser import Server, request, running_server
+from tests.browser import Server, free_port, request, running_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -412,3 +413,109 @@ def test_the_page_is_built_without_reading_the_index_and_reads_the_examples_when
     questions = [sample[0] for sample in dataset.raw_samples]
     assert questions == real() and len(questions) > 1
     assert handlers.example(1) == questions[1]
+
+
+def _opened(browser: Any, server: Server, locale: str) -> tuple[Any, Any]:
+    """A new browser context (its own localStorage) on the chat page, once its load event has landed."""
+    context = browser.new_context(locale=locale)
+    page = context.new_page()
+    page.goto(server.url + "/")
+    page.locator("button.gallery-item").first.wait_for(timeout=60_000)  # the examples come with the load event
+    return context, page
+
+
+def test_the_conversation_survives_a_reload_and_a_server_restart(
+    browser: Any, seeded_settings: Settings, tmp_path: Path
+) -> None:
+    """A reload, or a server restart, lost the conversation; a question under way when the server died
+    left the box empty."""
+    data = tmp_path / "kb"
+    shutil.copytree(seeded_settings.data_dir, data)
+    port = free_port()
+    first, under_way = "What is omnichannel?", "What does a shop need to become omnichannel? " * 40
+    with running_server(data, env={"KB_RATE_LIMIT": "0"}, port=port) as dying:
+        context, page = _opened(browser, dying, "en-US")
+        send(page, first)
+        page.wait_for_function("!document.querySelector('#kb-ask').disabled", timeout=ANSWER_TIMEOUT_MS)
+        page.fill("#kb-question textarea", under_way)
+        page.click("#kb-ask")
+        page.locator("#kb-chat .kb-streaming").first.wait_for(timeout=ANSWER_TIMEOUT_MS)
+        dying.process.kill()  # no clean shutdown: the server dies
+        dying.process.wait(timeout=30)
+        # The question comes back to the box, to be sent again.
+        expect(page.locator("#kb-question textarea")).to_have_value(under_way, timeout=30_000)
+    with running_server(data, env={"KB_RATE_LIMIT": "0"}, port=port) as server:
+        page.reload()
+        expect(page.locator("#kb-chat .kb-answer")).to_have_count(1, timeout=60_000)
+        assert page.locator("#kb-chat .kb-question").first.inner_text().strip() == first
+        expect(page.locator("#kb-question textarea")).to_have_value(under_way.strip())
+        # The sources panel came back too: the restored answer's markers open their passages.
+        expected = api_ask(server, {"question": first})
+        page.locator("#kb-chat .kb-answer a.kb-marker").first.click()
+        active = page.locator("#kb-sources .kb-citation.kb-active")
+        active.wait_for(timeout=5_000)
+        assert active.get_attribute("data-source") == expected["citations"][0]["source"]
+        # So did the history: a follow-up is answered in the light of the conversation.
+        follow_up = "and what are its challenges?"
+        send(page, follow_up)
+        history = [{"role": "user", "content": first}, {"role": "assistant", "content": expected["answer"]}]
+        in_context = api_ask(server, {"question": follow_up, "history": history})
+        assert cited_sources(page) == [(c["source"], c["text"]) for c in in_context["citations"]]
+        # "New conversation" forgets it, reloads included.
+        page.wait_for_function("!document.querySelector('#kb-ask').disabled", timeout=ANSWER_TIMEOUT_MS)
+        page.click("#kb-clear")
+        expect(page.locator("#kb-chat .message")).to_have_count(0, timeout=10_000)
+        page.reload()
+        page.locator("button.gallery-item").first.wait_for(timeout=60_000)
+        assert page.locator("#kb-chat .message").count() == 0
+        context.close()
+
+
+def test_markers_of_every_answer_open_their_passages_however_many_came_after(page: Any) -> None:
+    """The sources panel kept the last 20 answers' passages: older answers' markers did nothing."""
+    questions = ["What is omnichannel?", "¿Qué es una estrategia multicanal?", "O que é omnicanal?"]
+    for i in range(21):
+        send(page, questions[i % len(questions)])
+        page.wait_for_function("!document.querySelector('#kb-ask').disabled", timeout=ANSWER_TIMEOUT_MS)
+    answers = page.locator("#kb-chat .kb-answer")
+    assert answers.count() == 21
+    for i in (0, 1, 20):
+        marker = answers.nth(i).locator("a.kb-marker").first
+        marker.click()
+        active = page.locator("#kb-sources .kb-citation.kb-active")
+        active.wait_for(timeout=5_000)
+        assert active.get_attribute("id") == (marker.get_attribute("href") or "").lstrip("#")
+        expect(active).to_be_visible()
+
+
+def test_notices_are_titled_in_the_page_s_language(browser: Any, server: Server) -> None:
+    """Gradio titled them "Warning" or "Info", in English, whatever the page's language."""
+    context, page = _opened(browser, server, "de-DE")
+    try:
+        page.fill("#kb-question textarea", "   ")
+        page.click("#kb-ask")
+        toast = page.locator("[data-testid='toast-body']", has_text="Bitte geben Sie zuerst eine Frage ein.")
+        expect(toast.locator(".toast-title")).to_have_text("Warnung", timeout=30_000)
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize(
+    ("locale", "placeholder", "clear", "examples"),
+    [
+        ("zh-TW", "用任何語言提問…", "新對話", "範例"),
+        ("zh-HK", "用任何語言提問…", "新對話", "範例"),
+        ("zh-CN", "用任何语言提问…", "新对话", "示例"),
+    ],
+)
+def test_a_traditional_chinese_browser_gets_traditional_labels(
+    browser: Any, server: Server, locale: str, placeholder: str, clear: str, examples: str
+) -> None:
+    """zh-TW and zh-HK readers got the Simplified Chinese labels."""
+    context, page = _opened(browser, server, locale)
+    try:
+        expect(page.locator("#kb-clear")).to_have_text(clear, timeout=60_000)
+        assert page.get_attribute("#kb-question textarea", "placeholder") == placeholder
+        assert page.locator("#kb-examples").get_by_text(examples).count() == 1
+    finally:
+        context.close()

@@ -24,8 +24,44 @@
     return {
       lang: panel ? panel.getAttribute("lang") : "",
       dir: panel ? panel.getAttribute("data-dir") : "ltr",
-      close: (panel && panel.getAttribute("data-close")) || "Close"
+      close: (panel && panel.getAttribute("data-close")) || "Close",
+      toasts: {
+        info: panel && panel.getAttribute("data-toast-info"),
+        warning: panel && panel.getAttribute("data-toast-warning"),
+        error: panel && panel.getAttribute("data-toast-error")
+      }
     };
+  }
+
+  // Gradio 6 titles its notices by their kind, in English ("Warning"), whatever title the
+  // server gave: they take the page's words. Only the title's own text changes (not its count).
+  function titleToasts(words) {
+    document.querySelectorAll("[data-testid='toast-body'] .toast-title").forEach(function (title) {
+      var kind = ["info", "warning", "error", "success"].filter(function (k) { return title.classList.contains(k); })[0];
+      var word = kind && words.toasts[kind];
+      var text = title.firstChild;
+      if (!word || !text || text.nodeType !== Node.TEXT_NODE || text.nodeValue === word + " ") return;
+      text.nodeValue = word + " ";
+      title.setAttribute("lang", words.lang);
+    });
+  }
+
+  // The question being answered: if the connection dies meanwhile (Gradio says so in an
+  // error notice), it goes back in the emptied box, to be sent again.
+  var asked = "";
+
+  function remember() {
+    var box = document.querySelector("#kb-question textarea");
+    if (box && box.value.trim()) asked = box.value;
+  }
+
+  function giveBack() {
+    var box = document.querySelector("#kb-question textarea");
+    var streaming = document.querySelector("#kb-chat .kb-streaming");
+    if (!asked || !box || box.value || !streaming || !document.querySelector("[data-testid='toast-body'].error")) return;
+    box.value = asked;
+    box.dispatchEvent(new Event("input", { bubbles: true }));
+    asked = "";
   }
 
   function followPanel() {
@@ -38,7 +74,16 @@
     if (close) close.setAttribute("aria-label", words.close);
   }
 
-  new MutationObserver(followPanel).observe(document.documentElement, { childList: true, subtree: true });
+  new MutationObserver(function () {
+    followPanel();
+    titleToasts(pageWords());
+    giveBack();
+  }).observe(document.documentElement, { childList: true, subtree: true });
+
+  document.addEventListener("keydown", function (event) {
+    var target = event.target instanceof Element ? event.target : null;
+    if (event.key === "Enter" && !event.shiftKey && target && target.closest("#kb-question")) remember();
+  }, true);
 
   function dialog() {
     var box = document.getElementById("kb-article");
@@ -107,6 +152,7 @@
   document.addEventListener("click", function (event) {
     var target = event.target instanceof Element ? event.target : null;
     if (!target) return;
+    if (target.closest("#kb-ask")) remember();
     var copy = target.closest("#kb-chat button");
     if (copy && /copy/i.test((copy.getAttribute("aria-label") || "") + " " + (copy.getAttribute("title") || ""))) {
       if (copyShown(copy)) {
