@@ -2,10 +2,8 @@
  *
  *   <script src="http://HOST:7860/widget.js" data-kb-url="http://HOST:7860" defer></script>
  *
- * Options (data- attributes on the tag): data-kb-url, data-position ("bottom-right" |
- * "bottom-left"), data-accent (any CSS colour), data-title, data-greeting, data-language
- * (interface language; default: the page's lang, then the browser's; eight languages are built
- * in, the others omnikb speaks are fetched from the server), data-open ("true").
+ * Options, data- attributes on the tag (README.md): kb-url, position (bottom-right | bottom-left),
+ * accent, title, greeting, language (of the interface: the page's, then the browser's), open.
  *
  * Everything lives in one shadow root; the only global is window.OmniKB. Everything that
  * comes from the server is inserted as text (textContent / createTextNode), never as HTML.
@@ -64,13 +62,11 @@
     "rate", "offline", "source"];
   const strings = (code) => {
     const row = STRINGS[code] || STRINGS.en;
-    const out = {};
-    KEYS.forEach((key, i) => { out[key] = row[i] || STRINGS.en[i]; });
-    return out;
+    return Object.fromEntries(KEYS.map((key, i) => [key, row[i] || STRINGS.en[i]]));
   };
   const primary = (tag) => String(tag || "").trim().toLowerCase().split(/[-_]/)[0];
 
-  // -- configuration from the script tag ------------------------------------------
+  // -- configuration from the script tag
   const script = document.currentScript || document.querySelector("script[data-kb-url]") ||
     Array.from(document.scripts).find((s) => /\/widget\.js(\?|#|$)/.test(s.src));
   const data = (script && script.dataset) || {};
@@ -89,7 +85,7 @@
   };
   const STORE_KEY = "omnikb:" + (config.base || location.origin);
 
-  // -- a few DOM helpers: no markup strings anywhere ------------------------------
+  // -- a few DOM helpers: no markup strings anywhere
   const h = (tag, attrs, kids) => {
     const el = document.createElement(tag);
     Object.entries(attrs || {}).forEach(([key, value]) => {
@@ -104,19 +100,14 @@
     return el;
   };
   const SVG = "http://www.w3.org/2000/svg";
-  const icon = (path) => {
-    const svg = document.createElementNS(SVG, "svg");
-    svg.setAttribute("viewBox", "0 0 24 24");
-    svg.setAttribute("width", "22");
-    svg.setAttribute("height", "22");
-    svg.setAttribute("aria-hidden", "true");
-    svg.setAttribute("focusable", "false");
-    const p = document.createElementNS(SVG, "path");
-    p.setAttribute("d", path);
-    p.setAttribute("fill", "currentColor");
-    svg.appendChild(p);
-    return svg;
+  const svg = (tag, attrs, kid) => {
+    const el = document.createElementNS(SVG, tag);
+    Object.entries(attrs).forEach(([key, value]) => el.setAttribute(key, value));
+    if (kid) el.appendChild(kid);
+    return el;
   };
+  const icon = (d) => svg("svg", { viewBox: "0 0 24 24", width: 22, height: 22, "aria-hidden": true, focusable: false },
+    svg("path", { d, fill: "currentColor" }));
   const ICON_CHAT = "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z";
   const ICON_CLOSE = "M18.3 5.7 12 12l6.3 6.3-1.4 1.4L10.6 13.4 4.3 19.7l-1.4-1.4L9.2 12 2.9 5.7l1.4-1.4 6.3 6.3 6.3-6.3z";
   const ICON_RESET = "M12 5V1L7 6l5 5V7a6 6 0 1 1-6 6H4a8 8 0 1 0 8-8z";
@@ -127,9 +118,10 @@
 .root{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","Noto Naskh Arabic",Tahoma,sans-serif;
  color:#1f2328;--accent:var(--kb-accent,#2563eb);--on-accent:var(--kb-on-accent,#fff)}
 button{font:inherit;cursor:pointer}
+.launcher,.head,.user,.send{background:var(--accent);color:var(--on-accent)}
+.launcher,.icon,.send{display:flex;align-items:center;justify-content:center;flex:none}
 .launcher{position:fixed;bottom:20px;right:20px;width:56px;height:56px;border-radius:50%;border:0;
- background:var(--accent);color:var(--on-accent);box-shadow:0 4px 14px rgba(0,0,0,.28);display:flex;
- align-items:center;justify-content:center}
+ box-shadow:0 4px 14px rgba(0,0,0,.28)}
 .left .launcher{right:auto;left:20px}
 :focus-visible{outline:3px solid var(--accent);outline-offset:2px}
 .panel{position:fixed;bottom:88px;right:20px;width:min(390px,calc(100vw - 40px));height:min(620px,calc(100vh - 108px));
@@ -137,16 +129,15 @@ button{font:inherit;cursor:pointer}
  overflow:hidden;text-align:start}
 .panel[hidden]{display:none}
 .left .panel{right:auto;left:20px}
-.head{display:flex;align-items:center;gap:6px;padding:10px 10px;background:var(--accent);color:var(--on-accent)}
+.head{display:flex;align-items:center;gap:6px;padding:10px}
 .head h2{flex:1;margin:0 6px;font-size:16px;font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
-.icon{background:transparent;border:0;color:inherit;width:36px;height:36px;border-radius:8px;display:flex;
- align-items:center;justify-content:center;flex:none}
+.icon{background:transparent;border:0;color:inherit;width:36px;height:36px;border-radius:8px}
 .icon:hover{background:rgba(255,255,255,.18)}
 .icon:focus-visible{outline-color:var(--on-accent);outline-offset:-3px}
 .log{flex:1;overflow-y:auto;margin:0;padding:12px;list-style:none;display:flex;flex-direction:column;gap:10px}
 .msg{max-width:90%;padding:8px 12px;border-radius:12px;white-space:pre-wrap;overflow-wrap:anywhere}
 .text,.user,blockquote{unicode-bidi:plaintext}
-.user{align-self:flex-end;background:var(--accent);color:var(--on-accent)}
+.user{align-self:flex-end}
 .bot{align-self:flex-start;background:#f1f3f5}
 .bot.pending{color:#57606a;font-style:italic}
 .error{align-self:stretch;max-width:none;background:#fff4e5;color:#6b3a00;border:1px solid #f0c36d}
@@ -166,12 +157,10 @@ blockquote{margin:0;padding:6px 10px;border-inline-start:3px solid var(--accent)
 form{display:flex;gap:8px;padding:10px;border-top:1px solid #d8dee4;background:#fff}
 textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:1.35;padding:8px 10px;
  border:1px solid #afb8c1;border-radius:10px;height:42px;max-height:120px;color:inherit;background:#fff}
-.send{border:0;border-radius:10px;background:var(--accent);color:var(--on-accent);width:44px;flex:none;
- display:flex;align-items:center;justify-content:center}
+.send{border:0;border-radius:10px;width:44px}
 .send:disabled{opacity:.5;cursor:default}
 [dir=rtl] .send svg{transform:scaleX(-1)}
-.sr{position:absolute;width:1px;height:1px;margin:-1px;padding:0;overflow:hidden;clip:rect(0 0 0 0);
- white-space:nowrap;border:0}
+.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
 @media (max-width:480px){
  .panel,.left .panel{inset:0;width:100%;height:100%;max-height:none;border-radius:0}
  .open .launcher{display:none}
@@ -180,7 +169,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
  @keyframes pop{from{opacity:0;transform:translateY(8px)}to{opacity:1;transform:none}}}
 `;
 
-  // -- state ------------------------------------------------------------------------
+  // -- state
   let items = [];  // [{role: "user", text}, {role: "assistant", answer: {...}}]
   let isOpen = false;
   let busy = false;
@@ -219,17 +208,14 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     return turns;
   };
 
-  // -- the DOM ----------------------------------------------------------------------
+  // -- the DOM
   const host = document.createElement("div");
   host.setAttribute("data-omnikb", VERSION);
   // Inline !important beats any page rule aimed at the host element itself.
-  [["all", "initial"], ["display", "block"], ["position", "fixed"], ["z-index", "2147483000"],
-    ["width", "0"], ["height", "0"], ["top", "auto"], ["left", "auto"], ["bottom", "0"], ["right", "0"]]
-    .forEach(([prop, value]) => host.style.setProperty(prop, value, "important"));
+  host.style.cssText = ("all:initial;display:block;position:fixed;z-index:2147483000;width:0;height:0;top:auto;" +
+    "left:auto;bottom:0;right:0").replace(/;|$/g, "!important;");
   host.style.setProperty("--kb-accent", config.accent);
   const shadow = host.attachShadow({ mode: "open" });
-  const style = document.createElement("style");
-  style.textContent = CSS_TEXT;
 
   const uid = "okb" + Math.random().toString(36).slice(2, 8);
   const titleEl = h("h2", { id: uid + "-title" });
@@ -249,14 +235,14 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     "aria-controls": uid + "-panel", onclick: () => (isOpen ? close() : open()),
   }, [icon(ICON_CHAT)]);
   const root = h("div", { class: "root " + config.position }, [launcher, panel]);
-  shadow.append(style, root);
+  shadow.append(h("style", { text: CSS_TEXT }), root);
 
   const relabel = () => {
     titleEl.textContent = config.title || S.title;
-    resetBtn.setAttribute("aria-label", S.reset);
-    resetBtn.title = S.reset;
-    closeBtn.setAttribute("aria-label", S.close);
-    closeBtn.title = S.close;
+    [[resetBtn, S.reset], [closeBtn, S.close]].forEach(([btn, name]) => {
+      btn.title = name;
+      btn.setAttribute("aria-label", name);
+    });
     label.textContent = S.label;
     input.placeholder = S.placeholder;
     sendBtn.setAttribute("aria-label", S.send);
@@ -313,7 +299,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     host.style.setProperty("--kb-on-accent", lum > 0.6 ? "#111" : "#fff");
   };
 
-  // -- rendering messages -------------------------------------------------------------
+  // -- rendering messages
   const scrollDown = () => { log.scrollTop = log.scrollHeight; };
   const addItem = (node) => { log.appendChild(node); scrollDown(); return node; };
   const userBubble = (text) => h("li", { class: "msg user", dir: "auto" }, [text]);
@@ -373,14 +359,11 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     scrollDown();
   };
 
-  // -- talking to the server ------------------------------------------------------------
-  class AskError extends Error {
-    constructor(message, kind, retryAfter) { super(message); this.kind = kind; this.retryAfter = retryAfter; }
-  }
+  // -- talking to the server
+  const askError = (message, kind, retryAfter) => Object.assign(new Error(message), { kind, retryAfter });
 
   const post = (path, body, accept, signal) => fetch(config.base + path, {
     method: "POST",
-    mode: "cors",
     credentials: "omit",
     headers: { "Content-Type": "application/json", Accept: accept },
     body: JSON.stringify(body),
@@ -388,16 +371,13 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
   });
 
   const httpError = async (res) => {
-    let message = "";
-    try {
-      const payload = await res.json();
-      message = (payload && payload.error && payload.error.message) || "";
-    } catch (err) { /* not JSON */ }
+    const payload = await res.json().catch(() => null);  // not JSON
+    const message = (payload && payload.error && payload.error.message) || "";
     if (res.status === 429) {
       const seconds = parseInt(res.headers.get("Retry-After") || "", 10);
-      return new AskError(message, "rate", Number.isFinite(seconds) && seconds > 0 ? seconds : 60);
+      return askError(message, "rate", Number.isFinite(seconds) && seconds > 0 ? seconds : 60);
     }
-    return new AskError(message || "HTTP " + res.status, "http");
+    return askError(message || "HTTP " + res.status, "http");
   };
 
   const withTimeout = () => {
@@ -424,11 +404,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
       let event = "message";
       const lines = [];
       block.split("\n").forEach((line) => {
-        if (!line || line.startsWith(":")) return;
-        const colon = line.indexOf(":");
-        const field = colon < 0 ? line : line.slice(0, colon);
-        let value = colon < 0 ? "" : line.slice(colon + 1);
-        if (value.startsWith(" ")) value = value.slice(1);
+        const [, field, value] = /^([^:]*):? ?(.*)/.exec(line);  // ":…" is a comment: no field
         if (field === "event") event = value;
         else if (field === "data") lines.push(value);
       });
@@ -443,7 +419,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
       } else if (event === "error") {
         const value = parseData(raw);
         const error = value && value.error ? value.error : {};
-        throw new AskError(error.message || String(value), error.code === "rate_limited" ? "rate" : "http", 60);
+        throw askError(error.message || String(value), error.code === "rate_limited" ? "rate" : "http", 60);
       }
     };
     for (;;) {
@@ -509,7 +485,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
         scrollDown();
       });
       if (mine !== epoch) return;
-      if (!answer || typeof answer.answer !== "string") throw new AskError("", "http");
+      if (!answer || typeof answer.answer !== "string") throw askError("", "http");
       const kept = {
         answer: answer.answer,
         language: answer.language,
@@ -540,28 +516,27 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     }
   };
 
-  // -- opening, closing, keyboard ---------------------------------------------------------
+  // -- opening, closing, keyboard
   const focusables = () => Array.from(panel.querySelectorAll(
     "button:not([disabled]),textarea:not([disabled]),summary,a[href],[tabindex]:not([tabindex='-1'])",
   )).filter((el) => el.getClientRects().length > 0);
 
+  const show = (on) => {
+    isOpen = on;
+    panel.hidden = !on;
+    root.classList.toggle("open", on);
+    launcher.setAttribute("aria-expanded", on);
+    save();
+  };
   const open = () => {
     if (isOpen) return;
-    isOpen = true;
-    panel.hidden = false;
-    root.classList.add("open");
-    launcher.setAttribute("aria-expanded", "true");
-    save();
+    show(true);
     scrollDown();
     input.focus();
   };
   const close = () => {
     if (!isOpen) return;
-    isOpen = false;
-    panel.hidden = true;
-    root.classList.remove("open");
-    launcher.setAttribute("aria-expanded", "false");
-    save();
+    show(false);
     launcher.focus();
   };
   const reset = () => {
@@ -584,16 +559,11 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     }
     if (event.key !== "Tab") return;
     const list = focusables();
-    if (!list.length) return;
-    const first = list[0];
-    const last = list[list.length - 1];
+    const [from, to] = event.shiftKey ? [list[0], list[list.length - 1]] : [list[list.length - 1], list[0]];
     const active = shadow.activeElement;
-    if (event.shiftKey && (active === first || !list.includes(active))) {
+    if (to && (active === from || !list.includes(active))) {
       event.preventDefault();
-      last.focus();
-    } else if (!event.shiftKey && (active === last || !list.includes(active))) {
-      event.preventDefault();
-      first.focus();
+      to.focus();
     }
   });
   form.addEventListener("submit", (event) => {
@@ -607,7 +577,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     }
   });
 
-  // -- start ----------------------------------------------------------------------------
+  // -- start
   const start = () => {
     const saved = load();
     items = saved.items.filter((item) => item && (item.role === "user" ? typeof item.text === "string"
