@@ -566,6 +566,51 @@ def test_keyboard_and_screen_readers(page: Any, blog: Blog, app_server: Server) 
     assert panel.is_visible()
 
 
+def box_height(page: Any) -> float:
+    return float(page.locator("textarea").evaluate("el => el.getBoundingClientRect().height"))
+
+
+@pytest.mark.browser
+def test_the_question_box_grows_with_the_question(page: Any, blog: Blog, app_server: Server) -> None:
+    """Shift+Enter adds a line, and the box grows to show it, up to its max-height; then it scrolls."""
+    open_blog(page, blog)
+    page.locator(".launcher").click()
+    box = page.locator("textarea")
+    one_line = box_height(page)
+    box.press_sequentially("¿Qué es omnicanal?")
+    box.press("Shift+Enter")
+    box.press_sequentially("¿Y multicanal?")
+    assert box.input_value() == "¿Qué es omnicanal?\n¿Y multicanal?"
+    assert page.locator(".msg.user").count() == 0  # Shift+Enter did not send
+    two_lines = box_height(page)
+    assert two_lines > one_line
+    assert box.evaluate("el => el.scrollHeight <= el.clientHeight")  # both lines in sight
+    box.fill("\n".join(f"línea {i}" for i in range(12)))
+    ceiling = float(box.evaluate("el => parseFloat(getComputedStyle(el).maxHeight)"))
+    assert two_lines < box_height(page) == ceiling
+    assert box.evaluate("el => el.scrollHeight > el.clientHeight")  # beyond a few lines it scrolls
+
+    # An IME composition (Japanese, Chinese…) is confirmed with Enter: that Enter does not send.
+    box.fill("")
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Input.imeSetComposition", {"text": "にほんご", "selectionStart": 4, "selectionEnd": 4})
+    assert box.input_value() == "にほんご"
+    box.press("Enter")  # keydown with isComposing: the IME's, not a send
+    assert box.input_value().startswith("にほんご")
+    assert page.locator(".msg.user").count() == 0
+    cdp.detach()
+
+    box.fill(QUESTION)
+    box.press("Enter")
+    page.locator(".msg.user").wait_for()
+    page.wait_for_function(
+        f"h => document.querySelector('{HOST_SELECTOR}').shadowRoot.querySelector('textarea')"
+        ".getBoundingClientRect().height === h",
+        arg=one_line,
+    )  # sent: the box is one line high again
+    answers(page).first.wait_for()
+
+
 @pytest.mark.browser
 def test_a_long_conversation_still_fits_the_contract(page: Any, blog: Blog, app_server: Server) -> None:
     open_blog(page, blog)

@@ -156,7 +156,7 @@ blockquote{margin:0;padding:6px 10px;border-inline-start:3px solid var(--accent)
 .src{margin:0;padding:4px 10px 6px;color:#57606a;font-size:12px;overflow-wrap:anywhere}
 form{display:flex;gap:8px;padding:10px;border-top:1px solid #d8dee4;background:#fff}
 textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:1.35;padding:8px 10px;
- border:1px solid #afb8c1;border-radius:10px;height:42px;max-height:120px;color:inherit;background:#fff}
+ border:1px solid #afb8c1;border-radius:10px;min-height:42px;max-height:120px;color:inherit;background:#fff}
 .send{border:0;border-radius:10px;width:44px}
 .send:disabled{opacity:.5;cursor:default}
 [dir=rtl] .send svg{transform:scaleX(-1)}
@@ -464,6 +464,12 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     }
   };
 
+  // The box grows with the question, up to a few lines (max-height), then scrolls.
+  const fit = () => {
+    input.style.height = "auto";
+    input.style.height = input.scrollHeight + 2 + "px";
+  };
+
   const submit = async (raw) => {
     const question = String(raw || "").trim();
     if (!question || busy) return;
@@ -471,6 +477,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     const mine = epoch;
     sendBtn.disabled = true;
     input.value = "";
+    fit();
     const dir = textDirection(question);
     if (dir) setLanguage(guessLanguage(question, dir), dir);
     addItem(userBubble(question));
@@ -505,6 +512,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
         : err && err.kind === "http" && err.message ? err.message : S.offline;
       pending.replaceWith(errorBubble(message));
       if (!input.value) input.value = question;  // to send again as it was
+      fit();
       scrollDown();
     } finally {
       if (mine === epoch) {
@@ -532,6 +540,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     if (isOpen) return;
     show(true);
     scrollDown();
+    fit();
     input.focus();
   };
   const close = () => {
@@ -570,8 +579,10 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     event.preventDefault();
     submit(input.value);
   });
+  input.addEventListener("input", fit);
   input.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    // Shift+Enter adds a line; the Enter that ends an IME composition (keyCode 229 in Safari) does not send.
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
       event.preventDefault();
       submit(input.value);
     }
