@@ -5,7 +5,8 @@ every page of a blog. For the other languages omnikb recognises, it asks
 ``GET /api/widget/strings/{language}`` once, when the page or a conversation
 turns to that language. Each row is in the order of the widget's ``KEYS``:
 title, greeting, placeholder, send, open, close, reset, label, thinking,
-sources, rate ({s} is a number of seconds), offline, source.
+sources, rate ({s} is a number of seconds), offline, source, long (a question
+over the server's limit; the widget adds the count, e.g. "(2345/2000)").
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ WIDGET_KEYS = (
     "rate",
     "offline",
     "source",
+    "long",
 )
 
 WIDGET_STRINGS: dict[str, tuple[str, ...]] = {
@@ -41,6 +43,7 @@ WIDGET_STRINGS: dict[str, tuple[str, ...]] = {
         "Je vraagt sneller dan ik kan antwoorden. Wacht {s} seconden en probeer het opnieuw.",
         "Sorry, de assistent is nu niet bereikbaar. Probeer het later opnieuw.",
         "Bron",
+        "Je vraag is te lang; maak hem wat korter.",
     ),
     "pl": (
         "Zapytaj blog",
@@ -56,6 +59,7 @@ WIDGET_STRINGS: dict[str, tuple[str, ...]] = {
         "Pytasz szybciej, niż mogę odpowiadać. Poczekaj {s} s i spróbuj ponownie.",
         "Niestety nie mogę teraz połączyć się z asystentem. Spróbuj później.",
         "Źródło",
+        "Pytanie jest za długie; skróć je, proszę.",
     ),
     "ca": (
         "Pregunta al blog",
@@ -71,6 +75,7 @@ WIDGET_STRINGS: dict[str, tuple[str, ...]] = {
         "Preguntes més de pressa del que puc respondre. Espera {s} segons i torna-ho a provar.",
         "Ho sento, ara no puc connectar amb l'assistent. Torna-ho a provar més tard.",
         "Font",
+        "La pregunta és massa llarga; escurça-la, si us plau.",
     ),
     "tr": (
         "Bloga sor",
@@ -86,6 +91,7 @@ WIDGET_STRINGS: dict[str, tuple[str, ...]] = {
         "Yanıtlayabileceğimden hızlı soruyorsun. Lütfen {s} saniye bekleyip yeniden dene.",
         "Üzgünüm, şu anda asistana ulaşılamıyor. Lütfen daha sonra yeniden dene.",
         "Kaynak",
+        "Sorun çok uzun; lütfen kısalt.",
     ),
     "sv": (
         "Fråga bloggen",
@@ -101,6 +107,7 @@ WIDGET_STRINGS: dict[str, tuple[str, ...]] = {
         "Du frågar snabbare än jag hinner svara. Vänta {s} sekunder och försök igen.",
         "Tyvärr går det inte att nå assistenten just nu. Försök igen senare.",
         "Källa",
+        "Frågan är för lång; korta ner den.",
     ),
     "cs": (
         "Zeptejte se blogu",
@@ -116,6 +123,7 @@ WIDGET_STRINGS: dict[str, tuple[str, ...]] = {
         "Ptáte se rychleji, než stačím odpovídat. Počkejte {s} s a zkuste to znovu.",
         "Asistent je teď bohužel nedostupný. Zkuste to prosím později.",
         "Zdroj",
+        "Otázka je příliš dlouhá; zkraťte ji, prosím.",
     ),
     "ru": (
         "Спросите блог",
@@ -131,6 +139,7 @@ WIDGET_STRINGS: dict[str, tuple[str, ...]] = {
         "Вы спрашиваете быстрее, чем я успеваю отвечать. Подождите {s} с и попробуйте снова.",
         "К сожалению, ассистент сейчас недоступен. Попробуйте позже.",
         "Источник",
+        "Вопрос слишком длинный; сократите его, пожалуйста.",
     ),
     "uk": (
         "Запитайте блог",
@@ -146,6 +155,7 @@ WIDGET_STRINGS: dict[str, tuple[str, ...]] = {
         "Ви питаєте швидше, ніж я встигаю відповідати. Зачекайте {s} с і спробуйте знову.",
         "На жаль, асистент зараз недоступний. Спробуйте пізніше.",
         "Джерело",
+        "Запитання задовге; скоротіть його, будь ласка.",
     ),
     "el": (
         "Ρωτήστε το blog",
@@ -161,6 +171,7 @@ WIDGET_STRINGS: dict[str, tuple[str, ...]] = {
         "Ρωτάτε πιο γρήγορα απ' όσο προλαβαίνω να απαντώ. Περιμένετε {s} δευτερόλεπτα και δοκιμάστε ξανά.",
         "Λυπάμαι, ο βοηθός δεν είναι διαθέσιμος αυτή τη στιγμή. Δοκιμάστε αργότερα.",
         "Πηγή",
+        "Η ερώτηση είναι πολύ μεγάλη· συντομεύστε την, παρακαλώ.",
     ),
     "he": (
         "שאלו את הבלוג",
@@ -176,6 +187,7 @@ WIDGET_STRINGS: dict[str, tuple[str, ...]] = {
         "אתם שואלים מהר יותר ממה שאני מספיק לענות. המתינו {s} שניות ונסו שוב.",
         "מצטערים, אי אפשר להגיע לעוזר כרגע. נסו שוב מאוחר יותר.",
         "מקור",
+        "השאלה ארוכה מדי; קצרו אותה, בבקשה.",
     ),
     "fa": (
         "از وبلاگ بپرسید",
@@ -191,6 +203,7 @@ WIDGET_STRINGS: dict[str, tuple[str, ...]] = {
         "سریع‌تر از آنچه بتوانم پاسخ دهم می‌پرسید. لطفاً {s} ثانیه صبر کنید و دوباره امتحان کنید.",
         "متأسفیم، اکنون دسترسی به دستیار ممکن نیست. لطفاً بعداً دوباره امتحان کنید.",
         "منبع",
+        "پرسش شما بیش از حد طولانی است؛ لطفاً کوتاه‌ترش کنید.",
     ),
     "hi": (
         "ब्लॉग से पूछें",
@@ -206,6 +219,7 @@ WIDGET_STRINGS: dict[str, tuple[str, ...]] = {
         "आप मेरे उत्तर देने से तेज़ पूछ रहे हैं। कृपया {s} सेकंड रुककर फिर से प्रयास करें।",
         "क्षमा करें, अभी सहायक से संपर्क नहीं हो पा रहा है। कृपया बाद में प्रयास करें।",
         "स्रोत",
+        "आपका प्रश्न बहुत लंबा है; कृपया इसे छोटा करें।",
     ),
     "th": (
         "ถามบล็อก",
@@ -221,6 +235,7 @@ WIDGET_STRINGS: dict[str, tuple[str, ...]] = {
         "คุณถามเร็วกว่าที่ฉันตอบทัน โปรดรอ {s} วินาทีแล้วลองอีกครั้ง",
         "ขออภัย ขณะนี้ติดต่อผู้ช่วยไม่ได้ โปรดลองใหม่ภายหลัง",
         "แหล่งข้อมูล",
+        "คำถามยาวเกินไป โปรดทำให้สั้นลง",
     ),
     "ko": (
         "블로그에 질문하기",
@@ -236,6 +251,7 @@ WIDGET_STRINGS: dict[str, tuple[str, ...]] = {
         "답변보다 질문이 빠릅니다. {s}초 후에 다시 시도해 주세요.",
         "죄송합니다. 지금은 도우미에 연결할 수 없습니다. 나중에 다시 시도해 주세요.",
         "출처",
+        "질문이 너무 깁니다. 조금 줄여 주세요.",
     ),
     "ja": (
         "ブログに質問",
@@ -251,6 +267,7 @@ WIDGET_STRINGS: dict[str, tuple[str, ...]] = {
         "回答が追いつかない速さで質問されています。{s}秒待ってからもう一度お試しください。",
         "申し訳ありません。現在アシスタントに接続できません。後でもう一度お試しください。",
         "出典",
+        "質問が長すぎます。短くしてください。",
     ),
     "zh": (
         "向博客提问",
@@ -266,6 +283,7 @@ WIDGET_STRINGS: dict[str, tuple[str, ...]] = {
         "你提问的速度超过了我回答的速度。请等待 {s} 秒后重试。",
         "抱歉，现在无法连接到助手。请稍后再试。",
         "来源",
+        "你的问题太长了，请缩短一些。",
     ),
 }
 

@@ -612,6 +612,32 @@ def test_the_question_box_grows_with_the_question(page: Any, blog: Blog, app_ser
 
 
 @pytest.mark.browser
+def test_a_question_over_the_limit_is_neither_cut_nor_sent(page: Any, blog: Blog, app_server: Server) -> None:
+    """A pasted question over the server's 2,000 characters stays whole, with a note in the page's language."""
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.post_data_json["question"]) if "/api/ask" in r.url else None)
+    open_blog(page, blog)  # a Spanish page
+    page.locator(".launcher").click()
+    box = page.locator("textarea")
+    box.focus()
+    long_question = " ".join([QUESTION] * 40)  # 2,159 characters
+    page.keyboard.insert_text(long_question)  # as a paste does
+    assert box.input_value() == long_question  # not cut at 2,000
+    note = page.locator(".note")
+    note.wait_for()
+    assert note.text_content() == f"Tu pregunta es demasiado larga; acórtala, por favor. ({len(long_question)}/2000)"
+    assert box.get_attribute("aria-invalid") == "true"
+    assert box.get_attribute("aria-describedby") == note.get_attribute("id")
+    box.press("Enter")
+    assert box.input_value() == long_question and page.locator(".msg.user").count() == 0
+    box.fill(QUESTION)  # shortened, it goes
+    assert not note.is_visible() and box.get_attribute("aria-invalid") == "false"
+    box.press("Enter")
+    answers(page).first.wait_for()
+    assert sent == [QUESTION]  # the only question that left the page
+
+
+@pytest.mark.browser
 def test_a_long_conversation_still_fits_the_contract(page: Any, blog: Blog, app_server: Server) -> None:
     open_blog(page, blog)
     long_answer = "إستراتيجية omnichannel " * 400  # 9,600 characters, two bytes for most of them

@@ -15,6 +15,7 @@
   const VERSION = "1.0.0";
   const MAX_TURNS = 20;
   const MAX_ANSWER_CHARS = 4000;
+  const limits = { question_chars: 2000 };  // the contract's
   const MAX_HISTORY_BYTES = 40000;
   const TIMEOUT_MS = 90000;
   const RTL = new Set(["ar", "he", "fa", "ur", "ps", "sd", "ug", "yi", "dv", "ku", "ckb"]);
@@ -27,39 +28,47 @@
     en: ["Ask this blog", "Hi! Ask me anything about the articles on this site.", "Type your question…", "Send",
       "Open chat", "Close chat", "New conversation", "Your question", "Looking through the articles…", "Sources",
       "You are asking faster than I can answer. Please wait {s} seconds and try again.",
-      "Sorry, I cannot reach the assistant right now. Please try again later.", "Source"],
+      "Sorry, I cannot reach the assistant right now. Please try again later.", "Source",
+      "Your question is too long; please shorten it."],
     es: ["Pregunta al blog", "¡Hola! Pregúntame lo que quieras sobre los artículos de este sitio.", "Escribe tu pregunta…",
       "Enviar", "Abrir chat", "Cerrar chat", "Nueva conversación", "Tu pregunta", "Buscando en los artículos…",
       "Fuentes", "Estás preguntando más rápido de lo que puedo responder. Espera {s} segundos y vuelve a intentarlo.",
-      "Lo siento, ahora no puedo conectar con el asistente. Inténtalo más tarde.", "Fuente"],
+      "Lo siento, ahora no puedo conectar con el asistente. Inténtalo más tarde.", "Fuente",
+      "Tu pregunta es demasiado larga; acórtala, por favor."],
     pt: ["Pergunte ao blog", "Olá! Pergunte-me o que quiser sobre os artigos deste site.", "Escreva a sua pergunta…",
       "Enviar", "Abrir chat", "Fechar chat", "Nova conversa", "A sua pergunta", "A procurar nos artigos…", "Fontes",
       "Está a perguntar mais depressa do que consigo responder. Aguarde {s} segundos e tente de novo.",
-      "Desculpe, não consigo contactar o assistente agora. Tente mais tarde.", "Fonte"],
+      "Desculpe, não consigo contactar o assistente agora. Tente mais tarde.", "Fonte",
+      "A sua pergunta é demasiado longa; encurte-a, por favor."],
     fr: ["Interroger le blog", "Bonjour ! Posez-moi vos questions sur les articles de ce site.", "Votre question…",
       "Envoyer", "Ouvrir le chat", "Fermer le chat", "Nouvelle conversation", "Votre question",
       "Recherche dans les articles…", "Sources",
       "Vous posez des questions plus vite que je ne peux répondre. Attendez {s} secondes puis réessayez.",
-      "Désolé, l’assistant est injoignable pour le moment. Réessayez plus tard.", "Source"],
+      "Désolé, l’assistant est injoignable pour le moment. Réessayez plus tard.", "Source",
+      "Votre question est trop longue ; raccourcissez-la."],
     de: ["Frag den Blog", "Hallo! Frag mich alles zu den Artikeln auf dieser Seite.", "Deine Frage…", "Senden",
       "Chat öffnen", "Chat schließen", "Neues Gespräch", "Deine Frage", "Ich durchsuche die Artikel…", "Quellen",
       "Du fragst schneller, als ich antworten kann. Bitte warte {s} Sekunden und versuch es noch einmal.",
-      "Der Assistent ist gerade nicht erreichbar. Bitte versuch es später noch einmal.", "Quelle"],
+      "Der Assistent ist gerade nicht erreichbar. Bitte versuch es später noch einmal.", "Quelle",
+      "Deine Frage ist zu lang; bitte kürze sie."],
     it: ["Chiedi al blog", "Ciao! Chiedimi qualsiasi cosa sugli articoli di questo sito.", "Scrivi la tua domanda…",
       "Invia", "Apri la chat", "Chiudi la chat", "Nuova conversazione", "La tua domanda", "Cerco negli articoli…",
       "Fonti", "Stai chiedendo più in fretta di quanto io possa rispondere. Attendi {s} secondi e riprova.",
-      "Spiacente, l’assistente non è raggiungibile ora. Riprova più tardi.", "Fonte"],
+      "Spiacente, l’assistente non è raggiungibile ora. Riprova più tardi.", "Fonte",
+      "La tua domanda è troppo lunga; accorciala, per favore."],
     ro: ["Întreabă blogul", "Bună! Întreabă-mă orice despre articolele de pe acest site.", "Scrie întrebarea ta…",
       "Trimite", "Deschide chatul", "Închide chatul", "Conversație nouă", "Întrebarea ta", "Caut în articole…",
       "Surse", "Întrebi mai repede decât pot răspunde. Te rog să aștepți {s} secunde și să încerci din nou.",
-      "Îmi pare rău, asistentul nu poate fi contactat acum. Încearcă mai târziu.", "Sursa"],
+      "Îmi pare rău, asistentul nu poate fi contactat acum. Încearcă mai târziu.", "Sursa",
+      "Întrebarea ta este prea lungă; te rog s-o scurtezi."],
     ar: ["اسأل المدونة", "مرحبًا! اسألني عن أي شيء في مقالات هذا الموقع.", "اكتب سؤالك…", "إرسال", "فتح المحادثة",
       "إغلاق المحادثة", "محادثة جديدة", "سؤالك", "أبحث في المقالات…", "المصادر",
       "أنت تسأل أسرع مما أستطيع الإجابة. يُرجى الانتظار {s} ثانية ثم المحاولة مجددًا.",
-      "عذرًا، لا يمكن الوصول إلى المساعد الآن. يُرجى المحاولة لاحقًا.", "المصدر"],
+      "عذرًا، لا يمكن الوصول إلى المساعد الآن. يُرجى المحاولة لاحقًا.", "المصدر",
+      "سؤالك طويل جدًا؛ يُرجى اختصاره."],
   };
   const KEYS = ["title", "greeting", "placeholder", "send", "open", "close", "reset", "label", "thinking", "sources",
-    "rate", "offline", "source"];
+    "rate", "offline", "source", "long"];
   const strings = (code) => {
     const row = STRINGS[code] || STRINGS.en;
     return Object.fromEntries(KEYS.map((key, i) => [key, row[i] || STRINGS.en[i]]));
@@ -157,6 +166,7 @@ blockquote{margin:0;padding:6px 10px;border-inline-start:3px solid var(--accent)
 form{display:flex;gap:8px;padding:10px;border-top:1px solid #d8dee4;background:#fff}
 textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:1.35;padding:8px 10px;
  border:1px solid #afb8c1;border-radius:10px;min-height:42px;max-height:120px;color:inherit;background:#fff}
+.note{margin:0;padding:6px 12px 0;font-size:13px;color:#b42318}
 .send{border:0;border-radius:10px;width:44px}
 .send:disabled{opacity:.5;cursor:default}
 [dir=rtl] .send svg{transform:scaleX(-1)}
@@ -223,13 +233,14 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
   const closeBtn = h("button", { type: "button", class: "icon", onclick: () => close() }, [icon(ICON_CLOSE)]);
   const log = h("ol", { class: "log", role: "log", "aria-live": "polite", "aria-relevant": "additions" });
   const label = h("label", { class: "sr", for: uid + "-q" });
-  const input = h("textarea", { id: uid + "-q", rows: "1", maxlength: "2000", autocomplete: "off" });
+  const note = h("p", { class: "note", id: uid + "-n", role: "status", hidden: true });
+  const input = h("textarea", { id: uid + "-q", rows: "1", autocomplete: "off", "aria-describedby": uid + "-n" });
   const sendBtn = h("button", { type: "submit", class: "send" }, [icon(ICON_SEND)]);
   const form = h("form", { novalidate: true }, [label, input, sendBtn]);
   const panel = h("div", {
     class: "panel", role: "dialog", "aria-modal": "true", "aria-labelledby": uid + "-title", id: uid + "-panel",
     hidden: true,
-  }, [h("div", { class: "head" }, [titleEl, resetBtn, closeBtn]), log, form]);
+  }, [h("div", { class: "head" }, [titleEl, resetBtn, closeBtn]), log, note, form]);
   const launcher = h("button", {
     type: "button", class: "launcher", "aria-haspopup": "dialog", "aria-expanded": "false",
     "aria-controls": uid + "-panel", onclick: () => (isOpen ? close() : open()),
@@ -261,6 +272,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     uiLang = lang;
     S = strings(lang);
     relabel();
+    fit();
     const greeting = log.querySelector(".greeting");
     if (greeting && !config.greeting && !items.length) greeting.textContent = S.greeting;
   };
@@ -464,15 +476,22 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     }
   };
 
-  // The box grows with the question, up to a few lines (max-height), then scrolls.
-  const fit = () => {
+  // The box grows with the question, up to a few lines (max-height), then scrolls; and it says
+  // when a question is over the server's limit, rather than cut it (as a maxlength would) or send it.
+  const fit = (text = input.value) => {
+    const chars = [...text.trim()].length;
+    const over = chars > limits.question_chars;
+    note.hidden = !over;
+    note.textContent = S.long + " (" + chars + "/" + limits.question_chars + ")";
+    input.setAttribute("aria-invalid", over);
     input.style.height = "auto";
     input.style.height = input.scrollHeight + 2 + "px";
+    return !over;
   };
 
   const submit = async (raw) => {
     const question = String(raw || "").trim();
-    if (!question || busy) return;
+    if (!question || busy || !fit(question)) return;
     busy = true;
     const mine = epoch;
     sendBtn.disabled = true;
@@ -579,7 +598,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     event.preventDefault();
     submit(input.value);
   });
-  input.addEventListener("input", fit);
+  input.addEventListener("input", () => fit());
   input.addEventListener("keydown", (event) => {
     // Shift+Enter adds a line; the Enter that ends an IME composition (keyCode 229 in Safari) does not send.
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
