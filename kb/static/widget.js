@@ -1,12 +1,6 @@
-/*! omnikb chat widget: one script tag puts the chat on any page.
- *
- *   <script src="http://HOST:7860/widget.js" data-kb-url="http://HOST:7860" defer></script>
- *
- * Options, data- attributes on the tag (README.md): kb-url, position (bottom-right | bottom-left),
- * accent, title, greeting, language (of the interface: the page's, then the browser's), open.
- *
- * Everything lives in one shadow root; the only global is window.OmniKB. Everything that
- * comes from the server is inserted as text (textContent / createTextNode), never as HTML.
+/*! omnikb chat widget: <script src="http://HOST:7860/widget.js" data-kb-url="http://HOST:7860" defer></script>
+ * Options: data-kb-url, -position, -accent, -title, -greeting, -language, -open (README.md).
+ * One shadow root; the only global is window.OmniKB. What comes from the server goes in as text, never HTML.
  */
 (() => {
   "use strict";
@@ -98,19 +92,18 @@
   const h = (tag, attrs, kids) => {
     const el = document.createElement(tag);
     Object.entries(attrs || {}).forEach(([key, value]) => {
-      if (value === null || value === undefined || value === false) return;
+      if (value == null || value === false) return;
       if (key === "text") el.textContent = value;
       else if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
       else el.setAttribute(key, value === true ? "" : String(value));
     });
     (kids || []).forEach((kid) => {
-      if (kid !== null && kid !== undefined) el.appendChild(typeof kid === "string" ? document.createTextNode(kid) : kid);
+      if (kid != null) el.appendChild(typeof kid === "string" ? document.createTextNode(kid) : kid);
     });
     return el;
   };
-  const SVG = "http://www.w3.org/2000/svg";
   const svg = (tag, attrs, kid) => {
-    const el = document.createElementNS(SVG, tag);
+    const el = document.createElementNS("http://www.w3.org/2000/svg", tag);
     Object.entries(attrs).forEach(([key, value]) => el.setAttribute(key, value));
     if (kid) el.appendChild(kid);
     return el;
@@ -131,13 +124,12 @@ button{font:inherit;cursor:pointer}
 .launcher,.icon,.send{display:flex;align-items:center;justify-content:center;flex:none}
 .launcher{position:fixed;bottom:20px;right:20px;width:56px;height:56px;border-radius:50%;border:0;
  box-shadow:0 4px 14px rgba(0,0,0,.28)}
-.left .launcher{right:auto;left:20px}
 :focus-visible{outline:3px solid var(--accent);outline-offset:2px}
 .panel{position:fixed;bottom:88px;right:20px;width:min(390px,calc(100vw - 40px));height:min(620px,calc(100vh - 108px));
  display:flex;flex-direction:column;background:#fff;border-radius:14px;box-shadow:0 12px 40px rgba(0,0,0,.28);
  overflow:hidden;text-align:start}
 .panel[hidden]{display:none}
-.left .panel{right:auto;left:20px}
+.left .launcher,.left .panel{right:auto;left:20px}
 .head{display:flex;align-items:center;gap:6px;padding:10px}
 .head h2{flex:1;margin:0 6px;font-size:16px;font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .icon{background:transparent;border:0;color:inherit;width:36px;height:36px;border-radius:8px}
@@ -206,12 +198,11 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
   const history = () => {
     const turns = [];
     let bytes = 0;
-    const encoder = new TextEncoder();
     for (let i = items.length - 1; i >= 0 && turns.length < MAX_TURNS; i--) {
       const item = items[i];
       const turn = item.role === "user" ? { role: "user", content: item.text }
         : { role: "assistant", content: String(item.answer.answer).slice(0, MAX_ANSWER_CHARS) };
-      bytes += encoder.encode(JSON.stringify(turn)).length;
+      bytes += new TextEncoder().encode(JSON.stringify(turn)).length;
       if (bytes > MAX_HISTORY_BYTES) break;
       turns.unshift(turn);
     }
@@ -250,13 +241,12 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
 
   const relabel = () => {
     titleEl.textContent = config.title || S.title;
-    [[resetBtn, S.reset], [closeBtn, S.close]].forEach(([btn, name]) => {
+    [[resetBtn, S.reset], [closeBtn, S.close], [sendBtn, S.send]].forEach(([btn, name]) => {
       btn.title = name;
       btn.setAttribute("aria-label", name);
     });
     label.textContent = S.label;
     input.placeholder = S.placeholder;
-    sendBtn.setAttribute("aria-label", S.send);
     launcher.setAttribute("aria-label", S.open + ": " + (config.title || S.title));
   };
   // The panel follows the conversation's language: Arabic lays it out right to left.
@@ -288,7 +278,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
         STRINGS[lang] = body.strings.map(String);
         if (panel.lang === lang) useStrings(lang);
       })
-      .catch(() => { /* offline, or a language omnikb does not speak: the labels stay as they are */ });
+      .catch(() => {});  // offline, or a language omnikb does not speak: the labels stay
   };
   // Until the answer names the question's language: the page's, if it runs the same way; else by the letters.
   const guessLanguage = (text, dir) => {
@@ -315,14 +305,14 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
   const scrollDown = () => { log.scrollTop = log.scrollHeight; };
   const addItem = (node) => { log.appendChild(node); scrollDown(); return node; };
   const userBubble = (text) => h("li", { class: "msg user", dir: "auto" }, [text]);
-  const botDir = (lang) => (lang ? (RTL.has(primary(lang)) ? "rtl" : "ltr") : "auto");
 
   const answerBubble = (answer) => {
     const id = uid + "-a" + (++counter);
     const citations = Array.isArray(answer.citations) ? answer.citations : [];
     const byId = new Map(citations.map((c) => [String(c.id), c]));
     const lang = primary(answer.language);
-    const li = h("li", { class: "msg bot answer", dir: botDir(lang), lang: lang || null });
+    const dir = lang ? (RTL.has(lang) ? "rtl" : "ltr") : "auto";
+    const li = h("li", { class: "msg bot answer", dir, lang: lang || null });
     const text = h("div", { class: "text" });
     // The answer's "- " list items read as bullets.
     const parts = String(answer.answer || "").replace(/^- /gm, "• ").split(/(\[\d+\])/);
@@ -361,8 +351,6 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     return li;
   };
 
-  const errorBubble = (message) => h("li", { class: "msg error", role: "alert", dir: "auto", text: message });
-
   const renderAll = () => {
     log.textContent = "";
     const greeting = config.greeting || S.greeting;
@@ -394,12 +382,10 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
 
   const withTimeout = () => {
     const controller = new AbortController();
-    let timer = setTimeout(() => controller.abort(), TIMEOUT_MS);
-    return {
-      signal: controller.signal,
-      poke() { clearTimeout(timer); timer = setTimeout(() => controller.abort(), TIMEOUT_MS); },
-      done() { clearTimeout(timer); },
-    };
+    let timer;
+    const poke = () => { clearTimeout(timer); timer = setTimeout(() => controller.abort(), TIMEOUT_MS); };
+    poke();
+    return { signal: controller.signal, poke, done: () => clearTimeout(timer) };
   };
 
   const parseData = (raw) => {
@@ -438,7 +424,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
       const { done, value } = await reader.read();
       if (done) break;
       clock.poke();
-      buffer = (buffer + decoder.decode(value, { stream: true })).replace(/\r\n/g, "\n").replace(/\r(?!$)/g, "\n");
+      buffer = (buffer + decoder.decode(value, { stream: true })).replace(/\r\n|\r(?!$)/g, "\n");
       let cut;
       while ((cut = buffer.indexOf("\n\n")) >= 0) {
         handle(buffer.slice(0, cut));
@@ -512,11 +498,9 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
       });
       if (mine !== epoch) return;
       if (!answer || typeof answer.answer !== "string") throw askError("", "http");
+      const { language, answered, notice } = answer;
       const kept = {
-        answer: answer.answer,
-        language: answer.language,
-        answered: answer.answered,
-        notice: answer.notice,
+        answer: answer.answer, language, answered, notice,
         citations: (answer.citations || []).map((c) => (
           { id: c.id, title: c.title, source: c.source, language: c.language, text: c.text })),
       };
@@ -527,9 +511,9 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
       scrollDown();
     } catch (err) {
       if (mine !== epoch) return;
-      const message = err && err.kind === "rate" ? S.rate.replace("{s}", String(err.retryAfter))
+      const message = err && err.kind === "rate" ? S.rate.replace("{s}", err.retryAfter)
         : err && err.kind === "http" && err.message ? err.message : S.offline;
-      pending.replaceWith(errorBubble(message));
+      pending.replaceWith(h("li", { class: "msg error", role: "alert", dir: "auto", text: message }));
       if (!input.value) input.value = question;  // to send again as it was
       fit();
       scrollDown();
@@ -544,9 +528,8 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
   };
 
   // -- opening, closing, keyboard
-  const focusables = () => Array.from(panel.querySelectorAll(
-    "button:not([disabled]),textarea:not([disabled]),summary,a[href],[tabindex]:not([tabindex='-1'])",
-  )).filter((el) => el.getClientRects().length > 0);
+  const focusables = () => Array.from(panel.querySelectorAll("button:not(:disabled),textarea,summary"))
+    .filter((el) => el.getClientRects().length > 0);
 
   const show = (on) => {
     isOpen = on;
