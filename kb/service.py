@@ -88,9 +88,9 @@ def validate_question(
                     "which is not text; send valid UTF-8."
                 )
             content = input_text.without_controls(content)
-            if len(content) > 4 * settings.max_question_chars:
+            if len(content) > settings.max_history_turn_chars:
                 raise InputError(
-                    f"history[{i}].content is too long (at most {4 * settings.max_question_chars} characters)."
+                    f"history[{i}].content is too long (at most {settings.max_history_turn_chars} characters)."
                 )
             turns.append(Turn(role=role, content=content))
     k = settings.top_k if top_k is None else top_k
@@ -301,7 +301,9 @@ class KnowledgeBase:
         """CONTRACT.md's fields, then how answers are made: ``answers`` (the
         answerer's mode) and, with a model server, whether it can answer
         (``model_server``: ``status``, ``model``, ``detail``). ``status`` stays
-        ``ok`` when it cannot: questions are still answered, with quotes."""
+        ``ok`` when it cannot: questions are still answered, with quotes.
+        ``limits`` are the request's limits here (``KB_MAX_QUESTION_CHARS``,
+        ``KB_MAX_HISTORY_TURNS``), which the widget follows."""
         index = self.retriever.index()
         report: dict[str, Any] = {
             "status": "ok",
@@ -309,6 +311,11 @@ class KnowledgeBase:
             "chunks": len(index.chunks),
             "embedding_model": self.embedder.name,
             "answers": self.answerer.mode,
+            "limits": {
+                "question_chars": self.settings.max_question_chars,
+                "history_turns": self.settings.max_history_turns,
+                "history_turn_chars": self.settings.max_history_turn_chars,
+            },
         }
         if self.model_server is not None:
             report["model_server"] = self.model_server.status().to_dict()

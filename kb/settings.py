@@ -105,6 +105,11 @@ class Settings:
         return self.data_dir / "feedback.sqlite3"
 
     @property
+    def max_history_turn_chars(self) -> int:
+        """The longest earlier turn a question may bring: 4 times the longest question."""
+        return 4 * self.max_question_chars
+
+    @property
     def llm_enabled(self) -> bool:
         return bool(self.llm_base_url and self.llm_model)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import re
+import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -660,6 +661,38 @@ def test_a_long_conversation_still_fits_the_contract(page: Any, blog: Blog, app_
     assert len(sent.value.post_data_buffer) < 64 * 1024
     answers(page).nth(20).wait_for()  # the server took it: a 4xx would show an error instead
     assert page.locator(".msg.error").count() == 0
+
+
+@pytest.mark.browser
+def test_the_widget_follows_a_server_with_lower_limits(
+    page: Any, blog: Blog, app_server: Server, seeded_settings: Settings, tmp_path: Path
+) -> None:
+    """KB_MAX_HISTORY_TURNS=2 and KB_MAX_QUESTION_CHARS=300: /api/health says so, and the widget keeps to them."""
+    data = tmp_path / "kb"
+    shutil.copytree(seeded_settings.data_dir, data)
+    env = {
+        "KB_ALLOWED_ORIGINS": f"http://{BLOG_HOST}:{blog.port}",
+        "KB_MAX_HISTORY_TURNS": "2",
+        "KB_MAX_QUESTION_CHARS": "300",
+    }
+    with running_server(data, env=env) as low:
+        status, _, health = request(low.url + "/api/health")
+        assert status == 200
+        assert health["limits"] == {"question_chars": 300, "history_turns": 2, "history_turn_chars": 1200}
+        sent: list[dict[str, Any]] = []
+        page.on("request", lambda r: sent.append(r.post_data_json) if "/api/ask" in r.url else None)
+        page.goto(blog.url() + "?" + urlencode({"api": low.url, "open": "true"}))
+        page.wait_for_function("() => window.OmniKB")
+        questions = [QUESTION, FOLLOW_UP, "¿Y qué es una estrategia multicanal?"]
+        for n, question in enumerate(questions):
+            ask(page, question)
+            answers(page).nth(n).wait_for()  # a refusal would show an error instead
+        assert page.locator(".msg.error").count() == 0
+        assert [body["question"] for body in sent] == questions
+        assert [len(body["history"]) for body in sent] == [0, 2, 2]
+        assert all(len(turn["content"]) <= 1200 for body in sent for turn in body["history"])
+        page.locator("textarea").fill("¿" + "omnicanal " * 40 + "?")  # 402 characters
+        assert page.locator(".note").text_content().endswith("(402/300)")
 
 
 @pytest.mark.browser

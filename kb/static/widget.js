@@ -9,7 +9,8 @@
   const VERSION = "1.0.0";
   const MAX_TURNS = 20;
   const MAX_ANSWER_CHARS = 4000;
-  const limits = { question_chars: 2000 };  // the contract's
+  // The server's limits: the contract's until GET /api/health says its own (KB_MAX_*).
+  const limits = { question_chars: 2000, history_turns: MAX_TURNS, history_turn_chars: MAX_ANSWER_CHARS };
   const MAX_HISTORY_BYTES = 40000;
   const TIMEOUT_MS = 90000;
   const RTL = new Set(["ar", "he", "fa", "ur", "ps", "sd", "ug", "yi", "dv", "ku", "ckb"]);
@@ -193,15 +194,16 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
       sessionStorage.setItem(STORE_KEY, JSON.stringify({ items: items.slice(-2 * MAX_TURNS), open: isOpen }));
     } catch (err) { /* storage full or disabled: the conversation still works */ }
   };
-  // The newest turns that fit the contract: at most 20, each answer cut to 4000 characters,
-  // and well under the server's 64 KiB body limit.
+  // The newest turns that fit the server's limits, each cut to 4000 characters at most, and
+  // well under its 64 KiB body limit.
   const history = () => {
     const turns = [];
     let bytes = 0;
-    for (let i = items.length - 1; i >= 0 && turns.length < MAX_TURNS; i--) {
+    for (let i = items.length - 1; i >= 0 && turns.length < limits.history_turns; i--) {
       const item = items[i];
-      const turn = item.role === "user" ? { role: "user", content: item.text }
-        : { role: "assistant", content: String(item.answer.answer).slice(0, MAX_ANSWER_CHARS) };
+      const content = String(item.role === "user" ? item.text : item.answer.answer)
+        .slice(0, Math.min(MAX_ANSWER_CHARS, limits.history_turn_chars));
+      const turn = { role: item.role, content };
       bytes += new TextEncoder().encode(JSON.stringify(turn)).length;
       if (bytes > MAX_HISTORY_BYTES) break;
       turns.unshift(turn);
@@ -436,7 +438,12 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     return final;
   };
 
+  let learnt = null;
+  const learn = () => learnt || (learnt = fetch(config.base + "/api/health", { credentials: "omit" })
+    .then((res) => res.json()).then((body) => Object.assign(limits, body.limits)).catch(() => {}));
+
   const request = async (question, onToken) => {
+    await learn();
     const body = { question, history: history() };
     const clock = withTimeout();
     try {
@@ -541,6 +548,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
   const open = () => {
     if (isOpen) return;
     show(true);
+    learn();
     scrollDown();
     fit();
     input.focus();
