@@ -444,6 +444,25 @@ def test_arabic_question_lays_the_panel_out_right_to_left(
 
 
 @pytest.mark.browser
+def test_the_greeting_stays_in_the_pages_language(page: Any, blog: Blog, app_server: Server) -> None:
+    """On a Spanish page, an Arabic conversation turns the labels Arabic, not the greeting shown before it."""
+    spanish = "¡Hola! Pregúntame lo que quieras sobre los artículos de este sitio."
+    open_blog(page, blog)
+    page.locator(".launcher").click()
+    greeting = page.locator(".msg.greeting")
+    assert greeting.text_content() == spanish
+    ask(page, ARABIC_QUESTION)
+    answers(page).first.wait_for()
+    assert page.locator("[role=dialog]").get_attribute("lang") == "ar"
+    assert greeting.text_content() == spanish and greeting.get_attribute("lang") == "es"
+    page.reload()  # the conversation comes back from the session, in Arabic; the greeting in Spanish
+    page.wait_for_function("() => window.OmniKB")
+    answers(page).first.wait_for()
+    assert page.locator("textarea").get_attribute("placeholder") == "اكتب سؤالك…"
+    assert greeting.text_content() == spanish and greeting.get_attribute("lang") == "es"
+
+
+@pytest.mark.browser
 def test_a_hebrew_question_gets_hebrew_labels_before_the_answer(page: Any, blog: Blog, app_server: Server) -> None:
     """Right-to-left text is not all Arabic: Hebrew letters say Hebrew from the first keystroke."""
     held: list[Any] = []

@@ -265,8 +265,14 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     S = strings(lang);
     relabel();
     fit();
-    const greeting = log.querySelector(".greeting");
-    if (greeting && !config.greeting && !items.length) greeting.textContent = S.greeting;
+  };
+  // The greeting stays in the page's language, whatever language the conversation turns to.
+  const greet = () => {
+    const el = log.querySelector(".greeting");
+    if (el && !config.greeting) {
+      el.lang = STRINGS[config.language] ? config.language : "en";
+      el.textContent = strings(el.lang).greeting;
+    }
   };
   // Labels in the other languages omnikb speaks come from the server, once per language.
   const asked = new Set();
@@ -278,6 +284,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
       .then((body) => {
         if (!body || !Array.isArray(body.strings) || body.strings.length !== KEYS.length) return;
         STRINGS[lang] = body.strings.map(String);
+        greet();
         if (panel.lang === lang) useStrings(lang);
       })
       .catch(() => {});  // offline, or a language omnikb does not speak: the labels stay
@@ -354,9 +361,8 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
   };
 
   const renderAll = () => {
-    log.textContent = "";
-    const greeting = config.greeting || S.greeting;
-    if (greeting) log.appendChild(h("li", { class: "msg bot greeting", dir: "auto", text: greeting }));
+    log.replaceChildren(h("li", { class: "msg bot greeting", dir: "auto", text: config.greeting }));
+    greet();
     items.forEach((item) => log.appendChild(item.role === "user" ? userBubble(item.text) : answerBubble(item.answer)));
     scrollDown();
   };
