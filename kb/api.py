@@ -343,27 +343,30 @@ def create_api(settings: Settings, kb: KnowledgeBase | None = None) -> FastAPI:
 
 
 def _add_api_not_found(app: FastAPI) -> None:
-    """Unknown ``/api/…`` paths get the error shape (the chat, mounted at ``/``, would say otherwise)."""
+    """Unknown ``/api/…`` paths, and ``/api`` itself, get the error shape (the chat,
+    mounted at ``/``, would answer them with its own ``{"detail": …}``)."""
 
-    @app.api_route("/api/{rest:path}", methods=list(METHODS), include_in_schema=False)
-    def _not_found(rest: str, request: Request) -> None:
+    def _not_found(request: Request) -> None:
+        path = _shown(request.url.path, 100)
         allowed = [m for m in METHODS if m != request.method and _routed(request, m, catch_all)]
         if allowed:
             raise HTTPException(
                 405,
-                f"/api/{rest} does not accept {request.method}; use {', '.join(allowed)}.",
+                f"{path} does not accept {request.method}; use {', '.join(allowed)}.",
                 headers={"Allow": ", ".join(allowed)},
             )
-        raise HTTPException(404, f"No API endpoint {request.method} /api/{rest}. See /docs for the endpoints.")
+        raise HTTPException(404, f"No API endpoint {request.method} {path}. See /docs for the endpoints.")
 
-    catch_all = app.router.routes[-1]
+    for path in ("/api", "/api/{rest:path}"):
+        app.add_api_route(path, _not_found, methods=list(METHODS), include_in_schema=False)
+    catch_all = tuple(app.router.routes[-2:])
 
 
-def _routed(request: Request, method: str, catch_all: BaseRoute) -> bool:
+def _routed(request: Request, method: str, catch_all: tuple[BaseRoute, ...]) -> bool:
     """Whether a route before ``catch_all`` (the ones that can take an /api/ path) takes it with ``method``."""
     scope = {**request.scope, "method": method}
     for route in request.app.router.routes:
-        if route is catch_all:
+        if any(route is last for last in catch_all):
             return False
         if route.matches(scope)[0] == Match.FULL:
             return True

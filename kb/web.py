@@ -352,7 +352,7 @@ class ChatWritesOnly:
         root = str(scope.get("root_path", ""))
         if root and path.startswith(root):
             path = path[len(root) :]
-        if path.startswith("/api/") or path.rstrip("/") in CHAT_WRITES:
+        if path == "/api" or path.startswith("/api/") or path.rstrip("/") in CHAT_WRITES:
             await self.app(scope, receive, send)
             return
         log.info("refused %s %s: not an endpoint of this server", scope["method"], path)

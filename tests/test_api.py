@@ -202,6 +202,17 @@ def test_unknown_api_path_404(server: Server) -> None:
     assert_error(status, payload, 404, "not_found")
 
 
+def test_api_itself_and_every_method_on_unknown_paths_get_the_error_shape(server: Server) -> None:
+    """``GET /api`` (no trailing slash) was answered by the chat's mount with ``{"detail": "Not Found"}``."""
+    for method in ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"):
+        for path in ("/api", "/api/", "/api/nothing-here", "/api/health/extra"):
+            status, _, payload = request(server.url + path, method, {} if method in ("POST", "PUT", "PATCH") else None)
+            assert_error(status, payload, 404, "not_found")
+            assert f"{method} {path}" in payload["error"]["message"], (method, path)
+    status, headers, body = request(server.url + "/api", "HEAD")
+    assert status == 404 and body == "" and headers["content-type"] == "application/json"
+
+
 def test_wrong_method_405_says_which_to_use(server: Server) -> None:
     status, headers, payload = request(server.url + "/api/ask")
     assert_error(status, payload, 405, "method_not_allowed")
