@@ -94,8 +94,8 @@ def load_folder(folder: Path, max_bytes: int) -> Loaded:
         seen_hashes[doc.content_hash] = doc.source
         documents.append(doc)
     problems.extend(_others(others))
-    for problem in problems:
-        log.info("skipped %s: %s", problem.path, problem.reason)
+    # Not logged here: the front door reports each problem once (``kb ingest`` lists them),
+    # with what the ingest learns later (a repeat of another post, an indexed version kept).
     return Loaded(tuple(documents), tuple(problems))
 
 

@@ -235,3 +235,31 @@ def test_a_reader_that_goes_away_stops_the_answer_quietly(seeded_settings: Setti
         _, stderr = process.communicate(timeout=300)
         assert process.returncode == 141, stderr.decode()
         assert stderr.decode() == "", args
+
+
+ARTICLE = (
+    "Click and collect in small shops\n\nA shop that lets its customers order online and collect in store sells more.\n"
+)
+
+
+def test_verbose_ingest_reports_each_skipped_file_once_with_its_reason(tmp_path: Path) -> None:
+    """``kb -v ingest`` listed each skipped file twice: as a log line of the loader and in the report."""
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "a-post.txt").write_text(ARTICLE, encoding="utf-8")
+    (folder / "b-copy.txt").write_text(ARTICLE, encoding="utf-8")
+    (folder / "empty.md").write_bytes(b"")
+    (folder / "latin1.md").write_bytes("Canais de comunicação".encode("latin-1"))
+    (folder / "photo.png").write_bytes(b"\x89PNG")
+    result = kb("-v", "ingest", str(folder), "--quiet", data_dir=tmp_path / "data")
+    assert result.returncode == 5, result.stderr
+    reasons = {
+        "b-copy.txt": "same text as a-post.txt",
+        "empty.md": "the file is empty",
+        "latin1.md": "not UTF-8",
+        "photo.png": "not one of .txt",
+    }
+    for name, reason in reasons.items():
+        lines = [line for line in result.stderr.splitlines() if name in line]
+        assert len(lines) == 1 and reason in lines[0], (name, result.stderr)
+    assert "1 added" in result.stderr and "4 skipped" in result.stderr
