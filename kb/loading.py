@@ -7,6 +7,7 @@ import hashlib
 import logging
 import os
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -188,12 +189,38 @@ def declared_charset(raw: bytes) -> str | None:
         return None
 
 
+# Share of a UTF-16/UTF-32 file's characters that may be no text (undecodable, control
+# characters, unassigned or private code points) before it is taken for a binary file:
+# bytes that are not text decode mostly as such (a fifth of them or more), while a text
+# saved as UTF-16 that one bad byte spoils has one.
+MAX_NON_TEXT_SHARE = 0.05
+_TEXT_CONTROLS = frozenset("\t\n\r\x0c")
+_NON_TEXT_CATEGORIES = frozenset(("Cc", "Cn", "Co", "Cs"))
+
+
+def _reads_as_text(raw: bytes, encoding: str) -> bool:
+    """Whether ``raw``, which starts with ``encoding``'s byte order mark, is text in it."""
+    sample = raw[:8192].decode(encoding, errors="replace")
+    if not sample:
+        return True
+    odd = sum(
+        1
+        for ch in sample
+        if ch == "\ufffd" or (ch not in _TEXT_CONTROLS and unicodedata.category(ch) in _NON_TEXT_CATEGORIES)
+    )
+    return odd <= MAX_NON_TEXT_SHARE * len(sample)
+
+
 def decode(raw: bytes, html: bool = False) -> str:
     """The text of a file: UTF-8 (with or without a BOM), or UTF-16/UTF-32 with a BOM;
     an HTML page that is not UTF-8 in the encoding it declares (an old
     WordPress export saved on Windows says windows-1252)."""
     encoding = next((name for bom, name in _BOMS if raw.startswith(bom)), None)
     if encoding:
+        if not _reads_as_text(raw, encoding):
+            # A picture or an archive whose first bytes happen to be a byte order mark ("FF FE").
+            name = encoding.upper()
+            raise IngestError(f"binary file, not text (it starts with {name}'s byte order mark; the rest is not text)")
         try:
             return raw.decode(encoding)
         except UnicodeDecodeError as exc:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import codecs
+import random
 from pathlib import Path
 
 import pytest
@@ -350,6 +351,26 @@ def test_a_utf16_file_with_its_byte_order_mark_is_text_not_binary(tmp_path: Path
     assert {d.title for d in loaded.documents} == {"Notas de Windows"}
     assert loaded.documents[1].text == text
     assert [(p.path, p.reason) for p in loaded.problems] == [("no-bom.txt", "binary file (it contains NUL bytes)")]
+
+
+def test_a_binary_file_that_starts_like_utf16_is_told_it_is_binary(tmp_path: Path) -> None:
+    """A picture whose first bytes were FF FE was refused as "not valid UTF-16", as if it were a text to re-save."""
+    noise = random.Random(7).randbytes(3000)
+    (tmp_path / "photo.txt").write_bytes(codecs.BOM_UTF16_LE + noise)
+    (tmp_path / "tiny.md").write_bytes(b"\xff\xfe\x00\x01\x02binary")
+    (tmp_path / "wide.txt").write_bytes(codecs.BOM_UTF32_LE + noise)
+    # A text saved as UTF-16 that one bad byte spoils is still a text to mend.
+    spoiled = codecs.BOM_UTF16_LE + "Notas de Windows\n\nUm artigo.".encode("utf-16-le") + b"\x00\xd8"
+    (tmp_path / "spoiled.txt").write_bytes(spoiled + "Mais texto.".encode("utf-16-le"))
+    loaded = load_folder(tmp_path, 10_000)
+    assert not loaded.documents
+    reasons = {p.path: p.reason for p in loaded.problems}
+    for name, encoding in (("photo.txt", "UTF-16"), ("tiny.md", "UTF-16"), ("wide.txt", "UTF-32")):
+        assert reasons[name] == (
+            f"binary file, not text (it starts with {encoding}'s byte order mark; the rest is not text)"
+        ), name
+    assert reasons["spoiled.txt"].startswith("not valid UTF-16 (byte ")
+    assert all(p.broken for p in loaded.problems)
 
 
 def test_a_title_without_any_text_is_not_an_article() -> None:
