@@ -126,12 +126,17 @@ def detect(
     script = _by_script(text, letters, ignored)
     if script is not None:
         return script
+    if len({letter.casefold() for letter in letters}) < MIN_TELLING_LETTERS and _by_cues(text) is None:
+        # "a a a", "ok", "xxxx": too few letters to tell a language by, however
+        # many times they are repeated; as with none at all.
+        return context or default
     masked = " ".join(w for w in WORD.findall(text) if w.casefold() not in ignored)
     sample = masked if len(masked) >= 3 else text
     with _lock:
         ranked = _detector().compute_language_confidence_values(sample[:5000])
-    if not ranked:
-        return default
+    if not ranked or ranked[0].value <= 0:
+        # No language has any evidence ("ab ab ab …"): the first in the list is no guess.
+        return context or default
     code, confidence = ranked[0].language.iso_code_639_1.name.lower(), ranked[0].value
     if confidence < UNSURE or (len(WORD.findall(text)) <= SHORT_TEXT_WORDS and confidence < SURE):
         # A short question gives the detector little to go on: unless it is
@@ -226,6 +231,9 @@ def _by_script(text: str, letters: list[str], ignored: Collection[str] = ()) -> 
     return next((code for pattern, code in _SCRIPTS if code in _CJK and pattern.search(text)), None)
 
 
+# A text with fewer different letters than this ("ok", "a a a", "xxxx") tells
+# no language by them, unless one is a cue (a word or letter of one language).
+MIN_TELLING_LETTERS = 3
 # A short question ("Und Zalando?", "What is autolyse?") gives the statistical
 # detector too little text; its function words and letters tell more. Each
 # list keeps only the words no other list has (``_CUE_WORDS``).

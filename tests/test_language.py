@@ -15,6 +15,7 @@ from kb.language import (
     traditional_tag,
     writes_traditional,
 )
+from kb.models import Question
 from kb.probes import OFF_TOPIC_PROBES
 from kb.service import KnowledgeBase, validate_question
 from kb.web_text import LANGUAGE_NAMES, SCRIPT_VARIANTS, UI
@@ -224,3 +225,28 @@ def test_chinese_text_tells_its_script_when_its_characters_do() -> None:
     assert writes_traditional("全通路和多通路有什麼不同？這個問題") is True
     assert writes_traditional("全渠道和多渠道有什么不同？这个问题") is False
     assert writes_traditional("全渠道") is None
+
+
+UNTELLING = ("a " * 1000, "a a a", "a", "ok", "OK", "xxxx", "ab " * 200, "?? ??")
+
+
+@pytest.mark.parametrize("text", UNTELLING, ids=lambda text: text[:12].strip() or "marks")
+def test_a_text_of_too_few_letters_tells_nothing_and_falls_back_as_one_without_letters(text: str) -> None:
+    """ "a " * 1000 was Arabic (the detector, sure of nothing, named the first language it
+    knows), "a a a" Catalan and "ok" Czech: a text with no letters falls back to the
+    conversation's language, else the default, and so do these."""
+    assert detect(text) == detect("?") == "en"
+    assert detect(text, default="pt") == "pt"
+    for context in ("es", "ar", "nl"):
+        assert detect(text, context=context) == context
+
+
+def test_a_short_word_that_tells_its_language_still_does() -> None:
+    assert detect("Oui") == "fr" and detect("Nein") == "de" and detect("Hola") == "es"
+
+
+def test_a_repeated_letter_is_answered_in_the_reader_s_language(kb: KnowledgeBase) -> None:
+    for reader in (None, "pt"):
+        question = validate_question(("a " * 1000).strip())
+        answer = kb.ask(Question(question.text, reader_language=reader))
+        assert answer.language == (reader or "en"), reader
