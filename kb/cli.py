@@ -18,6 +18,7 @@ from kb.errors import BackendUnavailableError, IngestError, KBError
 from kb.i18n import message
 from kb.models import CORRECTION_SEPARATOR, Answer, Correction, Turn
 from kb.settings import Settings
+from kb.text import shown_name
 
 log = logging.getLogger("kb")
 
@@ -97,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.WARNING - 10 * min(args.verbose, 2),
         format="%(levelname)s %(name)s: %(message)s",
-        handlers=[_LogHandler(sys.stderr)],
+        handlers=[_log_handler()],
     )
     for noisy in ("chromadb", "httpx", "urllib3", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.WARNING - 10 * (args.verbose - 1)))
@@ -105,7 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings_from(args)
         return COMMANDS[args.command](args, settings)
     except KBError as exc:
-        sys.stderr.write(f"error: {visible(str(exc))}\n")
+        # One line: a message may quote a file's name, and a name may hold a line break.
+        sys.stderr.write(f"error: {shown_name(str(exc))}\n")
         return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
@@ -205,6 +207,20 @@ class _LogHandler(logging.StreamHandler):
         super().emit(record)
 
 
+class _OneLineFormatter(logging.Formatter):
+    """A record's message on one line, its control characters escaped (it may quote a
+    file's name); a traceback after it stays as it is."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return shown_name(super().formatMessage(record))
+
+
+def _log_handler() -> logging.Handler:
+    handler = _LogHandler(sys.stderr)
+    handler.setFormatter(_OneLineFormatter("%(levelname)s %(name)s: %(message)s"))
+    return handler
+
+
 def _stream_to(out: TextIO, stream: Any) -> Answer:
     final: Answer | None = None
     _ANSWER_LINE.out, _ANSWER_LINE.open, _ANSWER_LINE.ended = out, False, False
@@ -236,12 +252,14 @@ def render_citations(answer: Answer) -> str:
     lines = ["", message("sources", answer.language) + ":"]
     for citation in answer.citations:
         chunk = citation.chunk
-        lines.append(f"[{citation.id}] {chunk.title} — {chunk.source} ({chunk.language}, {chunk.start}-{chunk.end})")
+        source = shown_name(chunk.source)
+        lines.append(f"[{citation.id}] {chunk.title} — {source} ({chunk.language}, {chunk.start}-{chunk.end})")
         quoted = " ".join(chunk.text.split())
         lines.append(f"    {quoted[:300]}{'…' if len(quoted) > 300 else ''}")
         for alt in citation.alternatives:
             lines.append(
-                f"    ({message('alternative', answer.language)} {alt.language}: {alt.source} {alt.start}-{alt.end})"
+                f"    ({message('alternative', answer.language)} {alt.language}: {shown_name(alt.source)} "
+                f"{alt.start}-{alt.end})"
             )
     return visible("\n".join(lines)) + "\n"
 
@@ -335,8 +353,8 @@ def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cell(field: str) -> str:
-    """One tab-separated field: visible, and kept on its line."""
-    return visible(field).replace("\t", "\\t").replace("\n", "\\n")
+    """One tab-separated field: visible, and kept on its line (as ``kb show`` takes a source)."""
+    return shown_name(field)
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
@@ -353,20 +371,21 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             from tqdm import tqdm
 
             bar = tqdm(total=total, unit="passage", desc="embedding", file=sys.stderr)
-        bar.set_postfix_str(visible(source))
+        bar.set_postfix_str(shown_name(source))
         bar.update(done - bar.n)
 
     folder = args.folder or kb.default_folder()
     if args.folder is None and not args.quiet:
-        sys.stderr.write(visible(f"Ingesting {folder}") + "\n")
+        sys.stderr.write(shown_name(f"Ingesting {folder}") + "\n")
     try:
         report = kb.ingest(folder, progress)
     finally:
         if bar is not None:
             bar.close()
     for problem in report.problems:
-        sys.stderr.write(visible(f"skipped {problem.path}: {problem.reason}") + "\n")
-    sys.stderr.write(report.summary() + "\n")
+        # One line each, whatever the file is called ("news\\nletter.txt", as `kb show` takes it).
+        sys.stderr.write(shown_name(f"skipped {problem.path}: {problem.reason}") + "\n")
+    sys.stderr.write(shown_name(report.summary()) + "\n")
     if report.broken:
         # The rest is indexed, but a script (cron, CI) must see that an article is not.
         files = sum(p.files for p in report.broken)

@@ -24,6 +24,7 @@ from kb.query import standalone_query
 from kb.retrieval import CorpusIndex, Retrieval, Retriever
 from kb.settings import MAX_TOP_K, Settings
 from kb.store import Store
+from kb.text import shown_name
 
 if TYPE_CHECKING:
     from kb.model_probe import ModelServerProbe
@@ -286,8 +287,9 @@ class KnowledgeBase:
         index = self.retriever.index()
         if source not in index.documents:
             # The same name in another Unicode form: macOS writes "café" decomposed,
-            # a reader types it composed.
-            source = next((s for s in index.documents if _same_name(s, source)), source)
+            # a reader types it composed. Or the name as `kb sources` shows it, its
+            # control characters escaped ("news\\nletter.txt"): what a reader can type.
+            source = next((s for s in index.documents if _same_name(s, source) or shown_name(s) == source), source)
         if source not in index.documents:
             raise SourceNotFoundError(
                 f"No source named {source!r}. `kb sources` or GET /api/sources lists the indexed documents."

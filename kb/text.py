@@ -145,3 +145,17 @@ def unwrapped(text: str) -> str:
         else:
             out.append(line)
     return "\n".join(out)
+
+
+# What a terminal would obey rather than show in a file's name, and what would
+# break its line: C0 controls (tab and line feed too), DEL, C1 controls, line
+# and paragraph separators, the bidi controls that reorder a line, and the lone
+# surrogates that stand for bytes of a name that are not UTF-8.
+_NAME_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def shown_name(name: str) -> str:
+    """``name`` (a file's, a folder's) on one line, each control character as its
+    escape: "news\\nletter.txt" for a name with a line break in it. ``kb show``
+    takes a source in this form too."""
+    return _NAME_CONTROLS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), name)

@@ -263,3 +263,32 @@ def test_verbose_ingest_reports_each_skipped_file_once_with_its_reason(tmp_path:
         lines = [line for line in result.stderr.splitlines() if name in line]
         assert len(lines) == 1 and reason in lines[0], (name, result.stderr)
     assert "1 added" in result.stderr and "4 skipped" in result.stderr
+
+
+def test_a_name_with_control_characters_is_shown_escaped_and_kb_show_takes_it_so(tmp_path: Path) -> None:
+    """A file named with a line break in it split the ingest's lines, and `kb show` could not
+    find it by the name `kb sources` printed ("news\\nletter.txt")."""
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "news\nletter.txt").write_text(ARTICLE, encoding="utf-8")
+    (folder / "tab\there.txt").write_text("Returns\n\nReturning an online order to a shop is what people want.\n")
+    (folder / "red\n\x1b[31m.md").write_bytes(b"")
+    data = tmp_path / "data"
+    ingested = kb("ingest", str(folder), "--quiet", data_dir=data)
+    assert ingested.returncode == 0, ingested.stderr
+    assert ingested.stderr.splitlines()[0] == "skipped red\\n\\x1b[31m.md: the file is empty"
+    assert "\x1b" not in ingested.stderr and "2 added" in ingested.stderr
+    listed = kb("sources", data_dir=data)
+    assert listed.returncode == 0, listed.stderr
+    shown = [line.split("\t")[0] for line in listed.stdout.splitlines()]
+    assert shown == ["news\\nletter.txt", "tab\\there.txt"]
+    for name, raw in zip(shown, ("news\nletter.txt", "tab\there.txt"), strict=True):
+        by_shown, by_raw = kb("show", name, data_dir=data), kb("show", raw, data_dir=data)
+        assert by_shown.returncode == by_raw.returncode == 0, by_shown.stderr
+        assert by_shown.stdout == by_raw.stdout == (folder / raw).read_text(encoding="utf-8").strip()
+    as_json = json.loads(kb("show", "news\\nletter.txt", "--json", data_dir=data).stdout)
+    assert as_json["source"] == "news\nletter.txt"  # the JSON names the file as it is
+    answer = kb("ask", "Can customers order online and collect in store?", data_dir=data)
+    assert answer.returncode == 0 and "— news\\nletter.txt (en," in answer.stdout, answer.stdout
+    missing = kb("show", "nothing\\nhere.txt", data_dir=data)
+    assert missing.returncode == 4 and missing.stderr.count("\n") == 1 and "No source named" in missing.stderr
