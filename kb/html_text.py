@@ -111,8 +111,9 @@ class _TextExtractor(HTMLParser):
     Elements that a browser shows apart are kept apart, so that no two words
     or numbers run together: a table row is one line with " | " between its
     cells, a definition list's terms and definitions are lines of their own,
-    an ``<ol>``'s items keep their numbers ("1. ", from its ``start``), and
-    links with nothing between them are set apart by a space.
+    an ``<ol>``'s items keep their numbers ("1. ", from its ``start``),
+    links with nothing between them are set apart by a space, and a ``<pre>``
+    keeps its lines (elsewhere a line break in the markup is a space).
     """
 
     _BLOCK: ClassVar[frozenset[str]] = frozenset(
@@ -140,6 +141,8 @@ class _TextExtractor(HTMLParser):
         "p div ul ol dl table h1 h2 h3 h4 h5 h6 blockquote pre section article main header footer aside "
         "figure nav form hr address details fieldset".split()
     )
+    # Elements whose line breaks are kept (a recipe's table of amounts, a poem, code).
+    _PREFORMATTED: ClassVar[frozenset[str]] = frozenset(("pre", "listing"))
     _INLINE: ClassVar[frozenset[str]] = frozenset(
         "a abbr b bdi bdo cite code data dfn em i kbd mark q s samp small span strong sub sup time u var".split()
     )
@@ -160,6 +163,7 @@ class _TextExtractor(HTMLParser):
         self._header = 0
         self._region = {"article": 0, "main": 0, "container": 0}
         self._in_title = False
+        self._pre = 0  # inside <pre>: its line breaks are the text's
         self._capturing: list[_Capture] = []
         self._after_link = False  # a link just ended, with no text since
 
@@ -215,7 +219,8 @@ class _TextExtractor(HTMLParser):
             return
         if data.strip():
             self._after_link = False
-        data = data.replace("\n", " ")
+        if not self._pre:
+            data = data.replace("\n", " ")
         if self._in_title:
             self.title.append(data)
             return
@@ -252,6 +257,7 @@ class _TextExtractor(HTMLParser):
         self._skip += element.skip
         self._frame += element.frame
         self._header += element.header
+        self._pre += element.tag in self._PREFORMATTED
         if element.region:
             self._region[element.region] += 1
 
@@ -260,6 +266,7 @@ class _TextExtractor(HTMLParser):
         self._skip -= element.skip
         self._frame -= element.frame
         self._header -= element.header
+        self._pre -= element.tag in self._PREFORMATTED
         if element.region:
             self._region[element.region] -= 1
         if element.tag == "title":

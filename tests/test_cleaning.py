@@ -496,3 +496,15 @@ def test_a_heading_s_id_is_markup() -> None:
         "## Shoes {.small #shoes}\n\nTwo pairs.\n\n## Sets {x}\n"
     )
     assert _lines(text) == ["Travel Packing List", "Pack light.", "Shoes", "Two pairs.", "Sets {x}"]
+
+
+def test_an_html_pre_keeps_its_lines() -> None:
+    """A <pre>'s lines (a recipe's amounts, a config file) ran together into one line."""
+    page = (
+        "<html><body><article><h1>Feeding a starter</h1><p>My schedule,\nevery day:</p>"
+        "<pre>\nflour   50 g\nwater   50 g\n\n  starter 10 g</pre><p>Then wait.</p></article></body></html>"
+    )
+    doc = parse("starter.html", page.encode())
+    assert doc.text == (
+        "Feeding a starter\n\nMy schedule, every day:\n\nflour 50 g\n\nwater 50 g\n\nstarter 10 g\n\nThen wait."
+    )
