@@ -94,7 +94,9 @@ def chunk_document(doc: Document, max_chars: int = 550, min_chars: int = 250) ->
             spans.append((current[0].start, current[-1].end, heading))
             current.clear()
 
-    for block in blocks(text):
+    found = blocks(text)
+    heads = _table_heads(text, found)
+    for block in found:
         if block.kind == "heading":
             # Consecutive headings (title, subtitle, caption) stay together.
             if not all(b.kind == "heading" for b in current):
@@ -109,15 +111,22 @@ def chunk_document(doc: Document, max_chars: int = 550, min_chars: int = 250) ->
             if current and all(b.kind == "heading" for b in current):
                 pieces[0] = (current[0].start, pieces[0][1])
                 current.clear()
+            elif current and current[-1].start in heads:
+                # A table's header row goes with its first (long) row.
+                pieces[0] = (current.pop().start, pieces[0][1])
             flush()
             spans.extend((s, e, heading) for s, e in pieces)
             continue
         size = current[-1].end - current[0].start if current else 0
         only_heading = all(b.kind == "heading" for b in current)
         if current and size + length + 2 > max_chars and size >= min_chars and not only_heading:
+            # A table's header row opens the passage of its first row, not closes the one before:
+            # alone, it is a quote of column names.
+            head = current.pop() if current[-1].start in heads else None
             flush()
+            current.extend([head] if head is not None else [])
         current.append(block)
-        if current[-1].end - current[0].start >= max_chars:
+        if current[-1].end - current[0].start >= max_chars and block.start not in heads:
             flush()
     flush()
     return [
@@ -134,6 +143,18 @@ def chunk_document(doc: Document, max_chars: int = 550, min_chars: int = 250) ->
         )
         for n, (start, end, head) in enumerate(spans)
     ]
+
+
+def _table_heads(text: str, found: list[Block]) -> frozenset[int]:
+    """Where each table's header row starts: a row (a "bullet" block of cells) after a
+    block that is not one, and before one that is."""
+
+    def row(i: int) -> bool:
+        return 0 <= i < len(found) and found[i].kind == "bullet" and bool(
+            _TABLE_ROW.search(text[found[i].start : found[i].end])
+        )
+
+    return frozenset(b.start for i, b in enumerate(found) if row(i) and not row(i - 1) and row(i + 1))
 
 
 def _split_long(text: str, start: int, end: int, max_chars: int, min_chars: int) -> list[tuple[int, int]]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from kb.chunking import PARAGRAPH_SLACK, blocks, chunk_document
-from kb.loading import load_folder
+from kb.loading import load_folder, parse
 from kb.models import Document
 from kb.text import sentence_spans
 from tests.conftest import SEEDS
@@ -89,3 +89,30 @@ def test_a_paragraph_well_over_the_limit_is_split_between_sentences() -> None:
     pieces = [c for c in chunks if c.text.startswith("Sentence") or "Sentence number 0" in c.text]
     assert len(pieces) >= 2
     assert all(c.text.endswith(".") for c in pieces)
+
+
+TABLE_PAGE = """# Opening hours
+
+Our shops open at different times across the region, and the table below lists them for each town we serve.
+Weekend hours differ; holidays are announced on the front page a week ahead, and the online shop never closes.{pad}
+
+| Town | Weekdays | Saturday |
+|---|---|---|
+| Lisbon | 9-19 | 10-14 |
+| Porto | 9-18 | 10-13 |
+| Braga | 10-18 | closed |
+
+Click and collect orders wait three days.
+"""
+
+
+@pytest.mark.parametrize("max_chars", [300, 450, 550, 700])
+def test_a_tables_header_row_stays_with_its_first_row(max_chars: int) -> None:
+    """A passage could end with a table's header row, which was then quoted alone: column names, no data."""
+    for words in range(40):
+        page = TABLE_PAGE.format(pad=" More words here." * words)
+        doc = parse("hours.md", page.encode())
+        chunks = chunk_document(doc, max_chars=max_chars, min_chars=max_chars // 2)
+        assert all(doc.text[c.start : c.end] == c.text for c in chunks)
+        with_header = [c for c in chunks if "Town | Weekdays | Saturday" in c.text]
+        assert len(with_header) == 1 and "Lisbon | 9-19 | 10-14" in with_header[0].text, (words, chunks)
