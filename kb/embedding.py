@@ -31,6 +31,13 @@ MAX_TOKENS = 512
 SparseVector = tuple[np.ndarray, np.ndarray]
 
 
+def row_lengths(matrix: Any) -> np.ndarray:
+    """The Euclidean length of each row of a sparse matrix of latent terms (for cosines)."""
+    if matrix is None:
+        return np.zeros(0)
+    return np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1), dtype=np.float64).ravel())
+
+
 def sparse_column(vector: SparseVector, width: int) -> np.ndarray:
     """``vector`` as a dense column of ``width`` terms, to score a passage matrix with ``matrix @ column``."""
     ids, weights = vector

@@ -26,7 +26,7 @@ from chromadb.errors import NotFoundError
 
 from kb.alignment import alignment
 from kb.chunking import opening_headings
-from kb.embedding import Embedder, SparseVector, sparse_column
+from kb.embedding import Embedder, SparseVector, row_lengths, sparse_column
 from kb.language import FUNCTION_WORDS, readability, words
 from kb.lexical import BM25, tokenize
 from kb.models import Chunk, Hit
@@ -74,11 +74,13 @@ class CorpusIndex:
     # Each heading that opens passages (as index terms), with their rows.
     headed: dict[tuple[str, ...], tuple[int, ...]] = field(default_factory=dict)
     sparse: Any = None  # scipy CSR matrix of the passages' latent terms, if the model has them
+    sparse_norms: np.ndarray = field(default_factory=lambda: np.zeros(0))  # each row's length, for cosines
     vocabulary: Vocabulary = field(default_factory=Vocabulary)  # the words of the passages and titles
 
     @classmethod
     def build(cls, store: Store, generation: int) -> CorpusIndex:
         chunks, vectors, sparse = store.all_chunks_with_sparse(generation)
+        matrix = _sparse_matrix(sparse)
         documents = {d.source: d for d in store.documents(generation)}
         translations: dict[str, str] = {}
         for doc in documents.values():
@@ -100,7 +102,8 @@ class CorpusIndex:
             shared_words=_shared_words(chunks),
             by_source=rows_of,
             language_means=_language_means(chunks, vectors),
-            sparse=_sparse_matrix(sparse),
+            sparse=matrix,
+            sparse_norms=row_lengths(matrix),
             quantities=np.array([states_quantity(c.text) for c in chunks], dtype=np.float64),
             twins=_twins(vectors, translations, rows_of),
             headed=_headed(chunks),
@@ -181,6 +184,8 @@ class Retrieval:
     lexical_terms: int
     best_sparse: float | None = None
     query_terms: int | None = None  # the query's index terms, known to the corpus or not
+    # The best cosine of the query's latent terms with any passage's (None without a sparse head).
+    sparse_cosine: float | None = None
     index: CorpusIndex | None = None  # the generation searched
     # A follow-up's own words, scored alone (without hits): whether they are
     # about the sources without the conversation's subject.
@@ -322,7 +327,9 @@ class Retriever:
         # What the question asks about: its terms, without any language's
         # function words ("porquê", "warum"), which the index keeps.
         terms = tokenize(query, ignore=FUNCTION_WORDS)
-        summary = Retrieval((), best_dense, len(index.bm25.known(terms)), best_sparse, len(terms), index)
+        cosine = _best_cosine(index.sparse, index.sparse_norms, query_sparse[0] if query_sparse else None)
+        known = len(index.bm25.known(terms))
+        summary = Retrieval((), best_dense, known, best_sparse, len(terms), index=index, sparse_cosine=cosine)
         return Scored(fused, dense_score, lexical_score, headed, summary)
 
     def _select(
@@ -400,6 +407,17 @@ def _sparse_scores(matrix: Any, rows: np.ndarray, query: SparseVector | None) ->
     if matrix is None or query is None:
         return None
     return np.asarray(matrix[rows] @ sparse_column(query, matrix.shape[1])).ravel()
+
+
+def _best_cosine(matrix: Any, norms: np.ndarray, query: SparseVector | None) -> float | None:
+    """The best cosine of ``query``'s latent terms with any passage's (all of them, not only the candidates)."""
+    if matrix is None or query is None or not matrix.shape[0]:
+        return None
+    length = float(np.linalg.norm(query[1]))
+    if length == 0.0:
+        return 0.0
+    scores = np.asarray(matrix @ sparse_column(query, matrix.shape[1]), dtype=np.float64).ravel()
+    return float(np.max(scores / (np.maximum(norms, 1e-12) * length)))
 
 
 def _fuse(dense: np.ndarray, lexical: np.ndarray, latent: np.ndarray | None) -> np.ndarray:

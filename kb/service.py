@@ -183,7 +183,14 @@ class KnowledgeBase:
         covered = (
             bool(found.hits)
             and not any(name.certain for name in names)
-            and bar.covered(found.best_dense, found.lexical_terms, found.best_sparse, found.query_terms)
+            and bar.covered(
+                found.best_dense,
+                found.lexical_terms,
+                found.best_sparse,
+                found.query_terms,
+                found.sparse_cosine,
+                borrowed=own is not None,
+            )
         )
         if covered and found.own is not None:
             covered = self._on_topic_alone(found.own, bar, bool(names))
@@ -218,12 +225,16 @@ class KnowledgeBase:
         borrows them for its subject ("and its challenges?"), but a change of
         subject must not borrow its coverage: "What is the capital of
         Australia?" after a question on omnichannel is off-topic. Alone, a
-        follow-up need only score above the off-topic probes (its subject is
-        elsewhere); one that names something the sources never mention must be
-        covered alone ("And Zalando?")."""
+        follow-up need only score above the off-topic probes, and match some
+        of the sources' latent terms (its subject is elsewhere: the borrowed
+        "omnicanal" alone lifts "Tell me a joke omnicanal" over the bar); one
+        that names something the sources never mention must be covered alone
+        ("And Zalando?")."""
         if names_unknown:
-            return bar.covered(alone.best_dense, alone.lexical_terms, alone.best_sparse, alone.query_terms)
-        return alone.best_dense >= bar.off_topic_best
+            return bar.covered(
+                alone.best_dense, alone.lexical_terms, alone.best_sparse, alone.query_terms, alone.sparse_cosine
+            )
+        return alone.best_dense >= bar.off_topic_best and bar.partly_covered(alone.sparse_cosine)
 
     def ask(self, question: Question) -> Answer:
         final: Answer | None = None

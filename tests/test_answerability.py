@@ -43,7 +43,16 @@ def test_a_cooking_blog_answers_questions_about_cooking(cooking: KnowledgeBase, 
 
 @pytest.mark.parametrize(
     "question",
-    ["Who wrote Don Quixote?", "What is omnichannel marketing?", "How do I fix a flat bicycle tyre?"],
+    [
+        "Who wrote Don Quixote?",
+        "What is omnichannel marketing?",
+        "How do I fix a flat bicycle tyre?",
+        # Answered before the latent terms decided: their vectors score above every probe's.
+        "How do I change the oil in my car?",
+        "What's the weather going to be like tomorrow?",
+        "كيف أفتح حساب توفير في البنك؟",
+        "Is drinking four cups of coffee a day bad for my blood pressure?",
+    ],
 )
 def test_a_cooking_blog_still_refuses_other_subjects(cooking: KnowledgeBase, question: str) -> None:
     answer = cooking.ask(validate_question(question))
@@ -85,3 +94,42 @@ def test_a_name_the_articles_mention_asked_alone_is_answered_from_them(kb: Knowl
 @pytest.mark.parametrize("question", ["Why?", "How?", "¿Por qué?", "Et alors ?", "Porquê?", "Warum?", "Perché?"])
 def test_a_question_of_function_words_alone_is_not_covered(kb: KnowledgeBase, question: str) -> None:
     assert not kb.ask(validate_question(question)).answered
+
+
+def test_where_the_model_has_latent_terms_their_cosine_decides() -> None:
+    from kb.answerability import DENSE_LEAD, SPARSE_SHARE_WITH_DENSE, Calibration
+
+    bar = Calibration(off_topic_best=0.80, threshold=0.83, sparse_bar=0.21)
+    high, low = 0.95, 0.70  # dense scores far above and far under the probes'
+    assert bar.covered(low, rare_terms=0, query_terms=5, sparse_cosine=0.22)
+    # Above the old dense bar, with shared rare terms: not enough now.
+    assert not bar.covered(0.84, rare_terms=4, query_terms=5, sparse_cosine=0.20)
+    # Far above the probes densely, a smaller share of the cosine does...
+    share = SPARSE_SHARE_WITH_DENSE * 0.21
+    assert bar.covered(0.80 + DENSE_LEAD, rare_terms=0, query_terms=5, sparse_cosine=share)
+    assert not bar.covered(0.80 + DENSE_LEAD, rare_terms=0, query_terms=5, sparse_cosine=share - 0.01)
+    # ...unless the dense score is lifted by a subject borrowed from the conversation.
+    assert not bar.covered(high, rare_terms=0, query_terms=5, sparse_cosine=share, borrowed=True)
+    # A word or two the sources have is covered whatever the cosine; without a sparse head the vector decides.
+    assert bar.covered(low, rare_terms=1, query_terms=1, sparse_cosine=0.0)
+    assert bar.covered(high, rare_terms=0, query_terms=5, sparse_cosine=None)
+    assert Calibration(0.80, 0.83).covered(high, rare_terms=0, query_terms=5, sparse_cosine=0.0)
+
+
+def test_a_follow_up_must_match_some_of_the_sources_latent_terms_alone() -> None:
+    from kb.answerability import FOLLOW_UP_SHARE, Calibration
+
+    bar = Calibration(off_topic_best=0.80, threshold=0.83, sparse_bar=0.20)
+    assert bar.partly_covered(FOLLOW_UP_SHARE * 0.20)
+    assert not bar.partly_covered(FOLLOW_UP_SHARE * 0.20 - 0.01)
+    assert Calibration(0.80, 0.83).partly_covered(0.0)  # no sparse head: nothing to say
+    assert bar.partly_covered(None)
+
+
+def test_a_change_of_subject_mid_conversation_borrows_no_coverage(kb: KnowledgeBase) -> None:
+    """ "Tell me a joke" after "¿Qué es omnicanal?" is asked as "Tell me a joke omnicanal":
+    the borrowed word matched the sources' latent terms well enough to quote them."""
+    history = [{"role": "user", "content": "¿Qué es omnicanal?"}]
+    for question in ("Tell me a joke", "¿Qué es omnicanal?"):
+        answer = kb.ask(validate_question(question, history))
+        assert answer.answered is (question != "Tell me a joke"), question
