@@ -295,7 +295,7 @@ def test_questions_during_a_reingest_by_another_process_are_answered(
 
     def chatter() -> None:
         while not stop.is_set():
-            chats.append(ChatClient(server).call("respond", [QUESTIONS[len(chats) % 2], None]))
+            chats.append(ChatClient(server).call("respond", [QUESTIONS[len(chats) % 2], None, None]))
 
     threads = [threading.Thread(target=asker, args=(k,)) for k in range(2)]
     threads += [threading.Thread(target=reader), threading.Thread(target=chatter)]
@@ -383,12 +383,12 @@ def test_acknowledged_ratings_survive_killing_the_server(served: tuple[Settings,
     settings, server = served
     ratings = ["Like", "Dislike"] * 6
     chat = ChatClient(server)
-    answered = chat.call("respond", [QUESTIONS[0], None])
+    answered = chat.call("respond", [QUESTIONS[0], None, None])
     assert answered["success"], answered
     assert not settings.feedback_path.exists()  # no rating yet
     for liked in ratings:
         # Message 1 is the answer to the first question; each rating is acknowledged before the next.
-        done = chat.call("rate", [None], {"index": 1, "value": "", "liked": liked})
+        done = chat.call("rate", [None, None], {"index": 1, "value": "", "liked": liked})
         assert done["success"], done
     server.process.send_signal(signal.SIGKILL)
     assert server.process.wait(timeout=30) == -signal.SIGKILL
