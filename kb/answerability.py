@@ -11,8 +11,7 @@ knows less well (Chinese, Thai) lower, on the subject or not. So the probes
 ask the same things in every recognised language, and a question is measured
 against the probes in its own language. A question is covered when its best
 passage scores clearly above that, or when it also shares rare terms with the
-passages, or when its latent terms (the model's sparse head) match a passage
-far better than any off-topic probe's do.
+passages.
 
 Where the model has a sparse head, its latent terms decide instead: a question
 is covered when the cosine of its latent terms with some passage's reaches
@@ -50,11 +49,8 @@ MIN_PROBES = 3
 MAX_HEADINGS = 64
 MAX_SCANNED = 4096  # passages read for headings
 NEAREST = 20  # a heading's nearest passages, searched for one that does not contain it
-# Latent terms cover a question that matches a passage this many times better
-# than the best off-topic probe does (and scores above every probe densely).
 # A question this short (in index terms) is covered when the sources have all its terms.
 SHORT_QUERY_TERMS = 2
-SPARSE_FACTOR = 2.0
 # The cosine of a question's latent terms with its best passage's that marks it covered.
 SPARSE_COVERED = 0.21
 # A follow-up's own words, without the subject it borrows, match this share of that
@@ -71,7 +67,6 @@ SPARSE_SHARE_WITH_DENSE = 0.8
 class Calibration:
     off_topic_best: float
     threshold: float
-    off_topic_sparse: float | None = None
     # Each language's best off-topic score; ``off_topic_best`` is the best of
     # all, the bar for a language without probes.
     by_language: tuple[tuple[str, float], ...] = ()
@@ -97,7 +92,6 @@ class Calibration:
         self,
         best_dense: float,
         rare_terms: int,
-        best_sparse: float | None = None,
         query_terms: int | None = None,
         sparse_cosine: float | None = None,
         borrowed: bool = False,
@@ -120,14 +114,7 @@ class Calibration:
         if best_dense >= self.threshold:
             return True
         # Shared rare terms (names, numbers, domain words) lower the bar a little.
-        if rare_terms >= 2 and best_dense >= self.off_topic_best + MARGIN / 2:
-            return True
-        return (
-            best_sparse is not None
-            and bool(self.off_topic_sparse)
-            and best_dense >= self.off_topic_best
-            and best_sparse >= SPARSE_FACTOR * (self.off_topic_sparse or 0.0)
-        )
+        return rare_terms >= 2 and best_dense >= self.off_topic_best + MARGIN / 2
 
 
 def calibrate(embedder: Embedder, vectors: np.ndarray, sparse: Any = None, passages: Sequence[str] = ()) -> Calibration:
@@ -153,9 +140,8 @@ def calibrate(embedder: Embedder, vectors: np.ndarray, sparse: Any = None, passa
         language = probes[i][0]
         by_language[language] = max(by_language.get(language, -1.0), float(best[i]))
     ceiling = float(np.max(best[kept]))
-    sparse_ceiling, cosine_ceiling = _sparse_ceiling(sparse, [encoded[i] for i in kept]) if encoded else (None, None)
-    sparse_bar = None if cosine_ceiling is None else max(SPARSE_COVERED, cosine_ceiling)
-    return Calibration(ceiling, ceiling + MARGIN, sparse_ceiling, tuple(sorted(by_language.items())), sparse_bar)
+    sparse_bar = max(SPARSE_COVERED, _cosine_ceiling(sparse, [encoded[i] for i in kept])) if encoded else None
+    return Calibration(ceiling, ceiling + MARGIN, tuple(sorted(by_language.items())), sparse_bar)
 
 
 def off_topic(probe_best: np.ndarray, heading_best: np.ndarray) -> list[int]:
@@ -195,14 +181,13 @@ def _heading_scores(embedder: Embedder, vectors: np.ndarray, passages: Sequence[
     return np.array(best)
 
 
-def _sparse_ceiling(matrix: Any, encoded: Sequence[Any]) -> tuple[float, float]:
-    """The best latent-term match any off-topic probe reaches: as a dot product, and as a cosine."""
+def _cosine_ceiling(matrix: Any, encoded: Sequence[Any]) -> float:
+    """The best cosine of an off-topic probe's latent terms with a passage's."""
     norms = row_lengths(matrix)
-    best = cosine = 0.0
+    cosine = 0.0
     for vector in encoded:
         scores = np.asarray(matrix @ sparse_column(vector, matrix.shape[1]), dtype=np.float64).ravel()
-        best = max(best, float(np.max(scores, initial=0.0)))
         length = float(np.linalg.norm(vector[1]))
         if length > 0 and len(scores):
             cosine = max(cosine, float(np.max(scores / (np.maximum(norms, 1e-12) * length))))
-    return best, cosine
+    return cosine

@@ -182,7 +182,6 @@ class Retrieval:
     hits: tuple[Hit, ...]
     best_dense: float
     lexical_terms: int
-    best_sparse: float | None = None
     query_terms: int | None = None  # the query's index terms, known to the corpus or not
     # The best cosine of the query's latent terms with any passage's (None without a sparse head).
     sparse_cosine: float | None = None
@@ -323,13 +322,12 @@ class Retriever:
         for r, d in zip(rows, raw, strict=True):
             dense_score[int(r)] = float(d)
         best_dense = max(dense_score.values(), default=0.0)
-        best_sparse = float(latent.max()) if latent is not None and len(latent) else None
         # What the question asks about: its terms, without any language's
         # function words ("porquê", "warum"), which the index keeps.
         terms = tokenize(query, ignore=FUNCTION_WORDS)
         cosine = _best_cosine(index.sparse, index.sparse_norms, query_sparse[0] if query_sparse else None)
         known = len(index.bm25.known(terms))
-        summary = Retrieval((), best_dense, known, best_sparse, len(terms), index=index, sparse_cosine=cosine)
+        summary = Retrieval((), best_dense, known, len(terms), index=index, sparse_cosine=cosine)
         return Scored(fused, dense_score, lexical_score, headed, summary)
 
     def _select(

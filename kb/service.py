@@ -186,7 +186,6 @@ class KnowledgeBase:
             and bar.covered(
                 found.best_dense,
                 found.lexical_terms,
-                found.best_sparse,
                 found.query_terms,
                 found.sparse_cosine,
                 borrowed=own is not None,
@@ -231,9 +230,7 @@ class KnowledgeBase:
         that names something the sources never mention must be covered alone
         ("And Zalando?")."""
         if names_unknown:
-            return bar.covered(
-                alone.best_dense, alone.lexical_terms, alone.best_sparse, alone.query_terms, alone.sparse_cosine
-            )
+            return bar.covered(alone.best_dense, alone.lexical_terms, alone.query_terms, alone.sparse_cosine)
         return alone.best_dense >= bar.off_topic_best and bar.partly_covered(alone.sparse_cosine)
 
     def ask(self, question: Question) -> Answer:

@@ -360,16 +360,14 @@ def test_bad_questions_are_refused_with_a_message(kwargs: dict, fragment: str) -
         validate_question(**kwargs)
 
 
-def test_latent_terms_can_vouch_for_a_question_the_dense_score_leaves_in_doubt(kb: KnowledgeBase) -> None:
+def test_the_seeds_calibration_covers_by_latent_terms_at_no_less_than_the_measured_cut(kb: KnowledgeBase) -> None:
+    from kb.answerability import SPARSE_COVERED
+
     calibration = kb.calibration()
-    assert calibration.off_topic_sparse is not None and calibration.off_topic_sparse > 0
-    doubtful = (calibration.off_topic_best + calibration.threshold) / 2  # above every probe, below the bar
-    strong, weak = 2.5 * calibration.off_topic_sparse, 1.5 * calibration.off_topic_sparse
-    assert calibration.covered(doubtful, 0, strong)
-    assert not calibration.covered(doubtful, 0, weak)
-    assert not calibration.covered(doubtful, 0, None)
-    # Below every off-topic probe densely, no latent-term match is enough.
-    assert not calibration.covered(calibration.off_topic_best - 0.01, 0, 10 * calibration.off_topic_sparse)
+    assert calibration.sparse_bar is not None and calibration.sparse_bar >= SPARSE_COVERED
+    doubtful = (calibration.off_topic_best + calibration.threshold) / 2  # above every probe, below the old bar
+    assert calibration.covered(doubtful, 0, 5, calibration.sparse_bar)
+    assert not calibration.covered(calibration.threshold + 0.01, 3, 5, calibration.sparse_bar - 0.01)
 
 
 def test_example_questions_are_the_articles_own_question_headings(kb: KnowledgeBase) -> None:
