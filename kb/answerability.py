@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from kb.chunking import headings as headings_of
-from kb.embedding import Embedder, row_lengths, sparse_column
+from kb.embedding import Embedder, best_cosine, row_lengths
 from kb.language import words
 from kb.probes import OFF_TOPIC_PROBES
 
@@ -183,11 +183,5 @@ def _heading_scores(embedder: Embedder, vectors: np.ndarray, passages: Sequence[
 
 def _cosine_ceiling(matrix: Any, encoded: Sequence[Any]) -> float:
     """The best cosine of an off-topic probe's latent terms with a passage's."""
-    norms = row_lengths(matrix)
-    cosine = 0.0
-    for vector in encoded:
-        scores = np.asarray(matrix @ sparse_column(vector, matrix.shape[1]), dtype=np.float64).ravel()
-        length = float(np.linalg.norm(vector[1]))
-        if length > 0 and len(scores):
-            cosine = max(cosine, float(np.max(scores / (np.maximum(norms, 1e-12) * length))))
-    return cosine
+    lengths = row_lengths(matrix)
+    return max((best_cosine(matrix, lengths, vector) for vector in encoded), default=0.0)

@@ -38,6 +38,15 @@ def row_lengths(matrix: Any) -> np.ndarray:
     return np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1), dtype=np.float64).ravel())
 
 
+def best_cosine(matrix: Any, lengths: np.ndarray, vector: SparseVector) -> float:
+    """The best cosine of ``vector`` with a row of ``matrix`` (rows of ``lengths``, from ``row_lengths``)."""
+    length = float(np.linalg.norm(vector[1]))
+    if length == 0.0 or not matrix.shape[0]:
+        return 0.0
+    scores = np.asarray(matrix @ sparse_column(vector, matrix.shape[1]), dtype=np.float64).ravel()
+    return float(np.max(scores / (np.maximum(lengths, 1e-12) * length)))
+
+
 def sparse_column(vector: SparseVector, width: int) -> np.ndarray:
     """``vector`` as a dense column of ``width`` terms, to score a passage matrix with ``matrix @ column``."""
     ids, weights = vector

@@ -26,7 +26,7 @@ from chromadb.errors import NotFoundError
 
 from kb.alignment import alignment
 from kb.chunking import opening_headings
-from kb.embedding import Embedder, SparseVector, row_lengths, sparse_column
+from kb.embedding import Embedder, SparseVector, best_cosine, row_lengths, sparse_column
 from kb.language import FUNCTION_WORDS, readability, words
 from kb.lexical import BM25, tokenize
 from kb.models import Chunk, Hit
@@ -325,7 +325,9 @@ class Retriever:
         # What the question asks about: its terms, without any language's
         # function words ("porquê", "warum"), which the index keeps.
         terms = tokenize(query, ignore=FUNCTION_WORDS)
-        cosine = _best_cosine(index.sparse, index.sparse_norms, query_sparse[0] if query_sparse else None)
+        cosine = None
+        if index.sparse is not None and query_sparse:
+            cosine = best_cosine(index.sparse, index.sparse_norms, query_sparse[0])
         known = len(index.bm25.known(terms))
         summary = Retrieval((), best_dense, known, len(terms), index=index, sparse_cosine=cosine)
         return Scored(fused, dense_score, lexical_score, headed, summary)
@@ -405,17 +407,6 @@ def _sparse_scores(matrix: Any, rows: np.ndarray, query: SparseVector | None) ->
     if matrix is None or query is None:
         return None
     return np.asarray(matrix[rows] @ sparse_column(query, matrix.shape[1])).ravel()
-
-
-def _best_cosine(matrix: Any, norms: np.ndarray, query: SparseVector | None) -> float | None:
-    """The best cosine of ``query``'s latent terms with any passage's (all of them, not only the candidates)."""
-    if matrix is None or query is None or not matrix.shape[0]:
-        return None
-    length = float(np.linalg.norm(query[1]))
-    if length == 0.0:
-        return 0.0
-    scores = np.asarray(matrix @ sparse_column(query, matrix.shape[1]), dtype=np.float64).ravel()
-    return float(np.max(scores / (np.maximum(norms, 1e-12) * length)))
 
 
 def _fuse(dense: np.ndarray, lexical: np.ndarray, latent: np.ndarray | None) -> np.ndarray:
