@@ -138,7 +138,14 @@ def detect(
         # No language has any evidence ("ab ab ab …"): the first in the list is no guess.
         return context or default
     code, confidence = ranked[0].language.iso_code_639_1.name.lower(), ranked[0].value
-    if confidence < UNSURE or (len(WORD.findall(text)) <= SHORT_TEXT_WORDS and confidence < SURE):
+    short = len(WORD.findall(text)) <= SHORT_TEXT_WORDS
+    if short and confidence >= SURE:
+        # Sure from a name's letters ("û" is French only), perhaps: a short
+        # question's own words say more of the language it is asked in.
+        frame = _by_frame(text, code)
+        if frame is not None:
+            return frame
+    if confidence < UNSURE or (short and confidence < SURE):
         # A short question gives the detector little to go on: unless it is
         # sure (a letter only one language writes, say), the function words
         # and letters decide, when one language leads.
@@ -240,6 +247,10 @@ MIN_TELLING_LETTERS = 3
 SHORT_TEXT_WORDS = 7
 # The detector's confidence above which the cues do not overrule it.
 SURE = 0.9
+# Votes of one language's function words that name a short question's language
+# against a sure detector that none of its words agree with (the opening
+# question word counts two).
+FRAME_VOTES = 2
 # Below this, the cues overrule it however long the text: a loanword phrase
 # misleads it ("What is the ratio of café au lait?" came out French, 0.43).
 UNSURE = 0.5
@@ -311,22 +322,8 @@ _PHRASE = re.compile(r"(?<!\w)(" + "|".join(_CUE_PHRASES) + r")(?!\w)")
 
 def _by_cues(text: str) -> str | None:
     """The language whose function words and letters the text has most of, if one leads."""
-    votes: dict[str, int] = {}
     folded = text.casefold()
-    for match in _PHRASE.finditer(folded):
-        phrase_language = _CUE_PHRASES[match.group()]
-        # At the start it is the question word ("O que significa…?").
-        opening = not folded[: match.start()].strip(" ¿¡\"'")
-        if match.group() in _OPENING_ONLY and not opening:
-            continue
-        votes[phrase_language] = votes.get(phrase_language, 0) + (2 if opening else 1)
-    for position, match in enumerate(WORD.finditer(folded)):
-        # A clitic after a hyphen ("Spune-mi", "Parle-moi") is not a function word.
-        hyphenated = match.start() > 0 and folded[match.start() - 1] == "-"
-        language = None if hyphenated else _CUE_WORDS.get(match.group())
-        if language:
-            # The first word is most often the question word ("Quem usa click and collect?").
-            votes[language] = votes.get(language, 0) + (2 if position == 0 else 1)
+    votes = _word_votes(folded)
     for letter in set(folded):
         language = _CUE_LETTERS.get(letter)
         if language:
@@ -343,6 +340,48 @@ def _by_cues(text: str) -> str | None:
         for language in owners:
             shared[language] = shared.get(language, 0.0) + 1 / len(owners)
     return _leader(shared)
+
+
+def _by_frame(text: str, detected: str) -> str | None:
+    """The language of a short question's frame, its function words, when two
+    or more of them name it and none is ``detected``'s: "How do I make crème
+    brûlée?" is English whatever letters the dish's name has. A word several
+    languages have gives each a share of its vote."""
+    folded = text.casefold()
+    votes: dict[str, float] = {}
+    voters: dict[str, int] = {}
+    for position, match in enumerate(WORD.finditer(folded)):
+        hyphenated = match.start() > 0 and folded[match.start() - 1] == "-"
+        owners = () if hyphenated else _FUNCTION_WORD_LANGUAGES.get(match.group(), ())
+        for language in owners:
+            votes[language] = votes.get(language, 0.0) + (2 if position == 0 else 1) / len(owners)
+            voters[language] = voters.get(language, 0) + 1
+    if votes.get(detected):
+        return None
+    leader = _leader(votes)
+    if leader is None or votes[leader] < FRAME_VOTES or voters[leader] < 2:
+        return None
+    return leader
+
+
+def _word_votes(folded: str) -> dict[str, int]:
+    """Votes of the function words and phrases only one language has."""
+    votes: dict[str, int] = {}
+    for match in _PHRASE.finditer(folded):
+        phrase_language = _CUE_PHRASES[match.group()]
+        # At the start it is the question word ("O que significa…?").
+        opening = not folded[: match.start()].strip(" ¿¡\"'")
+        if match.group() in _OPENING_ONLY and not opening:
+            continue
+        votes[phrase_language] = votes.get(phrase_language, 0) + (2 if opening else 1)
+    for position, match in enumerate(WORD.finditer(folded)):
+        # A clitic after a hyphen ("Spune-mi", "Parle-moi") is not a function word.
+        hyphenated = match.start() > 0 and folded[match.start() - 1] == "-"
+        language = None if hyphenated else _CUE_WORDS.get(match.group())
+        if language:
+            # The first word is most often the question word ("Quem usa click and collect?").
+            votes[language] = votes.get(language, 0) + (2 if position == 0 else 1)
+    return votes
 
 
 def _leader(votes: Mapping[str, float]) -> str | None:

@@ -98,6 +98,18 @@ def test_the_cues_decide_a_short_question_unless_the_detector_is_sure() -> None:
     assert detect("Ile nóg ma pająk?") == "pl"
 
 
+
+def test_a_name_s_letters_do_not_outvote_a_short_question_s_own_words() -> None:
+    """The detector was sure "û" is French; the question around the dish is English, or German."""
+    assert detect("How do I make crème brûlée?") == "en"
+    assert detect("Wie mache ich Crème brûlée?") == "de"
+    # Words of the detected language among them: the question is that language's.
+    assert detect("Comment faire une crème brûlée ?") == "fr"
+    assert detect("Où est São Paulo ?") == "fr"
+    # One shared word is not a frame ("is" is English and Dutch): the name decides.
+    assert detect("Is São Paulo big?") == "pt"
+
+
 @pytest.mark.parametrize("context", ["pt", "es", "ar", "nl"])
 def test_a_short_text_that_tells_nothing_continues_the_conversation_s_language(context: str) -> None:
     """A name alone used to be whatever the detector guessed: "Niche Zero?" Italian, "Worten?" German."""
