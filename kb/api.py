@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
+import re
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,6 +26,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kb import language as lang
+from kb.api_paths import API_ROOT, CanonicalApiPath
 from kb.errors import KBError
 from kb.guard import install_guards
 from kb.models import Question
@@ -339,33 +341,56 @@ def create_api(settings: Settings, kb: KnowledgeBase | None = None) -> FastAPI:
     app.include_router(router)
     _include_optional_routers(app)
     _add_api_not_found(app)  # keep last: it answers every /api/ path no route above took
+    # Added last, so it runs first: the guards and the routes see `//api/ask` as `/api/ask`.
+    app.add_middleware(CanonicalApiPath, schema=app.openapi)
     return app
 
 
+class _AnyCaseRoute(APIRoute):
+    """A route whose path matches in any case: the catch-all takes ``/API/health`` from the chat's mount."""
+
+    def __init__(self, path: str, endpoint: Any, **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        self.path_regex = re.compile(self.path_regex.pattern, re.IGNORECASE)
+
+
 def _add_api_not_found(app: FastAPI) -> None:
-    """Unknown ``/api/…`` paths, and ``/api`` itself, get the error shape (the chat,
-    mounted at ``/``, would answer them with its own ``{"detail": …}``)."""
+    """Unknown ``/api/…`` paths, and ``/api`` itself, in any case, get the error shape (the
+    chat, mounted at ``/``, would answer them with its own ``{"detail": …}``)."""
 
     def _not_found(request: Request) -> None:
         path = _shown(request.url.path, 100)
-        allowed = [m for m in METHODS if m != request.method and _routed(request, m, catch_all)]
+        allowed = [m for m in METHODS if m != request.method and _routed(request.scope, m, catch_all)]
         if allowed:
             raise HTTPException(
                 405,
                 f"{path} does not accept {request.method}; use {', '.join(allowed)}.",
                 headers={"Allow": ", ".join(allowed)},
             )
-        raise HTTPException(404, f"No API endpoint {request.method} {path}. See /docs for the endpoints.")
+        meant = _meant(request, catch_all)
+        hint = f" Paths are case-sensitive: did you mean {_shown(meant, 100)}?" if meant else ""
+        raise HTTPException(404, f"No API endpoint {request.method} {path}.{hint} See /docs for the endpoints.")
 
-    for path in ("/api", "/api/{rest:path}"):
-        app.add_api_route(path, _not_found, methods=list(METHODS), include_in_schema=False)
+    for path in (API_ROOT, API_ROOT + "/{rest:path}"):
+        app.router.add_api_route(
+            path, _not_found, methods=list(METHODS), include_in_schema=False, route_class_override=_AnyCaseRoute
+        )
     catch_all = tuple(app.router.routes[-2:])
 
 
-def _routed(request: Request, method: str, catch_all: tuple[BaseRoute, ...]) -> bool:
-    """Whether a route before ``catch_all`` (the ones that can take an /api/ path) takes it with ``method``."""
-    scope = {**request.scope, "method": method}
-    for route in request.app.router.routes:
+def _meant(request: Request, catch_all: tuple[BaseRoute, ...]) -> str | None:
+    """The endpoint a wrong-case path (``/API/health``, ``/api/Health``) means, if any."""
+    path = str(request.scope["path"])
+    for candidate in (API_ROOT + path[len(API_ROOT) :], path.lower()):
+        if candidate != path and any(_routed({**request.scope, "path": candidate}, m, catch_all) for m in METHODS):
+            return candidate
+    return None
+
+
+def _routed(scope: Scope, method: str, catch_all: tuple[BaseRoute, ...]) -> bool:
+    """Whether a route before ``catch_all`` (the ones that can take an /api/ path) takes ``scope`` with ``method``."""
+    scope = {**scope, "method": method}
+    for route in scope["app"].router.routes:
         if any(route is last for last in catch_all):
             return False
         if route.matches(scope)[0] == Match.FULL:

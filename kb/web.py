@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kb import language as lang
+from kb.api_paths import is_api_path
 from kb.errors import KBError
 from kb.feedback import FeedbackStore
 from kb.guard import RateLimiter
@@ -352,7 +353,8 @@ class ChatWritesOnly:
         root = str(scope.get("root_path", ""))
         if root and path.startswith(root):
             path = path[len(root) :]
-        if path == "/api" or path.startswith("/api/") or path.rstrip("/") in CHAT_WRITES:
+        # The API's own paths, however written (`//api/ask`, `/Api/ask`), are the API's to answer.
+        if is_api_path(path) or path.rstrip("/") in CHAT_WRITES:
             await self.app(scope, receive, send)
             return
         log.info("refused %s %s: not an endpoint of this server", scope["method"], path)

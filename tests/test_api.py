@@ -213,6 +213,97 @@ def test_api_itself_and_every_method_on_unknown_paths_get_the_error_shape(server
     assert status == 404 and body == "" and headers["content-type"] == "application/json"
 
 
+def sent_as_written(server: Server, method: str, path: str, body: Any = None,
+                    headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], Any]:
+    """One request with ``path`` sent byte for byte (``//api`` and ``/API`` reach the server unchanged)."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    try:
+        connection.putrequest(method, path, skip_accept_encoding=True)
+        data = None if body is None else json.dumps(body).encode()
+        if data is not None:
+            connection.putheader("Content-Type", "application/json")
+            connection.putheader("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            connection.putheader(name, value)
+        connection.endheaders(data)
+        response = connection.getresponse()
+        status, got, payload = response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        connection.close()
+    return status, got, json.loads(payload) if payload else payload
+
+
+SAME_ENDPOINT = {
+    "/api/health": ["//api/health", "/api//health", "///api///health", "/api/health/", "//api/health//"],
+    "/api/sources": ["//api/sources", "/api//sources", "/api/sources/", "/api/sources//"],
+    "/api/sources/002_8f573ef52dea0fed.txt": ["//api/sources/002_8f573ef52dea0fed.txt",
+                                              "/api/sources//002_8f573ef52dea0fed.txt"],
+}
+
+
+def test_repeated_and_trailing_slashes_reach_the_endpoint(server: Server) -> None:
+    """``//api/health`` (a client joining ``base + "/" + path``) fell through to the chat's mount:
+    ``{"detail": "Not Found"}``; ``/api/health/`` and ``/api//ask`` were 404s."""
+    for canonical, variants in SAME_ENDPOINT.items():
+        _, _, expected = sent_as_written(server, "GET", canonical)
+        for path in variants:
+            status, headers, body = sent_as_written(server, "GET", path)
+            assert status == 200 and body == expected, (path, status, body)
+            status, headers, body = sent_as_written(server, "HEAD", path)
+            assert status == 200 and body == b"" and headers["content-type"] == "application/json", path
+    for path in ("//api/ask", "/api//ask", "/api/ask/", "//api//ask//"):
+        status, _, answer = sent_as_written(server, "POST", path, {"question": "What is omnichannel?"})
+        assert status == 200 and answer["answered"] is True, (path, status, answer)
+    for method in ("DELETE", "PUT", "PATCH", "POST"):
+        status, headers, payload = sent_as_written(server, method, "//api/health/", {})
+        assert_error(status, payload, 405, "method_not_allowed")
+        assert headers["allow"] == "GET, HEAD", method
+    status, _, payload = sent_as_written(server, "GET", "//api/ask")
+    assert_error(status, payload, 405, "method_not_allowed")
+
+
+def test_a_trailing_slash_after_a_source_name_names_no_source(server: Server) -> None:
+    """Only a fixed endpoint drops its trailing slash: a source is a name, never a path."""
+    for path in ("/api/sources/002_8f573ef52dea0fed.txt/", "//api/sources/002_8f573ef52dea0fed.txt//"):
+        status, _, payload = sent_as_written(server, "GET", path)
+        assert_error(status, payload, 404, "not_found")
+
+
+WRONG_CASE = {
+    "/API/health": "/api/health",
+    "/Api/ask": "/api/ask",
+    "/api/Health": "/api/health",
+    "//API//sources": "/api/sources",
+    "/API/sources/002_8f573ef52dea0fed.txt": "/api/sources/002_8f573ef52dea0fed.txt",
+    "/API": None,
+    "/Api/nothing-here": None,
+}
+
+
+def test_a_wrong_case_api_path_is_a_404_naming_the_right_one(server: Server) -> None:
+    """``/API/health`` was answered by the chat's mount with ``{"detail": "Not Found"}``, and
+    ``POST /Api/ask`` with "this server takes no uploads or edits"."""
+    for method in ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"):
+        for path, meant in WRONG_CASE.items():
+            body = {"question": "What is omnichannel?"} if method in ("POST", "PUT", "PATCH") else None
+            status, _, payload = sent_as_written(server, method, path, body)
+            assert_error(status, payload, 404, "not_found")
+            message = payload["error"]["message"]
+            assert f"No API endpoint {method} " in message, (method, path, message)
+            assert (f"did you mean {meant}?" in message) if meant else ("did you mean" not in message), message
+    status, headers, body = sent_as_written(server, "HEAD", "/API/health")
+    assert status == 404 and body == b"" and headers["content-type"] == "application/json"
+
+
+def test_the_guards_see_the_canonical_path(empty_server: Server) -> None:
+    """A question sent to ``//api/ask`` from a page not allowed to ask is refused like one to ``/api/ask``."""
+    for path in ("/api/ask", "//api/ask", "/api//ask/"):
+        status, _, payload = sent_as_written(
+            empty_server, "POST", path, {"question": "What is omnichannel?"}, {"Origin": "https://evil.example"}
+        )
+        assert_error(status, payload, 403, "origin_not_allowed")
+
+
 def test_wrong_method_405_says_which_to_use(server: Server) -> None:
     status, headers, payload = request(server.url + "/api/ask")
     assert_error(status, payload, 405, "method_not_allowed")
