@@ -3,6 +3,11 @@
 Cleaning works on whole lines (blocks). It drops a block or keeps it as it is,
 so it never rewrites a word; the only changes inside a kept block are to
 whitespace and to control characters (dropped: they are never text).
+
+A listing (a ``<pre>``'s lines, a fenced code block's) is one block of lines,
+ended by a line break of its own: "line\nline\n" and then the blank line before
+the next block. So the cleaned text itself says which blocks are listings, a
+one-line listing too, and chunking never reads a line of code as a heading.
 """
 
 from __future__ import annotations
@@ -56,6 +61,9 @@ _SENTENCE_END = re.compile(r"[.!?؟।]\s")
 
 MIN_REPEATED_BLOCK = 50
 MAX_TITLE = 120
+# Marks a line of a listing on its way from ``html_text`` and ``markdown_text`` to cleaning,
+# which drops it: a Unicode noncharacter, meant for a program's own use (loading drops any a file holds).
+PREFORMATTED = "\ufdd0"
 
 
 @dataclass(frozen=True)
@@ -78,19 +86,19 @@ def clean_text(raw: str) -> Cleaned:
     """Clean a document's text; blocks are joined with one blank line."""
     text = raw.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
     text = _CONTROLS.sub("", _BREAKS.sub("\n", text))
-    lines = [normalise_line(line) for line in text.split("\n")]
-    lines = [line for line in lines if line]
+    lines = _blocks(text.split("\n"))
 
     # A comment form in the last part of the article: drop it and what follows.
     cut = len(lines)
     for i, line in enumerate(lines):
-        if i >= len(lines) // 2 and _COMMENT_FORM_START.match(line):
+        if i >= len(lines) // 2 and not is_listing(line) and _COMMENT_FORM_START.match(line):
             cut = i
             break
     boiler = len(lines) - cut
     lines = lines[:cut]
 
-    kept_boiler = [line for line in lines if not _BOILERPLATE_LINE.match(line)]
+    # A listing is the author's, as written: the boilerplate's patterns are for prose lines.
+    kept_boiler = [line for line in lines if is_listing(line) or not _BOILERPLATE_LINE.match(line)]
     boiler += len(lines) - len(kept_boiler)
 
     # A page's title with the site's name ("… » MuyCanal"), then the article's
@@ -99,13 +107,38 @@ def clean_text(raw: str) -> Cleaned:
         kept_boiler = kept_boiler[1:]
         boiler += 1
     kept, repeats = _drop_repeated_blocks(kept_boiler)
-    title = make_title(kept[0]) if kept else ""
+    title = make_title(kept[0].split("\n", 1)[0]) if kept else ""
     return Cleaned(
         title=title,
         text="\n\n".join(kept),
         dropped_boilerplate=boiler,
         dropped_repeats=repeats,
     )
+
+
+def _blocks(lines: list[str]) -> list[str]:
+    """The text's blocks: each line, normalised, empty ones dropped; and each listing (a run
+    of lines marked ``PREFORMATTED``; a blank line does not end it) as one block of its lines
+    with a line break at its end."""
+    found: list[str] = []
+    listing: list[str] = []
+    for raw in lines:
+        line = normalise_line(raw.replace(PREFORMATTED, ""))
+        if PREFORMATTED in raw:
+            listing += [line] if line else []
+        elif line:
+            if listing:
+                found.append("\n".join(listing) + "\n")
+                listing = []
+            found.append(line)
+    if listing:
+        found.append("\n".join(listing) + "\n")
+    return found
+
+
+def is_listing(block: str) -> bool:
+    """Whether a block of ``_blocks`` is a listing (it ends with its own line break)."""
+    return block.endswith("\n")
 
 
 def _drop_repeated_blocks(lines: list[str]) -> tuple[list[str], int]:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import ClassVar
 
+from kb.cleaning import PREFORMATTED
+
 # What a page's elements say they are, by their class or id ("post-meta",
 # "cookie-notice", "sharedaddy"): the article's body, or the site's frame
 # around it. A name is matched whole, with at most a prefix such as "post-" or
@@ -113,7 +115,8 @@ class _TextExtractor(HTMLParser):
     cells, a definition list's terms and definitions are lines of their own,
     an ``<ol>``'s items keep their numbers ("1. ", from its ``start``),
     links with nothing between them are set apart by a space, and a ``<pre>``
-    keeps its lines (elsewhere a line break in the markup is a space).
+    keeps its lines (elsewhere a line break in the markup is a space), each
+    marked ``PREFORMATTED`` for cleaning to keep them together as a listing.
     """
 
     _BLOCK: ClassVar[frozenset[str]] = frozenset(
@@ -226,7 +229,7 @@ class _TextExtractor(HTMLParser):
             return
         for capture in self._capturing:
             capture.text.append(data)
-        self._add(data)
+        self._add(PREFORMATTED + data.replace("\n", "\n" + PREFORMATTED) if self._pre else data)
 
     def _element(self, tag: str, attrs: dict[str, str | None]) -> _Open:
         names = _names(attrs)
@@ -388,7 +391,7 @@ def html_to_text(markup: str) -> str:
     # The parser has already decoded entities, once.
     region, body = parser.body()
     title = parser.page_title(region)
-    first = next((line.strip() for line in body.split("\n") if line.strip()), "")
+    first = next((text for line in body.split("\n") if (text := line.replace(PREFORMATTED, "").strip())), "")
     if title and first and " ".join(first.split()) != title:
         body = title + "\n" + body
     return body

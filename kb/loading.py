@@ -11,7 +11,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from kb.cleaning import clean_text
+from kb.cleaning import PREFORMATTED, clean_text
 from kb.errors import IngestError
 from kb.html_text import html_to_text
 from kb.language import detect
@@ -242,7 +242,8 @@ def decode(raw: bytes, html: bool = False) -> str:
 
 def parse(source: str, raw: bytes) -> Document:
     html = source.lower().endswith((".html", ".htm"))
-    decoded = decode(raw, html)
+    # Only a converter marks a listing's lines: a file's own marks (never text) go.
+    decoded = decode(raw, html).replace(PREFORMATTED, "")
     if html:
         decoded = html_to_text(decoded)
     elif source.lower().endswith(".txt"):

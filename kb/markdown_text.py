@@ -11,11 +11,13 @@ import logging
 import re
 from collections.abc import Callable
 
+from kb.cleaning import PREFORMATTED
+
 log = logging.getLogger(__name__)
 
 
 # Markdown: the markup goes, the words stay (as with HTML). Line by line, so a
-# fenced code block's lines are kept as written.
+# fenced code block's lines are kept as written (and marked PREFORMATTED, a listing's).
 _MD_FENCE = re.compile(r"^\s*(```|~~~)")
 _MD_ATX = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)(?:\s+#+)?\s*$")
 # A heading's id or classes (kramdown's and Hugo's "## Packing list {#top}"): markup.
@@ -253,7 +255,7 @@ def markdown_to_text(markup: str) -> str:
             add("", False)
             continue
         if fenced:
-            add(line, False)
+            add(PREFORMATTED + line, False)
             continue
         if pending or _MD_MARKUP_START.search(line):
             stripped, pending = _without_markup(line, pending)
@@ -294,7 +296,7 @@ def markdown_to_text(markup: str) -> str:
         add(_md_inline(footnotes.mark(line)), flows=heading is None and i not in table)
         broken = hard_break
     out.extend(footnotes.lines(lambda text: _md_inline(footnotes.mark(text))))
-    first = next((line.strip() for line in out if line.strip()), "")
+    first = next((text for line in out if (text := line.replace(PREFORMATTED, "").strip())), "")
     # A title over no text (front matter only) is not an article.
     if title and first and first != title:
         out.insert(0, title)  # unless the article's own first heading says it already

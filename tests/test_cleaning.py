@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kb.cleaning import clean_text
+from kb.cleaning import PREFORMATTED, clean_text
 from kb.errors import IngestError
 from kb.html_text import html_to_text
 from kb.loading import load_folder, parse
@@ -170,7 +170,7 @@ def test_markdown_is_turned_into_text_without_its_marks() -> None:
         "- Let it rise.",
         "A wetter dough is lighter.",
         "Baking",
-        "# a code line, kept",
+        PREFORMATTED + "# a code line, kept",  # a listing's line, marked for cleaning
     ]
 
 
@@ -337,7 +337,7 @@ def test_markdown_comments_and_template_tags_are_markup_not_text() -> None:
         "Feed it at 1:5:5.",
         "Written by  in my kitchen.",
         "Write {{ .Title }} or <!-- --> in a template.",
-        "<!-- a code line, kept -->",
+        PREFORMATTED + "<!-- a code line, kept -->",
     ]
 
 
@@ -401,8 +401,8 @@ def test_a_markdown_tables_rows_read_as_cells_without_the_separator_row() -> Non
         "1:1:1 | 4 hours | very sour",
         "1:5:5 | 9 hours | mild, yoghurty",
         "A line with a | bar is not a table.",
-        "| kept | as |",
-        "|----|----|",
+        PREFORMATTED + "| kept | as |",
+        PREFORMATTED + "|----|----|",
     ]
 
 
@@ -454,7 +454,8 @@ def test_a_paragraph_wrapped_at_a_fixed_width_is_one_paragraph_again() -> None:
     assert text.split("\n") == [
         "Title", "", "Some text wrapped here.", "A hard break", "after it.", "",
         "- item one goes on", "- item two", "1. first", "2. second", "",
-        "Setext", "line one line two", "", "a | b", "1 | 2", "", "", "code 1", "code 2", "", "quoted on two lines",
+        "Setext", "line one line two", "", "a | b", "1 | 2", "", "",
+        PREFORMATTED + "code 1", PREFORMATTED + "code 2", "", "quoted on two lines",
     ]  # fmt: skip
     # Plain text has no rules: a line that ends no sentence, followed by one in lower case, goes on.
     plain = parse("bike.txt", ("Bikes\n\n" + WRAPPED).encode()).text
@@ -505,6 +506,36 @@ def test_an_html_pre_keeps_its_lines() -> None:
         "<pre>\nflour   50 g\nwater   50 g\n\n  starter 10 g</pre><p>Then wait.</p></article></body></html>"
     )
     doc = parse("starter.html", page.encode())
+    # One block of lines (a listing), with a line break of its own at its end.
     assert doc.text == (
-        "Feeding a starter\n\nMy schedule, every day:\n\nflour 50 g\n\nwater 50 g\n\nstarter 10 g\n\nThen wait."
+        "Feeding a starter\n\nMy schedule, every day:\n\nflour 50 g\nwater 50 g\nstarter 10 g\n\n\nThen wait."
     )
+
+
+def test_a_listing_is_one_block_of_lines_ended_by_a_line_break_of_its_own() -> None:
+    """A fenced block's or a <pre>'s lines were blocks of their own, like headings and
+    paragraphs: nothing in the cleaned text said they were code."""
+    text = parse(
+        "setup.md",
+        b"# Setup\n\nInstall it:\n\n```\npip install kb\n```\n\nThen write the config:\n\n"
+        b"```toml\n[server]\nport = 8080\n\n[index]\n  path = \"data\"\n```\nDone.\n",
+    ).text
+    assert text == (
+        "Setup\n\nInstall it:\n\npip install kb\n\n\nThen write the config:\n\n"
+        '[server]\nport = 8080\n[index]\npath = "data"\n\n\nDone.'
+    )
+    # A listing that opens or closes the document: its first line titles it; its line break ends it.
+    page = b"<html><body><pre>make all\nmake test</pre><p>Builds it.</p><pre>make install</pre></body></html>"
+    doc = parse("make.html", page)
+    assert doc.title == "make all" and doc.text == "make all\nmake test\n\n\nBuilds it.\n\nmake install\n"
+
+
+def test_a_file_s_own_noncharacter_marks_no_listing() -> None:
+    """Cleaning's mark for a listing's lines is a noncharacter: one in a file is dropped, not obeyed."""
+    for source in ("notes.txt", "notes.md", "notes.html"):
+        raw = "Notes\n\n\ufdd0A short line\n\nAnd a paragraph that ends."
+        if source.endswith(".html"):
+            raw = "<html><body><h1>Notes</h1><p>\ufdd0A short line</p><p>And a paragraph that ends.</p></body></html>"
+        doc = parse(source, raw.encode())
+        assert doc.text == "Notes\n\nA short line\n\nAnd a paragraph that ends.", source
+    assert PREFORMATTED not in clean_text("a\n\ufdd0b\nc").text
