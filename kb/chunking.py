@@ -22,17 +22,22 @@ PARAGRAPH_SLACK = 1.25
 
 @dataclass(frozen=True)
 class Block:
-    kind: str  # "heading" | "bullet" | "paragraph"
+    kind: str  # "heading" | "bullet" | "paragraph" | "listing"
     start: int
     end: int
 
 
 def blocks(text: str) -> list[Block]:
-    """The cleaned document's blocks (separated by blank lines), classified."""
+    """The cleaned document's blocks (separated by blank lines), classified.
+
+    A listing (code, a ``<pre>``) is never a heading, however short its lines: cleaning
+    writes it as one block of lines with a line break of its own after it (``kb.cleaning``).
+    """
     found: list[Block] = []
     for match in re.finditer(r"[^\n]+(?:\n(?!\n)[^\n]+)*", text):
         line = match.group(0)
-        found.append(Block(_kind(line), match.start(), match.end()))
+        kind = "listing" if _is_listing(line, text[match.end() : match.end() + 3]) else _kind(line)
+        found.append(Block(kind, match.start(), match.end()))
     # A "heading" with nothing after it is a closing line, not a heading.
     if found and found[-1].kind == "heading":
         found[-1] = Block("paragraph", found[-1].start, found[-1].end)
@@ -55,6 +60,13 @@ def opening_headings(chunk: Chunk) -> list[str]:
             break
         found.append(chunk.text[block.start : block.end].lstrip("#").strip())
     return found
+
+
+def _is_listing(block: str, after: str) -> bool:
+    """Whether ``block`` is a listing: several lines, or followed (``after``) by an odd number of
+    line breaks (its own, then a blank line's two; a paragraph has two, or none at the text's end)."""
+    breaks = len(after) - len(after.lstrip("\n"))
+    return "\n" in block or breaks % 2 == 1
 
 
 def _kind(line: str) -> str:

@@ -116,3 +116,92 @@ def test_a_tables_header_row_stays_with_its_first_row(max_chars: int) -> None:
         assert all(doc.text[c.start : c.end] == c.text for c in chunks)
         with_header = [c for c in chunks if "Town | Weekdays | Saturday" in c.text]
         assert len(with_header) == 1 and "Lisbon | 9-19 | 10-14" in with_header[0].text, (words, chunks)
+
+
+CODE_HTML = """<html><head><title>Deploying with systemd</title></head><body><article>
+<h1>Deploying with systemd</h1>
+<p>A small service needs little more than a unit file and two commands.</p>
+<h2>The unit file</h2>
+<p>Save this as /etc/systemd/system/kb.service, with your own paths:</p>
+<pre><code>[Unit]
+Description=Knowledge base
+After=network-online.target
+
+[Service]
+User=kb
+WorkingDirectory=/srv/kb
+ExecStart=/srv/kb/.venv/bin/python app.py serve
+Restart=on-failure
+
+[Install]
+WantedBy=multi-user.target</code></pre>
+<p>Then reload systemd so that it reads the new file.</p>
+<h2>Starting it</h2>
+<pre>sudo systemctl enable --now kb</pre>
+<p>The service now starts at boot and restarts when it fails.</p>
+</article></body></html>
+"""
+
+CODE_MARKDOWN = """---
+title: Counting words in Python
+---
+
+A word count takes a few lines of Python and no library.
+
+## The script
+
+Read the file and count what split() returns:
+
+```python
+# count the words of a file
+import sys
+from collections import Counter
+
+def main(path):
+    words = open(path).read().split()
+    for word, n in Counter(words).most_common(10):
+        print(word, n)
+```
+
+Run it on any text file to see its ten most frequent words.
+
+## Running it
+
+```
+python count.py notes
+```
+
+It prints one word and its count per line.
+"""
+
+
+@pytest.mark.parametrize(
+    ("source", "page", "sections"),
+    [
+        ("deploy.html", CODE_HTML, {"The unit file": "WantedBy=multi-user.target", "Starting it": "enable --now kb"}),
+        ("count.md", CODE_MARKDOWN, {"The script": "most_common(10)", "Running it": "python count.py notes"}),
+    ],
+)
+def test_a_code_listing_stays_in_its_section_and_no_code_line_is_a_heading(
+    source: str, page: str, sections: dict[str, str]
+) -> None:
+    """A <pre>'s or a fenced block's short lines without a stop ("[Unit]", "import sys",
+    "# count the words of a file", "sudo systemctl enable --now kb") were read as
+    headings: a listing became many tiny sections, each under a line of code."""
+    doc = parse(source, page.encode())
+    title = doc.title
+    assert [b for b in blocks(doc.text) if b.kind == "heading"] == [
+        b for b in blocks(doc.text) if doc.text[b.start : b.end] in (title, *sections)
+    ]
+    for max_chars in (120, 300, 550):
+        chunks = chunk_document(doc, max_chars=max_chars, min_chars=max_chars // 2)
+        assert all(doc.text[c.start : c.end] == c.text for c in chunks)
+        assert {c.heading for c in chunks} <= {title, *sections}, [c.heading for c in chunks]
+        for heading, code in sections.items():
+            holding = [c for c in chunks if code in c.text]
+            assert len(holding) == 1 and holding[0].heading == heading, (max_chars, heading, holding)
+        # The code is in the passages of its section, in one piece when it fits.
+        listing = next(c for c in chunks if "[Unit]" in c.text or "import sys" in c.text)
+        if max_chars >= 300:
+            assert ("[Unit]" in listing.text) == ("WantedBy=multi-user.target" in listing.text)
+            assert ("import sys" in listing.text) == ("print(word, n)" in listing.text)
