@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -93,6 +94,9 @@ class ChatHandlers:
         # Gradio's queue, a client could ask as often as it liked).
         self.limiter = limiter
         self.copies = BrowserCopy(chat_key(settings.data_dir))
+        # The page's load and a question sent before it landed both read the browser's copy
+        # into the tab's session: whichever comes first does, the other finds it done.
+        self._settling = threading.Lock()
 
     def _document_text(self, source: str) -> str | None:
         """The article around a cited passage; None (the passage alone is shown) if it cannot be read."""
@@ -105,11 +109,16 @@ class ChatHandlers:
             return None
 
     def _session(self, session: ChatSession | None, stored: Any) -> ChatSession:
-        """The tab's session; after a server restart (this server never saw the tab), the browser's copy."""
-        if session is not None and (session.messages or session.language is not None):
+        """The tab's session, the browser's copy read into it first if no event of the tab has
+        (after a server restart, or before the page's load has landed)."""
+        with self._settling:
+            session = session if session is not None else ChatSession()
+            if not session.settled:
+                restored, _ = self.copies.load(stored)
+                if restored is not None:
+                    session.adopt(restored)
+                session.settled = True
             return session
-        restored, _ = self.copies.load(stored)
-        return restored or session or ChatSession()
 
     def respond(
         self, text: str, session: ChatSession | None, stored: Any = None, request: gr.Request | None = None
@@ -223,10 +232,10 @@ class ChatHandlers:
             log.info("no example questions: %s", exc)
             return []
 
-    def examples(self, language: str | None = None) -> Any:
+    def examples(self, language: str | None = None, questions: list[str] | None = None) -> Any:
         """The example questions of the index as it is when the page loads
         (read then, so the server starts without waiting for the index)."""
-        samples = [[question] for question in self._examples()]
+        samples = [[question] for question in (self._examples() if questions is None else questions)]
         return gr.Dataset(samples=samples, visible=bool(samples), label=ui("examples", language))
 
     def load(
@@ -234,16 +243,28 @@ class ChatHandlers:
     ) -> tuple[Any, ...]:
         """The page as it opens: the conversation the browser kept (a question that was still
         being answered back in the box), labels in the browser's language (they were English
-        until the first answer), and the example questions of the index as it is now."""
-        restored, pending = self.copies.load(stored)
-        session = restored or session or ChatSession()
-        if request is not None and restored is None:
-            tag = lang.preferred_tag(request.headers.get("accept-language"))
-            if session.language is None and tag is not None:
-                session.language = tag.split("-")[0]
-                session.traditional = lang.traditional_tag(tag)
-        updates = _updates(session, typed=pending or None)
-        return (*updates[:-1], self.examples(session.ui_language))
+        until the first answer), and the example questions of the index as it is now.
+
+        A question the reader sent before the load landed has already read the browser's copy
+        into the tab's session and added to it: the load then brings the examples only (it put
+        back the copy as it was, wiping the question and its answer)."""
+        questions = self._examples()  # may wait for the index: the tab's session is looked at after
+        with self._settling:
+            session = session if session is not None else ChatSession()
+            if session.settled:
+                kept = _updates(session)[:-1]
+                return (*(gr.skip() for _ in kept), self.examples(session.ui_language, questions))
+            restored, pending = self.copies.load(stored)
+            if restored is not None:
+                session.adopt(restored)
+            elif request is not None:
+                tag = lang.preferred_tag(request.headers.get("accept-language"))
+                if session.language is None and tag is not None:
+                    session.language = tag.split("-")[0]
+                    session.traditional = lang.traditional_tag(tag)
+            session.settled = True
+            updates = _updates(session, typed=pending or None)
+        return (*updates[:-1], self.examples(session.ui_language, questions))
 
     def example(self, index: int | None) -> Any:
         questions = self._examples()
@@ -252,7 +273,7 @@ class ChatHandlers:
     def clear(self, session: ChatSession | None = None) -> tuple[Any, ...]:
         """A new conversation, in the language the page speaks now (it went back to English);
         the browser forgets the old one."""
-        fresh = ChatSession()
+        fresh = ChatSession(settled=True)  # a load landing after it must not bring the old one back
         if session is not None:
             fresh.language, fresh.traditional = session.language, session.traditional
         return _updates(fresh, clear_box=True, stored=self.copies.save(fresh))

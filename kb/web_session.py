@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +38,19 @@ class ChatSession:
     language: str | None = None
     traditional: bool = False  # Chinese labels in Traditional characters (the reader's browser or question)
     ratings: dict[int, int] = field(default_factory=dict)  # an answer's turn → its row in the feedback store
+    # The browser's copy was read into this tab's session (or set aside by a new conversation): the
+    # page's load, landing late, must not put back the copy as it was before. Not kept in the copy.
+    settled: bool = False
 
     @property
     def ui_language(self) -> str | None:
         """The language of the page's labels: the conversation's, in the reader's Chinese script."""
         return ui_language(self.language, self.traditional)
+
+    def adopt(self, other: ChatSession) -> None:
+        """Take ``other``'s conversation in place: every event of the tab holds this one object."""
+        for item in fields(self):
+            setattr(self, item.name, getattr(other, item.name))
 
     def show(self, role: str, content: str, replace_last: bool = False) -> None:
         if replace_last:

@@ -519,3 +519,77 @@ def test_a_traditional_chinese_browser_gets_traditional_labels(
         assert page.locator("#kb-examples").get_by_text(examples).count() == 1
     finally:
         context.close()
+
+
+JOIN = "**/gradio_api/queue/join*"
+
+
+def _load_event(server: Server) -> int:
+    """The id of the page's load event (the one that restores the browser's copy), from Gradio's config."""
+    config = request(server.url + "/config")[2]
+    return next(d["id"] for d in config["dependencies"] if any(t[1] == "load" for t in d["targets"]))
+
+
+class HeldLoad:
+    """Reloads a page with its load event held back in the browser, until ``release``."""
+
+    def __init__(self, page: Any, load: int) -> None:
+        self.page, self.load = page, load
+        self.held: list[Any] = []
+
+    def _hold(self, route: Any) -> None:
+        body = route.request.post_data_json or {}
+        if body.get("fn_index") == self.load and not self.held:
+            self.held.append(route)
+        else:
+            route.continue_()
+
+    def reload(self) -> None:
+        self.page.route(JOIN, self._hold)
+        self.page.reload()
+        self.page.wait_for_selector("#kb-question textarea", timeout=60_000)
+        for _ in range(600):
+            if self.held:
+                return
+            self.page.wait_for_timeout(100)
+        raise AssertionError("the page sent no load event")
+
+    def release(self) -> None:
+        """Lets the load go, and waits for it to land (the examples come with it)."""
+        self.held.pop().continue_()
+        self.page.unroute(JOIN, self._hold)
+        self.page.locator("button.gallery-item").first.wait_for(timeout=60_000)
+        self.page.wait_for_timeout(1_000)  # its other outputs land with the examples
+
+
+def test_a_question_sent_before_the_load_lands_is_not_wiped_by_it(browser: Any, server: Server) -> None:
+    """The load restores the browser's copy: landing after a question the reader had already sent,
+    it put back the copy as it was before (or an empty chat after "New conversation")."""
+    context, page = _opened(browser, server, "en-US")
+    held = HeldLoad(page, _load_event(server))
+    try:
+        first, second, third = "What is omnichannel?", "What is a multichannel strategy?", "¿Qué es omnicanal?"
+        send(page, first)
+        page.wait_for_function("!document.querySelector('#kb-ask').disabled", timeout=ANSWER_TIMEOUT_MS)
+        held.reload()
+        assert page.locator("button.gallery-item").count() == 0  # the load has not landed
+        send(page, second)
+        page.wait_for_function("!document.querySelector('#kb-ask').disabled", timeout=ANSWER_TIMEOUT_MS)
+        held.release()
+        questions = page.locator("#kb-chat .kb-question")
+        assert [questions.nth(i).inner_text().strip() for i in range(questions.count())] == [first, second]
+        # Kept as well: a reload brings back both.
+        page.reload()
+        expect(page.locator("#kb-chat .kb-question")).to_have_count(2, timeout=60_000)
+        # After "New conversation", the empty copy the load restores does not wipe a question either.
+        page.locator("button.gallery-item").first.wait_for(timeout=60_000)
+        page.click("#kb-clear")
+        expect(page.locator("#kb-chat .message")).to_have_count(0, timeout=10_000)
+        held.reload()
+        send(page, third)
+        page.wait_for_function("!document.querySelector('#kb-ask').disabled", timeout=ANSWER_TIMEOUT_MS)
+        held.release()
+        expect(page.locator("#kb-chat .kb-question")).to_have_text([third])
+        expect(page.locator("#kb-chat .kb-answer")).to_have_count(1)
+    finally:
+        context.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gradio as gr
 import pytest
 
 from kb.models import Answer, Chunk, Citation, Hit
@@ -138,3 +139,24 @@ def test_the_chat_s_questions_count_against_the_rate_limit(kb: KnowledgeBase) ->
     *_, refused = handlers.respond("What are its benefits?", session)
     assert len(refused[1].messages) == 4  # not asked, so not shown as asked
     assert not limiter.hit("unknown")[0]  # the same client, still over its limit
+
+
+def test_a_load_landing_after_a_question_leaves_the_conversation_be(kb: KnowledgeBase) -> None:
+    """The page's load put back the browser's copy as it was: a question the reader had sent
+    before it landed, and its answer, were wiped from the chat (and from the tab's session)."""
+    handlers = ChatHandlers(kb.settings, kb)
+    *_, earlier = handlers.respond("What is omnichannel?", None)
+    stored = earlier[6]  # the browser's copy after the first answer
+    for kept in (stored, handlers.clear(earlier[1])[6]):  # a conversation, or a new (empty) one
+        tab = ChatSession()  # the state of a reloaded tab, before any of its events
+        *_, answered = handlers.respond("What is a multichannel strategy?", tab, kept)
+        assert answered[1] is tab  # every event of the tab holds one session
+        shown = list(tab.messages)
+        loaded = handlers.load(tab, kept)
+        assert all(output == gr.skip() for output in loaded[:-1]), loaded[:-1]
+        assert tab.messages == shown and "multichannel strategy" in shown[-2]["content"]
+        assert loaded[-1].visible  # the examples still come with it
+    # A new conversation started before the load landed stays new.
+    tab = ChatSession()
+    cleared = handlers.clear(tab)[1]
+    assert handlers.load(cleared, stored)[0] == gr.skip()
