@@ -408,6 +408,9 @@ def build_server(settings: Settings, kb: KnowledgeBase | None = None) -> FastAPI
         blocks,
         path="/",
         footer_links=[],
+        # Gradio's run history kept every event's inputs and outputs (whole conversations, unsigned) in
+        # localStorage, up to 100 runs: enough to fill the quota the chat's own copy needs.
+        run_history=False,
         css=_asset("chat.css"),
         head=f"<script>{_asset('chat.js')}</script>",
         ssr_mode=False,

@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 
 from kb.i18n import message
 from kb.settings import Settings
+from kb.web_session import STORAGE_KEY
 from tests.browser import Server, free_port, request, running_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -593,3 +594,13 @@ def test_a_question_sent_before_the_load_lands_is_not_wiped_by_it(browser: Any, 
         expect(page.locator("#kb-chat .kb-answer")).to_have_count(1)
     finally:
         context.close()
+
+
+def test_the_browser_keeps_the_signed_copy_and_nothing_else(page: Any) -> None:
+    """Gradio's run history kept every event's inputs and outputs (each a whole copy of the
+    conversation, unsigned) in localStorage, up to 100 of them: enough to fill the quota the
+    chat's own copy needs."""
+    send(page, "What is omnichannel?")
+    page.wait_for_function("!document.querySelector('#kb-ask').disabled", timeout=ANSWER_TIMEOUT_MS)
+    expect(page.locator("#kb-chat .kb-answer")).to_have_count(1)
+    assert page.evaluate("Object.keys(localStorage)") == [STORAGE_KEY]
