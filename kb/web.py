@@ -188,6 +188,7 @@ class ChatHandlers:
             yield _updates(session, stored=self.copies.save(session))
             return
         turn = len(session.messages) - 1
+        numbered = session.trimmed + turn  # in the markers' links, from the conversation's start
         session.language = final.language
         if final.language == "zh":
             session.traditional = _traditional(question.text, session.traditional)
@@ -195,10 +196,10 @@ class ChatHandlers:
         session.answers[turn] = final.to_dict()
         if final.citations:
             # Every answer shown keeps its section: its [n] markers open their passages however old.
-            section = sources_section(final, turn, self._document_text, session.ui_language)
+            section = sources_section(final, numbered, self._document_text, session.ui_language)
             session.sections = [*session.sections, section]
         session.messages[-2] = {"role": "user", "content": question_html(question.text, final.language)}
-        session.show("assistant", answer_html(final, turn), replace_last=True)
+        session.show("assistant", answer_html(final, numbered), replace_last=True)
         yield _updates(session, stored=self.copies.save(session))
 
     def rate(self, data: gr.LikeData, session: ChatSession | None, stored: Any = None) -> tuple[ChatSession, Any]:

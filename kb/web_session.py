@@ -13,6 +13,7 @@ import hmac
 import json
 import logging
 import os
+import re
 import secrets
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -25,6 +26,11 @@ log = logging.getLogger(__name__)
 KEY_FILE = "chat-key"
 STORAGE_KEY = "omnikb-chat"
 VERSION = 1
+# The most the browser's copy may weigh (its UTF-8 bytes): Gradio stores it encrypted, in base64
+# (about 1.5 MB of text), well under the ~5 MB localStorage gives a site. A longer conversation
+# keeps its newest turns (a hundred or so answers).
+MAX_COPY_BYTES = 1_000_000
+SECTION_TURN = re.compile(r'data-turn="(\d+)"')
 
 
 @dataclass
@@ -41,6 +47,10 @@ class ChatSession:
     # The browser's copy was read into this tab's session (or set aside by a new conversation): the
     # page's load, landing late, must not put back the copy as it was before. Not kept in the copy.
     settled: bool = False
+    # Messages dropped from the front of the browser's copy (``BrowserCopy.save``): turns are
+    # numbered from the conversation's start in the [n] markers' links, so a new answer's never
+    # repeat a kept one's, while ``answers`` and ``ratings`` are keyed by position in ``messages``.
+    trimmed: int = 0
 
     @property
     def ui_language(self) -> str | None:
@@ -52,11 +62,33 @@ class ChatSession:
         for item in fields(self):
             setattr(self, item.name, getattr(other, item.name))
 
+    def since(self, cut: int) -> ChatSession:
+        """The conversation from message ``cut`` on (a question's): what the browser keeps of a long one."""
+        answers = {turn - cut: answer for turn, answer in self.answers.items() if turn >= cut}
+        first = self.trimmed + cut
+        return ChatSession(
+            messages=self.messages[cut:],
+            # One question and its answer for each answer given, in order.
+            history=self.history[len(self.history) - 2 * len(answers) :],
+            answers=answers,
+            sections=[s for s in self.sections if _turn_of(s) >= first],
+            language=self.language,
+            traditional=self.traditional,
+            ratings={turn - cut: row for turn, row in self.ratings.items() if turn >= cut},
+            trimmed=first,
+        )
+
     def show(self, role: str, content: str, replace_last: bool = False) -> None:
         if replace_last:
             self.messages[-1] = {"role": role, "content": content}
         else:
             self.messages.append({"role": role, "content": content})
+
+
+def _turn_of(section: str) -> int:
+    """The turn a sources panel's section belongs to (``web_render.sources_section``)."""
+    match = SECTION_TURN.search(section)
+    return int(match.group(1)) if match else -1
 
 
 def chat_key(data_dir: Path) -> bytes:
@@ -82,8 +114,9 @@ def chat_key(data_dir: Path) -> bytes:
 class BrowserCopy:
     """Signs a session for the browser to keep, and reads one back."""
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, max_bytes: int = MAX_COPY_BYTES) -> None:
         self.key = key
+        self.max_bytes = max_bytes
 
     @property
     def secret(self) -> str:
@@ -94,18 +127,28 @@ class BrowserCopy:
         return hmac.new(self.key, data.encode(), hashlib.sha256).hexdigest()
 
     def save(self, session: ChatSession, pending: str = "") -> dict[str, Any]:
-        """The browser's copy; ``pending`` is a question still being answered, given back to the box on restore."""
-        state = {
-            "messages": session.messages,
-            "history": session.history,
-            "answers": {str(turn): answer for turn, answer in session.answers.items()},
-            "sections": session.sections,
-            "language": session.language,
-            "traditional": session.traditional,
-            "ratings": {str(turn): row for turn, row in session.ratings.items()},
-        }
-        data = json.dumps(state, ensure_ascii=False, separators=(",", ":"))
+        """The browser's copy; ``pending`` is a question still being answered, given back to the box on restore.
+
+        At most ``max_bytes``: a longer conversation keeps its newest turns (the newest whatever its size).
+        """
+        data = _encoded(session)
+        if len(data.encode()) > self.max_bytes:
+            data = _encoded(self._newest(session))
         return {"v": VERSION, "data": data, "sig": self._sign(data), "pending": pending}
+
+    def _newest(self, session: ChatSession) -> ChatSession:
+        """The most of the conversation's end that fits in ``max_bytes``, cut before a question."""
+        starts = [i for i, message in enumerate(session.messages) if message.get("role") == "user"] or [0]
+        low, high = 0, len(starts) - 1
+        while low < high:  # the first cut that fits; the last question always stays
+            middle = (low + high) // 2
+            if len(_encoded(session.since(starts[middle])).encode()) <= self.max_bytes:
+                high = middle
+            else:
+                low = middle + 1
+        kept = session.since(starts[low])
+        log.info("the browser keeps the newest %d of %d messages", len(kept.messages), len(session.messages))
+        return kept
 
     def load(self, stored: Any) -> tuple[ChatSession | None, str]:
         """The session a copy holds (None unless this server signed it) and the question it was answering."""
@@ -128,5 +171,20 @@ class BrowserCopy:
             language=state["language"],
             traditional=bool(state.get("traditional")),
             ratings={int(turn): int(row) for turn, row in state["ratings"].items()},
+            trimmed=int(state.get("trimmed", 0)),
         )
         return session, pending
+
+
+def _encoded(session: ChatSession) -> str:
+    state = {
+        "messages": session.messages,
+        "history": session.history,
+        "answers": {str(turn): answer for turn, answer in session.answers.items()},
+        "sections": session.sections,
+        "language": session.language,
+        "traditional": session.traditional,
+        "ratings": {str(turn): row for turn, row in session.ratings.items()},
+        "trimmed": session.trimmed,
+    }
+    return json.dumps(state, ensure_ascii=False, separators=(",", ":"))

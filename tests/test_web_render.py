@@ -160,3 +160,21 @@ def test_a_load_landing_after_a_question_leaves_the_conversation_be(kb: Knowledg
     tab = ChatSession()
     cleared = handlers.clear(tab)[1]
     assert handlers.load(cleared, stored)[0] == gr.skip()
+
+
+def test_answers_after_a_trimmed_copy_link_their_own_passages(kb: KnowledgeBase) -> None:
+    """The browser keeps only a long conversation's newest turns: the answers given after it was restored
+    must not number their passages' links like a kept answer's (a marker would open another's passage)."""
+    handlers = ChatHandlers(kb.settings, kb)
+    *_, last = handlers.respond("What is omnichannel?", None)
+    handlers.copies.max_bytes = len(last[6]["data"].encode()) * 3 // 2  # room for one answer, not two
+    for question in ("¿Qué es una estrategia multicanal?", "O que é omnicanal?"):
+        *_, last = handlers.respond(question, last[1])
+    tab = ChatSession()  # a reload: the tab starts from the browser's copy
+    *_, last = handlers.respond("And its challenges?", tab, last[6])
+    assert tab.trimmed == 4 and len(tab.messages) == 4
+    turns = [int(s.split('data-turn="')[1].split('"')[0]) for s in tab.sections]
+    assert turns == [5, 7]
+    for index, turn in zip(sorted(tab.answers), turns, strict=True):
+        assert f'href="#kb-src-{turn}-1"' in tab.messages[index]["content"]
+        assert tab.answers[index]["question"] in tab.messages[index - 1]["content"]
