@@ -17,6 +17,10 @@ from kb.language import is_rtl
 from kb.models import Answer, Citation
 from kb.web_text import DEFAULT, UI, language_name, ui
 
+# Gradio's own notices the chat can meet (the connection lost, the server unreachable or busy, an
+# error without a message): in English whatever the page speaks, so the page's script says them
+# in its words, which the sources panel carries (``data-connection-lost``…).
+GRADIO_NOTICES = ("connection_lost", "connection_error", "server_busy", "error_occurred")
 QUOTE = re.compile(r"“(.+?)”\s*((?:\[\d+\]\s*)+)")
 CONTEXT_CHARS = 400
 
@@ -199,8 +203,8 @@ def sources_panel(sections: Sequence[str], language: str | None) -> str:
     """All turns' sections, newest first; only the newest is shown until a marker asks for another.
 
     The panel also tells the page which language its labels speak now (``lang``,
-    ``data-dir``) and how to say "Close" and title its notices ("Warning"), for what
-    the page's script draws or relabels itself.
+    ``data-dir``) and how to say "Close", title its notices ("Warning") and say Gradio's own
+    (``GRADIO_NOTICES``), for what the page's script draws or relabels itself.
     """
     spoken = language if language in UI else DEFAULT
     opening = (
@@ -208,7 +212,9 @@ def sources_panel(sections: Sequence[str], language: str | None) -> str:
         f' data-close="{escape(ui("close", spoken))}"'
         f' data-toast-info="{escape(ui("toast_info", spoken))}"'
         f' data-toast-warning="{escape(ui("toast_warning", spoken))}"'
-        f' data-toast-error="{escape(ui("toast_error", spoken))}">'
+        f' data-toast-error="{escape(ui("toast_error", spoken))}"'
+        + "".join(f' data-{key.replace("_", "-")}="{escape(ui(key, spoken))}"' for key in GRADIO_NOTICES)
+        + ">"
     )
     if not sections:
         return f'{opening}<p class="kb-empty">{escape(ui("sources_empty", language))}</p></div>'

@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 from kb.i18n import message
 from kb.settings import Settings
 from kb.web_session import STORAGE_KEY
+from kb.web_text import ui
 from tests.browser import Server, free_port, request, running_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -604,3 +605,36 @@ def test_the_browser_keeps_the_signed_copy_and_nothing_else(page: Any) -> None:
     page.wait_for_function("!document.querySelector('#kb-ask').disabled", timeout=ANSWER_TIMEOUT_MS)
     expect(page.locator("#kb-chat .kb-answer")).to_have_count(1)
     assert page.evaluate("Object.keys(localStorage)") == [STORAGE_KEY]
+
+
+def test_gradio_s_own_notices_are_said_in_the_page_s_language(browser: Any, server: Server) -> None:
+    """Gradio said "Connection to the server was lost. Attempting reconnection..." (and its other
+    notices: the server busy, unreachable) in English on a German page, under a German title."""
+    context, page = _opened(browser, server, "de-DE")
+
+    def told(key: str) -> Any:
+        page.fill("#kb-question textarea", "Was ist Omnichannel?")
+        page.click("#kb-ask")
+        notice = page.locator("[data-testid='toast-text']", has_text=ui(key, "de"))
+        expect(notice).to_have_count(1, timeout=30_000)
+        return notice
+
+    try:
+        # A proxy in front of the server says it is busy, then sends an error page of its own.
+        page.route(JOIN, lambda route: route.fulfill(status=503, content_type="application/json", body="{}"))
+        told("server_busy")
+        page.unroute(JOIN)
+        page.route(JOIN, lambda route: route.fulfill(status=502, content_type="text/html", body="<h1>Bad Gateway</h1>"))
+        told("connection_error")
+        page.unroute(JOIN)
+        # The connection drops (Gradio tries to reconnect, and would reload the page once it could).
+        page.route("**/gradio_api/app_id*", lambda route: route.abort())
+        page.route(JOIN, lambda route: route.abort())
+        notice = told("connection_lost")
+        assert notice.get_attribute("lang") == "de"
+        toast = page.locator("[data-testid='toast-body']", has=notice)
+        expect(toast.locator(".toast-title")).to_have_text("Fehler")
+        expect(toast.locator("[data-testid='toast-close']")).to_have_attribute("aria-label", "Schließen")
+        assert "Connection" not in (page.locator(".toast-wrap").inner_text() or "")
+    finally:
+        context.close()

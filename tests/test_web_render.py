@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from html import escape
+
 import gradio as gr
 import pytest
 
@@ -178,3 +181,21 @@ def test_answers_after_a_trimmed_copy_link_their_own_passages(kb: KnowledgeBase)
     for index, turn in zip(sorted(tab.answers), turns, strict=True):
         assert f'href="#kb-src-{turn}-1"' in tab.messages[index]["content"]
         assert tab.answers[index]["question"] in tab.messages[index - 1]["content"]
+
+
+def test_the_panel_says_gradio_s_own_notices_in_every_language_the_page_speaks() -> None:
+    """Gradio's "Connection to the server was lost…" was English on every page: the page's script
+    says it in the panel's words, which every label set has."""
+    from pathlib import Path
+
+    from kb.web_render import GRADIO_NOTICES, sources_panel
+    from kb.web_text import UI, ui
+
+    for language in UI:
+        panel = sources_panel([], language)
+        for key in GRADIO_NOTICES:
+            assert f' data-{key.replace("_", "-")}="{escape(ui(key, language))}"' in panel
+            assert language == "en" or ui(key, language) != ui(key, "en"), (language, key)
+    script = (Path(__file__).parent.parent / "kb" / "static" / "chat.js").read_text(encoding="utf-8")
+    said = set(re.findall(r'\["[^"]+", "([a-z-]+)"\]', script))
+    assert said == {key.replace("_", "-") for key in GRADIO_NOTICES}

@@ -29,8 +29,43 @@
         info: panel && panel.getAttribute("data-toast-info"),
         warning: panel && panel.getAttribute("data-toast-warning"),
         error: panel && panel.getAttribute("data-toast-error")
-      }
+      },
+      notice: function (key) { return panel && panel.getAttribute("data-" + key); }
     };
+  }
+
+  // Gradio's own notices the chat can meet, in English whatever the page speaks (Gradio 6 has
+  // no translation of them): the panel's attribute that says each in the page's words.
+  var GRADIO_NOTICES = [
+    ["Connection to the server was lost. Attempting reconnection...", "connection-lost"],
+    ["Connection errored out.", "connection-error"],
+    ["Could not parse server response", "connection-error"],  // a proxy's error page, say; the reason follows
+    ["This application is currently busy. Please try again.", "server-busy"],
+    ["An error occurred.", "error-occurred"],
+    ["An Unexpected Error Occurred!", "error-occurred"]
+  ];
+
+  // Gradio still draws the notice: only its nodes' text changes. The first says the page's words,
+  // what follows (a proxy's error page, quoted in the reason) is emptied or hidden.
+  function sayNotices(words) {
+    document.querySelectorAll("[data-testid='toast-text']").forEach(function (message) {
+      var text = message.firstChild;
+      if (!text || text.nodeType !== Node.TEXT_NODE) return;
+      var said = text.nodeValue.trim();
+      var known = GRADIO_NOTICES.filter(function (n) { return said === n[0] || said.indexOf(n[0] + ":") === 0; })[0];
+      var word = known && words.notice(known[1]);
+      if (!word) return;
+      text.nodeValue = word;
+      for (var node = text.nextSibling; node; node = node.nextSibling) {
+        if (node.nodeType === Node.TEXT_NODE) node.nodeValue = "";
+        else if (node instanceof HTMLElement) node.hidden = true;
+      }
+      message.setAttribute("lang", words.lang);
+      message.setAttribute("dir", words.dir);
+    });
+    document.querySelectorAll("[data-testid='toast-close']").forEach(function (close) {
+      if (close.getAttribute("aria-label") !== words.close) close.setAttribute("aria-label", words.close);
+    });
   }
 
   // Gradio 6 titles its notices by their kind, in English ("Warning"), whatever title the
@@ -76,7 +111,9 @@
 
   new MutationObserver(function () {
     followPanel();
-    titleToasts(pageWords());
+    var words = pageWords();
+    titleToasts(words);
+    sayNotices(words);
     giveBack();
   }).observe(document.documentElement, { childList: true, subtree: true });
 
