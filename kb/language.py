@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from functools import lru_cache
 
 from lingua import IsoCode639_1, Language, LanguageDetector, LanguageDetectorBuilder
@@ -242,8 +242,8 @@ def _by_script(text: str, letters: list[str], ignored: Collection[str] = ()) -> 
 # no language by them, unless one is a cue (a word or letter of one language).
 MIN_TELLING_LETTERS = 3
 # A short question ("Und Zalando?", "What is autolyse?") gives the statistical
-# detector too little text; its function words and letters tell more. Each
-# list keeps only the words no other list has (``_CUE_WORDS``).
+# detector too little text; its function words and letters tell more. A word
+# only one list has is a cue; a word several have shares its vote among them.
 SHORT_TEXT_WORDS = 7
 # The detector's confidence above which the cues do not overrule it.
 SURE = 0.9
@@ -294,12 +294,6 @@ def _owners(lists: dict[str, str]) -> dict[str, tuple[str, ...]]:
     return owners
 
 
-def _distinctive(lists: dict[str, str]) -> dict[str, str]:
-    """Each word that only one language's list has, with that language."""
-    return {word: languages[0] for word, languages in _owners(lists).items() if len(languages) == 1}
-
-
-_CUE_WORDS = _distinctive(_FUNCTION_WORDS)
 # Each function word, with the languages whose list has it.
 _FUNCTION_WORD_LANGUAGES = _owners(_FUNCTION_WORDS)
 # Every language's function words together: words that carry no topic.
@@ -347,14 +341,11 @@ def _by_frame(text: str, detected: str) -> str | None:
     or more of them name it and none is ``detected``'s: "How do I make crème
     brûlée?" is English whatever letters the dish's name has. A word several
     languages have gives each a share of its vote."""
-    folded = text.casefold()
     votes: dict[str, float] = {}
     voters: dict[str, int] = {}
-    for position, match in enumerate(WORD.finditer(folded)):
-        hyphenated = match.start() > 0 and folded[match.start() - 1] == "-"
-        owners = () if hyphenated else _FUNCTION_WORD_LANGUAGES.get(match.group(), ())
+    for owners, weight in _function_words(text.casefold()):
         for language in owners:
-            votes[language] = votes.get(language, 0.0) + (2 if position == 0 else 1) / len(owners)
+            votes[language] = votes.get(language, 0.0) + weight / len(owners)
             voters[language] = voters.get(language, 0) + 1
     if votes.get(detected):
         return None
@@ -374,14 +365,22 @@ def _word_votes(folded: str) -> dict[str, int]:
         if match.group() in _OPENING_ONLY and not opening:
             continue
         votes[phrase_language] = votes.get(phrase_language, 0) + (2 if opening else 1)
+    for owners, weight in _function_words(folded):
+        if len(owners) == 1:
+            votes[owners[0]] = votes.get(owners[0], 0) + weight
+    return votes
+
+
+def _function_words(folded: str) -> Iterator[tuple[tuple[str, ...], int]]:
+    """Each function word's languages, with its vote: two for the first word, most often
+    the question word ("Quem usa click and collect?"), else one."""
     for position, match in enumerate(WORD.finditer(folded)):
         # A clitic after a hyphen ("Spune-mi", "Parle-moi") is not a function word.
-        hyphenated = match.start() > 0 and folded[match.start() - 1] == "-"
-        language = None if hyphenated else _CUE_WORDS.get(match.group())
-        if language:
-            # The first word is most often the question word ("Quem usa click and collect?").
-            votes[language] = votes.get(language, 0) + (2 if position == 0 else 1)
-    return votes
+        if match.start() > 0 and folded[match.start() - 1] == "-":
+            continue
+        owners = _FUNCTION_WORD_LANGUAGES.get(match.group())
+        if owners:
+            yield owners, 2 if position == 0 else 1
 
 
 def _leader(votes: Mapping[str, float]) -> str | None:
