@@ -8,17 +8,28 @@ export ANONYMIZED_TELEMETRY := False
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install run serve ingest test lint bench eval clean browser
+.PHONY: install lock run serve ingest test lint bench eval clean browser
 
-$(STAMP): pyproject.toml
+LOCK := requirements.lock
+PIP_COMPILE := $(BIN)/pip-compile --quiet --allow-unsafe --extra st --extra dev --strip-extras \
+	--no-emit-index-url --no-emit-find-links -o $(LOCK) pyproject.toml requirements.in
+
+# Exactly the versions CI tested, from the committed lock: pip itself first, then every
+# package (torch's CPU build from this machine's local wheel), then omnikb with no resolving.
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	# The CPU build of torch first (from the local wheel), so nothing pulls a CUDA build.
-	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[st,dev]'
+	$(PY) -m pip install --quiet "$$(grep '^pip==' $(LOCK))"
+	$(PY) -m pip install --quiet -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The newest releases within pyproject.toml's ranges, then the whole test suite on them.
+# Commit requirements.lock only when the tests pass.
+lock: install
+	$(PIP_COMPILE) --upgrade
+	$(MAKE) install test
 
 # Debian's Chromium for the browser tests (Playwright cannot download browsers here).
 browser:

@@ -72,8 +72,8 @@ def build_chat_model(
     """A ``ChatOpenAI`` for ``settings.llm_base_url`` / ``llm_model``; no retries."""
     if not settings.llm_enabled:
         raise ConfigError("No model server configured: set KB_LLM_BASE_URL and KB_LLM_MODEL.")
-    import httpx
     from langchain_openai import ChatOpenAI
+    from openai import Timeout
     from pydantic import SecretStr
 
     limits = timeouts(settings)
@@ -83,7 +83,7 @@ def build_chat_model(
             model=str(settings.llm_model),
             base_url=settings.llm_base_url,
             api_key=SecretStr(settings.llm_api_key or PLACEHOLDER_API_KEY),
-            timeout=httpx.Timeout(read, connect=limits.connect),
+            timeout=Timeout(read, connect=limits.connect),  # the client's own type, whatever HTTP library it uses
             max_retries=0,
             streaming=streaming,
             temperature=0.0,

@@ -238,7 +238,7 @@ def test_the_page_opens_in_the_browser_s_language(browser: Any, server: Server) 
         expect(ask).to_have_text("اسأل", timeout=60_000)
         box = page.locator("#kb-question textarea")
         assert box.get_attribute("placeholder") == "اطرح سؤالاً بأي لغة…"
-        assert page.locator("#kb-examples").get_by_text("أمثلة").count() == 1
+        expect(page.locator("#kb-examples").get_by_text("أمثلة")).to_have_count(1, timeout=30_000)
         assert page.locator("button.gallery-item").count() > 1  # the examples are still read at load
         expect(page.locator("html")).to_have_attribute("lang", "ar")
         # The placeholder reads from the right; what is typed takes its own text's direction.
@@ -531,7 +531,7 @@ def test_a_traditional_chinese_browser_gets_traditional_labels(
     try:
         expect(page.locator("#kb-clear")).to_have_text(clear, timeout=60_000)
         assert page.get_attribute("#kb-question textarea", "placeholder") == placeholder
-        assert page.locator("#kb-examples").get_by_text(examples).count() == 1
+        expect(page.locator("#kb-examples").get_by_text(examples)).to_have_count(1, timeout=30_000)
     finally:
         context.close()
 

@@ -1,0 +1,44 @@
+"""The model client as the locked LangChain and OpenAI releases build it.
+
+A timeout of another HTTP library's type is refused by some client releases
+(the OpenAI client moved to ``httpx2``), so the client is built here for real
+and made to answer over a real socket.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kb.llm import build_chat_model, timeouts
+from kb.settings import Settings
+from tests.fake_openai import MODEL, FakeOpenAI, Reply
+
+pytestmark = pytest.mark.usefixtures("fresh_fake")
+
+
+def _settings(fake: FakeOpenAI) -> Settings:
+    return Settings(llm_base_url=fake.base_url, llm_model=MODEL, llm_timeout=7.0, llm_connect_timeout=2.0)
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_the_real_client_is_built_with_the_configured_timeouts_and_answers(fake: FakeOpenAI, streaming: bool) -> None:
+    settings = _settings(fake)
+    model = build_chat_model(settings, streaming=streaming)
+    limits = timeouts(settings)
+    bound: Any = model.root_client.timeout
+    assert (bound.connect, bound.read) == (limits.connect, limits.read)
+    fake.script(Reply("Omnichannel connects every channel [1]."))
+    if streaming:
+        text = "".join(str(chunk.content) for chunk in model.stream("What is omnichannel?"))
+    else:
+        text = str(model.invoke("What is omnichannel?").content)
+    assert text == "Omnichannel connects every channel [1]."
+
+
+def test_a_condensing_client_reads_with_its_own_shorter_bound(fake: FakeOpenAI) -> None:
+    settings = _settings(fake)
+    model = build_chat_model(settings, streaming=False, read_timeout=1.5)
+    bound: Any = model.root_client.timeout
+    assert (bound.connect, bound.read) == (timeouts(settings).connect, 1.5)
