@@ -27,7 +27,7 @@ def run(settings: Settings, runs: int = 20) -> Section:
     section = Section("6. Generative mode: time to first token")
     if not available():
         section.add(
-            "> **PLACEHOLDER** — the generative backend (`kb/generative.py`) and its fake OpenAI server "
+            "> **PLACEHOLDER** — the generative backend (`kb/answer/generative.py`) and its fake OpenAI server "
             "(`tests/fake_openai.py`) are not in this tree yet; this section is filled in once they are.",
             "",
         )
@@ -41,9 +41,9 @@ def run(settings: Settings, runs: int = 20) -> Section:
 
 
 def _run(settings: Settings, runs: int, section: Section) -> Section:
-    from kb.backends import make_knowledge_base
     from kb.models import Answer
-    from kb.service import validate_question
+    from kb.question import validate_question
+    from kb.service import KnowledgeBase
 
     # Imported by name: the fake server is the generative developer's test code, not part of bench's types.
     fake = importlib.import_module("tests.fake_openai")
@@ -60,7 +60,7 @@ def _run(settings: Settings, runs: int, section: Section) -> Section:
     retrieve: list[float] = []
     with FakeOpenAI() as server:
         server.always(Reply(ANSWER, first_delay=MODEL_FIRST_TOKEN, delay=MODEL_TOKEN))
-        kb = make_knowledge_base(settings.replace(llm_base_url=server.base_url, llm_model="fake-model"))
+        kb = KnowledgeBase(settings.replace(llm_base_url=server.base_url, llm_model="fake-model"))
         kb.warm_up()
         for n, item in enumerate([items[0], *items]):
             question = validate_question(item.question, None, None, None, kb.settings)

@@ -88,7 +88,7 @@ def run(data_dir: Path, levels: list[int], seconds: float) -> Section:
     section = Section("3. Load: `/api/ask` under concurrent clients")
     if not server_available():
         section.add(
-            "> **PLACEHOLDER** — the API server (`python app.py serve`, `kb/server.py`) is not in this tree "
+            "> **PLACEHOLDER** — the API server (`python app.py serve`, `kb/web/server.py`) is not in this tree "
             "yet; this section is filled in by the same command once it is.",
             "",
         )

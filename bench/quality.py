@@ -18,10 +18,11 @@ from typing import Any
 
 from bench.common import DEVSET, SEEDS, Section, p50, p95
 from kb import evaluation
-from kb.embedding import Embedder
 from kb.evaluation import EvalItem
-from kb.lexical import BM25
-from kb.service import KnowledgeBase, validate_question
+from kb.index.embed import Embedder
+from kb.question import validate_question
+from kb.search.lexical import BM25
+from kb.service import KnowledgeBase
 
 log = logging.getLogger(__name__)
 

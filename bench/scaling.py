@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 
 from bench.common import ROOT, SEEDS, Section, folder_bytes, mib, p50, p95, rss_bytes
-from kb.embedding import SPARSE_TERMS, SparseVector, get_embedder
-from kb.loading import load_folder
+from kb.index.embed import SPARSE_TERMS, SparseVector, get_embedder
+from kb.ingest.load import load_folder
 from kb.models import Chunk, Document
 from kb.settings import Settings
 
@@ -170,9 +170,9 @@ def synthetic_documents(
 
 def worker(pool_path: Path, size: int, data_dir: Path, chroma_url: str | None, rounds: int, out: Path) -> None:
     from bench.speed import questions
-    from kb import language as lang
+    from kb.index.store import Store
     from kb.service import KnowledgeBase
-    from kb.store import Store
+    from kb.text import language as lang
 
     settings = Settings(data_dir=data_dir, chroma_url=chroma_url, rate_limit=0)
     embedder = get_embedder(settings)
@@ -202,7 +202,7 @@ def worker(pool_path: Path, size: int, data_dir: Path, chroma_url: str | None, r
     answer: list[float] = []
     retrieve: list[float] = []
     floor: list[float] = []
-    from kb.query import standalone_query
+    from kb.search.followup import standalone_query
 
     for _ in range(rounds):
         for question in asked:

@@ -18,10 +18,11 @@ from typing import Any
 
 from bench.common import DEVSET, SEEDS, Section, p50, p95
 from kb import evaluation
-from kb.embedding import get_embedder
+from kb.index.embed import get_embedder
 from kb.models import Question
-from kb.query import standalone_query
-from kb.service import KnowledgeBase, validate_question
+from kb.question import validate_question
+from kb.search.followup import standalone_query
+from kb.service import KnowledgeBase
 from kb.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -14,11 +14,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from kb.errors import BackendUnavailableError, IngestError, KBError
-from kb.i18n import message
+from kb.errors import BackendUnavailableError, IngestError, KBError, error_body
+from kb.i18n.messages import message
 from kb.models import CORRECTION_SEPARATOR, Answer, Correction, Turn
 from kb.settings import Settings
-from kb.text import shown_name
+from kb.text.words import shown_name
 
 log = logging.getLogger("kb")
 
@@ -139,16 +139,16 @@ def _silence_stdout() -> None:
 
 def _kb(settings: Settings) -> Any:
     """The knowledge base, for a command that reads the index (never creates one)."""
-    from kb.backends import make_knowledge_base
-    from kb.store import require_index_folder
+    from kb.index.store import require_index_folder
+    from kb.service import KnowledgeBase
 
     require_index_folder(settings)
-    return make_knowledge_base(settings)
+    return KnowledgeBase(settings)
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from kb.errors import InputError
-    from kb.service import validate_question
+    from kb.question import validate_question
 
     history = None
     if args.history:
@@ -266,7 +266,7 @@ def render_citations(answer: Answer) -> str:
 
 def terminal_language() -> str | None:
     """The reader's language by their locale (``LC_ALL``, ``LC_MESSAGES``, ``LANG``), if one omnikb tells apart."""
-    from kb.language import from_locale
+    from kb.text.language import from_locale
 
     locale = next((os.environ[name] for name in ("LC_ALL", "LC_MESSAGES", "LANG") if os.environ.get(name)), None)
     return from_locale(locale)
@@ -274,7 +274,7 @@ def terminal_language() -> str | None:
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     from kb.errors import InputError
-    from kb.service import validate_question
+    from kb.question import validate_question
 
     # The options hold for every question: a bad one stops the chat before it starts.
     validate_question("?", None, args.top_k, args.language, settings)
@@ -334,7 +334,7 @@ def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
     except KBError as exc:
         if args.json:
             # A script reading JSON gets the API's error object, not nothing to parse.
-            error = {"error": {"code": exc.code, "message": str(exc)}}
+            error = error_body(exc.code, str(exc))
             sys.stdout.write(json.dumps(error, ensure_ascii=False, indent=2) + "\n")
         raise
     server = report.get("model_server")
@@ -399,7 +399,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from kb import evaluation
-    from kb.service import validate_question
+    from kb.question import validate_question
 
     kb = _kb(settings)
     items = evaluation.load_items(args.file)
@@ -422,7 +422,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from kb.server import serve
+    from kb.web.server import serve
 
     serve(settings.replace(**{k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}))
     return 0

@@ -7,6 +7,19 @@ message.
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    """The contract's one error object (docs/contract.md), for every front door."""
+    return {"error": {"code": code, "message": message}}
+
+
+def error_bytes(code: str, message: str) -> bytes:
+    """``error_body`` as the UTF-8 JSON a raw HTTP response carries."""
+    return json.dumps(error_body(code, message), ensure_ascii=False).encode("utf-8")
+
 
 class KBError(Exception):
     """Base class: ``str(error)`` is a message for a person."""

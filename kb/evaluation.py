@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kb.errors import InputError
-from kb.text import fold
+from kb.text.words import fold
 
 READING_BUDGET = 2000
 METRICS = (

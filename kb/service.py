@@ -11,99 +11,30 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kb import language as lang
-from kb.answerability import Calibration, calibrate
-from kb.answering import Answerer, AnswerRequest, ExtractiveAnswerer
-from kb.chunking import headings
-from kb.embedding import Embedder, get_embedder
-from kb.errors import InputError, SourceNotFoundError
-from kb.ingestion import IngestReport, Progress, ingest
-from kb.models import Answer, Document, Question, Turn
-from kb.names import unknown_names
-from kb.query import standalone_query
-from kb.retrieval import CorpusIndex, Retrieval, Retriever
-from kb.settings import MAX_TOP_K, Settings
-from kb.store import Store
-from kb.text import shown_name
+from kb.answer.base import Answerer, AnswerRequest
+from kb.answer.coverage import Calibration, calibrate
+from kb.answer.extractive import ExtractiveAnswerer
+from kb.errors import SourceNotFoundError
+from kb.index.embed import Embedder, get_embedder
+from kb.index.store import Store
+from kb.ingest.chunk import headings
+from kb.ingest.pipeline import IngestReport, Progress, ingest
+from kb.models import Answer, Document, Question
+from kb.search.followup import standalone_query
+from kb.search.names import unknown_names
+from kb.search.retrieve import CorpusIndex, Retrieval, Retriever
+from kb.settings import Settings
+from kb.text import language as lang
+from kb.text.words import shown_name
 
 if TYPE_CHECKING:
-    from kb.model_probe import ModelServerProbe
+    from kb.llm.probe import ModelServerProbe
 
 log = logging.getLogger(__name__)
 
 EXAMPLE_QUESTIONS = 6
 # The conversation's language is read from this many of its last questions.
 CONTEXT_TURNS = 3
-
-
-def validate_question(
-    text: Any,
-    history: Any = None,
-    top_k: Any = None,
-    language: Any = None,
-    settings: Settings | None = None,
-) -> Question:
-    """Turn raw input from any front door into a ``Question``, or raise ``InputError``.
-
-    Characters: see ``kb.input_text`` (control characters refused in the question,
-    removed from history; unpaired surrogates refused in both).
-    """
-    from kb import input_text
-
-    settings = settings or Settings()
-    if not isinstance(text, str):
-        raise InputError("`question` must be a string.")
-    question = input_text.trimmed(text)
-    if not question:
-        raise InputError("The question is empty: type a question, e.g. “What is omnichannel?”.")
-    bad = input_text.forbidden_character(question)
-    if bad is not None:
-        position, char, kind = bad
-        raise InputError(
-            f"The question contains {kind} ({input_text.describe(char)}) at position {position + 1}; "
-            "remove it and ask again."
-        )
-    if len(question) > settings.max_question_chars:
-        raise InputError(
-            f"The question is {len(question)} characters long; the limit is {settings.max_question_chars}. "
-            "Shorten it and ask again."
-        )
-    turns: list[Turn] = []
-    if history is not None:
-        if not isinstance(history, list):
-            raise InputError('`history` must be a list of {"role", "content"} objects.')
-        if len(history) > settings.max_history_turns:
-            raise InputError(f"`history` has {len(history)} turns; at most {settings.max_history_turns} are allowed.")
-        for i, turn in enumerate(history):
-            if not isinstance(turn, dict) or set(turn) - {"role", "content"}:
-                raise InputError(f"history[{i}] must be an object with `role` and `content`.")
-            role, content = turn.get("role"), turn.get("content")
-            if role not in ("user", "assistant"):
-                raise InputError(f'history[{i}].role must be "user" or "assistant".')
-            if not isinstance(content, str):
-                raise InputError(f"history[{i}].content must be a string.")
-            odd = input_text.surrogate(content)
-            if odd is not None:
-                raise InputError(
-                    f"history[{i}].content contains an unpaired surrogate ({input_text.describe(odd)}), "
-                    "which is not text; send valid UTF-8."
-                )
-            content = input_text.without_controls(content)
-            if len(content) > settings.max_history_turn_chars:
-                raise InputError(
-                    f"history[{i}].content is too long (at most {settings.max_history_turn_chars} characters)."
-                )
-            turns.append(Turn(role=role, content=content))
-    k = settings.top_k if top_k is None else top_k
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_TOP_K:
-        raise InputError(f"`top_k` must be a whole number from 1 to {MAX_TOP_K}.")
-    code: str | None = None
-    if language is not None:
-        code_text = language.strip() if isinstance(language, str) else ""
-        if code_text.lower() not in lang.ISO_639_1:
-            raise InputError('`language` must be a two-letter ISO 639-1 code such as "en" or "ar".')
-        code = language.strip().lower()
-    return Question(text=question, history=tuple(turns), top_k=k, language=code)
 
 
 class KnowledgeBase:
@@ -115,19 +46,30 @@ class KnowledgeBase:
         answerer: Answerer | None = None,
         condenser: Callable[[Question], str] | None = None,
     ) -> None:
+        """The answerer is chosen here, once: a model's when ``settings`` name a model
+        server (``KB_LLM_BASE_URL`` and ``KB_LLM_MODEL``), which then also rewrites
+        follow-ups; otherwise verbatim quotes. ``answerer`` and ``condenser`` override."""
         self.settings = settings
-        # Turns a follow-up into a standalone query (a model, say); the rule in kb.query by default.
-        self.condenser: Callable[[Question], str] = condenser or standalone_query
         self._store: Store | None = None
         self._embedder: Embedder | None = None
         self._retriever: Retriever | None = None
         self._calibration: tuple[int, Calibration] | None = None
         self._examples: tuple[int, list[str]] | None = None
         self._lock = threading.Lock()
-        self.answerer: Answerer = answerer or ExtractiveAnswerer()
-        self.fallback = ExtractiveAnswerer()
         # Set when answers come from a model server: its state is part of the health report.
         self.model_server: ModelServerProbe | None = None
+        if answerer is None and settings.llm_enabled:
+            from kb.answer.generative import GenerativeAnswerer
+            from kb.llm.client import ModelCondenser
+            from kb.llm.probe import ModelServerProbe
+
+            log.info("generative answers from %s (model %s)", settings.llm_base_url, settings.llm_model)
+            answerer = GenerativeAnswerer(settings, shared_words=lambda: self.retriever.index().shared_words)
+            condenser = condenser or ModelCondenser(settings)
+            self.model_server = ModelServerProbe(settings)
+        self.answerer: Answerer = answerer or ExtractiveAnswerer()
+        # Turns a follow-up into a standalone query (a model, say); the rule in kb.search.followup by default.
+        self.condenser: Callable[[Question], str] = condenser or standalone_query
 
     # -- parts, loaded on first use ----------------------------------------
     @property

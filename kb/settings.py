@@ -61,12 +61,12 @@ class Settings:
     llm_api_key: str | None = None
     llm_timeout: float = 30.0
     # Seconds to open a connection to the model server, and for a whole follow-up rewrite
-    # (kb/llm.py); both are capped at llm_timeout.
+    # (kb/llm/client.py); both are capped at llm_timeout.
     llm_connect_timeout: float = 5.0
     llm_condense_timeout: float = 10.0
     log_level: str = "WARNING"
     extra: Mapping[str, str] = field(default_factory=dict)
-    # Slow clients (kb/timeouts.py): seconds to send a request's head, then its body; seconds a
+    # Slow clients (kb/web/slow_clients.py): seconds to send a request's head, then its body; seconds a
     # client may leave a response unread before it is dropped. 0 turns one off.
     request_timeout: float = 30.0
     send_timeout: float = 60.0

@@ -313,7 +313,7 @@ class FakeOpenAI:
 # -- the bench hook -------------------------------------------------------------
 def sample_request(question: str = "What is an omnichannel strategy?", language: str = "en") -> Any:
     """An ``AnswerRequest`` with three synthetic passages, for timing without an index."""
-    from kb.answering import AnswerRequest
+    from kb.answer.base import AnswerRequest
     from kb.models import Chunk, Hit, Question
 
     texts = (
@@ -399,7 +399,7 @@ def bench_generation(
     Starts the fake server, builds the real ``GenerativeAnswerer`` (ChatOpenAI
     over HTTP on loopback), answers ``runs`` times, stops the server.
     """
-    from kb.generative import GenerativeAnswerer
+    from kb.answer.generative import GenerativeAnswerer
     from kb.settings import Settings
 
     with FakeOpenAI() as server:

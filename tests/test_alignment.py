@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kb.alignment import alignment
+from kb.index.translations import alignment
 from kb.service import KnowledgeBase
 
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kb.answerability import MIN_PROBES, off_topic
-from kb.service import KnowledgeBase, validate_question
+from kb.answer.coverage import MIN_PROBES, off_topic
+from kb.question import validate_question
+from kb.service import KnowledgeBase
 from kb.settings import Settings
 
 COOKING = Path(__file__).resolve().parent / "corpora" / "cooking"
@@ -69,7 +70,7 @@ def test_probes_nearer_the_corpus_headings_than_the_other_probes_are_left_out() 
 
 
 def test_a_question_of_a_word_or_two_the_sources_have_is_covered_whatever_its_vector_says() -> None:
-    from kb.answerability import Calibration
+    from kb.answer.coverage import Calibration
 
     bar = Calibration(off_topic_best=0.85, threshold=0.88)
     low = 0.70  # far under the bar: a vector of one word says little
@@ -97,7 +98,7 @@ def test_a_question_of_function_words_alone_is_not_covered(kb: KnowledgeBase, qu
 
 
 def test_where_the_model_has_latent_terms_their_cosine_decides() -> None:
-    from kb.answerability import DENSE_LEAD, SPARSE_SHARE_WITH_DENSE, Calibration
+    from kb.answer.coverage import DENSE_LEAD, SPARSE_SHARE_WITH_DENSE, Calibration
 
     bar = Calibration(off_topic_best=0.80, threshold=0.83, sparse_bar=0.21)
     high, low = 0.95, 0.70  # dense scores far above and far under the probes'
@@ -117,7 +118,7 @@ def test_where_the_model_has_latent_terms_their_cosine_decides() -> None:
 
 
 def test_a_follow_up_must_match_some_of_the_sources_latent_terms_alone() -> None:
-    from kb.answerability import FOLLOW_UP_SHARE, Calibration
+    from kb.answer.coverage import FOLLOW_UP_SHARE, Calibration
 
     bar = Calibration(off_topic_best=0.80, threshold=0.83, sparse_bar=0.20)
     assert bar.partly_covered(FOLLOW_UP_SHARE * 0.20)

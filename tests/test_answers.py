@@ -7,11 +7,12 @@ from dataclasses import replace
 import pytest
 
 from kb.errors import InputError
-from kb.i18n import message
+from kb.i18n.messages import message
+from kb.llm.prompts import answer_messages
 from kb.models import Question, Turn
-from kb.prompts import answer_messages
-from kb.query import standalone_query
-from kb.service import KnowledgeBase, validate_question
+from kb.question import validate_question
+from kb.search.followup import standalone_query
+from kb.service import KnowledgeBase
 
 
 def _ask(kb: KnowledgeBase, item: dict, top_k: int = 5):  # type: ignore[no-untyped-def]
@@ -361,7 +362,7 @@ def test_bad_questions_are_refused_with_a_message(kwargs: dict, fragment: str) -
 
 
 def test_the_seeds_calibration_covers_by_latent_terms_at_no_less_than_the_measured_cut(kb: KnowledgeBase) -> None:
-    from kb.answerability import SPARSE_COVERED
+    from kb.answer.coverage import SPARSE_COVERED
 
     calibration = kb.calibration()
     assert calibration.sparse_bar is not None and calibration.sparse_bar >= SPARSE_COVERED

@@ -144,12 +144,13 @@ def test_servers_listen_on_loopback_unless_told_otherwise(tmp_path: Path) -> Non
 
 
 def test_host_flag_wins_over_kb_host(monkeypatch: pytest.MonkeyPatch) -> None:
-    import kb.server
+    import kb.web.server
+
     from kb import cli
     from kb.settings import Settings
 
     served: list[Settings] = []
-    monkeypatch.setattr(kb.server, "serve", served.append)
+    monkeypatch.setattr(kb.web.server, "serve", served.append)
     monkeypatch.setenv("KB_HOST", "127.0.0.2")
     assert cli.main(["serve", "--host", "127.0.0.3", "--port", "8123"]) == 0
     assert cli.main(["serve"]) == 0

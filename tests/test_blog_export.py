@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from kb.html_text import html_to_text
-from kb.loading import MAX_LISTED_OTHERS, load_folder, parse
-from kb.markdown_text import front_matter, markdown_to_text
+from kb.ingest.html import html_to_text
+from kb.ingest.load import MAX_LISTED_OTHERS, load_folder, parse
+from kb.ingest.markdown import front_matter, markdown_to_text
 from tests.test_cli import kb
 
 YAML_POST = """---

@@ -12,10 +12,10 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
-from kb.i18n import message
+from kb.i18n.chat import ui
+from kb.i18n.messages import message
 from kb.settings import Settings
-from kb.web_session import STORAGE_KEY
-from kb.web_text import ui
+from kb.web.chat_session import STORAGE_KEY
 from tests.browser import Server, free_port, request, running_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -402,7 +402,7 @@ def test_the_page_is_built_without_reading_the_index_and_reads_the_examples_when
     seeded_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from kb.service import KnowledgeBase
-    from kb.web import ChatHandlers, create_app
+    from kb.web.chat import ChatHandlers, create_app
 
     base = KnowledgeBase(seeded_settings)
     read: list[int] = []

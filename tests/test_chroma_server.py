@@ -18,12 +18,13 @@ from typing import Any
 
 import pytest
 
-from kb import store as store_module
 from kb.errors import IndexMissingError
-from kb.retrieval import ACTIVE_CHECK_SECONDS
-from kb.service import KnowledgeBase, validate_question
+from kb.index import store as store_module
+from kb.index.store import Store, StoreUnavailableError
+from kb.question import validate_question
+from kb.search.retrieve import ACTIVE_CHECK_SECONDS
+from kb.service import KnowledgeBase
 from kb.settings import Settings
-from kb.store import Store, StoreUnavailableError
 from tests.chroma_server import HOST, ChromaServer, chroma_server, free_port
 from tests.conftest import SEEDS
 

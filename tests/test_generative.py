@@ -15,15 +15,16 @@ from typing import Any
 
 import pytest
 
-from kb.answering import AnswerRequest, ExtractiveAnswerer
-from kb.backends import make_knowledge_base
-from kb.generative import CORRECTION_SEPARATOR, GenerativeAnswerer, MarkerStream
-from kb.i18n import message
-from kb.llm import ModelCondenser, clean_query, timeouts
+from kb.answer.base import AnswerRequest
+from kb.answer.extractive import ExtractiveAnswerer
+from kb.answer.generative import CORRECTION_SEPARATOR, GenerativeAnswerer, MarkerStream
+from kb.i18n.messages import message
+from kb.llm.client import ModelCondenser, clean_query, timeouts
+from kb.llm.prompts import NOT_COVERED
 from kb.models import Answer
-from kb.prompts import NOT_COVERED
-from kb.query import standalone_query
-from kb.service import KnowledgeBase, validate_question
+from kb.question import validate_question
+from kb.search.followup import standalone_query
+from kb.service import KnowledgeBase
 from kb.settings import Settings
 from tests.browser import free_port
 from tests.fake_openai import MODEL, Exchange, FakeOpenAI, Reply, bench_generation
@@ -40,7 +41,7 @@ def llm_settings(base: Settings, fake: FakeOpenAI, timeout: float = 5.0) -> Sett
 
 @pytest.fixture(scope="module")
 def gen_kb(seeded_settings: Settings, fake: FakeOpenAI) -> KnowledgeBase:
-    base = make_knowledge_base(llm_settings(seeded_settings, fake))
+    base = KnowledgeBase(llm_settings(seeded_settings, fake))
     base.warm_up()
     return base
 
@@ -96,7 +97,7 @@ def only_answer_call(fake: FakeOpenAI) -> Exchange:
 
 # -- choosing the backend ---------------------------------------------------------
 def test_the_backend_follows_the_settings(seeded_settings: Settings, fake: FakeOpenAI) -> None:
-    plain = make_knowledge_base(seeded_settings)
+    plain = KnowledgeBase(seeded_settings)
     assert isinstance(plain.answerer, ExtractiveAnswerer)
     assert plain.condenser is standalone_query
     env = {
@@ -106,7 +107,7 @@ def test_the_backend_follows_the_settings(seeded_settings: Settings, fake: FakeO
         "KB_LLM_CONNECT_TIMEOUT": "2",
     }
     settings = Settings.from_env(env, data_dir=seeded_settings.data_dir)
-    generative = make_knowledge_base(settings)
+    generative = KnowledgeBase(settings)
     assert isinstance(generative.answerer, GenerativeAnswerer)
     assert isinstance(generative.condenser, ModelCondenser)
     limits = timeouts(settings)
@@ -201,7 +202,7 @@ STREAMED_REPLIES = [
 @pytest.mark.parametrize("reply", STREAMED_REPLIES)
 @pytest.mark.parametrize("size", [1, 2, 3, 5, 200])
 def test_the_stream_shows_exactly_what_renumbering_the_whole_reply_gives(reply: str, size: int) -> None:
-    from kb.citations import renumber
+    from kb.answer.citations import renumber
     from tests.fake_openai import sample_request
 
     hits = sample_request().hits * 2  # six passages
@@ -392,7 +393,7 @@ def test_a_true_quotation_cited_to_the_wrong_passage_falls_back(gen_kb: Knowledg
 
 
 def test_which_quotations_are_found_in_the_passages() -> None:
-    from kb.citations import unfound_quotations
+    from kb.answer.citations import unfound_quotations
     from tests.fake_openai import sample_request
 
     hits = sample_request().hits  # three short English passages
@@ -558,7 +559,7 @@ def injected_kb(tmp_path_factory: pytest.TempPathFactory, fake: FakeOpenAI) -> K
     (folder / "900_loyalty.md").write_text(INJECTED_DOC, encoding="utf-8")
     settings = Settings(data_dir=folder.parent / "kb", seeds_dir=folder)
     KnowledgeBase(settings).ingest(folder)
-    base = make_knowledge_base(llm_settings(settings, fake))
+    base = KnowledgeBase(llm_settings(settings, fake))
     base.warm_up()
     return base
 

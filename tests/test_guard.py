@@ -19,8 +19,8 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from kb.guard import WIDGET_PATH, OriginPolicy, RateLimiter, install_guards, normalise_origin
 from kb.settings import Settings
+from kb.web.guard import WIDGET_PATH, OriginPolicy, RateLimiter, install_guards, normalise_origin
 
 
 def free_port() -> int:

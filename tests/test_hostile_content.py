@@ -19,11 +19,12 @@ from typing import Any
 import pytest
 
 from kb import cli
-from kb.cleaning import clean_text
 from kb.cli import visible
-from kb.html_text import html_to_text
-from kb.loading import parse
-from kb.service import KnowledgeBase, validate_question
+from kb.ingest.clean import clean_text
+from kb.ingest.html import html_to_text
+from kb.ingest.load import parse
+from kb.question import validate_question
+from kb.service import KnowledgeBase
 from kb.settings import Settings
 from tests.browser import Server, request, running_server, shown
 

@@ -19,12 +19,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kb.chunking import chunk_document
-from kb.cleaning import clean_text
-from kb.html_text import html_to_text
-from kb.input_text import trimmed
+from kb.ingest.chunk import chunk_document
+from kb.ingest.clean import clean_text
+from kb.ingest.html import html_to_text
 from kb.models import Document
-from kb.service import validate_question
+from kb.question import trimmed, validate_question
 from kb.settings import Settings
 from tests.browser import Server, running_server
 

@@ -11,13 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kb.embedding import get_embedder
 from kb.errors import IngestError, ModelMismatchError
-from kb.ingestion import ingest, ingest_lock, is_translation
-from kb.loading import load_folder
+from kb.index.embed import get_embedder
+from kb.index.store import Store
+from kb.index.translations import is_translation
+from kb.ingest.load import load_folder
+from kb.ingest.pipeline import ingest, ingest_lock
 from kb.service import KnowledgeBase
 from kb.settings import Settings
-from kb.store import Store
 from tests.conftest import ROOT, SEEDS
 
 
@@ -79,7 +80,7 @@ def test_reingest_is_incremental_and_idempotent(seeds_copy: Path, parts) -> None
 def test_progress_is_counted_in_passages(tmp_path: Path, parts, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     """Counted in documents, one long post kept the bar at 0/1 until it was done."""
     settings, store, embedder = parts
-    monkeypatch.setattr("kb.ingestion.EMBED_BATCH", 8)
+    monkeypatch.setattr("kb.ingest.pipeline.EMBED_BATCH", 8)
     folder = tmp_path / "blog"
     folder.mkdir()
     paragraphs = [f"Paragraph {i} about grinders and espresso, and how burr size changes it." for i in range(100)]
@@ -206,7 +207,7 @@ def test_kb_ingest_reports_and_skips_bad_files_and_indexes_the_rest(tmp_path: Pa
 
 
 def test_an_article_the_loader_chokes_on_is_skipped_not_fatal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from kb import loading
+    from kb.ingest import load as loading
 
     (tmp_path / "a.txt").write_text("A\n\nAn article about channels.", encoding="utf-8")
     (tmp_path / "b.txt").write_text("B\n\nAn article that trips a bug in cleaning.", encoding="utf-8")

@@ -1,11 +1,16 @@
-"""Language detection of questions, short ones above all (kb/language.py)."""
+"""Language detection of questions, short ones above all (kb/text/language.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from kb.i18n import MESSAGES
-from kb.language import (
+from kb.answer.probes import OFF_TOPIC_PROBES
+from kb.i18n.chat import LANGUAGE_NAMES, SCRIPT_VARIANTS, UI
+from kb.i18n.messages import MESSAGES
+from kb.models import Question
+from kb.question import validate_question
+from kb.service import KnowledgeBase
+from kb.text.language import (
     DETECTED,
     detect,
     from_locale,
@@ -15,10 +20,6 @@ from kb.language import (
     traditional_tag,
     writes_traditional,
 )
-from kb.models import Question
-from kb.probes import OFF_TOPIC_PROBES
-from kb.service import KnowledgeBase, validate_question
-from kb.web_text import LANGUAGE_NAMES, SCRIPT_VARIANTS, UI
 
 # Short questions: names and loanwords ("Zalando", "click and collect") give
 # the statistical detector little to go on; function words and letters do.

@@ -1,4 +1,4 @@
-from kb.lexical import BM25, tokenize
+from kb.search.lexical import BM25, tokenize
 
 
 def test_tokenizer_folds_accents_and_joins_inflections() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from kb.llm import build_chat_model, timeouts
+from kb.llm.client import build_chat_model, timeouts
 from kb.settings import Settings
 from tests.fake_openai import MODEL, FakeOpenAI, Reply
 

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from kb.embedding import Embedder, get_embedder
-from kb.lexical import BM25
+from kb.index.embed import Embedder, get_embedder
+from kb.search.lexical import BM25
 from kb.settings import Settings
 from tests.browser import Server, request, running_server
 from tests.conftest import SEEDS

@@ -8,9 +8,9 @@ import socket
 
 import pytest
 
-from kb import model_probe
-from kb.backends import make_knowledge_base
-from kb.model_probe import ModelServerProbe
+from kb.llm import probe as model_probe
+from kb.llm.probe import ModelServerProbe
+from kb.service import KnowledgeBase
 from kb.settings import Settings
 from tests.fake_openai import MODEL, FakeOpenAI
 
@@ -70,10 +70,10 @@ def test_health_checks_reuse_a_recent_probe(fake: FakeOpenAI, monkeypatch: pytes
 
 
 def test_health_reports_how_answers_are_made(seeded_settings: Settings, fake: FakeOpenAI) -> None:
-    plain = make_knowledge_base(seeded_settings).health()
+    plain = KnowledgeBase(seeded_settings).health()
     assert plain["answers"] == "extractive" and "model_server" not in plain
     fake.state.models = ["another-model"]
-    generative = make_knowledge_base(seeded_settings.replace(llm_base_url=fake.base_url, llm_model=MODEL)).health()
+    generative = KnowledgeBase(seeded_settings.replace(llm_base_url=fake.base_url, llm_model=MODEL)).health()
     assert generative["status"] == "ok", "questions are still answered, with quotes"
     assert generative["answers"] == "generative"
     assert generative["model_server"]["status"] == "model_missing"
@@ -87,7 +87,7 @@ def test_kb_health_says_the_same_and_exits_6_when_the_model_server_cannot_answer
     data = seeded_settings.data_dir
     plain = kb("health", "--json", data_dir=data)
     assert plain.returncode == 0, plain.stderr
-    assert json.loads(plain.stdout) == make_knowledge_base(seeded_settings).health()
+    assert json.loads(plain.stdout) == KnowledgeBase(seeded_settings).health()
     env = {"KB_LLM_BASE_URL": fake.base_url, "KB_LLM_MODEL": MODEL}
     ready = kb("health", data_dir=data, env=env)
     assert ready.returncode == 0, ready.stderr

@@ -1,8 +1,8 @@
-"""Names a question mentions that the sources never do (kb/names.py)."""
+"""Names a question mentions that the sources never do (kb/search/names.py)."""
 
 from __future__ import annotations
 
-from kb.names import Vocabulary, unknown_names
+from kb.search.names import Vocabulary, unknown_names
 
 KNOWN = Vocabulary.of(
     [

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from kb.answering import MAX_QUOTE_CHARS, AnswerRequest, ExtractiveAnswerer, best_sentences, cited_hits
+from kb.answer.base import AnswerRequest
+from kb.answer.extractive import MAX_QUOTE_CHARS, ExtractiveAnswerer, best_sentences, cited_hits
 from kb.models import Chunk, Hit, Question
 
 
@@ -112,7 +113,7 @@ def test_a_passage_below_the_average_candidate_is_no_answer_whatever_amount_it_s
 
 
 def test_numbers_written_as_words_state_an_amount_unless_the_word_is_another_language_s_word() -> None:
-    from kb.query import states_quantity
+    from kb.search.amounts import states_quantity
 
     for text in ("about eight hours of sleep", "mit zwei Kanälen", "três dias depois", "Trei diferențe"):
         assert states_quantity(text), text
@@ -124,7 +125,7 @@ def test_numbers_written_as_words_state_an_amount_unless_the_word_is_another_lan
 def test_an_ordinal_an_initial_or_a_title_does_not_end_a_sentence() -> None:
     """ "Wann ist das Stadtmuseum geschlossen?" was answered “Das Stadtmuseum ist am 1. … Dezember
     geschlossen.”: the quote took two of three pieces of a sentence cut at "1." and "25."."""
-    from kb.text import sentence_spans
+    from kb.text.sentences import sentence_spans
 
     def sentences(text: str) -> list[str]:
         return [text[start:end] for start, end in sentence_spans(text)]

@@ -26,11 +26,12 @@ from typing import Any
 import httpx
 import pytest
 
-from kb.embedding import get_embedder
-from kb.ingestion import ingest
-from kb.service import KnowledgeBase, validate_question
+from kb.index.embed import get_embedder
+from kb.index.store import Store
+from kb.ingest.pipeline import ingest
+from kb.question import validate_question
+from kb.service import KnowledgeBase
 from kb.settings import Settings
-from kb.store import Store
 from tests.browser import Server, request, running_server
 from tests.conftest import ROOT, SEEDS
 

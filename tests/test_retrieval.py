@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-import kb.retrieval as retrieval
-from kb.query import asks_for_quantity, states_quantity
-from kb.service import KnowledgeBase, validate_question
+import kb.search.retrieve as retrieval
+from kb.question import validate_question
+from kb.search.amounts import asks_for_quantity, states_quantity
+from kb.service import KnowledgeBase
 
 
 @pytest.mark.parametrize(
@@ -144,8 +145,8 @@ def test_an_example_question_the_chat_offers_is_answered_from_the_section_it_hea
     استراتيجية omnichannel؟" quoted two Spanish passages over the Arabic section it heads
     (its Portuguese twin pulled the pair's mean down), and "¿Cuáles son los desafíos…?"
     quoted a passage about customers' processes."""
-    from kb.chunking import opening_headings
-    from kb.lexical import tokenize
+    from kb.ingest.chunk import opening_headings
+    from kb.search.lexical import tokenize
 
     examples = kb.example_questions(limit=100)
     assert len(examples) >= 5

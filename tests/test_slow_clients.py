@@ -4,7 +4,7 @@ The server runs with ``KB_REQUEST_TIMEOUT=2`` and ``KB_SEND_TIMEOUT=2`` (and no
 index: none of these requests gets as far as answering). Each test plays one
 kind of slow client and asserts that the server gives up on it: a 408 or 431 in
 the contract's error shape and a closed connection, or a dropped connection for
-a client that never reads. Without the limits of ``kb.timeouts`` the server
+a client that never reads. Without the limits of ``kb.web.slow_clients`` the server
 waits for ever and the socket read below hits its own ``CLIENT_PATIENCE``
 timeout, failing the test.
 """
@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from kb.timeouts import MAX_HEAD_BYTES
+from kb.web.slow_clients import MAX_HEAD_BYTES
 from tests.browser import Server, request, running_server
 
 pytestmark = pytest.mark.slow

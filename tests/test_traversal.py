@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 from starlette.routing import BaseRoute, Mount
 
-from kb.guard import WIDGET_PATH
 from kb.service import KnowledgeBase
 from kb.settings import Settings
-from kb.web import CHAT_WRITES, build_server
+from kb.web.chat import CHAT_WRITES, build_server
+from kb.web.guard import WIDGET_PATH
 from tests.browser import Server, running_server
 from tests.conftest import ROOT
 

@@ -10,8 +10,8 @@ import pytest
 
 from kb.models import Answer, Chunk, Citation, Hit
 from kb.service import KnowledgeBase
-from kb.web import ChatHandlers, ChatSession
-from kb.web_render import answer_html, find_spans, question_html, quoted_segments, sources_section, text_html
+from kb.web.chat import ChatHandlers, ChatSession
+from kb.web.chat_render import answer_html, find_spans, question_html, quoted_segments, sources_section, text_html
 
 MARKUP = '<img src=x onerror="alert(1)">'
 
@@ -90,7 +90,7 @@ def test_the_waiting_line_is_in_the_question_s_language_and_a_new_conversation_k
     """ "Searching the sources…" was said in the previous answer's language (Arabic
     while a German question was answered), and "New conversation" turned the page
     back to English."""
-    from kb.web_text import ui
+    from kb.i18n.chat import ui
 
     handlers = ChatHandlers(kb.settings, kb)
     *_, last = handlers.respond("ما الفرق بين الاستراتيجيتين؟", None)
@@ -108,7 +108,7 @@ def test_the_waiting_line_is_in_the_question_s_language_and_a_new_conversation_k
 def test_an_over_long_question_is_refused_in_its_language_and_echoed_short(kb: KnowledgeBase) -> None:
     """Chinese and Japanese have no spaces to count words by: an over-long
     question in them was refused in English. And the whole of it filled the chat."""
-    from kb.web_text import ui
+    from kb.i18n.chat import ui
 
     handlers = ChatHandlers(kb.settings, kb)
     long_questions = {
@@ -130,7 +130,7 @@ def test_an_over_long_question_is_refused_in_its_language_and_echoed_short(kb: K
 def test_the_chat_s_questions_count_against_the_rate_limit(kb: KnowledgeBase) -> None:
     """The API refused a client's third question a minute (KB_RATE_LIMIT=2); through
     the chat page's Gradio queue the same client could ask as often as it liked."""
-    from kb.guard import RateLimiter
+    from kb.web.guard import RateLimiter
 
     limiter = RateLimiter(2)
     handlers = ChatHandlers(kb.settings, kb, limiter)
@@ -188,14 +188,14 @@ def test_the_panel_says_gradio_s_own_notices_in_every_language_the_page_speaks()
     says it in the panel's words, which every label set has."""
     from pathlib import Path
 
-    from kb.web_render import GRADIO_NOTICES, sources_panel
-    from kb.web_text import UI, ui
+    from kb.i18n.chat import UI, ui
+    from kb.web.chat_render import GRADIO_NOTICES, sources_panel
 
     for language in UI:
         panel = sources_panel([], language)
         for key in GRADIO_NOTICES:
             assert f' data-{key.replace("_", "-")}="{escape(ui(key, language))}"' in panel
             assert language == "en" or ui(key, language) != ui(key, "en"), (language, key)
-    script = (Path(__file__).parent.parent / "kb" / "static" / "chat.js").read_text(encoding="utf-8")
+    script = (Path(__file__).parent.parent / "kb" / "web" / "static" / "chat.js").read_text(encoding="utf-8")
     said = set(re.findall(r'\["[^"]+", "([a-z-]+)"\]', script))
     assert said == {key.replace("_", "-") for key in GRADIO_NOTICES}

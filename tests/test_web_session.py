@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from kb.web_session import BrowserCopy, ChatSession, chat_key
+from kb.web.chat_session import BrowserCopy, ChatSession, chat_key
 
 
 def _session() -> ChatSession:

@@ -24,10 +24,10 @@ from urllib.parse import parse_qs, quote, urlencode
 
 import pytest
 
-from kb.guard import WIDGET_PATH
-from kb.language import DETECTED
+from kb.i18n.widget import WIDGET_KEYS, WIDGET_STRINGS
 from kb.settings import Settings
-from kb.widget_text import WIDGET_KEYS, WIDGET_STRINGS
+from kb.text.language import DETECTED
+from kb.web.guard import WIDGET_PATH
 from tests.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,

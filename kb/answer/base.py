@@ -1,0 +1,86 @@
+"""Answering behind one interface, and the builders every answerer shares.
+
+An ``Answerer`` turns retrieved passages into an ``Answer``. ``stream`` yields
+pieces of text as they are ready and ends with the full ``Answer``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from kb.i18n.messages import listing, message
+from kb.models import Answer, Citation, Hit, Question
+
+
+@dataclass(frozen=True)
+class AnswerRequest:
+    question: Question
+    language: str
+    query: str
+    hits: tuple[Hit, ...]
+    covered: bool
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    # Names the question mentions and the sources do not: the reply says so.
+    # ``missing`` on a question that is not covered, ``unmentioned`` on one
+    # that is (a name told by its capital alone, "Does Zara …?"): the answer
+    # then says which names the sources leave out before quoting the rest.
+    missing: tuple[str, ...] = ()
+    unmentioned: tuple[str, ...] = ()
+
+
+class Answerer(Protocol):
+    mode: str
+
+    def stream(self, request: AnswerRequest) -> Iterator[str | Answer]: ...
+
+
+def answer_once(answerer: Answerer, request: AnswerRequest) -> Answer:
+    final: Answer | None = None
+    for item in answerer.stream(request):
+        if isinstance(item, Answer):
+            final = item
+    assert final is not None, "an answerer's stream ends with the Answer"
+    return final
+
+
+def not_covered(request: AnswerRequest, mode: str) -> Answer:
+    return Answer(
+        question=request.question.text,
+        language=request.language,
+        answered=False,
+        mode=mode,
+        answer=(
+            message("not_mentioned", request.language).format(names=listing(request.missing, request.language))
+            if request.missing
+            else message("not_covered", request.language)
+        ),
+        citations=(),
+        passages=request.hits,
+        timings_ms=dict(request.timings_ms),
+        standalone_query=request.query,
+    )
+
+
+def lead_in(request: AnswerRequest) -> str:
+    """The answer's opening words: what the sources say, and which names they leave out."""
+    if request.unmentioned:
+        names = listing(request.unmentioned, request.language)
+        return message("partly_covered", request.language).format(names=names)
+    return message("lead_in", request.language)
+
+
+def answered(request: AnswerRequest, mode: str, text: str, citations: tuple[Citation, ...]) -> Answer:
+    """The answer to a covered question, citing exactly ``citations``."""
+    return Answer(
+        question=request.question.text,
+        language=request.language,
+        answered=True,
+        mode=mode,
+        answer=text,
+        citations=citations,
+        passages=request.hits,
+        timings_ms=dict(request.timings_ms),
+        standalone_query=request.query,
+    )

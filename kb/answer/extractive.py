@@ -1,0 +1,142 @@
+"""The default answerer: it quotes the sources verbatim.
+
+It has no model to wait for, so its stream yields the whole text at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from itertools import pairwise
+
+from kb.answer.base import AnswerRequest, answered, lead_in, not_covered
+from kb.answer.citations import MARKER, cite
+from kb.models import Answer, Hit
+from kb.search.amounts import asks_for_quantity, states_quantity
+from kb.search.lexical import tokenize
+from kb.text.sentences import sentence_spans
+
+MAX_CITED = 3
+SENTENCES_PER_PASSAGE = 4
+MAX_QUOTE_CHARS = 420
+# How a line break inside a quote is shown: a quote is one line of the answer.
+LINE_BREAK = " — "
+_STOP = re.compile(r"[.!?…:;؟。！？][\"'”’»)]*$")
+
+
+def cited_hits(hits: Sequence[Hit], query: str = "") -> list[int]:
+    """Indexes of the passages worth citing: the best one, and the other
+    passages of its article among the first few.
+
+    Passages from other articles are ranked too noisily by a small model to be
+    cited on rank alone (measured: adding them lowers citation precision);
+    they stay listed under ``passages``. One exception is the kind of answer
+    the question expects: a question that asks for an amount ("how much",
+    "what increase") is answered from the first of those passages that states
+    one, if the best passage states none.
+    """
+    if not hits:
+        return []
+    first = _answer_type_match(hits[:MAX_CITED], query)
+    family = _family(hits[first])
+    cited = [i for i, hit in enumerate(hits[:MAX_CITED]) if i == first or _family(hit) & family]
+    return sorted(cited, key=lambda i: i != first)
+
+
+def _answer_type_match(hits: Sequence[Hit], query: str) -> int:
+    """The first passage that gives the kind of answer ``query`` asks for (0 if
+    the best one does, or none does)."""
+    if not asks_for_quantity(query) or states_quantity(hits[0].chunk.text):
+        return 0
+    # Only a passage that scores above the average candidate (scores are
+    # standardised) is an answer at all: stating some amount does not make
+    # a museum's opening hours the answer to "How many hours should I sleep?".
+    return next((i for i, hit in enumerate(hits) if hit.score > 0 and states_quantity(hit.chunk.text)), 0)
+
+
+def _family(hit: Hit) -> set[str]:
+    return {hit.chunk.source, *(alt.source for alt in hit.alternatives)}
+
+
+def best_sentences(hit: Hit, query: str, limit: int = SENTENCES_PER_PASSAGE) -> str:
+    """The passage's sentences that share most terms with the question, in
+    their order, within ``MAX_QUOTE_CHARS``.
+
+    Sentences are taken best first while they fit, so the budget never cuts
+    the best one for an earlier, weaker one; adjacent sentences read as one
+    stretch of text, gaps are marked with "…", and a line that ends without a
+    stop (a heading) is set off from the next by " — ". A question in another language
+    than the passage shares few terms with it: then the paragraph's opening
+    sentences come first, and a few of them are quoted rather than two.
+    Words are quoted as written; only the article's own reference marks
+    ("[17]") are shown as "[…]", so that every ``[n]`` is this answer's.
+    """
+    text = hit.chunk.text
+    spans = sentence_spans(text)
+    sentences = [" ".join(text[start:end].split()) for start, end in spans]
+    # A line that ends without a sentence's stop (a heading, a list item) is set
+    # off from the next one, so "Omnicanal" and "Una estrategia…" do not read as one.
+    lines = [
+        i + 1 < len(spans) and "\n" in text[spans[i][1] : spans[i + 1][0]] and not _STOP.search(sentences[i])
+        for i in range(len(spans))
+    ]
+    if not sentences:
+        return _clip(" ".join(text.split()))
+    terms = set(tokenize(query))
+    ranked = sorted(
+        range(len(sentences)),
+        key=lambda i: (
+            -len(terms & set(tokenize(sentences[i]))),
+            # Among equals, earlier sentences (a paragraph's topic sentence);
+            # bare headings last when there is more to say.
+            i + (10 if len(sentences[i]) < 40 and len(sentences) > 1 else 0),
+        ),
+    )
+    chosen: list[int] = []
+    used = 0
+    for i in ranked[:limit]:
+        if chosen and used + len(sentences[i]) + 3 > MAX_QUOTE_CHARS:
+            continue
+        chosen.append(i)
+        used += len(sentences[i]) + 3
+    chosen.sort()
+    quote = sentences[chosen[0]]
+    for previous, i in pairwise(chosen):
+        if i != previous + 1:
+            quote += " … "
+        else:
+            quote += LINE_BREAK if lines[previous] else " "
+        quote += sentences[i]
+    return _clip(quote)
+
+
+def _clip(quote: str) -> str:
+    # An article's own reference marks ("[17]") would read as this answer's
+    # citations: they are elided the way an editor marks a cut, "[…]".
+    quote = MARKER.sub("[…]", quote)
+    if len(quote) <= MAX_QUOTE_CHARS:
+        return quote
+    cut = quote.rfind(" ", 0, MAX_QUOTE_CHARS)
+    return quote[: cut if cut > 0 else MAX_QUOTE_CHARS] + " …"
+
+
+class ExtractiveAnswerer:
+    """Quotes the best sentences of the best passages, each with its marker."""
+
+    mode = "extractive"
+
+    def compose(self, request: AnswerRequest) -> Answer:
+        if not request.covered or not request.hits:
+            return not_covered(request, self.mode)
+        lines = [lead_in(request)]
+        indexes = cited_hits(request.hits, request.query)
+        for number, index in enumerate(indexes, start=1):
+            # Markers are this answer's own: the quote is never renumbered.
+            quote = best_sentences(request.hits[index], request.query)
+            lines.append(f"- “{quote}” [{number}]")
+        return answered(request, self.mode, "\n".join(lines), cite(request.hits, indexes))
+
+    def stream(self, request: AnswerRequest) -> Iterator[str | Answer]:
+        answer = self.compose(request)
+        yield answer.answer
+        yield answer

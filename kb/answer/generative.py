@@ -1,0 +1,260 @@
+"""Generated answers from an OpenAI-compatible model server, checked like any other.
+
+Retrieval decides answerability first: with nothing relevant retrieved, no call
+is made. Otherwise the model gets the fenced passages and answers in the
+question's language with ``[n]`` markers. What it writes is then held to the
+same rules as the extractive answer:
+
+- markers that name no passage are dropped, the cited passages renumbered in
+  order of first mention (``kb.answer.citations.renumber``), a marker naming several
+  (``[1, 3]``, ``[1-3]``) written as one marker per passage; while streaming,
+  markers are renumbered and the text tidied the same way as they arrive, so
+  streamed text matches;
+- a sentence whose markers all name passages that do not exist is dropped
+  (``kb.answer.citations.drop_unsupported``);
+- the exact ``NOT_COVERED`` reply becomes the not-covered answer, no citations;
+- an answer with no valid marker, with a quotation that is in none of the
+  passages it cites (``kb.answer.citations.unfound_quotations``), in another language
+  than the question's, or that fails (server down, HTTP error, timeout,
+  dropped or garbled stream) falls back to the extractive answer, with
+  ``fallback: true`` and a notice.
+
+Pieces already streamed before a fallback, a not-covered reply or a dropped
+sentence cannot be taken back: the answerer then streams a blank line and the
+text that replaces them, and the final ``Answer`` is authoritative.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
+from typing import Any
+
+from kb.answer.base import AnswerRequest, answer_once, answered, lead_in, not_covered
+from kb.answer.citations import (
+    MARKERS,
+    PARTIAL_MARKERS,
+    drop_unsupported,
+    markers_for,
+    renumber,
+    tidy,
+    unfound_quotations,
+)
+from kb.answer.extractive import ExtractiveAnswerer
+from kb.i18n.messages import message
+from kb.llm.client import LLMError, build_chat_model, stream_with_deadline, timeouts
+from kb.llm.prompts import NOT_COVERED, answer_messages
+from kb.models import CORRECTION_SEPARATOR, Answer, Correction
+from kb.settings import Settings
+from kb.text import language as lang
+from kb.text.sentences import without_quotations
+
+log = logging.getLogger(__name__)
+
+# Below this many words of the answer's own prose, its language is not judged.
+MIN_WORDS_FOR_LANGUAGE = 6
+
+_MARKER_AT_END = re.compile(r"\[\d+\]$")
+_SENTINEL_REPLY = re.compile(rf"^\W*{NOT_COVERED}\W*$")
+
+
+class MarkerStream:
+    """What the user sees of the model's reply while it streams.
+
+    Markers are renumbered and the text tidied exactly as ``renumber`` will do
+    it for the whole reply (valid numbers in order of first mention, one marker
+    each, others dropped; a repeated marker collapsed; no space left before
+    punctuation or doubled); a marker split across pieces, and white space that
+    the next piece may show to be before punctuation or a dropped marker, are
+    held until what follows arrives; a reply that may still turn out to be the
+    ``NOT_COVERED`` sentinel is held until it cannot.
+    """
+
+    def __init__(self, passages: int) -> None:
+        self.passages = passages
+        self.order: dict[int, int] = {}
+        self.pending = ""  # text of the reply not shaped yet
+        self.held = ""  # shaped white space not shown yet
+        self.released = False
+        self.started = False
+        self.last_marker = ""  # the marker the text shown so far ends with, if it does
+
+    def feed(self, piece: str) -> str:
+        self.pending += piece
+        if not self.released:
+            head = self.pending.strip()
+            if NOT_COVERED.startswith(head) or _SENTINEL_REPLY.match(head):
+                return ""
+            self.released = True
+        partial = PARTIAL_MARKERS.search(self.pending)
+        cut = partial.start() if partial else len(self.pending)
+        ready, self.pending = self.pending[:cut], self.pending[cut:]
+        return self._shape(ready)
+
+    def finish(self) -> str:
+        if not self.released:
+            return ""
+        ready, self.pending = self.pending, ""
+        return self._shape(ready, last=True)
+
+    def _shape(self, ready: str, last: bool = False) -> str:
+        text = self.held + MARKERS.sub(lambda match: markers_for(match, self.order, self.passages), ready)
+        # White space at the end waits for what follows: punctuation, or a marker that may be dropped.
+        shown = text.rstrip()
+        self.held = "" if last else text[len(shown) :]
+        shown = tidy(self.last_marker + shown)[len(self.last_marker) :]
+        if not self.started:
+            shown = shown.lstrip()
+            self.started = bool(shown)
+        if shown:
+            end = _MARKER_AT_END.search(shown)
+            self.last_marker = end.group(0) if end else ""
+        return shown
+
+
+def is_not_covered(text: str) -> bool:
+    return bool(_SENTINEL_REPLY.match(text.strip()))
+
+
+def wrong_language(text: str, expected: str, ignore: Iterable[str] = ()) -> str | None:
+    """The language the answer's own prose is in, when it is not ``expected``.
+
+    Quotations (which stay in their source's language), markers and ``ignore``
+    (loanwords the corpus shares across languages: "marketing", "omnichannel")
+    are left out; too short a text, or a language detection does not cover,
+    is not judged.
+    """
+    if expected not in lang.DETECTED:
+        return None
+    ignored = {w.casefold() for w in ignore}
+    prose = " ".join(w for w in lang.words(MARKERS.sub(" ", without_quotations(text))) if w.casefold() not in ignored)
+    if len(lang.words(prose)) < MIN_WORDS_FOR_LANGUAGE:
+        return None
+    found = lang.detect(prose, default=expected)
+    return found if found != expected else None
+
+
+class GenerativeAnswerer:
+    """Answers with a chat model (LangChain ``ChatOpenAI``), streaming, cited, checked."""
+
+    mode = "generative"
+
+    def __init__(
+        self,
+        settings: Settings,
+        model: Any | None = None,
+        shared_words: Callable[[], Iterable[str]] | None = None,
+    ) -> None:
+        """``shared_words``: the corpus's cross-language loanwords, ignored when judging the answer's language."""
+        self.settings = settings
+        self.shared_words = shared_words or (lambda: ())
+        self.limits = timeouts(settings)
+        self.model = model or build_chat_model(settings, streaming=True)
+        self.fallback = ExtractiveAnswerer()
+
+    # -- the model call -------------------------------------------------------
+    def _pieces(self, request: AnswerRequest) -> Iterator[str]:
+        """Text pieces of the model's reply; ``LLMError`` on any failure or the deadline."""
+        messages = answer_messages(
+            request.question.text, request.query, request.language, request.hits, request.unmentioned
+        )
+        finish: list[str] = []
+
+        def produce() -> Iterator[str]:
+            for chunk in self.model.stream(messages):
+                reason = chunk.response_metadata.get("finish_reason")
+                if reason:
+                    finish.append(str(reason))
+                text = chunk.text
+                if text:
+                    yield str(text)
+
+        yield from stream_with_deadline(produce, self.limits.total)
+        if not finish:
+            raise LLMError("the model server's stream ended before the answer was complete")
+
+    # -- answering ------------------------------------------------------------
+    def stream(self, request: AnswerRequest) -> Iterator[str | Answer]:
+        if not request.covered or not request.hits:
+            answer = not_covered(request, self.mode)
+            yield answer.answer
+            yield answer
+            return
+        started = time.perf_counter()
+        shaper = MarkerStream(len(request.hits))
+        raw: list[str] = []
+        streamed: list[str] = []
+        note = _note(request)
+        if note:
+            streamed.append(note)
+            yield note
+        first_token: float | None = None
+        failure: str | None = None
+        try:
+            for piece in self._pieces(request):
+                if first_token is None:
+                    first_token = time.perf_counter()
+                raw.append(piece)
+                shown = shaper.feed(piece)
+                if shown:
+                    streamed.append(shown)
+                    yield shown
+            shown = shaper.finish()
+            if shown:
+                streamed.append(shown)
+                yield shown
+        except LLMError as exc:
+            failure = str(exc)
+        done = time.perf_counter()
+        timings = dict(request.timings_ms)
+        timings["generate"] = (done - started) * 1000
+        if first_token is not None:
+            timings["first_token"] = (first_token - started) * 1000
+        answer = self._verdict(request, "".join(raw), failure)
+        answer = replace(answer, timings_ms={**timings, **answer.timings_ms})
+        if answer.mode != self.mode or not answer.answered or _words("".join(streamed)) != _words(answer.answer):
+            # The streamed text, if any, is replaced (a fallback, a not-covered reply, or
+            # sentences dropped for citing no passage): stream the replacement after a blank line.
+            if streamed:
+                yield Correction(CORRECTION_SEPARATOR + answer.answer, answer.language)
+            else:
+                yield answer.answer
+        yield answer
+
+    def _verdict(self, request: AnswerRequest, text: str, failure: str | None) -> Answer:
+        if failure is not None:
+            return self._fall_back(request, failure)
+        if is_not_covered(text):
+            return not_covered(request, self.mode)
+        supported, dropped = drop_unsupported(text.replace(NOT_COVERED, ""), len(request.hits))
+        if dropped:
+            log.info("dropped %d sentence(s) citing only passages that do not exist: %r", len(dropped), dropped)
+        cleaned, citations = renumber(supported, request.hits)
+        if not citations:
+            if NOT_COVERED in text:
+                return not_covered(request, self.mode)
+            return self._fall_back(request, f"no valid citation marker in the model's answer {text[:120]!r}")
+        unfound = unfound_quotations(supported, request.hits)
+        if unfound:
+            return self._fall_back(request, f"a quotation is in none of the passages it cites: {unfound[0][:120]!r}")
+        other = wrong_language(cleaned, request.language, self.shared_words())
+        if other is not None:
+            return self._fall_back(request, f"the model answered in {other!r}, the question is in {request.language!r}")
+        return answered(request, self.mode, _note(request) + cleaned, citations)
+
+    def _fall_back(self, request: AnswerRequest, reason: str) -> Answer:
+        log.warning("generated answer unusable, answering extractively: %s", reason)
+        answer = answer_once(self.fallback, request)
+        return replace(answer, fallback=True, notice=message("fallback_notice", request.language))
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _note(request: AnswerRequest) -> str:
+    """Names the sources leave out, said in omnikb's own words before the model's answer."""
+    return lead_in(request) + "\n" if request.unmentioned else ""

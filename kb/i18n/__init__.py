@@ -1,0 +1,1 @@
+"""The system's own words in the asker's language: answer messages, the chat's and the widget's labels."""

@@ -1,0 +1,1 @@
+"""The index: the embedder, the Chroma store and its generations, and how translations align."""

@@ -1,0 +1,480 @@
+"""Chroma storage, embedded (``PersistentClient``) or remote (``HttpClient``).
+
+An index is a *generation*: one collection of chunks and one of cleaned
+documents. Ingest builds a new generation aside and then flips the ``active``
+pointer in a small meta collection, so readers always see a whole index: a
+failed or killed ingest leaves the previous one answering. The replaced
+generation is removed by the next ingest, not at the switch, so readers that
+had just read the old pointer can finish. The app owns the
+embedder; Chroma only stores vectors (no embedding function is ever given to
+it, so it never downloads one).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import threading
+import time
+import types
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlparse
+
+import httpx
+import numpy as np
+from chromadb.errors import NotFoundError
+
+from kb.errors import BackendUnavailableError, IndexMissingError, ModelMismatchError
+from kb.index.embed import SparseVector
+from kb.models import Chunk, Document
+from kb.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# A Chroma server that accepts connections and never answers must not hang a
+# question or a health check: chromadb's HTTP client waits forever. Writes of
+# a batch of passages take seconds at most (about 4 s for 500 at 100,000
+# passages in the benchmark), so a reply is awaited this long.
+CHROMA_TIMEOUT_SECONDS = 30.0
+CHROMA_CONNECT_SECONDS = 5.0
+
+_ACTIVE_ID = "active"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class StoreUnavailableError(BackendUnavailableError):
+    """The Chroma server cannot be reached, or stopped answering."""
+
+
+def _guarded(method: F) -> F:
+    """A store call that survives a Chroma server restarted on other storage
+    (its cached collection handles name collections that are gone: they are
+    looked up again, once) and turns a lost server into a message."""
+
+    @functools.wraps(method)
+    def call(self: Store, *args: Any, **kwargs: Any) -> Any:
+        try:
+            try:
+                return method(self, *args, **kwargs)
+            except NotFoundError:
+                if not self._handles:
+                    raise
+                with self._lock:
+                    self._handles.clear()
+                return method(self, *args, **kwargs)
+        except httpx.TransportError as exc:
+            raise StoreUnavailableError(_unreachable(self.settings, exc)) from exc
+
+    return call  # type: ignore[return-value]
+
+
+def _unreachable(settings: Settings, exc: BaseException) -> str:
+    chain: list[BaseException] = []
+    cause: BaseException | None = exc
+    while cause is not None and cause not in chain:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    if any(isinstance(link, httpx.TimeoutException) for link in chain):
+        reason = f"no answer within {CHROMA_TIMEOUT_SECONDS:g} s"
+    else:
+        reason = str(exc) or type(exc).__name__
+    return f"Cannot reach the Chroma server at {settings.chroma_url}: {reason}. Is it running?"
+_BATCH = 500
+
+
+@dataclass(frozen=True)
+class ActiveIndex:
+    generation: int
+    embedding_model: str
+    dimension: int
+    folder: str = ""  # the folder it was ingested from, absolute
+    # Tells an index from another of the same number (a Chroma server's storage replaced).
+    activated_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    source: str
+    title: str
+    language: str
+    characters: int
+    content_hash: str
+    translation_of: str | None
+
+
+def make_client(settings: Settings) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if settings.chroma_url:
+        parsed = urlparse(settings.chroma_url)  # its shape is checked by Settings
+        headers = {}
+        if settings.chroma_token:
+            headers["Authorization"] = f"Bearer {settings.chroma_token}"
+            headers["X-Chroma-Token"] = settings.chroma_token
+        _bound_chroma_http()
+        try:
+            return chromadb.HttpClient(
+                host=str(parsed.hostname),
+                port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+                ssl=parsed.scheme == "https",
+                headers=headers or None,
+                settings=chroma_settings,
+            )
+        except Exception as exc:
+            raise StoreUnavailableError(_unreachable(settings, exc)) from exc
+    settings.chroma_path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+
+
+def _bound_chroma_http() -> None:
+    """chromadb's HTTP client is built with no timeout (it would wait forever
+    for a silent server); its module is given an httpx whose clients have ours."""
+    from chromadb.api import fastapi as chroma_http
+
+    if getattr(chroma_http.httpx, "omnikb_bounded", False):
+        return
+
+    class BoundedClient(httpx.Client):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["timeout"] = httpx.Timeout(CHROMA_TIMEOUT_SECONDS, connect=CHROMA_CONNECT_SECONDS)
+            super().__init__(*args, **kwargs)
+
+    bounded = types.SimpleNamespace(**{name: getattr(httpx, name) for name in dir(httpx) if not name.startswith("__")})
+    bounded.Client = BoundedClient
+    bounded.omnikb_bounded = True
+    chroma_http.httpx = bounded  # type: ignore[assignment]
+
+
+NO_INDEX = "No index yet: run `python ingest.py` (or `kb ingest`) first."
+
+
+def require_index_folder(settings: Settings) -> None:
+    """For a command that only reads: an embedded index's folder must exist
+    (opening it would create an empty one)."""
+    if not settings.chroma_url and not settings.chroma_path.exists():
+        raise IndexMissingError(NO_INDEX)
+
+
+class Store:
+    def __init__(self, settings: Settings, client: Any | None = None) -> None:
+        self.settings = settings
+        self.prefix = re.sub(r"[^a-zA-Z0-9_-]", "-", settings.collection_prefix) or "omnikb"
+        self._client = client if client is not None else make_client(settings)
+        self._lock = threading.RLock()
+        # Collection handles by name: looking one up is a round trip to a Chroma server.
+        self._handles: dict[str, Any] = {}
+
+    # -- names -------------------------------------------------------------
+    def _meta(self, create: bool = True) -> Any:
+        return self._handle(f"{self.prefix}-meta", create=create)
+
+    def _name(self, generation: int, kind: str) -> str:
+        return f"{self.prefix}-g{generation}-{kind}"
+
+    def _collection(self, generation: int, kind: str) -> Any:
+        return self._handle(self._name(generation, kind))
+
+    def _handle(self, name: str, create: bool = False) -> Any:
+        with self._lock:
+            handle = self._handles.get(name)
+            if handle is None:
+                lookup = self._client.get_or_create_collection if create else self._client.get_collection
+                handle = self._handles[name] = lookup(name, embedding_function=None)
+            return handle
+
+    def _forget(self, generation: int) -> None:
+        with self._lock:
+            for kind in ("chunks", "documents"):
+                self._handles.pop(self._name(generation, kind), None)
+
+    # -- the active generation --------------------------------------------
+    @_guarded
+    def active(self) -> ActiveIndex | None:
+        # Only an ingest creates the meta collection: a read on an empty
+        # Chroma server (or a colleague's, by a mistyped URL) writes nothing.
+        try:
+            result = self._meta(create=False).get(ids=[_ACTIVE_ID], include=["metadatas"])
+        except NotFoundError:
+            with self._lock:
+                self._handles.pop(f"{self.prefix}-meta", None)
+            try:
+                result = self._meta(create=False).get(ids=[_ACTIVE_ID], include=["metadatas"])
+            except NotFoundError:
+                return None
+        if not result["ids"]:
+            return None
+        meta = result["metadatas"][0]
+        return ActiveIndex(
+            int(meta["generation"]),
+            str(meta["embedding_model"]),
+            int(meta["dimension"]),
+            str(meta.get("folder") or ""),
+            float(meta.get("activated_at") or 0.0),
+        )
+
+    def require_active(self, embedding_model: str) -> ActiveIndex:
+        active = self.active()
+        if active is None:
+            raise IndexMissingError(NO_INDEX)
+        if active.embedding_model != embedding_model:
+            raise ModelMismatchError(
+                f"The index was built with the embedding model {active.embedding_model!r}, "
+                f"but this run uses {embedding_model!r}. Run `python ingest.py` to rebuild it, "
+                f"or set KB_EMBEDDING_MODEL back to the model that built it."
+            )
+        return active
+
+    @_guarded
+    def activate(self, generation: int, embedding_model: str, dimension: int, folder: str = "") -> None:
+        self._meta().upsert(
+            ids=[_ACTIVE_ID],
+            embeddings=[[1.0]],
+            metadatas=[
+                {
+                    "generation": generation,
+                    "embedding_model": embedding_model,
+                    "dimension": dimension,
+                    "folder": folder,
+                    "activated_at": time.time(),
+                }
+            ],
+        )
+
+    # -- generations ------------------------------------------------------
+    @_guarded
+    def generations(self) -> list[int]:
+        found = set()
+        pattern = re.compile(rf"^{re.escape(self.prefix)}-g(\d+)-(chunks|documents)$")
+        for collection in self._client.list_collections():
+            name = collection if isinstance(collection, str) else collection.name
+            match = pattern.match(name)
+            if match:
+                found.add(int(match.group(1)))
+        return sorted(found)
+
+    @_guarded
+    def new_generation(self, embedding_model: str) -> int:
+        existing = self.generations()
+        active = self.active()
+        generation = max([*existing, active.generation if active else 0]) + 1
+        for kind in ("chunks", "documents"):
+            created = self._client.create_collection(
+                self._name(generation, kind),
+                metadata={"hnsw:space": "cosine", "embedding_model": embedding_model},
+                embedding_function=None,
+            )
+            with self._lock:
+                self._handles[self._name(generation, kind)] = created
+        return generation
+
+    def drop_generation(self, generation: int) -> None:
+        self._forget(generation)
+        for kind in ("chunks", "documents"):
+            try:
+                self._client.delete_collection(self._name(generation, kind))
+            except Exception:  # noqa: BLE001 - already gone
+                log.debug("collection %s already gone", self._name(generation, kind))
+
+    @_guarded
+    def drop_inactive(self) -> None:
+        """Remove generations left by earlier ingests: the one the last ingest replaced (kept
+        so that readers in flight could finish on it) and any a killed ingest half-built."""
+        active = self.active()
+        for generation in self.generations():
+            if active is None or generation != active.generation:
+                self.drop_generation(generation)
+
+    # -- writing ----------------------------------------------------------
+    @_guarded
+    def add_document(
+        self,
+        generation: int,
+        doc: Document,
+        chunks: Sequence[Chunk],
+        embeddings: np.ndarray,
+        sparse: Sequence[SparseVector] | None = None,
+    ) -> None:
+        doc_vector = embeddings.mean(axis=0) if len(chunks) else np.zeros(embeddings.shape[1])
+        doc_vector = doc_vector / max(float(np.linalg.norm(doc_vector)), 1e-12)
+        meta: dict[str, Any] = {
+            "title": doc.title,
+            "language": doc.language,
+            "content_hash": doc.content_hash,
+            "characters": doc.characters,
+        }
+        if doc.translation_of:
+            meta["translation_of"] = doc.translation_of
+        self._collection(generation, "documents").add(
+            ids=[doc.source], documents=[doc.text], embeddings=[doc_vector.tolist()], metadatas=[meta]
+        )
+        chunk_collection = self._collection(generation, "chunks")
+        for i in range(0, len(chunks), _BATCH):
+            part = chunks[i : i + _BATCH]
+            chunk_collection.add(
+                ids=[c.id for c in part],
+                documents=[c.text for c in part],
+                embeddings=embeddings[i : i + _BATCH].tolist(),
+                metadatas=[_chunk_meta(c, sparse[i + j] if sparse is not None else None) for j, c in enumerate(part)],
+            )
+
+    @_guarded
+    def copy_document(self, source: str, from_generation: int, to_generation: int) -> None:
+        """Carry an unchanged document over to a new generation, vectors and all."""
+        docs = self._collection(from_generation, "documents").get(
+            ids=[source], include=["documents", "metadatas", "embeddings"]
+        )
+        self._collection(to_generation, "documents").add(
+            ids=docs["ids"],
+            documents=docs["documents"],
+            metadatas=docs["metadatas"],
+            embeddings=np.asarray(docs["embeddings"]).tolist(),
+        )
+        chunks = self._collection(from_generation, "chunks").get(
+            where={"source": source}, include=["documents", "metadatas", "embeddings"]
+        )
+        target = self._collection(to_generation, "chunks")
+        for i in range(0, len(chunks["ids"]), _BATCH):
+            target.add(
+                ids=chunks["ids"][i : i + _BATCH],
+                documents=chunks["documents"][i : i + _BATCH],
+                metadatas=chunks["metadatas"][i : i + _BATCH],
+                embeddings=np.asarray(chunks["embeddings"][i : i + _BATCH]).tolist(),
+            )
+
+    @_guarded
+    def set_translation(self, generation: int, source: str, translation_of: str) -> None:
+        collection = self._collection(generation, "documents")
+        current = collection.get(ids=[source], include=["metadatas"])
+        if not current["ids"]:
+            return
+        meta = dict(current["metadatas"][0])
+        meta["translation_of"] = translation_of
+        collection.update(ids=[source], metadatas=[meta])
+
+    # -- reading ----------------------------------------------------------
+    @_guarded
+    def documents(self, generation: int) -> list[StoredDocument]:
+        result = self._collection(generation, "documents").get(include=["metadatas"])
+        docs = [
+            StoredDocument(
+                source=ident,
+                title=str(meta["title"]),
+                language=str(meta["language"]),
+                characters=int(meta["characters"]),
+                content_hash=str(meta["content_hash"]),
+                translation_of=str(meta["translation_of"]) if meta.get("translation_of") else None,
+            )
+            for ident, meta in zip(result["ids"], result["metadatas"], strict=True)
+        ]
+        return sorted(docs, key=lambda d: d.source)
+
+    @_guarded
+    def document(self, generation: int, source: str) -> Document | None:
+        result = self._collection(generation, "documents").get(ids=[source], include=["documents", "metadatas"])
+        if not result["ids"]:
+            return None
+        meta = result["metadatas"][0]
+        return Document(
+            source=source,
+            title=str(meta["title"]),
+            language=str(meta["language"]),
+            text=str(result["documents"][0]),
+            content_hash=str(meta["content_hash"]),
+            translation_of=str(meta["translation_of"]) if meta.get("translation_of") else None,
+        )
+
+    def all_chunks(self, generation: int) -> tuple[list[Chunk], np.ndarray]:
+        chunks, vectors, _ = self.all_chunks_with_sparse(generation)
+        return chunks, vectors
+
+    @_guarded
+    def all_chunks_with_sparse(self, generation: int) -> tuple[list[Chunk], np.ndarray, list[SparseVector | None]]:
+        collection = self._collection(generation, "chunks")
+        total = collection.count()
+        chunks: list[Chunk] = []
+        vectors: list[np.ndarray] = []
+        sparse: list[SparseVector | None] = []
+        page = 5000
+        for offset in range(0, total, page):
+            result = collection.get(include=["documents", "metadatas", "embeddings"], limit=page, offset=offset)
+            for ident, text, meta, vector in zip(
+                result["ids"], result["documents"], result["metadatas"], result["embeddings"], strict=True
+            ):
+                chunks.append(_chunk_from(ident, text, meta))
+                vectors.append(np.asarray(vector, dtype=np.float32))
+                sparse.append(decode_sparse(meta.get("sparse")))
+        order = sorted(range(len(chunks)), key=lambda i: (chunks[i].source, chunks[i].ordinal))
+        chunks = [chunks[i] for i in order]
+        matrix = np.vstack([vectors[i] for i in order]) if vectors else np.zeros((0, 1), dtype=np.float32)
+        return chunks, matrix, [sparse[i] for i in order]
+
+    @_guarded
+    def dense_search(self, generation: int, vector: Sequence[float], n: int) -> list[tuple[str, float]]:
+        # One round trip: Chroma returns fewer than ``n`` results (none when empty) without a count first.
+        try:
+            result = self._collection(generation, "chunks").query(
+                query_embeddings=[list(vector)], n_results=n, include=["distances"]
+            )
+        except NotFoundError:
+            # Another process dropped and re-created this generation's collection: look it up again.
+            self._forget(generation)
+            result = self._collection(generation, "chunks").query(
+                query_embeddings=[list(vector)], n_results=n, include=["distances"]
+            )
+        return [
+            (ident, 1.0 - float(dist)) for ident, dist in zip(result["ids"][0], result["distances"][0], strict=True)
+        ]
+
+    @_guarded
+    def chunk_count(self, generation: int) -> int:
+        return int(self._collection(generation, "chunks").count())
+
+
+def encode_sparse(vector: SparseVector) -> str:
+    ids, weights = vector
+    return " ".join(f"{int(i)}:{float(w):.4g}" for i, w in zip(ids, weights, strict=True))
+
+
+def decode_sparse(value: Any) -> SparseVector | None:
+    if not isinstance(value, str) or not value:
+        return None
+    pairs = [item.split(":") for item in value.split()]
+    return (
+        np.array([int(i) for i, _ in pairs], dtype=np.int32),
+        np.array([float(w) for _, w in pairs], dtype=np.float32),
+    )
+
+
+def _chunk_meta(chunk: Chunk, sparse: SparseVector | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "source": chunk.source,
+        "title": chunk.title,
+        "language": chunk.language,
+        "heading": chunk.heading,
+        "start": chunk.start,
+        "end": chunk.end,
+        "ordinal": chunk.ordinal,
+    }
+    if sparse is not None:
+        meta["sparse"] = encode_sparse(sparse)
+    return meta
+
+
+def _chunk_from(ident: str, text: str, meta: dict[str, Any]) -> Chunk:
+    return Chunk(
+        id=ident,
+        source=str(meta["source"]),
+        title=str(meta["title"]),
+        language=str(meta["language"]),
+        heading=str(meta.get("heading", "")),
+        text=text,
+        start=int(meta["start"]),
+        end=int(meta["end"]),
+        ordinal=int(meta["ordinal"]),
+    )

@@ -1,0 +1,267 @@
+"""Loading: files in a folder become cleaned ``Document``s; bad files are reported."""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import logging
+import os
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from kb.errors import IngestError
+from kb.ingest.clean import PREFORMATTED, clean_text
+from kb.ingest.html import html_to_text
+from kb.ingest.markdown import draft_setting, markdown_to_text
+from kb.models import Document
+from kb.text.language import detect
+from kb.text.sentences import unwrapped
+
+log = logging.getLogger(__name__)
+
+SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+# Bump when cleaning or chunking changes, so re-ingest rebuilds every document.
+PIPELINE_VERSION = "14"
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    path: str
+    reason: str
+    # How many files this one report stands for (files that are not articles are counted together).
+    files: int = 1
+    # The file is an article that could not be read (not UTF-8, empty, too big,
+    # unreadable): its owner has to mend it. Not one for a file left out on
+    # purpose (a draft, a repeat, a post's image, a page with no text).
+    broken: bool = True
+    # An empty file: a placeholder (Hugo's empty ``_index.md``) is not an article,
+    # but an indexed article emptied by mistake is broken, and keeps its indexed version.
+    empty: bool = False
+
+
+class Unpublished(IngestError):
+    """An article its owner has not published (a draft): left out, not broken."""
+
+
+class NoArticleText(IngestError):
+    """A file read well that holds no article: a section's page of front matter
+    alone (Hugo's ``_index.md``), markup alone. Left out, not broken."""
+
+
+class EmptyFile(NoArticleText):
+    """A file of no bytes at all."""
+
+
+@dataclass(frozen=True)
+class Loaded:
+    documents: tuple[Document, ...]
+    problems: tuple[FileProblem, ...]
+
+
+def load_folder(folder: Path, max_bytes: int) -> Loaded:
+    """Every article under ``folder``, subfolders included (a blog's export
+    often keeps one folder per post). A document's source is its path
+    relative to ``folder``; hidden files and folders are left out, and
+    folder links are not followed (they could lead back up)."""
+    if not folder.exists():
+        raise IngestError(f"Folder not found: {folder}. Pass a folder of .txt/.md/.html articles.")
+    if not folder.is_dir():
+        raise IngestError(f"Not a folder: {folder}. Pass a folder of .txt/.md/.html articles.")
+    documents: list[Document] = []
+    others: list[str] = []
+    seen_hashes: dict[str, str] = {}
+    paths, problems = article_paths(folder)
+    for path, source in paths:
+        if path.suffix.lower() not in SUFFIXES:
+            others.append(source)
+            continue
+        try:
+            doc = load_file(path, max_bytes, source)
+        except (Unpublished, NoArticleText) as exc:
+            problems.append(FileProblem(source, str(exc), broken=False, empty=isinstance(exc, EmptyFile)))
+            continue
+        except IngestError as exc:
+            problems.append(FileProblem(source, str(exc)))
+            continue
+        except Exception as exc:  # one bad article never stops the others
+            log.exception("loading %s failed", source)
+            problems.append(FileProblem(source, f"it could not be read as an article ({exc})"))
+            continue
+        if doc.content_hash in seen_hashes:
+            problems.append(FileProblem(source, f"same text as {seen_hashes[doc.content_hash]}", broken=False))
+            continue
+        seen_hashes[doc.content_hash] = doc.source
+        documents.append(doc)
+    problems.extend(_others(others))
+    # Not logged here: the front door reports each problem once (``kb ingest`` lists them),
+    # with what the ingest learns later (a repeat of another post, an indexed version kept).
+    return Loaded(tuple(documents), tuple(problems))
+
+
+def article_paths(folder: Path) -> tuple[list[tuple[Path, str]], list[FileProblem]]:
+    """The files under ``folder`` with their sources (relative paths with
+    "/"), sorted by source, hidden ones and linked folders left out; and the
+    subfolders that could not be read."""
+    found: list[tuple[Path, str]] = []
+    unreadable: list[FileProblem] = []
+
+    def report(error: OSError) -> None:
+        where = Path(error.filename or folder)
+        name = where.relative_to(folder).as_posix() if where.is_relative_to(folder) else str(where)
+        unreadable.append(FileProblem(f"{name}/", f"cannot read this folder ({error.strerror or error})"))
+
+    for root, folders, files in os.walk(folder, onerror=report, followlinks=False):
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        base = Path(root)
+        for name in files:
+            path = base / name
+            if name.startswith("."):
+                continue
+            if path.is_symlink() and not path.exists() and path.suffix.lower() in SUFFIXES:
+                # A link to an article that is gone: the owner would not know it is left out.
+                source = path.relative_to(folder).as_posix()
+                unreadable.append(FileProblem(source, f"a link to {os.readlink(path)}, which does not exist"))
+                continue
+            if not path.is_file():
+                continue
+            found.append((path, path.relative_to(folder).as_posix()))
+    return sorted(found, key=lambda item: item[1]), unreadable
+
+
+# Past this many, files that are not articles (a post's images, say) are
+# reported as one line rather than one each.
+MAX_LISTED_OTHERS = 5
+
+
+def _others(sources: list[str]) -> list[FileProblem]:
+    reason = f"not one of {', '.join(SUFFIXES)}"
+    if len(sources) <= MAX_LISTED_OTHERS:
+        return [FileProblem(source, reason, broken=False) for source in sources]
+    shown = ", ".join(sources[:3])
+    return [FileProblem(f"{len(sources)} other files ({shown}, …)", reason, files=len(sources), broken=False)]
+
+
+def load_file(path: Path, max_bytes: int, source: str | None = None) -> Document:
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise IngestError(_too_big(size, max_bytes))
+        # Read at most one byte over the limit: a file that grew since ``stat`` is not read whole.
+        with path.open("rb") as handle:
+            raw = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise IngestError(f"cannot read it ({exc.strerror or exc})") from exc
+    if not raw:
+        raise EmptyFile("the file is empty")
+    if len(raw) > max_bytes:
+        raise IngestError(_too_big(len(raw), max_bytes))
+    return parse(source or path.name, raw)
+
+
+def _too_big(size: int, max_bytes: int) -> str:
+    return f"{size} bytes is over the limit of {max_bytes} (KB_MAX_FILE_BYTES)"
+
+
+# Text saved as UTF-16 or UTF-32 starts with its byte order mark (Windows'
+# Notepad's "Unicode"); its NUL bytes are half of its characters, not a binary file's.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+# An HTML page's own word on its encoding: <meta charset="…"> or the http-equiv form.
+_DECLARED_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+
+
+def declared_charset(raw: bytes) -> str | None:
+    """The encoding an HTML page declares in its head, if Python knows it."""
+    match = _DECLARED_CHARSET.search(raw[:4096])
+    if match is None:
+        return None
+    try:
+        return codecs.lookup(match.group(1).decode("ascii")).name
+    except (LookupError, UnicodeDecodeError):
+        return None
+
+
+# Share of a UTF-16/UTF-32 file's characters that may be no text (undecodable, control
+# characters, unassigned or private code points) before it is taken for a binary file:
+# bytes that are not text decode mostly as such (a fifth of them or more), while a text
+# saved as UTF-16 that one bad byte spoils has one.
+MAX_NON_TEXT_SHARE = 0.05
+_TEXT_CONTROLS = frozenset("\t\n\r\x0c")
+_NON_TEXT_CATEGORIES = frozenset(("Cc", "Cn", "Co", "Cs"))
+
+
+def _reads_as_text(raw: bytes, encoding: str) -> bool:
+    """Whether ``raw``, which starts with ``encoding``'s byte order mark, is text in it."""
+    sample = raw[:8192].decode(encoding, errors="replace")
+    if not sample:
+        return True
+    odd = sum(
+        1
+        for ch in sample
+        if ch == "\ufffd" or (ch not in _TEXT_CONTROLS and unicodedata.category(ch) in _NON_TEXT_CATEGORIES)
+    )
+    return odd <= MAX_NON_TEXT_SHARE * len(sample)
+
+
+def decode(raw: bytes, html: bool = False) -> str:
+    """The text of a file: UTF-8 (with or without a BOM), or UTF-16/UTF-32 with a BOM;
+    an HTML page that is not UTF-8 in the encoding it declares (an old
+    WordPress export saved on Windows says windows-1252)."""
+    encoding = next((name for bom, name in _BOMS if raw.startswith(bom)), None)
+    if encoding:
+        if not _reads_as_text(raw, encoding):
+            # A picture or an archive whose first bytes happen to be a byte order mark ("FF FE").
+            name = encoding.upper()
+            raise IngestError(f"binary file, not text (it starts with {name}'s byte order mark; the rest is not text)")
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError as exc:
+            name = encoding.upper()
+            raise IngestError(f"not valid {name} (byte {exc.start}); save it as UTF-8 and ingest again") from exc
+    if b"\x00" in raw[:8192]:
+        raise IngestError("binary file (it contains NUL bytes)")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        declared = declared_charset(raw) if html else None
+        if declared is not None and declared != "utf-8":
+            try:
+                return raw.decode(declared)
+            except UnicodeDecodeError:
+                pass
+        raise IngestError(f"not UTF-8 (byte {exc.start}); save it as UTF-8 and ingest again") from exc
+
+
+def parse(source: str, raw: bytes) -> Document:
+    html = source.lower().endswith((".html", ".htm"))
+    # Only a converter marks a listing's lines: a file's own marks (never text) go.
+    decoded = decode(raw, html).replace(PREFORMATTED, "")
+    if html:
+        decoded = html_to_text(decoded)
+    elif source.lower().endswith(".txt"):
+        decoded = unwrapped(decoded)
+    elif source.lower().endswith((".md", ".markdown")):
+        # A draft is not published, so it is not indexed; indexed before, the re-ingest removes it.
+        draft = draft_setting(decoded)
+        if draft:
+            raise Unpublished(f"a draft ({draft} in its front matter)")
+        decoded = markdown_to_text(decoded)
+    cleaned = clean_text(decoded)
+    if not cleaned.text.strip():
+        raise NoArticleText("no text left after cleaning (front matter or markup alone): not an article")
+    digest = hashlib.sha256(PIPELINE_VERSION.encode() + b"\0" + raw).hexdigest()[:16]
+    return Document(
+        source=source,
+        title=cleaned.title,
+        language=detect(cleaned.text),
+        text=cleaned.text,
+        content_hash=digest,
+    )

@@ -1,0 +1,287 @@
+"""Ingest: load, clean, chunk, embed and index a folder, incrementally and atomically.
+
+Unchanged documents (same content hash, same embedding model) are carried
+over with their vectors; changed and new ones are embedded; removed ones are
+left behind. The new generation becomes active in one write, so a failure
+halfway leaves the previous index answering. The generation it replaces is
+kept until the next ingest starts: a server that read it just before the
+switch (questions, documents, a whole index load) finishes on it rather than
+on a collection that vanished under it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from kb.errors import IngestError
+from kb.index.embed import Embedder, SparseVector
+from kb.index.store import ActiveIndex, Store, StoredDocument
+from kb.index.translations import mark_translations
+from kb.ingest.chunk import chunk_document
+from kb.ingest.dedup import unique_documents
+from kb.ingest.load import FileProblem, Loaded, load_folder
+from kb.models import Document
+from kb.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int, str], None]  # passages embedded, of all, and the current source
+# Passages embedded at a time: the progress bar moves after each batch.
+EMBED_BATCH = 32
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    generation: int
+    added: tuple[str, ...]
+    updated: tuple[str, ...]
+    unchanged: tuple[str, ...]
+    removed: tuple[str, ...]
+    problems: tuple[FileProblem, ...]
+    chunks: int
+    seconds: float
+    folder: str = ""
+    previous_folder: str = ""  # the folder the index held before, if another
+    previous_model: str = ""  # the embedding model that built the index before, if another
+
+    @property
+    def broken(self) -> tuple[FileProblem, ...]:
+        """The articles that could not be read, for their owner to mend."""
+        return tuple(p for p in self.problems if p.broken)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+    def summary(self) -> str:
+        parts = [
+            f"{len(self.added)} added",
+            f"{len(self.updated)} updated",
+            f"{len(self.unchanged)} unchanged",
+            f"{len(self.removed)} removed",
+        ]
+        if self.problems:
+            parts.append(f"{sum(p.files for p in self.problems)} skipped")
+        passages = "passage" if self.chunks == 1 else "passages"
+        summary = f"Indexed {self.chunks} {passages}: " + ", ".join(parts) + f" ({self.seconds:.1f} s)."
+        if self.removed and self.previous_folder:
+            summary += f" The index held {self.previous_folder}: what is not in {self.folder} was removed."
+        if self.previous_model:
+            summary += (
+                f" The index was built with {self.previous_model}; it is now built with another model, and"
+                " app servers still set to the old one refuse it until they are given the new one."
+            )
+        return summary
+
+
+def ingest(
+    folder: Path,
+    settings: Settings,
+    store: Store,
+    embedder: Embedder,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Index ``folder`` as a new generation and switch to it; one ingest at a time per data dir."""
+    with ingest_lock(settings.data_dir):
+        return _ingest(folder, settings, store, embedder, progress)
+
+
+@contextmanager
+def ingest_lock(data_dir: Path) -> Iterator[None]:
+    """Hold the data dir's ingest lock, or refuse at once if another ingest holds it.
+
+    Two ingests at the same time would each clean up the other's half-built
+    generation. The lock is the kernel's, so a killed ingest never leaves it held.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open(data_dir / "ingest.lock", "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IngestError(
+                f"Another ingest is running on {data_dir}; wait for it to finish, then run this one again."
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What an ingest will do, decided before anything is written."""
+
+    loaded: Loaded
+    current: dict[str, Document]
+    previous: dict[str, StoredDocument]
+    active: ActiveIndex | None
+    same_model: bool
+    here: str
+    elsewhere: str  # the folder the active index was built from, when another
+    kept: tuple[str, ...]  # indexed articles whose file cannot be read now: their indexed version stays
+    unchanged: tuple[str, ...]
+    updated: tuple[str, ...]
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+
+    @property
+    def idle(self) -> bool:
+        """Nothing to embed or drop: the active index already holds this folder."""
+        return self.active is not None and self.same_model and not (self.added or self.updated or self.removed)
+
+
+def _ingest(
+    folder: Path,
+    settings: Settings,
+    store: Store,
+    embedder: Embedder,
+    progress: Progress | None,
+) -> IngestReport:
+    started = time.perf_counter()
+    plan = _plan(folder, settings, store, embedder)
+    active = plan.active
+    if plan.idle:
+        assert active is not None
+        # Nothing to index, but what earlier ingests left (the generation the
+        # last one replaced, or one a killed ingest half-built) goes all the same.
+        store.drop_inactive()
+        if plan.elsewhere:
+            store.activate(active.generation, active.embedding_model, active.dimension, plan.here)
+        return _report(plan, active.generation, store.chunk_count(active.generation), started)
+
+    store.drop_inactive()
+    generation = store.new_generation(embedder.name)
+    try:
+        for source in plan.unchanged:
+            assert active is not None
+            store.copy_document(source, active.generation, generation)
+        _embed(plan, settings, store, embedder, generation, progress)
+        chunks = _commit(plan, store, embedder, generation)
+    except BaseException:
+        log.warning("ingest failed; the previous index stays active")
+        store.drop_generation(generation)
+        raise
+    # The replaced generation stays readable until the next ingest (``drop_inactive`` above).
+    return _report(plan, generation, chunks, started)
+
+
+def _plan(folder: Path, settings: Settings, store: Store, embedder: Embedder) -> Plan:
+    """Load the folder and compare it with the active index: what is added, updated, unchanged, removed."""
+    loaded = load_folder(folder, settings.max_file_bytes)
+    active = store.active()
+    same_model = active is not None and active.embedding_model == embedder.name
+    previous = {d.source: d for d in store.documents(active.generation)} if active and same_model else {}
+    # A post and the page built from it are one article: indexed once (under
+    # the source already indexed, if it is one of them, so its links stay).
+    documents, repeats = unique_documents(loaded.documents, indexed=frozenset(previous))
+    loaded = Loaded(documents, loaded.problems + repeats)
+    if not loaded.documents:
+        details = "; ".join(f"{p.path}: {p.reason}" for p in loaded.problems) or "no .txt/.md/.html files"
+        raise IngestError(f"Nothing to ingest in {folder} ({details}). The existing index is unchanged.")
+
+    here = str(folder.resolve())
+    current = {d.source: d for d in loaded.documents}
+    elsewhere = active.folder if active is not None and active.folder and active.folder != here else ""
+    # An indexed article whose file can no longer be read (saved in another
+    # encoding, emptied, caught mid-write) keeps its indexed version until it
+    # is mended: a bad save does not take the article out of the index. (Not
+    # one of another folder's articles that happens to have the same name.)
+    kept = [
+        p.path
+        for p in loaded.problems
+        if (p.broken or p.empty) and p.path in previous and p.path not in current and not elsewhere
+    ]
+    if kept:
+        loaded = Loaded(
+            loaded.documents,
+            tuple(
+                replace(p, reason=f"{p.reason}; its indexed version is kept", broken=True) if p.path in kept else p
+                for p in loaded.problems
+            ),
+        )
+    unchanged = [s for s, d in current.items() if s in previous and previous[s].content_hash == d.content_hash]
+    unchanged += kept
+    return Plan(
+        loaded=loaded,
+        current=current,
+        previous=previous,
+        active=active,
+        same_model=same_model,
+        here=here,
+        elsewhere=elsewhere,
+        kept=tuple(kept),
+        unchanged=tuple(unchanged),
+        updated=tuple(s for s in current if s in previous and s not in unchanged),
+        added=tuple(s for s in current if s not in previous),
+        removed=tuple(s for s in previous if s not in current and s not in kept),
+    )
+
+
+def _embed(
+    plan: Plan, settings: Settings, store: Store, embedder: Embedder, generation: int, progress: Progress | None
+) -> None:
+    """Chunk and embed the added and updated articles into ``generation``."""
+    to_embed = [plan.current[s] for s in (*plan.updated, *plan.added)]
+    # Progress is counted in passages: one long post is most of the work, and
+    # counted in documents its bar stood at 0/1 for minutes.
+    chunked = [(doc, chunk_document(doc, settings.chunk_max_chars, settings.chunk_min_chars)) for doc in to_embed]
+    total = sum(len(chunks) for _, chunks in chunked)
+    done = 0
+    if progress and chunked:
+        progress(0, total, chunked[0][0].source)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sparse") as pool:
+        for doc, chunks in chunked:
+            vectors: list[np.ndarray] = []
+            sparse: list[SparseVector] | None = []  # None: the model has no sparse head
+            for start in range(0, len(chunks), EMBED_BATCH):
+                batch = chunks[start : start + EMBED_BATCH]
+                # The latent terms come from the model's second handle, on the second core.
+                latent = pool.submit(embedder.sparse, [c.text for c in batch])
+                vectors.append(embedder.encode([c.embedding_text() for c in batch], is_query=False))
+                found = latent.result()
+                sparse = None if found is None or sparse is None else [*sparse, *found]
+                done += len(batch)
+                if progress:
+                    progress(done, total, doc.source)
+            matrix = np.vstack(vectors) if vectors else np.zeros((0, embedder.dimension))
+            store.add_document(generation, doc, chunks, matrix, sparse)
+
+
+def _commit(plan: Plan, store: Store, embedder: Embedder, generation: int) -> int:
+    """Mark the translations and make ``generation`` the active index, in one write; its passage count."""
+    languages = {s: plan.previous[s].language for s in plan.kept}
+    languages |= {d.source: d.language for d in plan.loaded.documents}
+    mark_translations(store, generation, languages)
+    chunks = store.chunk_count(generation)
+    store.activate(generation, embedder.name, embedder.dimension, plan.here)
+    return chunks
+
+
+def _report(plan: Plan, generation: int, chunks: int, started: float) -> IngestReport:
+    active = plan.active
+    if plan.idle:
+        return IngestReport(
+            generation, (), (), plan.unchanged, (), plan.loaded.problems, chunks, time.perf_counter() - started
+        )
+    return IngestReport(
+        generation=generation,
+        added=plan.added,
+        updated=plan.updated,
+        unchanged=plan.unchanged,
+        removed=plan.removed,
+        problems=plan.loaded.problems,
+        chunks=chunks,
+        seconds=time.perf_counter() - started,
+        folder=plan.here,
+        previous_folder=plan.elsewhere,
+        previous_model=active.embedding_model if active is not None and not plan.same_model else "",
+    )

@@ -1,0 +1,80 @@
+"""Follow-up questions become standalone queries.
+
+Without a language model, the rule is: a short follow-up ("and its
+challenges?") leans on the conversation for its subject, so the topic words of
+the last user question are added after it. Only its topic words: the earlier
+question's "what is" would pull a follow-up about challenges back to
+definitions, and the follow-up's own words say what is asked now. A long
+question stands on its own.
+"""
+
+from __future__ import annotations
+
+from kb.i18n.messages import MESSAGES
+from kb.models import Question, Turn
+from kb.search.lexical import STOPWORDS
+from kb.search.names import CAPITALISED_NOUNS, ENGLISH_CAPITALISED_WORDS, starts_sentence
+from kb.text.language import FUNCTION_WORDS, detect, words
+from kb.text.words import WORD
+
+SELF_CONTAINED_WORDS = 12
+_NO_TOPIC = FUNCTION_WORDS | STOPWORDS
+
+
+def standalone_query(question: Question) -> str:
+    previous = _answered_questions(question.history)
+    if not previous or len(words(question.text)) >= SELF_CONTAINED_WORDS:
+        return question.text
+    # "And the Eureka?" after "How much does the Niche Zero cost?" asks the same
+    # of another name: the earlier question's names would pull it back.
+    leave_out = _names(previous[-1]) if _names(question.text) else frozenset()
+    return f"{question.text} {topic_words(previous[-1], leave_out)}".strip()
+
+
+def _answered_questions(history: tuple[Turn, ...]) -> list[str]:
+    """The user's earlier questions, without those the sources did not cover:
+    "Et le Comandante ?" after "What is the capital of Australia?" (refused)
+    takes its subject from the question before, not from Australia."""
+    asked: list[str] = []
+    for at, turn in enumerate(history):
+        reply = history[at + 1] if at + 1 < len(history) else None
+        text = turn.content.strip()
+        if turn.role != "user" or not text:
+            continue
+        if reply is not None and reply.role == "assistant" and reply.content.strip().startswith(_REFUSALS):
+            continue
+        asked.append(text)
+    return asked
+
+
+# How omnikb's refusals start, in every language it speaks.
+_REFUSALS = tuple(
+    sorted(
+        {
+            text.split("{", 1)[0].strip()
+            for messages in MESSAGES.values()
+            for key, text in messages.items()
+            if key in ("not_covered", "not_mentioned") and len(text.split("{", 1)[0].strip()) >= 10
+        }
+    )
+)
+
+
+def topic_words(text: str, leave_out: frozenset[str] = frozenset()) -> str:
+    """``text``'s words without the function words of any language omnikb knows
+    ("what", "qué", "quoi") and without ``leave_out``."""
+    return " ".join(word for word in words(text) if word.casefold() not in _NO_TOPIC and word not in leave_out)
+
+
+def _names(text: str) -> frozenset[str]:
+    """The capitalised words inside ``text``'s sentences ("Niche", "Zero"), where
+    a capital marks a name: not in German, which capitalises every noun, nor in
+    a title-cased question (too short a question cannot tell: "¿Y Phone House?")."""
+    if detect(text) in CAPITALISED_NOUNS:
+        return frozenset()
+    matches = list(WORD.finditer(text))[1:]
+    found = [m for m in matches if m.group()[:1].isupper() and not starts_sentence(text, m.start())]
+    inside = len(words(text)) - 1
+    if inside >= 4 and len(found) * 2 > inside:  # title case ("What Is The Best Grinder?")
+        return frozenset()
+    return frozenset(m.group() for m in found if m.group().casefold() not in ENGLISH_CAPITALISED_WORDS)

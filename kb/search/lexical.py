@@ -1,0 +1,138 @@
+"""A lexical channel: BM25 over a tokenizer for Latin-script languages and Arabic.
+
+Tokens are NFKC-folded, lower-cased and stripped of diacritics; Arabic letters
+are normalised (alef forms, taa marbuta, alef maqsura, tashkeel) and the
+article and common clitics are removed. A light stemmer keeps a word's first
+letters, which joins inflections ("omnicanal"/"omnicanais") and the Romance
+cognates the articles share ("diferencia"/"diferença"/"diferențe").
+Numbers and names ("91%", "CRM", "Worten") match exactly.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+
+from kb.text.words import strip_diacritics
+
+STEM = 5
+
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)*%?|[^\W\d_]+", re.UNICODE)
+_TASHKEEL = re.compile(r"[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
+_ARABIC_LETTER = re.compile(r"[\u0621-\u064a]")
+_AR_MAP = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ة": "ه", "ى": "ي", "ؤ": "و", "ئ": "ي"})
+_AR_PREFIXES = ("وال", "بال", "كال", "فال", "لل", "ال")
+
+# Function words of the supported languages: they carry no topic.
+STOPWORDS = frozenset(
+    """
+    a an and are as at be been but by can could do does did for from has have how i if in into is it its
+    of on or our so than that the their them then there these they this those to was we were what when
+    where which who why will with would you your about more most also very just
+    o os as um uma uns umas de do da dos das em no na nos nas por para pelo pela com como que qual quais
+    se ser são é foi ao aos à às ou mas mais muito seu sua seus suas você isso esse essa este esta
+    el la los las un una unos unas del al en con por para que cual cuales cuál cuáles como es son ser
+    se su sus y o u pero más muy lo le les este esta estos estas ese esa qué cómo mi tu
+    un o și sa să la le cu de din pe în nu ce care este sunt mai cum pentru prin ca iar al ale ai
+    le les des du et est sont un une dans pour par sur qui quoi comment ne pas plus
+    der die das ein eine und ist sind wie was zu mit von für auf den dem des nicht
+    il lo gli di e che è sono per con come cosa
+    من في على الى إلى عن ما ماذا هو هي هل كيف كم التي الذي هذا هذه ان أن او أو مع لا كل ذلك تلك ثم بين
+    """.split()
+)
+
+
+def _arabic(token: str) -> str:
+    token = _TASHKEEL.sub("", token).translate(_AR_MAP)
+    for prefix in _AR_PREFIXES:
+        if token.startswith(prefix) and len(token) - len(prefix) >= 3:
+            token = token[len(prefix) :]
+            break
+    else:
+        if token[:1] in ("و", "ب", "ل", "ف", "ك") and len(token) >= 5:
+            token = token[1:]
+    for suffix in ("ات", "ون", "ين", "ها", "هم", "ه", "ي"):
+        if token.endswith(suffix) and len(token) - len(suffix) >= 3:
+            token = token[: -len(suffix)]
+            break
+    return token
+
+
+def tokenize(text: str, ignore: frozenset[str] = frozenset()) -> list[str]:
+    """Index terms of ``text`` (also used for questions), leaving out the words in ``ignore``."""
+    terms: list[str] = []
+    for raw in _TOKEN.findall(unicodedata.normalize("NFKC", text).casefold()):
+        if raw in STOPWORDS or raw in ignore:
+            continue
+        if raw[0].isdigit():
+            terms.append(raw.replace(",", "."))
+            continue
+        if _ARABIC_LETTER.match(raw):
+            token = _arabic(raw)
+            if len(token) >= 2:
+                terms.append(token[:STEM])
+            continue
+        token = strip_diacritics(raw)
+        if len(token) < 2 or token in STOPWORDS:
+            continue
+        terms.append(token[:STEM])
+    return terms
+
+
+class BM25:
+    """Okapi BM25 over a fixed list of texts."""
+
+    def __init__(self, texts: Sequence[str], k1: float = 1.2, b: float = 0.75) -> None:
+        self.k1 = k1
+        self.b = b
+        self._docs = [Counter(tokenize(t)) for t in texts]
+        self._lengths = np.array([sum(c.values()) for c in self._docs], dtype=np.float64)
+        self._avg = float(self._lengths.mean()) if len(self._docs) else 0.0
+        df: Counter[str] = Counter()
+        for counts in self._docs:
+            df.update(counts.keys())
+        n = len(self._docs)
+        self.idf = {term: math.log(1 + (n - f + 0.5) / (f + 0.5)) for term, f in df.items()}
+        postings: dict[str, tuple[list[int], list[int]]] = {}
+        for i, counts in enumerate(self._docs):
+            for term, tf in counts.items():
+                ids, tfs = postings.setdefault(term, ([], []))
+                ids.append(i)
+                tfs.append(tf)
+        # Postings as arrays: scoring a term is one vectorised update.
+        self._postings = {
+            term: (np.array(ids, dtype=np.int64), np.array(tfs, dtype=np.float64))
+            for term, (ids, tfs) in postings.items()
+        }
+        self._norm = k1 * (1 - b + b * self._lengths / max(self._avg, 1e-9))
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    def known(self, terms: Sequence[str]) -> list[str]:
+        return [t for t in terms if t in self.idf]
+
+    def scores(self, query: str) -> np.ndarray:
+        result = np.zeros(len(self._docs), dtype=np.float64)
+        for term in set(tokenize(query)):
+            posting = self._postings.get(term)
+            if posting is None:
+                continue
+            ids, tfs = posting
+            result[ids] += self.idf[term] * tfs * (self.k1 + 1) / (tfs + self._norm[ids])
+        return result
+
+    def top(self, query: str, n: int) -> list[tuple[int, float]]:
+        scores = self.scores(query)
+        if n < len(scores):
+            candidates = np.argpartition(-scores, n)[:n]
+        else:
+            candidates = np.arange(len(scores))
+        # Highest score first; ties in passage order, as a full sort would give.
+        order = candidates[np.lexsort((candidates, -scores[candidates]))]
+        return [(int(i), float(scores[i])) for i in order if scores[i] > 0]

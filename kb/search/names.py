@@ -1,0 +1,191 @@
+"""Names a question mentions that the sources never do.
+
+A question about something the articles never name ("Shopify", "SEO",
+"Lisbon") cannot be answered from them, however close its other words are to
+their subject: a small model scores "Shopify or WooCommerce?" like a question
+about online shops, which the articles are about. Names are told by their
+form, so no word list is needed:
+
+- acronyms ("SEO", "DSGVO") and inner capitals ("HubSpot");
+- capitalised Latin-script words in a question in another script ("Shopify"
+  in Arabic; a lower-case one, "offline", is as often an English term);
+- capitalised words inside a sentence, in languages that do not capitalise
+  common nouns, unless most of the question is capitalised (a title-cased or
+  shouted question). German capitalises every noun, so there it takes two
+  capitalised words in a row ("Amazon Marketplace"): nouns do not stand side
+  by side without an article or a preposition between them.
+
+The first two forms are names without doubt: a question with such a name the
+sources never mention is not covered. A capital alone is weaker evidence
+(a capitalised word may be a name the question only mentions in passing,
+"Does Zara use an omnichannel strategy?"). Such a name does not decide
+whether the question is covered; the reply names it either way: a question
+not covered for other reasons is refused naming it, and a covered one is
+answered with a first line saying the sources do not mention it.
+
+English also capitalises words that are not names: the names of languages
+and peoples ("Portuguese", "Arabic"), days and months. They are left out:
+the languages' names are those the language detector knows, and the days
+and months are the only words listed.
+
+A name counts as mentioned when the sources contain it, compared without case
+and diacritics, or as the start or end of one of their compounds ("channel" in
+"omnichannel"; "omni-channel" is "omnichannel"). Adjacent names form one
+("Salesforce Commerce Cloud"), as certain as its most certain unknown word.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_left
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from lingua import Language
+
+from kb.text.language import FUNCTION_WORDS
+from kb.text.words import WORD, strip_diacritics
+
+_HYPHENATED = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)+", re.UNICODE)
+_LATIN = re.compile(r"[a-zA-Z\u00c0-\u024f]")
+# What a sentence (or a quotation) starts after.
+_OPENERS = frozenset(".!?¿¡؟\"'“”«»(\n")
+# Languages that capitalise common nouns: a capital tells nothing there.
+CAPITALISED_NOUNS = frozenset({"de"})
+MIN_ACRONYM = 3  # "OK", "TV" are words more often than names
+MIN_COMPOUND_PART = 5
+# Capitalised in English, yet words rather than names.
+ENGLISH_CAPITALISED_WORDS = frozenset(
+    {language.name.casefold() for language in Language.all()}
+    | set("monday tuesday wednesday thursday friday saturday sunday".split())
+    | set("january february march april may june july august september october november december".split())
+)
+
+
+@dataclass(frozen=True)
+class Name:
+    text: str
+    certain: bool  # by its form (acronym, inner capital, script), not by a capital alone
+
+
+def key(word: str) -> str:
+    """How a word is compared: case and diacritics do not count."""
+    return strip_diacritics(unicodedata.normalize("NFKC", word).casefold())
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The words of the sources, as ``key`` compares them, sorted forwards and
+    backwards so that a compound's first or last part is found by bisection."""
+
+    words: frozenset[str] = frozenset()
+    forward: tuple[str, ...] = ()
+    backward: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, texts: Iterable[str]) -> Vocabulary:
+        raw = {word for text in texts for word in WORD.findall(text)}
+        words = frozenset(key(word) for word in raw)
+        return cls(words, tuple(sorted(words)), tuple(sorted(w[::-1] for w in words)))
+
+    def mentions(self, word: str) -> bool:
+        """Whether the sources contain ``word`` (a ``key``), alone or as a compound's first or last part."""
+        if word in self.words or (word.endswith("s") and word[:-1] in self.words):  # "CRMs"
+            return True
+        if len(word) < MIN_COMPOUND_PART:
+            return False
+        return _extends(self.forward, word) or _extends(self.backward, word[::-1])
+
+
+def _extends(ordered: tuple[str, ...], prefix: str) -> bool:
+    """Whether a longer word in ``ordered`` starts with ``prefix``."""
+    at = bisect_left(ordered, prefix)
+    while at < len(ordered) and ordered[at].startswith(prefix):
+        if len(ordered[at]) > len(prefix):
+            return True
+        at += 1
+    return False
+
+
+def unknown_names(question: str, language: str, known: Vocabulary) -> tuple[Name, ...]:
+    """The names in ``question`` that the ``known`` words do not mention, in order."""
+    # A hyphenated compound the sources write as one word ("omni-channel") is theirs.
+    question = _HYPHENATED.sub(
+        lambda m: m.group().replace("-", "") if key(m.group().replace("-", "")) in known.words else m.group(), question
+    )
+    matches = list(WORD.finditer(question))
+    if not matches:
+        return ()
+    non_latin = any(ch.isalpha() and not _LATIN.match(ch) for ch in question)
+    inside = [m for m in matches[1:] if not starts_sentence(question, m.start())]
+    capitals = sum(1 for m in inside if m.group()[0].isupper())
+    # Title case takes two capitals or more: in "And Zalando?" the one word is a name.
+    title_case = capitals >= 2 and capitals * 2 > len(inside)
+    shouted = sum(1 for m in matches if m.group().isupper()) * 2 > len(matches)
+
+    def kind(index: int) -> int:
+        """2: certainly a name; 1: capitalised; 0: not a name."""
+        match = matches[index]
+        word = match.group()
+        if len(word) < 2 or not _LATIN.match(word[0]):
+            return 0
+        acronym = word.isupper() and len(word) >= MIN_ACRONYM
+        inner_capital = not word.isupper() and any(ch.isupper() for ch in word[1:])
+        if not shouted and (acronym or inner_capital):
+            return 2
+        if word.casefold() in FUNCTION_WORDS:
+            # "Tell me: What is …?", "Omnicanal ou multicanal : Laquelle choisir ?"
+            return 0
+        if non_latin:
+            # A capitalised Latin word in an Arabic question is a name ("Shopify");
+            # a lower-case one is as often an English term ("offline", "mobile").
+            return 2 if word[0].isupper() else 1
+        if language in CAPITALISED_NOUNS:
+            # Every noun has a capital, but two in a row are a name ("Amazon Marketplace").
+            neighbours = (index - 1, index + 1)
+            return 1 if inner_capitalised(index) and any(adjacent(index, other) for other in neighbours) else 0
+        return 1 if inner_capitalised(index) and key(word) not in ENGLISH_CAPITALISED_WORDS else 0
+
+    def inner_capitalised(index: int) -> bool:
+        """A capitalised word inside a sentence of a question that is not title-cased."""
+        match = matches[index]
+        return (
+            not title_case
+            and match.group()[0].isupper()
+            and _LATIN.match(match.group()[0]) is not None
+            and index > 0
+            and not starts_sentence(question, match.start())
+        )
+
+    def adjacent(index: int, other: int) -> bool:
+        """Whether word ``other`` is capitalised inside the sentence and only spaces part it from word ``index``."""
+        if not 0 <= other < len(matches) or not inner_capitalised(other):
+            return False
+        first, second = sorted((matches[index], matches[other]), key=lambda m: m.start())
+        return question[first.end() : second.start()].strip() == ""
+
+    # Each phrase: its words, with whether each is certain and unknown.
+    phrases: list[list[tuple[str, bool, bool]]] = []
+    previous_end = -2
+    for index, match in enumerate(matches):
+        strength = kind(index)
+        if not strength:
+            continue
+        word = (match.group(), strength == 2, not known.mentions(key(match.group())))
+        if phrases and question[previous_end : match.start()].strip() == "":
+            phrases[-1].append(word)
+        else:
+            phrases.append([word])
+        previous_end = match.end()
+    found: dict[str, Name] = {}
+    for phrase in phrases:
+        if any(unknown for _, _, unknown in phrase):
+            text = " ".join(w for w, _, _ in phrase)
+            found.setdefault(text, Name(text, any(certain and unknown for _, certain, unknown in phrase)))
+    return tuple(found.values())
+
+
+def starts_sentence(text: str, start: int) -> bool:
+    before = text[:start].rstrip(" \t")
+    return not before or before[-1] in _OPENERS

@@ -1,0 +1,429 @@
+"""Hybrid retrieval: dense (Chroma), latent terms (the model's sparse head)
+and lexical (BM25), fused as standardised scores.
+
+The dense channel is centred per passage language: a question scores higher
+against passages in its own language whatever they say, so each language's
+mean similarity to the question is subtracted. After fusion, a passage and its
+translation (from a document recorded as a translation of another) take one
+slot: the one in the asker's language, with the other as an alternative.
+The pair scores the mean of its two readings. Further passages from an
+already listed article lose a fixed amount, so the first results cover more
+than one article. A question that asks for an amount ("how many", "what
+percentage") lifts passages that state one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+from chromadb.errors import NotFoundError
+
+from kb.index.embed import Embedder, SparseVector, best_cosine, row_lengths, sparse_column
+from kb.index.store import ActiveIndex, Store, StoredDocument
+from kb.index.translations import alignment
+from kb.ingest.chunk import opening_headings
+from kb.models import Chunk, Hit
+from kb.search.amounts import asks_for_quantity, states_quantity
+from kb.search.lexical import BM25, tokenize
+from kb.search.names import Vocabulary
+from kb.text.language import FUNCTION_WORDS, readability, words
+
+log = logging.getLogger(__name__)
+
+DENSE_WEIGHT = 1.0
+LEXICAL_WEIGHT = 0.25
+CANDIDATES = 50
+# Each further passage of an article already listed loses this much (in
+# standard deviations of the fused score).
+SAME_DOCUMENT_PENALTY = 0.6
+ACTIVE_CHECK_SECONDS = 1.0
+LANGUAGE_CENTRING = 1.0
+SPARSE_WEIGHT = 1.0
+# A question that asks for an amount lifts passages stating one by this much.
+QUANTITY_BOOST = 1.0
+# A question that is one of the sources' headings word for word leads with the
+# passage that heading opens, this far (in standard deviations) above the rest.
+HEADING_LEAD = 1.0
+# A follow-up's own words, scored alone, count this much beside the query that
+# borrows the conversation's subject.
+OWN_WEIGHT = 0.5
+
+
+@dataclass(frozen=True)
+class CorpusIndex:
+    """Everything retrieval keeps in memory for one generation of the store."""
+
+    generation: int
+    chunks: tuple[Chunk, ...]
+    vectors: np.ndarray
+    bm25: BM25
+    row: dict[str, int]
+    documents: dict[str, StoredDocument]
+    translations: dict[str, str]
+    shared_words: frozenset[str]
+    by_source: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    language_means: dict[str, np.ndarray] = field(default_factory=dict)
+    quantities: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    twins: dict[int, int] = field(default_factory=dict)
+    # Each heading that opens passages (as index terms), with their rows.
+    headed: dict[tuple[str, ...], tuple[int, ...]] = field(default_factory=dict)
+    sparse: Any = None  # scipy CSR matrix of the passages' latent terms, if the model has them
+    sparse_norms: np.ndarray = field(default_factory=lambda: np.zeros(0))  # each row's length, for cosines
+    vocabulary: Vocabulary = field(default_factory=Vocabulary)  # the words of the passages and titles
+
+    @classmethod
+    def build(cls, store: Store, generation: int) -> CorpusIndex:
+        chunks, vectors, sparse = store.all_chunks_with_sparse(generation)
+        matrix = _sparse_matrix(sparse)
+        documents = {d.source: d for d in store.documents(generation)}
+        translations: dict[str, str] = {}
+        for doc in documents.values():
+            if doc.translation_of and doc.translation_of in documents:
+                translations[doc.source] = doc.translation_of
+                translations[doc.translation_of] = doc.source
+        by_source: dict[str, list[int]] = {}
+        for i, chunk in enumerate(chunks):
+            by_source.setdefault(chunk.source, []).append(i)
+        rows_of = {s: tuple(rows) for s, rows in by_source.items()}
+        return cls(
+            generation=generation,
+            chunks=tuple(chunks),
+            vectors=vectors,
+            bm25=BM25([c.text for c in chunks]),
+            row={c.id: i for i, c in enumerate(chunks)},
+            documents=documents,
+            translations=translations,
+            shared_words=_shared_words(chunks),
+            by_source=rows_of,
+            language_means=_language_means(chunks, vectors),
+            sparse=matrix,
+            sparse_norms=row_lengths(matrix),
+            quantities=np.array([states_quantity(c.text) for c in chunks], dtype=np.float64),
+            twins=_twins(vectors, translations, rows_of),
+            headed=_headed(chunks),
+            vocabulary=Vocabulary.of([*(c.text for c in chunks), *{c.title for c in chunks}]),
+        )
+
+    def is_heading(self, text: str) -> bool:
+        """Whether ``text`` is one of the sources' headings, word for word (as index terms)."""
+        return tuple(tokenize(text)) in self.headed
+
+    def translation_of_chunk(self, chunk: Chunk) -> Chunk | None:
+        twin = self.twins.get(self.row[chunk.id])
+        return None if twin is None else self.chunks[twin]
+
+
+def _twins(
+    vectors: np.ndarray, translations: dict[str, str], by_source: dict[str, tuple[int, ...]]
+) -> dict[int, int]:
+    """Each passage of a translated article, mapped to the row of the passage that translates it."""
+    twins: dict[int, int] = {}
+    for source, other in translations.items():
+        mine, theirs = by_source.get(source, ()), by_source.get(other, ())
+        if not mine or not theirs:
+            continue
+        for row, match in zip(mine, alignment(vectors[list(mine)], vectors[list(theirs)]), strict=True):
+            twins[row] = theirs[match]
+    return twins
+
+
+def _headed(chunks: list[Chunk]) -> dict[tuple[str, ...], tuple[int, ...]]:
+    rows: dict[tuple[str, ...], list[int]] = {}
+    for row, chunk in enumerate(chunks):
+        for heading in opening_headings(chunk):
+            terms = tuple(tokenize(heading))
+            if terms and row not in rows.get(terms, []):
+                rows.setdefault(terms, []).append(row)
+    return {terms: tuple(found) for terms, found in rows.items()}
+
+
+def _sparse_matrix(vectors: list[SparseVector | None]) -> Any:
+    """A CSR matrix of the passages' sparse vectors, or None if any is missing."""
+    if not vectors or any(v is None for v in vectors):
+        return None
+    from scipy.sparse import csr_matrix
+
+    data, indices, indptr = [], [], [0]
+    for vector in vectors:
+        assert vector is not None
+        ids, weights = vector
+        indices.append(ids)
+        data.append(weights)
+        indptr.append(indptr[-1] + len(ids))
+    width = int(max((int(ids.max()) for ids, _ in (v for v in vectors if v is not None) if len(ids)), default=0)) + 1
+    return csr_matrix((np.concatenate(data), np.concatenate(indices), np.array(indptr)), shape=(len(vectors), width))
+
+
+def _language_means(chunks: list[Chunk], vectors: np.ndarray) -> dict[str, np.ndarray]:
+    rows: dict[str, list[int]] = {}
+    for i, chunk in enumerate(chunks):
+        rows.setdefault(chunk.language, []).append(i)
+    return {language: vectors[r].mean(axis=0) for language, r in rows.items()}
+
+
+def _shared_words(chunks: list[Chunk]) -> frozenset[str]:
+    """Words found in documents of two or more languages: loanwords, names."""
+    seen: dict[str, set[str]] = {}
+    for chunk in chunks:
+        for word in words(chunk.text):
+            if len(word) >= 5:
+                seen.setdefault(word.casefold(), set()).add(chunk.language)
+    return frozenset(w for w, langs in seen.items() if len(langs) >= 2)
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    hits: tuple[Hit, ...]
+    best_dense: float
+    lexical_terms: int
+    query_terms: int | None = None  # the query's index terms, known to the corpus or not
+    # The best cosine of the query's latent terms with any passage's (None without a sparse head).
+    sparse_cosine: float | None = None
+    index: CorpusIndex | None = None  # the generation searched
+    # A follow-up's own words, scored alone (without hits): whether they are
+    # about the sources without the conversation's subject.
+    own: Retrieval | None = None
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One query's scores over its candidate passages (rows), before selection."""
+
+    fused: dict[int, float]
+    dense: dict[int, float]
+    lexical: dict[int, float]
+    headed: frozenset[int]
+    retrieval: Retrieval  # without hits: what the scores say of the question
+
+
+class Retriever:
+    def __init__(self, store: Store, embedder: Embedder) -> None:
+        self.store = store
+        self.embedder = embedder
+        self._index: CorpusIndex | None = None
+        # The index it was built from: a generation of the same number on a
+        # Chroma server whose storage was replaced is another index.
+        self._active: ActiveIndex | None = None
+        self._checked_at = 0.0
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sparse")
+
+    def index(self, fresh: bool = False) -> CorpusIndex:
+        """The in-memory index of the active generation, rebuilt when it changes.
+
+        Which generation is active is read from the store at most once per
+        ``ACTIVE_CHECK_SECONDS`` (a round trip per question otherwise), so a
+        re-ingest by another process is seen within that time.
+        """
+        current = self._index
+        now = time.monotonic()
+        if current is not None and not fresh and now - self._checked_at < ACTIVE_CHECK_SECONDS:
+            return current
+        active = self.store.require_active(self.embedder.name)
+        self._checked_at = now
+        if current is not None and self._active == active:
+            return current
+        with self._lock:
+            if self._index is None or self._active != active:
+                log.info("loading generation %s", active.generation)
+                self._index = CorpusIndex.build(self.store, active.generation)
+                self._active = active
+            return self._index
+
+    def search(
+        self,
+        query: str,
+        top_k: int,
+        language: str | None = None,
+        index: CorpusIndex | None = None,
+        own: str | None = None,
+    ) -> Retrieval:
+        """The ``top_k`` best passages for ``query`` in ``index`` (the active generation by default).
+
+        ``own``: for a follow-up whose ``query`` borrows the conversation's topic
+        words, the words the reader typed. They are scored alone too, and count
+        ``OWN_WEIGHT`` as much: the borrowed subject is in every passage of a
+        focused blog, so alone it would rank the previous answer first again
+        ("and what are its challenges?" after "what is omnichannel?").
+        """
+        index = index or self.index()
+        try:
+            return self._search(query, top_k, language, index, own)
+        except NotFoundError:
+            # A re-ingest switched generations since the last check: follow it.
+            return self._search(query, top_k, language, self.index(fresh=True), own)
+
+    def _search(
+        self, query: str, top_k: int, language: str | None, index: CorpusIndex, own: str | None
+    ) -> Retrieval:
+        scored = self._score(query, top_k, index)
+        alone = self._score(own, top_k, index) if own is not None and own != query else None
+        fused = dict(scored.fused)
+        if alone is not None and alone.fused and fused:
+            floor_query, floor_own = min(fused.values()), min(alone.fused.values())
+            fused = {
+                r: fused.get(r, floor_query) + OWN_WEIGHT * alone.fused.get(r, floor_own)
+                for r in set(fused) | set(alone.fused)
+            }
+        ranked = sorted(fused, key=lambda r: -fused[r])
+        hits = self._select(index, ranked, fused, scored.dense, scored.lexical, top_k, language, scored.headed)
+        return replace(scored.retrieval, hits=tuple(hits), own=None if alone is None else alone.retrieval)
+
+    def _score(self, query: str, top_k: int, index: CorpusIndex) -> Scored:
+        """Every candidate passage's fused score for ``query``."""
+        pending = self._pool.submit(self.embedder.sparse, [query]) if index.sparse is not None else None
+        vector = self.embedder.encode([query], is_query=True)[0]
+        query_sparse = pending.result() if pending is not None else None
+        wanted = max(CANDIDATES, top_k * 4)
+        dense = self.store.dense_search(index.generation, vector.tolist(), wanted)
+        lexical = index.bm25.top(query, wanted)
+
+        dense_score: dict[int, float] = {}
+        for ident, score in dense:
+            row = index.row.get(ident)
+            if row is not None:
+                dense_score[row] = score
+        lexical_score = dict(lexical)
+        found = set(dense_score) | set(lexical_score)
+        if not found:
+            return Scored({}, {}, {}, frozenset(), Retrieval((), 0.0, 0, index=index))
+        # A translated passage is scored on both readings, so its twin joins the candidates.
+        twins = [index.translation_of_chunk(index.chunks[r]) for r in found]
+        candidates = sorted(found | {index.row[twin.id] for twin in twins if twin is not None})
+        rows = np.array(candidates)
+        # Every candidate gets both scores (the vectors are in memory).
+        raw = index.vectors[rows] @ vector
+        # Language centring: a question scores higher against passages in its
+        # own language, whatever they say. Subtracting each passage language's
+        # mean similarity to the question leaves what the passage adds.
+        bias = {lang: float(mean @ vector) for lang, mean in index.language_means.items()}
+        centred = raw - LANGUAGE_CENTRING * np.array([bias[index.chunks[r].language] for r in rows])
+        lex = np.array([lexical_score.get(r, 0.0) for r in rows])
+        latent = _sparse_scores(index.sparse, rows, query_sparse[0] if query_sparse else None)
+        fused_scores = _fuse(centred, lex, latent)
+        if QUANTITY_BOOST and asks_for_quantity(query):
+            # The question asks for an amount: passages that state one are likelier answers.
+            fused_scores = fused_scores + QUANTITY_BOOST * index.quantities[rows]
+        fused = {int(r): float(f) for r, f in zip(rows, fused_scores, strict=True)}
+        # The question is a heading of the sources, word for word (as the example
+        # questions the chat offers are): the passages it opens answer it.
+        # (Stems can make one heading another language's: they keep their order.)
+        headed = frozenset(r for r in index.headed.get(tuple(tokenize(query)), ()) if r in fused)
+        if headed:
+            lift = max(fused.values()) + HEADING_LEAD - min(fused[r] for r in headed)
+            for r in headed:
+                fused[r] += lift
+        for r, d in zip(rows, raw, strict=True):
+            dense_score[int(r)] = float(d)
+        best_dense = max(dense_score.values(), default=0.0)
+        # What the question asks about: its terms, without any language's
+        # function words ("porquê", "warum"), which the index keeps.
+        terms = tokenize(query, ignore=FUNCTION_WORDS)
+        cosine = None
+        if index.sparse is not None and query_sparse:
+            cosine = best_cosine(index.sparse, index.sparse_norms, query_sparse[0])
+        known = len(index.bm25.known(terms))
+        summary = Retrieval((), best_dense, known, len(terms), index=index, sparse_cosine=cosine)
+        return Scored(fused, dense_score, lexical_score, headed, summary)
+
+    def _select(
+        self,
+        index: CorpusIndex,
+        ranked: list[int],
+        fused: dict[int, float],
+        dense: dict[int, float],
+        lexical: dict[int, float],
+        top_k: int,
+        language: str | None,
+        headed: set[int] | frozenset[int] = frozenset(),
+    ) -> list[Hit]:
+        # Merge translations: one slot per passage, in the asker's language if
+        # possible, else in their script (Portuguese reads better than Arabic to an
+        # English reader, and Arabic better than Portuguese to a Persian one).
+        merged: list[tuple[int, float, tuple[Chunk, ...]]] = []
+        taken: set[str] = set()
+        for row in ranked:
+            chunk = index.chunks[row]
+            if chunk.id in taken:
+                continue
+            twin = index.translation_of_chunk(chunk)
+            if twin is not None and twin.id in taken:
+                # Articles chunked differently map two passages to one twin,
+                # already listed with the first: this one stands alone.
+                twin = None
+            alternatives: tuple[Chunk, ...] = ()
+            taken.add(chunk.id)
+            if twin is not None:
+                taken.add(twin.id)
+                if language is not None and readability(twin.language, language) > readability(
+                    chunk.language, language
+                ):
+                    alternatives = (chunk,)
+                    chunk = twin
+                    row = index.row[twin.id]
+                else:
+                    alternatives = (twin,)
+            twin_row = index.row[alternatives[0].id] if alternatives else None
+            if row in headed or twin_row in headed:
+                # One reading is headed by the question itself: that one counts.
+                score = max(fused[r] for r in (row, twin_row) if r is not None and r in headed)
+            elif twin_row is not None:
+                # Two readings of the same content: their mean, not the better
+                # one, so an article with a translation gets no second chance.
+                # (Alignment need not be symmetric: a twin's twin may be unscored.)
+                readings = [fused.get(row), fused.get(twin_row)]
+                score = float(np.mean([r for r in readings if r is not None]))
+            else:
+                score = fused[row]
+            merged.append((row, score, alternatives))
+
+        # Diversity: each further passage of a document already shown counts less.
+        shown: dict[str, int] = {}
+        rescored: list[tuple[float, int, tuple[Chunk, ...]]] = []
+        for row, score, alternatives in merged:
+            source = _family(index, index.chunks[row].source)
+            rescored.append((score - SAME_DOCUMENT_PENALTY * shown.get(source, 0), row, alternatives))
+            shown[source] = shown.get(source, 0) + 1
+        rescored.sort(key=lambda item: -item[0])
+        return [
+            Hit(
+                chunk=index.chunks[row],
+                score=score,
+                dense=dense.get(row, 0.0),
+                lexical=lexical.get(row, 0.0),
+                alternatives=alternatives,
+            )
+            for score, row, alternatives in rescored[:top_k]
+        ]
+
+
+def _sparse_scores(matrix: Any, rows: np.ndarray, query: SparseVector | None) -> np.ndarray | None:
+    if matrix is None or query is None:
+        return None
+    return np.asarray(matrix[rows] @ sparse_column(query, matrix.shape[1])).ravel()
+
+
+def _fuse(dense: np.ndarray, lexical: np.ndarray, latent: np.ndarray | None) -> np.ndarray:
+    """Combine the channels as standardised scores (each channel's z-score over
+    the candidates), so a channel that is sure of one passage (a name, a
+    number) can outweigh the others' small differences."""
+    fused = DENSE_WEIGHT * _standardise(dense) + LEXICAL_WEIGHT * _standardise(lexical)
+    if latent is not None:
+        fused += SPARSE_WEIGHT * _standardise(latent)
+    return fused
+
+
+def _standardise(values: np.ndarray) -> np.ndarray:
+    spread = float(values.std())
+    return (values - float(values.mean())) / spread if spread > 1e-9 else np.zeros_like(values)
+
+
+def _family(index: CorpusIndex, source: str) -> str:
+    other = index.translations.get(source)
+    return min(source, other) if other else source

@@ -1,0 +1,1 @@
+"""Text: languages, words and sentences, shared by every stage."""

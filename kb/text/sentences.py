@@ -1,0 +1,135 @@
+"""Sentences, clauses and quotations with their offsets, shared by chunking and answering."""
+
+from __future__ import annotations
+
+import re
+
+from kb.text.words import WORD
+
+# A sentence ends at . ! ? ؟ … followed by space, unless the next word starts in
+# lower case (abbreviations such as "ect., evenimente" or "vs. client").
+# Closing quotes and brackets after the stop belong to the sentence they close.
+_END = re.compile(r"(?<=[.!?؟…])([\"'”»)]*)\s+|\s*\n\s*")
+# Titles and abbreviations written before a name or a number.
+ABBREVIATIONS = (
+    "dr", "dra", "drs", "mr", "mrs", "ms", "prof", "sr", "sra", "srta", "jr", "st", "nr", "bzw", "vgl", "sig",
+    "dott", "ing",
+)
+_CLAUSE = re.compile(r"(?<=[,;:،؛])\s+")
+# Text in quotation marks: “…”, „…“, «…», »…«, 「…」, 『…』, "…", and ‘…’ or '…'
+# when the marks are not apostrophes (an opening mark after a letter, or a
+# closing one before a letter, is one: "don't", "l'omnicanal", "stores' stock").
+_QUOTATION = re.compile(
+    r"“(?P<curly>[^“”]*)”"
+    r"|„(?P<low>[^„“”]*)[“”]"
+    r"|«(?P<guillemets>[^«»]*)»"
+    r"|»(?P<reversed>[^«»]*)«"
+    r"|「(?P<corner>[^「」]*)」"
+    r"|『(?P<white_corner>[^『』]*)』"
+    r'|"(?P<straight>[^"\n]*)"'
+    r"|(?<!\w)‘(?P<single_curly>\S(?:[^‘’\n]|’(?=\w))*?)(?<!\s)’(?!\w)"
+    r"|(?<![\w'])'(?P<single>\S(?:[^'\n]|'(?=\w))*?)(?<!\s)'(?![\w'])"
+)
+
+
+# A full stop after these ends no sentence, whatever follows: an initial
+# ("J. Smith", "U.S. Army") or a title ("Dr. Smith").
+_NOT_AN_END = re.compile(r"(?:(?<![^\W\d_])[^\W\d_]|(?<![^\W\d_])(?i:" + "|".join(ABBREVIATIONS) + r"))\.$")
+# Nor does one after a German ordinal ("am 1. Januar", "im 16. Jahrhundert"):
+# a number of one or two digits before a month or a noun that takes one. After
+# any other word a number may end a sentence ("… grew by 3. Then …").
+_ORDINAL = re.compile(r"(?<!\S)\d{1,2}\.$")
+ORDINAL_NOUNS = frozenset(
+    """
+    januar jänner februar märz april mai juni juli august september oktober november dezember
+    jahrhundert jahrhunderts jh jahrtausend jahrestag geburtstag stock etage platz klasse auflage mal
+    """.split()
+)
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Spans of the sentences in ``text[start:end]``, as offsets into ``text``."""
+    stop = len(text) if end is None else end
+    spans: list[tuple[int, int]] = []
+    begin = start
+    for match in _END.finditer(text, start, stop):
+        nxt = text[match.end() : match.end() + 1]
+        if "\n" not in match.group(0) and nxt and nxt.islower():
+            continue
+        if "\n" not in match.group(0) and not match.group(1) and _not_an_end(text, begin, match.start(), match.end()):
+            continue
+        closing = len(match.group(1) or "")
+        if match.start() + closing > begin:
+            spans.append((begin, match.start() + closing))
+        begin = match.end()
+    if begin < stop and text[begin:stop].strip():
+        spans.append((begin, stop))
+    return [trimmed(text, s, e) for s, e in spans if text[s:e].strip()]
+
+
+def _not_an_end(text: str, begin: int, stop: int, following: int) -> bool:
+    """Whether the full stop that ends ``text[begin:stop]`` marks an initial, a title or an ordinal."""
+    if _NOT_AN_END.search(text, begin, stop):
+        return True
+    if not _ORDINAL.search(text, begin, stop):
+        return False
+    word = WORD.match(text, following)
+    return word is not None and word.group().casefold() in ORDINAL_NOUNS
+
+
+def quotation_spans(text: str) -> list[tuple[int, int, str]]:
+    """``(start, end, quoted text)`` of each quotation in ``text``, marks included in ``start:end``."""
+    spans = []
+    for match in _QUOTATION.finditer(text):
+        group = match.lastgroup or ""
+        spans.append((match.start(), match.end(), match.group(group) or ""))
+    return spans
+
+
+def without_quotations(text: str, replacement: str = " ") -> str:
+    """``text`` with every quotation (marks and all) replaced by ``replacement``."""
+    return _QUOTATION.sub(replacement, text)
+
+
+def clause_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    begin = start
+    for match in _CLAUSE.finditer(text, start, end):
+        spans.append((begin, match.start()))
+        begin = match.end()
+    spans.append((begin, end))
+    return [trimmed(text, s, e) for s, e in spans if text[s:e].strip()]
+
+
+def trimmed(text: str, start: int, end: int) -> tuple[int, int]:
+    """``start`` and ``end`` moved inwards past white space."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+# A line that ends a sentence, or a heading's or list item's line, ends here.
+_LINE_ENDS = re.compile(r"[.!?:;…。！？؟\"'”»)\]]\s*$")
+_ITEM_START = re.compile(r"^\s*(?:[-*+•]|\d{1,9}[.)])\s+")
+
+
+def unwrapped(text: str) -> str:
+    """A plain text's paragraphs wrapped at a fixed width, each on one line again.
+
+    A line that does not end a sentence, followed by one that starts in lower
+    case, is the same sentence: "apply one drop of lube to each" / "roller
+    while turning". Headings, list items and one-paragraph-a-line text are left
+    as they are; so are scripts without case.
+    """
+    lines = text.split("\n")
+    out = lines[:1]
+    for line in lines[1:]:
+        before = out[-1]
+        start = line.lstrip()[:1]
+        if before.strip() and start.islower() and not _LINE_ENDS.search(before) and not _ITEM_START.match(line):
+            out[-1] = before.rstrip() + " " + line.lstrip()
+        else:
+            out.append(line)
+    return "\n".join(out)

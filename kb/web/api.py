@@ -1,0 +1,359 @@
+"""The JSON API of CONTRACT.md: ``/api/ask``, ``/api/health``, ``/api/sources``.
+
+Every error leaves as ``{"error": {"code", "message"}}`` with the status the
+contract names; the messages are the same ones the CLI prints.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kb.errors import KBError, error_body
+from kb.i18n.widget import WIDGET_STRINGS, widget_strings
+from kb.service import KnowledgeBase
+from kb.settings import Settings
+from kb.web import stream
+from kb.web.guard import install_guards
+from kb.web.paths import API_ROOT, CanonicalApiPath
+from kb.web.schemas import AskRequest
+from kb.web.slow_clients import BodyDeadline
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+API_PREFIX = "/api/"
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(error_body(code, message), status_code=status, headers=headers)
+
+
+# -- routes -------------------------------------------------------------------
+router = APIRouter(prefix="/api")
+
+
+def _kb(request: Request) -> KnowledgeBase:
+    kb: KnowledgeBase = request.app.state.kb
+    return kb
+
+
+@router.post("/ask", summary="Answer a question with cited passages")
+def ask(body: AskRequest, request: Request) -> dict[str, Any]:
+    kb = _kb(request)
+    return kb.ask(body.to_question(request, kb.settings)).to_dict()
+
+
+@router.get("/health", summary="Index status")
+def health(request: Request) -> dict[str, Any]:
+    return _kb(request).health()
+
+
+@router.get("/sources", summary="The indexed documents")
+def sources(request: Request) -> list[dict[str, Any]]:
+    return _kb(request).sources()
+
+
+@router.get("/sources/{source:path}", summary="One cleaned document; passage offsets index into `text`")
+def source(source: str, request: Request) -> dict[str, Any]:
+    return _kb(request).document(source).to_dict()
+
+
+@router.get("/widget/strings/{language}", summary="The chat widget's labels in a language widget.js does not carry")
+def widget_labels(language: str) -> JSONResponse:
+    strings = widget_strings(language)
+    if strings is None:
+        known = ", ".join(sorted(WIDGET_STRINGS))
+        message = f"No widget labels for {language[:20]!r} here (widget.js carries its own eight); here: {known}."
+        raise HTTPException(404, message)
+    # The labels change only with an upgrade: a day's caching spares the blog's readers a request per page.
+    return JSONResponse(
+        {"language": language.strip().casefold(), "strings": list(strings)},
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
+def _answer_head_requests(api: APIRouter) -> None:
+    """Every read answers HEAD as well, as a web server's pages do: monitors and
+    ``curl -I`` check /api/health so (HEAD is left out of the API's schema)."""
+    for route in list(api.routes):
+        if isinstance(route, APIRoute) and "GET" in (route.methods or ()):
+            path = route.path.removeprefix(api.prefix)
+            name = f"{route.name}_head"
+            api.add_api_route(path, route.endpoint, methods=["HEAD"], include_in_schema=False, name=name)
+
+
+_answer_head_requests(router)
+
+
+# -- errors -------------------------------------------------------------------
+_HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "request_timeout",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+    431: "headers_too_large",
+}
+FIELDS = "`question`, `history`, `top_k` and `language`"
+# What a field must be, for messages on a value of the wrong type.
+_EXPECTED = {
+    "question": "a string",
+    "history": 'a list of {"role": "user" or "assistant", "content": "…"} objects',
+    "history[]": 'an object {"role": "user" or "assistant", "content": "…"}',
+    "history[].role": '"user" or "assistant"',
+    "history[].content": "a string",
+    "top_k": "a whole number from 1 to 20",
+    "language": 'a two-letter ISO 639-1 code such as "en"',
+}
+_NOT_JSON = 'The request body is not valid JSON. Send an object such as {"question": "…"}.'
+
+
+def _where(loc: Any) -> tuple[str, str]:
+    """``history[0].role`` and its pattern ``history[].role`` for a pydantic location."""
+    where, pattern = "", ""
+    for part in loc:
+        if part == "body" and not where:
+            continue
+        if isinstance(part, int):
+            where, pattern = f"{where}[{part}]", f"{pattern}[]"
+        else:
+            name = _shown(str(part))
+            where = f"{where}.{name}" if where else name
+            pattern = f"{pattern}.{part}" if pattern else str(part)
+    return where or "body", pattern or "body"
+
+
+def _shown(name: str, limit: int = 40) -> str:
+    """A field name as a message may quote it: escaped when not plain text, and cut short."""
+    if not name.isprintable() or any("\ud800" <= c <= "\udfff" for c in name):
+        name = ascii(name)[1:-1]
+    return name if len(name) <= limit else name[:limit] + "…"
+
+
+def _problem(error: Any) -> str:
+    where, pattern = _where(error.get("loc", ()))
+    kind = error.get("type")
+    if kind == "missing":
+        return f"`{where}` is required"
+    if kind == "extra_forbidden":
+        if "[" in where:
+            return f'`{where}` is not allowed: a history turn has only "role" and "content"'
+        return f"`{where}` is not a field of the request; the fields are {FIELDS}"
+    if pattern in _EXPECTED:
+        return f"`{where}` must be {_EXPECTED[pattern]}"
+    return f"`{where}`: {error.get('msg', 'invalid value')}"
+
+
+def _describe(errors: list[Any]) -> tuple[int, str, str]:
+    """Status, code and a readable message for pydantic's validation errors."""
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return 400, "malformed_json", _NOT_JSON
+    if any(e.get("type") == "string_unicode" for e in errors):  # e.g. a field name "\ud800"
+        return 422, "invalid_request", (
+            "The request contains text that is not valid Unicode (an unpaired surrogate such as \\ud800). "
+            f"Send valid UTF-8 text; the fields are {FIELDS}."
+        )
+    if any(tuple(e.get("loc", ())) == ("body",) for e in errors):
+        return 422, "invalid_request", (
+            'The request body must be a JSON object such as {"question": "…"}, sent with '
+            "Content-Type: application/json."
+        )
+    parts = list(dict.fromkeys(_problem(e) for e in errors[:5]))
+    return 422, "invalid_request", "; ".join(parts) + ". See /docs for the request format."
+
+
+def _unparsable(cause: BaseException | None) -> str:
+    """A message for a body FastAPI could not parse (its own message says only that)."""
+    if isinstance(cause, RecursionError):
+        return (
+            "The request body is nested too deeply to read. "
+            'Send an object such as {"question": "…"}; nothing in a request is nested more than three levels.'
+        )
+    if isinstance(cause, UnicodeDecodeError):
+        return (
+            f"The request body is not valid UTF-8 (byte {cause.start} cannot be decoded). "
+            "Send the JSON encoded as UTF-8."
+        )
+    if isinstance(cause, ValueError) and "digits" in str(cause):
+        return "The request body has a number too long to read; `top_k` is a whole number from 1 to 20."
+    return _NOT_JSON
+
+
+_FASTAPI_PARSE_ERROR = "There was an error parsing the body"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(KBError)
+    async def _kb_error(request: Request, exc: KBError) -> JSONResponse:
+        if exc.http_status >= 500:
+            log.warning("%s: %s", exc.code, exc)
+        return error_response(exc.http_status, exc.code, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        status, code, message = _describe(list(exc.errors()))
+        return error_response(status, code, message)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == _FASTAPI_PARSE_ERROR:
+            return error_response(400, "malformed_json", _unparsable(exc.__cause__))
+        code = _HTTP_CODES.get(exc.status_code, "error")
+        return error_response(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s", request.url.path)
+        return error_response(500, "internal_error", "Something went wrong on the server; the log has the details.")
+
+
+class BodySizeLimit:
+    """Refuse request bodies over ``max_bytes`` under ``prefix`` with a 413."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES, prefix: str = API_PREFIX) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.prefix = prefix
+
+    def _message(self) -> str:
+        return f"The request body is larger than {self.max_bytes // 1024} KiB; send a shorter question and history."
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.max_bytes:
+            await error_response(413, "payload_too_large", self._message())(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise HTTPException(413, self._message())
+            return message
+
+        await self.app(scope, limited, send)
+
+
+# -- the app ------------------------------------------------------------------
+def _warm_up(kb: KnowledgeBase) -> None:
+    if kb.model_server is not None:
+        # Said once at startup: otherwise a wrong key or model shows only as a
+        # warning per answer, each falling back to quotes.
+        server = kb.model_server.status()
+        if server.state == "ok":
+            log.info("model server ready (model %s)", server.model)
+        else:
+            log.warning(
+                "model server %s (model %s): %s; answers fall back to quotes", server.state, server.model, server.detail
+            )
+    try:
+        kb.warm_up()
+        log.info("knowledge base ready")
+    except KBError as exc:  # no index yet: requests will say so
+        log.warning("not warmed up: %s", exc)
+
+
+def create_api(settings: Settings, kb: KnowledgeBase | None = None) -> FastAPI:
+    """The JSON API; the knowledge base warms up in the background at startup."""
+    if kb is None:
+        kb = KnowledgeBase(settings)
+    base = kb
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        threading.Thread(target=_warm_up, args=(base,), name="kb-warm-up", daemon=True).start()
+        yield
+
+    app = FastAPI(
+        title="omnikb",
+        description="A multilingual knowledge base that answers with verbatim, cited passages (see CONTRACT.md).",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.kb = kb
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(BodyDeadline, timeout=settings.request_timeout)
+    # Guards (CORS allowlist, rate limiting) are installed here, after the size limit.
+    install_guards(app, settings)
+    app.include_router(router)
+    app.include_router(stream.router)
+    _add_api_not_found(app)  # keep last: it answers every /api/ path no route above took
+    # Added last, so it runs first: the guards and the routes see `//api/ask` as `/api/ask`.
+    app.add_middleware(CanonicalApiPath, schema=app.openapi)
+    return app
+
+
+class _AnyCaseRoute(APIRoute):
+    """A route whose path matches in any case: the catch-all takes ``/API/health`` from the chat's mount."""
+
+    def __init__(self, path: str, endpoint: Any, **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        self.path_regex = re.compile(self.path_regex.pattern, re.IGNORECASE)
+
+
+def _add_api_not_found(app: FastAPI) -> None:
+    """Unknown ``/api/…`` paths, and ``/api`` itself, in any case, get the error shape (the
+    chat, mounted at ``/``, would answer them with its own ``{"detail": …}``)."""
+
+    def _not_found(request: Request) -> None:
+        path = _shown(request.url.path, 100)
+        allowed = [m for m in METHODS if m != request.method and _routed(request.scope, m, catch_all)]
+        if allowed:
+            raise HTTPException(
+                405,
+                f"{path} does not accept {request.method}; use {', '.join(allowed)}.",
+                headers={"Allow": ", ".join(allowed)},
+            )
+        meant = _meant(request, catch_all)
+        hint = f" Paths are case-sensitive: did you mean {_shown(meant, 100)}?" if meant else ""
+        raise HTTPException(404, f"No API endpoint {request.method} {path}.{hint} See /docs for the endpoints.")
+
+    for path in (API_ROOT, API_ROOT + "/{rest:path}"):
+        app.router.add_api_route(
+            path, _not_found, methods=list(METHODS), include_in_schema=False, route_class_override=_AnyCaseRoute
+        )
+    catch_all = tuple(app.router.routes[-2:])
+
+
+def _meant(request: Request, catch_all: tuple[BaseRoute, ...]) -> str | None:
+    """The endpoint a wrong-case path (``/API/health``, ``/api/Health``) means, if any."""
+    path = str(request.scope["path"])
+    for candidate in (API_ROOT + path[len(API_ROOT) :], path.lower()):
+        if candidate != path and any(_routed({**request.scope, "path": candidate}, m, catch_all) for m in METHODS):
+            return candidate
+    return None
+
+
+def _routed(scope: Scope, method: str, catch_all: tuple[BaseRoute, ...]) -> bool:
+    """Whether a route before ``catch_all`` (the ones that can take an /api/ path) takes ``scope`` with ``method``."""
+    scope = {**scope, "method": method}
+    for route in scope["app"].router.routes:
+        if any(route is last for last in catch_all):
+            return False
+        if route.matches(scope)[0] == Match.FULL:
+            return True
+    return False

@@ -1,0 +1,322 @@
+"""What lets a blog on another site talk to the API, and no more.
+
+``install_guards(app, settings)`` adds to the API app:
+
+- a CORS allow-list for ``/api/*``: the server's own origin (the request's
+  ``Host``), ``localhost``/``127.0.0.1``/``[::1]`` on any port, and the origins
+  in ``KB_ALLOWED_ORIGINS``; ``*`` only when the owner lists it. Preflights are
+  answered here; a disallowed origin gets no ``Access-Control-Allow-Origin`` and
+  its POSTs are refused with 403 before they cost any work;
+- a per-client-address sliding-window rate limit on ``POST /api/ask`` and
+  ``POST /api/ask/stream`` (``KB_RATE_LIMIT`` questions a minute; 0 turns it
+  off) answering 429 with ``Retry-After`` and the contract's error shape;
+- ``GET /widget.js``, the chat widget that one script tag puts on any page.
+
+Both middlewares are plain ASGI, so streamed answers pass through untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kb.errors import error_bytes
+from kb.settings import Settings
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+WIDGET_PATH = STATIC_DIR / "widget.js"
+WIDGET_CACHE_CONTROL = "public, max-age=300"
+RATE_WINDOW_SECONDS = 60.0
+RATE_LIMITED_PATHS = frozenset({"/api/ask", "/api/ask/stream"})
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
+ALLOW_METHODS = "GET, POST, OPTIONS"
+ALLOW_HEADERS = "Content-Type, Accept, Last-Event-ID"
+EXPOSE_HEADERS = "Retry-After"
+PREFLIGHT_MAX_AGE = "600"
+MAX_TRACKED_CLIENTS = 10_000
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+
+def install_guards(app: FastAPI, settings: Settings) -> None:
+    """Add the CORS allow-list, the rate limit and the ``/widget.js`` route to ``app``."""
+    policy = OriginPolicy(settings.allowed_origins)
+    limiter = RateLimiter(settings.rate_limit, RATE_WINDOW_SECONDS)
+    app.state.rate_limiter = limiter  # the chat's questions count against it too
+    # The last middleware added runs first: CORS wraps the limiter, so a 429 still
+    # carries the CORS headers the widget needs to read it.
+    app.add_middleware(RateLimitMiddleware, limiter=limiter)
+    app.add_middleware(CORSGuardMiddleware, policy=policy)
+    app.add_api_route("/widget.js", _widget_route, methods=["GET", "HEAD"], include_in_schema=False)
+    log.info(
+        "guards: extra allowed origins %s, %s questions a minute per client",
+        list(policy.extra) or "none",
+        settings.rate_limit or "unlimited",
+    )
+
+
+# -- origins --------------------------------------------------------------------
+
+
+def normalise_origin(origin: str) -> str | None:
+    """``scheme://host[:port]`` in lower case with default ports dropped; None if not an origin."""
+    parts = urlsplit(origin.strip())
+    if not parts.scheme or not parts.hostname:
+        return None
+    scheme = parts.scheme.lower()
+    host = parts.hostname.lower()
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    if port is None or port == _DEFAULT_PORTS.get(scheme):
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+def _host_and_port(netloc: str, scheme: str) -> tuple[str, int | None]:
+    parts = urlsplit(f"//{netloc.strip()}")
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return host, port if port is not None else _DEFAULT_PORTS.get(scheme)
+
+
+class OriginPolicy:
+    """Which ``Origin`` values may call the API from a browser."""
+
+    def __init__(self, allowed: Iterable[str] = ()) -> None:
+        entries = [entry.strip() for entry in allowed if entry.strip()]
+        self.wildcard = "*" in entries
+        self.allow_null = "null" in entries
+        extra: set[str] = set()
+        for entry in entries:
+            if entry in ("*", "null"):
+                continue
+            normalised = normalise_origin(entry)
+            if normalised is None:
+                log.warning("KB_ALLOWED_ORIGINS: %r is not an origin like https://blog.example.com; ignored", entry)
+            else:
+                extra.add(normalised)
+        self.extra = frozenset(extra)
+
+    def allows(self, origin: str, host_header: str | None) -> bool:
+        if self.wildcard:
+            return True
+        if origin == "null":
+            return self.allow_null
+        normalised = normalise_origin(origin)
+        if normalised is None:
+            return False
+        if normalised in self.extra:
+            return True
+        parts = urlsplit(normalised)
+        scheme = parts.scheme
+        host, port = _host_and_port(parts.netloc, scheme)
+        if host in LOCAL_HOSTS:
+            return True
+        if host_header:
+            own_host, own_port = _host_and_port(host_header, scheme)
+            return (host, port) == (own_host, own_port)
+        return False
+
+    def header_value(self, origin: str) -> str:
+        """The ``Access-Control-Allow-Origin`` value for an allowed origin."""
+        return "*" if self.wildcard else origin
+
+
+def _json_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    return Response(error_bytes(code, message), status_code=status, media_type="application/json", headers=headers)
+
+
+class CORSGuardMiddleware:
+    """CORS for ``/api/*`` against an allow-list; other paths pass through untouched."""
+
+    def __init__(self, app: ASGIApp, policy: OriginPolicy) -> None:
+        self.app = app
+        self.policy = policy
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not str(scope.get("path", "")).startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        origin = headers.get("origin")
+        method = scope["method"]
+        allowed = origin is not None and self.policy.allows(origin, headers.get("host"))
+        if origin is not None and method == "OPTIONS" and "access-control-request-method" in headers:
+            response = self._preflight(origin, allowed, headers)
+            await response(scope, receive, send)
+            return
+        if origin is not None and not allowed and method not in ("GET", "HEAD"):
+            log.info("refused %s %s from origin %s", method, scope["path"], origin)
+            response = _json_error(
+                403,
+                "origin_not_allowed",
+                f"This server does not accept questions from {origin}. "
+                "Its owner can allow it with KB_ALLOWED_ORIGINS.",
+                {"Vary": "Origin"},
+            )
+            await response(scope, receive, send)
+            return
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                out = MutableHeaders(scope=message)
+                out.add_vary_header("Origin")  # also without one: a cache must not mix the two
+                if allowed and origin is not None:
+                    out["Access-Control-Allow-Origin"] = self.policy.header_value(origin)
+                    out["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)
+
+    def _preflight(self, origin: str, allowed: bool, headers: Headers) -> Response:
+        if not allowed:
+            log.info("refused preflight from origin %s", origin)
+            return _json_error(
+                403,
+                "origin_not_allowed",
+                f"Cross-origin requests from {origin} are not allowed; set KB_ALLOWED_ORIGINS to allow it.",
+                {"Vary": "Origin"},
+            )
+        requested = headers.get("access-control-request-method", "").upper()
+        if requested not in ("GET", "POST", "HEAD", "OPTIONS"):
+            return _json_error(400, "method_not_allowed", f"{requested or 'That method'} is not allowed here.")
+        return Response(
+            status_code=204,
+            headers={
+                "Access-Control-Allow-Origin": self.policy.header_value(origin),
+                "Access-Control-Allow-Methods": ALLOW_METHODS,
+                "Access-Control-Allow-Headers": ALLOW_HEADERS,
+                "Access-Control-Max-Age": PREFLIGHT_MAX_AGE,
+                "Vary": "Origin",
+            },
+        )
+
+
+# -- rate limit -----------------------------------------------------------------
+
+
+class RateLimiter:
+    """At most ``limit`` hits per client in any ``window`` seconds (a sliding window)."""
+
+    def __init__(self, limit: int, window: float = RATE_WINDOW_SECONDS, clock: Callable[[], float] = time.monotonic):
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self._hits: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return self.limit > 0
+
+    def hit(self, client: str) -> tuple[bool, int]:
+        """Record a hit; ``(allowed, retry_after_seconds)`` (0 when allowed)."""
+        if not self.enabled:
+            return True, 0
+        now = self.clock()
+        with self._lock:
+            hits = self._hits.get(client)
+            if hits is None:
+                if len(self._hits) >= MAX_TRACKED_CLIENTS:
+                    self._prune(now)
+                hits = self._hits[client] = deque()
+            while hits and hits[0] <= now - self.window:
+                hits.popleft()
+            if len(hits) >= self.limit:
+                return False, max(1, math.ceil(hits[0] + self.window - now))
+            hits.append(now)
+            return True, 0
+
+    def forget_last(self, client: str) -> None:
+        """Undo the latest hit (the request turned out not to be a question, e.g. 404)."""
+        with self._lock:
+            hits = self._hits.get(client)
+            if hits:
+                hits.pop()
+
+    def _prune(self, now: float) -> None:
+        stale = [key for key, hits in self._hits.items() if not hits or hits[-1] <= now - self.window]
+        for key in stale:
+            del self._hits[key]
+
+
+class RateLimitMiddleware:
+    """429 with ``Retry-After`` once a client address asks too often."""
+
+    def __init__(self, app: ASGIApp, limiter: RateLimiter) -> None:
+        self.app = app
+        self.limiter = limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or str(scope.get("path", "")).rstrip("/") not in RATE_LIMITED_PATHS
+            or not self.limiter.enabled
+        ):
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        address = client[0] if client else "unknown"
+        allowed, retry_after = self.limiter.hit(address)
+        if not allowed:
+            log.info("rate limited %s for %ss", address, retry_after)
+            per_minute = self.limiter.limit
+            response = _json_error(
+                429,
+                "rate_limited",
+                f"Too many questions: at most {per_minute} a minute. Please wait {retry_after} s and ask again.",
+                {"Retry-After": str(retry_after)},
+            )
+            await response(scope, receive, send)
+            return
+
+        async def send_and_refund(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] in (404, 405):
+                self.limiter.forget_last(address)
+            await send(message)
+
+        await self.app(scope, receive, send_and_refund)
+
+
+# -- the widget script ------------------------------------------------------------
+
+
+async def _widget_route(request: Request) -> Response:
+    try:
+        body = WIDGET_PATH.read_bytes()
+    except OSError:
+        log.exception("cannot read %s", WIDGET_PATH)
+        return _json_error(404, "not_found", "widget.js is missing from this installation; reinstall omnikb.")
+    etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
+    headers = {
+        "Cache-Control": WIDGET_CACHE_CONTROL,
+        "ETag": etag,
+        "X-Content-Type-Options": "nosniff",
+        # Pages that isolate themselves (COEP) or pin it with integrity= + crossorigin may load it.
+        "Cross-Origin-Resource-Policy": "cross-origin",
+        "Access-Control-Allow-Origin": "*",
+    }
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/javascript; charset=utf-8", headers=headers)
