@@ -41,7 +41,7 @@ ingest: install
 	$(PY) ingest.py
 
 run: install
-	@$(PY) -c "from kb.settings import Settings; from kb.store import Store; import sys; sys.exit(0 if Store(Settings.from_env()).active() else 1)" 2>/dev/null || $(PY) ingest.py
+	@$(PY) -c "from kb.settings import Settings; from kb.index.store import Store; import sys; sys.exit(0 if Store(Settings.from_env()).active() else 1)" 2>/dev/null || $(PY) ingest.py
 	$(PY) app.py
 
 test: install browser

@@ -145,7 +145,6 @@ def test_servers_listen_on_loopback_unless_told_otherwise(tmp_path: Path) -> Non
 
 def test_host_flag_wins_over_kb_host(monkeypatch: pytest.MonkeyPatch) -> None:
     import kb.web.server
-
     from kb import cli
     from kb.settings import Settings
 
