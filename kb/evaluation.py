@@ -2,7 +2,9 @@
 
 Metrics are what a reader feels: where the first answering passage lands
 (hit@k, MRR@10), whether it is met within the first 2,000 characters read,
-whether the citations are right, whether the answer's own quotes carry the
+whether the citations are right (``citation_hit``: one of them is a gold
+passage), how many characters a reader reads (``read_chars``: the answer's
+text), whether the answer's own quotes carry the
 answering words (``quote_hit``) and one of the item's facts (``fact_hit``,
 in the answer or its cited text), and whether the system answers or
 abstains when it should.
@@ -33,6 +35,7 @@ METRICS = (
     "answered",
     "abstained",
     "language_ok",
+    "read_chars",
 )
 
 
@@ -142,6 +145,7 @@ def score_item(item: EvalItem, answer: dict[str, Any], translations: dict[str, s
             if citations:
                 good = sum(passage_from_gold_seed(c, item.gold, translations) for c in citations)
                 values["citation_precision"] = good / len(citations)
+            values["read_chars"] = float(len(answer["answer"]))
             shown = fold(answer["answer"])
             values["quote_hit"] = float(any(fold(g.contains) in shown for g in item.gold))
             if item.facts:
@@ -187,6 +191,9 @@ def format_table(table: dict[str, dict[str, float | None]]) -> str:
         cells = [f"{lang:>10}", f"{int(row['n'] or 0):>10}"]
         for metric in METRICS:
             value = row[metric]
-            cells.append(f"{'-':>10}" if value is None else f"{value:>10.2f}")
+            if value is None:
+                cells.append(f"{'-':>10}")
+            else:
+                cells.append(f"{value:>10.0f}" if metric == "read_chars" else f"{value:>10.2f}")
         lines.append(" ".join(cells))
     return "\n".join(lines)

@@ -41,7 +41,9 @@ def test_dev_set_quality_floors(kb: KnowledgeBase) -> None:
     assert total["hit@5"] is not None and total["hit@5"] >= 0.90
     assert total["hit@2000c"] is not None and total["hit@2000c"] >= 0.85
     assert total["mrr@10"] is not None and total["mrr@10"] >= 0.80
-    assert total["citation_precision"] is not None and total["citation_precision"] >= 0.85
+    # An answer quotes several articles: the gold is nearly always cited, and most citations come from a gold article.
+    assert total["citation_hit"] is not None and total["citation_hit"] >= 0.88
+    assert total["citation_precision"] is not None and total["citation_precision"] >= 0.68
     assert total["quote_hit"] is not None and total["quote_hit"] >= 0.75
     assert total["answered"] == 1.0
     assert total["abstained"] == 1.0
@@ -52,8 +54,20 @@ def test_dev_set_quality_floors(kb: KnowledgeBase) -> None:
 # On the second set abstention is the known weak spot (questions asking which
 # tool is best are answered with the nearest text).
 HELD_OUT_FLOORS = {
-    "heldout": (56, {"hit@5": 0.75, "mrr@10": 0.55, "citation_precision": 0.45, "quote_hit": 0.35, "abstained": 0.85}),
-    "heldout2": (90, {"hit@5": 0.75, "mrr@10": 0.6, "citation_precision": 0.55, "quote_hit": 0.38, "abstained": 0.55}),
+    "heldout": (
+        56,
+        {
+            "hit@5": 0.75, "mrr@10": 0.55, "citation_hit": 0.70, "citation_precision": 0.38, "quote_hit": 0.45,
+            "abstained": 0.85,
+        },
+    ),
+    "heldout2": (
+        90,
+        {
+            "hit@5": 0.75, "mrr@10": 0.6, "citation_hit": 0.72, "citation_precision": 0.48, "quote_hit": 0.48,
+            "abstained": 0.55,
+        },
+    ),
 }
 
 
