@@ -250,7 +250,7 @@ class KnowledgeBase:
         return doc
 
     def health(self) -> dict[str, Any]:
-        """CONTRACT.md's fields, then how answers are made: ``answers`` (the
+        """docs/contract.md's fields, then how answers are made: ``answers`` (the
         answerer's mode) and, with a model server, whether it can answer
         (``model_server``: ``status``, ``model``, ``detail``). ``status`` stays
         ``ok`` when it cannot: questions are still answered, with quotes.

@@ -64,7 +64,7 @@ def ask(kb: KnowledgeBase, question: str, history: list[dict[str, str]] | None =
 
 
 def assert_contract(data: dict[str, Any]) -> None:
-    """The rules of CONTRACT.md that every answer obeys, generated or not."""
+    """The rules of docs/contract.md that every answer obeys, generated or not."""
     assert set(data) >= {"question", "language", "answered", "mode", "answer", "citations", "passages", "timings_ms"}
     ids = [c["id"] for c in data["citations"]]
     assert ids == list(range(1, len(ids) + 1))

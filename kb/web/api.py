@@ -1,4 +1,4 @@
-"""The JSON API of CONTRACT.md: ``/api/ask``, ``/api/health``, ``/api/sources``.
+"""The JSON API of docs/contract.md: ``/api/ask``, ``/api/health``, ``/api/sources``.
 
 Every error leaves as ``{"error": {"code", "message"}}`` with the status the
 contract names; the messages are the same ones the CLI prints.

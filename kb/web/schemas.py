@@ -1,4 +1,4 @@
-"""The API's request bodies, as CONTRACT.md names them."""
+"""The API's request bodies, as docs/contract.md names them."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ class HistoryTurn(BaseModel):
 
 
 class AskRequest(BaseModel):
-    """The request of CONTRACT.md; the rules are checked by ``validate_question``.
+    """The request of docs/contract.md; the rules are checked by ``validate_question``.
 
     An unknown field is refused (422 naming it) rather than ignored, so a typo such
     as ``topk`` does not pass silently.

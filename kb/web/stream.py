@@ -7,7 +7,7 @@ same 4xx JSON error, before any event). Then ``200 text/event-stream``:
     data: {"text": "Omnichannel connects "}
 
     event: answer
-    data: {…the full contract object of CONTRACT.md…}
+    data: {…the full contract object of docs/contract.md…}
 
 ``token`` events carry pieces of the answer as they are generated; ``answer``
 comes last and is authoritative: when generation falls back (``fallback: true``),
