@@ -1,0 +1,86 @@
+"""omnikb's words of each language, kept as data: ``kb/text/data/<code>.toml``.
+
+One file a language, so that a language's words are read (and a language is
+added) in one place; ``languages.toml`` lists the files in the order they are
+read, and every ISO 639-1 code. A file holds, each key left out where the
+language has no such words:
+
+- ``name``: the language's English name, for a prompt to a language model;
+- ``function_words``: question words, articles, pronouns and the like, and
+  greetings and thanks. The language detector counts them, and they carry no
+  topic: the lexical index leaves them out;
+- ``function_words_indexed``: function words too, that the lexical index keeps;
+- ``stopwords``: words with no topic that the lexical index leaves out, and the
+  detector does not count;
+- ``cue_letters``: letters (and marks) only this language writes;
+- ``cue_phrases``: shared words that together only this language writes;
+  ``opening_cue_phrases``: the same, only when they open a question;
+- ``amount_question_words`` ("how much/many"), ``amount_nouns`` ("percentage",
+  "growth") and ``number_words`` ("three", "três"): for ``kb.search.amounts``;
+- ``capitalised_words``: capitalised, yet words rather than names (days, months);
+- ``abbreviations``: titles and abbreviations a full stop after which ends no sentence;
+- ``ordinal_nouns``: words an ordinal number ("1.", "16.") stands before;
+- ``off_topic_probes``: everyday questions no knowledge base about one subject answers.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import cache
+from importlib import resources
+from typing import Any, Literal
+
+WordList = Literal[
+    "function_words",
+    "function_words_indexed",
+    "stopwords",
+    "cue_letters",
+    "cue_phrases",
+    "opening_cue_phrases",
+    "amount_question_words",
+    "amount_nouns",
+    "number_words",
+    "capitalised_words",
+    "abbreviations",
+    "ordinal_nouns",
+    "off_topic_probes",
+]
+
+
+@cache
+def _table(name: str) -> dict[str, Any]:
+    return tomllib.loads(resources.files("kb.text").joinpath("data", f"{name}.toml").read_text(encoding="utf-8"))
+
+
+@cache
+def languages() -> tuple[str, ...]:
+    """The languages with a word file, in the order their words are read."""
+    return tuple(_table("languages")["languages"])
+
+
+@cache
+def iso_639_1() -> frozenset[str]:
+    """Every ISO 639-1 code."""
+    return frozenset(_table("languages")["iso_639_1"])
+
+
+def words(language: str, *lists: WordList) -> tuple[str, ...]:
+    """The words of ``language``'s ``lists``, one after the other, in the file's order."""
+    table = _table(language) if language in languages() else {}
+    return tuple(word for key in lists for word in table.get(key, ()))
+
+
+def by_language(*lists: WordList) -> dict[str, tuple[str, ...]]:
+    """Each language that has words in ``lists``, with them."""
+    found = {language: words(language, *lists) for language in languages()}
+    return {language: listed for language, listed in found.items() if listed}
+
+
+def every(*lists: WordList) -> frozenset[str]:
+    """The words of ``lists`` in every language."""
+    return frozenset(word for listed in by_language(*lists).values() for word in listed)
+
+
+def names() -> dict[str, str]:
+    """Each language's English name."""
+    return {language: _table(language)["name"] for language in languages()}
