@@ -13,36 +13,12 @@ import re
 from collections.abc import Sequence
 
 from kb.models import Hit, Turn
+from kb.text import lexicon
 
 # The model's whole reply when the passages do not answer the question.
 NOT_COVERED = "NOT_COVERED"
 
-LANGUAGE_NAMES = {
-    "en": "English",
-    "pt": "Portuguese",
-    "es": "Spanish",
-    "ro": "Romanian",
-    "ar": "Arabic",
-    "fr": "French",
-    "de": "German",
-    "it": "Italian",
-    "nl": "Dutch",
-    "pl": "Polish",
-    "ca": "Catalan",
-    "tr": "Turkish",
-    "sv": "Swedish",
-    "cs": "Czech",
-    "el": "Greek",
-    "he": "Hebrew",
-    "th": "Thai",
-    "hi": "Hindi",
-    "ko": "Korean",
-    "ja": "Japanese",
-    "zh": "Chinese",
-    "ru": "Russian",
-    "uk": "Ukrainian",
-    "fa": "Persian",
-}
+LANGUAGE_NAMES = lexicon.names()
 
 ANSWER_SYSTEM = """\
 You are omnikb, a knowledge-base assistant. You answer one question using only \

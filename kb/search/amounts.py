@@ -4,34 +4,17 @@ from __future__ import annotations
 
 import re
 
+from kb.text import lexicon
 from kb.text.language import words
 
 # "How much/many" in the supported languages: it asks for an amount when it
 # opens the question, within its first few words ("And how many …?").
 OPENING_WORDS = 3
-_AMOUNT_QUESTION_WORDS = frozenset(
-    """
-    much many quanto quanta quantos quantas cuánto cuánta cuántos cuántas cât câtă câți câte
-    combien viel viele wieviel wieviele quanti quante كم
-    """.split()
-)
+_AMOUNT_QUESTION_WORDS = lexicon.every("amount_question_words")
 # Nouns that name an amount ("what percentage", "rate"), and so do those for
 # the size of a change (nouns only: "growth", "aumento"; the verb "increase"
 # asks how, not how much).
-_AMOUNT_NOUNS = frozenset(
-    """
-    percent percentage percentages number numbers figure figures statistic statistics rate rates
-    percentagem porcentagem número números estatística estatísticas taxa taxas
-    porcentaje cifra cifras estadística estadísticas tasa tasas
-    procent procentul procente număr numărul cifre statistică statistici rată rata
-    pourcentage chiffre chiffres statistique statistiques taux
-    prozent prozentsatz anteil zahl zahlen statistik statistiken
-    percentuale numero numeri statistica statistiche tasso
-    نسبة النسبة عدد رقم أرقام إحصائية إحصائيات معدل
-    growth aumento crescimento incremento crecimiento creștere creșterea creșteri
-    augmentation hausse croissance anstieg zunahme steigerung wachstum crescita زيادة الزيادة نمو ارتفاع
-    """.split()
-)
+_AMOUNT_NOUNS = lexicon.every("amount_nouns")
 
 
 def asks_for_quantity(text: str) -> bool:
@@ -52,23 +35,13 @@ _AMOUNT = re.compile(r"(?<![\w.])(?!(?:19|20)\d\d\b)\d+(?:[.,]\d+)?(?:\s?%|\s+[^
 _ENUMERATOR = re.compile(r"(?m)^\s*\d+[.)]?\s")
 
 
-# Numbers written as words, followed by a word ("eight hours", "três dias"):
+# Numbers written as words (longest first), followed by a word ("eight hours", "três dias"):
 # from two (one is also an article: "un", "una"), leaving out the words
 # another language uses otherwise ("dos" is also Portuguese "of the", "sei"
 # German "be", "due" English "owed").
-_NUMBER_WORDS = """
-    two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty hundred thousand million
-    millions dozen
-    dois duas três quatro cinco sete oito nove dez onze doze vinte trinta cem mil milhão milhões
-    tres cuatro siete ocho nueve diez once doce veinte treinta cien millón millones
-    doi două trei patru cinci șase șapte opt nouă zece douăzeci sute mie mii milion milioane
-    deux trois quatre cinq sept huit neuf dix douze vingt trente mille
-    zwei drei vier fünf sechs sieben acht neun zehn zwölf zwanzig dreißig hundert tausend millionen
-    tre quattro sette otto dieci undici dodici venti trenta cento milione milioni
-    ثلاثة أربعة خمسة ستة سبعة ثمانية تسعة عشرة مئة مائة ألف مليون
-""".split()
+_NUMBER_WORDS = sorted(lexicon.every("number_words"), key=lambda word: (-len(word), word))
 _NUMBER_WORD_AMOUNT = re.compile(
-    rf"(?<![^\W\d_])(?:{'|'.join(sorted(map(re.escape, _NUMBER_WORDS), key=len, reverse=True))})\s+[^\W\d_]{{2,}}",
+    rf"(?<![^\W\d_])(?:{'|'.join(map(re.escape, _NUMBER_WORDS))})\s+[^\W\d_]{{2,}}",
     re.IGNORECASE,
 )
 

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from kb.text import lexicon
 from kb.text.words import strip_diacritics
 
 STEM = 5
@@ -28,23 +29,9 @@ _ARABIC_LETTER = re.compile(r"[\u0621-\u064a]")
 _AR_MAP = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ة": "ه", "ى": "ي", "ؤ": "و", "ئ": "ي"})
 _AR_PREFIXES = ("وال", "بال", "كال", "فال", "لل", "ال")
 
-# Function words of the supported languages: they carry no topic.
-STOPWORDS = frozenset(
-    """
-    a an and are as at be been but by can could do does did for from has have how i if in into is it its
-    of on or our so than that the their them then there these they this those to was we were what when
-    where which who why will with would you your about more most also very just
-    o os as um uma uns umas de do da dos das em no na nos nas por para pelo pela com como que qual quais
-    se ser são é foi ao aos à às ou mas mais muito seu sua seus suas você isso esse essa este esta
-    el la los las un una unos unas del al en con por para que cual cuales cuál cuáles como es son ser
-    se su sus y o u pero más muy lo le les este esta estos estas ese esa qué cómo mi tu
-    un o și sa să la le cu de din pe în nu ce care este sunt mai cum pentru prin ca iar al ale ai
-    le les des du et est sont un une dans pour par sur qui quoi comment ne pas plus
-    der die das ein eine und ist sind wie was zu mit von für auf den dem des nicht
-    il lo gli di e che è sono per con come cosa
-    من في على الى إلى عن ما ماذا هو هي هل كيف كم التي الذي هذا هذه ان أن او أو مع لا كل ذلك تلك ثم بين
-    """.split()
-)
+# Words that carry no topic: the function words of every language omnikb knows
+# but those it indexes, and the stopwords of the languages it tokenizes.
+STOPWORDS = lexicon.every("function_words", "stopwords")
 
 
 def _arabic(token: str) -> str:

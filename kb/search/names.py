@@ -44,6 +44,7 @@ from dataclasses import dataclass
 
 from lingua import Language
 
+from kb.text import lexicon
 from kb.text.language import FUNCTION_WORDS
 from kb.text.words import WORD, strip_diacritics
 
@@ -58,8 +59,7 @@ MIN_COMPOUND_PART = 5
 # Capitalised in English, yet words rather than names.
 ENGLISH_CAPITALISED_WORDS = frozenset(
     {language.name.casefold() for language in Language.all()}
-    | set("monday tuesday wednesday thursday friday saturday sunday".split())
-    | set("january february march april may june july august september october november december".split())
+    | set(lexicon.words("en", "capitalised_words"))
 )
 
 

@@ -9,6 +9,7 @@ from functools import lru_cache
 
 from lingua import IsoCode639_1, Language, LanguageDetector, LanguageDetectorBuilder
 
+from kb.text import lexicon
 from kb.text.words import WORD
 
 # The languages omnikb was built for: their short questions have cues
@@ -95,15 +96,7 @@ def readability(text_language: str, reader: str) -> int:
 
 
 # Every ISO 639-1 code: a language given by a caller must be one of them.
-ISO_639_1 = frozenset(
-    """
-    aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv cy da de dv dz ee el
-    en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu hy hz ia id ie ig ii ik io is it iu
-    ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky la lb lg li ln lo lt lu lv mg mh mi mk ml mn mr ms mt my na
-    nb nd ne ng nl nn no nr nv ny oc oj om or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd se sg si sk sl sm sn so
-    sq sr ss st su sv sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi yo za zh zu
-    """.split()
-)
+ISO_639_1 = lexicon.iso_639_1()
 
 
 def detect(
@@ -256,39 +249,14 @@ FRAME_VOTES = 2
 UNSURE = 0.5
 # Question words, articles, pronouns and the like, and the greetings and thanks
 # that open or close a conversation ("Hello" was Italian to the detector).
-_FUNCTION_WORDS = {
-    "en": "what which who whom whose why how where when does do did is are was were can could should would will "
-    "the a an of to in on for with and or this that these those it its my your i you we they there about than "
-    "hello hi hey thanks thank please",
-    "pt": "que o os as um uma é são foi qual quais quem onde quando porque porquê como do da dos das no na nos nas "
-    "em ao aos pelo pela por para com não isso isto esse essa este esta meu minha e ou a "
-    "olá obrigado obrigada",
-    "es": "qué que el los las un una es son fue cuál cuáles quién quiénes dónde cuándo por cómo del al en con "
-    "para no eso esto ese esa este esta mi y o a hola gracias",
-    "fr": "qu que quoi qui le la les un une des du est sont était quel quelle quels quelles où quand pourquoi "
-    "comment ce cet cette ces en avec pour pas et ou mon ma mes a lequel laquelle lesquels lesquelles "
-    "bonjour merci salut",
-    "de": "was wer wie warum wo wann welche welcher welches der die das ein eine einen ist sind war mit für und "
-    "oder nicht zu im in auf sich es ich hallo danke bitte",
-    "it": "che cosa chi come perché dove quando quale quali il lo gli la le un una uno è sono era del della dei "
-    "delle nel nella con per non e o mio mia a i ciao grazie",
-    "ro": "ce cine cum unde când care este sunt era un o și sau în cu pentru nu la din pe mai a mulțumesc salut",
-    "nl": "wat wie hoe waarom waar wanneer welke welk het een is zijn was met voor en of niet van mijn ik "
-    "hallo bedankt",
-    "pl": "co kto jak dlaczego gdzie kiedy który która które jest są był jaka jaki z dla i lub nie w na to czy",
-    "ca": "què com per quan quin quina quins quines el els la les un una és són amb i o no del meu",
-    "sv": "vad vem hur varför var när vilka vilken vilket är och eller inte med för en ett jag min det",
-    "cs": "co kdo jak proč kde kdy který která které je jsou byl s pro a nebo ne v na to",
-    "tr": "ne kim nasıl neden nerede ne zaman hangi bir ve veya değil ile için mi mı mu mü nedir",
-}
+_FUNCTION_WORDS = lexicon.by_language("function_words", "function_words_indexed")
 
 
-
-def _owners(lists: dict[str, str]) -> dict[str, tuple[str, ...]]:
+def _owners(lists: Mapping[str, Iterable[str]]) -> dict[str, tuple[str, ...]]:
     """Each word of the lists, with the languages whose list has it."""
     owners: dict[str, tuple[str, ...]] = {}
     for language, listed in lists.items():
-        for word in listed.split():
+        for word in listed:
             if language not in owners.get(word, ()):
                 owners[word] = (*owners.get(word, ()), language)
     return owners
@@ -297,20 +265,23 @@ def _owners(lists: dict[str, str]) -> dict[str, tuple[str, ...]]:
 # Each function word, with the languages whose list has it.
 _FUNCTION_WORD_LANGUAGES = _owners(_FUNCTION_WORDS)
 # Every language's function words together: words that carry no topic.
-FUNCTION_WORDS = frozenset(word for listed in _FUNCTION_WORDS.values() for word in listed.split())
+FUNCTION_WORDS = frozenset(_FUNCTION_WORD_LANGUAGES)
 # Letters (and marks) that only one of the supported languages writes.
-_CUE_LETTERS = {"¿": "es", "¡": "es", "ñ": "es", "ã": "pt", "õ": "pt", "ș": "ro", "ț": "ro", "ă": "ro",
-                "ß": "de", "ü": "de", "œ": "fr", "ì": "it", "ł": "pl", "ą": "pl", "ę": "pl", "ś": "pl",
-                "ż": "pl", "ź": "pl", "ř": "cs", "ě": "cs", "ů": "cs", "ı": "tr", "ğ": "tr", "ş": "tr", "å": "sv",
-                "ï": "ca", "ŀ": "ca"}
+_CUE_LETTERS = {
+    letter: language for language, letters in lexicon.by_language("cue_letters").items() for letter in letters
+}
 
 
 # Two shared words that together only one language writes: "o" and "que" are
 # Portuguese, Spanish and more, but "o que" ("what") is Portuguese only.
 # "De ce" opens a Romanian question ("why"), and only opens one: further in, it
 # is French as often ("les avantages de ce modèle").
-_CUE_PHRASES = {"o que": "pt", "o quê": "pt", "lo que": "es", "de ce": "ro"}
-_OPENING_ONLY = frozenset({"de ce"})
+_CUE_PHRASES = {
+    phrase: language
+    for language, phrases in lexicon.by_language("cue_phrases", "opening_cue_phrases").items()
+    for phrase in phrases
+}
+_OPENING_ONLY = lexicon.every("opening_cue_phrases")
 _PHRASE = re.compile(r"(?<!\w)(" + "|".join(_CUE_PHRASES) + r")(?!\w)")
 
 

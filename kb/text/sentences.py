@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from kb.text import lexicon
 from kb.text.words import WORD
 
 # A sentence ends at . ! ? ؟ … followed by space, unless the next word starts in
@@ -11,10 +12,7 @@ from kb.text.words import WORD
 # Closing quotes and brackets after the stop belong to the sentence they close.
 _END = re.compile(r"(?<=[.!?؟…])([\"'”»)]*)\s+|\s*\n\s*")
 # Titles and abbreviations written before a name or a number.
-ABBREVIATIONS = (
-    "dr", "dra", "drs", "mr", "mrs", "ms", "prof", "sr", "sra", "srta", "jr", "st", "nr", "bzw", "vgl", "sig",
-    "dott", "ing",
-)
+ABBREVIATIONS = tuple(sorted(lexicon.every("abbreviations")))
 _CLAUSE = re.compile(r"(?<=[,;:،؛])\s+")
 # Text in quotation marks: “…”, „…“, «…», »…«, 「…」, 『…』, "…", and ‘…’ or '…'
 # when the marks are not apostrophes (an opening mark after a letter, or a
@@ -39,12 +37,7 @@ _NOT_AN_END = re.compile(r"(?:(?<![^\W\d_])[^\W\d_]|(?<![^\W\d_])(?i:" + "|".joi
 # a number of one or two digits before a month or a noun that takes one. After
 # any other word a number may end a sentence ("… grew by 3. Then …").
 _ORDINAL = re.compile(r"(?<!\S)\d{1,2}\.$")
-ORDINAL_NOUNS = frozenset(
-    """
-    januar jänner februar märz april mai juni juli august september oktober november dezember
-    jahrhundert jahrhunderts jh jahrtausend jahrestag geburtstag stock etage platz klasse auflage mal
-    """.split()
-)
+ORDINAL_NOUNS = lexicon.every("ordinal_nouns")
 
 
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
