@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from kb.errors import BackendUnavailableError, IngestError, KBError, error_body
-from kb.i18n.messages import message
+from kb.i18n.lookup import message
 from kb.models import CORRECTION_SEPARATOR, Answer, Correction, Turn
 from kb.settings import Settings
 from kb.text.words import shown_name

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from kb.errors import InputError
-from kb.i18n.messages import message
+from kb.i18n.lookup import message
 from kb.llm.prompts import answer_messages
 from kb.models import Question, Turn
 from kb.question import validate_question

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from kb.i18n.messages import message
+from kb.i18n.lookup import message
 from kb.settings import Settings
 from tests.browser import Server, request, running_server
 from tests.fake_openai import MODEL, FakeOpenAI, Reply, iter_sse

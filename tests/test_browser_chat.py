@@ -12,8 +12,7 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
-from kb.i18n.chat import ui
-from kb.i18n.messages import message
+from kb.i18n.lookup import message, ui
 from kb.settings import Settings
 from kb.web.chat_session import STORAGE_KEY
 from tests.browser import Server, free_port, request, running_server

@@ -18,7 +18,7 @@ import pytest
 from kb.answer.base import AnswerRequest
 from kb.answer.extractive import ExtractiveAnswerer
 from kb.answer.generative import CORRECTION_SEPARATOR, GenerativeAnswerer, MarkerStream
-from kb.i18n.messages import message
+from kb.i18n.lookup import message
 from kb.llm.client import ModelCondenser, clean_query, timeouts
 from kb.llm.prompts import NOT_COVERED
 from kb.models import Answer

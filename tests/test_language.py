@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kb.answer.probes import OFF_TOPIC_PROBES
-from kb.i18n.chat import LANGUAGE_NAMES, SCRIPT_VARIANTS, UI
-from kb.i18n.messages import MESSAGES
+from kb.i18n.lookup import LANGUAGE_NAMES, MESSAGES, SCRIPT_VARIANTS, UI
 from kb.models import Question
 from kb.question import validate_question
 from kb.service import KnowledgeBase

@@ -90,7 +90,7 @@ def test_the_waiting_line_is_in_the_question_s_language_and_a_new_conversation_k
     """ "Searching the sources…" was said in the previous answer's language (Arabic
     while a German question was answered), and "New conversation" turned the page
     back to English."""
-    from kb.i18n.chat import ui
+    from kb.i18n.lookup import ui
 
     handlers = ChatHandlers(kb.settings, kb)
     *_, last = handlers.respond("ما الفرق بين الاستراتيجيتين؟", None)
@@ -108,7 +108,7 @@ def test_the_waiting_line_is_in_the_question_s_language_and_a_new_conversation_k
 def test_an_over_long_question_is_refused_in_its_language_and_echoed_short(kb: KnowledgeBase) -> None:
     """Chinese and Japanese have no spaces to count words by: an over-long
     question in them was refused in English. And the whole of it filled the chat."""
-    from kb.i18n.chat import ui
+    from kb.i18n.lookup import ui
 
     handlers = ChatHandlers(kb.settings, kb)
     long_questions = {
@@ -188,7 +188,7 @@ def test_the_panel_says_gradio_s_own_notices_in_every_language_the_page_speaks()
     says it in the panel's words, which every label set has."""
     from pathlib import Path
 
-    from kb.i18n.chat import UI, ui
+    from kb.i18n.lookup import UI, ui
     from kb.web.chat_render import GRADIO_NOTICES, sources_panel
 
     for language in UI:

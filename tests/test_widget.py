@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, quote, urlencode
 
 import pytest
 
-from kb.i18n.widget import WIDGET_KEYS, WIDGET_STRINGS
+from kb.i18n.lookup import WIDGET
 from kb.settings import Settings
 from kb.text.language import DETECTED
 from kb.web.guard import WIDGET_PATH
@@ -67,17 +67,17 @@ def test_widget_never_inserts_markup() -> None:
 
 
 def test_widget_labels_cover_every_language_omnikb_detects() -> None:
-    """Eight languages are built into widget.js; the server has the others, row for row in the same keys."""
+    """widget.js carries English alone, the same as the server's; the server has every language, key for key."""
     source = WIDGET_PATH.read_text(encoding="utf-8")
-    table = source[source.index("const STRINGS = {") : source.index("const KEYS")]
-    built_in = set(re.findall(r"^ {4}(\w\w): \[", table, re.MULTILINE))
-    keys = re.search(r"const KEYS = \[([^\]]*)\]", source)
-    assert keys is not None and tuple(re.findall(r'"(\w+)"', keys.group(1))) == WIDGET_KEYS
-    assert len(built_in) == 8 and not built_in & set(WIDGET_STRINGS)
-    assert built_in | set(WIDGET_STRINGS) == set(DETECTED)
-    for language, row in WIDGET_STRINGS.items():
-        assert len(row) == len(WIDGET_KEYS) and all(label.strip() for label in row), language
-        assert "{s}" in row[WIDGET_KEYS.index("rate")], language
+    inline = source[source.index("const EN = {") : source.index("};", source.index("const EN = {"))]
+    english = dict(re.findall(r'(\w+): "([^"]*)"', inline))
+    assert english == dict(WIDGET["en"])
+    assert set(WIDGET) == set(DETECTED)
+    for language, labels in WIDGET.items():
+        assert set(labels) == set(english) and all(label.strip() for label in labels.values()), language
+        assert "{s}" in labels["rate"], language
+        if language != "en":  # no copy of another language's labels in widget.js
+            assert not [label for label in labels.values() if len(label) > 12 and label in source], language
 
 
 def test_demo_blog_has_the_tag() -> None:
@@ -191,6 +191,11 @@ def page(browser: Any, app_server: Server) -> Iterator[Any]:
 
 def open_blog(page: Any, blog: Blog, host: str = BLOG_HOST) -> None:
     page.goto(blog.url(host))
+    widget_shown(page)
+
+
+def widget_shown(page: Any) -> None:
+    """The widget is on the page: it shows once it has its labels (the page's language's, the conversation's)."""
     page.wait_for_function("() => window.OmniKB && document.querySelector('[data-omnikb]')")
 
 
@@ -283,7 +288,7 @@ def test_blog_widget_answers_with_citations(page: Any, blog: Blog, app_server: S
 
     # The conversation lasts for the page's session: a reload shows it again, still open.
     page.reload()
-    page.wait_for_function("() => window.OmniKB")
+    widget_shown(page)
     assert page.locator("[role=dialog]").is_visible()
     assert page.locator(".msg.user").all_text_contents() == [QUESTION, FOLLOW_UP]
     assert answers(page).count() == 2
@@ -456,7 +461,7 @@ def test_the_greeting_stays_in_the_pages_language(page: Any, blog: Blog, app_ser
     assert page.locator("[role=dialog]").get_attribute("lang") == "ar"
     assert greeting.text_content() == spanish and greeting.get_attribute("lang") == "es"
     page.reload()  # the conversation comes back from the session, in Arabic; the greeting in Spanish
-    page.wait_for_function("() => window.OmniKB")
+    widget_shown(page)
     answers(page).first.wait_for()
     assert page.locator("textarea").get_attribute("placeholder") == "اكتب سؤالك…"
     assert greeting.text_content() == spanish and greeting.get_attribute("lang") == "es"
@@ -477,7 +482,7 @@ def test_a_hebrew_question_gets_hebrew_labels_before_the_answer(page: Any, blog:
     ask(page, "מה ההבדל בין אסטרטגיה אומניצ'אנל למולטיצ'אנל?")
     page.locator(".msg.pending").wait_for()
     assert panel.get_attribute("dir") == "rtl" and panel.get_attribute("lang") == "he"
-    hebrew = dict(zip(WIDGET_KEYS, WIDGET_STRINGS["he"], strict=True))
+    hebrew = WIDGET["he"]
     page.wait_for_function(
         f"() => document.querySelector('{HOST_SELECTOR}').shadowRoot.querySelector('textarea').placeholder === "
         f"{hebrew['placeholder']!r}"
@@ -490,7 +495,7 @@ def test_a_hebrew_question_gets_hebrew_labels_before_the_answer(page: Any, blog:
 def test_options_open_on_load_language_position_greeting(page: Any, blog: Blog, app_server: Server) -> None:
     options = {"open": "true", "language": "ar", "position": "bottom-left", "greeting": "<i>Bienvenue</i>"}
     page.goto(blog.url() + "?" + urlencode(options))
-    page.wait_for_function("() => window.OmniKB")
+    widget_shown(page)
     panel = page.locator("[role=dialog]")
     assert panel.is_visible()  # data-open
     assert panel.get_attribute("dir") == "rtl" and panel.get_attribute("lang") == "ar"  # data-language
@@ -506,11 +511,14 @@ def test_options_open_on_load_language_position_greeting(page: Any, blog: Blog, 
     assert panel.is_visible()
 
 
-def test_the_server_gives_the_labels_widget_js_lacks(app_server: Server) -> None:
+def test_the_server_gives_the_widget_its_labels(app_server: Server) -> None:
     status, headers, body = request(app_server.url + "/api/widget/strings/NL")
-    assert status == 200 and body == {"language": "nl", "strings": list(WIDGET_STRINGS["nl"])}
+    assert status == 200 and body == {"language": "nl", "strings": dict(WIDGET["nl"])}
     assert "max-age" in headers.get("cache-control", headers.get("Cache-Control", ""))
-    for unknown in ("sw", "en", "x" * 300):  # not spoken; built into widget.js; nonsense
+    # As public as widget.js: a page on an origin that may not ask still reads them.
+    _, headers, _ = request(app_server.url + "/api/widget/strings/es", headers={"Origin": f"http://{EVIL_HOST}"})
+    assert {k.lower(): v for k, v in headers.items()}["access-control-allow-origin"] == "*"
+    for unknown in ("sw", "zh-hant", "..%2Fen", "x" * 300):  # not spoken; no widget labels; a path; nonsense
         status, _, body = request(app_server.url + "/api/widget/strings/" + unknown)
         assert status == 404 and body["error"]["code"] == "not_found", unknown
 
@@ -520,7 +528,7 @@ def test_labels_in_a_language_widget_js_does_not_carry(page: Any, blog: Blog, ap
     """A Dutch page gets Dutch labels from the server; a Polish conversation turns them Polish."""
     page.goto(blog.url() + "?" + urlencode({"open": "true", "language": "nl"}))
     panel = page.locator("[role=dialog]")
-    dutch = dict(zip(WIDGET_KEYS, WIDGET_STRINGS["nl"], strict=True))
+    dutch = WIDGET["nl"]
     page.wait_for_function(
         f"() => document.querySelector('{HOST_SELECTOR}').shadowRoot.querySelector('textarea').placeholder === "
         f"{dutch['placeholder']!r}"
@@ -533,7 +541,7 @@ def test_labels_in_a_language_widget_js_does_not_carry(page: Any, blog: Blog, ap
     expect_answer = answers(page).first
     expect_answer.wait_for()
     assert expect_answer.get_attribute("lang") == "nl"
-    polish = dict(zip(WIDGET_KEYS, WIDGET_STRINGS["pl"], strict=True))
+    polish = WIDGET["pl"]
     ask(page, "Jaka jest różnica między strategią omnichannel a wielokanałową?")
     answers(page).nth(1).wait_for()
     assert answers(page).nth(1).get_attribute("lang") == "pl"
@@ -670,7 +678,7 @@ def test_a_long_conversation_still_fits_the_contract(page: Any, blog: Blog, app_
         [f"omnikb:{app_server.url}", items],
     )
     page.reload()
-    page.wait_for_function("() => window.OmniKB")
+    widget_shown(page)
     assert answers(page).count() == 20  # what was kept of the session: the last 20 exchanges
     with page.expect_request(lambda r: "/api/ask" in r.url and r.method == "POST") as sent:
         ask(page, QUESTION)
@@ -701,7 +709,7 @@ def test_the_widget_follows_a_server_with_lower_limits(
         sent: list[dict[str, Any]] = []
         page.on("request", lambda r: sent.append(r.post_data_json) if "/api/ask" in r.url else None)
         page.goto(blog.url() + "?" + urlencode({"api": low.url, "open": "true"}))
-        page.wait_for_function("() => window.OmniKB")
+        widget_shown(page)
         questions = [QUESTION, FOLLOW_UP, "¿Y qué es una estrategia multicanal?"]
         for n, question in enumerate(questions):
             ask(page, question)
@@ -721,7 +729,7 @@ def test_a_server_without_an_index_gets_a_message_not_a_hang(
     env = {"KB_ALLOWED_ORIGINS": f"http://{BLOG_HOST}:{blog.port}"}
     with running_server(tmp_path / "no-index" / "kb", env=env) as empty:
         page.goto(blog.url() + "?api=" + quote(empty.url, safe=""))
-        page.wait_for_function("() => window.OmniKB")
+        widget_shown(page)
         page.locator(".launcher").click()
         ask(page, QUESTION)
         error = page.locator(".msg.error[role=alert]")

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from kb.i18n.messages import listing, message
+from kb.i18n.lookup import listing, message
 from kb.models import Answer, Citation, Hit, Question
 
 

@@ -44,7 +44,7 @@ from kb.answer.citations import (
     unfound_quotations,
 )
 from kb.answer.extractive import ExtractiveAnswerer
-from kb.i18n.messages import message
+from kb.i18n.lookup import message
 from kb.llm.client import LLMError, build_chat_model, stream_with_deadline, timeouts
 from kb.llm.prompts import NOT_COVERED, answer_messages
 from kb.models import CORRECTION_SEPARATOR, Answer, Correction

@@ -10,7 +10,7 @@ question stands on its own.
 
 from __future__ import annotations
 
-from kb.i18n.messages import MESSAGES
+from kb.i18n.lookup import MESSAGES
 from kb.models import Question, Turn
 from kb.search.lexical import STOPWORDS
 from kb.search.names import CAPITALISED_NOUNS, ENGLISH_CAPITALISED_WORDS, starts_sentence

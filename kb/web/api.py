@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kb.errors import KBError, error_body
-from kb.i18n.widget import WIDGET_STRINGS, widget_strings
+from kb.i18n.lookup import WIDGET, widget_strings
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 from kb.web import stream
@@ -72,17 +72,18 @@ def source(source: str, request: Request) -> dict[str, Any]:
     return _kb(request).document(source).to_dict()
 
 
-@router.get("/widget/strings/{language}", summary="The chat widget's labels in a language widget.js does not carry")
+@router.get("/widget/strings/{language}", summary="The chat widget's labels in a language, by name")
 def widget_labels(language: str) -> JSONResponse:
     strings = widget_strings(language)
     if strings is None:
-        known = ", ".join(sorted(WIDGET_STRINGS))
-        message = f"No widget labels for {language[:20]!r} here (widget.js carries its own eight); here: {known}."
-        raise HTTPException(404, message)
+        known = ", ".join(sorted(WIDGET))
+        raise HTTPException(404, f"No widget labels for {language[:20]!r} here; here: {known}.")
     # The labels change only with an upgrade: a day's caching spares the blog's readers a request per page.
+    # They are as public as widget.js, which any page may load: a page whose origin may not ask
+    # questions still reads them, and says that it cannot reach the assistant in its own language.
     return JSONResponse(
-        {"language": language.strip().casefold(), "strings": list(strings)},
-        headers={"Cache-Control": "public, max-age=86400"},
+        {"language": language.strip().casefold(), "strings": dict(strings)},
+        headers={"Cache-Control": "public, max-age=86400", "Access-Control-Allow-Origin": "*"},
     )
 
 

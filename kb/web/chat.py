@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kb.errors import KBError, error_bytes
-from kb.i18n.chat import ui, ui_language
+from kb.i18n.lookup import ui, ui_language
 from kb.models import Answer
 from kb.question import trimmed, validate_question
 from kb.service import KnowledgeBase

@@ -12,8 +12,7 @@ from collections.abc import Callable, Sequence
 from html import escape
 
 from kb.answer.citations import MARKER
-from kb.i18n.chat import DEFAULT, UI, language_name, ui
-from kb.i18n.messages import message
+from kb.i18n.lookup import DEFAULT, UI, language_name, message, ui
 from kb.models import Answer, Citation
 from kb.text.language import is_rtl
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from kb.i18n.chat import ui_language
+from kb.i18n.lookup import ui_language
 
 log = logging.getLogger(__name__)
 

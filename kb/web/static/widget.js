@@ -18,55 +18,20 @@
   const HEBREW_CHARS = /[\u0590-\u05ff]/;
   const LTR_CHARS = /[A-Za-z\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff]/;
 
-  // Interface strings; {s} is a number of seconds.
-  const STRINGS = {
-    en: ["Ask this blog", "Hi! Ask me anything about the articles on this site.", "Type your question…", "Send",
-      "Open chat", "Close chat", "New conversation", "Your question", "Looking through the articles…", "Sources",
-      "You are asking faster than I can answer. Please wait {s} seconds and try again.",
-      "Sorry, I cannot reach the assistant right now. Please try again later.", "Source",
-      "Your question is too long; please shorten it."],
-    es: ["Pregunta al blog", "¡Hola! Pregúntame lo que quieras sobre los artículos de este sitio.", "Escribe tu pregunta…",
-      "Enviar", "Abrir chat", "Cerrar chat", "Nueva conversación", "Tu pregunta", "Buscando en los artículos…",
-      "Fuentes", "Estás preguntando más rápido de lo que puedo responder. Espera {s} segundos y vuelve a intentarlo.",
-      "Lo siento, ahora no puedo conectar con el asistente. Inténtalo más tarde.", "Fuente",
-      "Tu pregunta es demasiado larga; acórtala, por favor."],
-    pt: ["Pergunte ao blog", "Olá! Pergunte-me o que quiser sobre os artigos deste site.", "Escreva a sua pergunta…",
-      "Enviar", "Abrir chat", "Fechar chat", "Nova conversa", "A sua pergunta", "A procurar nos artigos…", "Fontes",
-      "Está a perguntar mais depressa do que consigo responder. Aguarde {s} segundos e tente de novo.",
-      "Desculpe, não consigo contactar o assistente agora. Tente mais tarde.", "Fonte",
-      "A sua pergunta é demasiado longa; encurte-a, por favor."],
-    fr: ["Interroger le blog", "Bonjour ! Posez-moi vos questions sur les articles de ce site.", "Votre question…",
-      "Envoyer", "Ouvrir le chat", "Fermer le chat", "Nouvelle conversation", "Votre question",
-      "Recherche dans les articles…", "Sources",
-      "Vous posez des questions plus vite que je ne peux répondre. Attendez {s} secondes puis réessayez.",
-      "Désolé, l’assistant est injoignable pour le moment. Réessayez plus tard.", "Source",
-      "Votre question est trop longue ; raccourcissez-la."],
-    de: ["Frag den Blog", "Hallo! Frag mich alles zu den Artikeln auf dieser Seite.", "Deine Frage…", "Senden",
-      "Chat öffnen", "Chat schließen", "Neues Gespräch", "Deine Frage", "Ich durchsuche die Artikel…", "Quellen",
-      "Du fragst schneller, als ich antworten kann. Bitte warte {s} Sekunden und versuch es noch einmal.",
-      "Der Assistent ist gerade nicht erreichbar. Bitte versuch es später noch einmal.", "Quelle",
-      "Deine Frage ist zu lang; bitte kürze sie."],
-    it: ["Chiedi al blog", "Ciao! Chiedimi qualsiasi cosa sugli articoli di questo sito.", "Scrivi la tua domanda…",
-      "Invia", "Apri la chat", "Chiudi la chat", "Nuova conversazione", "La tua domanda", "Cerco negli articoli…",
-      "Fonti", "Stai chiedendo più in fretta di quanto io possa rispondere. Attendi {s} secondi e riprova.",
-      "Spiacente, l’assistente non è raggiungibile ora. Riprova più tardi.", "Fonte",
-      "La tua domanda è troppo lunga; accorciala, per favore."],
-    ro: ["Întreabă blogul", "Bună! Întreabă-mă orice despre articolele de pe acest site.", "Scrie întrebarea ta…",
-      "Trimite", "Deschide chatul", "Închide chatul", "Conversație nouă", "Întrebarea ta", "Caut în articole…",
-      "Surse", "Întrebi mai repede decât pot răspunde. Te rog să aștepți {s} secunde și să încerci din nou.",
-      "Îmi pare rău, asistentul nu poate fi contactat acum. Încearcă mai târziu.", "Sursa",
-      "Întrebarea ta este prea lungă; te rog s-o scurtezi."],
-    ar: ["اسأل المدونة", "مرحبًا! اسألني عن أي شيء في مقالات هذا الموقع.", "اكتب سؤالك…", "إرسال", "فتح المحادثة",
-      "إغلاق المحادثة", "محادثة جديدة", "سؤالك", "أبحث في المقالات…", "المصادر",
-      "أنت تسأل أسرع مما أستطيع الإجابة. يُرجى الانتظار {s} ثانية ثم المحاولة مجددًا.",
-      "عذرًا، لا يمكن الوصول إلى المساعد الآن. يُرجى المحاولة لاحقًا.", "المصدر",
-      "سؤالك طويل جدًا؛ يُرجى اختصاره."],
+  // The labels in English; the others come from the server (kb/i18n/locales/<lang>.json), once per language.
+  // {s} is a number of seconds.
+  const EN = {
+    title: "Ask this blog", greeting: "Hi! Ask me anything about the articles on this site.",
+    placeholder: "Type your question…", send: "Send", open: "Open chat", close: "Close chat",
+    reset: "New conversation", label: "Your question", thinking: "Looking through the articles…", sources: "Sources",
+    rate: "You are asking faster than I can answer. Please wait {s} seconds and try again.",
+    offline: "Sorry, I cannot reach the assistant right now. Please try again later.", source: "Source",
+    long: "Your question is too long; please shorten it.",
   };
-  const KEYS = ["title", "greeting", "placeholder", "send", "open", "close", "reset", "label", "thinking", "sources",
-    "rate", "offline", "source", "long"];
+  const STRINGS = { en: EN };
   const strings = (code) => {
-    const row = STRINGS[code] || STRINGS.en;
-    return Object.fromEntries(KEYS.map((key, i) => [key, row[i] || STRINGS.en[i]]));
+    const row = STRINGS[code] || EN;
+    return Object.fromEntries(Object.keys(EN).map((key) => [key, String(row[key] || EN[key])]));
   };
   const primary = (tag) => String(tag || "").trim().toLowerCase().split(/[-_]/)[0];
 
@@ -275,19 +240,20 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     }
   };
   // Labels in the other languages omnikb speaks come from the server, once per language.
-  const asked = new Set();
+  const asked = new Map();
   const fetchStrings = (lang) => {
-    if (asked.has(lang) || !/^[a-z]{2,3}$/.test(lang)) return;
-    asked.add(lang);
-    fetch(config.base + "/api/widget/strings/" + lang, { credentials: "omit" })
+    if (STRINGS[lang] || !/^[a-z]{2,3}$/.test(lang)) return null;
+    if (!asked.has(lang)) asked.set(lang, fetch(config.base + "/api/widget/strings/" + lang, { credentials: "omit" })
       .then((res) => (res.ok ? res.json() : null))
       .then((body) => {
-        if (!body || !Array.isArray(body.strings) || body.strings.length !== KEYS.length) return;
-        STRINGS[lang] = body.strings.map(String);
+        const row = body && body.strings;
+        if (!row || typeof row !== "object" || Array.isArray(row)) return;
+        STRINGS[lang] = row;
         greet();
         if (panel.lang === lang) useStrings(lang);
       })
-      .catch(() => {});  // offline, or a language omnikb does not speak: the labels stay
+      .catch(() => {}));  // offline, or a language omnikb does not speak: the labels stay
+    return asked.get(lang);
   };
   // Until the answer names the question's language: the page's, if it runs the same way; else by the letters.
   const guessLanguage = (text, dir) => {
@@ -613,9 +579,14 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     const last = items.filter((item) => item.role === "assistant").pop();
     setLanguage(last ? last.answer.language : config.language);
     renderAll();
-    (document.body || document.documentElement).appendChild(host);
-    pickContrast();
-    if (config.open || saved.open) open();
+    // It shows once it has its labels in the page's language and the conversation's (or after 2 s without).
+    const timeout = new Promise((done) => setTimeout(done, 2000));
+    Promise.race([Promise.all([fetchStrings(config.language), fetchStrings(panel.lang)]), timeout]).then(() => {
+      (document.body || document.documentElement).appendChild(host);
+      pickContrast();
+      if (config.open || saved.open) open();
+      if (isOpen) input.focus();  // also when the page opened it meanwhile
+    });
   };
 
   window.OmniKB = Object.freeze({
