@@ -51,9 +51,10 @@ def section(language: str | None, name: str) -> Mapping[str, str]:
     return found if isinstance(found, Mapping) else MappingProxyType({})
 
 
-def _table(name: str) -> Mapping[str, Mapping[str, str]]:
+def _every(field: str) -> Mapping[str, Any]:
+    """``field`` of every language that has it: {"en": …, "pt": …}."""
     return MappingProxyType(
-        {language: section(language, name) for language in sorted(languages()) if section(language, name)}
+        {language: _locale(language)[field] for language in sorted(languages()) if field in _locale(language)}
     )
 
 
@@ -61,16 +62,11 @@ def _say(name: str, key: str, language: str | None) -> str:
     return section(language, name).get(key) or section(DEFAULT, name)[key]
 
 
-# Every language's words in a section: {"en": {"lead_in": …}, "pt": …}.
-MESSAGES = _table("messages")
-UI = _table("chat")
-WIDGET = _table("widget")
-LANGUAGE_NAMES: Mapping[str, str] = MappingProxyType(
-    {language: _locale(language)["name"] for language in sorted(languages()) if "name" in _locale(language)}
-)
-SCRIPT_VARIANTS: Mapping[str, str] = MappingProxyType(
-    {language: _locale(language)["script_of"] for language in sorted(languages()) if "script_of" in _locale(language)}
-)
+MESSAGES: Mapping[str, Mapping[str, str]] = _every("messages")
+UI: Mapping[str, Mapping[str, str]] = _every("chat")
+WIDGET: Mapping[str, Mapping[str, str]] = _every("widget")
+LANGUAGE_NAMES: Mapping[str, str] = _every("name")
+SCRIPT_VARIANTS: Mapping[str, str] = _every("script_of")
 
 
 def message(key: str, language: str) -> str:
