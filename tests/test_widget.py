@@ -554,6 +554,17 @@ def test_labels_in_a_language_widget_js_does_not_carry(page: Any, blog: Blog, ap
 
 
 @pytest.mark.browser
+def test_without_its_labels_the_widget_speaks_english(page: Any, blog: Blog, app_server: Server) -> None:
+    """A Spanish page whose labels cannot be fetched: the widget still shows, in the English it carries."""
+    page.route("**/api/widget/strings/**", lambda route: route.abort())
+    open_blog(page, blog)
+    page.locator(".launcher").click()
+    assert page.locator("textarea").get_attribute("placeholder") == WIDGET["en"]["placeholder"]
+    assert page.locator(".msg.greeting").text_content() == WIDGET["en"]["greeting"]
+    assert page.locator("[role=dialog]").get_attribute("lang") == "es"  # the page's language all the same
+
+
+@pytest.mark.browser
 def test_keyboard_and_screen_readers(page: Any, blog: Blog, app_server: Server) -> None:
     open_blog(page, blog)
     launcher = page.locator(".launcher")
