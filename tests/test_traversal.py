@@ -150,6 +150,7 @@ STATIC_PREFIXES = [
     "/assets/",
     "/svelte/",
     "/widget.js/",
+    "/api/widget/strings/",
     "/gradio_api/custom_component/x/client/y/",
     "/pwa_icon/",
     "/",
