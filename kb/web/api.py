@@ -34,7 +34,6 @@ from kb.web.slow_clients import BodyDeadline
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
-API_PREFIX = "/api/"
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
@@ -225,9 +224,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 class BodySizeLimit:
-    """Refuse request bodies over ``max_bytes`` under ``prefix`` with a 413."""
+    """Refuse request bodies over ``max_bytes`` on every route (the chat's queue, upload and run
+    routes as well as the API's) with a 413 in the error shape, before the body is read.
 
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES, prefix: str = API_PREFIX) -> None:
+    A declared ``Content-Length`` over the limit is refused at once. A chunked body is counted
+    as it arrives: once over, the 413 is sent from here and the route reads a disconnect (so it
+    stops, whatever framework it is), and whatever it would answer is dropped.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES, prefix: str = "/") -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.prefix = prefix
@@ -241,20 +246,38 @@ class BodySizeLimit:
             return
         length = dict(scope["headers"]).get(b"content-length", b"")
         if length.isdigit() and int(length) > self.max_bytes:
+            log.info("refused a body of %s bytes to %s", int(length), _shown(scope["path"], 100))
             await error_response(413, "payload_too_large", self._message())(scope, receive, send)
             return
         received = 0
+        started = False
+        refused = False
 
         async def limited() -> Message:
-            nonlocal received
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise HTTPException(413, self._message())
+                    refused = True
+                    log.info("refused a chunked body over %d bytes to %s", self.max_bytes, _shown(scope["path"], 100))
+                    if started:  # too late for a 413: end the request as if the client had gone
+                        return {"type": "http.disconnect"}
+                    await error_response(413, "payload_too_large", self._message())(scope, receive, send)
+                    return {"type": "http.disconnect"}
             return message
 
-        await self.app(scope, limited, send)
+        async def send_unless_refused(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        await self.app(scope, limited, send_unless_refused)
 
 
 # -- the app ------------------------------------------------------------------
@@ -296,7 +319,7 @@ def create_api(settings: Settings, kb: KnowledgeBase | None = None) -> FastAPI:
     app.state.kb = kb
     app.state.settings = settings
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)  # every route: the chat, mounted on it, too
     app.add_middleware(BodyDeadline, timeout=settings.request_timeout)
     # Guards (CORS allowlist, rate limiting) are installed here, after the size limit.
     install_guards(app, settings)
