@@ -2,6 +2,7 @@
 
 - every body-taking route, the chat's own included, refuses a body over 64 KiB
   before reading it (declared or chunked), and the server's memory does not grow;
+- a malformed ``Origin`` or ``Host`` header is a 400 in the error shape, not a 500;
 
 The server has no index: none of these requests needs an answer.
 """
@@ -179,3 +180,29 @@ def test_a_body_under_the_limit_still_reaches_the_chat(server: Server, config: d
             "event_data": None, "trigger_id": None, "padding": "x" * (MAX_BODY_BYTES - 1024)}
     status, _, payload = raw(server, "POST", "/gradio_api/queue/join", json.dumps(body).encode())
     assert status == 200, payload[:300]
+
+
+# -- 3: malformed Origin and Host ----------------------------------------------------------------------
+@pytest.mark.parametrize("method", ["GET", "POST", "OPTIONS"])
+@pytest.mark.parametrize("origin", ["http://[::1", "https://[", "http://x:99999999999"])
+def test_a_malformed_origin_is_a_400_in_the_error_shape(server: Server, method: str, origin: str) -> None:
+    headers = {"Origin": origin}
+    if method == "OPTIONS":
+        headers["Access-Control-Request-Method"] = "POST"
+    body = b'{"question": "What is omnichannel?"}' if method == "POST" else None
+    for path in ("/api/ask", "/api/health", "/api/sources"):
+        status, content_type, payload = raw(server, method, path, body, headers)
+        error = error_shape(status, content_type, payload)
+        assert status == 400 and error["code"] == "bad_origin", (method, path, status, payload)
+        assert "Origin" in error["message"]
+
+
+def test_a_foreign_origin_with_a_malformed_host_is_a_400(server: Server) -> None:
+    for method, body in (("GET", None), ("POST", b'{"question": "What is omnichannel?"}')):
+        status, content_type, payload = raw(
+            server, method, "/api/ask" if body else "/api/health", body,
+            {"Host": "[x", "Origin": "https://evil.example"},
+        )
+        error = error_shape(status, content_type, payload)
+        assert status == 400 and error["code"] == "bad_host", (method, payload)
+        assert "Host" in error["message"]

@@ -71,9 +71,21 @@ def install_guards(app: FastAPI, settings: Settings) -> None:
 # -- origins --------------------------------------------------------------------
 
 
+class MalformedHeaderError(ValueError):
+    """A request header the guards must read is not what its name says (``Origin: http://[::1``)."""
+
+    def __init__(self, header: str, value: str, example: str) -> None:
+        shown = ascii(value[:100])[1:-1] + ("…" if len(value) > 100 else "")
+        super().__init__(f"The {header} header '{shown}' is malformed; send one such as {example}.")
+        self.code = f"bad_{header.lower()}"
+
+
 def normalise_origin(origin: str) -> str | None:
     """``scheme://host[:port]`` in lower case with default ports dropped; None if not an origin."""
-    parts = urlsplit(origin.strip())
+    try:
+        parts = urlsplit(origin.strip())
+    except ValueError:  # e.g. "http://[::1": Invalid IPv6 URL
+        return None
     if not parts.scheme or not parts.hostname:
         return None
     scheme = parts.scheme.lower()
@@ -90,7 +102,11 @@ def normalise_origin(origin: str) -> str | None:
 
 
 def _host_and_port(netloc: str, scheme: str) -> tuple[str, int | None]:
-    parts = urlsplit(f"//{netloc.strip()}")
+    """Host and port of a ``Host`` header's value; ``MalformedHeaderError`` if it has none."""
+    try:
+        parts = urlsplit(f"//{netloc.strip()}")
+    except ValueError:  # e.g. "[x": Invalid IPv6 URL
+        raise MalformedHeaderError("Host", netloc, "kb.example.org or kb.example.org:8000") from None
     host = (parts.hostname or "").lower()
     try:
         port = parts.port
@@ -118,13 +134,15 @@ class OriginPolicy:
         self.extra = frozenset(extra)
 
     def allows(self, origin: str, host_header: str | None) -> bool:
-        if self.wildcard:
-            return True
+        """Whether ``origin`` may call; ``MalformedHeaderError`` if it, or the ``Host`` it is
+        compared with, cannot be read."""
         if origin == "null":
-            return self.allow_null
+            return self.allow_null or self.wildcard
         normalised = normalise_origin(origin)
         if normalised is None:
-            return False
+            raise MalformedHeaderError("Origin", origin, "https://blog.example.com (a scheme, a host, maybe a port)")
+        if self.wildcard:
+            return True
         if normalised in self.extra:
             return True
         parts = urlsplit(normalised)
@@ -160,7 +178,12 @@ class CORSGuardMiddleware:
         headers = Headers(scope=scope)
         origin = headers.get("origin")
         method = scope["method"]
-        allowed = origin is not None and self.policy.allows(origin, headers.get("host"))
+        try:
+            allowed = origin is not None and self.policy.allows(origin, headers.get("host"))
+        except MalformedHeaderError as exc:
+            log.info("refused %s %s: %s", method, ascii(scope["path"][:100]), exc)
+            await _json_error(400, exc.code, str(exc), {"Vary": "Origin"})(scope, receive, send)
+            return
         if origin is not None and method == "OPTIONS" and "access-control-request-method" in headers:
             response = self._preflight(origin, allowed, headers)
             await response(scope, receive, send)
