@@ -3,6 +3,7 @@
 - every body-taking route, the chat's own included, refuses a body over 64 KiB
   before reading it (declared or chunked), and the server's memory does not grow;
 - a malformed ``Origin`` or ``Host`` header is a 400 in the error shape, not a 500;
+- a refused origin is logged once, naming the origin and ``KB_ALLOWED_ORIGINS``.
 
 The server has no index: none of these requests needs an answer.
 """
@@ -206,3 +207,35 @@ def test_a_foreign_origin_with_a_malformed_host_is_a_400(server: Server) -> None
         error = error_shape(status, content_type, payload)
         assert status == 400 and error["code"] == "bad_host", (method, payload)
         assert "Host" in error["message"]
+
+
+# -- 9: a refused origin is logged once ---------------------------------------------------------------------
+def test_a_refused_origin_is_logged_once_naming_the_setting(server: Server) -> None:
+    origin = f"https://blog-{uuid.uuid4().hex[:8]}.example"
+    for _ in range(3):
+        status, _, _ = raw(server, "POST", "/api/ask", b'{"question": "What is omnichannel?"}', {"Origin": origin})
+        assert status == 403
+        status, _, _ = raw(server, "OPTIONS", "/api/ask", None,
+                           {"Origin": origin, "Access-Control-Request-Method": "POST"})
+        assert status == 403
+    lines = [line for line in server.log().splitlines() if origin in line]
+    assert len(lines) == 1, lines
+    assert "WARNING" in lines[0] and "KB_ALLOWED_ORIGINS" in lines[0], lines
+
+
+def test_refused_origins_cannot_flood_the_log(server: Server) -> None:
+    before = len(server.log().splitlines())
+    for n in range(300):
+        raw(server, "OPTIONS", "/api/ask", None,
+            {"Origin": f"https://flood-{n}.example", "Access-Control-Request-Method": "POST"})
+    added = server.log().splitlines()[before:]
+    assert len(added) < 100, added[-5:]
+
+
+# -- and the log stayed clean ------------------------------------------------------------------------------
+def test_no_traceback_in_the_log(server: Server) -> None:
+    status, _, _ = request(server.url + "/api/health")
+    assert status == 503
+    log = server.log()
+    assert "Traceback" not in log and "Exception in ASGI application" not in log, log[-3000:]
+    assert "Invalid IPv6 URL" not in log and "KeyError" not in log

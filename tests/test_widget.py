@@ -341,12 +341,20 @@ def test_disallowed_origin_is_refused(page: Any, blog: Blog, app_server: Server,
 
     open_blog(page, blog, EVIL_HOST)  # the script itself loads from anywhere
     page.locator(".launcher").click()
-    ask(page, QUESTION)
+    # The site's owner finds the reason in the browser's console, and the setting to change.
+    with page.expect_console_message(lambda m: "KB_ALLOWED_ORIGINS" in m.text, timeout=20_000) as said:
+        ask(page, QUESTION)
+    assert said.value.type == "warning" and evil in said.value.text and app_server.url in said.value.text
     error = page.locator(".msg.error[role=alert]")
     error.wait_for(timeout=20_000)  # an error message, not an endless "thinking"
     assert "no puedo conectar con el asistente" in error.text_content()
     assert answers(page).count() == 0
     assert page.locator(".msg.pending").count() == 0
+    # And the server's log says it once, at its default level, however often the visitor asks.
+    ask(page, QUESTION)
+    page.locator(".msg.error[role=alert]").nth(1).wait_for(timeout=20_000)
+    lines = [line for line in app_server.log().splitlines() if evil in line]
+    assert len(lines) == 1 and "WARNING" in lines[0] and "KB_ALLOWED_ORIGINS" in lines[0], lines
     page.screenshot(path=str(artifacts / "widget-refused-origin.png"))
 
 

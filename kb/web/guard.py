@@ -48,6 +48,8 @@ ALLOW_HEADERS = "Content-Type, Accept, Last-Event-ID"
 EXPOSE_HEADERS = "Retry-After"
 PREFLIGHT_MAX_AGE = "600"
 MAX_TRACKED_CLIENTS = 10_000
+# Refused origins each get one warning, up to this many; then one line says the rest are not logged.
+MAX_WARNED_ORIGINS = 50
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
@@ -170,6 +172,29 @@ class CORSGuardMiddleware:
     def __init__(self, app: ASGIApp, policy: OriginPolicy) -> None:
         self.app = app
         self.policy = policy
+        self._warned: set[str] = set()
+        self._warned_lock = threading.Lock()
+
+    def _refused(self, origin: str, what: str) -> None:
+        """Say once per origin, at WARNING, that it was refused and which setting allows it: the
+        visitor's widget only says it cannot reach the assistant. A flood of made-up origins
+        gets ``MAX_WARNED_ORIGINS`` lines and one more, not a line per request."""
+        shown, what = ascii(origin[:200])[1:-1], ascii(what[:200])[1:-1]
+        with self._warned_lock:
+            new = origin not in self._warned
+            first = new and len(self._warned) < MAX_WARNED_ORIGINS
+            if first:
+                self._warned.add(origin)
+            elif new and len(self._warned) == MAX_WARNED_ORIGINS:
+                self._warned.add("")  # the line below, once
+                log.warning("more origins were refused; they are not logged (see KB_ALLOWED_ORIGINS)")
+        if first:
+            log.warning(
+                "refused %s from origin %s: not in KB_ALLOWED_ORIGINS; add it there to let its pages "
+                "use the widget (said once per origin)", what, shown,
+            )
+        else:
+            log.info("refused %s from origin %s", what, shown)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not str(scope.get("path", "")).startswith("/api/"):
@@ -189,7 +214,7 @@ class CORSGuardMiddleware:
             await response(scope, receive, send)
             return
         if origin is not None and not allowed and method not in ("GET", "HEAD"):
-            log.info("refused %s %s from origin %s", method, scope["path"], origin)
+            self._refused(origin, f"{method} {scope['path']}")
             response = _json_error(
                 403,
                 "origin_not_allowed",
@@ -213,7 +238,7 @@ class CORSGuardMiddleware:
 
     def _preflight(self, origin: str, allowed: bool, headers: Headers) -> Response:
         if not allowed:
-            log.info("refused preflight from origin %s", origin)
+            self._refused(origin, "a preflight")
             return _json_error(
                 403,
                 "origin_not_allowed",

@@ -159,8 +159,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
       sessionStorage.setItem(STORE_KEY, JSON.stringify({ items: items.slice(-2 * MAX_TURNS), open: isOpen }));
     } catch (err) { /* storage full or disabled: the conversation still works */ }
   };
-  // The newest turns that fit the server's limits, each cut to 4000 characters at most, and
-  // well under its 64 KiB body limit.
+  // The newest turns within the server's limits, each at most 4000 characters, well under 64 KiB.
   const history = () => {
     const turns = [];
     let bytes = 0;
@@ -413,6 +412,9 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
   let learnt = null;
   const learn = () => learnt || (learnt = fetch(config.base + "/api/health", { credentials: "omit" })
     .then((res) => res.json()).then((body) => Object.assign(limits, body.limits)).catch(() => {}));
+  // Reachable (no-cors), so this page's origin is refused: tell the owner.
+  const why = () => fetch(config.base + "/api/health", { mode: "no-cors" }).then(() => console.warn("omnikb: "
+    + config.base + " refuses " + location.origin + ": add it to KB_ALLOWED_ORIGINS"), () => {});
 
   const request = async (question, onToken) => {
     await learn();
@@ -441,8 +443,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     }
   };
 
-  // The box grows with the question, up to a few lines (max-height), then scrolls; and it says
-  // when a question is over the server's limit, rather than cut it (as a maxlength would) or send it.
+  // The box grows with the question (up to max-height); a question over the limit is said, not cut or sent.
   const fit = (text = input.value) => {
     const chars = [...text.trim()].length;
     const over = chars > limits.question_chars;
@@ -490,6 +491,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
       scrollDown();
     } catch (err) {
       if (mine !== epoch) return;
+      if (err instanceof TypeError) why();
       const message = err && err.kind === "rate" ? S.rate.replace("{s}", err.retryAfter)
         : err && err.kind === "http" && err.message ? err.message : S.offline;
       pending.replaceWith(h("li", { class: "msg error", role: "alert", dir: "auto", text: message }));
