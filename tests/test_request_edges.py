@@ -3,6 +3,9 @@
 - every body-taking route, the chat's own included, refuses a body over 64 KiB
   before reading it (declared or chunked), and the server's memory does not grow;
 - a malformed ``Origin`` or ``Host`` header is a 400 in the error shape, not a 500;
+- the chat's events with bad data, or naming no event, get a 4xx with a clear
+  message, and no error body carries exception text;
+- every method on ``/api/*`` gets the error shape, TRACE and PROPFIND too;
 - a refused origin is logged once, naming the origin and ``KB_ALLOWED_ORIGINS``.
 
 The server has no index: none of these requests needs an answer.
@@ -207,6 +210,59 @@ def test_a_foreign_origin_with_a_malformed_host_is_a_400(server: Server) -> None
         error = error_shape(status, content_type, payload)
         assert status == 400 and error["code"] == "bad_host", (method, payload)
         assert "Host" in error["message"]
+
+
+# -- 7: the chat's events, and every method on /api ------------------------------------------------------
+@pytest.mark.parametrize(
+    "event_data",
+    [None, "like", {"index": "abc", "value": "x", "liked": True}, {"index": [], "value": "x", "liked": True},
+     {"value": "x", "liked": True}, {"index": 1, "value": "x", "liked": {"x": 1}}, {"index": -1, "value": "x"},
+     {"index": True, "value": "x"}, {"index": 1, "liked": True}],
+)
+def test_a_rating_with_bad_event_data_gets_a_clear_4xx(
+    server: Server, config: dict[str, Any], event_data: Any
+) -> None:
+    body = {"fn_index": fn_index(config, "like"), "data": [None, None], "event_data": event_data,
+            "session_hash": uuid.uuid4().hex[:10], "trigger_id": None}
+    error = error_shape(*raw(server, "POST", "/gradio_api/queue/join", json.dumps(body).encode()))
+    assert error["code"] == "invalid_event"
+    assert "rating" in error["message"]
+
+
+@pytest.mark.parametrize("path", ["/gradio_api/run/predict", "/gradio_api/queue/join"])
+@pytest.mark.parametrize("index", [999, -1, "abc", None, 1.5])
+def test_an_event_the_page_does_not_have_gets_a_4xx_in_the_shape(server: Server, path: str, index: Any) -> None:
+    body = {"fn_index": index, "data": [], "session_hash": uuid.uuid4().hex[:10]}
+    error = error_shape(*raw(server, "POST", path, json.dumps(body).encode()))
+    assert error["code"] == "invalid_event"
+
+
+def test_an_event_with_the_wrong_number_of_values_gets_a_4xx(server: Server, config: dict[str, Any]) -> None:
+    for event in ("submit", "load"):
+        body = {"fn_index": fn_index(config, event), "data": [], "session_hash": uuid.uuid4().hex[:10]}
+        error = error_shape(*raw(server, "POST", "/gradio_api/queue/join", json.dumps(body).encode()))
+        assert error["code"] == "invalid_event"
+
+
+def test_an_example_click_that_names_no_example_leaks_nothing(server: Server, config: dict[str, Any]) -> None:
+    """An example's click with a value that is no example number: nothing to do, and no exception text."""
+    session = uuid.uuid4().hex[:10]
+    body = {"fn_index": fn_index(config, "example"), "data": ["abc"], "session_hash": session, "event_data": None}
+    for path in ("/gradio_api/run/predict", "/gradio_api/queue/join"):
+        status, _, payload = raw(server, "POST", path, json.dumps(body).encode())
+        assert status < 500 and not any(leak in payload.decode() for leak in LEAKS), payload[:500]
+    status, _, stream = raw(server, "GET", f"/gradio_api/queue/data?session_hash={session}")
+    assert status == 200 and b"process_completed" in stream
+    assert not any(leak in stream.decode() for leak in LEAKS), stream[-800:]
+
+
+@pytest.mark.parametrize("method", ["TRACE", "PROPFIND", "CONNECT", "MKCOL"])
+def test_every_method_on_the_api_gets_the_error_shape(server: Server, method: str) -> None:
+    for path in ("/api/health", "/api/nothing", "/api"):
+        status, content_type, payload = raw(server, method, path)
+        error = error_shape(status, content_type, payload)
+        assert status in (404, 405), (method, path, status, payload)
+        assert error["code"] in ("not_found", "method_not_allowed")
 
 
 # -- 9: a refused origin is logged once ---------------------------------------------------------------------

@@ -332,11 +332,19 @@ def create_api(settings: Settings, kb: KnowledgeBase | None = None) -> FastAPI:
 
 
 class _AnyCaseRoute(APIRoute):
-    """A route whose path matches in any case: the catch-all takes ``/API/health`` from the chat's mount."""
+    """A route whose path matches in any case and with any method: the catch-all takes ``/API/health``,
+    and ``TRACE`` or ``PROPFIND /api/health``, from the chat's mount (it answered ``{"detail": …}``)."""
 
     def __init__(self, path: str, endpoint: Any, **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
         self.path_regex = re.compile(self.path_regex.pattern, re.IGNORECASE)
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        return (Match.FULL, child) if match == Match.PARTIAL else (match, child)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)  # the endpoint itself says which methods the path takes
 
 
 def _add_api_not_found(app: FastAPI) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import gradio as gr
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kb.errors import KBError, error_bytes
 from kb.i18n.lookup import ui, ui_language
@@ -49,6 +49,11 @@ CHAT_WRITES = frozenset(
     {"/gradio_api/queue/join", "/gradio_api/run/predict", "/gradio_api/cancel", "/gradio_api/reset"}
 )
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# The chat's events that name a function of the page (``fn_index``) and carry its inputs.
+CHAT_EVENTS = frozenset({"/gradio_api/queue/join", "/gradio_api/run/predict"})
+# A chat event's body is checked only while it is this small (the body limit refuses larger ones).
+MAX_EVENT_BYTES = 128 * 1024
+RELOAD = "Reload the page and try again."
 # An over-long question is echoed this far, with the reason it was refused.
 ECHOED_CHARS = 280
 # A refused question tells its language when it has this many different letters ("xxxx…" does not).
@@ -268,7 +273,9 @@ class ChatHandlers:
 
     def example(self, index: int | None) -> Any:
         questions = self._examples()
-        return questions[index] if index is not None and 0 <= index < len(questions) else gr.update()
+        if not isinstance(index, int) or isinstance(index, bool):  # no example's number: nothing to do
+            return gr.update()
+        return questions[index] if 0 <= index < len(questions) else gr.update()
 
     def clear(self, session: ChatSession | None = None) -> tuple[Any, ...]:
         """A new conversation, in the language the page speaks now (it went back to English);
@@ -387,6 +394,97 @@ class ChatWritesOnly:
         await send({"type": "http.response.body", "body": body})
 
 
+def _chat_path(scope: Scope) -> str:
+    path = str(scope.get("path", ""))
+    root = str(scope.get("root_path", ""))
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
+class ChatEventCheck:
+    """Refuse, with a 422 in the error shape, a chat event the page could not have sent: one that
+    names no function of the page (Gradio answered a plain-text 500 and logged a ``KeyError``), lacks
+    the function's inputs, or rates with event data that is no rating (Gradio answered with the
+    exception's own text, "invalid literal for int()…").
+
+    The body is looked at as the route reads it, so the body limit and deadline still apply; a
+    refused event's route then reads a disconnect and its own answer is dropped.
+    """
+
+    def __init__(self, app: ASGIApp, blocks: gr.Blocks) -> None:
+        self.app = app
+        self.blocks = blocks
+        self.ratings = frozenset(
+            index for index, fn in blocks.fns.items() if any(target[1] == "like" for target in fn.targets)
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or _chat_path(scope).rstrip("/") not in CHAT_EVENTS:
+            await self.app(scope, receive, send)
+            return
+        body = bytearray()
+        refused = False
+
+        async def checked() -> Message:
+            nonlocal refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] != "http.request" or len(body) > MAX_EVENT_BYTES:
+                return message
+            body.extend(message.get("body", b""))
+            if message.get("more_body", False) or len(body) > MAX_EVENT_BYTES:
+                return message
+            problem = self.problem(bytes(body))
+            if problem is None:
+                return message
+            refused = True
+            log.info("refused a chat event: %s", problem)
+            payload = json.dumps({"error": {"code": "invalid_event", "message": problem}}).encode()
+            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+            await send({"type": "http.response.start", "status": 422, "headers": headers})
+            await send({"type": "http.response.body", "body": payload})
+            return {"type": "http.disconnect"}
+
+        async def send_unless_refused(message: Message) -> None:
+            if not refused:
+                await send(message)
+
+        await self.app(scope, checked, send_unless_refused)
+
+    def problem(self, body: bytes) -> str | None:
+        """What is wrong with a chat event's body, said for a person; None if nothing is."""
+        try:
+            event = json.loads(body)
+        except ValueError:
+            return f"The chat event is not valid JSON. {RELOAD}"
+        if not isinstance(event, dict):
+            return f"The chat event must be a JSON object. {RELOAD}"
+        index = event.get("fn_index")
+        fn = self.blocks.fns.get(index) if isinstance(index, int) and not isinstance(index, bool) else None
+        if fn is None:
+            return f"This page has no event number {ascii(index)[:40]}. {RELOAD}"
+        data = event.get("data")
+        if not isinstance(data, list) or (not fn.cancels and len(data) < len(fn.inputs)):
+            return f"The chat event must carry a list of its {len(fn.inputs)} input values. {RELOAD}"
+        if index in self.ratings and not _is_rating(event.get("event_data")):
+            return (
+                "A rating needs the number of the answer it rates (`index`), its text (`value`) and "
+                f"`liked` (true or false). {RELOAD}"
+            )
+        return None
+
+
+def _is_rating(data: Any) -> bool:
+    """Whether a like event's data is one the chat's rating can read (``gr.LikeData``)."""
+    if not isinstance(data, dict) or "value" not in data:
+        return False
+    index = data.get("index")
+    numbers = index if isinstance(index, list) and 1 <= len(index) <= 2 else [index]
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in numbers):
+        return False
+    return isinstance(data.get("liked", True), (bool, str, type(None)))
+
+
 def _asset(name: str) -> str:
     return (STATIC / name).read_text(encoding="utf-8")
 
@@ -410,6 +508,9 @@ def build_server(settings: Settings, kb: KnowledgeBase | None = None) -> FastAPI
         css=_asset("chat.css"),
         head=f"<script>{_asset('chat.js')}</script>",
         ssr_mode=False,
+        # An event that fails unexpectedly says "Error", not the exception's text (the log has it).
+        show_error=False,
     )
+    server.add_middleware(ChatEventCheck, blocks=blocks)
     server.add_middleware(ChatWritesOnly)  # added last, so it runs first
     return server
