@@ -308,6 +308,20 @@ def test_rejected_question_gets_a_message_not_a_traceback(page: Any) -> None:
     assert page.locator("#kb-chat button[aria-label=Like]:visible").count() == 0
 
 
+def test_a_reply_the_sources_do_not_cover_has_no_rating_buttons(page: Any) -> None:
+    """"The sources don't cover this" is not an answer to rate; the answer after it keeps its own buttons."""
+    likes = page.locator("#kb-chat button[aria-label=Like]:visible")
+    dislikes = page.locator("#kb-chat button[aria-label=Dislike]:visible")
+    reply = send(page, "What is the capital of Australia?")
+    assert "kb-not-covered" in (reply.get_attribute("class") or ""), reply.inner_text()
+    page.wait_for_function("!document.querySelector('#kb-ask').disabled", timeout=ANSWER_TIMEOUT_MS)
+    assert likes.count() == 0 and dislikes.count() == 0
+    send(page, ENGLISH)
+    page.wait_for_function("!document.querySelector('#kb-ask').disabled", timeout=ANSWER_TIMEOUT_MS)
+    expect(likes).to_have_count(1)
+    expect(dislikes).to_have_count(1)
+
+
 def test_thumbs_up_is_stored_with_question_answer_and_citations(
     page: Any, server: Server, seeded_settings: Settings
 ) -> None:
