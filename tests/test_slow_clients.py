@@ -135,6 +135,45 @@ def test_a_head_over_the_limit_gets_431(server: Server) -> None:
     assert_error(response, 431, "headers_too_large")
 
 
+def big_head(size: int, many: bool = False) -> bytes:
+    """A complete request head of about ``size`` bytes: one long header, or many 1 KiB ones."""
+    start = b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    if many:
+        lines = b"".join(b"X-Pad-%d: %s\r\n" % (n, b"a" * 1000) for n in range(size // 1024))
+    else:
+        lines = b"X-Big: " + b"a" * (size - len(start) - 12) + b"\r\n"
+    return start + lines + b"\r\n"
+
+
+@pytest.mark.parametrize("kib", [66, 80, 100])
+@pytest.mark.parametrize("many", [False, True], ids=["one-header", "many-headers"])
+@pytest.mark.parametrize("piece", [0, 4096, 40 * 1024], ids=["one-write", "4k-writes", "40k-writes"])
+def test_a_whole_head_over_the_limit_gets_431_however_it_arrives(
+    server: Server, kib: int, many: bool, piece: int
+) -> None:
+    """The head counts by its size, whether it arrives in one read (it was then served) or many."""
+    head = big_head(kib * 1024, many)
+    assert len(head) > MAX_HEAD_BYTES
+    sock = connect(server)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        for start in range(0, len(head), piece or len(head)):
+            sock.sendall(head[start : start + (piece or len(head))])
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # refused before the rest was sent
+    response, _ = read_until_closed(sock)
+    assert_error(response, 431, "headers_too_large")
+
+
+def test_a_head_just_under_the_limit_is_served(server: Server) -> None:
+    for many in (False, True):
+        sock = connect(server)
+        sock.sendall(big_head(MAX_HEAD_BYTES - 2048, many).replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+        response, _ = read_until_closed(sock)
+        status, _, payload = parse(response)
+        assert status == 503 and payload["error"]["code"] == "index_missing", response[:300]
+
+
 # -- the request body ------------------------------------------------------------------------------
 def test_a_stalled_body_gets_408_in_the_error_shape(server: Server) -> None:
     sock = connect(server)

@@ -100,31 +100,36 @@ class SlowClientGuard(asyncio.Protocol):
     _head_timer: asyncio.TimerHandle | None = None
     _write_timer: asyncio.TimerHandle | None = None
     _head_bytes: int = 0
+    _head_tail: bytes = b""  # the last bytes of the head so far, to find its end across reads
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(cast(asyncio.Transport, _DropWritesWhenClosing(cast(asyncio.Transport, transport))))
         self._head_bytes = 0
+        self._head_tail = b""
         self._arm_head_timer()
 
     def data_received(self, data: bytes) -> None:
         waiting = self._waiting_for_head()
         before = getattr(self, "cycle", None)
         if waiting:
-            self._head_bytes += len(data)
+            # The head is measured up to its blank line, before the parser sees it: a whole head
+            # over the limit in one read was parsed, and served, before it could be counted.
+            end = self._head_end(data)
+            self._head_bytes += len(data) if end is None else end
+            if self._head_bytes > self.max_head_bytes and not self.transport.is_closing():
+                log.info("refused a request head over %d bytes from %s", self.max_head_bytes, self._peer())
+                self._refuse(431, "Request Header Fields Too Large", "headers_too_large",
+                             head_too_large_message(self.max_head_bytes))
+                return
             self._arm_head_timer()
         super().data_received(data)
         if self.transport.get_protocol() is not self:  # upgraded (WebSocket): no longer ours
             self._cancel_head_timer()
             return
-        if not waiting:
-            return
-        if getattr(self, "cycle", None) is not before:  # a new request's head is complete
+        if waiting and getattr(self, "cycle", None) is not before:  # a new request's head is complete
             self._cancel_head_timer()
             self._head_bytes = 0
-        elif self._head_bytes > self.max_head_bytes and not self.transport.is_closing():
-            log.info("refused a request head over %d bytes from %s", self.max_head_bytes, self._peer())
-            self._refuse(431, "Request Header Fields Too Large", "headers_too_large",
-                         head_too_large_message(self.max_head_bytes))
+            self._head_tail = b""
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_head_timer()
@@ -141,6 +146,18 @@ class SlowClientGuard(asyncio.Protocol):
         super().resume_writing()
 
     # -- internals --------------------------------------------------------------------------------
+    def _head_end(self, data: bytes) -> int | None:
+        """How many bytes of ``data`` belong to the head when its blank line is in them, else None.
+
+        Only the first head of a read is measured: the head of a second request pipelined into
+        the same read is not (a known limit; a browser does not pipeline)."""
+        seen = self._head_tail + data
+        found = seen.find(b"\r\n\r\n")
+        if found < 0:
+            self._head_tail = seen[-3:]
+            return None
+        return found + 4 - len(self._head_tail)
+
     def _waiting_for_head(self) -> bool:
         cycle = getattr(self, "cycle", None)
         return cycle is None or bool(cycle.response_complete)
