@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from kb.api import MAX_BODY_BYTES
+from kb.web.api import MAX_BODY_BYTES
 from tests.browser import Server, request, running_server
 
 pytestmark = pytest.mark.slow

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Iterator
@@ -439,7 +440,7 @@ class ChatEventCheck:
                 return message
             refused = True
             log.info("refused a chat event: %s", problem)
-            payload = json.dumps({"error": {"code": "invalid_event", "message": problem}}).encode()
+            payload = error_bytes("invalid_event", problem)
             headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
             await send({"type": "http.response.start", "status": 422, "headers": headers})
             await send({"type": "http.response.body", "body": payload})
