@@ -539,3 +539,58 @@ def test_a_file_s_own_noncharacter_marks_no_listing() -> None:
         doc = parse(source, raw.encode())
         assert doc.text == "Notes\n\nA short line\n\nAnd a paragraph that ends.", source
     assert PREFORMATTED not in clean_text("a\n\ufdd0b\nc").text
+
+
+# Identifiers and URLs that Markdown's emphasis, link and code marks must leave alone.
+_CODE = [
+    "max__pool__size",
+    "__init__",
+    "obj.__dict__",
+    "*args, **kwargs",
+    "a[0]*b[1]*c",
+    "[x](y) and [z][w]",
+    "_private_ and __dunder__",
+    "**not bold**",
+    "<https://x.org/a_b_>",
+    "{x}_{y}*{z}",
+]
+_URLS = [
+    "https://x/a_(b)",
+    "https://en.wikipedia.org/wiki/Pizza_(disambiguation)",
+    "https://example.com/__init__/a_b_/c*d*e",
+    "https://example.com/?q=__x__&r=**y**",
+    "https://example.com/a_(b_(c))_d",
+]
+
+
+def test_markdown_cleaning_never_changes_a_word_inside_code_or_a_url() -> None:
+    """Code spans were unwrapped before emphasis was read: `max__pool__size` became
+    "maxpoolsize", `__init__` "init", and a link to a URL with parentheses left a stray ")"."""
+    for code in _CODE:
+        assert _lines(markdown_to_text(f"Set `{code}` first.")) == [f"Set {code} first."], code
+        assert f"Set {code} first." in parse("code.md", f"# Notes\n\nSet `{code}` first.\n".encode()).text, code
+    assert _lines(markdown_to_text("Quote ``a`b_c_`` here.")) == ["Quote a`b_c_ here."]
+    for url in _URLS:
+        assert _lines(markdown_to_text(f"[the docs]({url}) say so.")) == ["the docs say so."], url
+        assert _lines(markdown_to_text(f"See {url} now.")) == [f"See {url} now."], url
+        assert _lines(markdown_to_text(f"See <{url}> now.")) == [f"See {url} now."], url
+        assert _lines(markdown_to_text(f"*See {url} now*.")) == [f"See {url} now."], url
+    assert _lines(markdown_to_text("*See https://x.org/a_b*, _or https://x.org/c*d_.")) == [
+        "See https://x.org/a_b, or https://x.org/c*d."
+    ]
+    # An identifier in prose is not emphasis either (CommonMark: no "__" inside a word) ...
+    assert _lines(markdown_to_text("Raise max__pool__size to 20.")) == ["Raise max__pool__size to 20."]
+    # ... while emphasis, links and images around code and URLs still lose their marks.
+    text = markdown_to_text("**Use `__init__`** and _[`obj.__dict__`](https://x/a_(b))_, ![a_b](https://i/x_(1).png).")
+    assert _lines(text) == ["Use __init__ and obj.__dict__, a_b."]
+
+
+def test_markdown_code_spans_and_urls_survive_byte_for_byte() -> None:
+    """Random identifiers of underscores, stars and brackets, and URLs with parentheses."""
+    rng = random.Random(26)
+    for _ in range(300):
+        code = "".join(rng.choice("ab_*[]().{}") for _ in range(rng.randint(1, 12)))
+        assert _lines(markdown_to_text(f"Set `{code}` now.")) == [f"Set {code} now."], code
+        path = "".join(rng.choice("ab_*()~-.") for _ in range(rng.randint(1, 12)))
+        url = f"https://x.org/{path}"
+        assert _lines(markdown_to_text(f"Read {url} now.")) == [f"Read {url} now."], url

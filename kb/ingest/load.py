@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 # Bump when cleaning or chunking changes, so re-ingest rebuilds every document.
-PIPELINE_VERSION = "14"
+PIPELINE_VERSION = "15"
 
 
 @dataclass(frozen=True)

@@ -28,13 +28,23 @@ _MD_QUOTE = re.compile(r"^\s{0,3}>\s?")
 _MD_BULLET = re.compile(r"^(\s*)[*+]\s+")
 # A list item's first line ("- ", "* ", "1. ", "2) "): it starts an item of its own.
 _MD_LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,9}[.)])\s+")
-_MD_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
-_MD_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+# A link's or an image's target may hold parentheses in pairs ("https://x/a_(b)"), two deep.
+# Possessive: a line of unclosed "[a](" is read in the time the plain "[^)]*" took.
+_MD_TARGET = r"\((?:(?:[^()]++|\((?:[^()]++|\([^()]*+\))*+\))*+|[^)]*+)\)"
+_MD_IMAGE = re.compile(r"!\[([^\]]*)\]" + _MD_TARGET)
+_MD_LINK = re.compile(r"\[([^\]]+)\]" + _MD_TARGET)
 _MD_REF_LINK = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")
 _MD_LINK_DEFINITION = re.compile(r"^\s{0,3}\[[^\]]+\]:\s+\S+")
 _MD_AUTOLINK = re.compile(r"<((?:https?|mailto):[^>\s]+)>")
-_MD_CODE = re.compile(r"`([^`]+)`")
-_MD_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+# A code span: a run of backticks, its text, and a run of as many (CommonMark).
+_MD_CODE = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)")
+# A URL in the text, not a link's target (which goes with its link). What ends a
+# sentence after it ("see https://x.org/a.") is the sentence's, as GitHub reads it.
+_MD_BARE_URL = re.compile(r"(?<!\]\()\b(?:https?|ftp)://[^\s<>\]]+")
+_URL_TRAILING = ".,:;!?'\""
+_URL_EMPHASIS = "*_~"
+# "__" inside a word is not strong emphasis (CommonMark): max__pool__size is a name.
+_MD_STRONG = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*|(?<!\w)__(?=\S)(.+?)(?<=\S)__(?!\w)")
 _MD_EMPHASIS = re.compile(r"(?<![\w*])\*(?=\S)([^*]+?)(?<=\S)\*(?![\w*])|(?<![\w_])_(?=\S)([^_]+?)(?<=\S)_(?![\w_])")
 
 
@@ -209,13 +219,46 @@ class _Footnotes:
 
 
 def _md_inline(line: str) -> str:
+    """A line without its inline marks. Code spans and URLs are set aside first, each
+    behind a character the line does not hold, so no mark is read inside them: their
+    text comes back byte for byte."""
+    kept: list[tuple[str, str]] = []
+    free = (chr(c) for c in range(0xE000, 0xF900) if chr(c) not in line)  # private use
+
+    def keep(text: str) -> str:
+        mark = next(free, None)
+        if mark is None:  # thousands of spans on one line: left as they are
+            return text
+        kept.append((mark, text))
+        return mark
+
+    def bare_url(match: re.Match[str]) -> str:
+        url, before = match.group(), match.string[: match.start()]
+        while url[-1] in _URL_TRAILING or (url[-1] == ")" and url.count(")") > url.count("(")):
+            url = url[:-1]
+        # "*see https://x.org/a*": a mark the URL holds no pair of, opened before it, closes there.
+        while url[-1] in _URL_EMPHASIS and url[-1] in before and url.count(url[-1]) % 2:
+            url = url[:-1]
+        return keep(url) + match.group()[len(url) :]
+
+    line = _MD_CODE.sub(lambda m: keep(_code_text(m.group(2))), line)
+    line = _MD_AUTOLINK.sub(lambda m: keep(m.group(1)), line)
+    line = _MD_BARE_URL.sub(bare_url, line)
     line = _MD_IMAGE.sub(r"\1", line)
     line = _MD_LINK.sub(r"\1", line)
     line = _MD_REF_LINK.sub(r"\1", line)
-    line = _MD_AUTOLINK.sub(r"\1", line)
-    line = _MD_CODE.sub(r"\1", line)
-    line = _MD_STRONG.sub(r"\2", line)
-    return _MD_EMPHASIS.sub(lambda m: m.group(1) or m.group(2), line)
+    line = _MD_STRONG.sub(lambda m: m.group(1) or m.group(2), line)
+    line = _MD_EMPHASIS.sub(lambda m: m.group(1) or m.group(2), line)
+    for mark, text in reversed(kept):  # a URL may hold a code span's mark
+        line = line.replace(mark, text)
+    return line
+
+
+def _code_text(text: str) -> str:
+    """A code span's text: one space inside each backtick run goes (CommonMark's ``` `` `x` `` ```)."""
+    if len(text) > 2 and text[0] == text[-1] == " " and text.strip():
+        return text[1:-1]
+    return text
 
 
 def markdown_to_text(markup: str) -> str:
