@@ -106,6 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings_from(args)
         return COMMANDS[args.command](args, settings)
     except KBError as exc:
+        if getattr(args, "json", False):
+            # A script reading JSON gets the API's error object, not nothing to parse.
+            error = error_body(exc.code, str(exc))
+            sys.stdout.write(json.dumps(error, ensure_ascii=False, indent=2) + "\n")
         # One line: a message may quote a file's name, and a name may hold a line break.
         sys.stderr.write(f"error: {shown_name(str(exc))}\n")
         return exc.exit_code
@@ -329,14 +333,7 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
     """What ``/api/health`` says, for scripts and container health checks: exit
     3 without an index, 6 when the configured model server cannot answer."""
-    try:
-        report = _kb(settings).health()
-    except KBError as exc:
-        if args.json:
-            # A script reading JSON gets the API's error object, not nothing to parse.
-            error = error_body(exc.code, str(exc))
-            sys.stdout.write(json.dumps(error, ensure_ascii=False, indent=2) + "\n")
-        raise
+    report = _kb(settings).health()  # an error: with --json, its object is printed by main()
     server = report.get("model_server")
     if args.json:
         sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")

@@ -94,6 +94,23 @@ def test_a_missing_index_says_what_to_run(tmp_path: Path) -> None:
     assert not (tmp_path / "nothing").exists()  # reading leaves no empty index behind
 
 
+def test_json_output_is_the_error_object_on_every_error(seeded_settings: Settings, tmp_path: Path) -> None:
+    """`kb ask --json` printed nothing on stdout on an error, where `kb health --json` printed the error object."""
+    cases = [
+        (("ask", "--json", "   "), seeded_settings.data_dir, 2, "invalid_request"),
+        (("ask", "--json", "What?", "--history", "[oops"), seeded_settings.data_dir, 2, "invalid_request"),
+        (("ask", "--json", "What is omnichannel?"), tmp_path / "nothing", 3, "index_missing"),
+        (("show", "--json", "nothing.txt"), seeded_settings.data_dir, 4, "not_found"),
+        (("health", "--json"), tmp_path / "nothing", 3, "index_missing"),
+    ]
+    for args, data_dir, exit_code, code in cases:
+        result = kb(*args, data_dir=data_dir)
+        assert result.returncode == exit_code, (args, result.stderr)
+        error = json.loads(result.stdout)["error"]
+        assert error["code"] == code and error["message"], args
+        assert result.stderr == f"error: {error['message']}\n", args  # the same one line as without --json
+
+
 def test_an_unknown_source_is_a_clear_error(seeded_settings: Settings) -> None:
     result = kb("show", "../../etc/passwd", data_dir=seeded_settings.data_dir)
     assert result.returncode == 4 and "No source named" in result.stderr
