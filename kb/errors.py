@@ -73,3 +73,11 @@ class BackendUnavailableError(KBError):
     code = "backend_unavailable"
     http_status = 503
     exit_code = 6
+
+
+class DataDirError(KBError):
+    """The data dir cannot be written, or the index in it is damaged: its owner has to act."""
+
+    code = "data_dir_unusable"
+    http_status = 503
+    exit_code = 7

@@ -12,22 +12,26 @@ it, so it never downloads one).
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
+import os
 import re
+import sqlite3
 import threading
 import time
 import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import httpx
 import numpy as np
-from chromadb.errors import NotFoundError
+from chromadb.errors import InternalError, NotFoundError
 
-from kb.errors import BackendUnavailableError, IndexMissingError, ModelMismatchError
+from kb.errors import BackendUnavailableError, DataDirError, IndexMissingError, ModelMismatchError
 from kb.index.embed import SparseVector
 from kb.models import Chunk, Document
 from kb.settings import Settings
@@ -68,8 +72,51 @@ def _guarded(method: F) -> F:
                 return method(self, *args, **kwargs)
         except httpx.TransportError as exc:
             raise StoreUnavailableError(_unreachable(self.settings, exc)) from exc
+        except BaseException as exc:
+            if self.settings.chroma_url or not store_failure(exc):
+                raise
+            raise data_dir_error(self.settings.data_dir, exc) from exc
 
     return call  # type: ignore[return-value]
+
+
+# What the owner of a data dir is told when the embedded index cannot be used.
+READ_ONLY = (
+    "The data dir {dir} cannot be written ({reason}): give the user running omnikb write access to it "
+    "(chmod, chown, chattr -i), or set KB_DATA_DIR to a writable copy."
+)
+DAMAGED = (
+    "The index in the data dir {dir} is damaged ({reason}): move the dir aside "
+    "(mv {dir} {dir}.damaged) and run `kb ingest` to build it again."
+)
+_READ_ONLY_WORDS = ("readonly", "read-only", "permission denied", "operation not permitted", "unable to open")
+_CHROMA_CODE = re.compile(r"^.*\(code: \d+\)\s*")
+
+
+def store_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` comes from the embedded index's files rather than from omnikb:
+    SQLite's errors (through Chroma's Rust core or not), the file system's, or a native
+    library's panic (pyo3's ``PanicException`` is a ``BaseException``). Ctrl-C and exits are not."""
+    if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
+        return False
+    return not isinstance(exc, Exception) or isinstance(exc, (InternalError, sqlite3.Error, OSError))
+
+
+def data_dir_error(data_dir: Path, exc: BaseException) -> DataDirError:
+    """One line for the owner: the dir, what went wrong, and what to do (fix its permissions,
+    or move it aside and ingest again)."""
+    lines = str(exc).strip().splitlines() or [type(exc).__name__]
+    reason = _CHROMA_CODE.sub("", lines[0])[:200] or type(exc).__name__
+    shown = data_dir.absolute()
+    chroma = data_dir / "chroma"
+    unwritable = any(p.exists() and not os.access(p, os.W_OK) for p in (data_dir, chroma, chroma / "chroma.sqlite3"))
+    read_only = (
+        unwritable
+        or (isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS))
+        or any(word in reason.lower() for word in _READ_ONLY_WORDS)
+    )
+    log.debug("data dir %s unusable", shown, exc_info=exc)
+    return DataDirError((READ_ONLY if read_only else DAMAGED).format(dir=shown, reason=reason))
 
 
 def _unreachable(settings: Settings, exc: BaseException) -> str:
@@ -128,8 +175,22 @@ def make_client(settings: Settings) -> Any:
             )
         except Exception as exc:
             raise StoreUnavailableError(_unreachable(settings, exc)) from exc
-    settings.chroma_path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+    try:
+        settings.chroma_path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+    except BaseException as exc:
+        if not store_failure(exc):
+            raise
+        _forget_system(settings.chroma_path)
+        raise data_dir_error(settings.data_dir, exc) from exc
+
+
+def _forget_system(path: Path) -> None:
+    """chromadb keeps a client's system per path before it has started: one that failed
+    to start is dropped, so that the next attempt (the dir mended) starts afresh."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient._identifier_to_system.pop(str(path), None)
 
 
 def _bound_chroma_http() -> None:

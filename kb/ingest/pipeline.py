@@ -24,7 +24,7 @@ import numpy as np
 
 from kb.errors import IngestError
 from kb.index.embed import Embedder, SparseVector
-from kb.index.store import ActiveIndex, Store, StoredDocument
+from kb.index.store import ActiveIndex, Store, StoredDocument, data_dir_error
 from kb.index.translations import mark_translations
 from kb.ingest.chunk import chunk_document
 from kb.ingest.dedup import unique_documents
@@ -102,8 +102,12 @@ def ingest_lock(data_dir: Path) -> Iterator[None]:
     Two ingests at the same time would each clean up the other's half-built
     generation. The lock is the kernel's, so a killed ingest never leaves it held.
     """
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with open(data_dir / "ingest.lock", "a+b") as handle:
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(data_dir / "ingest.lock", "a+b")  # closed by the with below
+    except OSError as exc:  # a read-only data dir
+        raise data_dir_error(data_dir, exc) from exc
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -1,0 +1,134 @@
+"""A data dir that cannot be written, or whose index is damaged: one line that names
+the dir and what to do (CLI: exit 7; API: 503 in the error shape), never a
+traceback, and nothing already stored changes.
+
+Copies of a real ingested data dir: one that refuses writes for real (``chattr +i``
+as root, where permissions do not stop writes; ``chmod a-w`` otherwise), one whose
+SQLite header is overwritten ("file is not a database"), one whose pages are
+("database disk image is malformed").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kb.errors import DataDirError
+from kb.settings import Settings
+from tests.browser import request, running_server
+from tests.conftest import SEEDS
+from tests.test_cli import kb
+
+pytestmark = pytest.mark.slow
+
+SOURCE = "000_9473cab8017bbeac.txt"
+KINDS = ("read-only", "not-a-database", "malformed")
+
+
+def _refuse_writes(data: Path) -> None:
+    if os.geteuid() != 0:
+        for path in [data, *data.rglob("*")]:
+            path.chmod(path.stat().st_mode & ~0o222)
+    else:
+        done = subprocess.run(["chattr", "-R", "+i", str(data)], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            pytest.skip(f"no way to refuse root's writes here (chattr +i: {done.stderr.strip()})")
+    try:
+        (data / "chroma" / "probe").touch()
+    except OSError:
+        return
+    pytest.fail("the read-only copy takes writes")
+
+
+def _allow_writes(data: Path) -> None:
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "-R", "-i", str(data)], capture_output=True, check=False)
+    for path in [data, *data.rglob("*")]:
+        path.chmod(path.stat().st_mode | 0o200)
+
+
+def _damage(database: Path, offset: int) -> None:
+    size = database.stat().st_size
+    with open(database, "r+b") as handle:
+        handle.seek(offset)
+        handle.write(bytes((i * 37 + 11) % 256 for i in range(size - offset)))
+
+
+@pytest.fixture(scope="module")
+def damaged(seeded_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
+    copies: dict[str, Path] = {}
+    for kind in KINDS:
+        data = tmp_path_factory.mktemp(kind) / "kb"
+        shutil.copytree(seeded_settings.data_dir, data)
+        copies[kind] = data
+    _damage(copies["not-a-database"] / "chroma" / "chroma.sqlite3", 0)
+    _damage(copies["malformed"] / "chroma" / "chroma.sqlite3", 4096)
+    try:
+        _refuse_writes(copies["read-only"])
+        yield copies
+    finally:
+        _allow_writes(copies["read-only"])
+
+
+def _contents(data: Path) -> dict[str, str]:
+    files = (p for p in data.rglob("*") if p.is_file())
+    return {str(p.relative_to(data)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+def _assert_the_message(kind: str, data: Path, message: str) -> None:
+    assert "\n" not in message and str(data) in message, message
+    if kind == "read-only":
+        assert "cannot be written" in message and "write access" in message, message
+    else:
+        assert "damaged" in message and "move the dir aside" in message and "kb ingest" in message, message
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_cli_says_in_one_line_what_to_do_and_changes_nothing(kind: str, damaged: dict[str, Path]) -> None:
+    data = damaged[kind]
+    before = _contents(data)
+    commands = [
+        ("health",),
+        ("ask", "What is omnichannel?"),
+        ("sources",),
+        ("show", SOURCE),
+        ("ingest", str(SEEDS), "--quiet"),
+    ]
+    for args in commands:
+        result = kb(*args, data_dir=data)
+        assert result.returncode == DataDirError.exit_code == 7, (args, result.stderr)
+        assert "Traceback" not in result.stderr and result.stderr.startswith("error: "), (args, result.stderr)
+        _assert_the_message(kind, data, result.stderr.removeprefix("error: ").rstrip("\n"))
+    as_json = kb("ask", "--json", "What is omnichannel?", data_dir=data)
+    assert as_json.returncode == 7 and json.loads(as_json.stdout)["error"]["code"] == "data_dir_unusable"
+    after = _contents(data)
+    assert {name: after.get(name) for name in before} == before  # nothing stored lost or rewritten
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_api_answers_503_in_the_error_shape(kind: str, damaged: dict[str, Path]) -> None:
+    data = damaged[kind]
+    before = _contents(data)
+    with running_server(data) as server:
+        for path, body in (
+            ("/api/health", None),
+            ("/api/sources", None),
+            (f"/api/sources/{SOURCE}", None),
+            ("/api/ask", {"question": "What is omnichannel?"}),
+        ):
+            status, _, payload = request(server.url + path, "POST" if body else "GET", body)
+            assert status == 503, (path, payload)
+            assert isinstance(payload, dict) and set(payload) == {"error"}, (path, payload)
+            assert payload["error"]["code"] == "data_dir_unusable", (path, payload)
+            _assert_the_message(kind, data, payload["error"]["message"])
+        log = server.log()
+    assert "Traceback" not in log, log
+    after = _contents(data)
+    assert {name: after.get(name) for name in before} == before
