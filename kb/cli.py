@@ -129,6 +129,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         _silence_stdout()
         sys.stderr.write(f"error: cannot write the output: {exc.strerror or exc}\n")
         return 1
+    except (Exception, SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:  # a native library's panic (pyo3's PanicException): not an Exception
+        log.debug("native error", exc_info=exc)
+        reason = shown_name(str(exc).strip().split("\n")[0])
+        sys.stderr.write(f"error: a native library failed ({type(exc).__name__}: {reason}); -vv logs its traceback\n")
+        return 1
 
 
 # Errors writing the output that a reader can act on (free space, the device).

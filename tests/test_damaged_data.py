@@ -17,6 +17,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -132,3 +133,56 @@ def test_the_api_answers_503_in_the_error_shape(kind: str, damaged: dict[str, Pa
     assert "Traceback" not in log, log
     after = _contents(data)
     assert {name: after.get(name) for name in before} == before
+
+
+class PanicException(BaseException):
+    """Stands in for pyo3's ``PanicException`` (a Rust panic in a native library), which
+    no damaged copy here provoked: a ``BaseException``, not an ``Exception``."""
+
+
+class _PanickingClient:
+    """A real embedded Chroma client whose collection lookups panic."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("get_collection", "get_or_create_collection", "list_collections"):
+            raise PanicException("called `Result::unwrap()` on an `Err` value")
+        return getattr(self.client, name)
+
+
+def test_a_native_panic_in_the_store_is_the_data_dir_message(seeded_settings: Settings) -> None:
+    from kb.store import Store, make_client
+
+    store = Store(seeded_settings, client=_PanickingClient(make_client(seeded_settings)))
+    with pytest.raises(DataDirError, match="is damaged"):
+        store.active()
+    with pytest.raises(DataDirError, match="is damaged"):
+        store.generations()
+
+
+def test_a_native_panic_anywhere_is_an_error_in_the_shape_not_a_plain_text_500(
+    seeded_settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kb import cli
+    from kb.api import create_api
+    from kb.service import KnowledgeBase
+    from tests.test_guard import serve
+
+    def panic(*args: Any, **kwargs: Any) -> Any:
+        raise PanicException("called `Option::unwrap()` on a `None` value")
+
+    kb_ = KnowledgeBase(seeded_settings)
+    monkeypatch.setattr(kb_, "document", panic)
+    with serve(create_api(seeded_settings, kb_)) as url:
+        status, _, payload = request(f"{url}/api/sources/{SOURCE}")
+    assert status == 500 and payload["error"]["code"] == "internal_error", payload
+    monkeypatch.setitem(cli.COMMANDS, "sources", panic)
+    assert cli.main(["--data-dir", str(seeded_settings.data_dir), "sources"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "PanicException" in err, err
+    # Ctrl-C and exits are not caught as panics.
+    monkeypatch.setitem(cli.COMMANDS, "sources", lambda *a: (_ for _ in ()).throw(SystemExit(9)))
+    with pytest.raises(SystemExit):
+        cli.main(["--data-dir", str(seeded_settings.data_dir), "sources"])

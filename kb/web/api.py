@@ -6,6 +6,7 @@ contract names; the messages are the same ones the CLI prints.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import threading
@@ -280,6 +281,36 @@ class BodySizeLimit:
         await self.app(scope, limited, send_unless_refused)
 
 
+class NativeErrors:
+    """A ``BaseException`` that is not an ``Exception`` (a native library's panic: pyo3's
+    ``PanicException``) passes Starlette's handlers by, and its client got a plain-text 500:
+    it gets the error shape. Ctrl-C, exits and cancellation go on as they are."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except (Exception, KeyboardInterrupt, SystemExit, GeneratorExit, asyncio.CancelledError):
+            raise
+        except BaseException:
+            log.error("native error on %s", scope.get("path"), exc_info=True)
+            if not started:
+                message = "Something went wrong on the server; the log has the details."
+                await error_response(500, "internal_error", message)(scope, receive, send)
+
+
 # -- the app ------------------------------------------------------------------
 def _warm_up(kb: KnowledgeBase) -> None:
     if kb.model_server is not None:
@@ -319,6 +350,7 @@ def create_api(settings: Settings, kb: KnowledgeBase | None = None) -> FastAPI:
     app.state.kb = kb
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_middleware(NativeErrors)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)  # every route: the chat, mounted on it, too
     app.add_middleware(BodyDeadline, timeout=settings.request_timeout)
     # Guards (CORS allowlist, rate limiting) are installed here, after the size limit.
