@@ -283,6 +283,12 @@ def terminal_language() -> str | None:
     return from_locale(locale)
 
 
+# What ``kb chat`` says besides the answers.
+CHAT_LOADING = "Loading the knowledge base…"
+CHAT_WELCOME = "Ask a question (Ctrl-D or /quit to end)."
+CHAT_QUIT = "/quit"
+
+
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     from kb.errors import InputError
     from kb.question import validate_question
@@ -290,17 +296,24 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     # The options hold for every question: a bad one stops the chat before it starts.
     validate_question("?", None, args.top_k, args.language, settings)
     kb = _kb(settings)
+    # The index and the models load before the first question: say so (on stderr, so that
+    # what a pipe reads stays the answers), then the first answer comes at once.
+    sys.stderr.write(CHAT_LOADING + "\n")
+    sys.stderr.flush()
+    kb.warm_up()
     history: list[Turn] = []
     interactive = sys.stdin.isatty()
     if interactive:
-        sys.stdout.write("Ask a question (empty line or Ctrl-D to quit).\n")
+        sys.stdout.write(CHAT_WELCOME + "\n")
     while True:
         if interactive:
             sys.stdout.write("\n> ")
             sys.stdout.flush()
         line = sys.stdin.readline()
-        if not line or not line.strip():
+        if not line or line.strip() == CHAT_QUIT:  # Ctrl-D (the end of the input), or /quit
             return 0
+        if not line.strip():
+            continue  # a stray Enter asks nothing and ends nothing
         try:
             question = validate_question(
                 line.strip(),
@@ -428,7 +441,14 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from kb.web.server import serve
 
-    serve(settings.replace(**{k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}))
+    def ready(address: str) -> None:
+        sys.stderr.write(address + "\n")  # once, on the console, when it answers
+        sys.stderr.flush()
+
+    serve(
+        settings.replace(**{k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}),
+        on_ready=ready,
+    )
     return 0
 
 

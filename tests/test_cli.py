@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -65,6 +67,48 @@ def test_chat_remembers_the_conversation(seeded_settings: Settings) -> None:
     # Piped, the second answer is set apart from the first one's sources by a blank line.
     second = result.stdout.index("Here is what the sources say:", result.stdout.index("Sources:"))
     assert result.stdout[second - 2 : second] == "\n\n"
+
+
+def test_chat_says_it_is_loading_skips_empty_lines_and_ends_on_quit_or_eof(seeded_settings: Settings) -> None:
+    """It showed nothing while loading, and a stray Enter (an empty line) ended the conversation."""
+    questions = "\nWhat is an omnichannel strategy?\n\n   \nAnd its challenges?\n/quit\nWhat is multichannel?\n"
+    result = kb("chat", data_dir=seeded_settings.data_dir, stdin=questions)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("Sources:") == 2  # both questions, none after /quit
+    assert result.stderr.splitlines()[0].startswith("Loading the knowledge base")
+    assert "Loading" not in result.stdout
+    ended = kb("chat", data_dir=seeded_settings.data_dir, stdin="What is an omnichannel strategy?\n\n")
+    assert ended.returncode == 0 and ended.stdout.count("Sources:") == 1  # the end of input (Ctrl-D) ends it
+
+
+def test_the_server_says_its_address_once_when_ready_and_logs_it_at_info(tmp_path: Path) -> None:
+    """It logged its address at WARNING, and printed nothing of its own."""
+    from tests.browser import free_port, request
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "KB_DATA_DIR": str(tmp_path / "kb"), "GRADIO_ANALYTICS_ENABLED": "False"}
+    with open(tmp_path / "stderr", "wb") as err:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "kb", "-v", "serve", "--port", str(port)], cwd=ROOT, env=env, stderr=err
+        )
+    try:
+        lines: list[str] = []
+        for _ in range(1200):  # at most 2 minutes to start
+            lines = (tmp_path / "stderr").read_text(errors="replace").splitlines()
+            if f"omnikb on {url} (API docs at {url}/docs)" in lines or server.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert f"omnikb on {url} (API docs at {url}/docs)" in lines, lines
+        status, _, _ = request(url + "/api/health")  # said when it answers (503: no index yet)
+        assert status == 503
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+    lines = (tmp_path / "stderr").read_text(errors="replace").splitlines()
+    said = [line for line in lines if url in line]
+    address = f"omnikb on {url} (API docs at {url}/docs)"
+    assert said == [f"INFO kb.server: {address}", address]  # the log record at -v, and the console line
 
 
 def test_chat_with_bad_options_stops_before_the_first_question(seeded_settings: Settings) -> None:
