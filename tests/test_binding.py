@@ -149,7 +149,7 @@ def test_host_flag_wins_over_kb_host(monkeypatch: pytest.MonkeyPatch) -> None:
     from kb.settings import Settings
 
     served: list[Settings] = []
-    monkeypatch.setattr(kb.web.server, "serve", served.append)
+    monkeypatch.setattr(kb.web.server, "serve", lambda settings, on_ready=None: served.append(settings))
     monkeypatch.setenv("KB_HOST", "127.0.0.2")
     assert cli.main(["serve", "--host", "127.0.0.3", "--port", "8123"]) == 0
     assert cli.main(["serve"]) == 0
