@@ -186,3 +186,19 @@ def test_a_native_panic_anywhere_is_an_error_in_the_shape_not_a_plain_text_500(
     monkeypatch.setitem(cli.COMMANDS, "sources", lambda *a: (_ for _ in ()).throw(SystemExit(9)))
     with pytest.raises(SystemExit):
         cli.main(["--data-dir", str(seeded_settings.data_dir), "sources"])
+
+
+def test_a_full_disk_is_not_called_damaged(tmp_path: Path) -> None:
+    """No full disk here: the errors SQLite (through Chroma) and the kernel raise for one."""
+    import errno
+
+    from chromadb.errors import InternalError
+
+    from kb.store import data_dir_error
+
+    for exc in (
+        InternalError("error returned from database: (code: 13) database or disk is full"),
+        OSError(errno.ENOSPC, "No space left on device"),
+    ):
+        message = str(data_dir_error(tmp_path, exc))
+        assert "no room left" in message and "free some space" in message and "damaged" not in message

@@ -89,6 +89,8 @@ DAMAGED = (
     "The index in the data dir {dir} is damaged ({reason}): move the dir aside "
     "(mv {dir} {dir}.damaged) and run `kb ingest` to build it again."
 )
+FULL = "The data dir {dir} has no room left ({reason}): free some space on its disk and run the command again."
+_FULL_WORDS = ("disk is full", "no space left", "quota exceeded")
 _READ_ONLY_WORDS = ("readonly", "read-only", "permission denied", "operation not permitted", "unable to open")
 _CHROMA_CODE = re.compile(r"^.*\(code: \d+\)\s*")
 
@@ -115,8 +117,12 @@ def data_dir_error(data_dir: Path, exc: BaseException) -> DataDirError:
         or (isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS))
         or any(word in reason.lower() for word in _READ_ONLY_WORDS)
     )
+    full = (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)) or any(
+        word in reason.lower() for word in _FULL_WORDS
+    )
     log.debug("data dir %s unusable", shown, exc_info=exc)
-    return DataDirError((READ_ONLY if read_only else DAMAGED).format(dir=shown, reason=reason))
+    text = FULL if full else READ_ONLY if read_only else DAMAGED
+    return DataDirError(text.format(dir=shown, reason=reason))
 
 
 def _unreachable(settings: Settings, exc: BaseException) -> str:
