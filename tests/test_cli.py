@@ -108,7 +108,7 @@ def test_the_server_says_its_address_once_when_ready_and_logs_it_at_info(tmp_pat
     lines = (tmp_path / "stderr").read_text(errors="replace").splitlines()
     said = [line for line in lines if url in line]
     address = f"omnikb on {url} (API docs at {url}/docs)"
-    assert said == [f"INFO kb.server: {address}", address]  # the log record at -v, and the console line
+    assert said == [f"INFO kb.web.server: {address}", address]  # the log record at -v, and the console line
 
 
 def test_chat_with_bad_options_stops_before_the_first_question(seeded_settings: Settings) -> None:

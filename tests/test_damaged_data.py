@@ -153,7 +153,7 @@ class _PanickingClient:
 
 
 def test_a_native_panic_in_the_store_is_the_data_dir_message(seeded_settings: Settings) -> None:
-    from kb.store import Store, make_client
+    from kb.index.store import Store, make_client
 
     store = Store(seeded_settings, client=_PanickingClient(make_client(seeded_settings)))
     with pytest.raises(DataDirError, match="is damaged"):
@@ -166,8 +166,8 @@ def test_a_native_panic_anywhere_is_an_error_in_the_shape_not_a_plain_text_500(
     seeded_settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from kb import cli
-    from kb.api import create_api
     from kb.service import KnowledgeBase
+    from kb.web.api import create_api
     from tests.test_guard import serve
 
     def panic(*args: Any, **kwargs: Any) -> Any:
@@ -194,7 +194,7 @@ def test_a_full_disk_is_not_called_damaged(tmp_path: Path) -> None:
 
     from chromadb.errors import InternalError
 
-    from kb.store import data_dir_error
+    from kb.index.store import data_dir_error
 
     for exc in (
         InternalError("error returned from database: (code: 13) database or disk is full"),
