@@ -8,7 +8,7 @@ export ANONYMIZED_TELEMETRY := False
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install lock run serve ingest test lint bench eval clean browser
+.PHONY: install lock run serve ingest test test-fast lint bench eval clean browser
 
 LOCK := requirements.lock
 PIP_COMPILE := $(BIN)/pip-compile --quiet --allow-unsafe --extra st --extra dev --strip-extras \
@@ -48,6 +48,14 @@ test: install browser
 	$(BIN)/ruff check kb tests bench ingest.py app.py
 	$(BIN)/mypy
 	$(BIN)/pytest -q
+
+# Everyday work, in under 3 minutes: the same checks, without the tests that start a server,
+# a subprocess or Chromium (markers in pyproject.toml; tests/conftest.py marks and polices them).
+FAST := not server and not browser and not slow
+test-fast: install
+	$(BIN)/ruff check kb tests bench ingest.py app.py
+	$(BIN)/mypy
+	$(BIN)/pytest -q -m "$(FAST)"
 
 eval: install
 	$(BIN)/kb eval

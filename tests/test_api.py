@@ -17,7 +17,7 @@ from kb.service import KnowledgeBase
 from kb.settings import Settings
 from tests.browser import Server, request, running_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.server]
 
 
 @pytest.fixture(scope="module")

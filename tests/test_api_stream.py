@@ -18,7 +18,7 @@ from kb.settings import Settings
 from tests.browser import Server, request, running_server
 from tests.fake_openai import MODEL, FakeOpenAI, Reply, iter_sse
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("fresh_fake")]
+pytestmark = [pytest.mark.slow, pytest.mark.server, pytest.mark.usefixtures("fresh_fake")]
 
 QUESTION = "How does omnichannel differ from multichannel?"
 

@@ -24,7 +24,7 @@ import pytest
 from tests.browser import free_port
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.server]
 
 START_TIMEOUT = 120.0
 LISTEN = "0A"  # TCP_LISTEN in /proc/net/tcp

@@ -17,7 +17,7 @@ from kb.settings import Settings
 from kb.web.chat_session import STORAGE_KEY
 from tests.browser import Server, free_port, request, running_server
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.server]
 
 ANSWER_TIMEOUT_MS = 90_000
 ENGLISH = "How does omnichannel differ from multichannel?"

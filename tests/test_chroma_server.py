@@ -28,7 +28,7 @@ from kb.settings import Settings
 from tests.chroma_server import HOST, ChromaServer, chroma_server, free_port
 from tests.conftest import SEEDS
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.server]
 
 
 @pytest.fixture(scope="module")

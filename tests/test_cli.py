@@ -16,6 +16,8 @@ import pytest
 from kb.settings import Settings
 from tests.conftest import ROOT, SEEDS
 
+pytestmark = pytest.mark.server  # the CLI as a subprocess
+
 
 def kb(
     *args: str, data_dir: Path, stdin: str | None = None, timeout: int = 300, env: dict[str, str] | None = None

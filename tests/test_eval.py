@@ -129,6 +129,7 @@ def test_quote_hit_reads_the_answer_and_fact_hit_also_the_cited_text() -> None:
     assert without_facts.values["fact_hit"] is None
 
 
+@pytest.mark.server
 def test_kb_eval_prints_a_table_per_language(seeded_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     subset = tmp_path / "subset.jsonl"
     lines = DEVSET.read_text(encoding="utf-8").splitlines()

@@ -22,6 +22,8 @@ from fastapi import FastAPI
 from kb.settings import Settings
 from kb.web.guard import WIDGET_PATH, OriginPolicy, RateLimiter, install_guards, normalise_origin
 
+pytestmark = pytest.mark.server  # a real uvicorn server
+
 
 def free_port() -> int:
     with socket.socket() as sock:

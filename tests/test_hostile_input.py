@@ -27,7 +27,7 @@ from kb.question import trimmed, validate_question
 from kb.settings import Settings
 from tests.browser import Server, running_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.server]
 
 CONTRACT_KEYS = {"question", "language", "answered", "mode", "answer", "citations", "passages", "timings_ms"}
 PROPERTY = settings(

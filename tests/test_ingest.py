@@ -162,6 +162,7 @@ def test_an_empty_folder_is_an_error_and_keeps_the_index(tmp_path: Path, seeds_c
     assert store.active() is not None
 
 
+@pytest.mark.server
 def test_kb_ingest_reports_and_skips_bad_files_and_indexes_the_rest(tmp_path: Path) -> None:
     folder = tmp_path / "articles"
     folder.mkdir()

@@ -15,7 +15,7 @@ from kb.llm.client import build_chat_model, timeouts
 from kb.settings import Settings
 from tests.fake_openai import MODEL, FakeOpenAI, Reply
 
-pytestmark = pytest.mark.usefixtures("fresh_fake")
+pytestmark = [pytest.mark.server, pytest.mark.usefixtures("fresh_fake")]
 
 
 def _settings(fake: FakeOpenAI) -> Settings:

@@ -25,7 +25,7 @@ from kb.settings import Settings
 from tests.browser import Server, request, running_server
 from tests.conftest import SEEDS
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.server]
 
 CLIENTS = 32
 LOAD_SECONDS = 20.0

@@ -14,7 +14,7 @@ from kb.service import KnowledgeBase
 from kb.settings import Settings
 from tests.fake_openai import MODEL, FakeOpenAI
 
-pytestmark = pytest.mark.usefixtures("fresh_fake")
+pytestmark = [pytest.mark.server, pytest.mark.usefixtures("fresh_fake")]
 
 
 def _settings(fake: FakeOpenAI, **changes: object) -> Settings:

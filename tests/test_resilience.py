@@ -35,7 +35,7 @@ from kb.settings import Settings
 from tests.browser import Server, request, running_server
 from tests.conftest import ROOT, SEEDS
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.server]
 
 QUESTIONS = (
     "How does omnichannel differ from multichannel?",

@@ -207,9 +207,10 @@ def test_known_variables_are_no_warning(caplog: pytest.LogCaptureFixture, monkey
     assert caplog.records == []
 
 
-# -- the front doors -------------------------------------------------------------------------------
+# -- the front doors (subprocesses) ---------------------------------------------------------------
 
 
+@pytest.mark.server
 @pytest.mark.parametrize(
     ("command", "env", "words"),
     [
@@ -240,6 +241,7 @@ def test_a_bad_setting_stops_every_front_door_with_one_line_and_exit_2(
     assert_refused(run(command, data_dir, env), data_dir, *words)
 
 
+@pytest.mark.server
 def test_a_misspelt_variable_is_warned_about_on_stderr_and_the_json_stays_clean(seeded_settings: Settings) -> None:
     result = run(["-m", "kb", "ask", "--json", "What is omnichannel?"], seeded_settings.data_dir,
                  {"KB_LLM_MODLE": "some-model"})

@@ -24,7 +24,7 @@ import pytest
 from kb.web.slow_clients import MAX_HEAD_BYTES
 from tests.browser import Server, request, running_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.server]
 
 TIMEOUT = 2  # KB_REQUEST_TIMEOUT and KB_SEND_TIMEOUT of the server below
 CLIENT_PATIENCE = 25.0  # how long a test waits for the server to give up before calling it a hang

@@ -27,7 +27,7 @@ from kb.web.guard import WIDGET_PATH
 from tests.browser import Server, running_server
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.server]
 
 SOURCE = "returns.txt"
 ARTICLE = "Omnichannel returns\n\nCustomers may return an online order in any shop within thirty days.\n"

@@ -519,6 +519,7 @@ def test_options_open_on_load_language_position_greeting(page: Any, blog: Blog, 
     assert panel.is_visible()
 
 
+@pytest.mark.server
 def test_the_server_gives_the_widget_its_labels(app_server: Server) -> None:
     status, headers, body = request(app_server.url + "/api/widget/strings/NL")
     assert status == 200 and body == {"language": "nl", "strings": dict(WIDGET["nl"])}
