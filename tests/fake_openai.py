@@ -20,6 +20,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import select
+import socket
 import statistics
 import sys
 import threading
@@ -44,6 +46,8 @@ class Reply:
     ``first_delay`` and ``delay`` (seconds) slow the first chunk and each later
     one; ``drop_after`` cuts the connection after that many chunks, without the
     final chunk or ``[DONE]``; ``raw`` replaces the body with these bytes.
+    ``hold_after`` stops the stream after that many chunks until ``FakeOpenAI.release()``.
+    A delay or a hold ends as soon as the client hangs up (``Exchange.hung_up``).
     """
 
     text: str = ""
@@ -54,6 +58,7 @@ class Reply:
     drop_after: int | None = None
     raw: bytes | None = None
     finish_reason: str = "stop"
+    hold_after: int | None = None
 
     def pieces(self) -> list[str]:
         if self.chunks is not None:
@@ -64,15 +69,37 @@ class Reply:
 Responder = Callable[[dict[str, Any]], Reply]
 
 
+HOLD_LIMIT = 60.0  # seconds a held reply waits for ``release()`` before it goes on (and the test fails)
+
+
+class ClientGone(ConnectionError):
+    """The client closed the connection while the server was waiting to send."""
+
+
 @dataclass
 class Exchange:
-    """A request as the server received it, and when (``time.perf_counter``)."""
+    """A request as the server received it, and when (``time.perf_counter``).
+
+    ``chunks_sent`` counts the stream's chunks written; ``hung_up`` says the client
+    closed the connection before the reply was complete; ``released`` that a held
+    reply went on because the test released it; ``done`` is set when the server is
+    through with the request (wait for it before asserting ``hung_up``).
+    """
 
     body: dict[str, Any]
     headers: dict[str, str]
     received: float
     first_byte: float | None = None
     finished: float | None = None
+    chunks_sent: int = 0
+    hung_up: bool = False
+    released: bool = False
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def settled(self, timeout: float = 30.0) -> Exchange:
+        """This exchange once the server is through with it (fails if it is not within ``timeout``)."""
+        assert self.done.wait(timeout), f"the fake server is still replying after {timeout:g} s"
+        return self
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -89,6 +116,7 @@ class _State:
     exchanges: list[Exchange] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     # ``GET /v1/models``: the models listed, the key it wants (None: any), how often it was asked.
     models: list[str] = field(default_factory=lambda: [MODEL])
@@ -145,14 +173,28 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             self._reply(reply, exchange, stream=bool(body.get("stream")))
-        except (BrokenPipeError, ConnectionResetError):
+        except (BrokenPipeError, ConnectionResetError, ClientGone):
             log.debug("fake openai: client went away")
-        exchange.finished = time.perf_counter()
+            exchange.hung_up = True
+            self.close_connection = True
+        finally:
+            exchange.finished = time.perf_counter()
+            exchange.done.set()
 
     # -- replies ------------------------------------------------------------
-    def _sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            self.server.state.stopping.wait(seconds)
+    def _sleep(self, seconds: float, until: threading.Event | None = None) -> bool:
+        """Wait ``seconds``, or until ``until`` is set (then True) or the server stops;
+        ``ClientGone`` as soon as the client closes the connection."""
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0 and not self.server.state.stopping.is_set():
+            if until is not None and until.is_set():
+                return True
+            readable, _, _ = select.select([self.connection], [], [], min(left, 0.02))
+            if readable and not self.connection.recv(1, socket.MSG_PEEK):
+                raise ClientGone("the client closed the connection")
+            if readable:  # bytes from the client (not a hang-up): just wait
+                self.server.state.stopping.wait(min(left, 0.02))
+        return until is not None and until.is_set()
 
     def _send_json(self, status: int, data: dict[str, Any]) -> None:
         payload = json.dumps(data).encode()
@@ -190,7 +232,12 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if i:
                 self._sleep(reply.delay)
+            if reply.hold_after is not None and i == reply.hold_after:
+                exchange.released = self._sleep(HOLD_LIMIT, until=self.server.state.release)
+                if not exchange.released:
+                    self.server.state.errors.append(f"the reply held after {i} chunks was not released")
             self._chunk(chunk(piece, model, role=i == 0))
+            exchange.chunks_sent += 1
         if reply.drop_after is not None and reply.drop_after <= len(pieces):
             self._drop()
             return
@@ -276,6 +323,10 @@ class FakeOpenAI:
             self.state.replies.extend(replies)
         return self
 
+    def release(self) -> None:
+        """Let held replies (``Reply(hold_after=n)``) go on."""
+        self.state.release.set()
+
     def always(self, reply: Reply | Responder | None) -> FakeOpenAI:
         """The reply once the script is used up (``None``: a 500 saying so)."""
         self.state.default = reply
@@ -287,6 +338,7 @@ class FakeOpenAI:
             self.state.default = None
             self.state.exchanges.clear()
             self.state.errors.clear()
+            self.state.release.clear()
             self.state.models = [MODEL]
             self.state.api_key = None
             self.state.model_lists = 0
