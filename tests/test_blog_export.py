@@ -160,6 +160,7 @@ def test_posts_in_subfolders_are_loaded_by_their_relative_path(tmp_path: Path) -
     ]
 
 
+@pytest.mark.server  # the CLI as a subprocess
 def test_a_blog_export_is_ingested_shown_and_cited_by_path(tmp_path: Path) -> None:
     root = _export(tmp_path / "site")
     data = tmp_path / "kb"

@@ -6,6 +6,8 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from kb.ingest.dedup import SAME, shingles, similarity, unique_documents
 from kb.ingest.load import MAX_LISTED_OTHERS, load_folder, parse
 from tests.test_blog_export import _export
@@ -73,6 +75,7 @@ def test_articles_on_the_same_subject_and_translations_are_not_repeats() -> None
     assert unique_documents([english, replace(english, source="b.md", language="pt")])[1] == ()
 
 
+@pytest.mark.server  # the CLI as a subprocess
 def test_a_site_folder_with_posts_and_built_pages_indexes_each_post_once(tmp_path: Path) -> None:
     root = _export(tmp_path / "site")
     built = root / "public" / "posts" / "stock"
