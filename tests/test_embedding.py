@@ -43,6 +43,7 @@ def test_sparse_vectors_survive_the_store_round_trip() -> None:
     assert np.allclose(back[1], weights, rtol=1e-3)
 
 
+@pytest.mark.slow  # 20 s or more on a busy 2-core machine; not in make test-fast
 def test_a_text_longer_than_the_model_reads_is_cut_to_its_512_tokens() -> None:
     """The engine read 2,000 tokens of a 2,000-character Chinese question, past
     the positions the model knows, in seconds that held up every other question."""
@@ -71,6 +72,7 @@ def minilm_path() -> str:
     return str(Path(package.get_model_path()))
 
 
+@pytest.mark.slow  # 20 s or more on a busy 2-core machine; not in make test-fast
 def test_the_sentence_transformers_backend_indexes_and_answers(minilm_path: str, tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "kb", embedding_model=f"st:{minilm_path}")
     folder = tmp_path / "articles"

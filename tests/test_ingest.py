@@ -45,6 +45,7 @@ def parts(tmp_path: Path) -> tuple[Settings, Store, CountingEmbedder]:
     return settings, Store(settings), CountingEmbedder(get_embedder(settings))
 
 
+@pytest.mark.slow  # 20 s or more on a busy 2-core machine; not in make test-fast
 def test_reingest_is_incremental_and_idempotent(seeds_copy: Path, parts) -> None:  # type: ignore[no-untyped-def]
     settings, store, embedder = parts
     first = ingest(seeds_copy, settings, store, embedder)
@@ -77,6 +78,7 @@ def test_reingest_is_incremental_and_idempotent(seeds_copy: Path, parts) -> None
     assert store.generations() == [third.generation]
 
 
+@pytest.mark.slow  # 20 s or more on a busy 2-core machine; not in make test-fast
 def test_progress_is_counted_in_passages(tmp_path: Path, parts, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     """Counted in documents, one long post kept the bar at 0/1 until it was done."""
     settings, store, embedder = parts
@@ -135,6 +137,7 @@ def test_an_index_built_by_another_model_is_refused(seeded_settings: Settings) -
         store.require_active("st:some-other-model")
 
 
+@pytest.mark.slow  # 20 s or more on a busy 2-core machine; not in make test-fast
 def test_a_failed_ingest_leaves_the_previous_index_answering(seeds_copy: Path, parts) -> None:  # type: ignore[no-untyped-def]
     settings, store, embedder = parts
     first = ingest(seeds_copy, settings, store, embedder)
@@ -152,6 +155,7 @@ def test_a_failed_ingest_leaves_the_previous_index_answering(seeds_copy: Path, p
     assert len(store.documents(first.generation)) == 5
 
 
+@pytest.mark.slow  # 20 s or more on a busy 2-core machine; not in make test-fast
 def test_an_empty_folder_is_an_error_and_keeps_the_index(tmp_path: Path, seeds_copy: Path, parts) -> None:  # type: ignore[no-untyped-def]
     settings, store, embedder = parts
     ingest(seeds_copy, settings, store, embedder)
