@@ -27,7 +27,7 @@ from tests.browser import request, running_server
 from tests.conftest import SEEDS
 from tests.test_cli import kb
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.server]
 
 SOURCE = "000_9473cab8017bbeac.txt"
 KINDS = ("read-only", "not-a-database", "malformed")

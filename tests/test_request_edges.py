@@ -27,7 +27,7 @@ import pytest
 from kb.web.api import MAX_BODY_BYTES
 from tests.browser import Server, request, running_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.server]
 
 MIB = 1024 * 1024
 LARGE_BODY = 200 * MIB
