@@ -1,10 +1,10 @@
 """A lexical channel: BM25 over a tokenizer for Latin-script languages and Arabic.
 
-Tokens are NFKC-folded, lower-cased and stripped of diacritics; Arabic letters
-are normalised (alef forms, taa marbuta, alef maqsura, tashkeel) and the
-article and common clitics are removed. A light stemmer keeps a word's first
-letters, which joins inflections ("omnicanal"/"omnicanais") and the Romance
-cognates the articles share ("diferencia"/"diferença"/"diferențe").
+Tokens are NFKC-folded, lower-cased and stripped of diacritics. Arabic words
+take the Snowball Arabic stemmer (PyStemmer), which normalises the letters
+(alef forms, tashkeel) and removes the article, clitics and suffixes. Other
+words keep their first letters, which joins inflections
+("omnicanal"/"omnicanais") and the Romance cognates the articles share ("diferencia"/"diferença"/"diferențe").
 Numbers and names ("91%", "CRM", "Worten") match exactly.
 """
 
@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
+import Stemmer
 
 from kb.text import lexicon
 from kb.text.words import strip_diacritics
@@ -24,30 +26,23 @@ from kb.text.words import strip_diacritics
 STEM = 5
 
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*%?|[^\W\d_]+", re.UNICODE)
-_TASHKEEL = re.compile(r"[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
 _ARABIC_LETTER = re.compile(r"[\u0621-\u064a]")
-_AR_MAP = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ة": "ه", "ى": "ي", "ؤ": "و", "ئ": "ي"})
-_AR_PREFIXES = ("وال", "بال", "كال", "فال", "لل", "ال")
 
 # Words that carry no topic: the function words of every language omnikb knows
 # but those it indexes, and the stopwords of the languages it tokenizes.
 STOPWORDS = lexicon.every("function_words", "stopwords")
 
 
+# A PyStemmer stemmer is not safe to share between threads: one per thread.
+_local = threading.local()
+
+
 def _arabic(token: str) -> str:
-    token = _TASHKEEL.sub("", token).translate(_AR_MAP)
-    for prefix in _AR_PREFIXES:
-        if token.startswith(prefix) and len(token) - len(prefix) >= 3:
-            token = token[len(prefix) :]
-            break
-    else:
-        if token[:1] in ("و", "ب", "ل", "ف", "ك") and len(token) >= 5:
-            token = token[1:]
-    for suffix in ("ات", "ون", "ين", "ها", "هم", "ه", "ي"):
-        if token.endswith(suffix) and len(token) - len(suffix) >= 3:
-            token = token[: -len(suffix)]
-            break
-    return token
+    """The Snowball stem of an Arabic word."""
+    stemmer = getattr(_local, "arabic", None)
+    if stemmer is None:
+        stemmer = _local.arabic = Stemmer.Stemmer("arabic")
+    return str(stemmer.stemWord(token))
 
 
 def tokenize(text: str, ignore: frozenset[str] = frozenset()) -> list[str]:
@@ -62,7 +57,7 @@ def tokenize(text: str, ignore: frozenset[str] = frozenset()) -> list[str]:
         if _ARABIC_LETTER.match(raw):
             token = _arabic(raw)
             if len(token) >= 2:
-                terms.append(token[:STEM])
+                terms.append(token)
             continue
         token = strip_diacritics(raw)
         if len(token) < 2 or token in STOPWORDS:
