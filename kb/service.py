@@ -11,8 +11,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kb.answer import coverage
 from kb.answer.base import Answerer, AnswerRequest
-from kb.answer.coverage import Calibration, calibrate
+from kb.answer.coverage import Calibration
 from kb.answer.extractive import ExtractiveAnswerer
 from kb.errors import SourceNotFoundError
 from kb.index.embed import Embedder, get_embedder
@@ -53,7 +54,8 @@ class KnowledgeBase:
         self._store: Store | None = None
         self._embedder: Embedder | None = None
         self._retriever: Retriever | None = None
-        self._calibration: tuple[int, Calibration] | None = None
+        # Each loaded generation's calibration: the one answering and the one loading.
+        self._calibrations: dict[int, Calibration] = {}
         self._examples: tuple[int, list[str]] | None = None
         self._lock = threading.Lock()
         # Set when answers come from a model server: its state is part of the health report.
@@ -88,7 +90,8 @@ class KnowledgeBase:
     @property
     def retriever(self) -> Retriever:
         if self._retriever is None:
-            self._retriever = Retriever(self.store, self.embedder)
+            # A new generation's calibration is loaded with it, before questions reach it.
+            self._retriever = Retriever(self.store, self.embedder, on_load=self.calibration)
         return self._retriever
 
     def warm_up(self) -> None:
@@ -96,19 +99,43 @@ class KnowledgeBase:
         self.retriever.index()
         self.calibration()
 
+    def watch(self) -> None:
+        """Load each new generation in the background as soon as an ingest
+        activates it (a server's first question after an ingest does not wait)."""
+        self.retriever.watch()
+
     def calibration(self, index: CorpusIndex | None = None) -> Calibration:
         index = index or self.retriever.index()
-        cached = self._calibration
-        if cached is None or cached[0] != index.generation:
-            passages = [c.text for c in index.chunks]
-            cached = (index.generation, calibrate(self.embedder, index.vectors, index.sparse, passages))
-            self._calibration = cached
-            log.info("answerability threshold %.3f", cached[1].threshold)
-        return cached[1]
+        found = self._calibrations.get(index.generation)
+        if found is None:
+            found = self._stored_calibration(index)
+            # The newest two: the generation answering and the one loading.
+            kept = sorted({*self._calibrations, index.generation})[-2:]
+            self._calibrations = {g: self._calibrations.get(g, found) for g in kept}
+            log.info("answerability threshold %.3f", found.threshold)
+        return found
+
+    def _stored_calibration(self, index: CorpusIndex) -> Calibration:
+        """The calibration kept with the generation at ingest; an index older than
+        that gets it computed now, and kept for every later start."""
+        found = coverage.stored(self.store, self.embedder, index.generation)
+        if found is not None:
+            return found
+        passages = [c.text for c in index.chunks]
+        computed = coverage.calibrate(self.embedder, index.vectors, index.sparse, passages)
+        try:
+            self.store.save_calibration(index.generation, self.embedder.name, coverage.key(), computed.to_json())
+        except Exception as exc:  # noqa: BLE001 - a read-only store still answers
+            log.warning("answerability calibration not stored with generation %s: %s", index.generation, exc)
+        return computed
 
     # -- questions ----------------------------------------------------------
     def prepare(self, question: Question) -> AnswerRequest:
         started = time.perf_counter()
+        if question.language is None:
+            # The language detector, if the question needs it, loads while the index does.
+            asked = [turn.content for turn in question.history if turn.role == "user"]
+            lang.build_ahead([question.text, *asked[-CONTEXT_TURNS:]])
         # One generation for the whole question, even if a re-ingest switches meanwhile.
         index = self.retriever.index()
         language = question.language or self._language(question, index)

@@ -27,11 +27,13 @@ corpus, while the dense score's best cut moved with the corpus.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -39,6 +41,9 @@ from kb.answer.probes import OFF_TOPIC_PROBES
 from kb.index.embed import Embedder, best_cosine, row_lengths
 from kb.ingest.chunk import headings as headings_of
 from kb.text.language import words
+
+if TYPE_CHECKING:
+    from kb.index.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +77,27 @@ class Calibration:
     by_language: tuple[tuple[str, float], ...] = ()
     # The latent-term cosine that covers a question (None: the model has no sparse head).
     sparse_bar: float | None = None
+
+    def to_json(self) -> str:
+        """The calibration as stored with its index generation (floats exactly, as JSON writes them)."""
+        return json.dumps(
+            {
+                "off_topic_best": self.off_topic_best,
+                "threshold": self.threshold,
+                "by_language": [list(pair) for pair in self.by_language],
+                "sparse_bar": self.sparse_bar,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Calibration:
+        data = json.loads(text)
+        return cls(
+            float(data["off_topic_best"]),
+            float(data["threshold"]),
+            tuple((str(language), float(best)) for language, best in data["by_language"]),
+            None if data["sparse_bar"] is None else float(data["sparse_bar"]),
+        )
 
     def for_language(self, language: str | None) -> Calibration:
         """The bar for a question in ``language``: set by the probes in that
@@ -142,6 +168,34 @@ def calibrate(embedder: Embedder, vectors: np.ndarray, sparse: Any = None, passa
     ceiling = float(np.max(best[kept]))
     sparse_bar = max(SPARSE_COVERED, _cosine_ceiling(sparse, [encoded[i] for i in kept])) if encoded else None
     return Calibration(ceiling, ceiling + MARGIN, tuple(sorted(by_language.items())), sparse_bar)
+
+
+def calibrate_generation(store: Store, embedder: Embedder, generation: int) -> Calibration:
+    """Calibrate ``generation`` from the store, on its passages in the order its
+    in-memory index reads them, and keep the result with it (``stored``)."""
+    from kb.search.retrieve import sparse_matrix
+
+    chunks, vectors, sparse = store.all_chunks_with_sparse(generation)
+    calibration = calibrate(embedder, vectors, sparse_matrix(sparse), [c.text for c in chunks])
+    store.save_calibration(generation, embedder.name, key(), calibration.to_json())
+    return calibration
+
+
+def stored(store: Store, embedder: Embedder, generation: int) -> Calibration | None:
+    """The calibration kept with ``generation`` for ``embedder``'s model, if any."""
+    value = store.calibration(generation, embedder.name, key())
+    return None if value is None else Calibration.from_json(value)
+
+
+def key() -> str:
+    """What a stored calibration was computed from besides the index: the probes
+    and this module's constants. A stored one under another key is computed again."""
+    made_of = {
+        "probes": OFF_TOPIC_PROBES,
+        "constants": [MARGIN, MIN_PROBES, MAX_HEADINGS, MAX_SCANNED, NEAREST, SPARSE_COVERED],
+        "version": 1,
+    }
+    return hashlib.sha256(json.dumps(made_of, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
 
 def off_topic(probe_best: np.ndarray, heading_best: np.ndarray) -> list[int]:

@@ -46,6 +46,8 @@ CHROMA_TIMEOUT_SECONDS = 30.0
 CHROMA_CONNECT_SECONDS = 5.0
 
 _ACTIVE_ID = "active"
+# The meta record that holds a generation's answerability calibration.
+_CALIBRATION_ID = "calibration-g{generation}"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -313,6 +315,43 @@ class Store:
             ],
         )
 
+    # -- what a generation's index derives, stored with it ----------------
+    @_guarded
+    def save_calibration(self, generation: int, embedding_model: str, key: str, value: str) -> None:
+        """Keep ``generation``'s answerability calibration (``value``, as the caller
+        encodes it) in the store, beside the active record: every app server that
+        shares the store reads it rather than computing it. ``key`` names how it
+        was computed (the probes and constants); a record under another key is stale."""
+        self._meta().upsert(
+            ids=[_CALIBRATION_ID.format(generation=generation)],
+            embeddings=[[1.0]],
+            metadatas=[{"generation": generation, "embedding_model": embedding_model, "key": key, "value": value}],
+        )
+
+    @_guarded
+    def calibration(self, generation: int, embedding_model: str, key: str) -> str | None:
+        """What ``save_calibration`` kept for ``generation``, built by ``embedding_model``
+        under ``key``; None when nothing was kept (an index older than the record)."""
+        try:
+            result = self._meta(create=False).get(
+                ids=[_CALIBRATION_ID.format(generation=generation)], include=["metadatas"]
+            )
+        except NotFoundError:
+            return None
+        if not result["ids"]:
+            return None
+        meta = result["metadatas"][0]
+        if meta.get("embedding_model") != embedding_model or meta.get("key") != key:
+            return None
+        value = meta.get("value")
+        return value if isinstance(value, str) else None
+
+    def drop_calibration(self, generation: int) -> None:
+        try:
+            self._meta(create=False).delete(ids=[_CALIBRATION_ID.format(generation=generation)])
+        except Exception:  # noqa: BLE001 - no meta collection, or no record
+            log.debug("no calibration kept for generation %s", generation)
+
     # -- generations ------------------------------------------------------
     @_guarded
     def generations(self) -> list[int]:
@@ -342,6 +381,7 @@ class Store:
 
     def drop_generation(self, generation: int) -> None:
         self._forget(generation)
+        self.drop_calibration(generation)
         for kind in ("chunks", "documents"):
             try:
                 self._client.delete_collection(self._name(generation, kind))

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kb.answer.coverage import calibrate_generation
 from kb.errors import IngestError
 from kb.index.embed import Embedder, SparseVector
 from kb.index.store import ActiveIndex, Store, StoredDocument, data_dir_error
@@ -266,6 +267,9 @@ def _commit(plan: Plan, store: Store, embedder: Embedder, generation: int) -> in
     languages |= {d.source: d.language for d in plan.loaded.documents}
     mark_translations(store, generation, languages)
     chunks = store.chunk_count(generation)
+    # The answerability calibration depends on the passages alone: computed once
+    # here and kept with the generation, not at every start of every reader.
+    calibrate_generation(store, embedder, generation)
     store.activate(generation, embedder.name, embedder.dimension, plan.here)
     return chunks
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -80,7 +81,7 @@ class CorpusIndex:
     @classmethod
     def build(cls, store: Store, generation: int) -> CorpusIndex:
         chunks, vectors, sparse = store.all_chunks_with_sparse(generation)
-        matrix = _sparse_matrix(sparse)
+        matrix = sparse_matrix(sparse)
         documents = {d.source: d for d in store.documents(generation)}
         translations: dict[str, str] = {}
         for doc in documents.values():
@@ -143,7 +144,7 @@ def _headed(chunks: list[Chunk]) -> dict[tuple[str, ...], tuple[int, ...]]:
     return {terms: tuple(found) for terms, found in rows.items()}
 
 
-def _sparse_matrix(vectors: list[SparseVector | None]) -> Any:
+def sparse_matrix(vectors: list[SparseVector | None]) -> Any:
     """A CSR matrix of the passages' sparse vectors, or None if any is missing."""
     if not vectors or any(v is None for v in vectors):
         return None
@@ -203,38 +204,113 @@ class Scored:
 
 
 class Retriever:
-    def __init__(self, store: Store, embedder: Embedder) -> None:
+    def __init__(
+        self, store: Store, embedder: Embedder, on_load: Callable[[CorpusIndex], object] | None = None
+    ) -> None:
+        """``on_load``: called with each generation's index once it is built and before
+        questions are answered from it (to load what else it needs: its calibration)."""
         self.store = store
         self.embedder = embedder
-        self._index: CorpusIndex | None = None
-        # The index it was built from: a generation of the same number on a
-        # Chroma server whose storage was replaced is another index.
-        self._active: ActiveIndex | None = None
+        self.on_load = on_load
+        # The index loaded, with the active record it was built from (one tuple,
+        # swapped in one assignment): a generation of the same number on a Chroma
+        # server whose storage was replaced is another index.
+        self._loaded: tuple[ActiveIndex, CorpusIndex] | None = None
         self._checked_at = 0.0
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # held while an index is built
+        self._pending: ActiveIndex | None = None  # being built in the background
+        self._pending_lock = threading.Lock()
+        self._watching = threading.Event()
+        self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sparse")
 
+    @property
+    def loaded_generation(self) -> int | None:
+        """The generation questions are answered from now (None before the first load)."""
+        loaded = self._loaded
+        return None if loaded is None else loaded[1].generation
+
     def index(self, fresh: bool = False) -> CorpusIndex:
-        """The in-memory index of the active generation, rebuilt when it changes.
+        """The in-memory index of the active generation.
 
         Which generation is active is read from the store at most once per
         ``ACTIVE_CHECK_SECONDS`` (a round trip per question otherwise), so a
-        re-ingest by another process is seen within that time.
+        re-ingest by another process is seen within that time. A new generation
+        is built in the background while the loaded one keeps answering, and
+        answers once it is built whole (``fresh``: build it now, and wait).
         """
-        current = self._index
+        loaded = self._loaded
         now = time.monotonic()
-        if current is not None and not fresh and now - self._checked_at < ACTIVE_CHECK_SECONDS:
-            return current
+        if loaded is not None and not fresh and now - self._checked_at < ACTIVE_CHECK_SECONDS:
+            return loaded[1]
         active = self.store.require_active(self.embedder.name)
         self._checked_at = now
-        if current is not None and self._active == active:
-            return current
+        if loaded is not None and loaded[0] == active:
+            return loaded[1]
+        if loaded is not None and not fresh:
+            self._load_in_background(active)
+            return loaded[1]
+        return self._load(active)
+
+    def refresh(self) -> None:
+        """Check the store now, and build a new active generation on this thread
+        (the questions meanwhile are answered from the one loaded)."""
+        active = self.store.require_active(self.embedder.name)
+        loaded = self._loaded
+        if loaded is None or loaded[0] != active:
+            self._load(active)
+
+    def watch(self, every: float = ACTIVE_CHECK_SECONDS) -> None:
+        """Look for a new generation every ``every`` seconds in a background thread,
+        and load it there: the first question after an ingest finds it ready."""
+        with self._pending_lock:
+            if self._watching.is_set():
+                return
+            self._watching.set()
+            self._stop.clear()
+        threading.Thread(target=self._watch, args=(every,), name="kb-index-watch", daemon=True).start()
+
+    def unwatch(self) -> None:
+        """Stop ``watch``."""
+        self._stop.set()
+        self._watching.clear()
+
+    def _watch(self, every: float) -> None:
+        while not self._stop.wait(every):
+            try:
+                self.refresh()
+            except Exception as exc:  # noqa: BLE001 - no index yet, a store away: try again later
+                log.debug("index watch: %s", exc)
+
+    def _load(self, active: ActiveIndex) -> CorpusIndex:
+        """Build ``active``'s index (unless another thread just did) and switch to it, whole."""
         with self._lock:
-            if self._index is None or self._active != active:
-                log.info("loading generation %s", active.generation)
-                self._index = CorpusIndex.build(self.store, active.generation)
-                self._active = active
-            return self._index
+            loaded = self._loaded
+            if loaded is not None and loaded[0] == active:
+                return loaded[1]
+            log.info("loading generation %s", active.generation)
+            index = CorpusIndex.build(self.store, active.generation)
+            if self.on_load is not None:
+                self.on_load(index)
+            self._loaded = (active, index)
+            return index
+
+    def _load_in_background(self, active: ActiveIndex) -> None:
+        with self._pending_lock:
+            if self._pending == active:
+                return
+            self._pending = active
+        threading.Thread(target=self._load_pending, args=(active,), name="kb-index-load", daemon=True).start()
+
+    def _load_pending(self, active: ActiveIndex) -> None:
+        try:
+            self._load(active)
+        except Exception as exc:  # noqa: BLE001 - the loaded index keeps answering; the next check tries again
+            log.warning("generation %s not loaded: %s", active.generation, exc)
+        finally:
+            with self._pending_lock:
+                if self._pending == active:
+                    self._pending = None
 
     def search(
         self,

@@ -325,6 +325,7 @@ def _warm_up(kb: KnowledgeBase) -> None:
             )
     try:
         kb.warm_up()
+        kb.watch()  # each new generation loads in the background, before it answers
         log.info("knowledge base ready")
     except KBError as exc:  # no index yet: requests will say so
         log.warning("not warmed up: %s", exc)
