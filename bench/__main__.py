@@ -188,6 +188,13 @@ def summarise(
         ]
     )
     rows.append(
+        [
+            "cold `kb ask`, whole process (aim ≤ 3 s), beside its reported retrieval",
+            f"{c['cold kb ask s']:.2f} s ({c['cold kb ask retrieve ms']:.0f} ms; {c['cold/ask']:.0f}× a warm `ask`)",
+            _check(c["cold kb ask s"] <= 3),
+        ]
+    )
+    rows.append(
         ["unchanged re-ingest (aim < 1 s)", f"{c['unchanged ingest s']:.3f} s", _check(c["unchanged ingest s"] < 1)]
     )
     rows.append(
