@@ -132,10 +132,6 @@ class KnowledgeBase:
     # -- questions ----------------------------------------------------------
     def prepare(self, question: Question) -> AnswerRequest:
         started = time.perf_counter()
-        if question.language is None:
-            # The language detector, if the question needs it, loads while the index does.
-            asked = [turn.content for turn in question.history if turn.role == "user"]
-            lang.build_ahead([question.text, *asked[-CONTEXT_TURNS:]])
         # One generation for the whole question, even if a re-ingest switches meanwhile.
         index = self.retriever.index()
         language = question.language or self._language(question, index)

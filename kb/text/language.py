@@ -51,41 +51,12 @@ _lock = threading.Lock()
 
 @lru_cache(maxsize=1)
 def _detector() -> LanguageDetector:
-    # Built once per process (about 6 s: 14 languages' models), under ``_lock``.
     languages = [Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper())) for code in RECOGNISED]
     return LanguageDetectorBuilder.from_languages(*languages).with_preloaded_language_models().build()
 
 
 def warm_up() -> None:
-    with _lock:
-        _detector()
-
-
-def built() -> bool:
-    """Whether this process has built the statistical detector."""
-    return _detector.cache_info().currsize > 0
-
-
-def needs_detector(text: str) -> bool:
-    """Whether ``detect`` may consult the statistical detector for ``text``: not
-    for a text without letters, or with too few, or in a script that tells its
-    language ("Что такое омниканальность?")."""
-    letters = _LETTERS.findall(text)
-    if not letters or _by_script(text, letters) is not None:
-        return False
-    return len({letter.casefold() for letter in letters}) >= MIN_TELLING_LETTERS or _by_cues(text) is not None
-
-
-def build_ahead(texts: Iterable[str]) -> threading.Thread | None:
-    """Start building the detector on another thread when one of ``texts`` will
-    need it, so that it loads while the rest of omnikb does (the index, the
-    embedding model). ``detect`` waits for it; nothing is built for texts that
-    tell their language by their script. The thread, if one was started."""
-    if built() or not any(needs_detector(text) for text in texts):
-        return None
-    thread = threading.Thread(target=warm_up, name="kb-language-detector", daemon=True)
-    thread.start()
-    return thread
+    _detector()
 
 
 def is_rtl(language: str) -> bool:
