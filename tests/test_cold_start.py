@@ -159,20 +159,27 @@ def _wait_for(condition: Any) -> None:
         time.sleep(0.05)
 
 
+def _serving(tmp_path: Path) -> tuple[Settings, KnowledgeBase, CorpusIndex]:
+    """One article indexed, and a server that has loaded it."""
+    settings = Settings(data_dir=tmp_path / "kb", seeds_dir=SEEDS)
+    KnowledgeBase(settings).ingest(_folder(tmp_path, "001_016916c4e286d33c.txt"))
+    server = KnowledgeBase(settings)
+    return settings, server, server.retriever.index()
+
+
+def _reingest(tmp_path: Path, settings: Settings) -> int:
+    """Another process (the `kb ingest` of the blog's owner) adds an article: the new generation."""
+    return KnowledgeBase(settings).ingest(_folder(tmp_path, "003_270c56ab60b0665d.txt")).generation
+
+
 def test_the_first_question_after_an_ingest_is_answered_from_the_new_generation_without_loading_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = Settings(data_dir=tmp_path / "kb", seeds_dir=SEEDS)
-    folder = _folder(tmp_path, "001_016916c4e286d33c.txt")
-    KnowledgeBase(settings).ingest(folder)
-    server = KnowledgeBase(settings)
-    old = server.retriever.index()
+    settings, server, old = _serving(tmp_path)
     builds = _blocking_builds(monkeypatch)
     server.retriever.watch(every=0.05)
     try:
-        # Another process (the `kb ingest` of the blog's owner) adds an article.
-        _folder(tmp_path, "003_270c56ab60b0665d.txt")
-        new = KnowledgeBase(settings).ingest(folder).generation
+        new = _reingest(tmp_path, settings)
         assert new != old.generation
         _wait_for(lambda: server.retriever.loaded_generation == new)
     finally:
@@ -188,18 +195,13 @@ def test_the_first_question_after_an_ingest_is_answered_from_the_new_generation_
 def test_a_new_generation_is_built_aside_while_the_old_one_answers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = Settings(data_dir=tmp_path / "kb", seeds_dir=SEEDS)
-    folder = _folder(tmp_path, "001_016916c4e286d33c.txt")
-    KnowledgeBase(settings).ingest(folder)
-    server = KnowledgeBase(settings)
-    old = server.retriever.index()
+    settings, server, old = _serving(tmp_path)
     monkeypatch.setattr(retrieve, "ACTIVE_CHECK_SECONDS", 0.0)
     hold = threading.Event()
     builds = _blocking_builds(monkeypatch, hold)
     builds.append((old.generation, "before"))
 
-    _folder(tmp_path, "003_270c56ab60b0665d.txt")
-    new = KnowledgeBase(settings).ingest(folder).generation
+    new = _reingest(tmp_path, settings)
     try:
         # The new generation is seen, and built on another thread: the old one answers meanwhile.
         assert server.retriever.index() is old
