@@ -130,6 +130,7 @@ _ASK = """
 """
 
 
+@pytest.mark.server  # a new Python process
 def test_a_question_in_a_script_that_tells_its_language_builds_no_detector(seeded_settings: Settings) -> None:
     # The detector is built on the first question that needs it, in a new process (as `kb ask` is).
     assert _run(_ASK.format(question="Τι είναι η πολυκαναλική στρατηγική;"), seeded_settings) == "el 0"
