@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from kb.answer import coverage
 from kb.answer.base import Answerer, AnswerRequest
-from kb.answer.coverage import Calibration
+from kb.answer.coverage import Calibration, calibrate_generation
 from kb.answer.extractive import ExtractiveAnswerer
 from kb.errors import SourceNotFoundError
 from kb.index.embed import Embedder, get_embedder
@@ -233,7 +233,11 @@ class KnowledgeBase:
         return self.settings.seeds_dir
 
     def ingest(self, folder: Path | None = None, progress: Progress | None = None) -> IngestReport:
-        report = ingest(folder or self.default_folder(), self.settings, self.store, self.embedder, progress)
+        # The answerability calibration depends on the passages alone: computed once
+        # per ingest and kept with the generation, not at every start of every reader.
+        report = ingest(
+            folder or self.default_folder(), self.settings, self.store, self.embedder, progress, calibrate_generation
+        )
         if self._retriever is not None:
             self._retriever.index(fresh=True)
         return report

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 
-from kb.answer.coverage import calibrate_generation
 from kb.errors import IngestError
 from kb.index.embed import Embedder, SparseVector
 from kb.index.store import ActiveIndex, Store, StoredDocument, data_dir_error
@@ -35,7 +34,10 @@ from kb.settings import Settings
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int, str], None]  # passages embedded, of all, and the current source
+Progress = Callable[[int, int, str], None]
+# What a caller computes from a whole new generation before it becomes active
+# (the service: the answerability calibration, kept with the generation).
+BeforeActivate = Callable[[Store, Embedder, int], object]  # passages embedded, of all, and the current source
 # Passages embedded at a time: the progress bar moves after each batch.
 EMBED_BATCH = 32
 
@@ -90,10 +92,13 @@ def ingest(
     store: Store,
     embedder: Embedder,
     progress: Progress | None = None,
+    before_activate: BeforeActivate | None = None,
 ) -> IngestReport:
-    """Index ``folder`` as a new generation and switch to it; one ingest at a time per data dir."""
+    """Index ``folder`` as a new generation and switch to it; one ingest at a time per data dir.
+
+    ``before_activate`` runs on the whole new generation just before it becomes active."""
     with ingest_lock(settings.data_dir):
-        return _ingest(folder, settings, store, embedder, progress)
+        return _ingest(folder, settings, store, embedder, progress, before_activate)
 
 
 @contextmanager
@@ -150,6 +155,7 @@ def _ingest(
     store: Store,
     embedder: Embedder,
     progress: Progress | None,
+    before_activate: BeforeActivate | None = None,
 ) -> IngestReport:
     started = time.perf_counter()
     plan = _plan(folder, settings, store, embedder)
@@ -170,7 +176,7 @@ def _ingest(
             assert active is not None
             store.copy_document(source, active.generation, generation)
         _embed(plan, settings, store, embedder, generation, progress)
-        chunks = _commit(plan, store, embedder, generation)
+        chunks = _commit(plan, store, embedder, generation, before_activate)
     except BaseException:
         log.warning("ingest failed; the previous index stays active")
         store.drop_generation(generation)
@@ -261,15 +267,16 @@ def _embed(
             store.add_document(generation, doc, chunks, matrix, sparse)
 
 
-def _commit(plan: Plan, store: Store, embedder: Embedder, generation: int) -> int:
+def _commit(
+    plan: Plan, store: Store, embedder: Embedder, generation: int, before_activate: BeforeActivate | None
+) -> int:
     """Mark the translations and make ``generation`` the active index, in one write; its passage count."""
     languages = {s: plan.previous[s].language for s in plan.kept}
     languages |= {d.source: d.language for d in plan.loaded.documents}
     mark_translations(store, generation, languages)
     chunks = store.chunk_count(generation)
-    # The answerability calibration depends on the passages alone: computed once
-    # here and kept with the generation, not at every start of every reader.
-    calibrate_generation(store, embedder, generation)
+    if before_activate is not None:
+        before_activate(store, embedder, generation)
     store.activate(generation, embedder.name, embedder.dimension, plan.here)
     return chunks
 
