@@ -691,7 +691,7 @@ def test_kb_ask_ends_the_streamed_line_before_a_log_warning(seeded_settings: Set
     assert run.returncode == 0, run.stdout
     lines = run.stdout.splitlines()
     at = lines.index("Omnichannel integrates every channel")
-    assert lines[at + 1].startswith("WARNING kb.generative: generated answer unusable"), lines
+    assert lines[at + 1].startswith("WARNING kb.answer.generative: generated answer unusable"), lines
     # Then a blank line, the line that says what follows replaces it, and the replacing answer.
     assert lines[at + 2] == "" and lines[at + 3] == message("corrected", "en")
     assert lines[at + 4] == message("lead_in", "en")

@@ -24,7 +24,8 @@ from typing import Any
 
 import pytest
 
-from kb.web.api import MAX_BODY_BYTES
+from kb.web.api import CHAT_BODY_BYTES, MAX_BODY_BYTES
+from kb.web.chat_session import MAX_COPY_BYTES
 from tests.browser import Server, request, running_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
@@ -174,14 +175,17 @@ def test_a_large_body_to_the_chat_is_refused_before_it_is_read(
     rss_after, peak_after = rss_kib(server)
     error = error_shape(status, headers.get("content-type", ""), body)
     assert status == 413 and error["code"] == "payload_too_large", error
-    assert f"{MAX_BODY_BYTES // 1024} KiB" in error["message"]
+    assert f"{CHAT_BODY_BYTES // 1024} KiB" in error["message"]
     assert rss_after - rss_before <= RSS_SLACK_KIB, (rss_before, rss_after)
     assert peak_after - peak_before <= RSS_SLACK_KIB, (peak_before, peak_after)
 
 
 def test_a_body_under_the_limit_still_reaches_the_chat(server: Server, config: dict[str, Any]) -> None:
+    """The chat's events carry the browser's copy of the conversation: a long one (its cap,
+    encoded) is not refused; the API's own limit is far smaller."""
+    assert MAX_BODY_BYTES < 1.5 * MAX_COPY_BYTES < CHAT_BODY_BYTES - 64 * 1024
     body = {"fn_index": fn_index(config, "load"), "data": [None, None], "session_hash": uuid.uuid4().hex[:10],
-            "event_data": None, "trigger_id": None, "padding": "x" * (MAX_BODY_BYTES - 1024)}
+            "event_data": None, "trigger_id": None, "padding": "x" * int(1.5 * MAX_COPY_BYTES)}
     status, _, payload = raw(server, "POST", "/gradio_api/queue/join", json.dumps(body).encode())
     assert status == 200, payload[:300]
 

@@ -247,7 +247,10 @@ class Retriever:
         self._checked_at = now
         if loaded is not None and loaded[0] == active:
             return loaded[1]
-        if loaded is not None and not fresh:
+        if loaded is not None and not fresh and active.generation > loaded[0].generation:
+            # A re-ingest: the loaded generation stays readable until the next one,
+            # so it answers while the new one is built. (Another index of the same
+            # number, a Chroma server's storage replaced, is built now.)
             self._load_in_background(active)
             return loaded[1]
         return self._load(active)

@@ -35,6 +35,9 @@ from kb.web.slow_clients import BodyDeadline
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
+# The chat's own routes carry the browser's signed copy of the conversation
+# (at most 1 MB, about 1.5 MB once Gradio has encoded it: MAX_COPY_BYTES).
+CHAT_BODY_BYTES = 2 * 1024 * 1024
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
@@ -225,30 +228,36 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 class BodySizeLimit:
-    """Refuse request bodies over ``max_bytes`` on every route (the chat's queue, upload and run
-    routes as well as the API's) with a 413 in the error shape, before the body is read.
+    """Refuse request bodies over ``max_bytes`` on the API's routes, and over ``chat_bytes`` on
+    every other (the chat's queue, upload and run routes), with a 413 in the error shape, before
+    the body is read.
 
     A declared ``Content-Length`` over the limit is refused at once. A chunked body is counted
     as it arrives: once over, the 413 is sent from here and the route reads a disconnect (so it
     stops, whatever framework it is), and whatever it would answer is dropped.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES, prefix: str = "/") -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES, chat_bytes: int = CHAT_BODY_BYTES, prefix: str = "/"
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.chat_bytes = chat_bytes
         self.prefix = prefix
 
-    def _message(self) -> str:
-        return f"The request body is larger than {self.max_bytes // 1024} KiB; send a shorter question and history."
+    @staticmethod
+    def _message(limit: int) -> str:
+        return f"The request body is larger than {limit // 1024} KiB; send a shorter question and history."
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
             await self.app(scope, receive, send)
             return
+        limit = self.max_bytes if scope["path"].startswith(API_ROOT) else self.chat_bytes
         length = dict(scope["headers"]).get(b"content-length", b"")
-        if length.isdigit() and int(length) > self.max_bytes:
+        if length.isdigit() and int(length) > limit:
             log.info("refused a body of %s bytes to %s", int(length), _shown(scope["path"], 100))
-            await error_response(413, "payload_too_large", self._message())(scope, receive, send)
+            await error_response(413, "payload_too_large", self._message(limit))(scope, receive, send)
             return
         received = 0
         started = False
@@ -261,12 +270,12 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     refused = True
-                    log.info("refused a chunked body over %d bytes to %s", self.max_bytes, _shown(scope["path"], 100))
+                    log.info("refused a chunked body over %d bytes to %s", limit, _shown(scope["path"], 100))
                     if started:  # too late for a 413: end the request as if the client had gone
                         return {"type": "http.disconnect"}
-                    await error_response(413, "payload_too_large", self._message())(scope, receive, send)
+                    await error_response(413, "payload_too_large", self._message(limit))(scope, receive, send)
                     return {"type": "http.disconnect"}
             return message
 
