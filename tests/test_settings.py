@@ -30,13 +30,18 @@ def run(command: list[str], data_dir: Path, env: dict[str, str]) -> subprocess.C
 
 
 def assert_refused(result: subprocess.CompletedProcess[str], data_dir: Path, *words: str) -> None:
-    """Exit 2, one line on stderr with ``words``, and nothing was started: no index folder."""
+    """Exit 2, one line on stderr with ``words``, and nothing was started: no index folder.
+    Standard output is empty, or with ``--json`` the contract's error object saying the same."""
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2, result.stderr
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     for word in words:
         assert word in lines[0], (word, lines[0])
-    assert result.stdout == ""
+    if "--json" in result.args:
+        error = json.loads(result.stdout)["error"]
+        assert error["code"] == "bad_config" and lines[0] == f"error: {error['message']}", result.stdout
+    else:
+        assert result.stdout == ""
     assert not data_dir.exists()
 
 
