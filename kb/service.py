@@ -23,6 +23,7 @@ from kb.ingest.pipeline import IngestReport, Progress, ingest
 from kb.models import Answer, Document, Question
 from kb.search.followup import standalone_query
 from kb.search.names import unknown_names
+from kb.search.outline import lead_with_outline
 from kb.search.retrieve import CorpusIndex, Retrieval, Retriever
 from kb.settings import Settings
 from kb.text import language as lang
@@ -158,11 +159,21 @@ class KnowledgeBase:
         )
         if covered and found.own is not None:
             covered = self._on_topic_alone(found.own, bar, bool(names))
+        hits, listed = lead_with_outline(
+            found.hits,
+            question.text,
+            language,
+            index.chunks,
+            index.row,
+            index.outlines,
+            lambda texts: self.embedder.encode(texts, is_query=True),
+        )
         return AnswerRequest(
             question=question,
             language=language,
             query=query,
-            hits=found.hits,
+            hits=hits,
+            listed=listed,
             covered=covered,
             timings_ms={"retrieve": (retrieved - started) * 1000},
             missing=() if covered else tuple(name.text for name in names),

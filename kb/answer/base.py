@@ -28,6 +28,9 @@ class AnswerRequest:
     # then says which names the sources leave out before quoting the rest.
     missing: tuple[str, ...] = ()
     unmentioned: tuple[str, ...] = ()
+    # The first ``listed`` hits are the items of a list the question asks for
+    # ("the three differences"), in the article's order: one point each.
+    listed: int = 0
 
 
 class Answerer(Protocol):

@@ -16,6 +16,7 @@ from itertools import pairwise
 
 from kb.answer.base import AnswerRequest, answered, lead_in, not_covered
 from kb.answer.citations import MARKER, cite
+from kb.ingest.chunk import blocks
 from kb.models import Answer, Hit
 from kb.search.amounts import asks_for_quantity, states_quantity
 from kb.search.lexical import tokenize
@@ -34,17 +35,25 @@ SENTENCES_PER_PASSAGE = 3
 MAX_QUOTE_CHARS = 300
 # How a line break inside a quote is shown: a quote is one line of the answer.
 LINE_BREAK = " — "
+# A list item's number, left out of its name: the answer numbers its own points.
+_NUMBER = re.compile(r"^\d{1,2}[.)]\s+")
 _STOP = re.compile(r"[.!?…:;؟。！？][\"'”’»)]*$")
 
 
-def cited_hits(hits: Sequence[Hit], query: str = "") -> list[int]:
+def cited_hits(hits: Sequence[Hit], query: str = "", listed: int = 0) -> list[int]:
     """Indexes of the passages the answer quotes, one point each: the first few
     retrieved, from every article, best first.
 
     A question that asks for an amount ("how much", "what increase") is
     answered first from the first of those passages that states one, if the
-    best passage states none.
+    best passage states none. The ``listed`` first hits, the items of a list
+    the question asks for, are each a point, and the best other passages fill
+    the points left (one at least: the question may ask about the list, "when
+    was the article with the three differences published?").
     """
+    if listed:
+        others = [i + listed for i in cited_hits(hits[listed:], query)]
+        return [*range(listed), *others[: max(1, MAX_POINTS - listed)]]
     if not hits:
         return []
     first = _answer_type_match(hits[:MAX_POINTS], query)
@@ -65,6 +74,26 @@ def _answer_type_match(hits: Sequence[Hit], query: str) -> int:
 
 
 def best_sentences(hit: Hit, query: str, limit: int = SENTENCES_PER_PASSAGE) -> str:
+    return _best_sentences(hit.chunk.text, query, limit, MAX_QUOTE_CHARS)
+
+
+def item_quote(hit: Hit, query: str) -> str:
+    """A list item's point: its heading, the item's name ("Canal vs. client",
+    without its number), then its best sentences, within ``MAX_QUOTE_CHARS``."""
+    text = hit.chunk.text
+    body = 0
+    for block in blocks(text):
+        if block.kind != "heading":
+            break
+        body = block.end
+    label = _NUMBER.sub("", " ".join(hit.chunk.heading.split()))
+    if not body or not label or not text[body:].strip():
+        return best_sentences(hit, query)
+    rest = _best_sentences(text[body:], query, SENTENCES_PER_PASSAGE, MAX_QUOTE_CHARS - len(label) - len(LINE_BREAK))
+    return label + LINE_BREAK + rest
+
+
+def _best_sentences(text: str, query: str, limit: int, budget: int) -> str:
     """The passage's sentences that share most terms with the question, in
     their order, within ``MAX_QUOTE_CHARS``.
 
@@ -77,7 +106,6 @@ def best_sentences(hit: Hit, query: str, limit: int = SENTENCES_PER_PASSAGE) -> 
     Words are quoted as written; only the article's own reference marks
     ("[17]") are shown as "[…]", so that every ``[n]`` is this answer's.
     """
-    text = hit.chunk.text
     spans = sentence_spans(text)
     sentences = [" ".join(text[start:end].split()) for start, end in spans]
     # A line that ends without a sentence's stop (a heading, a list item) is set
@@ -87,7 +115,7 @@ def best_sentences(hit: Hit, query: str, limit: int = SENTENCES_PER_PASSAGE) -> 
         for i in range(len(spans))
     ]
     if not sentences:
-        return _clip(" ".join(text.split()))
+        return _clip(" ".join(text.split()), budget)
     terms = set(tokenize(query))
     ranked = sorted(
         range(len(sentences)),
@@ -101,7 +129,7 @@ def best_sentences(hit: Hit, query: str, limit: int = SENTENCES_PER_PASSAGE) -> 
     chosen: list[int] = []
     used = 0
     for i in ranked[:limit]:
-        if chosen and used + len(sentences[i]) + 3 > MAX_QUOTE_CHARS:
+        if chosen and used + len(sentences[i]) + 3 > budget:
             continue
         chosen.append(i)
         used += len(sentences[i]) + 3
@@ -113,17 +141,17 @@ def best_sentences(hit: Hit, query: str, limit: int = SENTENCES_PER_PASSAGE) -> 
         else:
             quote += LINE_BREAK if lines[previous] else " "
         quote += sentences[i]
-    return _clip(quote)
+    return _clip(quote, budget)
 
 
-def _clip(quote: str) -> str:
+def _clip(quote: str, budget: int = MAX_QUOTE_CHARS) -> str:
     # An article's own reference marks ("[17]") would read as this answer's
     # citations: they are elided the way an editor marks a cut, "[…]".
     quote = MARKER.sub("[…]", quote)
-    if len(quote) <= MAX_QUOTE_CHARS:
+    if len(quote) <= budget:
         return quote
-    cut = quote.rfind(" ", 0, MAX_QUOTE_CHARS)
-    return quote[: cut if cut > 0 else MAX_QUOTE_CHARS] + " …"
+    cut = quote.rfind(" ", 0, budget)
+    return quote[: cut if cut > 0 else budget] + " …"
 
 
 class ExtractiveAnswerer:
@@ -135,10 +163,11 @@ class ExtractiveAnswerer:
         if not request.covered or not request.hits:
             return not_covered(request, self.mode)
         lines = [lead_in(request)]
-        indexes = cited_hits(request.hits, request.query)
+        indexes = cited_hits(request.hits, request.query, request.listed)
         for number, index in enumerate(indexes, start=1):
             # Markers are this answer's own: the quote is never renumbered.
-            quote = best_sentences(request.hits[index], request.query)
+            hit = request.hits[index]
+            quote = item_quote(hit, request.query) if index < request.listed else best_sentences(hit, request.query)
             lines.append(f"- “{quote}” [{number}]")
         return answered(request, self.mode, "\n".join(lines), cite(request.hits, indexes))
 

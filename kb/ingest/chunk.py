@@ -51,6 +51,11 @@ def headings(text: str) -> list[str]:
     ]
 
 
+def is_numbered_heading(heading: str) -> bool:
+    """Whether a heading numbers its section ("1. Canal vs. client", "2) Costs")."""
+    return _NUMBERED.match(heading.strip()) is not None
+
+
 def opening_headings(chunk: Chunk) -> list[str]:
     """The headings a passage opens with (a section's title, its subtitle),
     and the heading it is under."""

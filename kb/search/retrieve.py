@@ -33,6 +33,7 @@ from kb.models import Chunk, Hit
 from kb.search.amounts import asks_for_quantity, states_quantity
 from kb.search.lexical import BM25, tokenize
 from kb.search.names import Vocabulary
+from kb.search.outline import Outline, outlines
 from kb.text.language import FUNCTION_WORDS, readability, words
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ class CorpusIndex:
     sparse: Any = None  # scipy CSR matrix of the passages' latent terms, if the model has them
     sparse_norms: np.ndarray = field(default_factory=lambda: np.zeros(0))  # each row's length, for cosines
     vocabulary: Vocabulary = field(default_factory=Vocabulary)  # the words of the passages and titles
+    outlines: tuple[Outline, ...] = ()  # the lists the articles are built from
 
     @classmethod
     def build(cls, store: Store, generation: int) -> CorpusIndex:
@@ -109,6 +111,7 @@ class CorpusIndex:
             twins=_twins(vectors, translations, rows_of),
             headed=_headed(chunks),
             vocabulary=Vocabulary.of([*(c.text for c in chunks), *{c.title for c in chunks}]),
+            outlines=outlines(chunks),
         )
 
     def is_heading(self, text: str) -> bool:

@@ -17,6 +17,10 @@ language has no such words:
   ``opening_cue_phrases``: the same, only when they open a question;
 - ``amount_question_words`` ("how much/many"), ``amount_nouns`` ("percentage",
   "growth") and ``number_words`` ("three", "três"): for ``kb.search.amounts``;
+- ``counts``: numbers from two to twelve written as words, each with its value
+  ("three" = 3), in the forms a question asks for so many things with
+  ("the three differences"): for ``kb.search.outline``;
+- ``counted_noun_first``: true where a count may follow what it counts;
 - ``capitalised_words``: capitalised, yet words rather than names (days, months);
 - ``abbreviations``: titles and abbreviations a full stop after which ends no sentence;
 - ``ordinal_nouns``: words an ordinal number ("1.", "16.") stands before;
@@ -79,6 +83,18 @@ def by_language(*lists: WordList) -> dict[str, tuple[str, ...]]:
 def every(*lists: WordList) -> frozenset[str]:
     """The words of ``lists`` in every language."""
     return frozenset(word for listed in by_language(*lists).values() for word in listed)
+
+
+def counts(language: str) -> dict[str, int]:
+    """``language``'s numbers written as words, with their values."""
+    table = _table(language) if language in languages() else {}
+    return dict(table.get("counts", {}))
+
+
+def flag(language: str, key: Literal["counted_noun_first"]) -> bool:
+    """A yes-or-no fact of ``language``'s grammar (false where not stated)."""
+    table = _table(language) if language in languages() else {}
+    return bool(table.get(key, False))
 
 
 def names() -> dict[str, str]:
