@@ -213,3 +213,16 @@ def test_a_new_generation_is_built_aside_while_the_old_one_answers(
     _wait_for(lambda: server.retriever.loaded_generation == new)
     assert server.retriever.index().generation == new
     assert np.array_equal(server.retriever.index().vectors, CorpusIndex.build(server.store, new).vectors)
+
+
+def test_a_load_in_the_background_that_a_newer_one_overtook_does_not_switch_back(tmp_path: Path) -> None:
+    settings, server, old = _serving(tmp_path)
+    store = server.retriever.store
+    second = _reingest(tmp_path, settings)
+    overtaken = store.require_active(server.embedder.name)
+    # A third ingest, loaded (by a question that waits for it) before the second's
+    # load in the background gets its turn.
+    third = KnowledgeBase(settings).ingest(_folder(tmp_path, "002_8f573ef52dea0fed.txt")).generation
+    assert server.retriever.index(fresh=True).generation == third != second
+    server.retriever._load_pending(overtaken)
+    assert server.retriever.loaded_generation == third

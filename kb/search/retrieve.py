@@ -288,11 +288,15 @@ class Retriever:
             except Exception as exc:  # noqa: BLE001 - no index yet, a store away: try again later
                 log.debug("index watch: %s", exc)
 
-    def _load(self, active: ActiveIndex) -> CorpusIndex:
-        """Build ``active``'s index (unless another thread just did) and switch to it, whole."""
+    def _load(self, active: ActiveIndex, newer_only: bool = False) -> CorpusIndex:
+        """Build ``active``'s index (unless another thread just did) and switch to it, whole.
+        ``newer_only``: unless a generation as new is loaded already (a load in the
+        background that a later ingest's load overtook must not switch back)."""
         with self._lock:
             loaded = self._loaded
-            if loaded is not None and loaded[0] == active:
+            if loaded is not None and (
+                loaded[0] == active or (newer_only and loaded[0].generation >= active.generation)
+            ):
                 return loaded[1]
             log.info("loading generation %s", active.generation)
             index = CorpusIndex.build(self.store, active.generation)
@@ -310,7 +314,7 @@ class Retriever:
 
     def _load_pending(self, active: ActiveIndex) -> None:
         try:
-            self._load(active)
+            self._load(active, newer_only=True)
         except Exception as exc:  # noqa: BLE001 - the loaded index keeps answering; the next check tries again
             log.warning("generation %s not loaded: %s", active.generation, exc)
         finally:
