@@ -216,7 +216,7 @@ def test_a_new_generation_is_built_aside_while_the_old_one_answers(
 
 
 def test_a_load_in_the_background_that_a_newer_one_overtook_does_not_switch_back(tmp_path: Path) -> None:
-    settings, server, old = _serving(tmp_path)
+    settings, server, _ = _serving(tmp_path)
     store = server.retriever.store
     second = _reingest(tmp_path, settings)
     overtaken = store.require_active(server.embedder.name)
