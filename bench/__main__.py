@@ -166,6 +166,13 @@ def summarise(
                     _check(ours > tutorial),
                 ]
             )
+        rows.append(
+            [
+                "characters a reader reads per answer: omnikb's quotes vs the tutorial's five passages",
+                f"{f['ours read']:.0f} vs {f['tutorial read']:.0f}",
+                _check(f["ours read"] < f["tutorial read"]),
+            ]
+        )
     if scaling_section:
         for mode in ("embedded", "Chroma server"):
             ratio = scaling_section.figures.get(f"{mode} p50 ratio")

@@ -30,6 +30,8 @@ K = 5
 CHUNK_SIZE = 1000
 CHUNK_OVERLAP = 200
 METRICS = ("hit@1", "hit@5", "mrr@10", "hit@2000c")
+# What a reader reads per answer: omnikb's answer (its quotes), the other two's five passages.
+READ = "read_chars"
 
 
 @dataclass(frozen=True)
@@ -43,16 +45,19 @@ class SystemResult:
 
 def score_retrieval(
     items: Sequence[EvalItem],
-    retrieve: Callable[[EvalItem], list[dict[str, Any]]],
+    retrieve: Callable[[EvalItem], list[dict[str, Any]] | tuple[list[dict[str, Any]], str]],
     translations: dict[str, str],
 ) -> tuple[dict[str, float | None], list[float]]:
+    """Each item's passages scored; ``retrieve`` returns the passages, or the passages and the
+    answer a reader reads (the passages themselves when it gives none)."""
     latencies: list[float] = []
     scores = []
     for item in items:
         started = time.perf_counter()
-        passages = retrieve(item)
+        found = retrieve(item)
         latencies.append(time.perf_counter() - started)
-        answer = {"passages": passages, "citations": [], "answered": True, "language": item.lang, "answer": ""}
+        passages, text = found if isinstance(found, tuple) else (found, "\n\n".join(p["text"] for p in found))
+        answer = {"passages": passages, "citations": [], "answered": True, "language": item.lang, "answer": text}
         scores.append(evaluation.score_item(item, answer, translations))
     return evaluation.aggregate(scores), latencies
 
@@ -119,10 +124,10 @@ def run(kb: KnowledgeBase, workdir: Path) -> tuple[Section, list[SystemResult]]:
     settings = kb.settings
     results: list[SystemResult] = []
 
-    def ours(item: EvalItem) -> list[dict[str, Any]]:
+    def ours(item: EvalItem) -> tuple[list[dict[str, Any]], str]:
         history = [{"role": "user", "content": h} for h in item.history]
         answer = kb.ask(validate_question(item.question, history, K, None, settings))
-        return list(answer.to_dict()["passages"])
+        return list(answer.to_dict()["passages"]), answer.answer
 
     kb.ask(validate_question("warm up", None, K, None, settings))
     scores, latencies = score_retrieval(items, ours, translations)
@@ -160,21 +165,26 @@ def run(kb: KnowledgeBase, workdir: Path) -> tuple[Section, list[SystemResult]]:
         "with the model loaded: for omnikb the whole `ask` (retrieval, answerability, the extractive cited "
         "answer), for the tutorial `similarity_search` (query embedding + Chroma), for BM25 the ranking alone. "
         "The tutorial and BM25 see the question alone; omnikb also uses the conversation of the few "
-        "follow-up questions, as it does in use.",
+        "follow-up questions, as it does in use. **read** = the characters a reader reads per answer "
+        "(mean): omnikb's answer, its quotes with their markers; for the other two, the five passages they "
+        "return, which a tutorial pipeline shows or stuffs into a prompt whole.",
         "",
     )
     rows = []
     for result in results:
         cells: list[object] = [result.name, result.chunks]
         cells.extend(_fmt(result.scores[m]) for m in METRICS)
+        cells.append(f"{result.scores.get(READ) or 0:.0f}")
         cells.extend([f"{p50(result.latencies) * 1000:.1f}", f"{p95(result.latencies) * 1000:.1f}"])
         rows.append(cells)
-    section.table(["system", "chunks", *METRICS, "p50 ms", "p95 ms"], rows)
+    section.table(["system", "chunks", *METRICS, "read", "p50 ms", "p95 ms"], rows)
     ours_r, tutorial_r = results[0], results[1]
     for metric in ("hit@5", "mrr@10"):
         section.figures[f"ours {metric}"] = float(ours_r.scores[metric] or 0.0)
         section.figures[f"tutorial {metric}"] = float(tutorial_r.scores[metric] or 0.0)
         section.figures[f"bm25 {metric}"] = float(results[2].scores[metric] or 0.0)
+    section.figures["ours read"] = float(ours_r.scores.get(READ) or 0.0)
+    section.figures["tutorial read"] = float(tutorial_r.scores.get(READ) or 0.0)
     log.info("quality done")
     return section, results
 
