@@ -70,6 +70,10 @@ class Settings:
     # client may leave a response unread before it is dropped. 0 turns one off.
     request_timeout: float = 30.0
     send_timeout: float = 60.0
+    # The OpenAI-compatible endpoint (kb/web/openai_compat.py): off unless turned on; a key, when set,
+    # is the bearer token its clients must send.
+    openai_api: bool = False
+    openai_api_key: str | None = None
 
     def __post_init__(self) -> None:
         _check(self)
@@ -132,6 +136,9 @@ _FLOAT_FIELDS = {
     "send_timeout",
 }
 _PATH_FIELDS = {"data_dir", "seeds_dir"}
+_BOOL_FIELDS = {"openai_api"}
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
 # The command-line flags that set a field too (kb/cli.py), named in its error messages.
 _FLAGS = {
     "data_dir": "--data-dir",
@@ -152,6 +159,11 @@ def _convert(name: str, raw: str) -> Any:
         raise ConfigError(f"KB_{name.upper()} must be a number, got {raw!r}") from exc
     if name in _PATH_FIELDS:
         return Path(raw)
+    if name in _BOOL_FIELDS:
+        word = raw.strip().lower()
+        if word not in _TRUE | _FALSE:
+            raise ConfigError(f"KB_{name.upper()} must be true or false (or 1/0, yes/no, on/off), got {raw!r}")
+        return word in _TRUE
     if name == "allowed_origins":
         return _split_list(raw)
     return raw
@@ -246,6 +258,12 @@ def _check(settings: Settings) -> None:
     _url(settings, "llm_base_url", "http://127.0.0.1:11434/v1", path=True)
     _header_value(settings, "chroma_token", "the Authorization and X-Chroma-Token headers")
     _header_value(settings, "llm_api_key", "the Authorization header")
+    _header_value(settings, "openai_api_key", "the Authorization header")
+    if settings.openai_api_key and not settings.openai_api:
+        raise ConfigError(
+            "KB_OPENAI_API_KEY is set but KB_OPENAI_API is not true: the key guards the OpenAI-compatible "
+            "endpoint, which is off. Set KB_OPENAI_API=true, or unset KB_OPENAI_API_KEY"
+        )
     if settings.chroma_token and not settings.chroma_url:
         raise ConfigError(
             "KB_CHROMA_TOKEN is set but KB_CHROMA_URL is not: the token is only sent to a Chroma server. "

@@ -26,7 +26,7 @@ from kb.errors import KBError, error_body
 from kb.i18n.lookup import WIDGET, widget_strings
 from kb.service import KnowledgeBase
 from kb.settings import Settings
-from kb.web import stream
+from kb.web import openai_compat, stream
 from kb.web.guard import install_guards
 from kb.web.paths import API_ROOT, CanonicalApiPath
 from kb.web.schemas import AskRequest
@@ -367,6 +367,7 @@ def create_api(settings: Settings, kb: KnowledgeBase | None = None) -> FastAPI:
     install_guards(app, settings)
     app.include_router(router)
     app.include_router(stream.router)
+    openai_compat.install(app, settings)  # /v1, when KB_OPENAI_API is on
     _add_api_not_found(app)  # keep last: it answers every /api/ path no route above took
     # Added last, so it runs first: the guards and the routes see `//api/ask` as `/api/ask`.
     app.add_middleware(CanonicalApiPath, schema=app.openapi)

@@ -33,6 +33,7 @@ from kb.web.chat_render import (
 from kb.web.chat_session import STORAGE_KEY, BrowserCopy, ChatSession, chat_key
 from kb.web.feedback import FeedbackStore
 from kb.web.guard import RateLimiter
+from kb.web.openai_compat import is_v1_path
 from kb.web.paths import is_api_path
 
 log = logging.getLogger(__name__)
@@ -380,8 +381,8 @@ class ChatWritesOnly:
         root = str(scope.get("root_path", ""))
         if root and path.startswith(root):
             path = path[len(root) :]
-        # The API's own paths, however written (`//api/ask`, `/Api/ask`), are the API's to answer.
-        if is_api_path(path) or path.rstrip("/") in CHAT_WRITES:
+        # The API's own paths, however written (`//api/ask`, `/Api/ask`), are the API's to answer; so are /v1's.
+        if is_api_path(path) or is_v1_path(path) or path.rstrip("/") in CHAT_WRITES:
             await self.app(scope, receive, send)
             return
         log.info("refused %s %s: not an endpoint of this server", scope["method"], path)

@@ -7,8 +7,8 @@
   in ``KB_ALLOWED_ORIGINS``; ``*`` only when the owner lists it. Preflights are
   answered here; a disallowed origin gets no ``Access-Control-Allow-Origin`` and
   its POSTs are refused with 403 before they cost any work;
-- a per-client-address sliding-window rate limit on ``POST /api/ask`` and
-  ``POST /api/ask/stream`` (``KB_RATE_LIMIT`` questions a minute; 0 turns it
+- a per-client-address sliding-window rate limit on ``POST /api/ask``,
+  ``POST /api/ask/stream`` and ``POST /v1/chat/completions`` (``KB_RATE_LIMIT`` questions a minute; 0 turns it
   off) answering 429 with ``Retry-After`` and the contract's error shape;
 - ``GET /widget.js``, the chat widget that one script tag puts on any page.
 
@@ -41,7 +41,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 WIDGET_PATH = STATIC_DIR / "widget.js"
 WIDGET_CACHE_CONTROL = "public, max-age=300"
 RATE_WINDOW_SECONDS = 60.0
-RATE_LIMITED_PATHS = frozenset({"/api/ask", "/api/ask/stream"})
+RATE_LIMITED_PATHS = frozenset({"/api/ask", "/api/ask/stream", "/v1/chat/completions"})
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
 ALLOW_METHODS = "GET, POST, OPTIONS"
 ALLOW_HEADERS = "Content-Type, Accept, Last-Event-ID"

@@ -1,0 +1,229 @@
+"""``/v1/chat/completions`` and ``/v1/models`` through the official ``openai`` client, against
+``python app.py serve`` on loopback with ``KB_OPENAI_API=true``; the same answers as ``/api/ask``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+from fastapi.testclient import TestClient
+
+from kb.errors import ConfigError
+from kb.i18n.lookup import message
+from kb.settings import Settings
+from kb.web.api import create_api
+from tests.browser import Server, request, running_server
+
+QUESTION = "How does omnichannel differ from multichannel?"
+OFF_TOPIC = "What is the boiling point of tungsten in kelvin?"
+KEY = "sk-test-omnikb-3f9a"
+
+
+@pytest.fixture(scope="module")
+def server(seeded_settings: Settings) -> Iterator[Server]:
+    env = {"KB_OPENAI_API": "true", "KB_RATE_LIMIT": "0"}
+    with running_server(seeded_settings.data_dir, env=env) as srv:
+        yield srv
+
+
+def client(server: Server, key: str = "unused") -> openai.OpenAI:
+    return openai.OpenAI(base_url=server.url + "/v1", api_key=key, max_retries=0, timeout=120)
+
+
+def api_ask(server: Server, body: dict[str, Any]) -> dict[str, Any]:
+    status, _, data = request(server.url + "/api/ask", "POST", body)
+    assert status == 200, data
+    return data
+
+
+def sources_lines(answer: dict[str, Any]) -> str:
+    lines = [message("sources", answer["language"]) + ":"]
+    lines += [f"{c['id']}. {c['title']} — {c['source']}" for c in answer["citations"]]
+    return "\n\n" + "\n".join(lines)
+
+
+@pytest.mark.server
+def test_the_models_list_names_omnikb(server: Server) -> None:
+    assert [m.id for m in client(server).models.list()] == ["omnikb"]
+
+
+@pytest.mark.server
+def test_a_streamed_answer_is_cited_and_ends_with_its_sources(server: Server) -> None:
+    expected = api_ask(server, {"question": QUESTION})
+    assert expected["answered"] and expected["citations"]
+    stream = client(server).chat.completions.create(
+        model="omnikb", messages=[{"role": "user", "content": QUESTION}], stream=True
+    )
+    chunks = list(stream)
+    assert chunks[0].choices[0].delta.role == "assistant"
+    text = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert len([c for c in chunks if c.choices[0].delta.content]) > 1  # pieces, as they were written
+    assert text == expected["answer"] + sources_lines(expected)
+    last = chunks[-1].choices[0]
+    assert last.finish_reason == "stop"
+    citations = (last.delta.model_extra or {})["citations"]
+    assert [c["chunk_id"] for c in citations] == [c["chunk_id"] for c in expected["citations"]]
+    markers = {int(m) for m in re.findall(r"\[(\d+)\]", text)}
+    assert markers == {c["id"] for c in citations}
+    assert len({c.id for c in chunks}) == 1 and chunks[0].id.startswith("chatcmpl-")
+
+
+@pytest.mark.server
+def test_a_whole_answer_carries_the_contract_citations(server: Server) -> None:
+    expected = api_ask(server, {"question": QUESTION})
+    done = client(server).chat.completions.create(model="omnikb", messages=[{"role": "user", "content": QUESTION}])
+    choice = done.choices[0]
+    assert choice.finish_reason == "stop" and choice.message.role == "assistant"
+    assert choice.message.content == expected["answer"] + sources_lines(expected)
+    citations = (choice.message.model_extra or {})["citations"]
+    assert [c["chunk_id"] for c in citations] == [c["chunk_id"] for c in expected["citations"]]
+    assert citations[0]["text"] == expected["citations"][0]["text"]
+
+
+@pytest.mark.server
+def test_an_off_topic_question_is_refused_without_sources(server: Server) -> None:
+    expected = api_ask(server, {"question": OFF_TOPIC})
+    assert expected["answered"] is False
+    chunks = list(
+        client(server).chat.completions.create(
+            model="omnikb", messages=[{"role": "user", "content": OFF_TOPIC}], stream=True
+        )
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert text == expected["answer"] and "[1]" not in text
+    assert (chunks[-1].choices[0].delta.model_extra or {})["citations"] == []
+
+
+@pytest.mark.server
+def test_a_follow_up_reads_the_conversation_as_the_api_does(server: Server) -> None:
+    first = client(server).chat.completions.create(model="omnikb", messages=[{"role": "user", "content": QUESTION}])
+    said = first.choices[0].message.content or ""
+    follow_up = "And what are its challenges?"
+    messages: list[Any] = [
+        {"role": "system", "content": "You are a helpful assistant. Answer like a pirate."},
+        {"role": "user", "content": QUESTION},
+        {"role": "assistant", "content": said},  # as a client sends it back: with the sources under it
+        {"role": "user", "content": [{"type": "text", "text": follow_up}]},
+    ]
+    done = client(server).chat.completions.create(model="omnikb", messages=messages)
+    answer = api_ask(server, {"question": QUESTION})["answer"]
+    history = [{"role": "user", "content": QUESTION}, {"role": "assistant", "content": answer}]
+    expected = api_ask(server, {"question": follow_up, "history": history})
+    assert done.choices[0].message.content == expected["answer"] + sources_lines(expected)
+
+
+BAD_REQUESTS: list[tuple[str, dict[str, Any], int, str]] = [
+    ("no messages", {"messages": []}, 400, "messages"),
+    ("a tool message", {"messages": [{"role": "tool", "content": "42", "tool_call_id": "x"}]}, 400, "messages[0].role"),
+    ("no role", {"messages": [{"content": QUESTION}]}, 400, "messages[0].role"),
+    ("a number for content", {"messages": [{"role": "user", "content": 42}]}, 400, "messages[0].content"),
+    ("an image", {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]},
+     400, "messages[0].content[0]"),
+    ("the last message the assistant's", {"messages": [{"role": "user", "content": QUESTION},
+                                                       {"role": "assistant", "content": "Hi"}]}, 400, "messages"),
+    ("an empty question", {"messages": [{"role": "user", "content": "   "}]}, 400, "messages"),
+    ("a question too long", {"messages": [{"role": "user", "content": "why " * 600}]}, 400, "messages"),
+    ("two answers", {"messages": [{"role": "user", "content": QUESTION}], "n": 2}, 400, "n"),
+    ("stream not a boolean", {"messages": [{"role": "user", "content": QUESTION}], "stream": "yes"}, 400, "stream"),
+]
+
+
+@pytest.mark.server
+@pytest.mark.parametrize(("case", "body", "status", "param"), BAD_REQUESTS, ids=[c[0] for c in BAD_REQUESTS])
+def test_bad_requests_get_openai_errors(
+    server: Server, case: str, body: dict[str, Any], status: int, param: str
+) -> None:
+    with pytest.raises(openai.APIStatusError) as caught:
+        client(server).chat.completions.create(model="omnikb", **body)
+    error = caught.value
+    assert error.status_code == status, error.body
+    assert isinstance(error.body, dict)
+    assert error.body["type"] == "invalid_request_error" and error.body["param"] == param
+    assert error.body["code"] and error.body["message"]
+
+
+@pytest.mark.server
+def test_an_unknown_model_is_not_found(server: Server) -> None:
+    with pytest.raises(openai.NotFoundError) as caught:
+        client(server).chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": QUESTION}])
+    assert isinstance(caught.value.body, dict) and caught.value.body["code"] == "model_not_found"
+    assert '"omnikb"' in caught.value.body["message"]
+
+
+@pytest.mark.server
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [(b'{"model": "omnikb", "messages": [', "malformed_json"), (b"[1, 2]", "invalid_request"),
+     (b'{"messages": [{"role": "user", "content": "hi"}]}', "invalid_request"), (b"\xff\xfe", "malformed_json")],
+)
+def test_a_body_that_is_no_request_gets_400(server: Server, raw: bytes, code: str) -> None:
+    status, _, data = request(server.url + "/v1/chat/completions", "POST", raw=raw)
+    assert status == 400 and data["error"]["code"] == code, data
+
+
+@pytest.mark.server
+def test_unknown_paths_and_methods_under_v1_answer_in_the_error_shape(server: Server) -> None:
+    status, headers, data = request(server.url + "/v1/chat/completions")
+    assert status == 405 and headers["allow"] == "POST" and data["error"]["code"] == "method_not_allowed"
+    status, _, data = request(server.url + "/v1/embeddings", "POST", {"model": "omnikb", "input": "x"})
+    assert status == 404 and data["error"]["code"] == "not_found"
+
+
+@pytest.mark.server
+def test_the_key_is_required_when_set_and_questions_are_rate_limited(
+    seeded_settings: Settings, tmp_path: Path
+) -> None:
+    env = {"KB_OPENAI_API": "true", "KB_OPENAI_API_KEY": KEY, "KB_RATE_LIMIT": "3"}
+    with running_server(seeded_settings.data_dir, env=env) as srv:
+        status, headers, data = request(srv.url + "/v1/models")
+        assert status == 401 and headers["www-authenticate"] == "Bearer"
+        assert data["error"]["code"] == "invalid_api_key"
+        with pytest.raises(openai.AuthenticationError):
+            client(srv, "sk-wrong").chat.completions.create(
+                model="omnikb", messages=[{"role": "user", "content": QUESTION}]
+            )
+        keyed = client(srv, KEY)
+        assert [m.id for m in keyed.models.list()] == ["omnikb"]
+        ask = {"model": "omnikb", "messages": [{"role": "user", "content": QUESTION}]}
+        first = keyed.chat.completions.create(**ask)  # type: ignore[call-overload]
+        assert "[1]" in (first.choices[0].message.content or "")
+        keyed.chat.completions.create(**ask)  # type: ignore[call-overload]
+        with pytest.raises(openai.RateLimitError) as caught:  # the wrong key's question counted as well
+            keyed.chat.completions.create(**ask)  # type: ignore[call-overload]
+        assert int(caught.value.response.headers["Retry-After"]) >= 1
+
+
+# -- in process, no server --------------------------------------------------------------------------
+
+
+def test_the_endpoint_is_off_unless_turned_on(tmp_path: Path) -> None:
+    app = TestClient(create_api(Settings(data_dir=tmp_path / "kb")))
+    for method, path in (("POST", "/v1/chat/completions"), ("GET", "/v1/models")):
+        response = app.request(method, path, json={"model": "omnikb", "messages": []})
+        assert response.status_code == 404
+        assert "KB_OPENAI_API=true" in response.json()["error"]["message"]
+
+
+def test_without_an_index_a_question_gets_503_in_the_error_shape(tmp_path: Path) -> None:
+    app = TestClient(create_api(Settings(data_dir=tmp_path / "kb", openai_api=True)))
+    body = {"model": "omnikb", "messages": [{"role": "user", "content": QUESTION}]}
+    for stream in (False, True):
+        response = app.post("/v1/chat/completions", json={**body, "stream": stream})
+        assert response.status_code == 503
+        assert response.json()["error"]["code"] == "index_missing"
+        assert response.json()["error"]["type"] == "server_error"
+
+
+def test_the_settings_read_the_switch_and_the_key() -> None:
+    on = Settings.from_env({"KB_OPENAI_API": "true", "KB_OPENAI_API_KEY": KEY})
+    assert on.openai_api is True and on.openai_api_key == KEY
+    assert Settings.from_env({"KB_OPENAI_API": "0"}).openai_api is False
+    assert Settings.from_env({}).openai_api is False
+    with pytest.raises(ConfigError, match="KB_OPENAI_API must be true or false"):
+        Settings.from_env({"KB_OPENAI_API": "maybe"})
+    with pytest.raises(ConfigError, match="KB_OPENAI_API is not true"):
+        Settings.from_env({"KB_OPENAI_API_KEY": KEY})
