@@ -1,4 +1,4 @@
-"""The command line: ``kb ask | chat | show | sources | health | ingest | serve | eval``."""
+"""The command line: ``kb ask | chat | show | sources | health | ingest | serve | mcp | eval``."""
 
 from __future__ import annotations
 
@@ -80,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="start the web chat and the JSON API (default 127.0.0.1:7860)")
     serve.add_argument("--host", help="address to listen on (KB_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (KB_PORT, default 7860)")
+
+    mcp = sub.add_parser("mcp", help="serve the knowledge base to MCP clients over stdio (or --http)")
+    mcp.add_argument("--http", action="store_true", help="streamable HTTP at /mcp instead of stdio")
+    mcp.add_argument("--host", help="with --http: address to listen on (KB_HOST, default 127.0.0.1)")
+    mcp.add_argument("--port", type=int, help="with --http: port to listen on (KB_PORT, default 7860)")
 
     ev = sub.add_parser("eval", help="score retrieval and answers on a question set")
     ev.add_argument("file", nargs="?", type=Path, default=Path("eval/devset.jsonl"))
@@ -460,6 +465,23 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_mcp(args: argparse.Namespace, settings: Settings) -> int:
+    """The MCP server (kb/mcp_server.py); over stdio, stdout is the protocol's alone."""
+    from kb.errors import InputError
+    from kb.mcp_server import serve
+
+    if not args.http and (args.host is not None or args.port is not None):
+        raise InputError("--host and --port are for the HTTP transport: add --http (without it, kb mcp speaks stdio)")
+    settings = settings.replace(**{k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None})
+    kb = _kb(settings)  # no index folder: exit 3, said on stderr
+    if args.http:
+        host = f"[{settings.host}]" if ":" in settings.host else settings.host
+        sys.stderr.write(f"omnikb MCP server on http://{host}:{settings.port}/mcp\n")
+        sys.stderr.flush()
+    serve(kb, http=args.http)
+    return 0
+
+
 COMMANDS = {
     "ask": cmd_ask,
     "chat": cmd_chat,
@@ -469,6 +491,7 @@ COMMANDS = {
     "ingest": cmd_ingest,
     "eval": cmd_eval,
     "serve": cmd_serve,
+    "mcp": cmd_mcp,
 }
 
 if __name__ == "__main__":  # pragma: no cover

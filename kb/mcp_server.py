@@ -1,0 +1,207 @@
+"""The knowledge base as an MCP server (the ``mcp`` SDK): ``kb mcp``, over stdio or streamable HTTP.
+
+Tools:
+
+- ``ask``: a question (with its earlier turns) answered as docs/contract.md's object, the
+  same one ``POST /api/ask`` returns: ``answer`` with ``[n]`` markers, ``citations``…
+- ``search``: the passages retrieval finds for a query, best first, and whether the
+  sources cover it;
+- ``get_source``: one cleaned document, the text every passage's offsets index into.
+
+Resources: every indexed article, ``omnikb://sources/<name>`` (the name percent-encoded),
+its cleaned text; listed afresh on each request, so a re-ingest shows.
+
+Bad arguments are tool errors (``isError``) with the message the API gives, never a crash.
+Over stdio, stdout is the protocol: logging goes to stderr (the SDK points fd 1 there
+while it serves).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import quote, unquote
+
+import anyio.to_thread
+from mcp.server.lowlevel.helper_types import ReadResourceContents
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
+from mcp.shared.exceptions import MCPError
+from mcp_types import INTERNAL_ERROR, InputRequiredResult
+from mcp_types import Resource as MCPResource
+from mcp_types import ResourceTemplate as MCPResourceTemplate
+from pydantic import AnyUrl
+
+from kb.errors import KBError, SourceNotFoundError
+from kb.models import passage_dict
+from kb.question import validate_question
+from kb.service import KnowledgeBase
+
+log = logging.getLogger(__name__)
+
+NAME = "omnikb"
+SOURCE_URI = "omnikb://sources/"
+INSTRUCTIONS = (
+    "omnikb answers from a knowledge base of articles with verbatim, cited passages. Use `ask` for an "
+    "answer whose [n] markers refer to its `citations`; when `answered` is false the sources do not cover "
+    "the question: say so rather than answer from elsewhere. `search` lists passages; `get_source` "
+    "returns a whole cleaned article."
+)
+
+
+def source_uri(source: str) -> str:
+    return SOURCE_URI + quote(source, safe="")
+
+
+class KnowledgeBaseServer(MCPServer[None]):
+    """An ``MCPServer`` whose resources are the knowledge base's articles, read when asked for."""
+
+    def __init__(self, kb: KnowledgeBase, **kwargs: Any) -> None:
+        super().__init__(NAME, instructions=INSTRUCTIONS, **kwargs)
+        self.kb = kb
+
+    async def list_resources(self) -> list[MCPResource]:
+        try:
+            sources = await anyio.to_thread.run_sync(self.kb.sources)
+        except KBError as exc:
+            raise MCPError(code=INTERNAL_ERROR, message=str(exc)) from None
+        return [
+            MCPResource(
+                uri=source_uri(item["source"]),
+                name=item["source"],
+                title=item["title"],
+                description=f"{item['title']} ({item['language']}, {item['characters']} characters)",
+                mime_type="text/plain",
+            )
+            for item in sources
+        ]
+
+    async def list_resource_templates(self) -> list[MCPResourceTemplate]:
+        return [
+            MCPResourceTemplate(
+                uri_template=SOURCE_URI + "{source}",
+                name="source",
+                description="An indexed article's cleaned text, by its file name (percent-encoded)",
+                mime_type="text/plain",
+            )
+        ]
+
+    async def read_resource(
+        self, uri: AnyUrl | str, context: Context[None, Any] | None = None
+    ) -> Iterable[ReadResourceContents] | InputRequiredResult:
+        text = str(uri)
+        if not text.startswith(SOURCE_URI):
+            raise ResourceNotFoundError(f"No resource {text[:200]!r}: omnikb's are {SOURCE_URI}<name>.")
+        name = unquote(text[len(SOURCE_URI) :])
+        try:
+            document = await anyio.to_thread.run_sync(self.kb.document, name)
+        except SourceNotFoundError as exc:
+            raise ResourceNotFoundError(str(exc)) from None
+        except KBError as exc:
+            raise MCPError(code=INTERNAL_ERROR, message=str(exc)) from None
+        return [ReadResourceContents(content=document.text, mime_type="text/plain")]
+
+
+def _checked(kb: KnowledgeBase, text: Any, history: Any, top_k: Any, language: Any) -> Any:
+    try:
+        return validate_question(text, history, top_k, language, kb.settings)
+    except KBError as exc:
+        raise ToolError(str(exc)) from None
+
+
+def build_server(kb: KnowledgeBase) -> KnowledgeBaseServer:
+    """The MCP server over ``kb``; the index loads in the background once it serves."""
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[None]) -> AsyncIterator[None]:
+        threading.Thread(target=_warm_up, args=(kb,), name="kb-warm-up", daemon=True).start()
+        yield
+
+    server = KnowledgeBaseServer(kb, lifespan=lifespan, log_level="WARNING")
+
+    @server.tool(
+        description=(
+            "Answer a question from the knowledge base with verbatim, cited passages. Returns the answer "
+            "object: `answer` (with [n] markers), `citations` (id, source, title, text, offsets), `answered` "
+            "(false when the sources do not cover the question), `language`, `passages`. `history` holds "
+            'earlier turns, oldest first ({"role": "user" or "assistant", "content"}), for follow-ups.'
+        )
+    )
+    def ask(
+        question: str,
+        history: list[dict[str, str]] | None = None,
+        top_k: int | None = None,
+        language: str | None = None,
+    ) -> dict[str, Any]:
+        checked = _checked(kb, question, history, top_k, language)
+        try:
+            return kb.ask(checked).to_dict()
+        except KBError as exc:
+            raise ToolError(str(exc)) from None
+
+    @server.tool(
+        description=(
+            "Find the passages of the knowledge base that match a query, best first, each a verbatim slice "
+            "`text` of the document `source` (offsets `start`, `end`); `covered` says whether they answer it."
+        )
+    )
+    def search(query: str, top_k: int | None = None, language: str | None = None) -> dict[str, Any]:
+        checked = _checked(kb, query, None, top_k, language)
+        try:
+            request = kb.prepare(checked)
+        except KBError as exc:
+            raise ToolError(str(exc)) from None
+        return {
+            "query": checked.text,
+            "language": request.language,
+            "covered": request.covered,
+            "passages": [
+                passage_dict(rank, hit.chunk, hit.score, hit.alternatives)
+                for rank, hit in enumerate(request.hits, start=1)
+            ],
+        }
+
+    @server.tool(
+        description=(
+            "One cleaned article of the knowledge base by its `source` name (as `search` and `ask` give it): "
+            "`source`, `title`, `language`, `text`; passages' offsets index into `text`."
+        )
+    )
+    def get_source(source: str) -> dict[str, Any]:
+        try:
+            document = kb.document(source)
+        except KBError as exc:
+            raise ToolError(str(exc)) from None
+        data = document.to_dict()
+        url = getattr(document, "url", None)
+        if url and "url" not in data:
+            data["url"] = url
+        return data
+
+    return server
+
+
+def _warm_up(kb: KnowledgeBase) -> None:
+    try:
+        kb.warm_up()
+        kb.watch()
+        log.info("knowledge base ready")
+    except KBError as exc:  # no index yet: each call says so
+        log.warning("not warmed up: %s", exc)
+
+
+def serve(kb: KnowledgeBase, http: bool = False) -> None:
+    """Serve over stdio (a client starts ``kb mcp``), or over streamable HTTP on
+    ``KB_HOST:KB_PORT`` at ``/mcp``."""
+    settings = kb.settings
+    server = build_server(kb)
+    if not http:
+        server.run("stdio")
+        return
+    import uvicorn
+
+    app = server.streamable_http_app(host=settings.host)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
