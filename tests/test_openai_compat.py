@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,7 +62,7 @@ def test_a_streamed_answer_is_cited_and_ends_with_its_sources(server: Server) ->
     chunks = list(stream)
     assert chunks[0].choices[0].delta.role == "assistant"
     text = "".join(c.choices[0].delta.content or "" for c in chunks)
-    assert len([c for c in chunks if c.choices[0].delta.content]) > 1  # pieces, as they were written
+    assert len([c for c in chunks if c.choices[0].delta.content]) > 1  # the answer as written, then its sources
     assert text == expected["answer"] + sources_lines(expected)
     last = chunks[-1].choices[0]
     assert last.finish_reason == "stop"
@@ -206,6 +207,7 @@ def test_the_endpoint_is_off_unless_turned_on(tmp_path: Path) -> None:
         response = app.request(method, path, json={"model": "omnikb", "messages": []})
         assert response.status_code == 404
         assert "KB_OPENAI_API=true" in response.json()["error"]["message"]
+        assert set(response.json()["error"]) == {"code", "message"}  # no OpenAI API: the contract's shape
 
 
 def test_without_an_index_a_question_gets_503_in_the_error_shape(tmp_path: Path) -> None:
@@ -227,3 +229,16 @@ def test_the_settings_read_the_switch_and_the_key() -> None:
         Settings.from_env({"KB_OPENAI_API": "maybe"})
     with pytest.raises(ConfigError, match="KB_OPENAI_API is not true"):
         Settings.from_env({"KB_OPENAI_API_KEY": KEY})
+
+
+def test_only_the_sources_this_endpoint_appended_are_taken_off_the_history() -> None:
+    from kb.web.openai_compat import parse_request
+
+    ours = "Omnichannel … [1]\n\nSources:\n1. A title — 001_x.txt\n2. Another — 002_y.txt — <https://example.com/p>"
+    theirs = "It takes work.\n\nSteps:\n1. Integrate the CRM\n2. Plan a strategy"
+    for said, kept in ((ours, "Omnichannel … [1]"), (theirs, theirs)):
+        messages = [{"role": "user", "content": "What is omnichannel?"}, {"role": "assistant", "content": said},
+                    {"role": "user", "content": "And its challenges?"}]
+        body = json.dumps({"model": "omnikb", "messages": messages}).encode()
+        question = parse_request(body, Settings(), None).question
+        assert [turn.content for turn in question.history] == ["What is omnichannel?", kept]

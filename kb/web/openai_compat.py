@@ -58,7 +58,7 @@ TURN_ROLES = frozenset({"user", "assistant"})
 # The numbered sources this endpoint appends to an answer ("\n\nSources:\n1. …"), taken off
 # again when a client sends the answer back as history: they are not what was said.
 UNEXPECTED = "Something went wrong on the server; the log has the details."
-_SOURCES_BLOCK = re.compile(r"\n\n[^\n]{1,60}:\n1\. [^\n]*(?:\n\d+\. [^\n]*)*\s*\Z")
+_SOURCES_BLOCK = re.compile(r"\n\n[^\n]{1,60}:\n1\. [^\n]* — [^\n]*(?:\n\d+\. [^\n]* — [^\n]*)*\s*\Z")
 
 
 def is_v1_path(path: str) -> bool:
@@ -370,12 +370,9 @@ def install(app: FastAPI, settings: Settings) -> None:
     async def elsewhere(request: Request) -> JSONResponse:
         path = request.url.path
         shown = ascii(path[:100])[1:-1]
-        if not on:
-            return error_response(
-                404,
-                "not_found",
-                "The OpenAI-compatible API is off on this server; its owner turns it on with KB_OPENAI_API=true.",
-            )
+        if not on:  # no OpenAI API here: the contract's error shape alone
+            off = "The OpenAI-compatible API is off on this server; its owner turns it on with KB_OPENAI_API=true."
+            return JSONResponse(error_body("not_found", off), status_code=404)
         allowed = ROUTES.get(path.rstrip("/"))
         if allowed == request.method:  # a trailing slash
             meant = path.rstrip("/")
