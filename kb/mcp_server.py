@@ -115,9 +115,14 @@ def _checked(kb: KnowledgeBase, text: Any, history: Any, top_k: Any, language: A
 def build_server(kb: KnowledgeBase) -> KnowledgeBaseServer:
     """The MCP server over ``kb``; the index loads in the background once it serves."""
 
+    started = threading.Event()
+
     @asynccontextmanager
     async def lifespan(_: MCPServer[None]) -> AsyncIterator[None]:
-        threading.Thread(target=_warm_up, args=(kb,), name="kb-warm-up", daemon=True).start()
+        # Once it serves (over stdio, once stdout is the protocol's), and once: HTTP sessions come and go.
+        if not started.is_set():
+            started.set()
+            threading.Thread(target=_warm_up, args=(kb,), name="kb-warm-up", daemon=True).start()
         yield
 
     server = KnowledgeBaseServer(kb, lifespan=lifespan, log_level="WARNING")

@@ -242,3 +242,30 @@ def test_only_the_sources_this_endpoint_appended_are_taken_off_the_history() -> 
         body = json.dumps({"model": "omnikb", "messages": messages}).encode()
         question = parse_request(body, Settings(), None).question
         assert [turn.content for turn in question.history] == ["What is omnichannel?", kept]
+
+
+def test_a_citation_with_a_known_url_links_its_post() -> None:
+    from dataclasses import dataclass
+
+    from kb.models import Answer, Chunk, Citation
+    from kb.web.openai_compat import completion
+
+    @dataclass(frozen=True)
+    class Linked(Citation):  # a citation as it is once sources know their URL
+        url: str | None = None
+
+    chunk = Chunk("c1", "002_x.txt", "Las diferencias", "es", "", "La integración es la gran diferencia.", 0, 37, 0)
+    post = "http://www.muycanal.com/2015/09/29/negocio-omnicanal-multicanal"
+    cited = (Linked(1, chunk, 0.9, url=post), Citation(2, replace_source(chunk), 0.8))
+    answer = Answer("q", "es", True, "extractive", "“La integración…” [1] [2]", cited, ())
+    message = completion(answer)["choices"][0]["message"]
+    assert message["content"].endswith(
+        f"\n\nFuentes:\n1. Las diferencias — 002_x.txt — <{post}>\n2. Las diferencias — 003_y.txt"
+    )
+    assert [c.get("url") for c in message["citations"]] == [post, None]
+
+
+def replace_source(chunk: Any) -> Any:
+    from dataclasses import replace
+
+    return replace(chunk, id="c2", source="003_y.txt")

@@ -206,15 +206,11 @@ def parse_request(raw: bytes, settings: Settings, accept_language: str | None) -
 # -- the answer -----------------------------------------------------------------
 
 
-def _url(citation: Citation) -> str | None:
-    url = getattr(citation, "url", None) or getattr(citation.chunk, "url", None)
-    return url if isinstance(url, str) and url else None
-
-
 def citation_dict(citation: Citation) -> dict[str, Any]:
+    """The contract's citation, with the post's ``url`` when one is known (on the citation or its passage)."""
     data = citation.to_dict()
-    url = _url(citation)
-    if url and "url" not in data:
+    url = data.get("url") or getattr(citation, "url", None) or getattr(citation.chunk, "url", None)
+    if isinstance(url, str) and url:
         data["url"] = url
     return data
 
@@ -228,7 +224,7 @@ def sources_text(answer: Answer) -> str:
         title = " ".join(citation.chunk.title.split()) or citation.chunk.source
         source = " ".join(citation.chunk.source.split())
         line = f"{citation.id}. {title} — {source}"
-        url = _url(citation)
+        url = citation_dict(citation).get("url")
         if url:
             line += f" — <{url}>"
         lines.append(line)
