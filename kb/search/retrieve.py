@@ -14,6 +14,7 @@ percentage") lifts passages that state one.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
@@ -37,6 +38,9 @@ from kb.search.outline import Outline, outlines
 from kb.text.language import FUNCTION_WORDS, readability, words
 
 log = logging.getLogger(__name__)
+
+# Threads for questions' sparse encodings: as many as the web server answers at once (anyio's 40).
+SPARSE_THREADS = 40
 
 DENSE_WEIGHT = 1.0
 LEXICAL_WEIGHT = 0.25
@@ -225,7 +229,10 @@ class Retriever:
         self._pending_lock = threading.Lock()
         self._watching = threading.Event()
         self._stop = threading.Event()
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sparse")
+        # A question's sparse encoding runs beside its dense one. The pool queues nothing: the
+        # embedder's sparse head serves its callers in turns by client (kb.index.fair), which a
+        # queue in front of it, first come first served, would undo.
+        self._pool = ThreadPoolExecutor(max_workers=SPARSE_THREADS, thread_name_prefix="sparse")
 
     @property
     def loaded_generation(self) -> int | None:
@@ -363,7 +370,9 @@ class Retriever:
 
     def _score(self, query: str, top_k: int, index: CorpusIndex) -> Scored:
         """Every candidate passage's fused score for ``query``."""
-        pending = self._pool.submit(self.embedder.sparse, [query]) if index.sparse is not None else None
+        # In the caller's context: the embedder takes turns by the client it names (kb.index.fair).
+        context = contextvars.copy_context()
+        pending = self._pool.submit(context.run, self.embedder.sparse, [query]) if index.sparse is not None else None
         vector = self.embedder.encode([query], is_query=True)[0]
         query_sparse = pending.result() if pending is not None else None
         wanted = max(CANDIDATES, top_k * 4)

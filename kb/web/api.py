@@ -27,7 +27,7 @@ from kb.i18n.lookup import WIDGET, widget_strings
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 from kb.web import openai_compat, stream
-from kb.web.guard import install_guards
+from kb.web.guard import charge_question, install_guards
 from kb.web.paths import API_ROOT, CanonicalApiPath
 from kb.web.schemas import AskRequest
 from kb.web.slow_clients import BodyDeadline
@@ -57,7 +57,9 @@ def _kb(request: Request) -> KnowledgeBase:
 @router.post("/ask", summary="Answer a question with cited passages")
 def ask(body: AskRequest, request: Request) -> dict[str, Any]:
     kb = _kb(request)
-    return kb.ask(body.to_question(request, kb.settings)).to_dict()
+    question = body.to_question(request, kb.settings)
+    charge_question(request, question.text)
+    return kb.ask(question).to_dict()
 
 
 @router.get("/health", summary="Index status")

@@ -16,7 +16,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kb.errors import KBError, error_bytes
 from kb.i18n.lookup import ui, ui_language
-from kb.models import Answer
+from kb.index.fair import serving
+from kb.models import Answer, Question
 from kb.question import trimmed, validate_question
 from kb.service import KnowledgeBase
 from kb.settings import Settings
@@ -32,14 +33,23 @@ from kb.web.chat_render import (
 )
 from kb.web.chat_session import STORAGE_KEY, BrowserCopy, ChatSession, chat_key
 from kb.web.feedback import FeedbackStore
-from kb.web.guard import RateLimiter
+from kb.web.guard import (
+    MAX_WAITING_PER_CLIENT,
+    WAITING_RETRY_AFTER,
+    ClientCounter,
+    RateLimiter,
+    question_cost,
+)
 from kb.web.openai_compat import is_v1_path
 from kb.web.paths import is_api_path
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
-CONCURRENT_ANSWERS = 4  # chat answers computed at once; more wait in Gradio's queue
+# Chat answers under way at once; more wait in Gradio's queue (first come, first served). The
+# embedder serves them in turns by address (kb.index.fair), and one address holds at most
+# MAX_WAITING_PER_CLIENT of them, so another's question finds a worker free.
+CONCURRENT_ANSWERS = 2 * MAX_WAITING_PER_CLIENT
 UNEXPECTED = "Something went wrong while answering; please try again. The server log has the details."
 RATINGS: dict[bool | str, bool] = {True: True, False: False, "Like": True, "Dislike": False}
 # What the chat page itself sends besides GETs: its events join Gradio's queue (and may be
@@ -97,8 +107,10 @@ class ChatHandlers:
         self.kb = kb
         self.feedback = FeedbackStore(settings.feedback_path)
         # The API's per-address limit: the chat's questions count against it too (through
-        # Gradio's queue, a client could ask as often as it liked).
+        # Gradio's queue, a client could ask as often as it liked), and so does its cap
+        # on questions under way at once (each holds one of the chat's workers).
         self.limiter = limiter
+        self.under_way = ClientCounter()
         self.copies = BrowserCopy(chat_key(settings.data_dir))
         # The page's load and a question sent before it landed both read the browser's copy
         # into the tab's session: whichever comes first does, the other finds it done.
@@ -159,13 +171,26 @@ class ChatHandlers:
             session.show("assistant", error_html(problem))
             yield _updates(session, stored=self.copies.save(session))
             return
-        if self.limiter is not None and self.limiter.enabled:
-            client = request.client if request is not None else None
-            allowed, retry_after = self.limiter.hit(client.host if client is not None else "unknown")
+        client = request.client if request is not None else None
+        address = client.host if client is not None else "unknown"
+        if self.limiter is None or not self.limiter.enabled:  # no limit, no cap (KB_RATE_LIMIT=0)
+            yield from self._answer(question, session, stored, address)
+            return
+        if not self.under_way.enter(address, MAX_WAITING_PER_CLIENT):
+            _toast("warning", "rate_limited", session.ui_language, s=WAITING_RETRY_AFTER)
+            yield _updates(session)
+            return
+        try:
+            allowed, retry_after = self.limiter.hit(address, question_cost(question.text))
             if not allowed:
                 _toast("warning", "rate_limited", session.ui_language, s=retry_after)
                 yield _updates(session)
                 return
+            yield from self._answer(question, session, stored, address)
+        finally:
+            self.under_way.leave(address)
+
+    def _answer(self, question: Question, session: ChatSession, stored: Any, address: str) -> Iterator[tuple[Any, ...]]:
         # The browser keeps the question until its answer comes: if the server dies meanwhile,
         # the reader finds it back in the box.
         before = self.copies.save(session, pending=question.text)
@@ -177,7 +202,14 @@ class ChatHandlers:
         pieces: list[str] = []
         final: Answer | None = None
         try:
-            for item in self.kb.stream(question):
+            answering = self.kb.stream(question)
+            while True:
+                # The work is the address's (kb.index.fair); set for each step, as Gradio runs
+                # each step of this generator in a thread of its own.
+                with serving(address):
+                    item = next(answering, None)
+                if item is None:
+                    break
                 if isinstance(item, Answer):
                     final = item
                     break

@@ -9,7 +9,15 @@
   its POSTs are refused with 403 before they cost any work;
 - a per-client-address sliding-window rate limit on ``POST /api/ask``,
   ``POST /api/ask/stream`` and ``POST /v1/chat/completions`` (``KB_RATE_LIMIT`` questions a minute; 0 turns it
-  off) answering 429 with ``Retry-After`` and the contract's error shape;
+  off) answering 429 with ``Retry-After`` and the contract's error shape. A
+  question counts once per ``QUESTION_CHARS_PER_COUNT`` characters begun (its
+  embedding's cost grows with its length): 2,000 characters count as four;
+- fair use of the CPU on the same routes: at most ``MAX_WAITING_PER_CLIENT``
+  questions of one address waiting or being answered at once (more get a 429
+  at once, before they cost any work; no cap either when the rate limit is
+  off), and the work done for a request is
+  counted as its address's (``kb.index.fair.serving``), so that the embedder
+  serves the waiting addresses in turn;
 - ``GET /widget.js``, the chat widget that one script tag puts on any page.
 
 Both middlewares are plain ASGI, so streamed answers pass through untouched.
@@ -33,6 +41,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kb.errors import error_bytes
+from kb.index.fair import serving
 from kb.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,6 +57,12 @@ ALLOW_HEADERS = "Content-Type, Accept, Last-Event-ID"
 EXPOSE_HEADERS = "Retry-After"
 PREFLIGHT_MAX_AGE = "600"
 MAX_TRACKED_CLIENTS = 10_000
+# A question counts against the rate limit once per this many characters begun.
+QUESTION_CHARS_PER_COUNT = 500
+# Questions of one address waiting or being answered at once; the next is refused (429).
+MAX_WAITING_PER_CLIENT = 4
+# What a question refused for the one before it says to wait: about one long question's embedding.
+WAITING_RETRY_AFTER = 5
 # Refused origins each get one warning, up to this many; then one line says the rest are not logged.
 MAX_WARNED_ORIGINS = 50
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
@@ -57,7 +72,7 @@ def install_guards(app: FastAPI, settings: Settings) -> None:
     """Add the CORS allow-list, the rate limit and the ``/widget.js`` route to ``app``."""
     policy = OriginPolicy(settings.allowed_origins)
     limiter = RateLimiter(settings.rate_limit, RATE_WINDOW_SECONDS)
-    app.state.rate_limiter = limiter  # the chat's questions count against it too
+    app.state.rate_limiter = limiter  # the chat's questions count against it too (charge_question)
     # The last middleware added runs first: CORS wraps the limiter, so a 429 still
     # carries the CORS headers the widget needs to read it.
     app.add_middleware(RateLimitMiddleware, limiter=limiter)
@@ -277,8 +292,10 @@ class RateLimiter:
     def enabled(self) -> bool:
         return self.limit > 0
 
-    def hit(self, client: str) -> tuple[bool, int]:
-        """Record a hit; ``(allowed, retry_after_seconds)`` (0 when allowed)."""
+    def hit(self, client: str, cost: int = 1) -> tuple[bool, int]:
+        """Record a hit that counts ``cost`` times; ``(allowed, retry_after_seconds)`` (0 when
+        allowed). A hit is allowed while the client has room for one more: a costly one
+        may take it past the limit, and its next hits wait until the window is below it."""
         if not self.enabled:
             return True, 0
         now = self.clock()
@@ -291,9 +308,19 @@ class RateLimiter:
             while hits and hits[0] <= now - self.window:
                 hits.popleft()
             if len(hits) >= self.limit:
-                return False, max(1, math.ceil(hits[0] + self.window - now))
-            hits.append(now)
+                # The window is below the limit again once the hit this many from the oldest leaves it.
+                leaving = hits[len(hits) - self.limit]
+                return False, max(1, math.ceil(leaving + self.window - now))
+            hits.extend([now] * max(1, cost))
             return True, 0
+
+    def charge(self, client: str, extra: int) -> None:
+        """Count ``extra`` more hits for the client's latest (a question found long once read)."""
+        if not self.enabled or extra <= 0:
+            return
+        now = self.clock()
+        with self._lock:
+            self._hits.setdefault(client, deque()).extend([now] * extra)
 
     def forget_last(self, client: str) -> None:
         """Undo the latest hit (the request turned out not to be a question, e.g. 404)."""
@@ -308,24 +335,103 @@ class RateLimiter:
             del self._hits[key]
 
 
+def question_cost(text: str) -> int:
+    """How many questions ``text`` counts as against the rate limit: one per
+    ``QUESTION_CHARS_PER_COUNT`` characters begun."""
+    return max(1, math.ceil(len(text) / QUESTION_CHARS_PER_COUNT))
+
+
+def client_address(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+def charge_question(request: Request, text: str) -> None:
+    """Count a long question's further characters against its address (the middleware
+    counted it once, before its body was read)."""
+    limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
+    if limiter is not None:
+        limiter.charge(client_address(request.scope), question_cost(text) - 1)
+
+
+class ClientCounter:
+    """How many requests of each client are under way."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def enter(self, client: str, at_most: int) -> bool:
+        """Count one more for ``client``, unless it has ``at_most`` already."""
+        with self._lock:
+            count = self._counts.get(client, 0)
+            if count >= at_most:
+                return False
+            self._counts[client] = count + 1
+            return True
+
+    def leave(self, client: str) -> None:
+        with self._lock:
+            count = self._counts.get(client, 0) - 1
+            if count > 0:
+                self._counts[client] = count
+            else:
+                self._counts.pop(client, None)
+
+
 class RateLimitMiddleware:
-    """429 with ``Retry-After`` once a client address asks too often."""
+    """For questions: 429 with ``Retry-After`` once a client address asks too often, or has
+    ``MAX_WAITING_PER_CLIENT`` questions under way; the work is done as the address's."""
 
     def __init__(self, app: ASGIApp, limiter: RateLimiter) -> None:
         self.app = app
         self.limiter = limiter
+        self.under_way = ClientCounter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] != "http"
             or scope["method"] != "POST"
             or str(scope.get("path", "")).rstrip("/") not in RATE_LIMITED_PATHS
-            or not self.limiter.enabled
         ):
             await self.app(scope, receive, send)
             return
-        client = scope.get("client")
-        address = client[0] if client else "unknown"
+        address = client_address(scope)
+        if not self.limiter.enabled:  # KB_RATE_LIMIT=0: no limit, no cap; the turns stay fair
+            with serving(address):
+                await self.app(scope, receive, send)
+            return
+        if not self.under_way.enter(address, MAX_WAITING_PER_CLIENT):
+            log.info("refused a question from %s: %d of its questions are under way", address, MAX_WAITING_PER_CLIENT)
+            response = _json_error(
+                429,
+                "rate_limited",
+                f"You have {MAX_WAITING_PER_CLIENT} questions waiting for their answers. "
+                f"Please wait for one of them (about {WAITING_RETRY_AFTER} s) and ask again.",
+                {"Retry-After": str(WAITING_RETRY_AFTER)},
+            )
+            await response(scope, receive, send)
+            return
+        left = False
+
+        def leave() -> None:
+            nonlocal left
+            if not left:
+                left = True
+                self.under_way.leave(address)
+
+        async def send_then_leave(message: Message) -> None:
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                leave()  # before the client can see the answer and send its next question
+            await send(message)
+
+        try:
+            with serving(address):
+                await self._limited(scope, receive, send_then_leave, address)
+        finally:
+            leave()
+
+    async def _limited(self, scope: Scope, receive: Receive, send: Send, address: str) -> None:
         allowed, retry_after = self.limiter.hit(address)
         if not allowed:
             log.info("rate limited %s for %ss", address, retry_after)
@@ -333,7 +439,8 @@ class RateLimitMiddleware:
             response = _json_error(
                 429,
                 "rate_limited",
-                f"Too many questions: at most {per_minute} a minute. Please wait {retry_after} s and ask again.",
+                f"Too many questions: at most {per_minute} a minute (a long question counts once per "
+                f"{QUESTION_CHARS_PER_COUNT} characters). Please wait {retry_after} s and ask again.",
                 {"Retry-After": str(retry_after)},
             )
             await response(scope, receive, send)

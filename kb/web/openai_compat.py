@@ -43,6 +43,7 @@ from kb.question import validate_question
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 from kb.text import language as lang
+from kb.web.guard import charge_question
 from kb.web.stream import SSE_HEADERS
 
 log = logging.getLogger(__name__)
@@ -338,6 +339,7 @@ def install(app: FastAPI, settings: Settings) -> None:
                 parsed = parse_request(await request.body(), kb.settings, request.headers.get("accept-language"))
             except OpenAIError as exc:
                 return error_response(exc.status, exc.code, str(exc), exc.param)
+            charge_question(request, parsed.question.text)
             try:
                 if not parsed.stream:
                     return completion(await run_in_threadpool(kb.ask, parsed.question))

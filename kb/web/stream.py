@@ -33,6 +33,7 @@ from fastapi.responses import StreamingResponse
 from kb.errors import KBError, error_body
 from kb.models import Answer, Question
 from kb.service import KnowledgeBase
+from kb.web.guard import charge_question
 from kb.web.schemas import AskRequest
 
 log = logging.getLogger(__name__)
@@ -78,5 +79,6 @@ def answer_events(kb: KnowledgeBase, question: Question) -> Iterator[str]:
 def ask_stream(body: AskRequest, request: Request) -> StreamingResponse:
     kb: KnowledgeBase = request.app.state.kb
     question = body.to_question(request, kb.settings)
+    charge_question(request, question.text)
     kb.retriever.index()  # no index yet: a 503 with the error shape, as /api/ask gives, before any event
     return StreamingResponse(answer_events(kb, question), media_type="text/event-stream", headers=SSE_HEADERS)
