@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Collection, Iterable, Iterator, Mapping
-from functools import lru_cache
 
 from lingua import IsoCode639_1, Language, LanguageDetector, LanguageDetectorBuilder
 
@@ -49,14 +48,25 @@ _UKRAINIAN = re.compile(r"[іїєґІЇЄҐ]")
 _lock = threading.Lock()
 
 
-@lru_cache(maxsize=1)
-def _detector() -> LanguageDetector:
-    languages = [Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper())) for code in RECOGNISED]
-    return LanguageDetectorBuilder.from_languages(*languages).with_preloaded_language_models().build()
+_built: LanguageDetector | None = None
+
+
+def _detector(preload: bool = False) -> LanguageDetector:
+    """The statistical detector, built once. Preloaded (``warm_up``, a server), it loads every
+    language's models at once (seconds); otherwise each language's models load when a text
+    first needs them, and a text whose letters rule languages out (ã, ß, ç…) loads fewer.
+    The two compute the same values."""
+    global _built
+    if _built is None:
+        languages = [Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper())) for code in RECOGNISED]
+        builder = LanguageDetectorBuilder.from_languages(*languages)
+        _built = (builder.with_preloaded_language_models() if preload else builder).build()
+    return _built
 
 
 def warm_up() -> None:
-    _detector()
+    with _lock:
+        _detector(preload=True)
 
 
 def is_rtl(language: str) -> bool:
@@ -123,6 +133,11 @@ def detect(
         # "a a a", "ok", "xxxx": too few letters to tell a language by, however
         # many times they are repeated; as with none at all.
         return context or default
+    framed = _by_whole_frame(text)
+    if framed is not None:
+        # What the steps below come to for such a question, without the statistical
+        # detector, whose models take seconds to load (a cold ``kb ask``).
+        return framed
     masked = " ".join(w for w in WORD.findall(text) if w.casefold() not in ignored)
     sample = masked if len(masked) >= 3 else text
     with _lock:
@@ -324,6 +339,31 @@ def _by_frame(text: str, detected: str) -> str | None:
     if leader is None or votes[leader] < FRAME_VOTES or voters[leader] < 2:
         return None
     return leader
+
+
+def _by_whole_frame(text: str) -> str | None:
+    """The language of a short question whose function words all are one language's:
+    at least ``FRAME_VOTES`` of them, one at least that only it has, no cue of another
+    language ("What is omnichannel?", "Was ist Omnichannel?"). The frame
+    tells such a question's language; the detector is not asked."""
+    if len(WORD.findall(text)) > SHORT_TEXT_WORDS:
+        return None
+    folded = text.casefold()
+    framing = list(_function_words(folded))
+    if len(framing) < FRAME_VOTES:
+        return None
+    shared = set.intersection(*(set(owners) for owners, _ in framing))
+    if len(shared) != 1:
+        return None
+    (language,) = shared
+    votes = _word_votes(folded)
+    for letter in set(folded):
+        owner = _CUE_LETTERS.get(letter)
+        if owner:
+            votes[owner] = votes.get(owner, 0) + 1
+    if set(votes) != {language}:
+        return None
+    return language
 
 
 def _word_votes(folded: str) -> dict[str, int]:
