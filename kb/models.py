@@ -18,6 +18,8 @@ class Document:
     text: str
     content_hash: str
     translation_of: str | None = None
+    # The post's public address (http or https), where the post or its site states it.
+    url: str | None = None
 
     @property
     def characters(self) -> int:
@@ -29,6 +31,7 @@ class Document:
             "title": self.title,
             "language": self.language,
             "characters": self.characters,
+            "url": self.url,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -37,6 +40,7 @@ class Document:
             "title": self.title,
             "language": self.language,
             "text": self.text,
+            "url": self.url,
         }
 
 
@@ -53,6 +57,7 @@ class Chunk:
     start: int
     end: int
     ordinal: int
+    url: str | None = None  # its document's
 
     def embedding_text(self) -> str:
         """What the embedder sees: the passage in the context of its article."""
@@ -116,6 +121,7 @@ def passage_dict(ident: int, chunk: Chunk, score: float, alternatives: tuple[Chu
         "score": round(float(score), 4),
         "chunk_id": chunk.id,
         "heading": chunk.heading,
+        "url": chunk.url,
         "alternatives": [
             {
                 "source": alt.source,
@@ -125,6 +131,7 @@ def passage_dict(ident: int, chunk: Chunk, score: float, alternatives: tuple[Chu
                 "start": alt.start,
                 "end": alt.end,
                 "chunk_id": alt.id,
+                "url": alt.url,
             }
             for alt in alternatives
         ],

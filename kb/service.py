@@ -256,7 +256,7 @@ class KnowledgeBase:
     def sources(self) -> list[dict[str, Any]]:
         index = self.retriever.index()
         return [
-            {"source": d.source, "title": d.title, "language": d.language, "characters": d.characters}
+            {"source": d.source, "title": d.title, "language": d.language, "characters": d.characters, "url": d.url}
             for d in sorted(index.documents.values(), key=lambda d: d.source)
         ]
 

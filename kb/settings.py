@@ -74,6 +74,8 @@ class Settings:
     # is the bearer token its clients must send.
     openai_api: bool = False
     openai_api_key: str | None = None
+    # The blog's public address, for the permalinks of posts that name only their path or slug (kb/ingest/urls.py).
+    site_url: str | None = None
 
     def __post_init__(self) -> None:
         _check(self)
@@ -256,6 +258,7 @@ def _check(settings: Settings) -> None:
         raise ConfigError(f"{_name('host')} must be an address to listen on, e.g. 127.0.0.1 or 0.0.0.0")
     _url(settings, "chroma_url", "http://127.0.0.1:8000", path=False)
     _url(settings, "llm_base_url", "http://127.0.0.1:11434/v1", path=True)
+    _url(settings, "site_url", "https://blog.example.com", path=True)
     _header_value(settings, "chroma_token", "the Authorization and X-Chroma-Token headers")
     _header_value(settings, "llm_api_key", "the Authorization header")
     _header_value(settings, "openai_api_key", "the Authorization header")

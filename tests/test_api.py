@@ -63,11 +63,15 @@ def test_sources_list_and_document(server: Server) -> None:
     assert status == 200
     assert len(sources) == 5
     for item in sources:
-        assert set(item) == {"source", "title", "language", "characters"}
+        assert set(item) == {"source", "title", "language", "characters", "url"}
         status, _, doc = request(server.url + "/api/sources/" + item["source"])
         assert status == 200
-        assert set(doc) == {"source", "title", "language", "text"}
+        assert set(doc) == {"source", "title", "language", "text", "url"}
         assert doc["source"] == item["source"] and len(doc["text"]) == item["characters"]
+        assert doc["url"] == item["url"]
+    # The one seed that states its address (its "See more at:" line) has it, tracking fragment dropped.
+    urls = {item["source"]: item["url"] for item in sources if item["url"]}
+    assert urls == {"002_8f573ef52dea0fed.txt": "http://www.muycanal.com/2015/09/29/negocio-omnicanal-multicanal"}
 
 
 def test_answer_shape_and_offsets(server: Server) -> None:

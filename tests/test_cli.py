@@ -57,7 +57,7 @@ def test_show_prints_exactly_the_cleaned_document(seeded_settings: Settings) -> 
     assert shown.returncode == 0
     assert shown.stdout[cited["start"] : cited["end"]] == cited["text"]
     as_json = json.loads(kb("show", cited["source"], "--json", data_dir=seeded_settings.data_dir).stdout)
-    assert as_json["text"] == shown.stdout and set(as_json) == {"source", "title", "language", "text"}
+    assert as_json["text"] == shown.stdout and set(as_json) == {"source", "title", "language", "text", "url"}
 
 
 def test_chat_remembers_the_conversation(seeded_settings: Settings) -> None:

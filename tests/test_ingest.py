@@ -218,10 +218,10 @@ def test_an_article_the_loader_chokes_on_is_skipped_not_fatal(tmp_path: Path, mo
     (tmp_path / "b.txt").write_text("B\n\nAn article that trips a bug in cleaning.", encoding="utf-8")
     real_parse = loading.parse
 
-    def parse(source: str, raw: bytes):  # type: ignore[no-untyped-def]
+    def parse(source: str, raw: bytes, *rest):  # type: ignore[no-untyped-def]
         if source == "b.txt":
             raise ValueError("a bug in the cleaner")
-        return real_parse(source, raw)
+        return real_parse(source, raw, *rest)
 
     monkeypatch.setattr(loading, "parse", parse)
     loaded = loading.load_folder(tmp_path, 10_000)

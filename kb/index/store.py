@@ -22,9 +22,9 @@ import threading
 import time
 import types
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlparse
 
 import httpx
@@ -159,6 +159,7 @@ class StoredDocument:
     characters: int
     content_hash: str
     translation_of: str | None
+    url: str | None = None
 
 
 def make_client(settings: Settings) -> Any:
@@ -417,6 +418,8 @@ class Store:
         }
         if doc.translation_of:
             meta["translation_of"] = doc.translation_of
+        if doc.url:
+            meta["url"] = doc.url
         self._collection(generation, "documents").add(
             ids=[doc.source], documents=[doc.text], embeddings=[doc_vector.tolist()], metadatas=[meta]
         )
@@ -431,15 +434,22 @@ class Store:
             )
 
     @_guarded
-    def copy_document(self, source: str, from_generation: int, to_generation: int) -> None:
-        """Carry an unchanged document over to a new generation, vectors and all."""
+    def copy_document(
+        self, source: str, from_generation: int, to_generation: int, url: str | Literal[False] | None = False
+    ) -> None:
+        """Carry an unchanged document over to a new generation, vectors and all; with
+        ``url`` (None: none) in place of the one it had (its text is the same, its address moved)."""
         docs = self._collection(from_generation, "documents").get(
             ids=[source], include=["documents", "metadatas", "embeddings"]
         )
+        metadatas = docs["metadatas"]
+        if url is not False:
+            relinked = {"url": url} if url else {}
+            metadatas = [{k: v for k, v in meta.items() if k != "url"} | relinked for meta in metadatas]
         self._collection(to_generation, "documents").add(
             ids=docs["ids"],
             documents=docs["documents"],
-            metadatas=docs["metadatas"],
+            metadatas=metadatas,
             embeddings=np.asarray(docs["embeddings"]).tolist(),
         )
         chunks = self._collection(from_generation, "chunks").get(
@@ -476,6 +486,7 @@ class Store:
                 characters=int(meta["characters"]),
                 content_hash=str(meta["content_hash"]),
                 translation_of=str(meta["translation_of"]) if meta.get("translation_of") else None,
+                url=str(meta["url"]) if meta.get("url") else None,
             )
             for ident, meta in zip(result["ids"], result["metadatas"], strict=True)
         ]
@@ -494,6 +505,7 @@ class Store:
             text=str(result["documents"][0]),
             content_hash=str(meta["content_hash"]),
             translation_of=str(meta["translation_of"]) if meta.get("translation_of") else None,
+            url=str(meta["url"]) if meta.get("url") else None,
         )
 
     def all_chunks(self, generation: int) -> tuple[list[Chunk], np.ndarray]:
@@ -507,13 +519,21 @@ class Store:
         chunks: list[Chunk] = []
         vectors: list[np.ndarray] = []
         sparse: list[SparseVector | None] = []
+        # A passage's link is its document's, kept once with the document.
+        documents = self._collection(generation, "documents").get(include=["metadatas"])
+        urls = {
+            ident: str(meta["url"])
+            for ident, meta in zip(documents["ids"], documents["metadatas"], strict=True)
+            if meta and meta.get("url")
+        }
         page = 5000
         for offset in range(0, total, page):
             result = collection.get(include=["documents", "metadatas", "embeddings"], limit=page, offset=offset)
             for ident, text, meta, vector in zip(
                 result["ids"], result["documents"], result["metadatas"], result["embeddings"], strict=True
             ):
-                chunks.append(_chunk_from(ident, text, meta))
+                chunk = _chunk_from(ident, text, meta)
+                chunks.append(replace(chunk, url=urls[chunk.source]) if chunk.source in urls else chunk)
                 vectors.append(np.asarray(vector, dtype=np.float32))
                 sparse.append(decode_sparse(meta.get("sparse")))
         order = sorted(range(len(chunks)), key=lambda i: (chunks[i].source, chunks[i].ordinal))

@@ -157,6 +157,7 @@ def chunk_document(doc: Document, max_chars: int = 550, min_chars: int = 250) ->
             start=start,
             end=end,
             ordinal=n,
+            url=doc.url,
         )
         for n, (start, end, head) in enumerate(spans)
     ]

@@ -15,6 +15,7 @@ from kb.errors import IngestError
 from kb.ingest.clean import PREFORMATTED, clean_text
 from kb.ingest.html import html_to_text
 from kb.ingest.markdown import draft_setting, markdown_to_text
+from kb.ingest.urls import SOURCES_FILE, Site, article_url, read_site
 from kb.models import Document
 from kb.text.language import detect
 from kb.text.sentences import unwrapped
@@ -60,11 +61,13 @@ class Loaded:
     problems: tuple[FileProblem, ...]
 
 
-def load_folder(folder: Path, max_bytes: int) -> Loaded:
+def load_folder(folder: Path, max_bytes: int, site_url: str | None = None) -> Loaded:
     """Every article under ``folder``, subfolders included (a blog's export
     often keeps one folder per post). A document's source is its path
     relative to ``folder``; hidden files and folders are left out, and
-    folder links are not followed (they could lead back up)."""
+    folder links are not followed (they could lead back up). Each document's
+    public URL is found where the post or its site states it (``kb.ingest.urls``;
+    ``site_url`` is the site's base URL, ``KB_SITE_URL``)."""
     if not folder.exists():
         raise IngestError(f"Folder not found: {folder}. Pass a folder of .txt/.md/.html articles.")
     if not folder.is_dir():
@@ -73,12 +76,16 @@ def load_folder(folder: Path, max_bytes: int) -> Loaded:
     others: list[str] = []
     seen_hashes: dict[str, str] = {}
     paths, problems = article_paths(folder)
+    site = read_site(folder, site_url)
+    problems.extend(FileProblem(SOURCES_FILE, reason) for reason in site.problems)
     for path, source in paths:
+        if source == SOURCES_FILE:
+            continue
         if path.suffix.lower() not in SUFFIXES:
             others.append(source)
             continue
         try:
-            doc = load_file(path, max_bytes, source)
+            doc = load_file(path, max_bytes, source, site)
         except (Unpublished, NoArticleText) as exc:
             problems.append(FileProblem(source, str(exc), broken=False, empty=isinstance(exc, EmptyFile)))
             continue
@@ -143,7 +150,7 @@ def _others(sources: list[str]) -> list[FileProblem]:
     return [FileProblem(f"{len(sources)} other files ({shown}, …)", reason, files=len(sources), broken=False)]
 
 
-def load_file(path: Path, max_bytes: int, source: str | None = None) -> Document:
+def load_file(path: Path, max_bytes: int, source: str | None = None, site: Site | None = None) -> Document:
     try:
         size = path.stat().st_size
         if size > max_bytes:
@@ -157,7 +164,7 @@ def load_file(path: Path, max_bytes: int, source: str | None = None) -> Document
         raise EmptyFile("the file is empty")
     if len(raw) > max_bytes:
         raise IngestError(_too_big(len(raw), max_bytes))
-    return parse(source or path.name, raw)
+    return parse(source or path.name, raw, site)
 
 
 def _too_big(size: int, max_bytes: int) -> str:
@@ -240,10 +247,11 @@ def decode(raw: bytes, html: bool = False) -> str:
         raise IngestError(f"not UTF-8 (byte {exc.start}); save it as UTF-8 and ingest again") from exc
 
 
-def parse(source: str, raw: bytes) -> Document:
+def parse(source: str, raw: bytes, site: Site | None = None) -> Document:
     html = source.lower().endswith((".html", ".htm"))
     # Only a converter marks a listing's lines: a file's own marks (never text) go.
     decoded = decode(raw, html).replace(PREFORMATTED, "")
+    markup = decoded
     if html:
         decoded = html_to_text(decoded)
     elif source.lower().endswith(".txt"):
@@ -264,4 +272,5 @@ def parse(source: str, raw: bytes) -> Document:
         language=detect(cleaned.text),
         text=cleaned.text,
         content_hash=digest,
+        url=article_url(source, markup, decoded, site or Site()),
     )

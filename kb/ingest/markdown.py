@@ -83,6 +83,13 @@ def _front_matter_end(lines: list[str]) -> int | None:
     return next((i for i, line in enumerate(lines[1:], start=1) if line.rstrip() in closing), None)
 
 
+def front_matter_lines(markup: str) -> list[str]:
+    """The lines of a Markdown article's front matter, between its fences; none without one."""
+    lines = markup.lstrip("\ufeff").splitlines()
+    end = _front_matter_end(lines)
+    return lines[1:end] if end else []
+
+
 def draft_setting(markup: str) -> str | None:
     """The front-matter setting, as written, that makes a post a draft the blog
     does not publish ("draft: true", "draft = true", "published: false"); None

@@ -142,11 +142,15 @@ class Plan:
     updated: tuple[str, ...]
     added: tuple[str, ...]
     removed: tuple[str, ...]
+    # Unchanged articles whose public URL changed (sources.toml, KB_SITE_URL): carried
+    # over with their vectors, under the new URL; reported as updated.
+    relinked: tuple[str, ...] = ()
 
     @property
     def idle(self) -> bool:
         """Nothing to embed or drop: the active index already holds this folder."""
-        return self.active is not None and self.same_model and not (self.added or self.updated or self.removed)
+        changed = self.added or self.updated or self.removed or self.relinked
+        return self.active is not None and self.same_model and not changed
 
 
 def _ingest(
@@ -174,7 +178,10 @@ def _ingest(
     try:
         for source in plan.unchanged:
             assert active is not None
-            store.copy_document(source, active.generation, generation)
+            if source in plan.relinked:
+                store.copy_document(source, active.generation, generation, url=plan.current[source].url)
+            else:
+                store.copy_document(source, active.generation, generation)
         _embed(plan, settings, store, embedder, generation, progress)
         chunks = _commit(plan, store, embedder, generation, before_activate)
     except BaseException:
@@ -187,7 +194,7 @@ def _ingest(
 
 def _plan(folder: Path, settings: Settings, store: Store, embedder: Embedder) -> Plan:
     """Load the folder and compare it with the active index: what is added, updated, unchanged, removed."""
-    loaded = load_folder(folder, settings.max_file_bytes)
+    loaded = load_folder(folder, settings.max_file_bytes, settings.site_url)
     active = store.active()
     same_model = active is not None and active.embedding_model == embedder.name
     previous = {d.source: d for d in store.documents(active.generation)} if active and same_model else {}
@@ -220,6 +227,7 @@ def _plan(folder: Path, settings: Settings, store: Store, embedder: Embedder) ->
             ),
         )
     unchanged = [s for s, d in current.items() if s in previous and previous[s].content_hash == d.content_hash]
+    relinked = [s for s in unchanged if previous[s].url != current[s].url]
     unchanged += kept
     return Plan(
         loaded=loaded,
@@ -234,6 +242,7 @@ def _plan(folder: Path, settings: Settings, store: Store, embedder: Embedder) ->
         updated=tuple(s for s in current if s in previous and s not in unchanged),
         added=tuple(s for s in current if s not in previous),
         removed=tuple(s for s in previous if s not in current and s not in kept),
+        relinked=tuple(relinked),
     )
 
 
@@ -290,8 +299,8 @@ def _report(plan: Plan, generation: int, chunks: int, started: float) -> IngestR
     return IngestReport(
         generation=generation,
         added=plan.added,
-        updated=plan.updated,
-        unchanged=plan.unchanged,
+        updated=plan.updated + plan.relinked,
+        unchanged=tuple(s for s in plan.unchanged if s not in plan.relinked),
         removed=plan.removed,
         problems=plan.loaded.problems,
         chunks=chunks,

@@ -24,7 +24,9 @@ language has no such words:
 - ``capitalised_words``: capitalised, yet words rather than names (days, months);
 - ``abbreviations``: titles and abbreviations a full stop after which ends no sentence;
 - ``ordinal_nouns``: words an ordinal number ("1.", "16.") stands before;
-- ``off_topic_probes``: everyday questions no knowledge base about one subject answers.
+- ``off_topic_probes``: everyday questions no knowledge base about one subject answers;
+- ``source_link_labels``: what a line near an article's end says before the article's own
+  address ("See more at", "Ver más en"), for ``kb.ingest.urls``.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ WordList = Literal[
     "abbreviations",
     "ordinal_nouns",
     "off_topic_probes",
+    "source_link_labels",
 ]
 
 
