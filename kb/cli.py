@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
+from kb.answer.links import citation_link
 from kb.errors import BackendUnavailableError, IngestError, KBError, error_body
 from kb.i18n.lookup import message
 from kb.models import CORRECTION_SEPARATOR, Answer, Correction, Turn
@@ -280,6 +281,9 @@ def render_citations(answer: Answer) -> str:
         lines.append(f"[{citation.id}] {chunk.title} — {source} ({chunk.language}, {chunk.start}-{chunk.end})")
         quoted = " ".join(chunk.text.split())
         lines.append(f"    {quoted[:300]}{'…' if len(quoted) > 300 else ''}")
+        link = citation_link(citation, answer.answer)
+        if link:
+            lines.append(f"    {link}")
         for alt in citation.alternatives:
             lines.append(
                 f"    ({message('alternative', answer.language)} {alt.language}: {shown_name(alt.source)} "

@@ -2,16 +2,17 @@
 
 Questions, answers and passages are never trusted as markup: every piece is
 ``html.escape``d, and the only tags are the ones written here (paragraphs,
-lists, ``[n]`` marker links, ``<mark>`` around quoted sentences).
+lists, ``[n]`` marker links, ``<mark>`` around quoted sentences, a link to
+the post at the quote when its URL is known, http(s) only).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from html import escape
 
 from kb.answer.citations import MARKER
+from kb.answer.links import citation_link, find_spans, quoted_segments
 from kb.i18n.lookup import DEFAULT, UI, language_name, message, ui
 from kb.models import Answer, Citation
 from kb.text.language import is_rtl
@@ -20,7 +21,6 @@ from kb.text.language import is_rtl
 # error without a message): in English whatever the page speaks, so the page's script says them
 # in its words, which the sources panel carries (``data-connection-lost``…).
 GRADIO_NOTICES = ("connection_lost", "connection_error", "server_busy", "error_occurred")
-QUOTE = re.compile(r"“(.+?)”\s*((?:\[\d+\]\s*)+)")
 CONTEXT_CHARS = 400
 
 DocumentText = Callable[[str], str | None]
@@ -101,38 +101,6 @@ def error_html(message: str) -> str:
 
 
 # -- the sources panel ----------------------------------------------------------
-def quoted_segments(answer_text: str, ident: int) -> list[str]:
-    """The sentences the answer quotes from citation ``ident`` (extractive answers)."""
-    segments: list[str] = []
-    for match in QUOTE.finditer(answer_text):
-        ids = {int(n) for n in re.findall(r"\d+", match.group(2))}
-        if ident in ids:
-            for part in re.split(" … | — ", match.group(1)):
-                part = part.strip().removesuffix("…").strip()
-                if part:
-                    segments.append(part)
-    return segments
-
-
-def find_spans(text: str, segments: Sequence[str]) -> list[tuple[int, int]]:
-    """Where each segment occurs in ``text``, matching any run of whitespace; merged and sorted."""
-    spans: list[tuple[int, int]] = []
-    for segment in segments:
-        words = segment.split()
-        if not words:
-            continue
-        match = re.search(r"\s+".join(re.escape(w) for w in words), text)
-        if match:
-            spans.append(match.span())
-    merged: list[tuple[int, int]] = []
-    for start, end in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
-        else:
-            merged.append((start, end))
-    return merged
-
-
 def marked(text: str, spans: Sequence[tuple[int, int]]) -> str:
     out: list[str] = []
     last = 0
@@ -160,6 +128,13 @@ def citation_html(citation: Citation, turn: int, answer_text: str, ui_language: 
         left, right = paragraph_around(document, chunk.start, chunk.end)
         before, after = escape(document[left : chunk.start]), escape(document[chunk.end : right])
     src = escape(chunk.source)
+    link = citation_link(citation, answer_text)
+    post = (
+        f' <a class="kb-post" href="{escape(link)}" target="_blank" rel="noopener noreferrer">'
+        f"{escape(ui('open_post', ui_language))}</a>"
+        if link
+        else ""
+    )
     also = ""
     if citation.alternatives:
         others = ", ".join(
@@ -180,7 +155,7 @@ def citation_html(citation: Citation, turn: int, answer_text: str, ui_language: 
         f'<bdi class="kb-where" dir="ltr">{src} · {chunk.start}–{chunk.end}</bdi>'
         f' <button type="button" class="kb-open" data-source="{src}" data-start="{chunk.start}"'
         f' data-end="{chunk.end}" data-lang="{escape(chunk.language)}">'
-        f"{escape(ui('open_article', ui_language))}</button></footer></article>"
+        f"{escape(ui('open_article', ui_language))}</button>{post}</footer></article>"
     )
 
 

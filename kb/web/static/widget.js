@@ -26,7 +26,7 @@
     reset: "New conversation", label: "Your question", thinking: "Looking through the articles…", sources: "Sources",
     rate: "You are asking faster than I can answer. Please wait {s} seconds and try again.",
     offline: "Sorry, I cannot reach the assistant right now. Please try again later.", source: "Source",
-    long: "Your question is too long; please shorten it.",
+    open_post: "View on the site", long: "Your question is too long; please shorten it.",
   };
   const STRINGS = { en: EN };
   const strings = (code) => {
@@ -121,6 +121,7 @@ blockquote{margin:0;padding:6px 10px;border-inline-start:3px solid var(--accent)
  max-height:220px;overflow-y:auto}
 .notice{margin:6px 0 0;font-size:12px;color:#57606a;white-space:normal}
 .src{margin:0;padding:4px 10px 6px;color:#57606a;font-size:12px;overflow-wrap:anywhere}
+.src a{color:var(--accent);white-space:nowrap}
 form{display:flex;gap:8px;padding:10px;border-top:1px solid #d8dee4;background:#fff}
 textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:1.35;padding:8px 10px;
  border:1px solid #afb8c1;border-radius:10px;min-height:42px;max-height:120px;color:inherit;background:#fff}
@@ -275,10 +276,75 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     host.style.setProperty("--kb-on-accent", lum > 0.6 ? "#111" : "#fff");
   };
 
+  // -- a citation's link to the quoted words on its post: the link kb/answer/links.py builds, the same way
+  const QUOTE = /“(.+?)”\s*((?:\[\d+\]\s*)+)/g;
+  const EDGE_WORDS = 4;
+  const quotedSegments = (answerText, ident) => {
+    const out = [];
+    for (const m of String(answerText || "").matchAll(QUOTE)) {
+      if (!(m[2].match(/\d+/g) || []).map(Number).includes(ident)) continue;
+      m[1].split(/ … | — /).forEach((part) => {
+        let piece = part.trim();
+        if (piece.endsWith("…")) piece = piece.slice(0, -1).trim();
+        if (piece) out.push(piece);
+      });
+    }
+    return out;
+  };
+  const citationQuote = (text, segments) => {
+    let from = -1, to = -1;
+    segments.forEach((segment) => {
+      const words = segment.split(/\s+/).filter(Boolean);
+      if (!words.length) return;
+      const m = new RegExp(words.map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("\\s+")).exec(text);
+      if (!m) return;
+      from = from < 0 ? m.index : Math.min(from, m.index);
+      to = Math.max(to, m.index + m[0].length);
+    });
+    return from < 0 ? text : text.slice(from, to);
+  };
+  const encodeTerm = (term) => encodeURIComponent(term)
+    .replace(/[!'()*-]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase());
+  const textFragment = (quote) => {
+    const blocks = [];
+    quote.split("\n").forEach((line) => line.split(" | ").forEach((cell) => {
+      const words = cell.trim().replace(/^(?:[-•]\s+|\d{1,9}[.)]\s+)/, "").split(/\s+/).filter(Boolean);
+      if (words.length) blocks.push(words);
+    }));
+    if (!blocks.length) return "";
+    if (blocks.length === 1 && blocks[0].length <= 2 * EDGE_WORDS) return ":~:text=" + encodeTerm(blocks[0].join(" "));
+    const last = blocks[blocks.length - 1];
+    return ":~:text=" + encodeTerm(blocks[0].slice(0, EDGE_WORDS).join(" ")) + "," +
+      encodeTerm(last.slice(-EDGE_WORDS).join(" "));
+  };
+  // Only an absolute http(s) address becomes a link: never javascript:, data: or a relative path.
+  const safeLink = (url) => {
+    if (typeof url !== "string" || /[\s"'<>\\^`{|}\x00-\x1f\x7f]/.test(url)) return null;
+    try {
+      const parsed = new URL(url);
+      const web = parsed.protocol === "http:" || parsed.protocol === "https:";
+      return web && parsed.hostname && !parsed.username && !parsed.password ? url : null;
+    } catch (err) { return null; }
+  };
+  const quoteLink = (citation, answerText) => {
+    const url = safeLink(citation.url);
+    if (!url) return null;
+    try {
+      const text = String(citation.text || "");
+      const fragment = textFragment(citationQuote(text, quotedSegments(answerText, Number(citation.id))));
+      return fragment ? url.split("#")[0] + "#" + fragment : url;
+    } catch (err) { return url; }  // a lone surrogate encodeURIComponent refuses
+  };
+
   // -- rendering messages
   const scrollDown = () => { log.scrollTop = log.scrollHeight; };
   const addItem = (node) => { log.appendChild(node); scrollDown(); return node; };
   const userBubble = (text) => h("li", { class: "msg user", dir: "auto" }, [text]);
+
+  const postLink = (citation, answerText) => {
+    const href = quoteLink(citation, answerText);
+    return href ? [" · ", h("a", { href, target: "_blank", rel: "noopener noreferrer", text: S.open_post })] : [];
+  };
 
   const answerBubble = (answer) => {
     const id = uid + "-a" + (++counter);
@@ -317,7 +383,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
           h("summary", { dir: "auto" }, [h("span", { class: "num", text: "[" + c.id + "]" }), " ",
             h("span", { class: "ctitle", text: c.title || c.source || "" })]),
           h("blockquote", { dir: "auto", lang: primary(c.language) || null, text: String(c.text || "") }),
-          h("p", { class: "src", dir: "auto", text: S.source + ": " + where }),
+          h("p", { class: "src", dir: "auto" }, [S.source + ": " + where, ...postLink(c, answer.answer)]),
         ])]));
       });
       li.appendChild(h("div", { class: "sources" }, [h("p", { text: S.sources }), list]));
@@ -482,7 +548,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
       const kept = {
         answer: answer.answer, language, answered, notice,
         citations: (answer.citations || []).map((c) => (
-          { id: c.id, title: c.title, source: c.source, language: c.language, text: c.text })),
+          { id: c.id, title: c.title, source: c.source, language: c.language, text: c.text, url: c.url })),
       };
       items.push({ role: "user", text: question }, { role: "assistant", answer: kept });
       save();
