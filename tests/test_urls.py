@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from kb.ingest.dedup import unique_documents
 from kb.ingest.load import load_folder
 from kb.ingest.urls import public_url, trailing_url
 
@@ -179,3 +180,22 @@ def test_a_hostile_url_is_never_kept(tmp_path: Path, hostile: str) -> None:
     assert public_url(hostile, "https://blog.example.com") is None
     folder = write(tmp_path / "posts", {"a.md": post(f"title: A\nurl: '{hostile}'")})
     assert urls(folder) == {"a.md": None}
+
+
+def test_a_post_without_an_address_takes_its_built_page_s(tmp_path: Path) -> None:
+    text = " ".join(f"Roasting note {i}: the beans crack, then darken, then oil." for i in range(12))
+    folder = write(
+        tmp_path / "site",
+        {
+            "content/posts/roast/index.md": f"---\ntitle: Roast\n---\n\n{text}\n",
+            "public/posts/roast/index.html": (
+                '<html><head><link rel="canonical" href="https://blog.example.com/posts/roast/"></head>'
+                f"<body><article><h1>Roast</h1><p>{text}</p></article></body></html>"
+            ),
+        },
+    )
+    documents, repeats = unique_documents(load_folder(folder, 5_000_000).documents)
+    assert [(d.source, d.url) for d in documents] == [
+        ("content/posts/roast/index.md", "https://blog.example.com/posts/roast/")
+    ]
+    assert [p.path for p in repeats] == ["public/posts/roast/index.html"]

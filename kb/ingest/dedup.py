@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import PurePosixPath
 
 from kb.ingest.load import FileProblem
@@ -81,9 +82,14 @@ def unique_documents(
         groups.setdefault(root(i), []).append(i)
     kept: set[int] = set()
     problems: list[FileProblem] = []
+    addresses: dict[int, str] = {}
     for members in groups.values():
         best = min(members, key=lambda i: _preference(documents[i].source, i, indexed))
         kept.add(best)
+        # A post with no address of its own takes its built page's (its canonical link).
+        found = next((documents[i].url for i in sorted(members) if documents[i].url), None)
+        if documents[best].url is None and found:
+            addresses[best] = found
         for i in sorted(members):
             if i != best:
                 problems.append(
@@ -91,7 +97,10 @@ def unique_documents(
                         documents[i].source, f"the same article as {documents[best].source}, indexed once", broken=False
                     )
                 )
-    return tuple(doc for i, doc in enumerate(documents) if i in kept), tuple(problems)
+    unique = tuple(
+        replace(doc, url=addresses[i]) if i in addresses else doc for i, doc in enumerate(documents) if i in kept
+    )
+    return unique, tuple(problems)
 
 
 def _preference(source: str, order: int, indexed: frozenset[str]) -> tuple[bool, bool, int, int]:

@@ -23,6 +23,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -243,7 +244,8 @@ class _HeadLinks(HTMLParser):
 def html_url(markup: str, base: str | None) -> str | None:
     """A saved page's own address: its canonical link, else its ``og:url``."""
     parser = _HeadLinks()
-    head = markup[: markup.lower().find("<body") if "<body" in markup.lower() else 200_000]
+    body = markup.lower().find("<body")
+    head = markup[: body if body >= 0 else 200_000]
     try:
         parser.feed(head)
         parser.close()
@@ -262,6 +264,7 @@ def html_url(markup: str, base: str | None) -> str | None:
 TRAILING_LINES = 10
 
 
+@cache
 def _label_pattern() -> re.Pattern[str]:
     labels = sorted(lexicon.every("source_link_labels"), key=len, reverse=True)
     alternatives = "|".join(re.escape(label).replace(r"\ ", r"\s+") for label in labels)
