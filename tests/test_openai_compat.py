@@ -13,6 +13,7 @@ import openai
 import pytest
 from fastapi.testclient import TestClient
 
+from kb.answer.links import contract_link
 from kb.errors import ConfigError
 from kb.i18n.lookup import message
 from kb.settings import Settings
@@ -43,7 +44,9 @@ def api_ask(server: Server, body: dict[str, Any]) -> dict[str, Any]:
 
 def sources_lines(answer: dict[str, Any]) -> str:
     lines = [message("sources", answer["language"]) + ":"]
-    lines += [f"{c['id']}. {c['title']} — {c['source']}" for c in answer["citations"]]
+    for c in answer["citations"]:
+        link = contract_link(c, answer["answer"])
+        lines.append(f"{c['id']}. {c['title']} — {c['source']}" + (f" — <{link}>" if link else ""))
     return "\n\n" + "\n".join(lines)
 
 
@@ -244,23 +247,19 @@ def test_only_the_sources_this_endpoint_appended_are_taken_off_the_history() -> 
         assert [turn.content for turn in question.history] == ["What is omnichannel?", kept]
 
 
-def test_a_citation_with_a_known_url_links_its_post() -> None:
-    from dataclasses import dataclass
-
+def test_a_citation_with_a_known_url_links_its_post_at_the_quote() -> None:
     from kb.models import Answer, Chunk, Citation
     from kb.web.openai_compat import completion
 
-    @dataclass(frozen=True)
-    class Linked(Citation):  # a citation as it is once sources know their URL
-        url: str | None = None
-
-    chunk = Chunk("c1", "002_x.txt", "Las diferencias", "es", "", "La integración es la gran diferencia.", 0, 37, 0)
     post = "http://www.muycanal.com/2015/09/29/negocio-omnicanal-multicanal"
-    cited = (Linked(1, chunk, 0.9, url=post), Citation(2, replace_source(chunk), 0.8))
-    answer = Answer("q", "es", True, "extractive", "“La integración…” [1] [2]", cited, ())
+    text = "La integración es la gran diferencia."
+    chunk = Chunk("c1", "002_x.txt", "Las diferencias", "es", "", text, 0, len(text), 0, url=post)
+    cited = (Citation(1, chunk, 0.9), Citation(2, replace_source(chunk), 0.8))
+    answer = Answer("q", "es", True, "extractive", f"“{text}” [1] [2]", cited, ())
     message = completion(answer)["choices"][0]["message"]
+    link = f"{post}#:~:text=La%20integraci%C3%B3n%20es%20la%20gran%20diferencia."
     assert message["content"].endswith(
-        f"\n\nFuentes:\n1. Las diferencias — 002_x.txt — <{post}>\n2. Las diferencias — 003_y.txt"
+        f"\n\nFuentes:\n1. Las diferencias — 002_x.txt — <{link}>\n2. Las diferencias — 003_y.txt"
     )
     assert [c.get("url") for c in message["citations"]] == [post, None]
 
@@ -268,4 +267,4 @@ def test_a_citation_with_a_known_url_links_its_post() -> None:
 def replace_source(chunk: Any) -> Any:
     from dataclasses import replace
 
-    return replace(chunk, id="c2", source="003_y.txt")
+    return replace(chunk, id="c2", source="003_y.txt", url=None)

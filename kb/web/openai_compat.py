@@ -36,6 +36,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from kb.answer.links import citation_link
 from kb.errors import KBError, error_body
 from kb.i18n.lookup import message
 from kb.models import CORRECTION_SEPARATOR, Answer, Citation, Correction, Question
@@ -208,16 +209,13 @@ def parse_request(raw: bytes, settings: Settings, accept_language: str | None) -
 
 
 def citation_dict(citation: Citation) -> dict[str, Any]:
-    """The contract's citation, with the post's ``url`` when one is known (on the citation or its passage)."""
-    data = citation.to_dict()
-    url = data.get("url") or getattr(citation, "url", None) or getattr(citation.chunk, "url", None)
-    if isinstance(url, str) and url:
-        data["url"] = url
-    return data
+    """The contract's citation (with its post's ``url``, or null)."""
+    return citation.to_dict()
 
 
 def sources_text(answer: Answer) -> str:
-    """The numbered sources under an answer: ``1. Title — file — <url>``; empty without citations."""
+    """The numbered sources under an answer: ``1. Title — file — <url>``, the link opening the
+    post at the quoted words where it can; empty without citations."""
     if not answer.citations:
         return ""
     lines = [message("sources", answer.language) + ":"]
@@ -225,7 +223,7 @@ def sources_text(answer: Answer) -> str:
         title = " ".join(citation.chunk.title.split()) or citation.chunk.source
         source = " ".join(citation.chunk.source.split())
         line = f"{citation.id}. {title} — {source}"
-        url = citation_dict(citation).get("url")
+        url = citation_link(citation, answer.answer)
         if url:
             line += f" — <{url}>"
         lines.append(line)
