@@ -11,7 +11,7 @@ import pytest
 
 from kb.ingest.html import html_to_text
 from kb.ingest.load import MAX_LISTED_OTHERS, load_folder, parse
-from kb.ingest.markdown import front_matter, markdown_to_text
+from kb.ingest.markdown import draft_setting, front_matter, markdown_to_text
 from tests.test_cli import kb
 
 YAML_POST = """---
@@ -71,9 +71,25 @@ def test_toml_front_matter_and_a_heading_that_repeats_the_title_give_it_once() -
     ]
 
 
+def test_front_matter_is_read_as_yaml_or_toml() -> None:
+    """A folded title ("title: >-") was the title ">-", and a comment after a value was part of it."""
+    settings, body = front_matter(YAML_POST)
+    assert settings["tags"] == ["inventory", "omnichannel"] and settings["draft"] is False
+    assert body.lstrip().startswith("When a shop")
+    assert front_matter(TOML_POST)[0] == {"title": "Points that work in every channel", "weight": 3}
+    folded = "---\ntitle: >-\n  Stock rules\n  for every shop\nsummary: Sold out # not online\ndraft: no\n---\nBody.\n"
+    assert front_matter(folded)[0]["summary"] == "Sold out"
+    assert _lines(markdown_to_text(folded)) == ["Stock rules for every shop", "Body."]
+    assert draft_setting(folded) is None
+    # Front matter broken in one line still gives the settings of the others: a draft stays unpublished.
+    broken = "---\ntitle: [unclosed\nDraft: yes\n---\n# Heading\n\nBody.\n"
+    assert front_matter(broken) == ({"Draft": True}, "# Heading\n\nBody.")
+    assert draft_setting(broken) == "Draft: true"
+
+
 def test_a_rule_without_a_closing_one_is_not_front_matter() -> None:
     text = "---\nA post that opens with a rule, and title: is just a word here.\n"
-    assert front_matter(text) == ("", text)
+    assert front_matter(text) == ({}, text)
     assert _lines(markdown_to_text(text)) == ["A post that opens with a rule, and title: is just a word here."]
 
 

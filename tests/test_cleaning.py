@@ -163,8 +163,9 @@ def test_markdown_is_turned_into_text_without_its_marks() -> None:
     assert lines == [
         "Neapolitan pizza dough",
         # One paragraph on two lines: in Markdown one line break is a space.
+        # "2*3*4" is 2<em>3</em>4 in CommonMark, as every blog engine shows it: the quote is the page's text.
         'Use a finely milled "00" flour, see the guide or https://example.com.'
-        " Keep snake_case_names, 2*3*4 and the dough apart; 00 is the flour's grade.",
+        " Keep snake_case_names, 234 and the dough apart; 00 is the flour's grade.",
         "How much water?",
         "- Mix and knead.",
         "- Let it rise.",
@@ -427,6 +428,24 @@ def test_markdown_footnotes_keep_their_text_at_the_end_with_marks_numbered_as_sh
     assert MARKER.sub("[…]", _lines(text)[0]).startswith("I feed at 1:5:5.[…] It peaks in 9 hours.[…]")
 
 
+def test_markdown_html_footnote_urls_entities_and_escapes_read_as_a_page_shows_them() -> None:
+    """An HTML block in a post was kept with its tags and its script, "&amp;" and "\\*" as written,
+    and a note that is only a URL ("[^1]: https://…") would read as a link's definition."""
+    text = markdown_to_text(
+        'Pull a shot.\n\n<div class="tip">\n<p>Weigh the <b>output</b>, not the volume.</p>\n'
+        "<script>track()</script>\n</div>\n\n"
+        "Salt &amp; pepper, 5 \\* 3, a <kbd>Ctrl</kbd> key and a line<br>break.<script>track()</script>\n"
+        "Sources[^1] and [a link](javascript:alert(1)).\n\n[^1]: https://example.com/a_b_(c)\n"
+    )
+    assert _lines(text) == [
+        "Pull a shot.",
+        "Weigh the output, not the volume.",
+        "Salt & pepper, 5 * 3, a Ctrl key and a line",
+        "break. Sources[1] and a link.",
+        "[1] https://example.com/a_b_(c)",
+    ]
+
+
 WRAPPED = """Chain lubrication is the single most useful thing you can do for your bike.
 Clean the chain with a rag and degreaser, then apply one drop of lube to each
 roller while turning the pedals backwards.
@@ -453,8 +472,8 @@ def test_a_paragraph_wrapped_at_a_fixed_width_is_one_paragraph_again() -> None:
     )
     assert text.split("\n") == [
         "Title", "", "Some text wrapped here.", "A hard break", "after it.", "",
-        "- item one goes on", "- item two", "1. first", "2. second", "",
-        "Setext", "line one line two", "", "a | b", "1 | 2", "", "",
+        "- item one goes on", "- item two", "", "1. first", "2. second", "",
+        "Setext", "", "line one line two", "", "a | b", "1 | 2", "",
         PREFORMATTED + "code 1", PREFORMATTED + "code 2", "", "quoted on two lines",
     ]  # fmt: skip
     # Plain text has no rules: a line that ends no sentence, followed by one in lower case, goes on.

@@ -23,6 +23,7 @@ from kb.cli import visible
 from kb.ingest.clean import clean_text
 from kb.ingest.html import html_to_text
 from kb.ingest.load import parse
+from kb.ingest.markdown import markdown_to_text
 from kb.question import validate_question
 from kb.service import KnowledgeBase
 from kb.settings import Settings
@@ -129,6 +130,29 @@ def test_markup_in_text_articles_is_kept_verbatim() -> None:
     doc = parse("loyalty.txt", HOSTILE_TXT.encode())
     assert MARKUP in doc.text  # a .txt article's markup is its text; the front doors escape it
     assert not any(c in doc.text for c in TERMINAL_CONTROLS)
+
+
+def test_markdown_articles_lose_scripts_tags_and_link_targets() -> None:
+    """A Markdown post's inline HTML was kept as written: its script's text was the article's."""
+    doc = parse("loyalty.md", HOSTILE_TXT.encode())
+    for hidden in ("__pwned", "<script", "<img", "onerror", "javascript:", "<a "):
+        assert hidden not in doc.text, hidden
+    assert doc.text.startswith("Omnichannel loyalty programmes click x\n\n")
+    assert not any(c in doc.text for c in TERMINAL_CONTROLS)
+
+
+def test_hostile_markdown_is_read_to_its_last_word() -> None:
+    """Unclosed brackets, braces and footnote marks by the thousand, and a URL of closing parentheses:
+    each is read whole, its last word kept (the old line-by-line rules took minutes on the first)."""
+    for markup in (
+        "[a" * 20_000 + " end",
+        "[^a" * 20_000 + " end",
+        "{{" * 20_000 + " end",
+        "see https://x.org/" + ")" * 20_000 + " end",
+        "# a" + " " * 50_000 + "{x end",
+        "".join(f"x[^{i}] " for i in range(2_000)) + "end\n\n" + "".join(f"[^{i}]: note {i}\n" for i in range(2_000)),
+    ):
+        assert "end" in markdown_to_text(markup).split(), markup[:20]
 
 
 # -- the CLI's readable output ----------------------------------------------------------------

@@ -1,86 +1,103 @@
 """Markdown to text: the markup goes, the words stay (as with HTML).
 
-Front matter gives the title and says whether the post is a draft; HTML
-comments and template tags are markup; tables read as cells and footnotes
-keep their notes at the end.
+markdown-it-py reads the Markdown (CommonMark, with tables) and this module
+writes its tokens as lines: each heading, paragraph, list item and table row
+a line of its own, a table's cells with " | " between them, a code block's
+lines marked as a listing's (``PREFORMATTED``). Code spans and URLs keep their
+text byte for byte. HTML comments and template tags (Hugo's shortcodes,
+Liquid's tags) are markup, an HTML block reads as HTML does, and footnotes
+keep their notes at the end. Front matter (YAML, or TOML between "+++" lines)
+is the post's settings: PyYAML and tomllib read it, and its title becomes the
+article's first line.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+import tomllib
+from typing import Any
+
+import yaml
+from markdown_it import MarkdownIt
+from markdown_it.rules_block import StateBlock
+from markdown_it.rules_inline import StateInline
+from markdown_it.token import Token
 
 from kb.ingest.clean import PREFORMATTED
+from kb.ingest.html import html_to_text
 
 log = logging.getLogger(__name__)
 
+# -- front matter ----------------------------------------------------------------------------
 
-# Markdown: the markup goes, the words stay (as with HTML). Line by line, so a
-# fenced code block's lines are kept as written (and marked PREFORMATTED, a listing's).
-_MD_FENCE = re.compile(r"^\s*(```|~~~)")
-_MD_ATX = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)(?:\s+#+)?\s*$")
-# A heading's id or classes (kramdown's and Hugo's "## Packing list {#top}"): markup.
-_MD_HEADING_ID = re.compile(r"\s*\{\s*[#.][^{}]*\}\s*$")
-_MD_SETEXT = re.compile(r"^\s{0,3}(=+|-+)\s*$")
-_MD_RULE = re.compile(r"^\s{0,3}([-*_])(\s*\1){2,}\s*$")
-_MD_QUOTE = re.compile(r"^\s{0,3}>\s?")
-_MD_BULLET = re.compile(r"^(\s*)[*+]\s+")
-# A list item's first line ("- ", "* ", "1. ", "2) "): it starts an item of its own.
-_MD_LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,9}[.)])\s+")
-# A link's or an image's target may hold parentheses in pairs ("https://x/a_(b)"), two deep.
-# Possessive: a line of unclosed "[a](" is read in the time the plain "[^)]*" took.
-_MD_TARGET = r"\((?:(?:[^()]++|\((?:[^()]++|\([^()]*+\))*+\))*+|[^)]*+)\)"
-_MD_IMAGE = re.compile(r"!\[([^\]]*)\]" + _MD_TARGET)
-_MD_LINK = re.compile(r"\[([^\]]+)\]" + _MD_TARGET)
-_MD_REF_LINK = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")
-_MD_LINK_DEFINITION = re.compile(r"^\s{0,3}\[[^\]]+\]:\s+\S+")
-_MD_AUTOLINK = re.compile(r"<((?:https?|mailto):[^>\s]+)>")
-# A code span: a run of backticks, its text, and a run of as many (CommonMark).
-_MD_CODE = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)")
-# A URL in the text, not a link's target (which goes with its link). What ends a
-# sentence after it ("see https://x.org/a.") is the sentence's, as GitHub reads it.
-_MD_BARE_URL = re.compile(r"(?<!\]\()\b(?:https?|ftp)://[^\s<>\]]+")
-_URL_TRAILING = ".,:;!?'\""
-_URL_EMPHASIS = "*_~"
-# "__" inside a word is not strong emphasis (CommonMark): max__pool__size is a name.
-_MD_STRONG = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*|(?<!\w)__(?=\S)(.+?)(?<=\S)__(?!\w)")
-_MD_EMPHASIS = re.compile(r"(?<![\w*])\*(?=\S)([^*]+?)(?<=\S)\*(?![\w*])|(?<![\w_])_(?=\S)([^_]+?)(?<=\S)_(?![\w_])")
+_CLOSING = {"---": ("---", "..."), "+++": ("+++",)}
+_BOOLEANS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
 
 
-def front_matter(markup: str) -> tuple[str, str]:
+def front_matter(markup: str) -> tuple[dict[str, Any], str]:
     """Split a static-site generator's front matter (YAML between "---"
     lines, TOML between "+++" lines) from a Markdown article.
 
-    The front matter is the post's settings, not its text: only its title
-    is kept, as the article's first line. Returns (title, body); a text
-    without front matter comes back whole, with an empty title.
+    Returns (settings, body): the settings as parsed (empty without front
+    matter) and the article after it; a text without front matter comes back
+    whole. Front matter that does not parse as a whole gives the settings of
+    its lines that do ("draft: true" under a broken title still says draft).
     """
     lines = markup.lstrip("\ufeff").splitlines()
     end = _front_matter_end(lines)
     if end is None:
-        return "", markup
-    title = ""
-    for line in lines[1:end]:
-        match = _FRONT_MATTER_TITLE.match(line)
-        if match:
-            value = match.group(1).strip()
-            if value[:1] in ("[", "{"):
-                # A list or a table, or front matter broken there ("title: [unclosed"): not a
-                # title; the article's own first line is. ("[Draft] …" in quotes is text.)
-                log.warning("front matter title %r is not text; the article's first line is the title", value[:40])
-            else:
-                title = _unquote(value)
-            break
-    return title, "\n".join(lines[end + 1 :])
+        return {}, markup
+    return _settings(lines[1:end], toml=lines[0].rstrip() == "+++"), "\n".join(lines[end + 1 :])
 
 
 def _front_matter_end(lines: list[str]) -> int | None:
     """The index of the line that closes the front matter, if ``lines`` open with one."""
-    if not lines or lines[0].rstrip() not in ("---", "+++"):
+    fence = lines[0].rstrip() if lines else ""
+    if fence not in _CLOSING:
         return None
-    closing = ("---", "...") if lines[0].rstrip() == "---" else ("+++",)
-    return next((i for i, line in enumerate(lines[1:], start=1) if line.rstrip() in closing), None)
+    return next((i for i, line in enumerate(lines[1:], start=1) if line.rstrip() in _CLOSING[fence]), None)
+
+
+def _settings(lines: list[str], toml: bool) -> dict[str, Any]:
+    parsed = _parse_settings("\n".join(lines), toml)
+    if parsed is not None:
+        return parsed
+    log.warning("front matter does not parse as %s; its settings are read line by line", "TOML" if toml else "YAML")
+    settings: dict[str, Any] = {}
+    for line in lines:
+        if line[:1].strip():  # a top-level setting's line
+            settings.update(_parse_settings(line, toml) or {})
+    return settings
+
+
+def _parse_settings(text: str, toml: bool) -> dict[str, Any] | None:
+    try:
+        parsed = tomllib.loads(text) if toml else yaml.safe_load(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError, ValueError, RecursionError):
+        return None
+    if parsed is None:
+        return {}
+    return {str(key): value for key, value in parsed.items()} if isinstance(parsed, dict) else None
+
+
+def _setting(settings: dict[str, Any], name: str) -> tuple[str, Any] | None:
+    """The setting ``name`` (in any case, as Hugo reads it) and its value, as written in ``settings``."""
+    return next(((key, value) for key, value in settings.items() if key.lower() == name), None)
+
+
+def _title(settings: dict[str, Any]) -> str:
+    found = _setting(settings, "title")
+    if found is None:
+        return ""
+    value = found[1]
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    # A list or a table ("title: [a, b]"): not a title; the article's own first line is.
+    log.warning("front matter title is a %s, not text; the article's first line is the title", type(value).__name__)
+    return ""
 
 
 def front_matter_lines(markup: str) -> list[str]:
@@ -91,263 +108,319 @@ def front_matter_lines(markup: str) -> list[str]:
 
 
 def draft_setting(markup: str) -> str | None:
-    """The front-matter setting, as written, that makes a post a draft the blog
-    does not publish ("draft: true", "draft = true", "published: false"); None
-    for a post that is published."""
-    lines = markup.lstrip("\ufeff").splitlines()
-    end = _front_matter_end(lines)
-    for line in lines[1:end] if end else ():
-        match = _FRONT_MATTER_DRAFT.match(line)
-        if match and (match.group(2).lower() == "draft") == (match.group(3).lower() in _TRUE):
-            return match.group(1)
+    """The front-matter setting that makes a post a draft the blog does not
+    publish, as "draft: true", "draft = true" (TOML) or "published: false";
+    None for a post that is published."""
+    settings, _ = front_matter(markup)
+    toml = markup.lstrip("\ufeff").startswith("+++")
+    for name, draft_when in (("draft", True), ("published", False)):
+        found = _setting(settings, name)
+        if found is None:
+            continue
+        value = found[1]
+        flag = _BOOLEANS.get(value.strip().lower()) if isinstance(value, str) else value
+        if isinstance(flag, bool) and flag == draft_when:
+            return f"{found[0]}{' = ' if toml else ': '}{'true' if flag else 'false'}"
     return None
 
 
-_FRONT_MATTER_DRAFT = re.compile(
-    r"""^((draft|published)\s*[:=]\s*["']?(true|false|yes|no|on|off)["']?)\s*(?:\#.*)?$""", re.IGNORECASE
-)
-_TRUE = frozenset(("true", "yes", "on"))
-_FRONT_MATTER_TITLE = re.compile(r"^title\s*[:=]\s*(.+?)\s*$", re.IGNORECASE)
+# -- the Markdown reader ---------------------------------------------------------------------
+
+# A URL in the text, not a link's target (which goes with its link): what ends a sentence
+# after it ("see https://x.org/a.") is the sentence's, as GitHub reads it.
+_URL = re.compile(r"[^\s<>\]]+")
+_SCHEME = re.compile(r"(?:https?|ftp)$")
+_URL_TRAILING = ".,:;!?'\""
+_URL_EMPHASIS = "*_~"
+# Template tags: Hugo's shortcodes ("{{< youtube … >}}", "{{% notice %}}") and Liquid's
+# ("{% include … %}", "{{ page.title }}"); each may run over several lines.
+_TEMPLATE = re.compile(r"\{\{[<%]?|\{%")
+_TEMPLATE_END = {"{{<": ">}}", "{{%": "%}}", "{%": "%}", "{{": "}}"}
+# Footnotes: "[^1]" in the text, "[^1]: The note." as a block of its own.
+_FOOTNOTE_REF = re.compile(r"\[\^([^\]\s]{1,100})\]")
+_FOOTNOTE_DEF = re.compile(r"\[\^([^\]\s]{1,100})\]:[ \t]*")
+_BREAK_TAG = re.compile(r"<br\s*/?>", re.IGNORECASE)
+# Inline HTML whose content is never shown: a script's, a style's.
+_HIDDEN_TAG = re.compile(r"<(/?)(script|style|template|noscript)\b", re.IGNORECASE)
 
 
-def _unquote(value: str) -> str:
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-        inner = value[1:-1]
-        return inner.replace('\\"', '"') if value[0] == '"' else inner.replace("''", "'")
-    return value
+def _bare_url(state: StateInline, silent: bool) -> bool:
+    """A URL in the text ("see https://x.org/a_b_"): its text as written, so that no mark
+    inside it ("a*b*c", "__x__") reads as emphasis. Like markdown-it's linkify rule, it
+    starts at the ":" after the scheme that the text before holds."""
+    pos = state.pos
+    if state.linkLevel > 0 or not state.src.startswith("://", pos):
+        return False
+    scheme = _SCHEME.search(state.pending)
+    if scheme is None:
+        return False
+    start = pos - len(scheme.group())
+    if start > 0 and (state.src[start - 1].isalnum() or state.src[start - 1] == "_"):
+        return False
+    match = _URL.match(state.src, pos)
+    url = state.src[start : match.end()] if match else ""
+    end = len(url)
+    closing = url.count(")") - url.count("(")
+    while end and (url[end - 1] in _URL_TRAILING or (url[end - 1] == ")" and closing > 0)):
+        closing -= url[end - 1] == ")"
+        end -= 1
+    # "*see https://x.org/a*": a mark the URL holds no pair of, opened before it, closes there.
+    while end and url[end - 1] in _URL_EMPHASIS and url.count(url[end - 1], 0, end) % 2:
+        if state.src.rfind(url[end - 1], 0, start) < 0:
+            break
+        end -= 1
+    if end <= len(scheme.group()) + 3:
+        return False
+    if not silent:
+        state.pending = state.pending[: -len(scheme.group())]
+        state.push("text", "", 0).content = url[:end]
+    state.pos = start + end
+    return True
 
 
-# An HTML comment (the author's private note) and a static-site generator's
-# template tags: Hugo's shortcodes ("{{< youtube … >}}", "{{% notice %}}")
-# and Liquid's ("{% include … %}", "{{ page.title }}"). Markup, not text; what
-# a paired shortcode wraps is text and stays. Either may run over several lines.
-_MD_MARKUP = re.compile(r"<!--.*?-->|\{\{<.*?>\}\}|\{\{%.*?%\}\}|\{%.*?%\}|\{\{.*?\}\}")
-_MD_MARKUP_START = re.compile(r"<!--|\{\{[<%]?|\{%")
-_MD_MARKUP_END = {"<!--": "-->", "{{<": ">}}", "{{%": "%}}", "{%": "%}", "{{": "}}"}
-_MD_CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1")
+def _template_tag(state: StateInline, silent: bool) -> bool:
+    """A template tag: markup, not text (a code span's "{{ .Title }}" is the code's)."""
+    opened = _TEMPLATE.match(state.src, state.pos)
+    if opened is None:
+        return False
+    closer = _TEMPLATE_END[opened.group()]
+    # The last closer in the paragraph, found once: a paragraph of "{{" without one is read in linear time.
+    last = state.env.setdefault("template_last", {})
+    key = (closer, state.src)
+    if key not in last:
+        last[key] = state.src.rfind(closer)
+    end = state.src.find(closer, opened.end()) if last[key] >= opened.end() else -1
+    if end < 0:
+        return False
+    if not silent:
+        state.push("template", "", 0).content = state.src[state.pos : end + len(closer)]
+    state.pos = end + len(closer)
+    return True
 
 
-def _without_markup(line: str, pending: str | None) -> tuple[str, str | None]:
-    """``line`` without comments and template tags, outside code spans; and
-    the end of one that it opens and leaves open (``pending`` is the end that
-    an earlier line's left open)."""
-    if pending:
-        end = line.find(pending)
-        if end < 0:
-            return "", pending
-        line = line[end + len(pending) :]
-    kept: list[str] = []
-    position = 0
-    for code in [*_MD_CODE_SPAN.finditer(line), None]:
-        stop = code.start() if code else len(line)
-        text = _MD_MARKUP.sub("", line[position:stop])
-        opened = _MD_MARKUP_START.search(text)
-        if opened:
-            kept.append(text[: opened.start()])
-            return "".join(kept), _MD_MARKUP_END[opened.group()]
-        kept.append(text)
-        if code:
-            kept.append(code.group())
-            position = code.end()
-    return "".join(kept), None
+def _footnote_ref(state: StateInline, silent: bool) -> bool:
+    match = _FOOTNOTE_REF.match(state.src, state.pos)
+    if match is None or match.group(1) not in state.env.get("footnotes", ()):
+        return False  # no note: not a footnote, and shown as written
+    if not silent:
+        state.push("footnote_ref", "", 0).meta = {"label": match.group(1)}
+    state.pos = match.end()
+    return True
 
 
-# A table: a row of cells between "|", a separator row under its header
-# ("|---|:--:|"), and the rows that follow until a line without a "|".
-_MD_TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?\s*$")
-_MD_CELL_BAR = re.compile(r"(?<!\\)\|")
-
-
-def _table_lines(lines: list[str]) -> dict[int, bool]:
-    """The lines of ``lines`` that are a table's, outside fenced code: True for
-    a row, False for a separator."""
-    table: dict[int, bool] = {}
-    fenced = False
-    i = 0
-    while i < len(lines):
-        if _MD_FENCE.match(lines[i]):
-            fenced = not fenced
-        elif (
-            not fenced
-            and "|" in lines[i]
-            and i + 1 < len(lines)
-            and "|" in lines[i + 1]
-            and _MD_TABLE_SEPARATOR.match(lines[i + 1])
+def _footnote_def(state: StateBlock, start: int, end: int, silent: bool) -> bool:
+    """A footnote's note, "[^1]: The note.", with its lines up to a blank one and, after
+    one, the lines indented under it."""
+    if state.sCount[start] - state.blkIndent >= 4:
+        return False
+    first = state.bMarks[start] + state.tShift[start]
+    match = _FOOTNOTE_DEF.match(state.src, first, state.eMarks[start])
+    if match is None:
+        return False
+    if silent:
+        return True
+    line = start + 1
+    while line < end:
+        if state.isEmpty(line):
+            following = line
+            while following < end and state.isEmpty(following):
+                following += 1
+            if following < end and state.sCount[following] - state.blkIndent >= 4:
+                line = following
+                continue
+            break
+        if state.sCount[line] - state.blkIndent < 4 and any(
+            rule(state, line, end, True) for rule in state.md.block.ruler.getRules("paragraph")
         ):
-            table[i], table[i + 1] = True, False
-            i += 2
-            while i < len(lines) and lines[i].strip() and "|" in lines[i]:
-                table[i] = True
-                i += 1
-            continue
-        i += 1
-    return table
+            break
+        line += 1
+    label = match.group(1)
+    state.env.setdefault("footnotes", set()).add(label)
+    text = state.src[match.end() : state.eMarks[start]]
+    if line > start + 1:
+        text += "\n" + state.getLines(start + 1, line, state.blkIndent, False)
+    state.push("footnote_open", "", 1).meta = {"label": label}
+    inline = state.push("inline", "", 0)
+    inline.content, inline.map, inline.children = text.strip(), [start, line], []
+    state.push("footnote_close", "", -1)
+    state.line = line
+    return True
 
 
-def _table_row(line: str) -> str:
-    """A table row's cells, trimmed, with " | " between them and none around them."""
-    row = line.strip()
-    row = row[1:] if row.startswith("|") else row
-    row = row[:-1] if row.endswith("|") and not row.endswith("\\|") else row
-    return " | ".join(cell.strip().replace("\\|", "|") for cell in _MD_CELL_BAR.split(row))
+class _Reader(MarkdownIt):
+    def validateLink(self, url: str) -> bool:
+        return True  # a link's target is never shown: any link's text is text
+
+    def normalizeLinkText(self, link: str) -> str:
+        return link  # an autolink's URL as written
 
 
-# Footnotes: "[^1]" in the text, "[^1]: The note." below, with indented lines
-# continuing the note. A page shows the marks as numbers in the order the text
-# first refers to them, and the notes at the end in that order.
-_MD_FOOTNOTE = re.compile(r"^\s{0,3}\[\^([^\]\s]+)\]:[ \t]*(.*)$")
-_MD_FOOTNOTE_REF = re.compile(r"\[\^([^\]\s]+)\](?!:)")
-_MD_CONTINUATION = re.compile(r"^(?: {4}|\t)\s*(\S.*)$")
+def _reader() -> MarkdownIt:
+    md = _Reader("commonmark").enable("table")
+    md.block.ruler.before("reference", "footnote_def", _footnote_def, {"alt": ["paragraph", "reference"]})
+    md.inline.ruler.after("text", "bare_url", _bare_url)
+    md.inline.ruler.after("bare_url", "template_tag", _template_tag)
+    md.inline.ruler.before("link", "footnote_ref", _footnote_ref)
+    return md
 
 
-class _Footnotes:
-    """An article's footnotes: its marks as "[1]", "[2]" …, and its notes as lines "[1] …" at its end."""
+_MARKDOWN = _reader()
 
-    def __init__(self, lines: list[str]) -> None:
-        self.labels = {m.group(1) for m in map(_MD_FOOTNOTE.match, lines) if m}
-        self.number: dict[str, int] = {}
-        self.notes: dict[str, list[str]] = {}
 
-    def mark(self, line: str) -> str:
-        return _MD_FOOTNOTE_REF.sub(self._mark, line) if self.labels else line
+# -- tokens to lines -------------------------------------------------------------------------
 
-    def _mark(self, match: re.Match[str]) -> str:
-        label = match.group(1)
-        if label not in self.labels:
-            return match.group()  # no note: not a footnote, and shown as written
-        return f"[{self.number.setdefault(label, len(self.number) + 1)}]"
 
-    def lines(self, inline: Callable[[str], str]) -> list[str]:
+class _Writer:
+    """An article's lines from its tokens."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.numbers: dict[str, int] = {}  # a footnote's mark, in the order the text first refers to it
+        self.notes: dict[str, list[Token]] = {}
+
+    def blank(self) -> None:
+        if self.lines and self.lines[-1]:
+            self.lines.append("")
+
+    def inline(self, token: Token) -> list[str]:
+        """An inline token's lines: one break per hard break, and one where a line of
+        the source holds only markup (a shortcode, a comment: a block of its own)."""
+        done: list[str] = []
+        current = ""  # the line being written
+        piece = ""  # the text of the source's line
+        markup = False  # the source's line holds a template tag or comment
+        hidden = ""  # the inline element (a script) whose content is not text
+
+        def end_of_source_line(hard: bool) -> None:
+            nonlocal current, piece, markup
+            if markup and not piece.strip():
+                hard = True
+            else:
+                current = f"{current.rstrip()} {piece.lstrip()}" if current.strip() else piece
+            if hard and current.strip():
+                done.append(current)
+                current = ""
+            piece, markup = "", False
+
+        def walk(children: list[Token]) -> None:
+            nonlocal piece, markup, hidden
+            for child in children:
+                kind = child.type
+                tag = _HIDDEN_TAG.match(child.content) if kind == "html_inline" else None
+                if tag or hidden:
+                    if tag and not tag.group(1) and not hidden:
+                        hidden = tag.group(2).lower()
+                    elif tag and tag.group(1) and tag.group(2).lower() == hidden:
+                        hidden = ""
+                elif kind in ("text", "code_inline"):
+                    piece += child.content
+                elif kind in ("softbreak", "hardbreak"):
+                    end_of_source_line(kind == "hardbreak")
+                elif kind == "template" or (kind == "html_inline" and child.content.startswith("<!--")):
+                    markup = True
+                elif kind == "html_inline" and _BREAK_TAG.fullmatch(child.content):
+                    end_of_source_line(True)
+                elif kind == "footnote_ref":
+                    label = child.meta["label"]
+                    piece += f"[{self.numbers.setdefault(label, len(self.numbers) + 1)}]"
+                elif kind == "image":
+                    walk(child.children or [])
+
+        walk(token.children or [])
+        end_of_source_line(True)
+        return done
+
+    def write(self, tokens: list[Token]) -> None:
+        item = ""  # a list item's mark, for its first line
+        lists = 0
+        cells: list[str] | None = None
+        note: str | None = None
+        heading = False
+        for token in tokens:
+            kind = token.type
+            if kind == "inline" and note is not None:
+                self.notes[note].append(token)  # written at the end, its marks numbered after the text's
+            elif kind == "inline":
+                lines = self.inline(token)
+                if cells is not None:
+                    cells.append(" ".join(line.strip() for line in lines))
+                elif lines:
+                    if heading:
+                        lines = [_without_heading_id(" ".join(line.strip() for line in lines))]
+                    lines[0], item = item + lines[0].lstrip(), ""
+                    self.lines.extend(lines)
+            elif kind in ("heading_open", "heading_close"):
+                heading = kind == "heading_open"
+                self.blank()
+            elif kind == "paragraph_open" and not lists:
+                self.blank()
+            elif kind in ("bullet_list_open", "ordered_list_open", "bullet_list_close", "ordered_list_close"):
+                lists += 1 if kind.endswith("_open") else -1
+                if not lists or (lists == 1 and kind.endswith("_open")):
+                    self.blank()  # around a list, not between its items
+            elif kind == "list_item_open":
+                item = "- " if token.markup in "-*+" else f"{token.info}{token.markup} "
+            elif kind == "list_item_close":
+                item = ""
+            elif kind in ("fence", "code_block"):
+                self.blank()
+                self.lines.extend(PREFORMATTED + line for line in token.content.splitlines())
+                self.lines.append("")
+                item = ""
+            elif kind == "html_block":
+                if not token.content.lstrip().startswith("<!--"):
+                    self.blank()
+                    self.lines.extend(line for line in html_to_text(token.content).split("\n") if line.strip())
+                    self.blank()
+            elif kind in ("table_open", "table_close"):
+                self.blank()
+            elif kind == "tr_open":
+                cells = []
+            elif kind == "tr_close" and cells is not None:
+                self.lines.append(" | ".join(cells))
+                cells = None
+            elif kind == "footnote_open":
+                note = token.meta["label"]
+                self.notes.setdefault(note, [])
+            elif kind == "footnote_close":
+                note = None
+
+    def footnotes(self) -> None:
+        """The notes at the end, each "[1] …", in the order of their marks."""
         for label in self.notes:
-            self.number.setdefault(label, len(self.number) + 1)
-        ordered = sorted(self.notes, key=self.number.__getitem__)
-        notes = [f"[{self.number[label]}] {inline(' '.join(self.notes[label]))}" for label in ordered]
-        return ["", *notes] if notes else []
+            self.numbers.setdefault(label, len(self.numbers) + 1)
+        ordered = sorted(self.notes, key=self.numbers.__getitem__)
+        if ordered:
+            self.blank()
+        for label in ordered:
+            text = " ".join(line.strip() for token in self.notes[label] for line in self.inline(token))
+            self.lines.append(f"[{self.numbers[label]}] {text}")
 
 
-def _md_inline(line: str) -> str:
-    """A line without its inline marks. Code spans and URLs are set aside first, each
-    behind a character the line does not hold, so no mark is read inside them: their
-    text comes back byte for byte."""
-    kept: list[tuple[str, str]] = []
-    free = (chr(c) for c in range(0xE000, 0xF900) if chr(c) not in line)  # private use
-
-    def keep(text: str) -> str:
-        mark = next(free, None)
-        if mark is None:  # thousands of spans on one line: left as they are
-            return text
-        kept.append((mark, text))
-        return mark
-
-    def bare_url(match: re.Match[str]) -> str:
-        url, before = match.group(), match.string[: match.start()]
-        while url[-1] in _URL_TRAILING or (url[-1] == ")" and url.count(")") > url.count("(")):
-            url = url[:-1]
-        # "*see https://x.org/a*": a mark the URL holds no pair of, opened before it, closes there.
-        while url[-1] in _URL_EMPHASIS and url[-1] in before and url.count(url[-1]) % 2:
-            url = url[:-1]
-        return keep(url) + match.group()[len(url) :]
-
-    line = _MD_CODE.sub(lambda m: keep(_code_text(m.group(2))), line)
-    line = _MD_AUTOLINK.sub(lambda m: keep(m.group(1)), line)
-    line = _MD_BARE_URL.sub(bare_url, line)
-    line = _MD_IMAGE.sub(r"\1", line)
-    line = _MD_LINK.sub(r"\1", line)
-    line = _MD_REF_LINK.sub(r"\1", line)
-    line = _MD_STRONG.sub(lambda m: m.group(1) or m.group(2), line)
-    line = _MD_EMPHASIS.sub(lambda m: m.group(1) or m.group(2), line)
-    for mark, text in reversed(kept):  # a URL may hold a code span's mark
-        line = line.replace(mark, text)
-    return line
-
-
-def _code_text(text: str) -> str:
-    """A code span's text: one space inside each backtick run goes (CommonMark's ``` `` `x` `` ```)."""
-    if len(text) > 2 and text[0] == text[-1] == " " and text.strip():
-        return text[1:-1]
+def _without_heading_id(text: str) -> str:
+    """A heading without its id or classes (kramdown's and Hugo's "## Packing list {#top}"): markup."""
+    text = text.rstrip()
+    start = text.rfind("{")
+    if start >= 0 and text.endswith("}") and text[start + 1 :].lstrip()[:1] in ("#", "."):
+        return text[:start].rstrip()
     return text
 
 
 def markdown_to_text(markup: str) -> str:
-    """The text of a Markdown article: headings without their "#", emphasis,
-    links and code without their marks, "*"/"+" bullets as "-", a table's
-    rows as lines of cells with " | " between them, footnote marks as "[1]"
-    and their notes as lines "[1] …" at the end. Front matter
-    goes too, but for its title, which becomes the first line, and so do HTML
-    comments and template tags (Hugo's shortcodes, Liquid's tags)."""
-    title, markup = front_matter(markup)
-    out: list[str] = []
-    fenced = False
-    pending: str | None = None  # the end of a comment or template tag left open
-    lines = markup.splitlines()
-    table = _table_lines(lines)
-    footnotes = _Footnotes(lines)
-    note: list[str] | None = None  # the footnote whose indented lines may follow
-    # Whether each line of ``out`` is a paragraph's (or a list item's) text, which
-    # the next line of text continues: in Markdown one line break is a space, and a
-    # post wrapped at 80 columns has a paragraph on several lines.
-    flowing: list[bool] = []
-    broken = False  # the last line ended with a hard break (two spaces, or a backslash)
-
-    def add(text: str, flows: bool) -> None:
-        nonlocal broken
-        continues = flows and bool(text.strip()) and bool(flowing) and flowing[-1] and not broken
-        if continues and not _MD_LIST_ITEM.match(text):
-            out[-1] = out[-1].rstrip() + " " + text.strip()
-        else:
-            out.append(text)
-            flowing.append(flows and bool(text.strip()))
-        broken = False
-
-    for i, line in enumerate(lines):
-        if _MD_FENCE.match(line) and not pending:
-            fenced = not fenced
-            add("", False)
-            continue
-        if fenced:
-            add(PREFORMATTED + line, False)
-            continue
-        if pending or _MD_MARKUP_START.search(line):
-            stripped, pending = _without_markup(line, pending)
-            if not stripped.strip():
-                # A line of markup only: what follows starts a line of its own (a
-                # shortcode or a template tag is a block: "{{% notice %}}").
-                broken = True
-                continue
-            line = stripped
-        footnote = _MD_FOOTNOTE.match(line)
-        if footnote:
-            note = footnotes.notes.setdefault(footnote.group(1), [])
-            note.append(footnote.group(2).strip())
-            continue
-        continuation = _MD_CONTINUATION.match(line) if note is not None else None
-        if continuation and note is not None:
-            note.append(continuation.group(1))
-            continue
-        if line.strip():
-            note = None
-        if i in table:
-            if not table[i]:
-                continue  # the separator under the header
-            line = _table_row(line)
-        elif _MD_SETEXT.match(line) and out and out[-1].strip():
-            flowing[-1] = False  # the underline of a heading: its text ends there
-            continue
-        if _MD_RULE.match(line) or _MD_LINK_DEFINITION.match(line):
-            add("", False)
-            continue
-        heading = None if i in table else _MD_ATX.match(line)
-        if heading:
-            line = _MD_HEADING_ID.sub("", heading.group(1))
-        hard_break = line.endswith(("  ", "\\"))
-        line = _MD_BULLET.sub(r"\1- ", _MD_QUOTE.sub("", line))
-        if hard_break and line.endswith("\\"):
-            line = line[:-1]
-        add(_md_inline(footnotes.mark(line)), flows=heading is None and i not in table)
-        broken = hard_break
-    out.extend(footnotes.lines(lambda text: _md_inline(footnotes.mark(text))))
+    """The text of a Markdown article: headings, paragraphs and list items each a line
+    ("- " for a bullet, "1. " for a number), emphasis, links and images without their marks
+    (an image by its description), a table's rows as lines of cells with " | " between
+    them, a code block's lines marked as a listing's, and footnote marks as "[1]" with
+    their notes as lines "[1] …" at the end. Front matter goes too, but for its title,
+    which becomes the first line, and so do HTML comments and template tags."""
+    settings, body = front_matter(markup)
+    title = _title(settings)
+    writer = _Writer()
+    writer.write(_MARKDOWN.parse(body, {}))
+    writer.footnotes()
+    out = writer.lines
     first = next((text for line in out if (text := line.replace(PREFORMATTED, "").strip())), "")
     # A title over no text (front matter only) is not an article.
     if title and first and first != title:
-        out.insert(0, title)  # unless the article's own first heading says it already
-    return "\n".join(out)
+        out[:0] = [title, ""]  # unless the article's own first heading says it already
+    return "\n".join(out).strip("\n")
