@@ -117,6 +117,23 @@ def test_a_jekyll_site_gets_its_permalinks(tmp_path: Path) -> None:
     assert urls(site)["_posts/2020-01-02-hello-world.md"] == "https://jekyll.example.com/2020/01/02/hello-world/"
 
 
+def test_front_matter_is_read_as_yaml_or_toml_for_the_url(tmp_path: Path) -> None:
+    """A comment after the URL, or a URL folded onto its own line, left the post without one."""
+    folder = write(
+        tmp_path / "posts",
+        {
+            "a.md": post('title: A\nurl: "https://blog.example.com/a/" # moved in 2024'),
+            "b.md": post("title: B\nurl: >-\n  https://blog.example.com/b/"),
+            "c.md": f"+++\ntitle = 'C'\nurl = 'https://blog.example.com/c/' # the new one\n+++\n{BODY}",
+        },
+    )
+    assert urls(folder) == {
+        "a.md": "https://blog.example.com/a/",
+        "b.md": "https://blog.example.com/b/",
+        "c.md": "https://blog.example.com/c/",
+    }
+
+
 def test_without_a_base_url_a_slug_or_a_path_gives_no_url(tmp_path: Path) -> None:
     folder = write(tmp_path / "posts", {"a.md": post("title: A\nslug: a\nurl: /a/")})
     assert urls(folder) == {"a.md": None}

@@ -100,13 +100,6 @@ def _title(settings: dict[str, Any]) -> str:
     return ""
 
 
-def front_matter_lines(markup: str) -> list[str]:
-    """The lines of a Markdown article's front matter, between its fences; none without one."""
-    lines = markup.lstrip("\ufeff").splitlines()
-    end = _front_matter_end(lines)
-    return lines[1:end] if end else []
-
-
 def draft_setting(markup: str) -> str | None:
     """The front-matter setting that makes a post a draft the blog does not
     publish, as "draft: true", "draft = true" (TOML) or "published: false";

@@ -18,6 +18,7 @@ path ("/posts/x/") is joined to the site's base URL, and needs one.
 
 from __future__ import annotations
 
+import datetime
 import logging
 import re
 import tomllib
@@ -28,7 +29,7 @@ from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-from kb.ingest.markdown import front_matter_lines
+from kb.ingest.markdown import front_matter
 from kb.text import lexicon
 
 log = logging.getLogger(__name__)
@@ -195,34 +196,21 @@ def _unquote(value: str) -> str:
     return value
 
 
-_FRONT_KEY = re.compile(r"^([A-Za-z_]+)\s*[:=]\s*(.*?)\s*$")
-
-
 def front_matter_fields(markup: str) -> dict[str, str | list[str]]:
-    """A Markdown post's top-level front-matter settings, as text (a list as a list)."""
-    fields: dict[str, str | list[str]] = {}
-    last = ""
-    for line in front_matter_lines(markup):
-        item = re.match(r"^\s+-\s+(.+?)\s*$", line) or re.match(r"^-\s+(.+?)\s*$", line)
-        if item and last and fields.get(last) == "":
-            fields[last] = [_unquote(item.group(1))]
-            continue
-        if item and last and isinstance(fields.get(last), list):
-            value = fields[last]
-            assert isinstance(value, list)
-            value.append(_unquote(item.group(1)))
-            continue
-        match = _FRONT_KEY.match(line)
-        if not match:
-            last = ""
-            continue
-        last = match.group(1).lower()
-        raw = match.group(2)
-        if raw.startswith("[") and raw.endswith("]"):
-            fields[last] = [_unquote(v.strip()) for v in raw[1:-1].split(",") if v.strip()]
-        else:
-            fields[last] = _unquote(raw)
-    return fields
+    """A Markdown post's top-level front-matter settings, as text (a list as a list), by
+    their names in lower case: the settings ``kb.ingest.markdown.front_matter`` parses."""
+    settings, _ = front_matter(markup)
+    return {key.lower(): _as_text(value) for key, value in settings.items()}
+
+
+def _as_text(value: object) -> str | list[str]:
+    if isinstance(value, list):
+        return [text for item in value if isinstance(text := _as_text(item), str)]
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime.date):  # a date or a time, as written: 2024-02-10 (10:00:00)
+        return value.isoformat(sep=" ") if isinstance(value, datetime.datetime) else value.isoformat()
+    return "" if value is None or isinstance(value, dict) else str(value)
 
 
 class _HeadLinks(HTMLParser):
