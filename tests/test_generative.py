@@ -302,6 +302,28 @@ def test_no_call_is_made_when_retrieval_finds_nothing_relevant(gen_kb: Knowledge
     # The reply names what the sources lack.
     assert data["answer"] == message("not_mentioned", "en").format(names="“Pelé”")
     assert fake.exchanges == []
+    # No model wrote it: omnikb's own words.
+    assert data["mode"] == "extractive" and data["fallback"] is False
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "[1][2]",
+        " [2] [1] . ",
+        "Multichannel [1].",
+        # The question, echoed back.
+        "How does omnichannel differ from multichannel? [1]",
+        # The instructions, echoed back.
+        "Write your answer in English, the language of the question, whatever the language of the passages [1][2].",
+    ],
+)
+def test_an_answer_with_no_words_of_its_own_falls_back(gen_kb: KnowledgeBase, fake: FakeOpenAI, reply: str) -> None:
+    fake.script(Reply(reply))
+    pieces, data = ask(gen_kb, EN_QUESTION)
+    assert_fallback(data, "en")
+    assert "".join(pieces).endswith(data["answer"])
+    only_answer_call(fake)
 
 
 # -- language ---------------------------------------------------------------------

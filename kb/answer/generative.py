@@ -57,6 +57,12 @@ log = logging.getLogger(__name__)
 # Below this many words of the answer's own prose, its language is not judged.
 MIN_WORDS_FOR_LANGUAGE = 6
 
+# An answer needs this many words of its own (or quoted) to be one.
+MIN_OWN_WORDS = 2
+# An answer whose own word trigrams are at least this share of the prompt's is an echo.
+ECHO_NGRAM = 3
+ECHO_SHARE = 0.6
+
 _MARKER_AT_END = re.compile(r"\[\d+\]$")
 _SENTINEL_REPLY = re.compile(rf"^\W*{NOT_COVERED}\W*$")
 
@@ -137,6 +143,42 @@ def wrong_language(text: str, expected: str, ignore: Iterable[str] = ()) -> str 
     return found if found != expected else None
 
 
+def own_words(text: str) -> list[str]:
+    """The words of an answer's own prose: markers and quotations left out."""
+    return lang.words(MARKERS.sub(" ", without_quotations(text)))
+
+
+def echoed_share(text: str, prompt: str) -> float:
+    """The share of ``text``'s own word trigrams (words, for a shorter text) that ``prompt`` has too."""
+    mine = [w.casefold() for w in own_words(text)]
+    theirs = [w.casefold() for w in lang.words(prompt)]
+    if not mine:
+        return 0.0
+    size = min(ECHO_NGRAM, len(mine))
+    grams = [tuple(mine[i : i + size]) for i in range(len(mine) - size + 1)]
+    known = {tuple(theirs[i : i + size]) for i in range(len(theirs) - size + 1)}
+    return sum(g in known for g in grams) / len(grams)
+
+
+def own_text_problem(text: str, request: AnswerRequest) -> str | None:
+    """Why ``text`` (the cleaned reply) is no answer of the model's own, or None:
+    empty or markers alone (``[1][2]``), or mostly the prompt's own words echoed
+    (its instructions, the question)."""
+    words = own_words(text)
+    quoted = len(lang.words(MARKERS.sub(" ", text))) - len(words)
+    if len(words) < MIN_OWN_WORDS and quoted < MIN_OWN_WORDS:
+        return f"the model's answer has no text of its own: {text[:120]!r}"
+    prompt = "\n".join(content for _, content in instructions(request))
+    if len(words) >= MIN_OWN_WORDS and echoed_share(text, prompt) >= ECHO_SHARE:
+        return f"the model's answer mostly repeats the prompt: {text[:120]!r}"
+    return None
+
+
+def instructions(request: AnswerRequest) -> list[tuple[str, str]]:
+    """The prompt without the passages: what an echo would copy (quoting the passages is allowed)."""
+    return answer_messages(request.question.text, request.query, request.language, (), request.unmentioned)
+
+
 class GenerativeAnswerer:
     """Answers with a chat model (LangChain ``ChatOpenAI``), streaming, cited, checked."""
 
@@ -179,7 +221,8 @@ class GenerativeAnswerer:
     # -- answering ------------------------------------------------------------
     def stream(self, request: AnswerRequest) -> Iterator[str | Answer]:
         if not request.covered or not request.hits:
-            answer = not_covered(request, self.mode)
+            # No model is asked: omnikb's own words, not a generated answer.
+            answer = not_covered(request, ExtractiveAnswerer.mode)
             yield answer.answer
             yield answer
             return
@@ -237,6 +280,9 @@ class GenerativeAnswerer:
             if NOT_COVERED in text:
                 return not_covered(request, self.mode)
             return self._fall_back(request, f"no valid citation marker in the model's answer {text[:120]!r}")
+        problem = own_text_problem(cleaned, request)
+        if problem is not None:
+            return self._fall_back(request, problem)
         unfound = unfound_quotations(supported, request.hits)
         if unfound:
             return self._fall_back(request, f"a quotation is in none of the passages it cites: {unfound[0][:120]!r}")
