@@ -118,6 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.WARNING - 10 * (args.verbose - 1)))
     try:
         settings = settings_from(args)
+        if not args.verbose:  # KB_LOG_LEVEL, unless -v says more
+            logging.getLogger().setLevel(str(settings.log_level).upper())
         return COMMANDS[args.command](args, settings)
     except KBError as exc:
         if getattr(args, "json", False):

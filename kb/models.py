@@ -104,9 +104,15 @@ class Citation:
     chunk: Chunk
     score: float
     alternatives: tuple[Chunk, ...] = ()
+    # How well the generated sentences citing it say what it says: 0 (as another
+    # article's sentences would) .. 1 (as its own sentences do); None for quotes.
+    support: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return passage_dict(self.id, self.chunk, self.score, self.alternatives)
+        data = passage_dict(self.id, self.chunk, self.score, self.alternatives)
+        if self.support is not None:
+            data["support"] = round(self.support, 3)
+        return data
 
 
 def passage_dict(ident: int, chunk: Chunk, score: float, alternatives: tuple[Chunk, ...] = ()) -> dict[str, Any]:
@@ -151,6 +157,8 @@ class Answer:
     standalone_query: str = ""
     notice: str | None = None
     fallback: bool = False
+    # Why a generated answer was set aside, for the log (not part of the contract: it may quote the model).
+    reason: str = field(default="", compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {

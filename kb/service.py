@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kb.answer import coverage
+from kb.answer import coverage, support
 from kb.answer.base import Answerer, AnswerRequest
 from kb.answer.coverage import Calibration, calibrate_generation
 from kb.answer.extractive import ExtractiveAnswerer
@@ -57,6 +57,7 @@ class KnowledgeBase:
         self._retriever: Retriever | None = None
         # Each loaded generation's calibration: the one answering and the one loading.
         self._calibrations: dict[int, Calibration] = {}
+        self._supports: dict[int, support.SupportCalibration] = {}
         self._examples: tuple[int, list[str]] | None = None
         self._lock = threading.Lock()
         # Set when answers come from a model server: its state is part of the health report.
@@ -67,7 +68,9 @@ class KnowledgeBase:
             from kb.llm.probe import ModelServerProbe
 
             log.info("generative answers from %s (model %s)", settings.llm_base_url, settings.llm_model)
-            answerer = GenerativeAnswerer(settings, shared_words=lambda: self.retriever.index().shared_words)
+            answerer = GenerativeAnswerer(
+                settings, shared_words=lambda: self.retriever.index().shared_words, embedder=lambda: self.embedder
+            )
             condenser = condenser or ModelCondenser(settings)
             self.model_server = ModelServerProbe(settings)
         self.answerer: Answerer = answerer or ExtractiveAnswerer()
@@ -97,8 +100,10 @@ class KnowledgeBase:
 
     def warm_up(self) -> None:
         lang.warm_up()
-        self.retriever.index()
+        index = self.retriever.index()
         self.calibration()
+        if self.checks_support:
+            self.support_calibration(index)
 
     def watch(self) -> None:
         """Load each new generation in the background as soon as an ingest
@@ -115,6 +120,36 @@ class KnowledgeBase:
             self._calibrations = {g: self._calibrations.get(g, found) for g in kept}
             log.info("answerability threshold %.3f", found.threshold)
         return found
+
+    @property
+    def checks_support(self) -> bool:
+        """Whether the answerer checks generated sentences against their passages (it needs the bar)."""
+        return bool(getattr(self.answerer, "checks_support", False))
+
+    def support_calibration(self, index: CorpusIndex) -> support.SupportCalibration:
+        """The bar for a generated sentence's support on ``index``: kept with the
+        generation at ingest; computed (and kept) now for an index built without it."""
+        found = self._supports.get(index.generation)
+        if found is None:
+            found = support.stored(self.store, self.embedder, index.generation)
+            if found is None:
+                found = support.calibrate(self.embedder, index.chunks, index.vectors, index.translations)
+                try:
+                    self.store.save_calibration(
+                        index.generation, self.embedder.name, support.key(), found.to_json(), kind=support.KIND
+                    )
+                except Exception as exc:  # noqa: BLE001 - a read-only store still answers
+                    log.warning("support calibration not stored with generation %s: %s", index.generation, exc)
+            kept = sorted({*self._supports, index.generation})[-2:]
+            self._supports = {g: self._supports.get(g, found) for g in kept}
+        return found
+
+    def _calibrate(self, store: Store, embedder: Embedder, generation: int) -> None:
+        """What an ingest computes before a generation becomes active: answerability,
+        and, when answers are generated, the support check's bar."""
+        calibrate_generation(store, embedder, generation)
+        if self.checks_support:
+            support.calibrate_generation(store, embedder, generation)
 
     def _stored_calibration(self, index: CorpusIndex) -> Calibration:
         """The calibration kept with the generation at ingest; an index older than
@@ -178,6 +213,7 @@ class KnowledgeBase:
             timings_ms={"retrieve": (retrieved - started) * 1000},
             missing=() if covered else tuple(name.text for name in names),
             unmentioned=tuple(name.text for name in names) if covered else (),
+            support=self.support_calibration(found.index or index) if covered and self.checks_support else None,
         )
 
     @staticmethod
@@ -228,6 +264,8 @@ class KnowledgeBase:
                 timings = dict(item.timings_ms)
                 timings["answer"] = (done - answering) * 1000
                 timings["total"] = (done - started) * 1000
+                _log_answer(item, timings)
+                log.debug("question %r, query %r", question.text, request.query)
                 yield _with_timings(item, timings)
             else:
                 yield item
@@ -247,7 +285,7 @@ class KnowledgeBase:
         # The answerability calibration depends on the passages alone: computed once
         # per ingest and kept with the generation, not at every start of every reader.
         report = ingest(
-            folder or self.default_folder(), self.settings, self.store, self.embedder, progress, calibrate_generation
+            folder or self.default_folder(), self.settings, self.store, self.embedder, progress, self._calibrate
         )
         if self._retriever is not None:
             self._retriever.index(fresh=True)
@@ -327,6 +365,20 @@ def _question_headings(index: CorpusIndex) -> list[str]:
     for depth in range(max((len(q) for q in queues), default=0)):
         examples.extend(q[depth] for q in queues if depth < len(q))
     return examples
+
+
+def _log_answer(answer: Answer, timings: dict[str, float]) -> None:
+    """One INFO line per answer: how it was made and how long it took; never the question's text."""
+    spent = " ".join(f"{name}={value:.0f}ms" for name, value in timings.items())
+    log.info(
+        "answer mode=%s answered=%s fallback=%s language=%s %s%s",
+        answer.mode,
+        str(answer.answered).lower(),
+        str(answer.fallback).lower(),
+        answer.language,
+        spent,
+        f" reason={answer.reason}" if answer.reason else "",
+    )
 
 
 def _with_timings(answer: Answer, timings: dict[str, float]) -> Answer:

@@ -59,11 +59,16 @@ class Settings:
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key: str | None = None
-    llm_timeout: float = 30.0
+    # Seconds for a whole answer, stream included: a model on a laptop's CPU takes 15-30 s.
+    llm_timeout: float = 120.0
     # Seconds to open a connection to the model server, and for a whole follow-up rewrite
     # (kb/llm/client.py); both are capped at llm_timeout.
     llm_connect_timeout: float = 5.0
-    llm_condense_timeout: float = 10.0
+    llm_condense_timeout: float = 20.0
+    # Seconds to the first token (the model reads the prompt first: slow on a CPU), and
+    # between two tokens (a stalled server); both capped at llm_timeout.
+    llm_first_token_timeout: float = 60.0
+    llm_token_timeout: float = 15.0
     log_level: str = "WARNING"
     extra: Mapping[str, str] = field(default_factory=dict)
     # Slow clients (kb/web/slow_clients.py): seconds to send a request's head, then its body; seconds a
@@ -134,6 +139,8 @@ _FLOAT_FIELDS = {
     "llm_timeout",
     "llm_connect_timeout",
     "llm_condense_timeout",
+    "llm_first_token_timeout",
+    "llm_token_timeout",
     "request_timeout",
     "send_timeout",
 }
@@ -237,7 +244,12 @@ def _url(settings: Settings, name: str, example: str, *, path: bool) -> None:
         )
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 def _check(settings: Settings) -> None:
+    if str(settings.log_level).upper() not in LOG_LEVELS:
+        raise ConfigError(f"KB_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {settings.log_level!r}")
     for name in sorted(_FLOAT_FIELDS):
         _seconds(settings, name, off=name in ("request_timeout", "send_timeout"))
     _whole(settings, "top_k", 1, MAX_TOP_K, f"a whole number from 1 to {MAX_TOP_K}")

@@ -46,6 +46,17 @@ def gen_kb(seeded_settings: Settings, fake: FakeOpenAI) -> KnowledgeBase:
     return base
 
 
+@pytest.fixture(scope="module")
+def marker_kb(seeded_settings: Settings, fake: FakeOpenAI) -> KnowledgeBase:
+    """A model's answers with every check but the support check: for the tests of markers,
+    quotations and streaming, whose scripted sentences need not say what the seeds say."""
+    settings = llm_settings(seeded_settings, fake)
+    base = KnowledgeBase(settings, answerer=GenerativeAnswerer(settings))
+    base.answerer = GenerativeAnswerer(settings, shared_words=lambda: base.retriever.index().shared_words)
+    base.warm_up()
+    return base
+
+
 def collect(items: Iterator[str | Answer]) -> tuple[list[str], Answer]:
     pieces: list[str] = []
     final: Answer | None = None
@@ -79,11 +90,11 @@ def assert_contract(data: dict[str, Any]) -> None:
     assert set(data["timings_ms"]) >= {"retrieve", "answer", "total"}
 
 
-def assert_fallback(data: dict[str, Any], language: str) -> None:
+def assert_fallback(data: dict[str, Any], language: str, notice: str = "fallback_notice") -> None:
     assert_contract(data)
     assert data["fallback"] is True
     assert data["mode"] == "extractive"
-    assert data["notice"] == message("fallback_notice", language)
+    assert data["notice"] == message(notice, language)
     assert data["answered"] and data["citations"]
     assert data["answer"].startswith(message("lead_in", language))
 
@@ -116,14 +127,14 @@ def test_the_backend_follows_the_settings(seeded_settings: Settings, fake: FakeO
 
 
 # -- markers and citations ----------------------------------------------------------
-def test_valid_markers_are_renumbered_and_invalid_ones_dropped(gen_kb: KnowledgeBase, fake: FakeOpenAI) -> None:
+def test_valid_markers_are_renumbered_and_invalid_ones_dropped(marker_kb: KnowledgeBase, fake: FakeOpenAI) -> None:
     fake.script(
         Reply(
             "Omnichannel integrates every channel into one experience [3][9]. "
             "Multichannel runs channels side by side [1], [0] without integration [3]."
         )
     )
-    pieces, data = ask(gen_kb, EN_QUESTION)
+    pieces, data = ask(marker_kb, EN_QUESTION)
     assert_contract(data)
     assert data["mode"] == "generative" and data["answered"] and data["fallback"] is False
     assert "notice" not in data
@@ -145,10 +156,10 @@ def test_valid_markers_are_renumbered_and_invalid_ones_dropped(gen_kb: Knowledge
 
 
 def test_names_the_sources_never_mention_are_said_first_and_kept_from_the_model(
-    gen_kb: KnowledgeBase, fake: FakeOpenAI
+    marker_kb: KnowledgeBase, fake: FakeOpenAI
 ) -> None:
     fake.script(Reply("Omnichannel lets customers move from one channel to another [1]."))
-    pieces, data = ask(gen_kb, "Does Zara use an omnichannel strategy?")
+    pieces, data = ask(marker_kb, "Does Zara use an omnichannel strategy?")
     assert_contract(data)
     assert data["mode"] == "generative" and data["answered"] and data["fallback"] is False
     note = message("partly_covered", "en").format(names="“Zara”")
@@ -168,7 +179,7 @@ def test_a_marker_split_across_chunks_streams_whole() -> None:
 
 
 def test_markers_naming_several_passages_are_renumbered_one_marker_per_passage(
-    gen_kb: KnowledgeBase, fake: FakeOpenAI
+    marker_kb: KnowledgeBase, fake: FakeOpenAI
 ) -> None:
     # Word by word, so "[1," and "3]." arrive in different chunks.
     fake.script(
@@ -178,7 +189,7 @@ def test_markers_naming_several_passages_are_renumbered_one_marker_per_passage(
             "Each of them sells online [1–3], in shops [2-3; 9] and by phone [7, 8]."
         )
     )
-    pieces, data = ask(gen_kb, EN_QUESTION)
+    pieces, data = ask(marker_kb, EN_QUESTION)
     assert_contract(data)
     assert data["mode"] == "generative" and data["fallback"] is False
     assert data["answer"] == (
@@ -212,11 +223,11 @@ def test_the_stream_shows_exactly_what_renumbering_the_whole_reply_gives(reply: 
 
 
 def test_streamed_markers_are_collapsed_and_dropped_ones_leave_no_space(
-    gen_kb: KnowledgeBase, fake: FakeOpenAI
+    marker_kb: KnowledgeBase, fake: FakeOpenAI
 ) -> None:
     reply = STREAMED_REPLIES[0]
     fake.script(Reply(reply, chunks=tuple(reply[i : i + 4] for i in range(0, len(reply), 4))))
-    pieces, data = ask(gen_kb, EN_QUESTION)
+    pieces, data = ask(marker_kb, EN_QUESTION)
     assert_contract(data)
     assert data["mode"] == "generative"
     assert data["answer"] == (
@@ -225,7 +236,9 @@ def test_streamed_markers_are_collapsed_and_dropped_ones_leave_no_space(
     assert "".join(pieces) == data["answer"]  # no "[1][1]", no "everywhere ." in the stream
 
 
-def test_a_sentence_citing_only_passages_that_do_not_exist_is_dropped(gen_kb: KnowledgeBase, fake: FakeOpenAI) -> None:
+def test_a_sentence_citing_only_passages_that_do_not_exist_is_dropped(
+    marker_kb: KnowledgeBase, fake: FakeOpenAI
+) -> None:
     fake.script(
         Reply(
             "Omnichannel connects every channel of the company for the customer [1]. "
@@ -233,7 +246,7 @@ def test_a_sentence_citing_only_passages_that_do_not_exist_is_dropped(gen_kb: Kn
             "Sales rise by 300% [12][99]."
         )
     )
-    pieces, data = ask(gen_kb, EN_QUESTION)
+    pieces, data = ask(marker_kb, EN_QUESTION)
     assert_contract(data)
     assert data["mode"] == "generative" and data["fallback"] is False
     assert data["answer"] == (
@@ -244,7 +257,9 @@ def test_a_sentence_citing_only_passages_that_do_not_exist_is_dropped(gen_kb: Kn
     assert pieces[-1] == CORRECTION_SEPARATOR + data["answer"]
 
 
-def test_the_terminal_labels_a_correction_as_replacing_what_it_printed(gen_kb: KnowledgeBase, fake: FakeOpenAI) -> None:
+def test_the_terminal_labels_a_correction_as_replacing_what_it_printed(
+    marker_kb: KnowledgeBase, fake: FakeOpenAI
+) -> None:
     """A terminal cannot take back the streamed text: the corrected answer
     used to follow it after a blank line, unlabelled, so it read as the
     answer twice, the second time without a sentence."""
@@ -254,7 +269,7 @@ def test_the_terminal_labels_a_correction_as_replacing_what_it_printed(gen_kb: K
 
     fake.script(Reply("Omnicanal une todos los canales [1]. Lo inventó el Dr. Smith en 1987 [7]."))
     out = StringIO()
-    answer = _stream_to(out, gen_kb.stream(validate_question("¿En qué se diferencian omnicanal y multicanal?")))
+    answer = _stream_to(out, marker_kb.stream(validate_question("¿En qué se diferencian omnicanal y multicanal?")))
     printed = out.getvalue()
     streamed, _, corrected = printed.partition(f"\n\n{message('corrected', 'es')}\n")
     assert answer.language == "es" and "Dr. Smith" in streamed
@@ -336,7 +351,57 @@ def test_an_answer_in_another_language_falls_back(gen_kb: KnowledgeBase, fake: F
     )
     _, data = ask(gen_kb, ES_QUESTION)
     assert data["language"] == "es"
-    assert_fallback(data, "es")
+    assert_fallback(data, "es", notice="set_aside_language")
+
+
+SPANISH_FIRST_SENTENCE = "La gran diferencia es la integración de todos los canales de la empresa [1]."
+AR_QUESTION = "ما الفرق بين استراتيجية omnichannel والاستراتيجية متعددة القنوات؟"
+
+
+def test_an_answer_starting_in_another_language_is_stopped_within_its_first_sentence(
+    gen_kb: KnowledgeBase, fake: FakeOpenAI
+) -> None:
+    reply = Reply(SPANISH_FIRST_SENTENCE + " Un negocio multicanal tiene canales separados [2]." * 40, delay=0.02)
+    fake.script(reply)
+    pieces, data = ask(gen_kb, EN_QUESTION)
+    assert_contract(data)
+    assert data["fallback"] is True and data["mode"] == "extractive"
+    assert data["notice"] == message("set_aside_language", "en")
+    assert data["answer"].startswith(message("lead_in", "en"))
+    # The reader waited for one sentence, not the whole reply: the model was stopped there.
+    exchange = only_answer_call(fake).settled()
+    assert exchange.hung_up
+    first = len(SPANISH_FIRST_SENTENCE.split())
+    assert exchange.chunks_sent <= first + 3 < len(reply.pieces())
+    assert "stopped" in data["timings_ms"] and data["timings_ms"]["stopped"] <= data["timings_ms"]["total"]
+    # What streamed (the Spanish sentence, at most) is replaced.
+    assert pieces[-1] == CORRECTION_SEPARATOR + data["answer"]
+    assert "separados" not in "".join(pieces[:-1])
+
+
+def test_an_answer_mixing_in_another_alphabet_is_stopped_at_once(gen_kb: KnowledgeBase, fake: FakeOpenAI) -> None:
+    mixed = "الفرق الرئيسي هو التكامل которой بين جميع القنوات [1]."
+    reply = Reply(mixed + " وتعمل القنوات معا بشكل متزامن في كل وقت [2]." * 40, delay=0.02)
+    fake.script(reply)
+    _, data = ask(gen_kb, AR_QUESTION)
+    assert_contract(data)
+    assert data["language"] == "ar"
+    assert data["fallback"] is True and data["mode"] == "extractive"
+    assert data["notice"] == message("set_aside_script", "ar")
+    exchange = only_answer_call(fake).settled()
+    assert exchange.hung_up
+    assert exchange.chunks_sent <= mixed.split().index("которой") + 1 + 5 < len(reply.pieces())
+
+
+def test_which_scripts_an_answer_may_not_mix() -> None:
+    from kb.answer.watch import foreign_script
+
+    assert foreign_script("الفرق هو التكامل которой [1]", "ar") == "Cyrillic"
+    assert foreign_script("Omnichannel und Omnicanal [1]", "de") is None
+    assert foreign_script("استراتيجية omnichannel [1]", "ar") is None  # Latin names and loanwords are fine
+    assert foreign_script("Die Quelle sagt: „استراتيجية متعددة القنوات“ [1]", "de") is None  # a quotation keeps its own
+    assert foreign_script("オムニチャネルは全チャネルを統合する [1]", "ja") is None
+    assert foreign_script("Omnichannel означает [1]", "en") == "Cyrillic"
 
 
 def passage_texts(body: dict[str, Any]) -> list[str]:
@@ -361,7 +426,7 @@ def quoting(build: Any) -> Any:
 
 
 def test_an_answer_in_the_question_language_may_quote_sources_verbatim(
-    gen_kb: KnowledgeBase, fake: FakeOpenAI
+    marker_kb: KnowledgeBase, fake: FakeOpenAI
 ) -> None:
     # The quotation is the passage's own words, in other case and spacing, with a cut marked "…".
     fake.always(
@@ -370,14 +435,14 @@ def test_an_answer_in_the_question_language_may_quote_sources_verbatim(
             f"“{words_of(texts[1], 0, 6).upper()} … {words_of(texts[1], 9, 5)}” [2]."
         )
     )
-    _, data = ask(gen_kb, ES_QUESTION)
+    _, data = ask(marker_kb, ES_QUESTION)
     assert_contract(data)
     assert data["mode"] == "generative" and data["fallback"] is False and len(data["citations"]) == 2
 
 
-def test_an_answer_made_only_of_verbatim_quotations_stands(gen_kb: KnowledgeBase, fake: FakeOpenAI) -> None:
+def test_an_answer_made_only_of_verbatim_quotations_stands(marker_kb: KnowledgeBase, fake: FakeOpenAI) -> None:
     fake.always(quoting(lambda texts: f"“{words_of(texts[0], 2, 9)}” [1]. «{words_of(texts[2], 0, 7)}» [3]."))
-    _, data = ask(gen_kb, ES_QUESTION)
+    _, data = ask(marker_kb, ES_QUESTION)
     assert_contract(data)
     assert data["mode"] == "generative" and data["fallback"] is False and len(data["citations"]) == 2
 
@@ -408,10 +473,20 @@ def test_a_quotation_found_in_no_passage_falls_back(
     assert "Amazon" not in data["answer"] and "single experience" not in data["answer"]
 
 
-def test_a_true_quotation_cited_to_the_wrong_passage_falls_back(gen_kb: KnowledgeBase, fake: FakeOpenAI) -> None:
+def test_a_true_quotation_cited_to_the_wrong_passage_falls_back(marker_kb: KnowledgeBase, fake: FakeOpenAI) -> None:
+    fake.always(quoting(lambda texts: f"The source puts it this way: “{words_of(texts[0], 0, 8)}” [5]."))
+    _, data = ask(marker_kb, EN_QUESTION)
+    assert_fallback(data, "en")
+
+
+def test_with_the_support_check_a_true_quotation_cited_to_the_wrong_passage_is_pointed_to_its_own(
+    gen_kb: KnowledgeBase, fake: FakeOpenAI
+) -> None:
     fake.always(quoting(lambda texts: f"The source puts it this way: “{words_of(texts[0], 0, 8)}” [5]."))
     _, data = ask(gen_kb, EN_QUESTION)
-    assert_fallback(data, "en")
+    assert_contract(data)
+    assert data["mode"] == "generative" and data["fallback"] is False
+    assert [c["chunk_id"] for c in data["citations"]] == [data["passages"][0]["chunk_id"]]
 
 
 def test_which_quotations_are_found_in_the_passages() -> None:
@@ -432,6 +507,45 @@ def test_which_quotations_are_found_in_the_passages() -> None:
     assert unfound_quotations("“An omnichannel strategy connects every channel” [2].", hits) != []
     # A term in quotation marks, and apostrophes, are not quotations.
     assert unfound_quotations("So-called \"unified commerce\" is the customers' goal, isn't it [1]?", hits) == []
+
+
+# -- every sentence says what its passage says ------------------------------------------
+PARAGRAPHS_IN_PASSAGE_ORDER = (
+    "Omnichannel was invented by Amazon in 1987 to sell books [1].\n\n"
+    "It lowers the cost of every delivery by 40% in the first year [2].\n\n"
+    "Mobile games and loyalty points are the heart of it [3].\n\n"
+    "Artificial intelligence will replace every shop assistant by 2030 [4].\n\n"
+    "Each company should hire a chief digital officer first [5]."
+)
+
+
+def test_paragraphs_numbered_in_passage_order_with_unsupported_text_fall_back(
+    gen_kb: KnowledgeBase, fake: FakeOpenAI
+) -> None:
+    fake.script(Reply(PARAGRAPHS_IN_PASSAGE_ORDER))
+    pieces, data = ask(gen_kb, EN_QUESTION)
+    assert_fallback(data, "en")
+    assert "Amazon" not in data["answer"] and "2030" not in data["answer"]
+    # The reader saw the model's text stream, then the quotes replacing it.
+    assert "Amazon" in "".join(pieces) and pieces[-1] == CORRECTION_SEPARATOR + data["answer"]
+    only_answer_call(fake)
+
+
+def test_a_sentence_citing_the_wrong_passage_points_to_the_right_one(gen_kb: KnowledgeBase, fake: FakeOpenAI) -> None:
+    # The first sentence quotes passage 2, cited to passage 1; the second says what no passage says.
+    fake.always(
+        quoting(
+            lambda texts: f"The source says: “{words_of(texts[1], 0, 14)}” [1]. "
+            "Omnichannel was invented by Amazon in 1987 to sell more books [1]."
+        )
+    )
+    pieces, data = ask(gen_kb, EN_QUESTION)
+    assert_contract(data)
+    assert data["mode"] == "generative" and data["fallback"] is False
+    assert [c["chunk_id"] for c in data["citations"]] == [data["passages"][1]["chunk_id"]]
+    assert "Amazon" not in data["answer"] and data["answer"].endswith("[1].")
+    assert 0.5 <= data["citations"][0]["support"] <= 1.0
+    assert pieces[-1] == CORRECTION_SEPARATOR + data["answer"]  # what streamed is replaced
 
 
 # -- failures of the model server -------------------------------------------------
@@ -468,6 +582,30 @@ def test_a_dribbling_stream_is_cut_at_the_total_deadline(
     assert pieces[0].startswith("Omnichannel") and CORRECTION_SEPARATOR + answer.answer == pieces[-1]
     exchange = only_answer_call(fake).settled()  # the cut stream's connection was closed, not left to run
     assert exchange.hung_up and 0 < exchange.chunks_sent < len(reply.pieces())
+
+
+def test_the_first_token_and_the_gap_between_tokens_have_their_own_timeouts(
+    kb: KnowledgeBase, seeded_settings: Settings, fake: FakeOpenAI
+) -> None:
+    # The whole answer may take 120 s; the first token only 1 s, and each next one 1 s.
+    settings = llm_settings(seeded_settings, fake, timeout=120.0).replace(
+        llm_first_token_timeout=1.0, llm_token_timeout=1.0
+    )
+    limits = timeouts(settings)
+    assert (limits.first_token, limits.between_tokens, limits.total) == (1.0, 1.0, 120.0)
+    fake.script(Reply("Too late [1].", first_delay=60))  # silent before its first token
+    _, answer = collect(GenerativeAnswerer(settings).stream(_request(kb)))
+    assert answer.fallback and answer.mode == "extractive" and "first token" in answer.reason
+    exchange = fake.exchanges[-1].settled()
+    assert exchange.hung_up and exchange.first_byte is None
+    stalled = Reply("Omnichannel integrates every channel of the business [1] and more.", hold_after=3)
+    fake.script(stalled)  # three tokens, then nothing until released (never)
+    pieces, answer = collect(GenerativeAnswerer(settings).stream(_request(kb)))
+    # Cut between tokens (by the wait for the next one, or the client's read timeout, the same 1 s), not at 120 s.
+    assert answer.fallback and ("next token" in answer.reason or "timed out" in answer.reason)
+    exchange = fake.exchanges[-1].settled()
+    assert exchange.hung_up and exchange.chunks_sent == 3 and not exchange.released
+    assert pieces[-1] == CORRECTION_SEPARATOR + answer.answer
 
 
 def test_a_server_error_falls_back(gen_kb: KnowledgeBase, fake: FakeOpenAI) -> None:
@@ -526,8 +664,13 @@ def _routes(condensed: Reply, answer: Reply, seen: list[dict[str, Any]]) -> Any:
 
 def test_a_follow_up_is_rewritten_by_the_model(gen_kb: KnowledgeBase, fake: FakeOpenAI) -> None:
     seen: list[dict[str, Any]] = []
-    fake.always(_routes(Reply("Standalone query: “What are the challenges of an omnichannel strategy?”"),
-                        Reply("Integrating channels is the main challenge [1]."), seen))
+    def respond(body: dict[str, Any]) -> Reply:
+        seen.append(body)
+        if not body.get("stream"):
+            return Reply("Standalone query: “What are the challenges of an omnichannel strategy?”")
+        return Reply(f"The source says: “{words_of(passage_texts(body)[0], 0, 14)}” [1].")
+
+    fake.always(respond)
     history = [
         {"role": "user", "content": "What is an omnichannel strategy?"},
         {"role": "assistant", "content": "It connects every channel [1]."},
@@ -557,6 +700,53 @@ def test_a_failed_rewrite_uses_the_rule(
     assert len(fake.exchanges) == 1  # no retry
     exchange = fake.exchanges[0].settled()
     assert exchange.hung_up is (condensed.first_delay > 0)  # the silent one was given up on
+
+
+ANSWER_AS_REWRITE = (
+    "Omnichannel benefits include improved customer satisfaction, increased brand loyalty, and enhanced sales."
+)
+
+
+def test_a_rewrite_that_answers_instead_is_set_aside_for_the_rule(gen_kb: KnowledgeBase, fake: FakeOpenAI) -> None:
+    from kb.models import Question, Turn
+
+    seen: list[dict[str, Any]] = []
+    fake.always(_routes(Reply(ANSWER_AS_REWRITE), Reply("Integration is the key [1]."), seen))
+    history = [
+        {"role": "user", "content": "What is an omnichannel strategy?"},
+        {"role": "assistant", "content": "It connects every channel [1]."},
+    ]
+    _, data = ask(gen_kb, "And what are its benefits?", history)
+    assert_contract(data)
+    rule = standalone_query(
+        Question("And what are its benefits?", history=tuple(Turn(t["role"], t["content"]) for t in history))  # type: ignore[arg-type]
+    )
+    assert data["standalone_query"] == rule
+    condense, answer = fake.exchanges
+    assert condense.body["stream"] is False
+    # The invented sentence is neither the search query nor the question's meaning in the answer prompt.
+    assert "brand loyalty" not in answer.content("user")
+
+
+@pytest.mark.parametrize(
+    ("rewrite", "usable"),
+    [
+        ("What are the benefits of an omnichannel strategy?", True),
+        ("benefits omnichannel strategy", True),
+        (ANSWER_AS_REWRITE, False),
+        ("What are the benefits of omnichannel? They are many.", False),
+        ("What are the 7 benefits of an omnichannel strategy?", False),
+    ],
+)
+def test_which_rewrites_are_queries(rewrite: str, usable: bool) -> None:
+    from kb.models import Question, Turn
+    from kb.search.followup import rewrite_problem
+
+    question = Question(
+        "And what are its benefits?",
+        history=(Turn("user", "What is an omnichannel strategy?"), Turn("assistant", "It connects every channel [1].")),
+    )
+    assert (rewrite_problem(rewrite, question) is None) is usable
 
 
 def test_a_question_without_history_is_not_rewritten(gen_kb: KnowledgeBase, fake: FakeOpenAI) -> None:
@@ -674,10 +864,16 @@ def test_kb_ask_streams_the_generated_answer_and_says_when_it_fell_back(
     monkeypatch.setenv("KB_DATA_DIR", str(seeded_settings.data_dir))
     monkeypatch.setenv("KB_LLM_BASE_URL", fake.base_url)
     monkeypatch.setenv("KB_LLM_MODEL", MODEL)
-    fake.script(Reply("Omnichannel integrates every channel [2]."), Reply(status=500))
+    said: list[str] = []
+
+    def respond(body: dict[str, Any]) -> Reply:
+        said.append(f"“{words_of(passage_texts(body)[1], 0, 14)}”")  # passage 2's own words: supported
+        return Reply(f"{said[-1]} [2].")
+
+    fake.script(respond, Reply(status=500))
     assert kb_main(["ask", EN_QUESTION]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("Omnichannel integrates every channel [1].\n")
+    assert out.startswith(f"{said[0]} [1].\n")
     assert "\nSources:\n[1] " in out and message("fallback_notice", "en") not in out
     assert kb_main(["ask", EN_QUESTION]) == 0
     out = capsys.readouterr().out
@@ -685,36 +881,47 @@ def test_kb_ask_streams_the_generated_answer_and_says_when_it_fell_back(
     assert len(fake.exchanges) == 2
 
 
-def test_kb_ask_ends_the_streamed_line_before_a_log_warning(seeded_settings: Settings, fake: FakeOpenAI) -> None:
+def test_kb_ask_shows_the_reader_no_log_line_and_kb_log_level_shows_one_per_answer(
+    seeded_settings: Settings, fake: FakeOpenAI
+) -> None:
     import os
     import subprocess
     import sys
 
     from tests.conftest import ROOT
 
-    # The stream breaks after four words: the fallback's warning follows them, on a line of its own.
-    fake.script(Reply("Omnichannel integrates every channel [1] and then", drop_after=4))
-    env = {
-        **os.environ,
-        "KB_DATA_DIR": str(seeded_settings.data_dir),
-        "KB_LLM_BASE_URL": fake.base_url,
-        "KB_LLM_MODEL": MODEL,
-    }
-    run = subprocess.run(
-        [sys.executable, "-m", "kb", "ask", EN_QUESTION],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,  # one stream, as a terminal shows both
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert run.returncode == 0, run.stdout
-    lines = run.stdout.splitlines()
+    def run(**env: str) -> list[str]:
+        # The stream breaks after four words: the answer falls back to quotes.
+        fake.script(Reply("Omnichannel integrates every channel [1] and then", drop_after=4))
+        done = subprocess.run(
+            [sys.executable, "-m", "kb", "ask", EN_QUESTION],
+            cwd=ROOT,
+            env={
+                **os.environ,
+                "KB_DATA_DIR": str(seeded_settings.data_dir),
+                "KB_LLM_BASE_URL": fake.base_url,
+                "KB_LLM_MODEL": MODEL,
+                **env,
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,  # one stream, as a terminal shows both
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout
+        return done.stdout.splitlines()
+
+    lines = run()
     at = lines.index("Omnichannel integrates every channel")
-    assert lines[at + 1].startswith("WARNING kb.answer.generative: generated answer unusable"), lines
-    # Then a blank line, the line that says what follows replaces it, and the replacing answer.
-    assert lines[at + 2] == "" and lines[at + 3] == message("corrected", "en")
-    assert lines[at + 4] == message("lead_in", "en")
+    # A blank line, the line that says what follows replaces it, and the replacing answer; no log line.
+    assert lines[at + 1] == "" and lines[at + 2] == message("corrected", "en")
+    assert lines[at + 3] == message("lead_in", "en")
     assert f"({message('fallback_notice', 'en')})" in lines
+    assert not [line for line in lines if line.startswith(("WARNING ", "INFO ", "DEBUG "))], lines
+    lines = run(KB_LOG_LEVEL="info")
+    answers = [line for line in lines if line.startswith("INFO kb.service: answer ")]
+    assert len(answers) == 1, lines
+    assert "mode=extractive" in answers[0] and "fallback=true" in answers[0] and "language=en" in answers[0]
+    assert "first_token=" in answers[0] and "reason=" in answers[0]
+    assert not any(EN_QUESTION in line for line in lines if line.startswith("INFO "))  # never the question's text

@@ -255,3 +255,13 @@ def test_a_misspelt_variable_is_warned_about_on_stderr_and_the_json_stays_clean(
     warnings = [line for line in result.stderr.splitlines() if "KB_LLM_MODLE" in line]
     assert warnings == ["WARNING kb.settings: KB_LLM_MODLE is not an omnikb setting and is ignored; "
                         "did you mean KB_LLM_MODEL?"]
+
+
+def test_the_log_level_is_checked_and_the_token_timeouts_are_settings() -> None:
+    with pytest.raises(ConfigError, match=r"^KB_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"):
+        Settings.from_env({"KB_LOG_LEVEL": "verbose"})
+    assert Settings.from_env({"KB_LOG_LEVEL": "info"}).log_level == "info"
+    settings = Settings.from_env({**LLM, "KB_LLM_FIRST_TOKEN_TIMEOUT": "90", "KB_LLM_TOKEN_TIMEOUT": "4"})
+    assert (settings.llm_first_token_timeout, settings.llm_token_timeout) == (90.0, 4.0)
+    with pytest.raises(ConfigError, match=r"^KB_LLM_TOKEN_TIMEOUT must be"):
+        Settings.from_env({**LLM, "KB_LLM_TOKEN_TIMEOUT": "0"})

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from kb.i18n.lookup import listing, message
 from kb.models import Answer, Citation, Hit, Question
+
+if TYPE_CHECKING:
+    from kb.answer.support import SupportCalibration
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,8 @@ class AnswerRequest:
     # The first ``listed`` hits are the items of a list the question asks for
     # ("the three differences"), in the article's order: one point each.
     listed: int = 0
+    # The index's bar for a generated sentence's support (``kb.answer.support``), for answerers that check it.
+    support: SupportCalibration | None = None
 
 
 class Answerer(Protocol):

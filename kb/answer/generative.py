@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -37,6 +37,7 @@ from kb.answer.base import AnswerRequest, answer_once, answered, lead_in, not_co
 from kb.answer.citations import (
     MARKERS,
     PARTIAL_MARKERS,
+    claim_spans,
     drop_unsupported,
     markers_for,
     renumber,
@@ -44,7 +45,10 @@ from kb.answer.citations import (
     unfound_quotations,
 )
 from kb.answer.extractive import ExtractiveAnswerer
+from kb.answer.support import SupportChecker
+from kb.answer.watch import foreign_script
 from kb.i18n.lookup import message
+from kb.index.embed import Embedder
 from kb.llm.client import LLMError, build_chat_model, stream_with_deadline, timeouts
 from kb.llm.prompts import NOT_COVERED, answer_messages
 from kb.models import CORRECTION_SEPARATOR, Answer, Correction
@@ -121,6 +125,18 @@ class MarkerStream:
         return shown
 
 
+_OPENING = {"“": "”", "«": "»", "„": "“”", "「": "」", "『": "』"}
+
+
+def open_quotation(text: str) -> bool:
+    """Whether ``text`` (a reply so far) ends inside a quotation."""
+    for opening, closing in _OPENING.items():
+        at = text.rfind(opening)
+        if at >= 0 and not any(c in text[at + 1 :] for c in closing):
+            return True
+    return text.count('"') % 2 == 1
+
+
 def is_not_covered(text: str) -> bool:
     return bool(_SENTINEL_REPLY.match(text.strip()))
 
@@ -189,16 +205,32 @@ class GenerativeAnswerer:
         settings: Settings,
         model: Any | None = None,
         shared_words: Callable[[], Iterable[str]] | None = None,
+        embedder: Callable[[], Embedder] | None = None,
     ) -> None:
-        """``shared_words``: the corpus's cross-language loanwords, ignored when judging the answer's language."""
+        """``shared_words``: the corpus's cross-language loanwords, ignored when judging the answer's language;
+        ``embedder``: the index's embedder, for the support check (without one, requests carry no bar)."""
         self.settings = settings
         self.shared_words = shared_words or (lambda: ())
+        self._embedder = embedder
+        self._checker: SupportChecker | None = None
         self.limits = timeouts(settings)
         self.model = model or build_chat_model(settings, streaming=True)
         self.fallback = ExtractiveAnswerer()
 
+    @property
+    def checks_support(self) -> bool:
+        """Whether each generated sentence is checked against the passages it cites
+        (``kb.answer.support``, with the index's embedder): the knowledge base then
+        hands the index's bar with each request."""
+        return self._embedder is not None
+
+    def checker(self) -> SupportChecker | None:
+        if self._checker is None and self._embedder is not None:
+            self._checker = SupportChecker(self._embedder())
+        return self._checker
+
     # -- the model call -------------------------------------------------------
-    def _pieces(self, request: AnswerRequest) -> Iterator[str]:
+    def _pieces(self, request: AnswerRequest) -> Generator[str, None, None]:
         """Text pieces of the model's reply; ``LLMError`` on any failure or the deadline."""
         messages = answer_messages(
             request.question.text, request.query, request.language, request.hits, request.unmentioned
@@ -214,7 +246,9 @@ class GenerativeAnswerer:
                 if text:
                     yield str(text)
 
-        yield from stream_with_deadline(produce, self.limits.total)
+        yield from stream_with_deadline(
+            produce, self.limits.total, first=self.limits.first_token, between=self.limits.between_tokens
+        )
         if not finish:
             raise LLMError("the model server's stream ended before the answer was complete")
 
@@ -236,27 +270,40 @@ class GenerativeAnswerer:
             yield note
         first_token: float | None = None
         failure: str | None = None
+        notice: str | None = None
+        pieces = self._pieces(request)
         try:
-            for piece in self._pieces(request):
+            for piece in pieces:
                 if first_token is None:
                     first_token = time.perf_counter()
                 raw.append(piece)
+                early = self._gone_wrong("".join(raw), request)
+                if early is not None:
+                    # Stop the model at once (closing the stream closes its connection) and fall back.
+                    failure, notice = early
+                    timings_stop = time.perf_counter()
+                    break
                 shown = shaper.feed(piece)
                 if shown:
                     streamed.append(shown)
                     yield shown
-            shown = shaper.finish()
-            if shown:
-                streamed.append(shown)
-                yield shown
+            else:
+                shown = shaper.finish()
+                if shown:
+                    streamed.append(shown)
+                    yield shown
         except LLMError as exc:
             failure = str(exc)
+        finally:
+            pieces.close()
         done = time.perf_counter()
         timings = dict(request.timings_ms)
         timings["generate"] = (done - started) * 1000
         if first_token is not None:
             timings["first_token"] = (first_token - started) * 1000
-        answer = self._verdict(request, "".join(raw), failure)
+        if notice is not None:
+            timings["stopped"] = (timings_stop - started) * 1000
+        answer = self._verdict(request, "".join(raw), failure, notice)
         answer = replace(answer, timings_ms={**timings, **answer.timings_ms})
         if answer.mode != self.mode or not answer.answered or _words("".join(streamed)) != _words(answer.answer):
             # The streamed text, if any, is replaced (a fallback, a not-covered reply, or
@@ -267,9 +314,29 @@ class GenerativeAnswerer:
                 yield answer.answer
         yield answer
 
-    def _verdict(self, request: AnswerRequest, text: str, failure: str | None) -> Answer:
+    def _gone_wrong(self, text: str, request: AnswerRequest) -> tuple[str, str] | None:
+        """Why the reply so far is going wrong, and the notice that says so; None while it is not.
+
+        Letters of a script the question's language does not write are judged at
+        once; the language, on the first sentence (once it is complete, or long).
+        """
+        if open_quotation(text):
+            return None  # a quotation keeps its source's language and script: judged once it is closed
+        script = foreign_script(text, request.language)
+        if script is not None:
+            return f"the model wrote {script} letters in a {request.language!r} answer", "set_aside_script"
+        spans = claim_spans(text)
+        if len(spans) < 2 and len(lang.words(text)) < 2 * MIN_WORDS_FOR_LANGUAGE:
+            return None  # the first sentence is not complete yet
+        first = text[spans[0][0] : spans[0][1]] if len(spans) >= 2 else text
+        other = wrong_language(first, request.language, self.shared_words())
+        if other is not None:
+            return f"the model started in {other!r}, the question is in {request.language!r}", "set_aside_language"
+        return None
+
+    def _verdict(self, request: AnswerRequest, text: str, failure: str | None, notice: str | None = None) -> Answer:
         if failure is not None:
-            return self._fall_back(request, failure)
+            return self._fall_back(request, failure, notice or "fallback_notice")
         if is_not_covered(text):
             return not_covered(request, self.mode)
         supported, dropped = drop_unsupported(text.replace(NOT_COVERED, ""), len(request.hits))
@@ -280,6 +347,28 @@ class GenerativeAnswerer:
             if NOT_COVERED in text:
                 return not_covered(request, self.mode)
             return self._fall_back(request, f"no valid citation marker in the model's answer {text[:120]!r}")
+        checker = self.checker()
+        if request.support is not None and checker is not None and own_text_problem(cleaned, request) is None:
+            checked = checker.check(
+                supported,
+                request.hits,
+                request.support,
+                question=f"{request.question.text}\n{request.query}",
+                language=request.language,
+            )
+            if checked.dropped or checked.moved:
+                log.info(
+                    "support check: dropped %d sentence(s), pointed %d to the passage that says it",
+                    len(checked.dropped),
+                    len(checked.moved),
+                )
+                log.debug("unsupported: %r; moved: %r", checked.dropped, checked.moved)
+            cleaned, citations = renumber(checked.text, request.hits)
+            if not citations:
+                return self._fall_back(request, "no sentence of the model's answer says what the passage it cites says")
+            level = {request.hits[n - 1].chunk.id: v for n, v in checked.support.items()}
+            citations = tuple(replace(c, support=level.get(c.chunk.id)) for c in citations)
+            supported = checked.text
         problem = own_text_problem(cleaned, request)
         if problem is not None:
             return self._fall_back(request, problem)
@@ -288,13 +377,18 @@ class GenerativeAnswerer:
             return self._fall_back(request, f"a quotation is in none of the passages it cites: {unfound[0][:120]!r}")
         other = wrong_language(cleaned, request.language, self.shared_words())
         if other is not None:
-            return self._fall_back(request, f"the model answered in {other!r}, the question is in {request.language!r}")
+            return self._fall_back(
+                request,
+                f"the model answered in {other!r}, the question is in {request.language!r}",
+                "set_aside_language",
+            )
         return answered(request, self.mode, _note(request) + cleaned, citations)
 
-    def _fall_back(self, request: AnswerRequest, reason: str) -> Answer:
-        log.warning("generated answer unusable, answering extractively: %s", reason)
+    def _fall_back(self, request: AnswerRequest, reason: str, notice: str = "fallback_notice") -> Answer:
+        """The quotes instead; ``notice``: the message key saying why (the model failed, or was set aside)."""
+        log.debug("generated answer unusable, answering extractively: %s", reason)
         answer = answer_once(self.fallback, request)
-        return replace(answer, fallback=True, notice=message("fallback_notice", request.language))
+        return replace(answer, fallback=True, notice=message(notice, request.language), reason=reason)
 
 
 def _words(text: str) -> str:

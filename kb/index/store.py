@@ -47,7 +47,9 @@ CHROMA_CONNECT_SECONDS = 5.0
 
 _ACTIVE_ID = "active"
 # The meta record that holds a generation's answerability calibration.
-_CALIBRATION_ID = "calibration-g{generation}"
+_CALIBRATION_ID = "{kind}-g{generation}"
+# The kinds of calibration kept per generation: answerability, and the support check of generated answers.
+_CALIBRATION_KINDS = ("calibration", "support")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -318,24 +320,29 @@ class Store:
 
     # -- what a generation's index derives, stored with it ----------------
     @_guarded
-    def save_calibration(self, generation: int, embedding_model: str, key: str, value: str) -> None:
+    def save_calibration(
+        self, generation: int, embedding_model: str, key: str, value: str, kind: str = "calibration"
+    ) -> None:
         """Keep ``generation``'s answerability calibration (``value``, as the caller
         encodes it) in the store, beside the active record: every app server that
         shares the store reads it rather than computing it. ``key`` names how it
-        was computed (the probes and constants); a record under another key is stale."""
+        was computed (the probes and constants); a record under another key is stale.
+        ``kind``: which calibration (``_CALIBRATION_KINDS``)."""
         self._meta().upsert(
-            ids=[_CALIBRATION_ID.format(generation=generation)],
+            ids=[_CALIBRATION_ID.format(kind=kind, generation=generation)],
             embeddings=[[1.0]],
             metadatas=[{"generation": generation, "embedding_model": embedding_model, "key": key, "value": value}],
         )
 
     @_guarded
-    def calibration(self, generation: int, embedding_model: str, key: str) -> str | None:
+    def calibration(
+        self, generation: int, embedding_model: str, key: str, kind: str = "calibration"
+    ) -> str | None:
         """What ``save_calibration`` kept for ``generation``, built by ``embedding_model``
         under ``key``; None when nothing was kept (an index older than the record)."""
         try:
             result = self._meta(create=False).get(
-                ids=[_CALIBRATION_ID.format(generation=generation)], include=["metadatas"]
+                ids=[_CALIBRATION_ID.format(kind=kind, generation=generation)], include=["metadatas"]
             )
         except NotFoundError:
             return None
@@ -349,7 +356,9 @@ class Store:
 
     def drop_calibration(self, generation: int) -> None:
         try:
-            self._meta(create=False).delete(ids=[_CALIBRATION_ID.format(generation=generation)])
+            self._meta(create=False).delete(
+                ids=[_CALIBRATION_ID.format(kind=kind, generation=generation) for kind in _CALIBRATION_KINDS]
+            )
         except Exception:  # noqa: BLE001 - no meta collection, or no record
             log.debug("no calibration kept for generation %s", generation)
 

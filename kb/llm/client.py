@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from kb.errors import BackendUnavailableError, ConfigError
 from kb.llm.prompts import NOT_COVERED, condense_messages
 from kb.models import Question
-from kb.search.followup import standalone_query
+from kb.search.followup import rewrite_problem, standalone_query
 from kb.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -42,23 +42,32 @@ class LLMError(BackendUnavailableError):
 @dataclass(frozen=True)
 class Timeouts:
     """Seconds. ``total`` bounds a whole answer (stream included); ``read`` a
-    wait for the next bytes; ``condense`` the whole follow-up rewrite."""
+    wait for the next bytes; ``condense`` the whole follow-up rewrite;
+    ``first_token`` the wait for the answer's first piece, ``between_tokens``
+    for each next one."""
 
     connect: float
     read: float
     total: float
     condense: float
+    first_token: float = 0.0
+    between_tokens: float = 0.0
 
 
 def timeouts(settings: Settings) -> Timeouts:
-    """From ``KB_LLM_TIMEOUT`` (total, default 30 s), ``KB_LLM_CONNECT_TIMEOUT``
-    and ``KB_LLM_CONDENSE_TIMEOUT`` (checked by ``Settings``), the last two capped by the first."""
+    """From ``KB_LLM_TIMEOUT`` (total, default 120 s), ``KB_LLM_CONNECT_TIMEOUT``,
+    ``KB_LLM_CONDENSE_TIMEOUT``, ``KB_LLM_FIRST_TOKEN_TIMEOUT`` and
+    ``KB_LLM_TOKEN_TIMEOUT`` (checked by ``Settings``), the others capped by the first."""
     total = settings.llm_timeout
+    first = min(settings.llm_first_token_timeout, total)
+    between = min(settings.llm_token_timeout, total)
     return Timeouts(
         connect=min(settings.llm_connect_timeout, total),
-        read=total,
+        read=max(first, between),
         total=total,
         condense=min(settings.llm_condense_timeout, total),
+        first_token=first,
+        between_tokens=between,
     )
 
 
@@ -101,9 +110,14 @@ def describe(exc: BaseException) -> str:
 
 
 def stream_with_deadline(
-    produce: Callable[[], Iterator[T]], seconds: float, what: str = "the model server"
+    produce: Callable[[], Iterator[T]],
+    seconds: float,
+    what: str = "the model server",
+    first: float | None = None,
+    between: float | None = None,
 ) -> Iterator[T]:
-    """Items of ``produce()`` (run in a worker thread) until it ends or ``seconds`` pass.
+    """Items of ``produce()`` (run in a worker thread) until it ends or ``seconds`` pass;
+    and, when given, within ``first`` seconds for the first item and ``between`` for each next.
 
     Raises ``LLMError`` on the deadline or on any error of the producer. When
     the consumer stops early, the worker stops at its next item and closes the
@@ -134,14 +148,21 @@ def stream_with_deadline(
     deadline = time.monotonic() + seconds
     worker = threading.Thread(target=work, name="kb-llm", daemon=True)
     worker.start()
+    received = 0
     try:
         while True:
             remaining = deadline - time.monotonic()
+            gap = first if received == 0 else between
+            wait = remaining if gap is None else min(remaining, gap)
             try:
-                kind, value = items.get(timeout=max(remaining, 0.0))
+                kind, value = items.get(timeout=max(wait, 0.0))
             except queue.Empty:
+                if wait < remaining:
+                    which = "first token" if received == 0 else "next token"
+                    raise LLMError(f"{what} sent no {which} within {gap:g} s") from None
                 raise LLMError(f"{what} did not finish within {seconds:g} s") from None
             if kind == "item":
+                received += 1
                 yield value
             elif kind == "end":
                 return
@@ -177,12 +198,18 @@ class ModelCondenser:
             )
             query = clean_query(str(reply.text))
         except LLMError as exc:
-            log.warning("follow-up rewrite failed, using the rule instead: %s", exc)
+            log.info("follow-up rewrite failed, using the rule instead: %s", exc)
             return standalone_query(question)
         if query is None:
-            log.warning("follow-up rewrite unusable, using the rule instead: %r", str(reply.text)[:200])
+            log.info("follow-up rewrite unusable, using the rule instead")
+            log.debug("the unusable rewrite: %r", str(reply.text)[:200])
             return standalone_query(question)
-        log.info("follow-up %r -> %r", question.text, query)
+        problem = rewrite_problem(query, question)
+        if problem is not None:
+            log.info("follow-up rewrite is no query (%s), using the rule instead", problem)
+            log.debug("the rewrite set aside: %r", query)
+            return standalone_query(question)
+        log.debug("follow-up %r -> %r", question.text, query)
         return query
 
 

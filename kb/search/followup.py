@@ -10,6 +10,8 @@ question stands on its own.
 
 from __future__ import annotations
 
+import re
+
 from kb.i18n.lookup import MESSAGES
 from kb.models import Question, Turn
 from kb.search.lexical import STOPWORDS
@@ -19,6 +21,15 @@ from kb.text.words import WORD
 
 SELF_CONTAINED_WORDS = 12
 _NO_TOPIC = FUNCTION_WORDS | STOPWORDS
+_NUMBER = re.compile(r"\d+")
+
+# A model's rewrite of a follow-up is a query, not an answer: at most this many
+# words more than the follow-up and the question before it have together, ...
+REWRITE_EXTRA_WORDS = 8
+# ... and at least this share of its topic words are the conversation's (a word
+# counts when its first ``STEM`` letters are: "benefits" is "benefit").
+REWRITE_KNOWN_SHARE = 0.7
+STEM = 5
 
 
 def standalone_query(question: Question) -> str:
@@ -78,3 +89,33 @@ def _names(text: str) -> frozenset[str]:
     if inside >= 4 and len(found) * 2 > inside:  # title case ("What Is The Best Grinder?")
         return frozenset()
     return frozenset(m.group() for m in found if m.group().casefold() not in ENGLISH_CAPITALISED_WORDS)
+
+
+def rewrite_problem(query: str, question: Question) -> str | None:
+    """Why a model's rewrite of ``question`` is not a standalone query, or None.
+
+    A rewrite says what the follow-up asks in the conversation's words: one
+    sentence, short (the follow-up and the last question's length, and a few
+    words more), no number the conversation does not have, and mostly the
+    conversation's and the follow-up's topic words. An answer ("benefits
+    include improved customer satisfaction, increased brand loyalty…") is none.
+    """
+    from kb.text.sentences import sentence_spans
+
+    said = [question.text, *(turn.content for turn in question.history)]
+    previous = _answered_questions(question.history)
+    limit = len(words(question.text)) + len(words(previous[-1] if previous else "")) + REWRITE_EXTRA_WORDS
+    if len(words(query)) > limit:
+        return f"longer ({len(words(query))} words) than a rewrite of this follow-up ({limit})"
+    if len(sentence_spans(query)) > 1:
+        return "more than one sentence"
+    new_numbers = set(_NUMBER.findall(query)) - {n for text in said for n in _NUMBER.findall(text)}
+    if new_numbers:
+        return f"numbers the conversation does not have: {sorted(new_numbers)}"
+    topic = [w.casefold() for w in words(query) if w.casefold() not in _NO_TOPIC]
+    known = {w.casefold()[:STEM] for text in said for w in words(text)}
+    if topic:
+        share = sum(w[:STEM] in known for w in topic) / len(topic)
+        if share < REWRITE_KNOWN_SHARE:
+            return f"only {share:.0%} of its words are the conversation's"
+    return None
