@@ -17,10 +17,14 @@ log = logging.getLogger(__name__)
 MODEL_FIRST_TOKEN = 0.2
 MODEL_TOKEN = 0.01
 ANSWER = "An omnichannel strategy connects every channel [1], unlike a multichannel one [2]."
+# A reply that starts in Spanish to an English question, and would go on for 200 words.
+WRONG_START = "La gran diferencia es la integración de todos los canales [1]. " + (
+    "Los canales están separados [2]. " * 40
+)
 
 
 def available() -> bool:
-    return (ROOT / "tests" / "fake_openai.py").exists() and (ROOT / "kb" / "generative.py").exists()
+    return (ROOT / "tests" / "fake_openai.py").exists() and (ROOT / "kb" / "answer" / "generative.py").exists()
 
 
 def run(settings: Settings, runs: int = 20) -> Section:
@@ -115,4 +119,71 @@ def _run(settings: Settings, runs: int, section: Section) -> Section:
     )
     section.figures["ttft p50 ms"] = p50(first) * 1000
     section.figures["overhead p50 ms"] = instant["overhead_ms_p50"]
+    _fail_fast(section, fake, max(3, runs // 4))
+    _support(section, kb)
     return section
+
+
+def _fail_fast(section: Section, fake: Any, runs: int) -> None:
+    """Time to the quoted answer after a wrong-language start: the model stopped within
+    its first sentence, against waiting for its whole reply (what a retry would cost on top)."""
+    from kb.answer.generative import GenerativeAnswerer
+    from kb.models import Answer
+
+    stopped: list[float] = []
+    sent: list[int] = []
+    whole = len(fake.Reply(WRONG_START).pieces())
+    with fake.FakeOpenAI() as server:
+        server.always(fake.Reply(WRONG_START, first_delay=MODEL_FIRST_TOKEN, delay=MODEL_TOKEN))
+        answerer = GenerativeAnswerer(Settings(llm_base_url=server.base_url, llm_model=fake.MODEL))
+        request = fake.sample_request()
+        for _ in range(runs + 1):
+            started = time.perf_counter()
+            final: Any = None
+            for item in answerer.stream(request):
+                if isinstance(item, Answer):
+                    final = item
+            stopped.append(time.perf_counter() - started)
+            assert final is not None and final.fallback, "the wrong-language start was not set aside"
+            sent.append(server.exchanges[-1].settled().chunks_sent)
+    stopped, sent = stopped[1:], sent[1:]
+    full = MODEL_FIRST_TOKEN + MODEL_TOKEN * (whole - 1)
+    section.add(
+        "",
+        f"**Fail fast**: a reply that starts in Spanish to an English question ({whole} tokens, "
+        f"{MODEL_FIRST_TOKEN * 1000:.0f} ms to the first, {MODEL_TOKEN * 1000:.0f} ms each after) is stopped "
+        f"after {p50([float(n) for n in sent]):.0f} tokens: the quoted answer comes "
+        f"{p50(stopped) * 1000:.0f} ms (p50) after the question reached the answerer, against "
+        f"{full * 1000:.0f} ms for the model's whole reply before the language could be judged at its end. "
+        "A retry with a stronger language instruction would add another first token and whole answer "
+        f"(≥ {full * 1000:.0f} ms here, 15-30 s on a laptop's CPU) for an answer that may fail again: "
+        "omnikb falls back at once.",
+        "",
+    )
+    section.figures["fallback after wrong start p50 ms"] = p50(stopped) * 1000
+
+
+def _support(section: Section, kb: Any) -> None:
+    """The support check's confusion table on ``bench/data/support_set.json`` (the seed index only)."""
+    from bench.support import DROP_UNSUPPORTED, KEEP_SUPPORTED, evaluate, load_set
+
+    index = kb.retriever.index()
+    if not all(cid in index.row for cid in load_set()["passages"]):
+        section.add("", "> Support check: not measured (the set's passages are the seeds'; this index is not).", "")
+        return
+    calibration = kb.support_calibration(index)
+    result = evaluate(kb.embedder, index, calibration)
+    section.add(
+        "",
+        f"**Support check** (`bench/data/support_set.json`: generated sentences in six languages against the "
+        f"seed passages; threshold {calibration.threshold:.3f}, between {calibration.unsupported:.3f} for another "
+        f"article's sentences and {calibration.supported:.3f} for a passage's own): kept "
+        f"{result.keep_rate:.0%} of the supported sentences (bar {KEEP_SUPPORTED:.0%}), dropped "
+        f"{result.drop_rate:.0%} of the others (bar {DROP_UNSUPPORTED:.0%}); {result.repointed} of "
+        f"{result.wrong_marker} supported sentences citing the wrong passage pointed to the right one.",
+        "",
+        *result.table(),
+        "",
+    )
+    section.figures["support kept %"] = result.keep_rate * 100
+    section.figures["unsupported dropped %"] = result.drop_rate * 100
