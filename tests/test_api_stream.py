@@ -29,6 +29,11 @@ def llm_env(fake: FakeOpenAI) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def server(seeded_settings: Settings, fake: FakeOpenAI) -> Iterator[Server]:
+    from kb.service import KnowledgeBase
+
+    # The support check's calibration, kept with the index as an ingest with a model configured
+    # keeps it: the server's first question does not wait for it (a minute on a loaded machine).
+    KnowledgeBase(seeded_settings.replace(llm_base_url=fake.base_url, llm_model=MODEL)).warm_up()
     with running_server(seeded_settings.data_dir, env=llm_env(fake)) as srv:
         yield srv
 
@@ -124,6 +129,10 @@ def test_a_failing_model_gives_the_extractive_answer_with_a_notice(server: Serve
     assert answer["notice"] == message("fallback_notice", "es")
     streamed = "".join(d["text"] for e, d, _ in events if e == "token")
     assert streamed.startswith("La integración") and streamed.endswith("\n\n" + answer["answer"])
+    # The replacing text says so: what streamed before it was provisional.
+    tokens = [d for e, d, _ in events if e == "token"]
+    assert tokens[-1] == {"text": "\n\n" + answer["answer"], "replaces": True}
+    assert not any(d.get("replaces") for d in tokens[:-1])
 
 
 def test_the_not_covered_reply(server: Server, fake: FakeOpenAI) -> None:

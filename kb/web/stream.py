@@ -13,7 +13,8 @@ same 4xx JSON error, before any event). Then ``200 text/event-stream``:
 comes last and is authoritative: when generation falls back (``fallback: true``),
 the model says the sources do not cover the question, or a sentence citing only
 passages that do not exist is dropped, pieces already sent are followed by a
-blank line and the replacing text, and a client should show
+blank line and the replacing text (a ``token`` event with ``"replaces": true``:
+what streamed before it was provisional), and a client should show
 ``answer.answer`` in place of everything it streamed. No index yet is a 503
 before any event, as for ``POST /api/ask``. An error once streaming has begun
 arrives as ``event: error`` with the contract's error shape,
@@ -31,7 +32,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from kb.errors import KBError, error_body
-from kb.models import Answer, Question
+from kb.models import Answer, Correction, Question
 from kb.service import KnowledgeBase
 from kb.web.guard import charge_question
 from kb.web.schemas import AskRequest
@@ -55,6 +56,9 @@ def answer_events(kb: KnowledgeBase, question: Question) -> Iterator[str]:
         for item in stream:
             if isinstance(item, Answer):
                 yield sse("answer", item.to_dict())
+            elif isinstance(item, Correction):
+                # What streamed before was provisional: this replaces it (a client may strike it through).
+                yield sse("token", {"text": str(item), "replaces": True})
             elif item:
                 yield sse("token", {"text": item})
     except KBError as exc:
