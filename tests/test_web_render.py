@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import re
 from html import escape
+from pathlib import Path
 
 import gradio as gr
 import pytest
 
+import kb.web
 from kb.models import Answer, Chunk, Citation, Hit
 from kb.service import KnowledgeBase
 from kb.web.chat import ChatHandlers, ChatSession
-from kb.web.chat_render import answer_html, find_spans, question_html, quoted_segments, sources_section, text_html
+from kb.web.chat_render import (
+    answer_html,
+    find_spans,
+    partial_html,
+    question_html,
+    quoted_segments,
+    sources_section,
+    text_html,
+)
 
 MARKUP = '<img src=x onerror="alert(1)">'
 
@@ -215,3 +225,14 @@ def test_the_panel_says_gradio_s_own_notices_in_every_language_the_page_speaks()
     script = (Path(__file__).parent.parent / "kb" / "web" / "static" / "chat.js").read_text(encoding="utf-8")
     said = set(re.findall(r'\["[^"]+", "([a-z-]+)"\]', script))
     assert said == {key.replace("_", "-") for key in GRADIO_NOTICES}
+
+
+def test_text_still_streaming_is_shown_as_provisional_until_the_answer_replaces_it() -> None:
+    # A model's sentences are checked once written, and may be dropped: what streams is a draft.
+    streaming = partial_html("Omnichannel integrates the channels [1]")
+    assert 'class="kb-answer kb-streaming"' in streaming and 'aria-busy="true"' in streaming
+    css = (Path(kb.web.__file__).parent / "static" / "chat.css").read_text(encoding="utf-8")
+    rule = re.search(r"#kb-chat \.kb-streaming \{([^}]*)\}", css)
+    assert rule is not None and "italic" in rule.group(1)
+    final = answer_html(Answer("q", "en", True, "generative", "Omnichannel integrates the channels.", (), ()), 0)
+    assert "kb-streaming" not in final and "aria-busy" not in final

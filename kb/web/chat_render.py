@@ -79,8 +79,11 @@ def question_html(text: str, language: str | None = None) -> str:
 
 
 def partial_html(text: str) -> str:
-    """An answer still streaming in: markers stay plain text until citations are known."""
-    return f'<div class="kb-answer kb-streaming" dir="auto">{text_html(text)}</div>'
+    """An answer still streaming in, provisional (shown muted, and busy to a screen reader)
+    until the whole answer replaces it: a model's sentences are checked against their
+    passages once it has written them, and may be dropped or quoted instead. Markers
+    stay plain text until citations are known."""
+    return f'<div class="kb-answer kb-streaming" dir="auto" aria-busy="true">{text_html(text)}</div>'
 
 
 def thinking_html(language: str | None) -> str:

@@ -538,7 +538,6 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     try {
       const answer = await request(question, (piece) => {
         streamed += piece;
-        pending.classList.remove("pending");
         pending.textContent = streamed;
         scrollDown();
       });
