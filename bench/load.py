@@ -50,7 +50,7 @@ class Tally:
 
 
 def server_available() -> bool:
-    return (ROOT / "kb" / "server.py").exists() and (ROOT / "kb" / "web.py").exists()
+    return (ROOT / "kb" / "web" / "server.py").exists()
 
 
 def _get(port: int, path: str) -> tuple[int, bytes]:
