@@ -16,7 +16,7 @@ from itertools import pairwise
 
 from kb.answer.base import AnswerRequest, answered, lead_in, not_covered
 from kb.answer.citations import MARKER, cite
-from kb.ingest.chunk import blocks
+from kb.ingest.chunk import blocks, unnumbered
 from kb.models import Answer, Hit
 from kb.search.amounts import asks_for_quantity, states_quantity
 from kb.search.lexical import tokenize
@@ -35,8 +35,6 @@ SENTENCES_PER_PASSAGE = 3
 MAX_QUOTE_CHARS = 300
 # How a line break inside a quote is shown: a quote is one line of the answer.
 LINE_BREAK = " — "
-# A list item's number, left out of its name: the answer numbers its own points.
-_NUMBER = re.compile(r"^\d{1,2}[.)]\s+")
 _STOP = re.compile(r"[.!?…:;؟。！？][\"'”’»)]*$")
 
 
@@ -86,7 +84,8 @@ def item_quote(hit: Hit, query: str) -> str:
         if block.kind != "heading":
             break
         body = block.end
-    label = _NUMBER.sub("", " ".join(hit.chunk.heading.split()))
+    # Without its number: the answer numbers its own points.
+    label = unnumbered(hit.chunk.heading)
     if not body or not label or not text[body:].strip():
         return best_sentences(hit, query)
     rest = _best_sentences(text[body:], query, SENTENCES_PER_PASSAGE, MAX_QUOTE_CHARS - len(label) - len(LINE_BREAK))

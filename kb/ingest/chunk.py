@@ -56,6 +56,11 @@ def is_numbered_heading(heading: str) -> bool:
     return _NUMBERED.match(heading.strip()) is not None
 
 
+def unnumbered(heading: str) -> str:
+    """A heading without its number, on one line: "1. Canal vs. client" → "Canal vs. client"."""
+    return _NUMBERED.sub("", " ".join(heading.split()))
+
+
 def opening_headings(chunk: Chunk) -> list[str]:
     """The headings a passage opens with (a section's title, its subtitle),
     and the heading it is under."""
