@@ -215,3 +215,38 @@ def test_an_unreadable_subfolder_is_reported_and_the_rest_loaded(
     assert ("content/posts/loyalty/", "cannot read this folder (Permission denied)") in [
         (p.path, p.reason) for p in loaded.problems
     ]
+
+
+def test_a_post_inside_an_element_named_as_the_frame_is_still_the_article() -> None:
+    # Blogger wraps every post, its comments and the pager in <div class="widget Blog">.
+    page = (
+        "<html><head><title>Notes: Returns in any store</title></head><body>"
+        "<div class='header section'><div class='widget Header'><h1 class='title'>Notes</h1></div></div>"
+        "<div class='main section' id='main'><div class='widget Blog' id='Blog1'>"
+        "<h2 class='date-header'><span>Monday, 4 March</span></h2>"
+        "<div class='post hentry'><h3 class='post-title entry-title'>Returns in any store</h3>"
+        "<div class='post-body entry-content'>A parcel bought online goes back at any till.<br /><br />"
+        "<h2>Refunds</h2>The refund reaches the card in three days.</div>"
+        "<div class='post-footer'>Labels: returns</div></div>"
+        "<div class='comments' id='comments'><h4>1 comment:</h4><p class='comment-content'>Great post!</p></div>"
+        "</div></div>"
+        "<aside><div class='sidebar section'><div class='widget PopularPosts'><h2>Popular Posts</h2>"
+        "<div class='item-title'>Click and collect</div><div class='item-snippet'>Buy online, pick up in store.</div>"
+        "</div></div></aside></body></html>"
+    )
+    assert _lines(html_to_text(page)) == [
+        "Returns in any store",
+        "A parcel bought online goes back at any till.",
+        "Refunds",
+        "The refund reaches the card in three days.",
+    ]
+
+
+def test_a_related_post_named_as_the_frame_does_not_replace_a_longer_page_text() -> None:
+    page = (
+        "<body><p>Stock is shared by every channel, so a jacket sold in the store is gone online too.</p>"
+        "<div class='related-posts'><article><p>Click and collect.</p></article></div></body>"
+    )
+    assert _lines(html_to_text(page)) == [
+        "Stock is shared by every channel, so a jacket sold in the store is gone online too."
+    ]

@@ -80,11 +80,13 @@ def _names(attrs: dict[str, str | None]) -> list[str]:
 class _Open:
     """An element the parser is inside, and what it means for the text."""
 
-    __slots__ = ("cells", "frame", "header", "number", "region", "skip", "step", "tag")
+    __slots__ = ("at", "by_name", "cells", "frame", "header", "number", "region", "skip", "step", "tag")
 
     def __init__(self, tag: str, skip: bool = False, region: str = "", frame: bool = False) -> None:
         self.tag = tag
         self.skip = skip  # it and everything inside it are not the article's text
+        self.by_name = False  # skipped for its class or id alone (its tag is not the frame's)
+        self.at = (0, 0)  # where its start tag is in the page (line, column)
         self.region = region  # "article", "main" or "container" (a post's body, by its class)
         self.frame = frame  # the site's header, outside the article
         self.header = False  # a <header>: its <time> is the post's date, not its text
@@ -106,7 +108,10 @@ class _TextExtractor(HTMLParser):
     sidebars (``<aside>``), footers, forms, an ``<address>``, a ``<time>`` in a
     header (the post's date), and elements whose class or id says they are a
     cookie banner, share buttons, related posts, comments, a menu or a byline
-    ("post-meta", "byline", "author"). The first line is the page's ``<h1>`` or, without one, its
+    ("post-meta", "byline", "author"). A name never hides the post's body,
+    though: Blogger wraps each post in ``<div class="widget Blog">``, so a page
+    whose body is found only inside such elements is read again with them kept
+    (``html_to_text``). The first line is the page's ``<h1>`` or, without one, its
     ``<title>``: a ``<title>`` is usually the ``<h1>`` again with the site's
     name after it.
 
@@ -150,8 +155,11 @@ class _TextExtractor(HTMLParser):
         "a abbr b bdi bdo cite code data dfn em i kbd mark q s samp small span strong sub sup time u var".split()
     )
 
-    def __init__(self) -> None:
+    def __init__(self, holders: frozenset[tuple[int, int]] = frozenset()) -> None:
         super().__init__(convert_charrefs=True)
+        # Where the elements are that hold the article's body although their class names the frame.
+        self.holders = holders
+        self.hiding: set[tuple[int, int]] = set()
         self.parts: list[str] = []
         # The same, from inside each kind of region only.
         self.regions: dict[str, list[str]] = {"article": [], "main": [], "container": []}
@@ -242,20 +250,23 @@ class _TextExtractor(HTMLParser):
             name.lower() in _CONTAINER_NAMES for name in names
         ):
             region = "container"
-        structural = region or tag in ("html", "body")
-        skip = (
-            tag in self._SKIP
-            or tag == "address"
-            or (tag == "time" and self._header > 0)
-            or (not structural and any(_NOISE_NAME.match(name) for name in names))
-        )
+        structural = region or tag in ("html", "body") or self.getpos() in self.holders
+        by_tag = tag in self._SKIP or tag == "address" or (tag == "time" and self._header > 0)
+        by_name = not structural and any(_NOISE_NAME.match(name) for name in names)
+        skip = by_tag or by_name
         header = tag == "header" or any(_SITE_HEADER_NAME.match(name) for name in names)
         inside = any(self._region.values())
         element = _Open(tag, skip=skip, region=region, frame=header and not inside and not region)
         element.header = header
+        element.by_name = by_name and not by_tag
+        element.at = self.getpos()
         return element
 
     def _push(self, element: _Open) -> None:
+        if element.region and self._skip and all(e.by_name for e in self._open if e.skip):
+            # A post's body inside an element whose name says it is the frame: Blogger
+            # wraps every post in <div class="widget Blog">.
+            self.hiding.update(e.at for e in self._open if e.skip)
         self._open.append(element)
         self._skip += element.skip
         self._frame += element.frame
@@ -384,10 +395,22 @@ class _TextExtractor(HTMLParser):
         return _without_site_name(" ".join("".join(self.title).split()), names)
 
 
-def html_to_text(markup: str) -> str:
-    parser = _TextExtractor()
+def _parsed(markup: str, holders: frozenset[tuple[int, int]] = frozenset()) -> _TextExtractor:
+    parser = _TextExtractor(holders)
     parser.feed(markup)
     parser.close()
+    return parser
+
+
+def html_to_text(markup: str) -> str:
+    parser = _parsed(markup)
+    if parser.hiding and not parser.body()[0]:
+        # The article's body was found only inside elements named as the frame: they hold it, so
+        # they are not the frame (what else they hold, a sidebar or comments, still is). Unless
+        # what they hold is shorter than the page's text without it (related posts' excerpts).
+        again = _parsed(markup, frozenset(parser.hiding))
+        if len(again.body()[1].split()) > len(parser.body()[1].split()):
+            parser = again
     # The parser has already decoded entities, once.
     region, body = parser.body()
     title = parser.page_title(region)

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 # Bump when cleaning or chunking changes, so re-ingest rebuilds every document.
-PIPELINE_VERSION = "16"
+PIPELINE_VERSION = "17"
 
 
 @dataclass(frozen=True)
