@@ -1,7 +1,8 @@
 """The HTML eval set (``eval/html``): the eval articles published as blog pages in three
 themes (WordPress, Blogger, Hugo), read by the real extractor. Each page gives its
 article's text and headings, and none of the other posts' titles or excerpts that its
-sidebar, related posts and post navigation show."""
+sidebar, related posts and post navigation show; every gold string of the sets is in
+the text of a page it names."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from kb.evaluation import load_items
 from kb.ingest.chunk import headings
 from kb.ingest.load import parse
+from kb.text.words import fold
 
 ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "eval" / "html"
@@ -60,3 +63,17 @@ def test_a_blog_page_gives_its_article_with_its_headings_and_no_other_posts_exce
         assert title not in got or title in article, (other.name, title)
         assert not any(opening in line for line in got), (other.name, opening)
 
+
+
+def test_every_gold_string_is_in_the_text_the_reader_gives_its_page() -> None:
+    sets = {
+        "seeds": [ROOT / "eval" / f"{name}.jsonl" for name in ("devset", "heldout", "heldout2")],
+        **{blog: [HTML / f"{blog}.jsonl"] for blog in BLOGS},
+    }
+    for name, files in sets.items():
+        texts = {page.name: fold(parse(page.name, page.read_bytes()).text) for page in (HTML / name).glob("*.html")}
+        for item in (item for path in files for item in load_items(path)):
+            for gold in item.gold:
+                pages = [text for source, text in texts.items() if source.startswith(gold.seed)]
+                assert pages, (item.id, gold.seed)
+                assert any(fold(gold.contains) in text for text in pages), (item.id, gold.contains)
