@@ -24,7 +24,7 @@ def test_every_language_detection_returns_has_a_word_file_and_every_file_is_list
 
 
 def test_a_file_holds_only_the_known_lists_each_word_once() -> None:
-    known = set(get_args(lexicon.WordList)) | {"name", "counts", "counted_noun_first"}
+    known = set(get_args(lexicon.WordList)) | {"name", "answer_only_in", "counts", "counted_noun_first"}
     for language in lexicon.languages():
         table = _file(language)
         assert set(table) <= known, language
@@ -34,7 +34,7 @@ def test_a_file_holds_only_the_known_lists_each_word_once() -> None:
         assert isinstance(counts, dict), language
         # Numbers from two to ten at least (eleven and twelve are two words in some languages), to twelve.
         assert not counts or set(range(2, 11)) <= set(counts.values()) <= set(range(2, 13)), language
-        for key in set(table) - {"name", "counts", "counted_noun_first"}:
+        for key in set(table) - {"name", "answer_only_in", "counts", "counted_noun_first"}:
             listed = table[key]
             assert isinstance(listed, list) and listed, (language, key)
             assert all(isinstance(word, str) and word == word.strip() and word for word in listed), (language, key)

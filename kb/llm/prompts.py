@@ -39,6 +39,17 @@ and nothing else.
 5. Be brief: a few sentences or a short list, no preamble, no list of sources \
 at the end."""
 
+# A second try after an answer that was not in the question's language (KB_LLM_LANGUAGE_RETRY):
+# the system message says why the first was set aside, and the user message ends with the
+# order in the language itself (``answer_only_in`` of kb/text/data/<code>.toml).
+RETRY_RULE = """
+6. IMPORTANT: your previous answer was set aside because it was not written in \
+{language_name} alone. Write every sentence of this answer in {language_name}, \
+even where the passages are in another language; only a short verbatim quotation \
+in quotation marks may keep its own language."""
+RETRY_LINE = "\n\n{order}"
+RETRY_ORDER = "Answer only in {language_name}."
+
 ANSWER_USER = """\
 <passages>
 {passages}
@@ -96,13 +107,25 @@ def format_passages(hits: Sequence[Hit]) -> str:
     return "\n".join(blocks)
 
 
+def answer_only_in(language: str) -> str:
+    """The order to answer in ``language`` alone, in that language where its word file has it."""
+    return lexicon.answer_only_in(language) or RETRY_ORDER.format(language_name=language_name(language))
+
+
 def answer_messages(
-    question: str, query: str, language: str, hits: Sequence[Hit], unmentioned: Sequence[str] = ()
+    question: str,
+    query: str,
+    language: str,
+    hits: Sequence[Hit],
+    unmentioned: Sequence[str] = (),
+    insist: bool = False,
 ) -> list[tuple[str, str]]:
     """``(role, content)`` pairs: the rules as the system, the fenced passages and question as the user.
 
     ``unmentioned``: names in the question that the sources never mention; the
     answer already says so in omnikb's own words, so the model is told to leave them be.
+    ``insist``: the second try after an answer in another language: the stronger
+    language instruction (``RETRY_RULE``, and the order in the language itself).
     """
     name = language_name(language)
     user = ANSWER_USER.format(passages=format_passages(hits), language_name=name, question=defuse(question.strip()))
@@ -111,7 +134,11 @@ def answer_messages(
     if unmentioned:
         names = ", ".join(_attribute(n) for n in unmentioned)
         user += UNMENTIONED_LINE.format(names=names, them="them" if len(unmentioned) > 1 else "it")
-    return [("system", ANSWER_SYSTEM.format(language_name=name, sentinel=NOT_COVERED)), ("human", user)]
+    system = ANSWER_SYSTEM.format(language_name=name, sentinel=NOT_COVERED)
+    if insist:
+        system += RETRY_RULE.format(language_name=name)
+        user += RETRY_LINE.format(order=answer_only_in(language))
+    return [("system", system), ("human", user)]
 
 
 def condense_messages(question: str, history: Sequence[Turn]) -> list[tuple[str, str]]:

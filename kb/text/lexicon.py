@@ -6,6 +6,9 @@ read, and every ISO 639-1 code. A file holds, each key left out where the
 language has no such words:
 
 - ``name``: the language's English name, for a prompt to a language model;
+- ``answer_only_in``: the language's own words telling a model to answer in it
+  alone ("Réponds uniquement en français."), for a second try after an answer
+  in another language;
 - ``function_words``: question words, articles, pronouns and the like, and
   greetings and thanks. The language detector counts them, and they carry no
   topic: the lexical index leaves them out;
@@ -103,3 +106,10 @@ def flag(language: str, key: Literal["counted_noun_first"]) -> bool:
 def names() -> dict[str, str]:
     """Each language's English name."""
     return {language: _table(language)["name"] for language in languages()}
+
+
+def answer_only_in(language: str) -> str | None:
+    """``language``'s own words telling a model to answer in it alone, if its file has them."""
+    table = _table(language) if language in languages() else {}
+    found = table.get("answer_only_in")
+    return str(found) if found else None
