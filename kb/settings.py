@@ -69,6 +69,10 @@ class Settings:
     # between two tokens (a stalled server); both capped at llm_timeout.
     llm_first_token_timeout: float = 60.0
     llm_token_timeout: float = 15.0
+    # A reply stopped for starting in another language (or mixing alphabets) is asked for once
+    # more, with a stronger language instruction, before the answer falls back to quotes
+    # (kb/answer/generative.py; the measurement behind the default: docs/generated-answers.md).
+    llm_language_retry: bool = True
     log_level: str = "WARNING"
     extra: Mapping[str, str] = field(default_factory=dict)
     # Slow clients (kb/web/slow_clients.py): seconds to send a request's head, then its body; seconds a
@@ -145,7 +149,7 @@ _FLOAT_FIELDS = {
     "send_timeout",
 }
 _PATH_FIELDS = {"data_dir", "seeds_dir"}
-_BOOL_FIELDS = {"openai_api"}
+_BOOL_FIELDS = {"openai_api", "llm_language_retry"}
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 # The command-line flags that set a field too (kb/cli.py), named in its error messages.

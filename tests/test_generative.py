@@ -20,8 +20,8 @@ from kb.answer.extractive import ExtractiveAnswerer
 from kb.answer.generative import CORRECTION_SEPARATOR, GenerativeAnswerer, MarkerStream
 from kb.i18n.lookup import message
 from kb.llm.client import ModelCondenser, clean_query, timeouts
-from kb.llm.prompts import NOT_COVERED
-from kb.models import Answer
+from kb.llm.prompts import NOT_COVERED, RETRY_RULE, answer_only_in
+from kb.models import Answer, Correction
 from kb.question import validate_question
 from kb.search.followup import standalone_query
 from kb.service import KnowledgeBase
@@ -342,7 +342,17 @@ def test_an_answer_with_no_words_of_its_own_falls_back(gen_kb: KnowledgeBase, fa
 
 
 # -- language ---------------------------------------------------------------------
-def test_an_answer_in_another_language_falls_back(gen_kb: KnowledgeBase, fake: FakeOpenAI) -> None:
+def retrying(kb: KnowledgeBase, on: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``kb``'s model answerer with ``KB_LLM_LANGUAGE_RETRY`` on or off, for one test."""
+    answerer = kb.answerer
+    assert isinstance(answerer, GenerativeAnswerer)
+    monkeypatch.setattr(answerer, "settings", answerer.settings.replace(llm_language_retry=on))
+
+
+def test_an_answer_in_another_language_falls_back(
+    gen_kb: KnowledgeBase, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    retrying(gen_kb, False, monkeypatch)
     fake.script(
         Reply(
             "The main difference is integration: an omnichannel store connects all of its channels [1], "
@@ -359,8 +369,10 @@ AR_QUESTION = "ما الفرق بين استراتيجية omnichannel والا�
 
 
 def test_an_answer_starting_in_another_language_is_stopped_within_its_first_sentence(
-    gen_kb: KnowledgeBase, fake: FakeOpenAI
+    gen_kb: KnowledgeBase, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # KB_LLM_LANGUAGE_RETRY off: the quotes at once, and the model asked exactly once.
+    retrying(gen_kb, False, monkeypatch)
     reply = Reply(SPANISH_FIRST_SENTENCE + " Un negocio multicanal tiene canales separados [2]." * 40, delay=0.02)
     fake.script(reply)
     pieces, data = ask(gen_kb, EN_QUESTION)
@@ -379,7 +391,10 @@ def test_an_answer_starting_in_another_language_is_stopped_within_its_first_sent
     assert "separados" not in "".join(pieces[:-1])
 
 
-def test_an_answer_mixing_in_another_alphabet_is_stopped_at_once(gen_kb: KnowledgeBase, fake: FakeOpenAI) -> None:
+def test_an_answer_mixing_in_another_alphabet_is_stopped_at_once(
+    gen_kb: KnowledgeBase, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    retrying(gen_kb, False, monkeypatch)
     mixed = "الفرق الرئيسي هو التكامل которой بين جميع القنوات [1]."
     reply = Reply(mixed + " وتعمل القنوات معا بشكل متزامن في كل وقت [2]." * 40, delay=0.02)
     fake.script(reply)
@@ -391,6 +406,77 @@ def test_an_answer_mixing_in_another_alphabet_is_stopped_at_once(gen_kb: Knowled
     exchange = only_answer_call(fake).settled()
     assert exchange.hung_up
     assert exchange.chunks_sent <= mixed.split().index("которой") + 1 + 5 < len(reply.pieces())
+
+
+SPANISH_START = Reply(SPANISH_FIRST_SENTENCE + " Un negocio multicanal tiene canales separados [2]." * 40, delay=0.02)
+
+
+def assert_asked_again_in_english(fake: FakeOpenAI) -> None:
+    """Two requests: the first stopped, the second the same prompt with the stronger instruction."""
+    calls = [c.settled() for c in fake.exchanges]
+    assert len(calls) == 2, [c.body for c in calls]
+    assert calls[0].hung_up  # the first reply was stopped within its first sentence
+    assert RETRY_RULE.format(language_name="English") not in calls[0].content("system")
+    assert calls[1].content("system").endswith(RETRY_RULE.format(language_name="English"))
+    assert calls[1].content("user").endswith("\n\nAnswer only in English.")
+    assert calls[1].content("user").startswith(calls[0].content("user"))  # the same passages and question
+
+
+def test_an_answer_starting_in_another_language_is_asked_for_again_in_the_question_s_language(
+    gen_kb: KnowledgeBase, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    retrying(gen_kb, True, monkeypatch)
+    said: list[str] = []
+
+    def in_english(body: dict[str, Any]) -> Reply:
+        said.append(f"The source says: “{words_of(passage_texts(body)[0], 0, 14)}” [1].")  # passage 1's words
+        return Reply(said[-1], delay=0.005)
+
+    fake.script(SPANISH_START, in_english)
+    items = list(gen_kb.stream(validate_question(EN_QUESTION)))
+    pieces, answer = collect(iter(items))
+    data = answer.to_dict()
+    assert_contract(data)
+    assert data["mode"] == "generative" and data["fallback"] is False and data["answered"] is True
+    assert "notice" not in data and data["language"] == "en"
+    assert data["answer"] == said[0] and 0.5 <= data["citations"][0]["support"] <= 1.0
+    assert data["timings_ms"]["stopped"] <= data["timings_ms"]["retried"] <= data["timings_ms"]["total"]
+    assert_asked_again_in_english(fake)
+    # The Spanish start streamed, then the second reply replaced it (a correction: it was provisional).
+    corrections = [i for i, piece in enumerate(pieces) if isinstance(piece, Correction)]
+    assert len(corrections) == 1 and 0 < corrections[0]
+    assert "".join(pieces[: corrections[0]]).startswith("La gran diferencia")
+    assert pieces[corrections[0]] == CORRECTION_SEPARATOR + "The"  # the second reply's first word
+    assert "".join(pieces[corrections[0] :]) == CORRECTION_SEPARATOR + data["answer"]
+
+
+def test_an_answer_in_another_language_twice_falls_back_to_quotes_saying_so(
+    gen_kb: KnowledgeBase, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    retrying(gen_kb, True, monkeypatch)
+    fake.script(SPANISH_START, SPANISH_START)
+    pieces, answer = collect(gen_kb.stream(validate_question(EN_QUESTION)))
+    data = answer.to_dict()
+    assert_fallback(data, "en", notice="set_aside_retried")
+    assert "asked again after: the model started in 'es'" in answer.reason
+    assert_asked_again_in_english(fake)
+    assert all(c.chunks_sent < len(SPANISH_START.pieces()) for c in fake.exchanges)
+    assert data["timings_ms"]["stopped"] <= data["timings_ms"]["retried"] <= data["timings_ms"]["stopped_again"]
+    # Each try's Spanish start streamed; each was replaced, the last time by the quotes.
+    assert pieces[-1] == CORRECTION_SEPARATOR + data["answer"]
+    assert sum(isinstance(piece, Correction) for piece in pieces) == 2
+    assert "separados" not in "".join(pieces[:-1])
+
+
+def test_the_order_to_answer_in_a_language_is_said_in_that_language() -> None:
+    from kb.answer.watch import foreign_script
+    from kb.text import lexicon
+
+    for code in lexicon.languages():
+        order = answer_only_in(code)
+        assert order and foreign_script(order, code) is None, code
+        assert (order == "Answer only in English.") == (code == "en"), code
+    assert answer_only_in("sw") == "Answer only in the language with ISO 639-1 code 'sw'."
 
 
 def test_which_scripts_an_answer_may_not_mix() -> None:

@@ -30,7 +30,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kb.answer.base import AnswerRequest, answer_once, answered, lead_in, not_covered
@@ -230,10 +230,11 @@ class GenerativeAnswerer:
         return self._checker
 
     # -- the model call -------------------------------------------------------
-    def _pieces(self, request: AnswerRequest) -> Generator[str, None, None]:
-        """Text pieces of the model's reply; ``LLMError`` on any failure or the deadline."""
+    def _pieces(self, request: AnswerRequest, insist: bool = False) -> Generator[str, None, None]:
+        """Text pieces of the model's reply; ``LLMError`` on any failure or the deadline.
+        ``insist``: the second try, with the stronger language instruction."""
         messages = answer_messages(
-            request.question.text, request.query, request.language, request.hits, request.unmentioned
+            request.question.text, request.query, request.language, request.hits, request.unmentioned, insist
         )
         finish: list[str] = []
 
@@ -261,49 +262,37 @@ class GenerativeAnswerer:
             yield answer
             return
         started = time.perf_counter()
-        shaper = MarkerStream(len(request.hits))
-        raw: list[str] = []
         streamed: list[str] = []
         note = _note(request)
         if note:
             streamed.append(note)
             yield note
-        first_token: float | None = None
-        failure: str | None = None
-        notice: str | None = None
-        pieces = self._pieces(request)
-        try:
-            for piece in pieces:
-                if first_token is None:
-                    first_token = time.perf_counter()
-                raw.append(piece)
-                early = self._gone_wrong("".join(raw), request)
-                if early is not None:
-                    # Stop the model at once (closing the stream closes its connection) and fall back.
-                    failure, notice = early
-                    timings_stop = time.perf_counter()
-                    break
-                shown = shaper.feed(piece)
-                if shown:
-                    streamed.append(shown)
-                    yield shown
-            else:
-                shown = shaper.finish()
-                if shown:
-                    streamed.append(shown)
-                    yield shown
-        except LLMError as exc:
-            failure = str(exc)
-        finally:
-            pieces.close()
-        done = time.perf_counter()
         timings = dict(request.timings_ms)
+        attempt = _Attempt(started)
+        yield from self._attempt(request, attempt, streamed)
+        first = attempt
+        if first.notice is not None and self.settings.llm_language_retry:
+            # Set aside for its language: ask once more, with the stronger instruction. What the
+            # first try streamed is replaced by what the second writes (or by the quotes).
+            log.debug("asking the model once more, in its language: %s", first.failure)
+            attempt = _Attempt(time.perf_counter())
+            yield from self._attempt(request, attempt, streamed, insist=True, note=note)
+            timings["retried"] = (attempt.started - started) * 1000
+        done = time.perf_counter()
         timings["generate"] = (done - started) * 1000
-        if first_token is not None:
-            timings["first_token"] = (first_token - started) * 1000
-        if notice is not None:
-            timings["stopped"] = (timings_stop - started) * 1000
-        answer = self._verdict(request, "".join(raw), failure, notice)
+        if first.first_token is not None:
+            timings["first_token"] = (first.first_token - started) * 1000
+        if first.stopped is not None:
+            timings["stopped"] = (first.stopped - started) * 1000
+        if attempt is not first and attempt.stopped is not None:
+            timings["stopped_again"] = (attempt.stopped - started) * 1000
+        notice = attempt.notice
+        if attempt is not first and notice is not None:
+            notice = "set_aside_retried"
+        answer = self._verdict(request, attempt.text, attempt.failure, notice)
+        if attempt is not first:
+            why = f"asked again after: {first.failure}"
+            answer = replace(answer, reason=f"{answer.reason}; {why}" if answer.reason else why)
         answer = replace(answer, timings_ms={**timings, **answer.timings_ms})
         if answer.mode != self.mode or not answer.answered or _words("".join(streamed)) != _words(answer.answer):
             # The streamed text, if any, is replaced (a fallback, a not-covered reply, or
@@ -313,6 +302,53 @@ class GenerativeAnswerer:
             else:
                 yield answer.answer
         yield answer
+
+    def _attempt(
+        self, request: AnswerRequest, attempt: _Attempt, streamed: list[str], insist: bool = False, note: str = ""
+    ) -> Iterator[str]:
+        """One try of the model: its reply shaped as it streams (recorded in ``attempt``, the
+        pieces shown appended to ``streamed``), stopped at once when it goes wrong.
+
+        On a second try (``insist``), its first piece shown replaces what the first try
+        streamed (a ``Correction`` that repeats ``note``), when that showed any of its text.
+        """
+        shaper = MarkerStream(len(request.hits))
+        raw: list[str] = []
+        replacing = insist and "".join(streamed) != note
+        pieces = self._pieces(request, insist)
+
+        def show(shown: str) -> str:
+            nonlocal replacing
+            if replacing:
+                replacing = False
+                streamed[:] = [note, shown]
+                return Correction(CORRECTION_SEPARATOR + note + shown, request.language)
+            streamed.append(shown)
+            return shown
+
+        try:
+            for piece in pieces:
+                if attempt.first_token is None:
+                    attempt.first_token = time.perf_counter()
+                raw.append(piece)
+                early = self._gone_wrong("".join(raw), request)
+                if early is not None:
+                    # Stop the model at once (closing the stream closes its connection).
+                    attempt.failure, attempt.notice = early
+                    attempt.stopped = time.perf_counter()
+                    break
+                shown = shaper.feed(piece)
+                if shown:
+                    yield show(shown)
+            else:
+                shown = shaper.finish()
+                if shown:
+                    yield show(shown)
+        except LLMError as exc:
+            attempt.failure = str(exc)
+        finally:
+            pieces.close()
+            attempt.text = "".join(raw)
 
     def _gone_wrong(self, text: str, request: AnswerRequest) -> tuple[str, str] | None:
         """Why the reply so far is going wrong, and the notice that says so; None while it is not.
@@ -389,6 +425,18 @@ class GenerativeAnswerer:
         log.debug("generated answer unusable, answering extractively: %s", reason)
         answer = answer_once(self.fallback, request)
         return replace(answer, fallback=True, notice=message(notice, request.language), reason=reason)
+
+
+@dataclass
+class _Attempt:
+    """One try of the model, as it went (``time.perf_counter`` times)."""
+
+    started: float
+    text: str = ""
+    first_token: float | None = None
+    stopped: float | None = None  # when it was stopped for going wrong
+    failure: str | None = None  # why it is unusable (it failed, or was stopped)
+    notice: str | None = None  # the message key when it was stopped for its language or script
 
 
 def _words(text: str) -> str:
