@@ -24,7 +24,12 @@ QUESTION = "How does omnichannel differ from multichannel?"
 
 
 def llm_env(fake: FakeOpenAI) -> dict[str, str]:
-    return {"KB_LLM_BASE_URL": fake.base_url, "KB_LLM_MODEL": MODEL, "KB_LLM_TIMEOUT": "30"}
+    return {
+        "KB_LLM_BASE_URL": fake.base_url,
+        "KB_LLM_MODEL": MODEL,
+        "KB_LLM_TIMEOUT": "30",
+        "KB_LLM_LANGUAGE_RETRY": "true",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +138,30 @@ def test_a_failing_model_gives_the_extractive_answer_with_a_notice(server: Serve
     tokens = [d for e, d, _ in events if e == "token"]
     assert tokens[-1] == {"text": "\n\n" + answer["answer"], "replaces": True}
     assert not any(d.get("replaces") for d in tokens[:-1])
+
+
+def test_a_second_try_in_the_question_s_language_replaces_the_first_as_a_correction(
+    server: Server, fake: FakeOpenAI
+) -> None:
+    spanish = "La gran diferencia es la integración de todos los canales de la empresa [1]."
+    fake.script(Reply(spanish + " Los canales están separados [2]." * 30, delay=0.02))
+    fake.script(Reply("Integration is the difference [1]."))
+    status, _, events = stream(server, {"question": QUESTION})
+    assert status == 200
+    event, answer, _ = events[-1]
+    assert event == "answer"
+    assert_contract(answer)
+    assert answer["mode"] == "generative" and answer["fallback"] is False and "notice" not in answer
+    assert answer["answer"] == "Integration is the difference [1]."
+    # The Spanish start streamed as provisional text; the second reply's first token replaces it.
+    tokens = [d for e, d, _ in events if e == "token"]
+    at = [i for i, d in enumerate(tokens) if d.get("replaces")]
+    assert len(at) == 1 and at[0] > 0
+    assert "".join(d["text"] for d in tokens[: at[0]]).startswith("La gran diferencia")
+    assert "".join(d["text"] for d in tokens[at[0] :]) == "\n\n" + answer["answer"]
+    first, second = (c.settled() for c in fake.exchanges)
+    assert first.hung_up and not second.hung_up
+    assert second.content("user").endswith("Answer only in English.")
 
 
 def test_the_not_covered_reply(server: Server, fake: FakeOpenAI) -> None:
