@@ -82,7 +82,8 @@ def partial_html(text: str) -> str:
     """An answer still streaming in, provisional (shown muted, and busy to a screen reader)
     until the whole answer replaces it: a model's sentences are checked against their
     passages once it has written them, and may be dropped or quoted instead. Markers
-    stay plain text until citations are known."""
+    stay plain text until citations are known. Gradio's sanitizer drops ``aria-busy``:
+    the page's script (``static/chat.js``) sets it again on ``.kb-streaming``."""
     return f'<div class="kb-answer kb-streaming" dir="auto" aria-busy="true">{text_html(text)}</div>'
 
 

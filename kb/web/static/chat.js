@@ -109,7 +109,16 @@
     if (close) close.setAttribute("aria-label", words.close);
   }
 
+  // Gradio's sanitizer drops aria-busy from the chat's HTML: text still coming in is marked busy here
+  // (the whole answer that replaces it is a new element, without it).
+  function markBusy() {
+    document.querySelectorAll("#kb-chat .kb-streaming:not([aria-busy])").forEach(function (el) {
+      el.setAttribute("aria-busy", "true");
+    });
+  }
+
   new MutationObserver(function () {
+    markBusy();
     followPanel();
     var words = pageWords();
     titleToasts(words);
