@@ -73,7 +73,7 @@ class KnowledgeBase:
             )
             condenser = condenser or ModelCondenser(settings)
             self.model_server = ModelServerProbe(settings)
-        self.answerer: Answerer = answerer or ExtractiveAnswerer(embedder=lambda: self.embedder)
+        self.answerer: Answerer = answerer or ExtractiveAnswerer()
         # Turns a follow-up into a standalone query (a model, say); the rule in kb.search.followup by default.
         self.condenser: Callable[[Question], str] = condenser or standalone_query
 
@@ -214,7 +214,6 @@ class KnowledgeBase:
             missing=() if covered else tuple(name.text for name in names),
             unmentioned=tuple(name.text for name in names) if covered else (),
             support=self.support_calibration(found.index or index) if covered and self.checks_support else None,
-            query_vector=found.vector,
         )
 
     @staticmethod

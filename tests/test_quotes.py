@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
-from kb.answer.base import AnswerRequest, answer_once
+from kb.answer.base import AnswerRequest
 from kb.answer.extractive import MAX_QUOTE_CHARS, ExtractiveAnswerer, best_sentences, cited_hits
 from kb.models import Chunk, Hit, Question
-from kb.question import validate_question
-from kb.service import KnowledgeBase
 
 
 def _hit(text: str, source: str = "x.txt", ordinal: int = 0, score: float = 1.0) -> Hit:
@@ -34,26 +30,6 @@ def test_adjacent_sentences_read_as_one_stretch_and_gaps_are_marked() -> None:
     quote = best_sentences(_hit(text), "canales sincronizan comparten datos", limit=3)
     assert quote == "Primero va el contexto. Los canales se sincronizan. … Los canales comparten datos."
     assert "Otra cosa distinta" not in quote
-
-
-@pytest.mark.parametrize(
-    ("question", "answer"),
-    [
-        # 002: "Algunos grandes como Worten o Phone House han comenzado el proceso.", its passage's third sentence.
-        ("Welche großen Firmen haben den Weg zum Omnichannel schon begonnen?", "Worten o Phone House"),
-        # 001's challenge of showing a shop's stock online, the second sentence under its heading.
-        ("Should I show the stock of all my physical shops on my website?", "canibaliza tus transacciones en línea"),
-    ],
-)
-def test_a_question_in_another_language_gets_the_sentence_that_answers_it(
-    kb: KnowledgeBase, question: str, answer: str
-) -> None:
-    """A question sharing no words with the passage got its opening sentences; the
-    index's embedder picks the sentences closest in meaning (without it: as before)."""
-    request = kb.prepare(validate_question(question, None, 5, None, kb.settings))
-    assert request.query_vector is not None
-    assert answer in kb.answerer.stream(request).__next__()
-    assert answer not in answer_once(ExtractiveAnswerer(), request).answer
 
 
 def test_without_shared_words_the_opening_sentences_are_quoted_verbatim() -> None:

@@ -14,8 +14,6 @@ from kb.i18n.lookup import listing, message
 from kb.models import Answer, Citation, Hit, Question
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from kb.answer.support import SupportCalibration
 
 
@@ -38,8 +36,6 @@ class AnswerRequest:
     listed: int = 0
     # The index's bar for a generated sentence's support (``kb.answer.support``), for answerers that check it.
     support: SupportCalibration | None = None
-    # The query's dense vector (``Retrieval.vector``): the extractive answerer quotes the sentences closest to it.
-    query_vector: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 class Answerer(Protocol):

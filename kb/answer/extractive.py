@@ -5,24 +5,17 @@ marker, drawn from the best passages of the retrieved articles, best first. A
 question is often answered by several articles at once ("what is the
 difference?"), so the points are not limited to one article; a passage and
 its translation are one point citing both (the citation's ``alternatives``).
-A point's sentences are those closest to the question: in the terms they
-share, then in meaning (with the index's embedder). It has no model to wait
-for, so its stream yields the whole text at once.
+It has no model to wait for, so its stream yields the whole text at once.
 """
 
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from itertools import pairwise
-
-import numpy as np
 
 from kb.answer.base import AnswerRequest, answered, lead_in, not_covered
 from kb.answer.citations import MARKER, cite
-from kb.answer.spans import SpanVectors
-from kb.index.embed import Embedder
 from kb.ingest.chunk import blocks, unnumbered
 from kb.models import Answer, Hit
 from kb.search.amounts import asks_for_quantity, states_quantity
@@ -43,9 +36,6 @@ MAX_QUOTE_CHARS = 300
 # How a line break inside a quote is shown: a quote is one line of the answer.
 LINE_BREAK = " — "
 _STOP = re.compile(r"[.!?…:;؟。！？][\"'”’»)]*$")
-
-# How close each of a text's sentences (``quote_sentences``) is to the question, in meaning.
-Closeness = Callable[[str], np.ndarray]
 
 
 def cited_hits(hits: Sequence[Hit], query: str = "", listed: int = 0) -> list[int]:
@@ -81,18 +71,11 @@ def _answer_type_match(hits: Sequence[Hit], query: str) -> int:
     return next((i for i, hit in enumerate(hits) if hit.score > 0 and states_quantity(hit.chunk.text)), 0)
 
 
-def best_sentences(
-    hit: Hit, query: str, limit: int = SENTENCES_PER_PASSAGE, closeness: Closeness | None = None
-) -> str:
-    return _best_sentences(hit.chunk.text, query, limit, MAX_QUOTE_CHARS, closeness)
+def best_sentences(hit: Hit, query: str, limit: int = SENTENCES_PER_PASSAGE) -> str:
+    return _best_sentences(hit.chunk.text, query, limit, MAX_QUOTE_CHARS)
 
 
-def quote_sentences(text: str) -> list[str]:
-    """The sentences a quote is made of, each on one line."""
-    return [" ".join(text[start:end].split()) for start, end in sentence_spans(text)]
-
-
-def item_quote(hit: Hit, query: str, closeness: Closeness | None = None) -> str:
+def item_quote(hit: Hit, query: str) -> str:
     """A list item's point: its heading, the item's name ("Canal vs. client",
     without its number), then its best sentences, within ``MAX_QUOTE_CHARS``."""
     text = hit.chunk.text
@@ -104,16 +87,14 @@ def item_quote(hit: Hit, query: str, closeness: Closeness | None = None) -> str:
     # Without its number: the answer numbers its own points.
     label = unnumbered(hit.chunk.heading)
     if not body or not label or not text[body:].strip():
-        return best_sentences(hit, query, closeness=closeness)
-    budget = MAX_QUOTE_CHARS - len(label) - len(LINE_BREAK)
-    rest = _best_sentences(text[body:], query, SENTENCES_PER_PASSAGE, budget, closeness)
+        return best_sentences(hit, query)
+    rest = _best_sentences(text[body:], query, SENTENCES_PER_PASSAGE, MAX_QUOTE_CHARS - len(label) - len(LINE_BREAK))
     return label + LINE_BREAK + rest
 
 
-def _best_sentences(text: str, query: str, limit: int, budget: int, closeness: Closeness | None = None) -> str:
+def _best_sentences(text: str, query: str, limit: int, budget: int) -> str:
     """The passage's sentences that share most terms with the question, in
-    their order, within ``MAX_QUOTE_CHARS``; among those that share as many,
-    the closest to the question in meaning (``closeness``), else the first.
+    their order, within ``MAX_QUOTE_CHARS``.
 
     Sentences are taken best first while they fit, so the budget never cuts
     the best one for an earlier, weaker one; adjacent sentences read as one
@@ -125,7 +106,7 @@ def _best_sentences(text: str, query: str, limit: int, budget: int, closeness: C
     ("[17]") are shown as "[…]", so that every ``[n]`` is this answer's.
     """
     spans = sentence_spans(text)
-    sentences = quote_sentences(text)
+    sentences = [" ".join(text[start:end].split()) for start, end in spans]
     # A line that ends without a sentence's stop (a heading, a list item) is set
     # off from the next one, so "Omnicanal" and "Una estrategia…" do not read as one.
     lines = [
@@ -135,15 +116,13 @@ def _best_sentences(text: str, query: str, limit: int, budget: int, closeness: C
     if not sentences:
         return _clip(" ".join(text.split()), budget)
     terms = set(tokenize(query))
-    # Among equals, the sentence closest to the question in meaning (a question in
-    # another language shares no terms with any), else the earlier one (a
-    # paragraph's topic sentence); bare headings last when there is more to say.
-    order = -closeness(text) if closeness is not None else np.arange(len(sentences), dtype=np.float64)
     ranked = sorted(
         range(len(sentences)),
         key=lambda i: (
             -len(terms & set(tokenize(sentences[i]))),
-            float(order[i]) + (10 if len(sentences[i]) < 40 and len(sentences) > 1 else 0),
+            # Among equals, earlier sentences (a paragraph's topic sentence);
+            # bare headings last when there is more to say.
+            i + (10 if len(sentences[i]) < 40 and len(sentences) > 1 else 0),
         ),
     )
     chosen: list[int] = []
@@ -175,43 +154,19 @@ def _clip(quote: str, budget: int = MAX_QUOTE_CHARS) -> str:
 
 
 class ExtractiveAnswerer:
-    """Quotes the best sentences of the best passages, each with its marker.
-
-    ``embedder``: the index's embedder, to choose a passage's sentences by their
-    meaning too (each passage's sentences are embedded once, then kept); without
-    it, by the terms they share with the question and their order."""
+    """Quotes the best sentences of the best passages, each with its marker."""
 
     mode = "extractive"
-
-    def __init__(self, embedder: Callable[[], Embedder] | None = None) -> None:
-        self._embedder = embedder
-        self._sentences: SpanVectors | None = None
-        self._lock = threading.Lock()
-
-    def _closeness(self, request: AnswerRequest) -> Closeness | None:
-        query = request.query_vector
-        if query is None or self._embedder is None:
-            return None
-        with self._lock:
-            if self._sentences is None:
-                self._sentences = SpanVectors(self._embedder(), quote_sentences)
-            sentences = self._sentences
-        return lambda text: np.asarray(sentences.of([text])[0] @ query, dtype=np.float64)
 
     def compose(self, request: AnswerRequest) -> Answer:
         if not request.covered or not request.hits:
             return not_covered(request, self.mode)
         lines = [lead_in(request)]
         indexes = cited_hits(request.hits, request.query, request.listed)
-        closeness = self._closeness(request)
         for number, index in enumerate(indexes, start=1):
             # Markers are this answer's own: the quote is never renumbered.
             hit = request.hits[index]
-            quote = (
-                item_quote(hit, request.query, closeness)
-                if index < request.listed
-                else best_sentences(hit, request.query, closeness=closeness)
-            )
+            quote = item_quote(hit, request.query) if index < request.listed else best_sentences(hit, request.query)
             lines.append(f"- “{quote}” [{number}]")
         return answered(request, self.mode, "\n".join(lines), cite(request.hits, indexes))
 

@@ -215,7 +215,7 @@ class GenerativeAnswerer:
         self._checker: SupportChecker | None = None
         self.limits = timeouts(settings)
         self.model = model or build_chat_model(settings, streaming=True)
-        self.fallback = ExtractiveAnswerer(embedder)
+        self.fallback = ExtractiveAnswerer()
 
     @property
     def checks_support(self) -> bool:

@@ -31,6 +31,8 @@ import hashlib
 import json
 import logging
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -38,7 +40,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from kb.answer.citations import MARKERS, claim_spans, numbers
-from kb.answer.spans import SpanVectors
 from kb.index.embed import Embedder
 from kb.models import Chunk, Hit
 from kb.search.names import CAPITALISED_NOUNS
@@ -64,6 +65,8 @@ DEFAULT_THRESHOLD = 0.83
 # A claim cites a passage that supports it, yet another given passage scores this much
 # higher (and as a passage's own sentences do): it is pointed to that one.
 MOVE_MARGIN = 0.03
+# Passages whose spans' vectors are kept between answers.
+CACHED_PASSAGES = 512
 # Store record kind.
 KIND = "support"
 
@@ -197,13 +200,46 @@ def windows(text: str) -> list[str]:
     return spans or [text]
 
 
+class SpanVectors:
+    """The embedded spans of passages, kept for the passages met most recently."""
+
+    def __init__(self, embedder: Embedder, size: int = CACHED_PASSAGES) -> None:
+        self.embedder = embedder
+        self.size = size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def of(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Each text's spans' vectors (rows), in order."""
+        keys = [hashlib.sha1(t.encode()).hexdigest() for t in texts]
+        with self._lock:
+            missing = [i for i, k in enumerate(keys) if k not in self._cache]
+        if missing:
+            spans = [windows(texts[i]) for i in missing]
+            flat = [s for group in spans for s in group]
+            vectors = self.embedder.encode(flat, is_query=True)
+            at = 0
+            with self._lock:
+                for i, group in zip(missing, spans, strict=True):
+                    self._cache[keys[i]] = vectors[at : at + len(group)]
+                    at += len(group)
+        with self._lock:
+            found = []
+            for k in keys:
+                self._cache.move_to_end(k)
+                found.append(self._cache[k])
+            while len(self._cache) > self.size:
+                self._cache.popitem(last=False)
+        return found
+
+
 # -- the check ------------------------------------------------------------------------
 class SupportChecker:
     """Checks an answer's claims against the passages they cite (see the module's doc)."""
 
     def __init__(self, embedder: Embedder) -> None:
         self.embedder = embedder
-        self.spans = SpanVectors(embedder, windows)
+        self.spans = SpanVectors(embedder)
 
     def scores(self, sentences: Sequence[str], chunks: Sequence[Sequence[Chunk]]) -> np.ndarray:
         """``[i, j]``: how close sentence i is to the best span of passage j (any of its versions)."""
@@ -337,7 +373,7 @@ def calibrate(
         return UNCALIBRATED
     claim_v = embedder.encode(sentences, is_query=True)
     rest_v = embedder.encode([w for group in own for w in group], is_query=True)
-    other_v = SpanVectors(embedder, windows).of(other)
+    other_v = SpanVectors(embedder).of(other)
     supported, unsupported, at = [], [], 0
     for k, group in enumerate(own):
         supported.append(float((rest_v[at : at + len(group)] @ claim_v[k]).max()))

@@ -197,8 +197,6 @@ class Retrieval:
     # A follow-up's own words, scored alone (without hits): whether they are
     # about the sources without the conversation's subject.
     own: Retrieval | None = None
-    # The query's dense vector (as a query), for what follows to compare with it.
-    vector: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -426,7 +424,7 @@ class Retriever:
         if index.sparse is not None and query_sparse:
             cosine = best_cosine(index.sparse, index.sparse_norms, query_sparse[0])
         known = len(index.bm25.known(terms))
-        summary = Retrieval((), best_dense, known, len(terms), index=index, sparse_cosine=cosine, vector=vector)
+        summary = Retrieval((), best_dense, known, len(terms), index=index, sparse_cosine=cosine)
         return Scored(fused, dense_score, lexical_score, headed, summary)
 
     def _select(
