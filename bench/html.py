@@ -1,6 +1,6 @@
 """HTML extraction on the eval pages (``eval/html``): fidelity, time, and ingest with either extractor.
 
-    python -m bench.html fidelity [--variant current|trafilatura]   # per set: recall, precision, leaks, ms/page
+    python -m bench.html fidelity [--variant current|trafilatura]   # per set (default: current): recall, precision, leaks, ms/page
     python -m bench.html ingest --variant trafilatura FOLDER        # ``kb ingest FOLDER`` with that extractor
 
 Fidelity compares each page's text, as ``kb.ingest.load`` reads it (extracted and
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import importlib.util
 import logging
 import re
 import sys
@@ -223,6 +224,11 @@ def main(argv: list[str] | None = None) -> int:
     ing.add_argument("folder")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    variants = [args.variant] if args.command == "ingest" else (args.variant or ["current"])
+    if any(v.startswith("trafilatura") for v in variants) and importlib.util.find_spec("trafilatura") is None:
+        # A library trial: trafilatura is not a dependency of omnikb.
+        sys.stderr.write("the trafilatura variants need it installed first: .venv/bin/pip install trafilatura\n")
+        return 2
     if args.command == "ingest":
         use(args.variant)
         from kb.cli import main as kb_main
@@ -230,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         return kb_main(["ingest", args.folder])
     print("| set | variant | pages | line recall | line precision | other posts' lines | headings | ms/page |")
     print("|---|---|---|---|---|---|---|---|")
-    for variant in args.variant or sorted(VARIANTS):
+    for variant in variants:
         for name in SETS:
             result, pages = fidelity(name, variant)
             print(
