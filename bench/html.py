@@ -1,6 +1,6 @@
 """HTML extraction on the eval pages (``eval/html``): fidelity, time, and ingest with either extractor.
 
-    python -m bench.html fidelity [--variant current|trafilatura]   # per set (default: current): recall, precision, leaks, ms/page
+    python -m bench.html fidelity [--variant current|trafilatura]  # recall, precision, leaks, ms/page (default current)
     python -m bench.html ingest --variant trafilatura FOLDER        # ``kb ingest FOLDER`` with that extractor
 
 Fidelity compares each page's text, as ``kb.ingest.load`` reads it (extracted and
