@@ -214,6 +214,8 @@ class KnowledgeBase:
             missing=() if covered else tuple(name.text for name in names),
             unmentioned=tuple(name.text for name in names) if covered else (),
             support=self.support_calibration(found.index or index) if covered and self.checks_support else None,
+            query_vector=found.vector,
+            sentence_vectors=index.sentence_vectors,
         )
 
     @staticmethod

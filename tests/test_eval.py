@@ -44,7 +44,9 @@ def test_dev_set_quality_floors(kb: KnowledgeBase) -> None:
     # An answer quotes several articles: the gold is nearly always cited, and most citations come from a gold article.
     assert total["citation_hit"] is not None and total["citation_hit"] >= 0.88
     assert total["citation_precision"] is not None and total["citation_precision"] >= 0.68
-    assert total["quote_hit"] is not None and total["quote_hit"] >= 0.75
+    # Dev quote hit is 0.70 with quotes chosen by meaning too: two dev questions lose their quote, 20 of the
+    # held-out sets and the blogs gain one (docs/quality.md, Quotes); the held-out floors rose.
+    assert total["quote_hit"] is not None and total["quote_hit"] >= 0.68
     assert total["answered"] == 1.0
     assert total["abstained"] == 1.0
     assert total["language_ok"] == 1.0
@@ -57,14 +59,14 @@ HELD_OUT_FLOORS = {
     "heldout": (
         56,
         {
-            "hit@5": 0.75, "mrr@10": 0.55, "citation_hit": 0.70, "citation_precision": 0.38, "quote_hit": 0.45,
+            "hit@5": 0.75, "mrr@10": 0.55, "citation_hit": 0.70, "citation_precision": 0.38, "quote_hit": 0.60,
             "abstained": 0.85,
         },
     ),
     "heldout2": (
         90,
         {
-            "hit@5": 0.75, "mrr@10": 0.6, "citation_hit": 0.72, "citation_precision": 0.48, "quote_hit": 0.48,
+            "hit@5": 0.75, "mrr@10": 0.6, "citation_hit": 0.72, "citation_precision": 0.48, "quote_hit": 0.58,
             "abstained": 0.55,
         },
     ),

@@ -32,7 +32,8 @@ class CountingEmbedder:
         self.embedded = 0
 
     def encode(self, texts, is_query=False):  # type: ignore[no-untyped-def]
-        self.embedded += len(texts)
+        # Passages are embedded as passages; their sentences, kept for quotes, as queries.
+        self.embedded += 0 if is_query else len(texts)
         return self.inner.encode(texts, is_query=is_query)
 
     def sparse(self, texts):  # type: ignore[no-untyped-def]

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from kb.answer.base import AnswerRequest
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from kb.answer.base import AnswerRequest, answer_once
 from kb.answer.extractive import MAX_QUOTE_CHARS, ExtractiveAnswerer, best_sentences, cited_hits
 from kb.models import Chunk, Hit, Question
+from kb.question import validate_question
+from kb.service import KnowledgeBase
+from kb.settings import Settings
+from kb.text.sentences import sentences_of
+from tests.conftest import SEEDS
 
 
 def _hit(text: str, source: str = "x.txt", ordinal: int = 0, score: float = 1.0) -> Hit:
@@ -30,6 +41,51 @@ def test_adjacent_sentences_read_as_one_stretch_and_gaps_are_marked() -> None:
     quote = best_sentences(_hit(text), "canales sincronizan comparten datos", limit=3)
     assert quote == "Primero va el contexto. Los canales se sincronizan. … Los canales comparten datos."
     assert "Otra cosa distinta" not in quote
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        # 002: "Algunos grandes como Worten o Phone House han comenzado el proceso.", its passage's third sentence.
+        ("Welche großen Firmen haben den Weg zum Omnichannel schon begonnen?", "Worten o Phone House"),
+        # 001's challenge of showing a shop's stock online, the second sentence under its heading.
+        ("Should I show the stock of all my physical shops on my website?", "canibaliza tus transacciones en línea"),
+    ],
+)
+def test_a_question_in_another_language_gets_the_sentence_that_answers_it(
+    kb: KnowledgeBase, question: str, answer: str
+) -> None:
+    """A question sharing no words with the passage got its opening sentences; the
+    sentences' vectors kept at ingest pick those closest in meaning (without them: as before)."""
+    request = kb.prepare(validate_question(question, None, 5, None, kb.settings))
+    assert request.query_vector is not None
+    assert answer in answer_once(kb.answerer, request).answer
+    assert answer not in answer_once(ExtractiveAnswerer(), replace(request, sentence_vectors={})).answer
+
+
+def test_every_sentence_has_its_vector_kept_and_carried_over_with_an_unchanged_article(tmp_path: Path) -> None:
+    """The sentences' vectors are kept with their passage at ingest, and carried
+    over to the next generation with an article that did not change."""
+    folder = tmp_path / "posts"
+    folder.mkdir()
+    changed, same = "002_8f573ef52dea0fed.txt", "003_270c56ab60b0665d.txt"
+    for name in (changed, same):
+        shutil.copy(SEEDS / name, folder / name)
+    base = KnowledgeBase(Settings(data_dir=tmp_path / "kb", seeds_dir=folder))
+    base.ingest(folder)
+    index = base.retriever.index()
+    wanted = {sentence for chunk in index.chunks for sentence in sentences_of(chunk.text)}
+    assert wanted and wanted <= set(index.sentence_vectors)
+
+    (folder / changed).write_text((SEEDS / changed).read_text(encoding="utf-8") + "\nUna línea más.\n")
+    report = base.ingest(folder)
+    assert report.unchanged == (same,) and report.updated == (changed,)
+    again = base.retriever.index()
+    assert again.generation != index.generation
+    kept = {s for chunk in again.chunks if chunk.source == same for s in sentences_of(chunk.text)}
+    assert kept and kept <= set(again.sentence_vectors)
+    for sentence in kept:
+        assert float(again.sentence_vectors[sentence] @ index.sentence_vectors[sentence]) > 0.999
 
 
 def test_without_shared_words_the_opening_sentences_are_quoted_verbatim() -> None:

@@ -6,7 +6,7 @@ pieces of text as they are ready and ends with the full ``Answer``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -14,6 +14,8 @@ from kb.i18n.lookup import listing, message
 from kb.models import Answer, Citation, Hit, Question
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from kb.answer.support import SupportCalibration
 
 
@@ -36,6 +38,10 @@ class AnswerRequest:
     listed: int = 0
     # The index's bar for a generated sentence's support (``kb.answer.support``), for answerers that check it.
     support: SupportCalibration | None = None
+    # The query's vector and the index's sentences' vectors (both as queries):
+    # a quote's sentences are chosen by their closeness to the question too.
+    query_vector: np.ndarray | None = field(default=None, compare=False, repr=False)
+    sentence_vectors: Mapping[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
 
 class Answerer(Protocol):

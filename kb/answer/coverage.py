@@ -175,8 +175,8 @@ def calibrate_generation(store: Store, embedder: Embedder, generation: int) -> C
     in-memory index reads them, and keep the result with it (``stored``)."""
     from kb.search.retrieve import sparse_matrix
 
-    chunks, vectors, sparse = store.all_chunks_with_sparse(generation)
-    calibration = calibrate(embedder, vectors, sparse_matrix(sparse), [c.text for c in chunks])
+    stored = store.passages(generation)
+    calibration = calibrate(embedder, stored.vectors, sparse_matrix(stored.sparse), [c.text for c in stored.chunks])
     store.save_calibration(generation, embedder.name, key(), calibration.to_json())
     return calibration
 

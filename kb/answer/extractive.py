@@ -5,14 +5,19 @@ marker, drawn from the best passages of the retrieved articles, best first. A
 question is often answered by several articles at once ("what is the
 difference?"), so the points are not limited to one article; a passage and
 its translation are one point citing both (the citation's ``alternatives``).
-It has no model to wait for, so its stream yields the whole text at once.
+A point's sentences are those closest to the question: in the terms they
+share, then in meaning (their vectors, kept in the index, against the
+question's). It has no model to wait for, so its stream yields the whole text
+at once.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import pairwise
+
+import numpy as np
 
 from kb.answer.base import AnswerRequest, answered, lead_in, not_covered
 from kb.answer.citations import MARKER, cite
@@ -20,7 +25,7 @@ from kb.ingest.chunk import blocks, unnumbered
 from kb.models import Answer, Hit
 from kb.search.amounts import asks_for_quantity, states_quantity
 from kb.search.lexical import tokenize
-from kb.text.sentences import sentence_spans
+from kb.text.sentences import sentence_spans, sentences_of
 
 # The points of an answer: the best passages, at most this many, each scoring
 # within POINT_MARGIN standard deviations (of the fused score) of the first.
@@ -36,6 +41,9 @@ MAX_QUOTE_CHARS = 300
 # How a line break inside a quote is shown: a quote is one line of the answer.
 LINE_BREAK = " — "
 _STOP = re.compile(r"[.!?…:;؟。！？][\"'”’»)]*$")
+
+# How close each of the given sentences is to the question in meaning; None when unknown.
+Closeness = Callable[[Sequence[str]], "np.ndarray | None"]
 
 
 def cited_hits(hits: Sequence[Hit], query: str = "", listed: int = 0) -> list[int]:
@@ -71,11 +79,28 @@ def _answer_type_match(hits: Sequence[Hit], query: str) -> int:
     return next((i for i, hit in enumerate(hits) if hit.score > 0 and states_quantity(hit.chunk.text)), 0)
 
 
-def best_sentences(hit: Hit, query: str, limit: int = SENTENCES_PER_PASSAGE) -> str:
-    return _best_sentences(hit.chunk.text, query, limit, MAX_QUOTE_CHARS)
+def best_sentences(hit: Hit, query: str, limit: int = SENTENCES_PER_PASSAGE, closeness: Closeness | None = None) -> str:
+    return _best_sentences(hit.chunk.text, query, limit, MAX_QUOTE_CHARS, closeness)
 
 
-def item_quote(hit: Hit, query: str) -> str:
+def closeness_of(request: AnswerRequest) -> Closeness | None:
+    """How close sentences are to the request's question, by the vectors the
+    index keeps of them; None for a sentence the index does not know."""
+    query = request.query_vector
+    known = request.sentence_vectors
+    if query is None or not known:
+        return None
+
+    def closeness(sentences: Sequence[str]) -> np.ndarray | None:
+        rows = [known.get(sentence) for sentence in sentences]
+        if not rows or any(row is None for row in rows):
+            return None
+        return np.vstack([row for row in rows if row is not None]) @ query
+
+    return closeness
+
+
+def item_quote(hit: Hit, query: str, closeness: Closeness | None = None) -> str:
     """A list item's point: its heading, the item's name ("Canal vs. client",
     without its number), then its best sentences, within ``MAX_QUOTE_CHARS``."""
     text = hit.chunk.text
@@ -87,26 +112,28 @@ def item_quote(hit: Hit, query: str) -> str:
     # Without its number: the answer numbers its own points.
     label = unnumbered(hit.chunk.heading)
     if not body or not label or not text[body:].strip():
-        return best_sentences(hit, query)
-    rest = _best_sentences(text[body:], query, SENTENCES_PER_PASSAGE, MAX_QUOTE_CHARS - len(label) - len(LINE_BREAK))
+        return best_sentences(hit, query, closeness=closeness)
+    budget = MAX_QUOTE_CHARS - len(label) - len(LINE_BREAK)
+    rest = _best_sentences(text[body:], query, SENTENCES_PER_PASSAGE, budget, closeness)
     return label + LINE_BREAK + rest
 
 
-def _best_sentences(text: str, query: str, limit: int, budget: int) -> str:
+def _best_sentences(text: str, query: str, limit: int, budget: int, closeness: Closeness | None = None) -> str:
     """The passage's sentences that share most terms with the question, in
-    their order, within ``MAX_QUOTE_CHARS``.
+    their order, within ``MAX_QUOTE_CHARS``; among those that share as many,
+    the closest to the question in meaning (``closeness``), else the earlier.
 
     Sentences are taken best first while they fit, so the budget never cuts
     the best one for an earlier, weaker one; adjacent sentences read as one
     stretch of text, gaps are marked with "…", and a line that ends without a
     stop (a heading) is set off from the next by " — ". A question in another language
-    than the passage shares few terms with it: then the paragraph's opening
-    sentences come first, and a few of them are quoted rather than two.
+    than the passage shares few terms with it: then its meaning chooses (without
+    vectors, the paragraph's opening sentences come first).
     Words are quoted as written; only the article's own reference marks
     ("[17]") are shown as "[…]", so that every ``[n]`` is this answer's.
     """
     spans = sentence_spans(text)
-    sentences = [" ".join(text[start:end].split()) for start, end in spans]
+    sentences = sentences_of(text)
     # A line that ends without a sentence's stop (a heading, a list item) is set
     # off from the next one, so "Omnicanal" and "Una estrategia…" do not read as one.
     lines = [
@@ -116,13 +143,17 @@ def _best_sentences(text: str, query: str, limit: int, budget: int) -> str:
     if not sentences:
         return _clip(" ".join(text.split()), budget)
     terms = set(tokenize(query))
+    # Among equals, the sentence closest to the question in meaning (a question in
+    # another language shares no terms with any), else the earlier one (a
+    # paragraph's topic sentence); bare headings last when there is more to say.
+    # Cosines lie within [-1, 1], so the heading's 10 outweighs any of them.
+    near = closeness(sentences) if closeness is not None else None
+    order = -near if near is not None else np.arange(len(sentences), dtype=np.float64)
     ranked = sorted(
         range(len(sentences)),
         key=lambda i: (
             -len(terms & set(tokenize(sentences[i]))),
-            # Among equals, earlier sentences (a paragraph's topic sentence);
-            # bare headings last when there is more to say.
-            i + (10 if len(sentences[i]) < 40 and len(sentences) > 1 else 0),
+            float(order[i]) + (10 if len(sentences[i]) < 40 and len(sentences) > 1 else 0),
         ),
     )
     chosen: list[int] = []
@@ -163,10 +194,15 @@ class ExtractiveAnswerer:
             return not_covered(request, self.mode)
         lines = [lead_in(request)]
         indexes = cited_hits(request.hits, request.query, request.listed)
+        closeness = closeness_of(request)
         for number, index in enumerate(indexes, start=1):
             # Markers are this answer's own: the quote is never renumbered.
             hit = request.hits[index]
-            quote = item_quote(hit, request.query) if index < request.listed else best_sentences(hit, request.query)
+            quote = (
+                item_quote(hit, request.query, closeness)
+                if index < request.listed
+                else best_sentences(hit, request.query, closeness=closeness)
+            )
             lines.append(f"- “{quote}” [{number}]")
         return answered(request, self.mode, "\n".join(lines), cite(request.hits, indexes))
 

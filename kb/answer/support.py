@@ -398,7 +398,8 @@ def key() -> str:
 
 def calibrate_generation(store: Store, embedder: Embedder, generation: int) -> SupportCalibration:
     """Calibrate ``generation`` from the store and keep the result with it."""
-    chunks, vectors, _ = store.all_chunks_with_sparse(generation)
+    stored = store.passages(generation)
+    chunks, vectors = stored.chunks, stored.vectors
     translations: dict[str, str] = {}
     for doc in store.documents(generation):
         if doc.translation_of:

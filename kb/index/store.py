@@ -12,6 +12,7 @@ it, so it never downloads one).
 
 from __future__ import annotations
 
+import base64
 import errno
 import functools
 import logging
@@ -162,6 +163,18 @@ class StoredDocument:
     content_hash: str
     translation_of: str | None
     url: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredPassages:
+    """A generation's passages and what is kept of each, row for row."""
+
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    # Each passage's latent terms; None where the model has no sparse head.
+    sparse: list[SparseVector | None]
+    # Each passage's sentences' vectors (``sentences_of``), as queries; None in an index made without them.
+    sentences: list[np.ndarray | None]
 
 
 def make_client(settings: Settings) -> Any:
@@ -416,7 +429,11 @@ class Store:
         chunks: Sequence[Chunk],
         embeddings: np.ndarray,
         sparse: Sequence[SparseVector] | None = None,
+        sentences: Sequence[np.ndarray] | None = None,
     ) -> None:
+        """Add ``doc`` and its passages: their vectors, latent terms (``sparse``) and
+        their sentences' vectors (``sentences``: a matrix a passage, one row a
+        sentence of ``sentences_of(chunk.text)``), each in the passages' order."""
         doc_vector = embeddings.mean(axis=0) if len(chunks) else np.zeros(embeddings.shape[1])
         doc_vector = doc_vector / max(float(np.linalg.norm(doc_vector)), 1e-12)
         meta: dict[str, Any] = {
@@ -439,7 +456,14 @@ class Store:
                 ids=[c.id for c in part],
                 documents=[c.text for c in part],
                 embeddings=embeddings[i : i + _BATCH].tolist(),
-                metadatas=[_chunk_meta(c, sparse[i + j] if sparse is not None else None) for j, c in enumerate(part)],
+                metadatas=[
+                    _chunk_meta(
+                        c,
+                        sparse[i + j] if sparse is not None else None,
+                        sentences[i + j] if sentences is not None else None,
+                    )
+                    for j, c in enumerate(part)
+                ],
             )
 
     @_guarded
@@ -518,16 +542,18 @@ class Store:
         )
 
     def all_chunks(self, generation: int) -> tuple[list[Chunk], np.ndarray]:
-        chunks, vectors, _ = self.all_chunks_with_sparse(generation)
-        return chunks, vectors
+        stored = self.passages(generation)
+        return stored.chunks, stored.vectors
 
     @_guarded
-    def all_chunks_with_sparse(self, generation: int) -> tuple[list[Chunk], np.ndarray, list[SparseVector | None]]:
+    def passages(self, generation: int) -> StoredPassages:
+        """Every passage of ``generation`` with what is kept of it, in the articles' order."""
         collection = self._collection(generation, "chunks")
         total = collection.count()
         chunks: list[Chunk] = []
         vectors: list[np.ndarray] = []
         sparse: list[SparseVector | None] = []
+        sentences: list[np.ndarray | None] = []
         # A passage's link is its document's, kept once with the document.
         documents = self._collection(generation, "documents").get(include=["metadatas"])
         urls = {
@@ -545,10 +571,15 @@ class Store:
                 chunks.append(replace(chunk, url=urls[chunk.source]) if chunk.source in urls else chunk)
                 vectors.append(np.asarray(vector, dtype=np.float32))
                 sparse.append(decode_sparse(meta.get("sparse")))
+                sentences.append(decode_matrix(meta.get("sentences")))
         order = sorted(range(len(chunks)), key=lambda i: (chunks[i].source, chunks[i].ordinal))
-        chunks = [chunks[i] for i in order]
         matrix = np.vstack([vectors[i] for i in order]) if vectors else np.zeros((0, 1), dtype=np.float32)
-        return chunks, matrix, [sparse[i] for i in order]
+        return StoredPassages(
+            chunks=[chunks[i] for i in order],
+            vectors=matrix,
+            sparse=[sparse[i] for i in order],
+            sentences=[sentences[i] for i in order],
+        )
 
     @_guarded
     def dense_search(self, generation: int, vector: Sequence[float], n: int) -> list[tuple[str, float]]:
@@ -587,7 +618,22 @@ def decode_sparse(value: Any) -> SparseVector | None:
     )
 
 
-def _chunk_meta(chunk: Chunk, sparse: SparseVector | None = None) -> dict[str, Any]:
+def encode_matrix(matrix: np.ndarray) -> str:
+    """A matrix of unit vectors as text (half precision, base64, its row length first)."""
+    return f"{matrix.shape[1]}:" + base64.b64encode(np.asarray(matrix, dtype="<f2").tobytes()).decode("ascii")
+
+
+def decode_matrix(value: Any) -> np.ndarray | None:
+    if not isinstance(value, str) or ":" not in value:
+        return None
+    width, data = value.split(":", 1)
+    flat = np.frombuffer(base64.b64decode(data), dtype="<f2").astype(np.float32)
+    return flat.reshape(-1, int(width))
+
+
+def _chunk_meta(
+    chunk: Chunk, sparse: SparseVector | None = None, sentences: np.ndarray | None = None
+) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "source": chunk.source,
         "title": chunk.title,
@@ -599,6 +645,8 @@ def _chunk_meta(chunk: Chunk, sparse: SparseVector | None = None) -> dict[str, A
     }
     if sparse is not None:
         meta["sparse"] = encode_sparse(sparse)
+    if sentences is not None and len(sentences):
+        meta["sentences"] = encode_matrix(sentences)
     return meta
 
 

@@ -23,8 +23,8 @@ from kb.text.sentences import unwrapped
 log = logging.getLogger(__name__)
 
 SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
-# Bump when cleaning or chunking changes, so re-ingest rebuilds every document.
-PIPELINE_VERSION = "17"
+# Bump when cleaning, chunking or what is kept of a passage changes, so re-ingest rebuilds every document.
+PIPELINE_VERSION = "18"
 
 
 @dataclass(frozen=True)

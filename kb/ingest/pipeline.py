@@ -14,10 +14,11 @@ from __future__ import annotations
 import fcntl
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,7 @@ from kb.ingest.dedup import unique_documents
 from kb.ingest.load import FileProblem, Loaded, load_folder
 from kb.models import Document
 from kb.settings import Settings
+from kb.text.sentences import sentences_of
 
 log = logging.getLogger(__name__)
 
@@ -262,18 +264,31 @@ def _embed(
         for doc, chunks in chunked:
             vectors: list[np.ndarray] = []
             sparse: list[SparseVector] | None = []  # None: the model has no sparse head
+            sentences: list[np.ndarray] = []
             for start in range(0, len(chunks), EMBED_BATCH):
                 batch = chunks[start : start + EMBED_BATCH]
                 # The latent terms come from the model's second handle, on the second core.
                 latent = pool.submit(embedder.sparse, [c.text for c in batch])
                 vectors.append(embedder.encode([c.embedding_text() for c in batch], is_query=False))
+                sentences += sentence_vectors(embedder, [c.text for c in batch])
                 found = latent.result()
                 sparse = None if found is None or sparse is None else [*sparse, *found]
                 done += len(batch)
                 if progress:
                     progress(done, total, doc.source)
             matrix = np.vstack(vectors) if vectors else np.zeros((0, embedder.dimension))
-            store.add_document(generation, doc, chunks, matrix, sparse)
+            store.add_document(generation, doc, chunks, matrix, sparse, sentences)
+
+
+def sentence_vectors(embedder: Embedder, texts: Sequence[str]) -> list[np.ndarray]:
+    """Each text's sentences (``sentences_of``) embedded as queries, a matrix a
+    text: an answer quotes the sentences closest to the question, which is
+    embedded the same way (e5 matches two queries symmetrically, in any language)."""
+    split = [sentences_of(text) for text in texts]
+    flat = [sentence for group in split for sentence in group]
+    matrix = embedder.encode(flat, is_query=True) if flat else np.zeros((0, embedder.dimension), dtype=np.float32)
+    rows = np.cumsum([0, *(len(group) for group in split)])
+    return [matrix[a:b] for a, b in pairwise(rows)]
 
 
 def _commit(

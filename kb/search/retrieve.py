@@ -18,7 +18,7 @@ import contextvars
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -36,6 +36,7 @@ from kb.search.lexical import BM25, tokenize
 from kb.search.names import Vocabulary
 from kb.search.outline import Outline, outlines
 from kb.text.language import FUNCTION_WORDS, readability, words
+from kb.text.sentences import sentences_of
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +84,13 @@ class CorpusIndex:
     sparse_norms: np.ndarray = field(default_factory=lambda: np.zeros(0))  # each row's length, for cosines
     vocabulary: Vocabulary = field(default_factory=Vocabulary)  # the words of the passages and titles
     outlines: tuple[Outline, ...] = ()  # the lists the articles are built from
+    # Each sentence of the passages (``sentences_of``), embedded as a query: what a quote is chosen by.
+    sentence_vectors: Mapping[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(cls, store: Store, generation: int) -> CorpusIndex:
-        chunks, vectors, sparse = store.all_chunks_with_sparse(generation)
+        stored = store.passages(generation)
+        chunks, vectors, sparse = stored.chunks, stored.vectors, stored.sparse
         matrix = sparse_matrix(sparse)
         documents = {d.source: d for d in store.documents(generation)}
         translations: dict[str, str] = {}
@@ -116,6 +120,7 @@ class CorpusIndex:
             headed=_headed(chunks),
             vocabulary=Vocabulary.of([*(c.text for c in chunks), *{c.title for c in chunks}]),
             outlines=outlines(chunks),
+            sentence_vectors=_sentence_vectors(chunks, stored.sentences),
         )
 
     def is_heading(self, text: str) -> bool:
@@ -125,6 +130,16 @@ class CorpusIndex:
     def translation_of_chunk(self, chunk: Chunk) -> Chunk | None:
         twin = self.twins.get(self.row[chunk.id])
         return None if twin is None else self.chunks[twin]
+
+
+def _sentence_vectors(chunks: Sequence[Chunk], kept: Sequence[np.ndarray | None]) -> dict[str, np.ndarray]:
+    """Each sentence's vector, kept with its passage at ingest (none in an index made before)."""
+    found: dict[str, np.ndarray] = {}
+    for chunk, matrix in zip(chunks, kept, strict=True):
+        sentences = sentences_of(chunk.text)
+        if matrix is not None and len(matrix) == len(sentences):
+            found.update(zip(sentences, matrix, strict=True))
+    return found
 
 
 def _twins(
@@ -197,6 +212,8 @@ class Retrieval:
     # A follow-up's own words, scored alone (without hits): whether they are
     # about the sources without the conversation's subject.
     own: Retrieval | None = None
+    # The query's dense vector (as a query), for what follows to compare with it.
+    vector: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -424,7 +441,7 @@ class Retriever:
         if index.sparse is not None and query_sparse:
             cosine = best_cosine(index.sparse, index.sparse_norms, query_sparse[0])
         known = len(index.bm25.known(terms))
-        summary = Retrieval((), best_dense, known, len(terms), index=index, sparse_cosine=cosine)
+        summary = Retrieval((), best_dense, known, len(terms), index=index, sparse_cosine=cosine, vector=vector)
         return Scored(fused, dense_score, lexical_score, headed, summary)
 
     def _select(

@@ -60,6 +60,12 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     return [trimmed(text, s, e) for s, e in spans if text[s:e].strip()]
 
 
+def sentences_of(text: str) -> list[str]:
+    """The sentences of ``text``, each on one line: what an answer quotes, and
+    what the index keeps a vector of (the one spelling both use)."""
+    return [" ".join(text[start:end].split()) for start, end in sentence_spans(text)]
+
+
 def _not_an_end(text: str, begin: int, stop: int, following: int) -> bool:
     """Whether the full stop that ends ``text[begin:stop]`` marks an initial, a title or an ordinal."""
     if _NOT_AN_END.search(text, begin, stop):
