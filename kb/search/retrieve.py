@@ -43,15 +43,20 @@ log = logging.getLogger(__name__)
 # Threads for questions' sparse encodings: as many as the web server answers at once (anyio's 40).
 SPARSE_THREADS = 40
 
+# The channels' weights in the fused score (standardised scores; docs/quality.md,
+# "What moved MRR@10"): words at a quarter, since they match within one language only.
 DENSE_WEIGHT = 1.0
 LEXICAL_WEIGHT = 0.25
+SPARSE_WEIGHT = 1.0
+# Passages each channel proposes before fusion (four times top_k if more).
 CANDIDATES = 50
 # Each further passage of an article already listed loses this much (in
 # standard deviations of the fused score).
 SAME_DOCUMENT_PENALTY = 0.6
+# How often a search checks whether another process switched the active generation.
 ACTIVE_CHECK_SECONDS = 1.0
+# How much of each passage language's mean similarity to the question is taken off its passages' dense scores.
 LANGUAGE_CENTRING = 1.0
-SPARSE_WEIGHT = 1.0
 # A question that asks for an amount lifts passages stating one by this much.
 QUANTITY_BOOST = 1.0
 # A question that is one of the sources' headings word for word leads with the
