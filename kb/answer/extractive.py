@@ -133,7 +133,7 @@ def _best_sentences(text: str, query: str, limit: int, budget: int, closeness: C
     ("[17]") are shown as "[…]", so that every ``[n]`` is this answer's.
     """
     spans = sentence_spans(text)
-    sentences = sentences_of(text)
+    sentences = sentences_of(text, spans)
     # A line that ends without a sentence's stop (a heading, a list item) is set
     # off from the next one, so "Omnicanal" and "Una estrategia…" do not read as one.
     lines = [

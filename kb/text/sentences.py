@@ -60,10 +60,11 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     return [trimmed(text, s, e) for s, e in spans if text[s:e].strip()]
 
 
-def sentences_of(text: str) -> list[str]:
-    """The sentences of ``text``, each on one line: what an answer quotes, and
-    what the index keeps a vector of (the one spelling both use)."""
-    return [" ".join(text[start:end].split()) for start, end in sentence_spans(text)]
+def sentences_of(text: str, spans: list[tuple[int, int]] | None = None) -> list[str]:
+    """The sentences of ``text`` (at ``spans``, its ``sentence_spans`` if not
+    given), each on one line: what an answer quotes, and what the index keeps a
+    vector of (the one spelling both use)."""
+    return [" ".join(text[start:end].split()) for start, end in (sentence_spans(text) if spans is None else spans)]
 
 
 def _not_an_end(text: str, begin: int, stop: int, following: int) -> bool:
