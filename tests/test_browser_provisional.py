@@ -30,8 +30,6 @@ SHOWN_BEFORE_HOLD = "Integration is the"  # the reply's first three chunks, word
 HOLD_AFTER = 3
 ANSWER_TIMEOUT_MS = 90_000
 HOST_PAGE = "/a-blog-page.html"
-STREAMING = re.compile(r"\bkb-streaming\b")
-PENDING = re.compile(r"\bpending\b")
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +68,31 @@ def assert_released(fake: FakeOpenAI) -> None:
     assert exchange.released and not exchange.hung_up
 
 
+def assert_provisional_until_answered(
+    page: Any, fake: FakeOpenAI, bubbles: str, provisional: str, answered: str
+) -> None:
+    """The last of ``bubbles`` is ``provisional`` (class), aria-busy and italic while
+    the reply is held; once released, it is ``answered`` and nothing provisional is left."""
+    streaming = page.locator(bubbles).last
+    expect(streaming).to_contain_text(SHOWN_BEFORE_HOLD, timeout=ANSWER_TIMEOUT_MS)
+    expect(streaming).to_have_class(re.compile(rf"\b{provisional}\b"))
+    expect(streaming).to_have_attribute("aria-busy", "true")
+    expect(streaming).to_have_css("font-style", "italic")
+    expect(page.locator(f"{bubbles}.{answered}")).to_have_count(0)
+
+    fake.release()
+    # The whole, checked answer: no longer provisional.
+    final = page.locator(bubbles).last
+    expect(final).to_contain_text("Integration is the difference", timeout=ANSWER_TIMEOUT_MS)
+    expect(final).to_have_class(re.compile(rf"\b{answered}\b"))
+    expect(final).not_to_have_class(re.compile(rf"\b{provisional}\b"))
+    expect(final).not_to_have_attribute("aria-busy", "true")
+    expect(final).to_have_css("font-style", "normal")
+    expect(page.locator(f".{provisional}")).to_have_count(0)
+    expect(page.locator("[aria-busy='true']")).to_have_count(0)
+    assert_released(fake)
+
+
 def test_the_chat_shows_streamed_text_as_provisional_until_the_answer_replaces_it(
     context: Any, server: Server, fake: FakeOpenAI
 ) -> None:
@@ -79,26 +102,7 @@ def test_the_chat_shows_streamed_text_as_provisional_until_the_answer_replaces_i
     page.wait_for_selector("#kb-question textarea", timeout=60_000)
     page.fill("#kb-question textarea", QUESTION)
     page.click("#kb-ask")
-
-    # Mid-stream: the model's first words, provisional.
-    streaming = page.locator("#kb-chat .kb-answer").last
-    expect(streaming).to_contain_text(SHOWN_BEFORE_HOLD, timeout=ANSWER_TIMEOUT_MS)
-    expect(streaming).to_have_class(STREAMING)
-    expect(streaming).to_have_attribute("aria-busy", "true")
-    expect(streaming).to_have_css("font-style", "italic")
-    expect(page.locator("#kb-chat .kb-answer.kb-answered")).to_have_count(0)
-
-    fake.release()
-    # The whole, checked answer: no longer provisional.
-    final = page.locator("#kb-chat .kb-answer").last
-    expect(final).to_contain_text("Integration is the difference", timeout=ANSWER_TIMEOUT_MS)
-    expect(final).to_have_class(re.compile(r"\bkb-answered\b"))
-    expect(final).not_to_have_class(STREAMING)
-    expect(final).not_to_have_attribute("aria-busy", "true")
-    expect(final).to_have_css("font-style", "normal")
-    expect(page.locator("#kb-chat .kb-streaming")).to_have_count(0)
-    expect(page.locator("#kb-chat [aria-busy='true']")).to_have_count(0)
-    assert_released(fake)
+    assert_provisional_until_answered(page, fake, "#kb-chat .kb-answer", "kb-streaming", "kb-answered")
 
 
 def test_the_widget_shows_streamed_text_as_provisional_until_the_answer_replaces_it(
@@ -114,23 +118,4 @@ def test_the_widget_shows_streamed_text_as_provisional_until_the_answer_replaces
     page.wait_for_function("() => window.OmniKB && document.querySelector('[data-omnikb]')")
     # Not awaited: ask() resolves once the answer is in, and the reply is held until released.
     page.evaluate("() => { window.OmniKB.ask(" + json.dumps(QUESTION) + "); }")
-
-    # Mid-stream: the model's first words, provisional.
-    bubble = page.locator("li.msg.bot").last
-    expect(bubble).to_contain_text(SHOWN_BEFORE_HOLD, timeout=ANSWER_TIMEOUT_MS)
-    expect(bubble).to_have_class(PENDING)
-    expect(bubble).to_have_attribute("aria-busy", "true")
-    expect(bubble).to_have_css("font-style", "italic")
-    expect(page.locator("li.msg.answer")).to_have_count(0)
-
-    fake.release()
-    # The whole, checked answer: no longer provisional.
-    final = page.locator("li.msg.bot").last
-    expect(final).to_contain_text("Integration is the difference", timeout=ANSWER_TIMEOUT_MS)
-    expect(final).to_have_class(re.compile(r"\banswer\b"))
-    expect(final).not_to_have_class(PENDING)
-    expect(final).not_to_have_attribute("aria-busy", "true")
-    expect(final).to_have_css("font-style", "normal")
-    expect(page.locator("li.msg.pending")).to_have_count(0)
-    expect(page.locator("[aria-busy='true']")).to_have_count(0)
-    assert_released(fake)
+    assert_provisional_until_answered(page, fake, "li.msg.bot", "pending", "answer")
