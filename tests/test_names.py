@@ -73,3 +73,14 @@ def test_a_question_word_capitalised_after_a_colon_or_a_dash_is_not_a_name() -> 
     assert names("Omnicanal ou multicanal : Laquelle choisir ?", "fr") == []
     # A name in the same place still is one.
     assert names("Two stores: Which one is Zara?", "en") == [("Zara", False)]
+
+
+def test_a_hyphenated_name_is_one_name() -> None:
+    """ "My Wi-Fi keeps dropping" was answered "The sources don't mention “Wi”, “Fi”"."""
+    assert names("My Wi-Fi keeps dropping every evening. How do I fix it?", "en") == [("Wi-Fi", False)]
+    assert names("¿Worten vende Coca-Cola?", "es") == [("Coca-Cola", False)]
+    # A compound's part that opens with a capital is no inner capital; an inner one still is.
+    assert names("Does the HubSpot-Integration help?", "en") == [("HubSpot-Integration", True)]
+    # Mentioned as one word, or part by part.
+    assert names("Is Omni-Channel the same as Multicanal?", "en") == []
+    assert names("Does Worten-CRM exist?", "en") == []

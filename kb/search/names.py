@@ -49,6 +49,8 @@ from kb.text.language import FUNCTION_WORDS
 from kb.text.words import WORD, strip_diacritics
 
 _HYPHENATED = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)+", re.UNICODE)
+# A word as a name is read: a hyphenated compound ("Wi-Fi", "Coca-Cola") is one.
+_NAME_WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*", re.UNICODE)
 _LATIN = re.compile(r"[a-zA-Z\u00c0-\u024f]")
 # What a sentence (or a quotation) starts after.
 _OPENERS = frozenset(".!?¿¡؟\"'“”«»(\n")
@@ -114,7 +116,7 @@ def unknown_names(question: str, language: str, known: Vocabulary) -> tuple[Name
     question = _HYPHENATED.sub(
         lambda m: m.group().replace("-", "") if key(m.group().replace("-", "")) in known.words else m.group(), question
     )
-    matches = list(WORD.finditer(question))
+    matches = list(_NAME_WORD.finditer(question))
     if not matches:
         return ()
     non_latin = any(ch.isalpha() and not _LATIN.match(ch) for ch in question)
@@ -131,7 +133,10 @@ def unknown_names(question: str, language: str, known: Vocabulary) -> tuple[Name
         if len(word) < 2 or not _LATIN.match(word[0]):
             return 0
         acronym = word.isupper() and len(word) >= MIN_ACRONYM
-        inner_capital = not word.isupper() and any(ch.isupper() for ch in word[1:])
+        # A capital that opens a compound's part ("Wi-Fi", "E-Mail") is not an inner one.
+        inner_capital = not word.isupper() and any(
+            ch.isupper() and word[at] != "-" for at, ch in enumerate(word[1:])
+        )
         if not shouted and (acronym or inner_capital):
             return 2
         if word.casefold() in FUNCTION_WORDS:
@@ -172,7 +177,7 @@ def unknown_names(question: str, language: str, known: Vocabulary) -> tuple[Name
         strength = kind(index)
         if not strength:
             continue
-        word = (match.group(), strength == 2, not known.mentions(key(match.group())))
+        word = (match.group(), strength == 2, not mentioned(match.group(), known))
         if phrases and question[previous_end : match.start()].strip() == "":
             phrases[-1].append(word)
         else:
@@ -184,6 +189,15 @@ def unknown_names(question: str, language: str, known: Vocabulary) -> tuple[Name
             text = " ".join(w for w, _, _ in phrase)
             found.setdefault(text, Name(text, any(certain and unknown for _, certain, unknown in phrase)))
     return tuple(found.values())
+
+
+def mentioned(word: str, known: Vocabulary) -> bool:
+    """Whether the sources mention ``word``: a compound ("Coca-Cola") when they
+    have it written as one word, or each of its parts."""
+    if "-" not in word:
+        return known.mentions(key(word))
+    parts = [part for part in word.split("-") if len(part) > 1]
+    return known.mentions(key(word.replace("-", ""))) or all(known.mentions(key(part)) for part in parts)
 
 
 def starts_sentence(text: str, start: int) -> bool:
