@@ -178,6 +178,7 @@ def _reingest(tmp_path: Path, settings: Settings) -> int:
     return KnowledgeBase(settings).ingest(_folder(tmp_path, "003_270c56ab60b0665d.txt")).generation
 
 
+@pytest.mark.slow  # two or three ingests: 12 s or more; not in make test-fast
 def test_the_first_question_after_an_ingest_is_answered_from_the_new_generation_without_loading_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -198,6 +199,7 @@ def test_the_first_question_after_an_ingest_is_answered_from_the_new_generation_
     assert new in server._calibrations
 
 
+@pytest.mark.slow  # two or three ingests: 12 s or more; not in make test-fast
 def test_a_new_generation_is_built_aside_while_the_old_one_answers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -220,6 +222,7 @@ def test_a_new_generation_is_built_aside_while_the_old_one_answers(
     assert np.array_equal(server.retriever.index().vectors, CorpusIndex.build(server.store, new).vectors)
 
 
+@pytest.mark.slow  # two or three ingests: 12 s or more; not in make test-fast
 def test_a_load_in_the_background_that_a_newer_one_overtook_does_not_switch_back(tmp_path: Path) -> None:
     settings, server, _ = _serving(tmp_path)
     store = server.retriever.store

@@ -64,6 +64,7 @@ def test_a_question_in_another_language_gets_the_sentence_that_answers_it(
     assert answer not in answer_once(ExtractiveAnswerer(), replace(request, sentence_vectors={})).answer
 
 
+@pytest.mark.slow  # two or three ingests: 12 s or more; not in make test-fast
 def test_every_sentence_has_its_vector_kept_and_carried_over_with_an_unchanged_article(tmp_path: Path) -> None:
     """The sentences' vectors are kept with their passage at ingest, and carried
     over to the next generation with an article that did not change."""

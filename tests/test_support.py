@@ -23,6 +23,7 @@ def test_the_set_is_what_the_bar_is_measured_on() -> None:
     assert any("by" in c for c in cases)
 
 
+@pytest.mark.slow  # the seeds' support calibration: 25 s or more; not in make test-fast
 def test_the_check_keeps_supported_sentences_and_drops_the_rest(
     kb: KnowledgeBase, calibrated: support.SupportCalibration
 ) -> None:
@@ -34,6 +35,7 @@ def test_the_check_keeps_supported_sentences_and_drops_the_rest(
     assert result.repointed >= 1, report  # a supported sentence citing the wrong passage is pointed to the right one
 
 
+@pytest.mark.slow  # the seeds' support calibration: 25 s or more; not in make test-fast
 def test_the_calibration_is_kept_with_the_generation(kb: KnowledgeBase, calibrated: support.SupportCalibration) -> None:
     index = kb.retriever.index()
     assert support.stored(kb.store, kb.embedder, index.generation) == calibrated
