@@ -62,7 +62,9 @@ def evaluate(embedder: Embedder, index: CorpusIndex, calibration: SupportCalibra
     checker = SupportChecker(embedder)
     result = Confusion()
     for case in data["cases"]:
-        checked = checker.check(case["sentence"], hits, calibration, language=case["language"])
+        checked = checker.check(
+            case["sentence"], hits, calibration, language=case["language"], known=index.sentence_vectors
+        )
         kept = not checked.dropped
         right = kept == case["supported"]
         if case["supported"]:

@@ -3,11 +3,15 @@ hand-written set in ``bench/data/support_set.json``, against the real seed index
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bench.support import DROP_UNSUPPORTED, KEEP_SUPPORTED, evaluate, load_set
 from kb.answer import support
+from kb.models import Hit
 from kb.service import KnowledgeBase
+from kb.text.sentences import sentences_of
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +45,52 @@ def test_the_calibration_is_kept_with_the_generation(kb: KnowledgeBase, calibrat
     assert support.stored(kb.store, kb.embedder, index.generation) == calibrated
     assert calibrated.unsupported < calibrated.threshold < calibrated.supported
     assert support.SupportCalibration.from_json(calibrated.to_json()) == calibrated
+
+
+def _embedded_texts(monkeypatch: pytest.MonkeyPatch, kb: KnowledgeBase) -> list[str]:
+    """Every text the knowledge base's embedder is asked to embed from now on."""
+    embedder = kb.embedder
+    original = embedder.encode
+    texts: list[str] = []
+
+    def counting(batch: Any, *args: Any, **kwargs: Any) -> Any:
+        texts.extend(batch)
+        return original(batch, *args, **kwargs)
+
+    monkeypatch.setattr(embedder, "encode", counting)
+    return texts
+
+
+def test_the_check_embeds_no_sentence_the_index_keeps(kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The index keeps each sentence's vector for quotes; the check takes them
+    from there and embeds only the answer's claims and runs of two sentences."""
+    index = kb.retriever.index()
+    hits = [Hit(chunk=chunk, score=1.0) for chunk in index.chunks[:3]]
+    embedded = _embedded_texts(monkeypatch, kb)
+    claim = "A multichannel strategy means a brand is present on many channels [1]."
+    checked = support.SupportChecker(kb.embedder).check(
+        claim, hits, support.UNCALIBRATED, known=index.sentence_vectors
+    )
+    assert checked.text
+    kept = {s for hit in hits for s in sentences_of(hit.chunk.text)}
+    assert kept <= set(index.sentence_vectors)
+    assert embedded and not kept & set(embedded), "a kept sentence was embedded again"
+    # Without the kept vectors, the same check embeds them.
+    embedded.clear()
+    support.SupportChecker(kb.embedder).check(claim, hits, support.UNCALIBRATED)
+    assert kept <= set(embedded)
+
+
+def test_the_calibration_embeds_no_sentence_the_index_keeps(
+    kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index = kb.retriever.index()
+    embedded = _embedded_texts(monkeypatch, kb)
+    calibration = support.calibrate(
+        kb.embedder, index.chunks, index.vectors, index.translations, index.sentence_vectors
+    )
+    assert calibration.unsupported < calibration.threshold < calibration.supported
+    assert embedded and not set(index.sentence_vectors) & set(embedded)
 
 
 def test_claims_split_at_markers_inside_a_sentence_and_keep_their_own_markers() -> None:

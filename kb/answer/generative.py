@@ -391,6 +391,7 @@ class GenerativeAnswerer:
                 request.support,
                 question=f"{request.question.text}\n{request.query}",
                 language=request.language,
+                known=request.sentence_vectors,
             )
             if checked.dropped or checked.moved:
                 log.info(

@@ -43,7 +43,7 @@ from kb.answer.citations import MARKERS, claim_spans, numbers
 from kb.index.embed import Embedder
 from kb.models import Chunk, Hit
 from kb.search.names import CAPITALISED_NOUNS
-from kb.text.sentences import sentence_spans
+from kb.text.sentences import sentences_of
 from kb.text.words import WORD
 
 if TYPE_CHECKING:
@@ -192,8 +192,9 @@ def facts_missing(claim: str, passage: str, question: str, language: str) -> lis
 
 # -- spans of passages ----------------------------------------------------------------
 def windows(text: str) -> list[str]:
-    """A passage's spans: each sentence, and each run of up to ``WINDOW`` sentences."""
-    sentences = [text[s:e] for s, e in sentence_spans(text)]
+    """A passage's spans: each sentence, and each run of up to ``WINDOW``
+    sentences, spelt as the index keeps its sentences (``sentences_of``)."""
+    sentences = sentences_of(text)
     spans = list(sentences)
     for size in range(2, WINDOW + 1):
         spans += [" ".join(sentences[i : i + size]) for i in range(len(sentences) - size + 1)]
@@ -209,20 +210,18 @@ class SpanVectors:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
-    def of(self, texts: Sequence[str]) -> list[np.ndarray]:
-        """Each text's spans' vectors (rows), in order."""
+    def of(self, texts: Sequence[str], known: Mapping[str, np.ndarray] | None = None) -> list[np.ndarray]:
+        """Each text's spans' vectors (rows), in order. ``known``: vectors
+        already computed (the index keeps each sentence's), not embedded again."""
         keys = [hashlib.sha1(t.encode()).hexdigest() for t in texts]
         with self._lock:
             missing = [i for i, k in enumerate(keys) if k not in self._cache]
         if missing:
             spans = [windows(texts[i]) for i in missing]
-            flat = [s for group in spans for s in group]
-            vectors = self.embedder.encode(flat, is_query=True)
-            at = 0
+            vector = _embedded(self.embedder, [s for group in spans for s in group], known or {})
             with self._lock:
                 for i, group in zip(missing, spans, strict=True):
-                    self._cache[keys[i]] = vectors[at : at + len(group)]
-                    at += len(group)
+                    self._cache[keys[i]] = np.vstack([vector[s] for s in group])
         with self._lock:
             found = []
             for k in keys:
@@ -241,13 +240,19 @@ class SupportChecker:
         self.embedder = embedder
         self.spans = SpanVectors(embedder)
 
-    def scores(self, sentences: Sequence[str], chunks: Sequence[Sequence[Chunk]]) -> np.ndarray:
-        """``[i, j]``: how close sentence i is to the best span of passage j (any of its versions)."""
+    def scores(
+        self,
+        sentences: Sequence[str],
+        chunks: Sequence[Sequence[Chunk]],
+        known: Mapping[str, np.ndarray] | None = None,
+    ) -> np.ndarray:
+        """``[i, j]``: how close sentence i is to the best span of passage j (any
+        of its versions); ``known``: the index's sentence vectors."""
         if not sentences or not chunks:
             return np.zeros((len(sentences), len(chunks)))
         claims_v = self.embedder.encode(list(sentences), is_query=True)
         texts = [c.text for versions in chunks for c in versions]
-        vectors = self.spans.of(texts)
+        vectors = self.spans.of(texts, known)
         result = np.zeros((len(sentences), len(chunks)))
         at = 0
         for j, versions in enumerate(chunks):
@@ -263,13 +268,16 @@ class SupportChecker:
         calibration: SupportCalibration,
         question: str = "",
         language: str = "",
+        known: Mapping[str, np.ndarray] | None = None,
     ) -> Checked:
+        """``known``: the index's sentence vectors, used instead of embedding
+        the passages' sentences again."""
         found = claims(text, len(hits))
         if not found:
             return Checked(text, (), ())
         sentences = [prose(text[c.start : c.end]) for c in found]
         versions = [(h.chunk, *h.alternatives) for h in hits]
-        scores = self.scores(sentences, versions)
+        scores = self.scores(sentences, versions, known)
         passages = ["\n".join(f"{c.title}\n{c.text}" for c in v) for v in versions]
         verdicts: list[Verdict] = []
         for i, claim in enumerate(found):
@@ -337,6 +345,7 @@ def calibrate(
     chunks: Sequence[Chunk],
     vectors: np.ndarray,
     translations: Mapping[str, str] | None = None,
+    known: Mapping[str, np.ndarray] | None = None,
 ) -> SupportCalibration:
     """Medians of supported and unsupported scores on the corpus's own sentences.
 
@@ -344,6 +353,7 @@ def calibrate(
     without it). Unsupported: the same sentence against the best span of the
     passage of another article that is nearest to its own passage; not of its
     translation (``translations``: source -> the source it translates, both ways).
+    ``known``: the index's sentence vectors, used instead of embedding them again.
     """
     translations = translations or {}
     if len(chunks) < 2:
@@ -356,7 +366,7 @@ def calibrate(
     other: list[str] = []
     for row, i in enumerate(sampled):
         chunk = chunks[i]
-        spans = [chunk.text[s:e] for s, e in sentence_spans(chunk.text)]
+        spans = sentences_of(chunk.text)
         candidates = [s for s in spans if len(WORD.findall(s)) >= MIN_SAMPLE_WORDS]
         same = {chunk.source, translations.get(chunk.source)}
         elsewhere = [j for j in np.argsort(-similar[row]) if chunks[j].source not in same]
@@ -371,14 +381,12 @@ def calibrate(
         other.append(chunks[int(elsewhere[0])].text)
     if len(sentences) < 3:
         return UNCALIBRATED
-    claim_v = embedder.encode(sentences, is_query=True)
-    rest_v = embedder.encode([w for group in own for w in group], is_query=True)
-    other_v = SpanVectors(embedder).of(other)
-    supported, unsupported, at = [], [], 0
-    for k, group in enumerate(own):
-        supported.append(float((rest_v[at : at + len(group)] @ claim_v[k]).max()))
-        at += len(group)
-        unsupported.append(float((other_v[k] @ claim_v[k]).max()))
+    vector = _embedded(embedder, [*sentences, *(w for group in own for w in group)], known or {})
+    other_v = SpanVectors(embedder, size=len(other)).of(other, known)
+    supported, unsupported = [], []
+    for k, sentence in enumerate(sentences):
+        supported.append(max(float(vector[w] @ vector[sentence]) for w in own[k]))
+        unsupported.append(float((other_v[k] @ vector[sentence]).max()))
     result = SupportCalibration.between(float(np.median(unsupported)), float(np.median(supported)))
     log.info(
         "support threshold %.3f (another article's sentences %.3f, a passage's own %.3f, %d samples)",
@@ -390,8 +398,16 @@ def calibrate(
     return result
 
 
+def _embedded(embedder: Embedder, texts: Sequence[str], known: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each of ``texts`` embedded as a query; those ``known`` taken from there."""
+    new = [t for t in dict.fromkeys(texts) if t not in known]
+    found = {t: np.asarray(known[t], dtype=np.float32) for t in texts if t in known}
+    found.update(zip(new, embedder.encode(new, is_query=True) if new else [], strict=True))
+    return found
+
+
 def key() -> str:
-    made_of = {"constants": [WINDOW, CALIBRATION_PASSAGES, MIN_SAMPLE_WORDS, THRESHOLD_AT], "version": 2}
+    made_of = {"constants": [WINDOW, CALIBRATION_PASSAGES, MIN_SAMPLE_WORDS, THRESHOLD_AT], "version": 3}
     # MOVE_MARGIN is not in the key: it is used when checking, not when calibrating.
     return hashlib.sha256(json.dumps(made_of, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -405,7 +421,7 @@ def calibrate_generation(store: Store, embedder: Embedder, generation: int) -> S
         if doc.translation_of:
             translations[doc.source] = doc.translation_of
             translations[doc.translation_of] = doc.source
-    calibration = calibrate(embedder, chunks, vectors, translations)
+    calibration = calibrate(embedder, chunks, vectors, translations, stored.sentence_vectors())
     store.save_calibration(generation, embedder.name, key(), calibration.to_json(), kind=KIND)
     return calibration
 

@@ -36,6 +36,7 @@ from kb.errors import BackendUnavailableError, DataDirError, IndexMissingError, 
 from kb.index.embed import SparseVector
 from kb.models import Chunk, Document
 from kb.settings import Settings
+from kb.text.sentences import sentences_of
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +176,16 @@ class StoredPassages:
     sparse: list[SparseVector | None]
     # Each passage's sentences' vectors (``sentences_of``), as queries; None in an index made without them.
     sentences: list[np.ndarray | None]
+
+    def sentence_vectors(self) -> dict[str, np.ndarray]:
+        """Each sentence's vector, by the sentence (``sentences_of``); none of a
+        passage kept without them (an index made before they were)."""
+        found: dict[str, np.ndarray] = {}
+        for chunk, matrix in zip(self.chunks, self.sentences, strict=True):
+            sentences = sentences_of(chunk.text)
+            if matrix is not None and len(matrix) == len(sentences):
+                found.update(zip(sentences, matrix, strict=True))
+        return found
 
 
 def make_client(settings: Settings) -> Any:

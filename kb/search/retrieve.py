@@ -18,7 +18,7 @@ import contextvars
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -36,7 +36,6 @@ from kb.search.lexical import BM25, tokenize
 from kb.search.names import Vocabulary
 from kb.search.outline import Outline, outlines
 from kb.text.language import FUNCTION_WORDS, readability, words
-from kb.text.sentences import sentences_of
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +124,7 @@ class CorpusIndex:
             headed=_headed(chunks),
             vocabulary=Vocabulary.of([*(c.text for c in chunks), *{c.title for c in chunks}]),
             outlines=outlines(chunks),
-            sentence_vectors=_sentence_vectors(chunks, stored.sentences),
+            sentence_vectors=stored.sentence_vectors(),
         )
 
     def is_heading(self, text: str) -> bool:
@@ -135,16 +134,6 @@ class CorpusIndex:
     def translation_of_chunk(self, chunk: Chunk) -> Chunk | None:
         twin = self.twins.get(self.row[chunk.id])
         return None if twin is None else self.chunks[twin]
-
-
-def _sentence_vectors(chunks: Sequence[Chunk], kept: Sequence[np.ndarray | None]) -> dict[str, np.ndarray]:
-    """Each sentence's vector, kept with its passage at ingest (none in an index made before)."""
-    found: dict[str, np.ndarray] = {}
-    for chunk, matrix in zip(chunks, kept, strict=True):
-        sentences = sentences_of(chunk.text)
-        if matrix is not None and len(matrix) == len(sentences):
-            found.update(zip(sentences, matrix, strict=True))
-    return found
 
 
 def _twins(
