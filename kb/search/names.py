@@ -28,9 +28,11 @@ and peoples ("Portuguese", "Arabic"), days and months. They are left out:
 the languages' names are those the language detector knows, and the days
 and months are the only words listed.
 
-A name counts as mentioned when the sources contain it, compared without case
-and diacritics, or as the start or end of one of their compounds ("channel" in
-"omnichannel"; "omni-channel" is "omnichannel"). Adjacent names form one
+A hyphenated compound is one word ("Wi-Fi", "Coca-Cola"); a capital that
+opens one of its parts is not an inner capital. A name counts as mentioned
+when the sources contain it, compared without case and diacritics, or as the
+start or end of one of their compounds ("channel" in "omnichannel";
+"omni-channel" is "omnichannel"); a hyphenated one, whole or part by part. Adjacent names form one
 ("Salesforce Commerce Cloud"), as certain as its most certain unknown word.
 """
 
