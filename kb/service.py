@@ -147,9 +147,10 @@ class KnowledgeBase:
     def _calibrate(self, store: Store, embedder: Embedder, generation: int) -> None:
         """What an ingest computes before a generation becomes active: answerability,
         and, when answers are generated, the support check's bar."""
-        calibrate_generation(store, embedder, generation)
+        passages = store.passages(generation)  # read once for both
+        calibrate_generation(store, embedder, generation, passages)
         if self.checks_support:
-            support.calibrate_generation(store, embedder, generation)
+            support.calibrate_generation(store, embedder, generation, passages)
 
     def _stored_calibration(self, index: CorpusIndex) -> Calibration:
         """The calibration kept with the generation at ingest; an index older than

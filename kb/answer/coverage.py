@@ -43,7 +43,7 @@ from kb.ingest.chunk import headings as headings_of
 from kb.text.language import words
 
 if TYPE_CHECKING:
-    from kb.index.store import Store
+    from kb.index.store import Store, StoredPassages
 
 log = logging.getLogger(__name__)
 
@@ -170,12 +170,15 @@ def calibrate(embedder: Embedder, vectors: np.ndarray, sparse: Any = None, passa
     return Calibration(ceiling, ceiling + MARGIN, tuple(sorted(by_language.items())), sparse_bar)
 
 
-def calibrate_generation(store: Store, embedder: Embedder, generation: int) -> Calibration:
+def calibrate_generation(
+    store: Store, embedder: Embedder, generation: int, passages: StoredPassages | None = None
+) -> Calibration:
     """Calibrate ``generation`` from the store, on its passages in the order its
-    in-memory index reads them, and keep the result with it (``stored``)."""
+    in-memory index reads them (``passages``, if already read), and keep the
+    result with it (``stored``)."""
     from kb.search.retrieve import sparse_matrix
 
-    stored = store.passages(generation)
+    stored = passages or store.passages(generation)
     calibration = calibrate(embedder, stored.vectors, sparse_matrix(stored.sparse), [c.text for c in stored.chunks])
     store.save_calibration(generation, embedder.name, key(), calibration.to_json())
     return calibration

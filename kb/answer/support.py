@@ -47,7 +47,7 @@ from kb.text.sentences import sentences_of
 from kb.text.words import WORD
 
 if TYPE_CHECKING:
-    from kb.index.store import Store
+    from kb.index.store import Store, StoredPassages
 
 log = logging.getLogger(__name__)
 
@@ -412,9 +412,12 @@ def key() -> str:
     return hashlib.sha256(json.dumps(made_of, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def calibrate_generation(store: Store, embedder: Embedder, generation: int) -> SupportCalibration:
-    """Calibrate ``generation`` from the store and keep the result with it."""
-    stored = store.passages(generation)
+def calibrate_generation(
+    store: Store, embedder: Embedder, generation: int, passages: StoredPassages | None = None
+) -> SupportCalibration:
+    """Calibrate ``generation`` from the store (``passages``, if already read)
+    and keep the result with it."""
+    stored = passages or store.passages(generation)
     chunks, vectors = stored.chunks, stored.vectors
     translations: dict[str, str] = {}
     for doc in store.documents(generation):
