@@ -8,7 +8,7 @@ import pytest
 from kb.ingest.chunk import chunk_document
 from kb.models import Document
 from kb.question import validate_question
-from kb.search.outline import asked_count, count_phrases, outlines
+from kb.search.outline import answering_outline, asked_count, count_phrases, outlines
 from kb.service import KnowledgeBase
 
 # 003 (Romanian) lists its three differences under numbered headings.
@@ -82,6 +82,28 @@ def test_what_is_counted_is_read_after_the_count_and_before_it_where_the_languag
     assert "الاختلافات الأساسية الثلاثة" in count_phrases("ما هي الاختلافات الأساسية الثلاثة؟", "ar")
 
 
+def test_a_list_that_says_it_counts_other_things_does_not_answer_even_when_its_item_ranks_first(
+    kb: KnowledgeBase,
+) -> None:
+    chunks = _chunks()
+    numbered = next(o for o in outlines(chunks) if o.announcement)
+    retrieved = [("brew.md", numbered.items[0])]
+
+    def encode(texts: list[str]) -> object:
+        return kb.embedder.encode(texts, is_query=True)
+
+    def answer(question: str) -> object:
+        return answering_outline(
+            asked_count(question, "en"), count_phrases(question, "en"), retrieved, [numbered], encode
+        )
+
+    # The article says it lists three methods: three methods are that list, three risks are not.
+    assert answer("What are the three brewing methods?") == numbered
+    assert answer("What are the three health risks of coffee?") is None
+    # A question that names nothing after its count takes the list its best passage is in.
+    assert answer("Give me 3") == numbered
+
+
 THREE_DIFFERENCES = {
     "en": "Which are the three fundamental differences between multichannel and omnichannel marketing?",
     "pt": "Quais são as três diferenças fundamentais entre marketing multicanal e omnicanal?",
@@ -116,9 +138,7 @@ def test_the_three_differences_are_003_s_three_sections_one_point_each(kb: Knowl
         "ما هي ثلاثة تحديات لاستراتيجية omnichannel؟",
     ],
 )
-def test_a_count_of_other_things_is_not_answered_with_the_list_of_differences(
-    kb: KnowledgeBase, question: str
-) -> None:
+def test_a_count_of_other_things_is_not_answered_with_the_list_of_differences(kb: KnowledgeBase, question: str) -> None:
     answer = kb.ask(validate_question(question, None, 5, None, kb.settings))
     headed = [c.chunk.heading for c in answer.citations]
     assert not set(THREE_SECTIONS) <= set(headed), headed

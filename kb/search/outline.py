@@ -185,28 +185,31 @@ def answering_outline(
     things (``phrases``: its words around the count), given what it retrieved
     (each passage's article and row, best first): the list that one of the
     best passages is an item of, else a retrieved article's list that the
-    article says has ``count`` items, of the same things. ``None`` if the
-    question asks for no count, or no list answers it."""
+    article says has ``count`` items. Where both the question and the article
+    say what is counted, it must be the same things: three challenges are not
+    answered by three differences. ``None`` if the question asks for no count,
+    or no list answers it."""
     if count is None:
         return None
     sized = [outline for outline in found if len(outline.items) == count]
     for _, row in retrieved[:ITEM_RANKS]:
         for outline in sized:
-            if row in outline.items:
+            if row in outline.items and (
+                not outline.announcement or not phrases or _counts_alike(outline, phrases, encode)
+            ):
                 return outline
     sources = dict.fromkeys(source for source, _ in retrieved)
     announced = [o for source in sources for o in sized if o.source == source and o.announcement]
-    if not announced or not phrases:
+    if not phrases:
         return None
-    vectors = encode([*phrases, *(said for outline in announced for said in outline.announcement)])
+    return next((outline for outline in announced if _counts_alike(outline, phrases, encode)), None)
+
+
+def _counts_alike(outline: Outline, phrases: Sequence[str], encode: Encode) -> bool:
+    """Whether the article counts the same things as the question (``PHRASE_MATCH``)."""
+    vectors = encode([*phrases, *outline.announcement])
     asked, said = vectors[: len(phrases)], vectors[len(phrases) :]
-    at = 0
-    for outline in announced:
-        matches = said[at : at + len(outline.announcement)] @ asked.T
-        at += len(outline.announcement)
-        if matches.size and matches.max() >= PHRASE_MATCH:
-            return outline
-    return None
+    return bool((said @ asked.T).max() >= PHRASE_MATCH)
 
 
 def lead_with_outline(
