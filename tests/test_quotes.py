@@ -128,6 +128,12 @@ def test_a_heading_is_set_off_from_the_sentence_after_it() -> None:
     )
 
 
+def test_a_short_sentence_is_no_heading_and_is_quoted_before_a_longer_later_one() -> None:
+    text = f"Omnicanal, el siguiente paso\nLa integración es la gran diferencia. {FILLER}."
+    # No shared terms and no vectors: the earlier sentence first, bare headings last.
+    assert best_sentences(_hit(text), "ما هو الفرق؟", limit=1) == "La integración es la gran diferencia."
+
+
 def test_a_question_that_asks_for_an_amount_is_answered_from_a_passage_that_states_one() -> None:
     """The best passage says what omnichannel does; the third says by how much: that one is cited first."""
     hits = [

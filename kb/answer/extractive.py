@@ -145,15 +145,17 @@ def _best_sentences(text: str, query: str, limit: int, budget: int, closeness: C
     terms = set(tokenize(query))
     # Among equals, the sentence closest to the question in meaning (a question in
     # another language shares no terms with any), else the earlier one (a
-    # paragraph's topic sentence); bare headings last when there is more to say.
-    # Cosines lie within [-1, 1], so the heading's 10 outweighs any of them.
+    # paragraph's topic sentence); bare headings (short lines without a stop)
+    # last when there is more to say: a short sentence ("La integración es la
+    # gran diferencia.") is no heading. Cosines lie within [-1, 1], so the
+    # heading's 10 outweighs any of them.
     near = closeness(sentences) if closeness is not None else None
     order = -near if near is not None else np.arange(len(sentences), dtype=np.float64)
     ranked = sorted(
         range(len(sentences)),
         key=lambda i: (
             -len(terms & set(tokenize(sentences[i]))),
-            float(order[i]) + (10 if len(sentences[i]) < 40 and len(sentences) > 1 else 0),
+            float(order[i]) + (10 if _is_bare_heading(sentences[i]) and len(sentences) > 1 else 0),
         ),
     )
     chosen: list[int] = []
@@ -172,6 +174,10 @@ def _best_sentences(text: str, query: str, limit: int, budget: int, closeness: C
             quote += LINE_BREAK if lines[previous] else " "
         quote += sentences[i]
     return _clip(quote, budget)
+
+
+def _is_bare_heading(sentence: str) -> bool:
+    return len(sentence) < 40 and not _STOP.search(sentence)
 
 
 def _clip(quote: str, budget: int = MAX_QUOTE_CHARS) -> str:
