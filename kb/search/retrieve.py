@@ -32,6 +32,7 @@ from kb.index.translations import alignment
 from kb.ingest.chunk import opening_headings
 from kb.models import Chunk, Hit
 from kb.search.amounts import asks_for_quantity, states_quantity
+from kb.search.hubs import hubness
 from kb.search.lexical import BM25, tokenize
 from kb.search.names import Vocabulary
 from kb.search.outline import Outline, outlines
@@ -56,6 +57,8 @@ SAME_DOCUMENT_PENALTY = 0.6
 ACTIVE_CHECK_SECONDS = 1.0
 # How much of each passage language's mean similarity to the question is taken off its passages' dense scores.
 LANGUAGE_CENTRING = 1.0
+# How much of each passage's hubness (kb.search.hubs) is taken off its dense score.
+HUB_WEIGHT = 0.2
 # A question that asks for an amount lifts passages stating one by this much.
 QUANTITY_BOOST = 1.0
 # A question that is one of the sources' headings word for word leads with the
@@ -90,6 +93,8 @@ class CorpusIndex:
     outlines: tuple[Outline, ...] = ()  # the lists the articles are built from
     # Each sentence of the passages (``sentences_of``), embedded as a query: what a quote is chosen by.
     sentence_vectors: Mapping[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+    # Each passage's closeness to any question on the corpus's topic (kb.search.hubs), by row.
+    hubness: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @classmethod
     def build(cls, store: Store, generation: int) -> CorpusIndex:
@@ -106,6 +111,8 @@ class CorpusIndex:
         for i, chunk in enumerate(chunks):
             by_source.setdefault(chunk.source, []).append(i)
         rows_of = {s: tuple(rows) for s, rows in by_source.items()}
+        language_means = _language_means(chunks, vectors)
+        families = [family(translations, c.source) for c in chunks]
         return cls(
             generation=generation,
             chunks=tuple(chunks),
@@ -116,7 +123,7 @@ class CorpusIndex:
             translations=translations,
             shared_words=_shared_words(chunks),
             by_source=rows_of,
-            language_means=_language_means(chunks, vectors),
+            language_means=language_means,
             sparse=matrix,
             sparse_norms=row_lengths(matrix),
             quantities=np.array([states_quantity(c.text) for c in chunks], dtype=np.float64),
@@ -125,6 +132,7 @@ class CorpusIndex:
             vocabulary=Vocabulary.of([*(c.text for c in chunks), *{c.title for c in chunks}]),
             outlines=outlines(chunks),
             sentence_vectors=stored.sentence_vectors(),
+            hubness=hubness(chunks, vectors, families, language_means, stored.sentences),
         )
 
     def is_heading(self, text: str) -> bool:
@@ -410,6 +418,9 @@ class Retriever:
         # mean similarity to the question leaves what the passage adds.
         bias = {lang: float(mean @ vector) for lang, mean in index.language_means.items()}
         centred = raw - LANGUAGE_CENTRING * np.array([bias[index.chunks[r].language] for r in rows])
+        if HUB_WEIGHT and index.hubness.size:
+            # A passage near every question on the topic is taken down by that much.
+            centred = centred - HUB_WEIGHT * index.hubness[rows]
         lex = np.array([lexical_score.get(r, 0.0) for r in rows])
         latent = _sparse_scores(index.sparse, rows, query_sparse[0] if query_sparse else None)
         fused_scores = _fuse(centred, lex, latent)
@@ -493,7 +504,7 @@ class Retriever:
         shown: dict[str, int] = {}
         rescored: list[tuple[float, int, tuple[Chunk, ...]]] = []
         for row, score, alternatives in merged:
-            source = _family(index, index.chunks[row].source)
+            source = family(index.translations, index.chunks[row].source)
             rescored.append((score - SAME_DOCUMENT_PENALTY * shown.get(source, 0), row, alternatives))
             shown[source] = shown.get(source, 0) + 1
         rescored.sort(key=lambda item: -item[0])
@@ -530,6 +541,7 @@ def _standardise(values: np.ndarray) -> np.ndarray:
     return (values - float(values.mean())) / spread if spread > 1e-9 else np.zeros_like(values)
 
 
-def _family(index: CorpusIndex, source: str) -> str:
-    other = index.translations.get(source)
+def family(translations: Mapping[str, str], source: str) -> str:
+    """One name for an article and its translation (the lesser of the two sources)."""
+    other = translations.get(source)
     return min(source, other) if other else source
