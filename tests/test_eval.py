@@ -59,14 +59,14 @@ HELD_OUT_FLOORS = {
     "heldout": (
         56,
         {
-            "hit@5": 0.75, "mrr@10": 0.55, "citation_hit": 0.70, "citation_precision": 0.38, "quote_hit": 0.60,
+            "hit@5": 0.80, "mrr@10": 0.55, "citation_hit": 0.72, "citation_precision": 0.38, "quote_hit": 0.60,
             "abstained": 0.85,
         },
     ),
     "heldout2": (
         90,
         {
-            "hit@5": 0.75, "mrr@10": 0.6, "citation_hit": 0.72, "citation_precision": 0.48, "quote_hit": 0.58,
+            "hit@5": 0.80, "mrr@10": 0.65, "citation_hit": 0.76, "citation_precision": 0.50, "quote_hit": 0.60,
             "abstained": 0.55,
         },
     ),

@@ -3,7 +3,9 @@ and lexical (BM25), fused as standardised scores.
 
 The dense channel is centred per passage language: a question scores higher
 against passages in its own language whatever they say, so each language's
-mean similarity to the question is subtracted. After fusion, a passage and its
+mean similarity to the question is subtracted. A passage close to every
+question on the corpus's topic (a hub: kb.search.hubs) loses a share of that
+closeness, measured at load from the corpus alone. After fusion, a passage and its
 translation (from a document recorded as a translation of another) take one
 slot: the one in the asker's language, with the other as an alternative.
 The pair scores the mean of its two readings. Further passages from an
