@@ -134,6 +134,20 @@ def test_a_short_sentence_is_no_heading_and_is_quoted_before_a_longer_later_one(
     assert best_sentences(_hit(text), "ما هو الفرق؟", limit=1) == "La integración es la gran diferencia."
 
 
+def test_the_passage_s_own_question_is_quoted_after_what_answers_it() -> None:
+    text = (
+        "¿Cuál es la diferencia entre estrategia omnicanal y multicanal? "
+        "Una estrategia omnicanal integra todos los canales; la multicanal los usa por separado."
+    )
+    # The question shares every term with the passage's question, and fewer with its answer.
+    question = "¿Cuál es la diferencia entre la estrategia omnicanal y la multicanal?"
+    assert best_sentences(_hit(text), question, limit=1) == (
+        "Una estrategia omnicanal integra todos los canales; la multicanal los usa por separado."
+    )
+    # With room for both, both are quoted, in the article's order.
+    assert best_sentences(_hit(text), question, limit=2) == " ".join(text.split())
+
+
 def test_a_question_that_asks_for_an_amount_is_answered_from_a_passage_that_states_one() -> None:
     """The best passage says what omnichannel does; the third says by how much: that one is cited first."""
     hits = [

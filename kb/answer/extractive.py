@@ -41,6 +41,8 @@ MAX_QUOTE_CHARS = 300
 # How a line break inside a quote is shown: a quote is one line of the answer.
 LINE_BREAK = " — "
 _STOP = re.compile(r"[.!?…:;؟。！？][\"'”’»)]*$")
+# A sentence that asks (the passage's heading or its own question).
+_QUESTION = re.compile(r"[?؟？][\"'”’»)]*$")
 
 # How close each of the given sentences is to the question in meaning; None when unknown.
 Closeness = Callable[[Sequence[str]], "np.ndarray | None"]
@@ -122,6 +124,9 @@ def _best_sentences(text: str, query: str, limit: int, budget: int, closeness: C
     """The passage's sentences that share most terms with the question, in
     their order, within ``MAX_QUOTE_CHARS``; among those that share as many,
     the closest to the question in meaning (``closeness``), else the earlier.
+    The passage's own questions come after its statements: "¿Cuál es la
+    diferencia…?" shares every term with "What's the difference…?" and
+    answers nothing.
 
     Sentences are taken best first while they fit, so the budget never cuts
     the best one for an earlier, weaker one; adjacent sentences read as one
@@ -154,6 +159,7 @@ def _best_sentences(text: str, query: str, limit: int, budget: int, closeness: C
     ranked = sorted(
         range(len(sentences)),
         key=lambda i: (
+            len(sentences) > 1 and bool(_QUESTION.search(sentences[i])),
             -len(terms & set(tokenize(sentences[i]))),
             float(order[i]) + (10 if _is_bare_heading(sentences[i]) and len(sentences) > 1 else 0),
         ),
