@@ -192,17 +192,14 @@ def answering_outline(
     if count is None:
         return None
     sized = [outline for outline in found if len(outline.items) == count]
-    for _, row in retrieved[:ITEM_RANKS]:
-        for outline in sized:
-            if row in outline.items and (
-                not outline.announcement or not phrases or _counts_alike(outline, phrases, encode)
-            ):
-                return outline
+    ranked = [o for _, row in retrieved[:ITEM_RANKS] for o in sized if row in o.items]
     sources = dict.fromkeys(source for source, _ in retrieved)
-    announced = [o for source in sources for o in sized if o.source == source and o.announcement]
-    if not phrases:
-        return None
-    return next((outline for outline in announced if _counts_alike(outline, phrases, encode)), None)
+    announced = [o for source in sources for o in sized if o.source == source and o.announcement] if phrases else []
+    # Each list once, best first: encoding what it counts is the costly step.
+    for outline in dict.fromkeys([*ranked, *announced]):
+        if not (outline.announcement and phrases) or _counts_alike(outline, phrases, encode):
+            return outline
+    return None
 
 
 def _counts_alike(outline: Outline, phrases: Sequence[str], encode: Encode) -> bool:
