@@ -229,6 +229,28 @@ def test_an_ordinal_an_initial_or_a_title_does_not_end_a_sentence() -> None:
     assert "1. Januar und am 25. Dezember geschlossen." in quote and "…" not in quote
 
 
+def test_a_list_item_s_number_is_no_sentence() -> None:
+    """ "Is multichannel mainly about getting the word out…?" was answered “1. … Strategia
+    Multichannel se concentrează…”: the number of the heading "1. Canal vs. client" was
+    a sentence of its own, and quoted."""
+    from kb.text.sentences import sentence_spans
+
+    def sentences(text: str) -> list[str]:
+        return [text[start:end] for start, end in sentence_spans(text)]
+
+    item = "1. Canal vs. client\n\nStrategia Multichannel se concentrează asupra clientului. Altceva."
+    assert sentences(item) == [
+        "1. Canal vs. client",
+        "Strategia Multichannel se concentrează asupra clientului.",
+        "Altceva.",
+    ]
+    steps = "Hay dos pasos: 1. Integrar los CRM. 2. Sincronizar los canales."
+    assert sentences(steps) == ["Hay dos pasos: 1. Integrar los CRM.", "2. Sincronizar los canales."]
+    longer = item + " Companiile folosesc rețelele sociale. Mesajul poate să nu fie consistent."
+    quote = best_sentences(_hit(longer), "Is multichannel mainly about getting the word out fast?")
+    assert quote.startswith("Strategia Multichannel"), quote
+
+
 def test_an_answer_quotes_several_articles_best_first_and_leaves_out_the_far_weaker() -> None:
     """One article rarely says it all ("what is the difference?"): the first few
     passages are points, whichever article they come from; one far below the best is not."""

@@ -38,6 +38,11 @@ _NOT_AN_END = re.compile(r"(?:(?<![^\W\d_])[^\W\d_]|(?<![^\W\d_])(?i:" + "|".joi
 # any other word a number may end a sentence ("… grew by 3. Then …").
 _ORDINAL = re.compile(r"(?<!\S)\d{1,2}\.$")
 ORDINAL_NOUNS = lexicon.every("ordinal_nouns")
+# Nor one after a list item's number, opening the sentence ("1. Canal vs.
+# client") or after a colon ("Pasos: 1. Integrar… 2. Planificar…"): the
+# number belongs to the item that follows it.
+_ITEM_NUMBER = re.compile(r"\s*\d{1,2}\.")
+_LISTED_NUMBER = re.compile(r"[:：]\s+\d{1,2}\.$")
 
 
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
@@ -68,8 +73,11 @@ def sentences_of(text: str, spans: list[tuple[int, int]] | None = None) -> list[
 
 
 def _not_an_end(text: str, begin: int, stop: int, following: int) -> bool:
-    """Whether the full stop that ends ``text[begin:stop]`` marks an initial, a title or an ordinal."""
-    if _NOT_AN_END.search(text, begin, stop):
+    """Whether the full stop that ends ``text[begin:stop]`` marks an initial, a
+    title, an ordinal or a list item's number."""
+    if _NOT_AN_END.search(text, begin, stop) or _ITEM_NUMBER.fullmatch(text, begin, stop):
+        return True
+    if _LISTED_NUMBER.search(text, begin, stop):
         return True
     if not _ORDINAL.search(text, begin, stop):
         return False
