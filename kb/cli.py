@@ -89,8 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", help="score retrieval and answers on a question set")
     ev.add_argument("file", nargs="?", type=Path, default=Path("eval/devset.jsonl"))
-    ev.add_argument("--json", action="store_true", help="print the scores as JSON")
+    shown = ev.add_mutually_exclusive_group()
+    shown.add_argument("--json", action="store_true", help="print the scores as JSON")
+    shown.add_argument(
+        "--against", type=Path, metavar="RUN", help="list the questions fixed and broken since a run saved with --save"
+    )
     ev.add_argument("--details", action="store_true", help="one line per question")
+    ev.add_argument("--save", type=Path, metavar="RUN", help="also write each question's scores to RUN (JSON)")
     return parser
 
 
@@ -439,6 +444,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
     kb = _kb(settings)
     items = evaluation.load_items(args.file)
+    # A saved run that cannot be read is told before the whole set is asked.
+    before = evaluation.load_run(args.against) if args.against is not None else None
     index = kb.retriever.index()
 
     def ask(item: evaluation.EvalItem) -> dict[str, Any]:
@@ -446,6 +453,9 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         return dict(kb.ask(validate_question(item.question, history, 10, None, settings)).to_dict())
 
     scores, table = evaluation.run(items, ask, index.translations)
+    if args.save is not None:
+        evaluation.save_run(scores, args.save, args.file)
+    comparison = evaluation.compare(args.against, before, scores) if before is not None else None
     if args.json:
         sys.stdout.write(json.dumps(table, indent=2) + "\n")
         return 0
@@ -454,6 +464,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
             flags = " ".join(f"{k}={v:.2f}" for k, v in score.values.items() if v is not None)
             sys.stdout.write(f"{score.item.id:<24} {score.item.lang} first={score.first_rank} {flags}\n")
     sys.stdout.write(evaluation.format_table(table) + "\n")
+    if comparison is not None:
+        sys.stdout.write(evaluation.format_comparison(comparison) + "\n")
     return 0
 
 

@@ -13,7 +13,7 @@ abstains when it should.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -196,4 +196,119 @@ def format_table(table: dict[str, dict[str, float | None]]) -> str:
             else:
                 cells.append(f"{value:>10.0f}" if metric == "read_chars" else f"{value:>10.2f}")
         lines.append(" ".join(cells))
+    return "\n".join(lines)
+
+
+# -- comparing two runs ---------------------------------------------------------
+# A change is judged by the questions it fixes and breaks, per language, on the
+# sets it was not tuned on: these are the yes-or-no metrics a question can gain or lose.
+COMPARED = ("hit@1", "hit@5", "citation_hit", "quote_hit", "answered", "abstained")
+RUN_FORMAT = "omnikb-eval-run/1"
+
+
+@dataclass(frozen=True)
+class Change:
+    """The questions one metric fixed and broke between a saved run and this one."""
+
+    metric: str
+    fixed: tuple[EvalItem, ...]
+    broken: tuple[EvalItem, ...]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    saved: Path
+    changes: tuple[Change, ...]
+    fixed: tuple[EvalItem, ...]  # better on some metric, worse on none
+    broken: tuple[EvalItem, ...]  # worse on some metric, better on none
+    mixed: tuple[EvalItem, ...]  # better on one, worse on another
+    common: int  # questions in both runs
+    new: tuple[str, ...]  # ids in this run only
+    gone: tuple[str, ...]  # ids in the saved run only
+
+
+def save_run(scores: Sequence[ItemScore], path: Path, question_set: Path) -> None:
+    """Write each question's scores to ``path``, for ``kb eval --against`` to compare with later."""
+    record = {
+        "format": RUN_FORMAT,
+        "question_set": str(question_set),
+        "items": {s.item.id: {"lang": s.item.lang, "first_rank": s.first_rank, **s.values} for s in scores},
+    }
+    try:
+        path.write_text(json.dumps(record, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"Cannot save the run to {path}: {exc.strerror or exc}") from exc
+
+
+def load_run(path: Path) -> dict[str, dict[str, Any]]:
+    """A run saved by ``save_run``: each question's scores, by id."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"Cannot read the saved run {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+    except ValueError as exc:
+        raise InputError(f"{path} is not a saved run (not JSON: {exc})") from exc
+    items = record.get("items") if isinstance(record, dict) and record.get("format") == RUN_FORMAT else None
+    if not isinstance(items, dict) or not all(isinstance(v, dict) for v in items.values()):
+        raise InputError(f"{path} is not a run saved by `kb eval --save`.")
+    return items
+
+
+def compare(saved: Path, before: Mapping[str, Mapping[str, Any]], scores: Sequence[ItemScore]) -> Comparison:
+    """What changed from the run saved at ``saved`` (``before``) to ``scores``, question by question."""
+    common = [s for s in scores if s.item.id in before]
+    changes = []
+    gained: dict[str, set[str]] = {}
+    lost: dict[str, set[str]] = {}
+    for metric in COMPARED:
+        fixed: list[EvalItem] = []
+        broken: list[EvalItem] = []
+        for score in common:
+            then, now = before[score.item.id].get(metric), score.values.get(metric)
+            if then is None or now is None or then == now:
+                continue
+            (fixed if now > then else broken).append(score.item)
+            (gained if now > then else lost).setdefault(score.item.id, set()).add(metric)
+        changes.append(Change(metric, tuple(fixed), tuple(broken)))
+    items = [s.item for s in common]
+    ids = {s.item.id for s in scores}
+    return Comparison(
+        saved=saved,
+        changes=tuple(changes),
+        fixed=tuple(i for i in items if i.id in gained and i.id not in lost),
+        broken=tuple(i for i in items if i.id in lost and i.id not in gained),
+        mixed=tuple(i for i in items if i.id in gained and i.id in lost),
+        common=len(common),
+        new=tuple(sorted(ids - set(before))),
+        gone=tuple(sorted(set(before) - ids)),
+    )
+
+
+def format_comparison(comparison: Comparison) -> str:
+    """The comparison as text: per metric, the questions fixed and broken with
+    their languages; then the questions that moved at all."""
+
+    def languages(items: Sequence[EvalItem]) -> str:
+        counts: dict[str, int] = {}
+        for item in items:
+            counts[item.lang] = counts.get(item.lang, 0) + 1
+        return ", ".join(f"{lang} {n}" for lang, n in sorted(counts.items()))
+
+    def listed(items: Sequence[EvalItem]) -> str:
+        return f"{len(items)}" + (f" ({languages(items)}): " + " ".join(i.id for i in items) if items else "")
+
+    lines = [f"Against {comparison.saved} ({comparison.common} questions in both):"]
+    for change in comparison.changes:
+        if change.fixed or change.broken:
+            lines.append(f"  {change.metric:<13} fixed {listed(change.fixed)}")
+            lines.append(f"  {'':<13} broken {listed(change.broken)}")
+    if not any(change.fixed or change.broken for change in comparison.changes):
+        lines.append("  no question changed on " + ", ".join(COMPARED))
+    lines.append(
+        f"Questions: {len(comparison.fixed)} fixed, {len(comparison.broken)} broken, {len(comparison.mixed)} both"
+        " (one or two either way are noise)."
+    )
+    if comparison.new or comparison.gone:
+        only = f"{len(comparison.new)} only in this run, {len(comparison.gone)} only in the saved one"
+        lines.append(f"Not compared: {only}.")
     return "\n".join(lines)

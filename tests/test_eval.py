@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from kb import evaluation
+from kb.errors import InputError
 from kb.question import validate_question
 from kb.service import KnowledgeBase
 from kb.text.words import fold
@@ -136,18 +137,75 @@ def test_kb_eval_prints_a_table_per_language(seeded_settings, tmp_path: Path) ->
     subset = tmp_path / "subset.jsonl"
     lines = DEVSET.read_text(encoding="utf-8").splitlines()
     subset.write_text("\n".join(lines[:3] + lines[-6:-1]) + "\n", encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, "-m", "kb", "--data-dir", str(seeded_settings.data_dir), "eval", str(subset), "--json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    run = tmp_path / "run.json"
+
+    def kb_eval(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "kb", "--data-dir", str(seeded_settings.data_dir), "eval", str(subset), *extra],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+    result = kb_eval("--json", "--save", str(run))
     assert result.returncode == 0, result.stderr
     table = json.loads(result.stdout)
     assert set(table) >= {"en", "es", "ar", "total"}
     assert table["total"]["n"] == 8
+    assert len(evaluation.load_run(run)) == 8
+    # The same index again: nothing fixed, nothing broken.
+    again = kb_eval("--against", str(run))
+    assert again.returncode == 0, again.stderr
+    assert "Against" in again.stdout and "0 fixed, 0 broken, 0 both" in again.stdout, again.stdout
+
+
+def _score(id: str, lang: str, **values: float | None) -> evaluation.ItemScore:
+    item = evaluation.EvalItem(id, lang, "q", (), (), True, ())
+    return evaluation.ItemScore(item, {**dict.fromkeys(evaluation.METRICS), **values}, None)
+
+
+def test_a_saved_run_tells_the_questions_a_change_fixes_and_breaks(tmp_path: Path) -> None:
+    before = [
+        _score("a", "pt", **{"hit@1": 0.0, "hit@5": 1.0, "citation_hit": 0.0}),
+        _score("b", "ar", **{"hit@1": 1.0, "hit@5": 1.0, "citation_hit": 1.0}),
+        _score("c", "ar", **{"hit@1": 0.0, "hit@5": 0.0, "citation_hit": 1.0}),
+        _score("gone", "en", **{"hit@1": 1.0}),
+    ]
+    run = tmp_path / "before.json"
+    evaluation.save_run(before, run, Path("eval/heldout.jsonl"))
+    after = [
+        _score("a", "pt", **{"hit@1": 1.0, "hit@5": 1.0, "citation_hit": 1.0}),  # fixed twice
+        _score("b", "ar", **{"hit@1": 0.0, "hit@5": 1.0, "citation_hit": 1.0}),  # broken
+        _score("c", "ar", **{"hit@1": 0.0, "hit@5": 1.0, "citation_hit": 0.0}),  # one better, one worse
+        _score("new", "en", **{"hit@1": 0.0}),
+    ]
+    comparison = evaluation.compare(run, evaluation.load_run(run), after)
+    by_metric = {c.metric: ([i.id for i in c.fixed], [i.id for i in c.broken]) for c in comparison.changes}
+    assert by_metric["hit@1"] == (["a"], ["b"])
+    assert by_metric["hit@5"] == (["c"], [])
+    assert by_metric["citation_hit"] == (["a"], ["c"])
+    assert [i.id for i in comparison.fixed] == ["a"]
+    assert [i.id for i in comparison.broken] == ["b"]
+    assert [i.id for i in comparison.mixed] == ["c"]
+    assert (comparison.common, comparison.new, comparison.gone) == (3, ("new",), ("gone",))
+    text = evaluation.format_comparison(comparison)
+    assert "hit@1         fixed 1 (pt 1): a" in text and "broken 1 (ar 1): b" in text
+    assert "Questions: 1 fixed, 1 broken, 1 both" in text
+    assert "1 only in this run, 1 only in the saved one" in text
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [(None, "Cannot read the saved run"), ("{not json", "not JSON"), ('{"items": {}}', "not a run saved by")],
+)
+def test_a_run_that_cannot_be_compared_is_told_plainly(tmp_path: Path, content: str | None, said: str) -> None:
+    run = tmp_path / "run.json"
+    if content is not None:
+        run.write_text(content, encoding="utf-8")
+    with pytest.raises(InputError, match=said):
+        evaluation.load_run(run)
 
 
 def test_the_bench_scores_retrieval_only_systems_with_the_same_metrics() -> None:
