@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from kb.answer.links import citation_link
-from kb.errors import BackendUnavailableError, IngestError, KBError, error_body
+from kb.errors import BackendUnavailableError, IngestError, InputError, KBError, error_body
 from kb.i18n.lookup import message
 from kb.models import CORRECTION_SEPARATOR, Answer, Correction, Turn
 from kb.settings import Settings
@@ -179,7 +179,6 @@ def _kb(settings: Settings) -> Any:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from kb.errors import InputError
     from kb.question import validate_question
 
     history = None
@@ -314,7 +313,6 @@ CHAT_QUIT = "/quit"
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
-    from kb.errors import InputError
     from kb.question import validate_question
 
     # The options hold for every question: a bad one stops the chat before it starts.
@@ -446,6 +444,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     items = evaluation.load_items(args.file)
     # A saved run that cannot be read is told before the whole set is asked.
     before = evaluation.load_run(args.against) if args.against is not None else None
+    if args.save is not None and not args.save.parent.is_dir():
+        raise InputError(f"Cannot save the run to {args.save}: no folder {args.save.parent}.")
     index = kb.retriever.index()
 
     def ask(item: evaluation.EvalItem) -> dict[str, Any]:

@@ -155,6 +155,8 @@ def test_kb_eval_prints_a_table_per_language(seeded_settings, tmp_path: Path) ->
     assert set(table) >= {"en", "es", "ar", "total"}
     assert table["total"]["n"] == 8
     assert len(evaluation.load_run(run)) == 8
+    nowhere = kb_eval("--save", str(tmp_path / "no" / "run.json"))
+    assert nowhere.returncode == 2 and "no folder" in nowhere.stderr, nowhere.stderr
     # The same index again: nothing fixed, nothing broken.
     again = kb_eval("--against", str(run))
     assert again.returncode == 0, again.stderr
