@@ -15,7 +15,7 @@ from kb.models import Chunk, Hit, Question
 from kb.question import validate_question
 from kb.service import KnowledgeBase
 from kb.settings import Settings
-from kb.text.sentences import sentences_of
+from kb.text.sentences import sentence_spans, sentences_of
 from tests.conftest import SEEDS
 
 
@@ -205,26 +205,25 @@ def test_numbers_written_as_words_state_an_amount_unless_the_word_is_another_lan
         assert not states_quantity(text), text
 
 
+def _sentences(text: str) -> list[str]:
+    return [text[start:end] for start, end in sentence_spans(text)]
+
+
 def test_an_ordinal_an_initial_or_a_title_does_not_end_a_sentence() -> None:
     """ "Wann ist das Stadtmuseum geschlossen?" was answered “Das Stadtmuseum ist am 1. … Dezember
     geschlossen.”: the quote took two of three pieces of a sentence cut at "1." and "25."."""
-    from kb.text.sentences import sentence_spans
-
-    def sentences(text: str) -> list[str]:
-        return [text[start:end] for start, end in sentence_spans(text)]
-
     museum = "Das Stadtmuseum ist am 1. Januar und am 25. Dezember geschlossen. Es öffnet um 10 Uhr."
-    assert sentences(museum) == [
+    assert _sentences(museum) == [
         "Das Stadtmuseum ist am 1. Januar und am 25. Dezember geschlossen.",
         "Es öffnet um 10 Uhr.",
     ]
     built = "Er wurde im 16. Jahrhundert gebaut. Heute nicht."
-    assert sentences(built) == ["Er wurde im 16. Jahrhundert gebaut.", "Heute nicht."]
+    assert _sentences(built) == ["Er wurde im 16. Jahrhundert gebaut.", "Heute nicht."]
     people = "Ask Dr. Smith or J. Jones. The U.S. Army agrees."
-    assert sentences(people) == ["Ask Dr. Smith or J. Jones.", "The U.S. Army agrees."]
+    assert _sentences(people) == ["Ask Dr. Smith or J. Jones.", "The U.S. Army agrees."]
     # A year, or a number before anything but a month or such a noun, ends a sentence as any word does.
-    assert sentences("Sales rose in 2018. Then they fell.") == ["Sales rose in 2018.", "Then they fell."]
-    assert sentences("Die Zahl stieg um 3. Dann fiel sie.") == ["Die Zahl stieg um 3.", "Dann fiel sie."]
+    assert _sentences("Sales rose in 2018. Then they fell.") == ["Sales rose in 2018.", "Then they fell."]
+    assert _sentences("Die Zahl stieg um 3. Dann fiel sie.") == ["Die Zahl stieg um 3.", "Dann fiel sie."]
     quote = best_sentences(_hit(museum), "Wann ist das Stadtmuseum geschlossen?")
     assert "1. Januar und am 25. Dezember geschlossen." in quote and "…" not in quote
 
@@ -233,19 +232,14 @@ def test_a_list_item_s_number_is_no_sentence() -> None:
     """ "Is multichannel mainly about getting the word out…?" was answered “1. … Strategia
     Multichannel se concentrează…”: the number of the heading "1. Canal vs. client" was
     a sentence of its own, and quoted."""
-    from kb.text.sentences import sentence_spans
-
-    def sentences(text: str) -> list[str]:
-        return [text[start:end] for start, end in sentence_spans(text)]
-
     item = "1. Canal vs. client\n\nStrategia Multichannel se concentrează asupra clientului. Altceva."
-    assert sentences(item) == [
+    assert _sentences(item) == [
         "1. Canal vs. client",
         "Strategia Multichannel se concentrează asupra clientului.",
         "Altceva.",
     ]
     steps = "Hay dos pasos: 1. Integrar los CRM. 2. Sincronizar los canales."
-    assert sentences(steps) == ["Hay dos pasos: 1. Integrar los CRM.", "2. Sincronizar los canales."]
+    assert _sentences(steps) == ["Hay dos pasos: 1. Integrar los CRM.", "2. Sincronizar los canales."]
     longer = item + " Companiile folosesc rețelele sociale. Mesajul poate să nu fie consistent."
     quote = best_sentences(_hit(longer), "Is multichannel mainly about getting the word out fast?")
     assert quote.startswith("Strategia Multichannel"), quote
