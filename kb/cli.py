@@ -440,12 +440,12 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from kb import evaluation
     from kb.question import validate_question
 
-    kb = _kb(settings)
+    # Files that cannot be read or written are told before the model loads and the set is asked.
     items = evaluation.load_items(args.file)
-    # A saved run that cannot be read is told before the whole set is asked.
     before = evaluation.load_run(args.against) if args.against is not None else None
     if args.save is not None and not args.save.parent.is_dir():
         raise InputError(f"Cannot save the run to {args.save}: no folder {args.save.parent}.")
+    kb = _kb(settings)
     index = kb.retriever.index()
 
     def ask(item: evaluation.EvalItem) -> dict[str, Any]:

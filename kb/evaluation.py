@@ -258,8 +258,8 @@ def compare(saved: Path, before: Mapping[str, Mapping[str, Any]], scores: Sequen
     """What changed from the run saved at ``saved`` (``before``) to ``scores``, question by question."""
     common = [s for s in scores if s.item.id in before]
     changes = []
-    gained: dict[str, set[str]] = {}
-    lost: dict[str, set[str]] = {}
+    gained: set[str] = set()  # the ids better on some metric
+    lost: set[str] = set()  # the ids worse on some metric
     for metric in COMPARED:
         fixed: list[EvalItem] = []
         broken: list[EvalItem] = []
@@ -268,7 +268,7 @@ def compare(saved: Path, before: Mapping[str, Mapping[str, Any]], scores: Sequen
             if then is None or now is None or then == now:
                 continue
             (fixed if now > then else broken).append(score.item)
-            (gained if now > then else lost).setdefault(score.item.id, set()).add(metric)
+            (gained if now > then else lost).add(score.item.id)
         changes.append(Change(metric, tuple(fixed), tuple(broken)))
     items = [s.item for s in common]
     ids = {s.item.id for s in scores}

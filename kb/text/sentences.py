@@ -75,9 +75,11 @@ def sentences_of(text: str, spans: list[tuple[int, int]] | None = None) -> list[
 def _not_an_end(text: str, begin: int, stop: int, following: int) -> bool:
     """Whether the full stop that ends ``text[begin:stop]`` marks an initial, a
     title, an ordinal or a list item's number."""
-    if _NOT_AN_END.search(text, begin, stop) or _ITEM_NUMBER.fullmatch(text, begin, stop):
-        return True
-    if _LISTED_NUMBER.search(text, begin, stop):
+    if (
+        _NOT_AN_END.search(text, begin, stop)
+        or _ITEM_NUMBER.fullmatch(text, begin, stop)
+        or _LISTED_NUMBER.search(text, begin, stop)
+    ):
         return True
     if not _ORDINAL.search(text, begin, stop):
         return False
