@@ -42,9 +42,10 @@ def test_dev_set_quality_floors(kb: KnowledgeBase) -> None:
     assert total["hit@5"] is not None and total["hit@5"] >= 0.90
     assert total["hit@2000c"] is not None and total["hit@2000c"] >= 0.85
     assert total["mrr@10"] is not None and total["mrr@10"] >= 0.80
-    # An answer quotes several articles: the gold is nearly always cited, and most citations come from a gold article.
+    # An answer quotes several articles: the gold is nearly always cited, and most citations come from a gold
+    # article (0.63: up to four points, the margin set on the held-out sets and blogs, docs/quality.md).
     assert total["citation_hit"] is not None and total["citation_hit"] >= 0.88
-    assert total["citation_precision"] is not None and total["citation_precision"] >= 0.68
+    assert total["citation_precision"] is not None and total["citation_precision"] >= 0.60
     # Dev quote hit is 0.70 with quotes chosen by meaning too: two dev questions lose their quote, 20 of the
     # held-out sets and the blogs gain one (docs/quality.md, Quotes); the held-out floors rose.
     assert total["quote_hit"] is not None and total["quote_hit"] >= 0.68
@@ -60,14 +61,14 @@ HELD_OUT_FLOORS = {
     "heldout": (
         56,
         {
-            "hit@5": 0.80, "mrr@10": 0.55, "citation_hit": 0.72, "citation_precision": 0.38, "quote_hit": 0.60,
+            "hit@5": 0.80, "mrr@10": 0.55, "citation_hit": 0.78, "citation_precision": 0.35, "quote_hit": 0.60,
             "abstained": 0.85,
         },
     ),
     "heldout2": (
         90,
         {
-            "hit@5": 0.80, "mrr@10": 0.65, "citation_hit": 0.76, "citation_precision": 0.50, "quote_hit": 0.60,
+            "hit@5": 0.80, "mrr@10": 0.65, "citation_hit": 0.79, "citation_precision": 0.45, "quote_hit": 0.60,
             "abstained": 0.55,
         },
     ),

@@ -245,14 +245,27 @@ def test_a_list_item_s_number_is_no_sentence() -> None:
     assert quote.startswith("Strategia Multichannel"), quote
 
 
+def test_a_dominant_first_passage_leaves_room_for_other_articles_but_not_for_the_far_weaker() -> None:
+    """A first passage far above the rest ("Despite their differences, what do
+    they have in common?" matched 001's title passage at 5.5) still leaves the
+    next ones that stand out from the candidates; one far below the first does not."""
+    hits = [
+        _hit("¿Cuál es la diferencia entre estrategia omnicanal y multicanal?", "001.txt", score=5.5),
+        _hit("Multicanal: la marca está presente en varios canales.", "001.txt", ordinal=1, score=3.8),
+        _hit("Ambas estrategias buscan la lealtad del cliente.", "000.txt", score=2.2),
+        _hit("Falta de infraestructura.", "003.txt", score=1.5),
+    ]
+    assert cited_hits(hits, "What do they have in common?") == [0, 1, 2]
+
+
 def test_an_answer_quotes_several_articles_best_first_and_leaves_out_the_far_weaker() -> None:
     """One article rarely says it all ("what is the difference?"): the first few
-    passages are points, whichever article they come from; one far below the best is not."""
+    passages are points, whichever article they come from; one below the average candidate is not."""
     hits = [
         _hit("La integración es la gran diferencia. Los canales están sincronizados.", "002.txt", score=3.0),
         _hit("Multicanal: la marca está presente en varios canales.", "001.txt", score=2.4),
         _hit("Estrategia omnichannel este holistică.", "003.txt", ordinal=6, score=1.5),
-        _hit("Falta de infraestructura.", "001.txt", ordinal=6, score=0.2),
+        _hit("Falta de infraestructura.", "001.txt", ordinal=6, score=-0.2),
     ]
     question = "¿Cuál es la diferencia entre omnicanal y multicanal?"
     assert cited_hits(hits, question) == [0, 1, 2]

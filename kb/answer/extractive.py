@@ -28,12 +28,12 @@ from kb.search.lexical import tokenize
 from kb.text.sentences import sentence_spans, sentences_of
 
 # The points of an answer: the best passages, at most this many, each scoring
-# within POINT_MARGIN standard deviations (of the fused score) of the first.
-# Measured on the held-out sets and the blogs (docs/quality.md): four points
-# within 2.0 find the gold as often as four points always (within 0.02 on each
-# set), with a quarter fewer citations.
+# above the average candidate and within POINT_MARGIN standard deviations (of
+# the fused score) of the first. The smallest margin whose points find the gold
+# as often as four points always, on the held-out sets and the blogs, with
+# 3.2 to 3.9 citations an answer (docs/quality.md, "Answers from several articles").
 MAX_POINTS = 4
-POINT_MARGIN = 2.0
+POINT_MARGIN = 3.5
 # A point quotes at most this many sentences, in at most this many characters:
 # the quotes a reader reads before the last point stay within about 900.
 SENTENCES_PER_PASSAGE = 3
@@ -65,9 +65,14 @@ def cited_hits(hits: Sequence[Hit], query: str = "", listed: int = 0) -> list[in
     if not hits:
         return []
     first = _answer_type_match(hits[:MAX_POINTS], query)
-    bar = hits[first].score - POINT_MARGIN
-    rest = [i for i, hit in enumerate(hits[:MAX_POINTS]) if i != first and hit.score >= bar]
+    rest = [i for i, hit in enumerate(hits[:MAX_POINTS]) if i != first and _answers(hit, hits[first])]
     return [first, *rest]
+
+
+def _answers(hit: Hit, first: Hit) -> bool:
+    """Whether ``hit`` is a point beside ``first``: it scores above the average
+    candidate (scores are standardised), and not far below the first."""
+    return hit.score > 0 and hit.score >= first.score - POINT_MARGIN
 
 
 def _answer_type_match(hits: Sequence[Hit], query: str) -> int:
