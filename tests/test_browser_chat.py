@@ -209,6 +209,9 @@ def test_arabic_renders_right_to_left_with_arabic_interface(page: Any, server: S
     close = page.locator("#kb-article .kb-close")
     close.wait_for(timeout=10_000)
     assert close.get_attribute("aria-label") == "إغلاق"
+    # The whole article runs in its own language's direction, as its card does.
+    expected = "rtl" if cards.first.get_attribute("lang") == "ar" else "ltr"
+    assert page.locator("#kb-article").evaluate("e => getComputedStyle(e).direction") == expected
     close.click()
     page.screenshot(path=str(artifacts / "chat-arabic.png"), full_page=True)
 

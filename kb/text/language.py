@@ -24,7 +24,6 @@ BY_SCRIPT = ("el", "he", "th", "hi", "ko", "ja", "zh", "ru", "uk", "fa")
 # Every language ``detect`` can return: omnikb's own words and the
 # answerability probes exist in each of them.
 DETECTED = (*RECOGNISED, *BY_SCRIPT)
-RTL = frozenset({"ar", "he", "fa", "ur"})
 DEFAULT_LANGUAGE = "en"
 
 _ARABIC = re.compile(r"[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff]")
@@ -70,7 +69,7 @@ def warm_up() -> None:
 
 
 def is_rtl(language: str) -> bool:
-    return language in RTL
+    return language in lexicon.right_to_left()
 
 
 # The script of each language that is not written in Latin letters.

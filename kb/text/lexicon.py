@@ -69,6 +69,12 @@ def languages() -> tuple[str, ...]:
 
 
 @cache
+def right_to_left() -> frozenset[str]:
+    """The languages written right to left."""
+    return frozenset(_table("languages")["right_to_left"])
+
+
+@cache
 def iso_639_1() -> frozenset[str]:
     """Every ISO 639-1 code."""
     return frozenset(_table("languages")["iso_639_1"])

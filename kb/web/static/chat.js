@@ -168,8 +168,9 @@
           return;
         }
         title.textContent = data.title;
-        var rtl = ["ar", "he", "fa", "ur"].indexOf(data.language) >= 0;
-        box.setAttribute("dir", rtl ? "rtl" : "ltr");
+        // The article runs in the direction of its passage's card (the server sets it), else its text's own.
+        var card = button.closest("[data-source][dir]");
+        box.setAttribute("dir", card ? card.getAttribute("dir") : "auto");
         box.setAttribute("lang", data.language);
         box.setAttribute("data-source", data.source);
         var text = data.text;
