@@ -182,6 +182,8 @@ class KnowledgeBase:
         # A name the sources never mention ("Shopify", "SEO") is one they cannot speak to.
         names = unknown_names(question.text, language, index.vocabulary)
         bar = calibration.for_language(language)
+        # Latent terms match less across languages: there the vectors' agreement counts too.
+        across_languages = not index.written_in(language)
         covered = (
             bool(found.hits)
             and not any(name.certain for name in names)
@@ -191,10 +193,11 @@ class KnowledgeBase:
                 found.query_terms,
                 found.sparse_cosine,
                 borrowed=own is not None,
+                across_languages=across_languages,
             )
         )
         if covered and found.own is not None:
-            covered = self._on_topic_alone(found.own, bar, bool(names))
+            covered = self._on_topic_alone(found.own, bar, bool(names), across_languages)
         hits, listed = lead_with_outline(
             found.hits,
             question.text,
@@ -233,7 +236,7 @@ class KnowledgeBase:
         return lang.detect(question.text, ignore=index.shared_words, context=context)
 
     @staticmethod
-    def _on_topic_alone(alone: Retrieval, bar: Calibration, names_unknown: bool) -> bool:
+    def _on_topic_alone(alone: Retrieval, bar: Calibration, names_unknown: bool, across_languages: bool) -> bool:
         """Whether a follow-up is still about the sources without the
         conversation's topic words (``alone``: its own words, scored). It
         borrows them for its subject ("and its challenges?"), but a change of
@@ -245,7 +248,13 @@ class KnowledgeBase:
         that names something the sources never mention must be covered alone
         ("And Zalando?")."""
         if names_unknown:
-            return bar.covered(alone.best_dense, alone.lexical_terms, alone.query_terms, alone.sparse_cosine)
+            return bar.covered(
+                alone.best_dense,
+                alone.lexical_terms,
+                alone.query_terms,
+                alone.sparse_cosine,
+                across_languages=across_languages,
+            )
         return alone.best_dense >= bar.off_topic_best and bar.partly_covered(alone.sparse_cosine)
 
     def ask(self, question: Question) -> Answer:

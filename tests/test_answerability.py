@@ -17,6 +17,7 @@ from kb.service import KnowledgeBase
 from kb.settings import Settings
 
 COOKING = Path(__file__).resolve().parent / "corpora" / "cooking"
+GARDEN = Path(__file__).resolve().parent.parent / "eval" / "blogs" / "garden"
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +98,34 @@ def test_a_question_of_function_words_alone_is_not_covered(kb: KnowledgeBase, qu
     assert not kb.ask(validate_question(question)).answered
 
 
+@pytest.fixture(scope="module")
+def garden(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("garden") / "kb", seeds_dir=GARDEN)
+    base = KnowledgeBase(settings)
+    base.ingest(GARDEN)
+    return base
+
+
+@pytest.mark.parametrize(
+    ("question", "answerable"),
+    [
+        # In the blog's own Spanish, a question its latent terms do not match is refused,
+        # however near its vector: "hora" (of watering) is not the pharmacy's.
+        ("¿A qué hora abre la farmacia?", False),
+        ("¿Va a llover este fin de semana?", False),
+        ("¿Cuántas horas de sol necesita la albahaca?", True),
+        # In another language, the vectors' agreement still lowers the bar.
+        ("Por que as folhas do manjericão ficam amargas?", True),
+    ],
+)
+def test_in_the_sources_language_the_latent_terms_have_their_full_say(
+    garden: KnowledgeBase, question: str, answerable: bool
+) -> None:
+    answer = garden.ask(validate_question(question))
+    assert answer.answered is answerable, answer.answer
+    assert bool(answer.citations) is answerable
+
+
 def test_where_the_model_has_latent_terms_their_cosine_decides() -> None:
     from kb.answer.coverage import DENSE_LEAD, SPARSE_SHARE_WITH_DENSE, Calibration
 
@@ -109,6 +138,8 @@ def test_where_the_model_has_latent_terms_their_cosine_decides() -> None:
     share = SPARSE_SHARE_WITH_DENSE * 0.21
     assert bar.covered(0.80 + DENSE_LEAD, rare_terms=0, query_terms=5, sparse_cosine=share)
     assert not bar.covered(0.80 + DENSE_LEAD, rare_terms=0, query_terms=5, sparse_cosine=share - 0.01)
+    # ...but only across languages: in the sources' own language the latent terms match as well as they can.
+    assert not bar.covered(0.80 + DENSE_LEAD, rare_terms=0, query_terms=5, sparse_cosine=share, across_languages=False)
     # ...unless the dense score is lifted by a subject borrowed from the conversation.
     assert not bar.covered(high, rare_terms=0, query_terms=5, sparse_cosine=share, borrowed=True)
     # A word or two the sources have is covered whatever the cosine; without a sparse head the vector decides.

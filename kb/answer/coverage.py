@@ -61,9 +61,11 @@ SPARSE_COVERED = 0.21
 # A follow-up's own words, without the subject it borrows, match this share of that
 # (on the sets' follow-ups alone: 0.13-0.28; "Tell me a joke": 0.09).
 FOLLOW_UP_SHARE = 0.5
-# A question whose dense score is this far above the probes' is covered with this
-# share of that cosine: the vectors agree it is on the subject (measured on the same
-# four corpora: as many right decisions in all, and fewer answerable questions refused).
+# A question in another language than the sources' whose dense score is this far
+# above the probes' is covered with this share of that cosine: latent terms match
+# less across languages, and the vectors agree it is on the subject (measured on the
+# same four corpora: as many right decisions in all, and fewer answerable questions
+# refused). In the sources' own language the latent terms have their full say.
 DENSE_LEAD = 0.05
 SPARSE_SHARE_WITH_DENSE = 0.8
 
@@ -121,12 +123,14 @@ class Calibration:
         query_terms: int | None = None,
         sparse_cosine: float | None = None,
         borrowed: bool = False,
+        across_languages: bool = True,
     ) -> bool:
         """``rare_terms``: the query's index terms the sources have;
         ``query_terms``: all its index terms (None: not counted);
         ``sparse_cosine``: its latent terms' best cosine with a passage's;
         ``borrowed``: the query borrows a follow-up's subject from the
-        conversation, which lifts its dense score whatever the follow-up asks."""
+        conversation, which lifts its dense score whatever the follow-up asks;
+        ``across_languages``: no source is written in the question's language."""
         if query_terms is not None and query_terms <= SHORT_QUERY_TERMS and rare_terms == query_terms:
             # A question of a word or two, every one of them the sources'
             # ("Worten?", "Phone House?"): they speak of just that, however
@@ -134,7 +138,7 @@ class Calibration:
             # "How?"): there is nothing to look for.
             return query_terms > 0
         if self.sparse_bar is not None and sparse_cosine is not None:
-            if not borrowed and best_dense >= self.off_topic_best + DENSE_LEAD:
+            if across_languages and not borrowed and best_dense >= self.off_topic_best + DENSE_LEAD:
                 return sparse_cosine >= SPARSE_SHARE_WITH_DENSE * self.sparse_bar
             return sparse_cosine >= self.sparse_bar
         if best_dense >= self.threshold:

@@ -137,6 +137,10 @@ class CorpusIndex:
             hubness=hubness(chunks, vectors, families, language_means, stored.sentences),
         )
 
+    def written_in(self, language: str) -> bool:
+        """Whether some passage is in ``language``."""
+        return language in self.language_means
+
     def is_heading(self, text: str) -> bool:
         """Whether ``text`` is one of the sources' headings, word for word (as index terms)."""
         return tuple(tokenize(text)) in self.headed
