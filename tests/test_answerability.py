@@ -20,12 +20,16 @@ COOKING = Path(__file__).resolve().parent / "corpora" / "cooking"
 GARDEN = Path(__file__).resolve().parent.parent / "eval" / "blogs" / "garden"
 
 
+def _ingested(tmp_path_factory: pytest.TempPathFactory, folder: Path) -> KnowledgeBase:
+    settings = Settings(data_dir=tmp_path_factory.mktemp(folder.name) / "kb", seeds_dir=folder)
+    base = KnowledgeBase(settings)
+    base.ingest(folder)
+    return base
+
+
 @pytest.fixture(scope="module")
 def cooking(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("cooking") / "kb", seeds_dir=COOKING)
-    base = KnowledgeBase(settings)
-    base.ingest(COOKING)
-    return base
+    return _ingested(tmp_path_factory, COOKING)
 
 
 @pytest.mark.parametrize(
@@ -100,10 +104,7 @@ def test_a_question_of_function_words_alone_is_not_covered(kb: KnowledgeBase, qu
 
 @pytest.fixture(scope="module")
 def garden(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("garden") / "kb", seeds_dir=GARDEN)
-    base = KnowledgeBase(settings)
-    base.ingest(GARDEN)
-    return base
+    return _ingested(tmp_path_factory, GARDEN)
 
 
 @pytest.mark.parametrize(
