@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from kb.answer.links import find_spans, quoted_segments
 from kb.errors import InputError
 from kb.i18n.lookup import message
 from kb.llm.prompts import answer_messages
@@ -32,6 +33,18 @@ def test_every_citation_is_a_verbatim_slice_of_its_cleaned_document(kb: Knowledg
                 assert other.text[alt["start"] : alt["end"]] == alt["text"]
             checked += 1
     assert checked > 100
+
+
+def test_every_quoted_piece_is_found_in_the_passage_it_cites(kb: KnowledgeBase, devset: list[dict]) -> None:
+    """The chat highlights, and the link to the post points at, each piece of a quote."""
+    pieces = 0
+    for item in devset:
+        answer = _ask(kb, item)
+        for citation in answer.citations:
+            for piece in quoted_segments(answer.answer, citation.id):
+                assert find_spans(citation.chunk.text, [piece]), (item["id"], piece)
+                pieces += 1
+    assert pieces > 60
 
 
 def test_answers_follow_the_contract(kb: KnowledgeBase, devset: list[dict]) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from kb.answer.base import AnswerRequest, answer_once
 from kb.answer.extractive import MAX_QUOTE_CHARS, ExtractiveAnswerer, best_sentences, cited_hits
+from kb.answer.links import find_spans, quoted_segments
 from kb.models import Chunk, Hit, Question
 from kb.question import validate_question
 from kb.service import KnowledgeBase
@@ -243,6 +244,31 @@ def test_a_list_item_s_number_is_no_sentence() -> None:
     longer = item + " Companiile folosesc rețelele sociale. Mesajul poate să nu fie consistent."
     quote = best_sentences(_hit(longer), "Is multichannel mainly about getting the word out fast?")
     assert quote.startswith("Strategia Multichannel"), quote
+
+
+def test_a_list_s_items_are_quoted_without_their_bullets() -> None:
+    """ "Kann ich destilliertes Wasser nehmen?" was answered “- Hardness: 2.45 g … - Shot running
+    too fast…”: inside a point of the answer's own list, an item's bullet reads as a stray dash."""
+    shots = (
+        "- Shot running too fast (under 20 seconds), tasting sour: grind finer.\n"
+        "- Shot running too slow (over 35 seconds), tasting bitter: grind coarser."
+    )
+    quote = best_sentences(_hit(shots), "What if my espresso shot runs too fast or too slow?")
+    assert quote == (
+        "Shot running too fast (under 20 seconds), tasting sour: grind finer. — "
+        "Shot running too slow (over 35 seconds), tasting bitter: grind coarser."
+    )
+    # Each item is still found in the passage, for its highlight and its link to the post.
+    assert len(find_spans(shots, quoted_segments(f"- “{quote}” [1]", 1))) == 2
+    # Items without a stop are set off from each other, as any line is.
+    grinds = "• Espresso: like fine table salt\n• Cold brew: like coarse sea salt"
+    assert best_sentences(_hit(grinds), "How fine is espresso and cold brew coffee ground?") == (
+        "Espresso: like fine table salt — Cold brew: like coarse sea salt"
+    )
+    # A dash inside a sentence is a word of it.
+    assert best_sentences(_hit("Omnichannel - the whole journey - counts."), "omnichannel") == (
+        "Omnichannel - the whole journey - counts."
+    )
 
 
 def test_a_dominant_first_passage_leaves_room_for_other_articles_but_not_for_the_far_weaker() -> None:

@@ -43,6 +43,8 @@ LINE_BREAK = " — "
 _STOP = re.compile(r"[.!?…:;؟。！？][\"'”’»)]*$")
 # A sentence that asks (the passage's heading or its own question).
 _QUESTION = re.compile(r"[?؟？][\"'”’»)]*$")
+# A list item's bullet ("- ", "• "): a mark of layout, not a word of the item.
+_BULLET = re.compile(r"^[-*+•·‣◦▪–—]\s+")
 
 # How close each of the given sentences is to the question in meaning; None when unknown.
 Closeness = Callable[[Sequence[str]], "np.ndarray | None"]
@@ -169,21 +171,24 @@ def _best_sentences(text: str, query: str, limit: int, budget: int, closeness: C
             float(order[i]) + (10 if _is_bare_heading(sentences[i]) and len(sentences) > 1 else 0),
         ),
     )
+    # A list's items are quoted without their bullets: the answer's points are the list.
+    shown = [_BULLET.sub("", sentence, count=1) for sentence in sentences]
     chosen: list[int] = []
     used = 0
     for i in ranked[:limit]:
-        if chosen and used + len(sentences[i]) + 3 > budget:
+        if chosen and used + len(shown[i]) + 3 > budget:
             continue
         chosen.append(i)
-        used += len(sentences[i]) + 3
+        used += len(shown[i]) + 3
     chosen.sort()
-    quote = sentences[chosen[0]]
+    quote = shown[chosen[0]]
     for previous, i in pairwise(chosen):
         if i != previous + 1:
             quote += " … "
         else:
-            quote += LINE_BREAK if lines[previous] else " "
-        quote += sentences[i]
+            # A new item of a list starts a line too, set off as one (its bullet is left out).
+            quote += LINE_BREAK if lines[previous] or shown[i] != sentences[i] else " "
+        quote += shown[i]
     return _clip(quote, budget)
 
 
