@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from kb.answer.base import AnswerRequest, answer_once
-from kb.answer.extractive import MAX_QUOTE_CHARS, ExtractiveAnswerer, best_sentences, cited_hits
+from kb.answer.extractive import MAX_QUOTE_CHARS, ExtractiveAnswerer, best_sentences, cited_hits, point_size
 from kb.answer.links import find_spans, quoted_segments
 from kb.models import Chunk, Hit, Question
 from kb.question import validate_question
@@ -269,6 +269,25 @@ def test_a_list_s_items_are_quoted_without_their_bullets() -> None:
     assert best_sentences(_hit("Omnichannel - the whole journey - counts."), "omnichannel") == (
         "Omnichannel - the whole journey - counts."
     )
+
+
+def test_an_answer_of_fewer_points_gives_each_more_room() -> None:
+    """ "Why does the author alternate two pairs of running shoes?" had one point, and its
+    300 characters held what he does, not why: the answer's room is shared by its points."""
+    assert [point_size(n) for n in (1, 2, 3, 4, 7)] == [(6, 600), (6, 600), (4, 400), (3, 300), (3, 300)]
+    text = (
+        "Seit meinem zweiten Marathon laufe ich mit zwei verschiedenen Paaren abwechselnd: einem weicheren "
+        "für die langen Läufe und einem leichteren für das Tempotraining. Der Wechsel variiert die Belastung "
+        "auf Füße und Beine etwas, und die Schuhe halten insgesamt länger, weil sich die Zwischensohle "
+        "zwischen den Läufen erholen kann."
+    )
+    question = "Warum läuft der Autor mit zwei Paaren abwechselnd?"
+    alone = ExtractiveAnswerer().compose(AnswerRequest(Question(question), "de", question, (_hit(text),), covered=True))
+    assert "weil sich die Zwischensohle zwischen den Läufen erholen kann." in alone.answer
+    four = tuple(_hit(text, f"{n}.txt", score=3.0) for n in range(4))
+    among = ExtractiveAnswerer().compose(AnswerRequest(Question(question), "de", question, four, covered=True))
+    assert len(among.citations) == 4
+    assert all(len(line) <= MAX_QUOTE_CHARS + 12 for line in among.answer.splitlines()[1:])
 
 
 def test_a_dominant_first_passage_leaves_room_for_other_articles_but_not_for_the_far_weaker() -> None:

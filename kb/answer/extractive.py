@@ -38,6 +38,10 @@ POINT_MARGIN = 3.5
 # the quotes a reader reads before the last point stay within about 900.
 SENTENCES_PER_PASSAGE = 3
 MAX_QUOTE_CHARS = 300
+# An answer of fewer points shares out what MAX_POINTS would quote, each point
+# taking at most this many times a point's share (and its sentences with it):
+# a single point may say why, not only what (docs/quality.md, "Quotes").
+MAX_SHARE = 2
 # How a line break inside a quote is shown: a quote is one line of the answer.
 LINE_BREAK = " — "
 _STOP = re.compile(r"[.!?…:;؟。！？][\"'”’»)]*$")
@@ -88,8 +92,20 @@ def _answer_type_match(hits: Sequence[Hit], query: str) -> int:
     return next((i for i, hit in enumerate(hits) if hit.score > 0 and states_quantity(hit.chunk.text)), 0)
 
 
-def best_sentences(hit: Hit, query: str, limit: int = SENTENCES_PER_PASSAGE, closeness: Closeness | None = None) -> str:
-    return _best_sentences(hit.chunk.text, query, limit, MAX_QUOTE_CHARS, closeness)
+def best_sentences(
+    hit: Hit,
+    query: str,
+    limit: int = SENTENCES_PER_PASSAGE,
+    closeness: Closeness | None = None,
+    budget: int = MAX_QUOTE_CHARS,
+) -> str:
+    return _best_sentences(hit.chunk.text, query, limit, budget, closeness)
+
+
+def point_size(points: int) -> tuple[int, int]:
+    """The sentences and characters each of ``points`` quotes may take."""
+    share = min(MAX_SHARE, max(1.0, MAX_POINTS / max(points, 1)))
+    return int(SENTENCES_PER_PASSAGE * share), int(MAX_QUOTE_CHARS * share)
 
 
 def closeness_of(request: AnswerRequest) -> Closeness | None:
@@ -109,9 +125,15 @@ def closeness_of(request: AnswerRequest) -> Closeness | None:
     return closeness
 
 
-def item_quote(hit: Hit, query: str, closeness: Closeness | None = None) -> str:
+def item_quote(
+    hit: Hit,
+    query: str,
+    closeness: Closeness | None = None,
+    limit: int = SENTENCES_PER_PASSAGE,
+    budget: int = MAX_QUOTE_CHARS,
+) -> str:
     """A list item's point: its heading, the item's name ("Canal vs. client",
-    without its number), then its best sentences, within ``MAX_QUOTE_CHARS``."""
+    without its number), then its best sentences, within ``budget`` characters."""
     text = hit.chunk.text
     body = 0
     for block in blocks(text):
@@ -121,9 +143,8 @@ def item_quote(hit: Hit, query: str, closeness: Closeness | None = None) -> str:
     # Without its number: the answer numbers its own points.
     label = unnumbered(hit.chunk.heading)
     if not body or not label or not text[body:].strip():
-        return best_sentences(hit, query, closeness=closeness)
-    budget = MAX_QUOTE_CHARS - len(label) - len(LINE_BREAK)
-    rest = _best_sentences(text[body:], query, SENTENCES_PER_PASSAGE, budget, closeness)
+        return best_sentences(hit, query, limit, closeness, budget)
+    rest = _best_sentences(text[body:], query, limit, budget - len(label) - len(LINE_BREAK), closeness)
     return label + LINE_BREAK + rest
 
 
@@ -217,13 +238,14 @@ class ExtractiveAnswerer:
         lines = [lead_in(request)]
         indexes = cited_hits(request.hits, request.query, request.listed)
         closeness = closeness_of(request)
+        limit, budget = point_size(len(indexes))
         for number, index in enumerate(indexes, start=1):
             # Markers are this answer's own: the quote is never renumbered.
             hit = request.hits[index]
             quote = (
-                item_quote(hit, request.query, closeness)
+                item_quote(hit, request.query, closeness, limit, budget)
                 if index < request.listed
-                else best_sentences(hit, request.query, closeness=closeness)
+                else best_sentences(hit, request.query, limit, closeness, budget)
             )
             lines.append(f"- “{quote}” [{number}]")
         return answered(request, self.mode, "\n".join(lines), cite(request.hits, indexes))
