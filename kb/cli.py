@@ -262,7 +262,7 @@ def _stream_to(out: TextIO, stream: Any) -> Answer:
             elif isinstance(item, Correction):
                 # What was printed cannot be taken back: say that this replaces it.
                 label = message("corrected", item.language)
-                _ANSWER_LINE.write(visible(f"{CORRECTION_SEPARATOR}{label}\n{item[len(CORRECTION_SEPARATOR):]}"))
+                _ANSWER_LINE.write(visible(f"{CORRECTION_SEPARATOR}{label}\n{item[len(CORRECTION_SEPARATOR) :]}"))
             else:
                 _ANSWER_LINE.write(visible(item))
         ended = _ANSWER_LINE.ended
