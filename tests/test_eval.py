@@ -46,9 +46,9 @@ def test_dev_set_quality_floors(kb: KnowledgeBase) -> None:
     # article (0.63: up to four points, the margin set on the held-out sets and blogs, docs/quality.md).
     assert total["citation_hit"] is not None and total["citation_hit"] >= 0.88
     assert total["citation_precision"] is not None and total["citation_precision"] >= 0.60
-    # Dev quote hit is 0.70 with quotes chosen by meaning too: two dev questions lose their quote, 20 of the
-    # held-out sets and the blogs gain one (docs/quality.md, Quotes); the held-out floors rose.
-    assert total["quote_hit"] is not None and total["quote_hit"] >= 0.68
+    # Dev quote hit is 0.85: quotes chosen by meaning too, and an answer of fewer points quoting more of each
+    # (docs/quality.md, Quotes).
+    assert total["quote_hit"] is not None and total["quote_hit"] >= 0.80
     assert total["answered"] == 1.0
     assert total["abstained"] == 1.0
     assert total["language_ok"] == 1.0
@@ -68,7 +68,7 @@ HELD_OUT_FLOORS = {
     "heldout2": (
         90,
         {
-            "hit@5": 0.80, "mrr@10": 0.65, "citation_hit": 0.79, "citation_precision": 0.45, "quote_hit": 0.60,
+            "hit@5": 0.80, "mrr@10": 0.65, "citation_hit": 0.79, "citation_precision": 0.45, "quote_hit": 0.68,
             "abstained": 0.55,
         },
     ),
