@@ -58,7 +58,7 @@ class KnowledgeBase:
         # Each loaded generation's calibration: the one answering and the one loading.
         self._calibrations: dict[int, Calibration] = {}
         self._supports: dict[int, support.SupportCalibration] = {}
-        self._examples: tuple[int, list[str]] | None = None
+        self._examples: tuple[int, list[tuple[str, str]]] | None = None
         self._lock = threading.Lock()
         # Set when answers come from a model server: its state is part of the health report.
         self.model_server: ModelServerProbe | None = None
@@ -310,16 +310,20 @@ class KnowledgeBase:
             for d in sorted(index.documents.values(), key=lambda d: d.source)
         ]
 
-    def example_questions(self, limit: int = EXAMPLE_QUESTIONS) -> list[str]:
+    def example_questions(self, limit: int = EXAMPLE_QUESTIONS, reader: str | None = None) -> list[str]:
         """Questions the articles ask themselves (their question headings), a
-        few from each article in turn, to suggest what to ask. Read once per
-        index generation: every page load asks for them."""
+        few from each article in turn, to suggest what to ask; for a ``reader``
+        of a language, those they read best first (their language, then their
+        script). Read once per index generation: every page load asks for them."""
         index = self.retriever.index()
         cached = self._examples
         if cached is None or cached[0] != index.generation:
             cached = (index.generation, _question_headings(index))
             self._examples = cached
-        return cached[1][:limit]
+        headings = cached[1]
+        if reader is not None:
+            headings = sorted(headings, key=lambda heading: -lang.readability(heading[0], reader))
+        return [text for _, text in headings[:limit]]
 
     def document(self, source: str) -> Document:
         index = self.retriever.index()
@@ -366,14 +370,14 @@ def _same_name(a: str, b: str) -> bool:
     return unicodedata.normalize("NFC", a) == unicodedata.normalize("NFC", b)
 
 
-def _question_headings(index: CorpusIndex) -> list[str]:
-    """The headings that are questions, taken from each article in turn."""
-    per_source: dict[str, dict[str, None]] = {}
+def _question_headings(index: CorpusIndex) -> list[tuple[str, str]]:
+    """The headings that are questions, with their article's language, taken from each article in turn."""
+    per_source: dict[str, dict[tuple[str, str], None]] = {}
     for chunk in index.chunks:
         found = per_source.setdefault(chunk.source, {})
-        found.update((h, None) for h in headings(chunk.text) if h.endswith(("?", "؟")))
+        found.update(((chunk.language, h), None) for h in headings(chunk.text) if h.endswith(("?", "؟")))
     queues = [list(per_source[source]) for source in sorted(per_source)]
-    examples: list[str] = []
+    examples: list[tuple[str, str]] = []
     for depth in range(max((len(q) for q in queues), default=0)):
         examples.extend(q[depth] for q in queues if depth < len(q))
     return examples

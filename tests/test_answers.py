@@ -396,3 +396,22 @@ def test_example_questions_are_the_articles_own_question_headings(kb: KnowledgeB
         sources.update(found)
     # Taken from the articles in turn, not all from the first one.
     assert len(sources) >= 3
+
+
+def test_a_reader_s_example_questions_start_with_those_they_read_best(kb: KnowledgeBase) -> None:
+    every = kb.example_questions(limit=100)
+    languages = {
+        question: s["language"]
+        for s in kb.sources()
+        for question in every
+        if question in " ".join(kb.document(s["source"]).text.split())
+    }
+    # An Arabic reader meets the Arabic questions first, a Spanish one the Spanish ones.
+    for reader in ("ar", "es"):
+        first = kb.example_questions(reader=reader)[0]
+        assert languages[first] == reader, (reader, first)
+    # An English reader (no English article here) meets the ones in Latin letters before the Arabic ones.
+    shown = [languages[question] for question in kb.example_questions(limit=100, reader="en")]
+    assert "ar" in shown and all(language == "ar" for language in shown[shown.index("ar") :]), shown
+    # Without a reader, the articles in turn, as before.
+    assert kb.example_questions(limit=100, reader=None) == every

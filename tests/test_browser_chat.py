@@ -162,8 +162,8 @@ def test_an_article_opened_at_its_end_keeps_its_title_and_close_button_in_view(p
 
 
 def test_arabic_renders_right_to_left_with_arabic_interface(page: Any, server: Server, artifacts: Path) -> None:
-    page.locator("button.gallery-item", has_text=ARABIC[:20]).click()  # an example question
-    expect(page.locator("#kb-question textarea")).to_have_value(ARABIC, timeout=10_000)
+    page.locator("button.gallery-item").first.wait_for(timeout=60_000)  # the page's load has landed
+    page.fill("#kb-question textarea", ARABIC)  # an example question (an English page shows it last, if at all)
     page.click("#kb-ask")
     answer = page.locator("#kb-chat .kb-answer:not(.kb-streaming)").first
     answer.wait_for(timeout=ANSWER_TIMEOUT_MS)
@@ -202,7 +202,7 @@ def test_arabic_renders_right_to_left_with_arabic_interface(page: Any, server: S
     assert section.locator("h3").inner_text().startswith("المصادر")
     assert page.locator("#kb-examples").get_by_text("أمثلة").count() == 1  # the examples' label too
     # The example questions are still there.
-    assert page.locator("button.gallery-item", has_text=ARABIC[:20]).count() == 1
+    assert page.locator("button.gallery-item").count() > 1
     # The page says what language it speaks now, and the article window's close button says it too.
     assert page.evaluate("document.documentElement.lang") == "ar"
     section.locator("button.kb-open").first.click()
@@ -242,6 +242,13 @@ def test_the_page_opens_in_the_browser_s_language(browser: Any, server: Server) 
         assert box.get_attribute("placeholder") == "اطرح سؤالاً بأي لغة…"
         expect(page.locator("#kb-examples").get_by_text("أمثلة")).to_have_count(1, timeout=30_000)
         assert page.locator("button.gallery-item").count() > 1  # the examples are still read at load
+        # The examples an Arabic reader reads come first, and a click asks the one shown.
+        first = page.locator("button.gallery-item").first
+        shown = first.inner_text().strip()
+        assert any("\u0600" <= ch <= "\u06ff" for ch in shown), shown
+        first.click()
+        expect(page.locator("#kb-question textarea")).to_have_value(shown, timeout=10_000)
+        page.locator("#kb-question textarea").fill("")
         expect(page.locator("html")).to_have_attribute("lang", "ar")
         # The placeholder reads from the right; what is typed takes its own text's direction.
         assert box.evaluate("e => getComputedStyle(e).direction") == "rtl"
@@ -423,7 +430,7 @@ def test_the_page_is_built_without_reading_the_index_and_reads_the_examples_when
     base = KnowledgeBase(seeded_settings)
     read: list[int] = []
     real = base.example_questions
-    monkeypatch.setattr(base, "example_questions", lambda: read.append(1) or real())
+    monkeypatch.setattr(base, "example_questions", lambda **kw: read.append(1) or real(**kw))
     create_app(seeded_settings, base)
     assert read == []  # the server starts at once, whatever the size of the index
     handlers = ChatHandlers(seeded_settings, base)
@@ -431,7 +438,7 @@ def test_the_page_is_built_without_reading_the_index_and_reads_the_examples_when
     assert read and dataset.visible
     questions = [sample[0] for sample in dataset.raw_samples]
     assert questions == real() and len(questions) > 1
-    assert handlers.example(1) == questions[1]
+    assert handlers.example([questions[1]]) == questions[1]
 
 
 def _opened(browser: Any, server: Server, locale: str) -> tuple[Any, Any]:

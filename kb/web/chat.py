@@ -263,10 +263,10 @@ class ChatHandlers:
         _toast("info", "thanks_up" if liked else "thanks_down", language)
         return session, self.copies.save(session)
 
-    def _examples(self) -> list[str]:
-        """The articles' own question headings; none before the first ingest."""
+    def _examples(self, reader: str | None = None) -> list[str]:
+        """The articles' own question headings, those ``reader`` reads best first; none before the first ingest."""
         try:
-            return self.kb.example_questions()
+            return self.kb.example_questions(reader=reader)
         except KBError as exc:
             log.info("no example questions: %s", exc)
             return []
@@ -287,12 +287,12 @@ class ChatHandlers:
         A question the reader sent before the load landed has already read the browser's copy
         into the tab's session and added to it: the load then brings the examples only (it put
         back the copy as it was, wiping the question and its answer)."""
-        questions = self._examples()  # may wait for the index: the tab's session is looked at after
+        self._examples()  # may wait for the index: the tab's session is looked at after
         with self._settling:
             session = session if session is not None else ChatSession()
             if session.settled:
                 kept = _updates(session)[:-1]
-                return (*(gr.skip() for _ in kept), self.examples(session.ui_language, questions))
+                return (*(gr.skip() for _ in kept), self._reader_examples(session))
             restored, pending = self.copies.load(stored)
             if restored is not None:
                 session.adopt(restored)
@@ -303,13 +303,18 @@ class ChatHandlers:
                     session.traditional = lang.traditional_tag(tag)
             session.settled = True
             updates = _updates(session, typed=pending or None)
-        return (*updates[:-1], self.examples(session.ui_language, questions))
+        return (*updates[:-1], self._reader_examples(session))
 
-    def example(self, index: int | None) -> Any:
-        questions = self._examples()
-        if not isinstance(index, int) or isinstance(index, bool):  # no example's number: nothing to do
-            return gr.update()
-        return questions[index] if 0 <= index < len(questions) else gr.update()
+    def _reader_examples(self, session: ChatSession) -> Any:
+        """The examples, in the order the tab's reader reads them best (read again: the index keeps them)."""
+        return self.examples(session.ui_language, self._examples(session.language))
+
+    @staticmethod
+    def example(sample: Any) -> Any:
+        """The question of the example clicked: the tab's own list holds it, in the order it was shown."""
+        if isinstance(sample, list | tuple) and len(sample) == 1 and isinstance(sample[0], str):
+            return sample[0]
+        return gr.update()  # no example: nothing to do
 
     def clear(self, session: ChatSession | None = None) -> tuple[Any, ...]:
         """A new conversation, in the language the page speaks now (it went back to English);
@@ -372,7 +377,7 @@ def create_app(settings: Settings, kb: KnowledgeBase | None = None, limiter: Rat
                     )
                     ask = gr.Button(ui("ask", None), elem_id="kb-ask", variant="primary", scale=1)
                 examples = gr.Dataset(
-                    components=[box], samples=[], type="index", label=ui("examples", None), visible=False,
+                    components=[box], samples=[], type="values", label=ui("examples", None), visible=False,
                     elem_id="kb-examples",
                 )
                 clear = gr.Button(ui("clear", None), elem_id="kb-clear", size="sm", variant="secondary")
