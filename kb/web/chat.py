@@ -306,22 +306,25 @@ class ChatHandlers:
         return (*updates[:-1], self._reader_examples(session))
 
     def _reader_examples(self, session: ChatSession) -> Any:
-        """The examples, in the order the tab's reader reads them best (read again: the index keeps them)."""
-        return self.examples(session.ui_language, self._examples(session.language))
+        """The examples, in the order the tab's reader reads them best (read again: the index keeps
+        them), kept in the tab's session for its clicks."""
+        session.examples = self._examples(session.language)
+        return self.examples(session.ui_language, session.examples)
 
-    @staticmethod
-    def example(sample: Any) -> Any:
-        """The question of the example clicked: the tab's own list holds it, in the order it was shown."""
-        if isinstance(sample, list | tuple) and len(sample) == 1 and isinstance(sample[0], str):
-            return sample[0]
-        return gr.update()  # no example: nothing to do
+    def example(self, index: int | None, session: ChatSession | None = None) -> Any:
+        """The question of the example clicked, by its number in the tab's own list."""
+        questions = session.examples if session is not None and session.examples else self._examples()
+        if not isinstance(index, int) or isinstance(index, bool):  # no example's number: nothing to do
+            return gr.update()
+        return questions[index] if 0 <= index < len(questions) else gr.update()
 
     def clear(self, session: ChatSession | None = None) -> tuple[Any, ...]:
         """A new conversation, in the language the page speaks now (it went back to English);
         the browser forgets the old one."""
         fresh = ChatSession(settled=True)  # a load landing after it must not bring the old one back
         if session is not None:
-            fresh.language, fresh.traditional = session.language, session.traditional
+            # The page still shows the same examples, in the same order.
+            fresh.language, fresh.traditional, fresh.examples = session.language, session.traditional, session.examples
         return _updates(fresh, clear_box=True, stored=self.copies.save(fresh))
 
 
@@ -377,7 +380,7 @@ def create_app(settings: Settings, kb: KnowledgeBase | None = None, limiter: Rat
                     )
                     ask = gr.Button(ui("ask", None), elem_id="kb-ask", variant="primary", scale=1)
                 examples = gr.Dataset(
-                    components=[box], samples=[], type="values", label=ui("examples", None), visible=False,
+                    components=[box], samples=[], type="index", label=ui("examples", None), visible=False,
                     elem_id="kb-examples",
                 )
                 clear = gr.Button(ui("clear", None), elem_id="kb-clear", size="sm", variant="secondary")
@@ -395,7 +398,7 @@ def create_app(settings: Settings, kb: KnowledgeBase | None = None, limiter: Rat
             )
             for trigger in (box.submit, ask.click)
         ]
-        examples.click(handlers.example, inputs=[examples], outputs=[box], show_progress="hidden")
+        examples.click(handlers.example, inputs=[examples, session], outputs=[box], show_progress="hidden")
         app.load(handlers.load, inputs=[session, stored], outputs=outputs, show_progress="hidden")
         chatbot.like(handlers.rate, inputs=[session, stored], outputs=[session, stored])
         # A new conversation stops the answer under way: finished, it brought the old conversation back.

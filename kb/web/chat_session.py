@@ -51,6 +51,8 @@ class ChatSession:
     # numbered from the conversation's start in the [n] markers' links, so a new answer's never
     # repeat a kept one's, while ``answers`` and ``ratings`` are keyed by position in ``messages``.
     trimmed: int = 0
+    # The example questions this tab shows, in their order (a click names one by its number). Not kept in the copy.
+    examples: list[str] = field(default_factory=list)
 
     @property
     def ui_language(self) -> str | None:
