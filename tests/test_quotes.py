@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 
 from kb.answer.base import AnswerRequest, answer_once
-from kb.answer.extractive import MAX_QUOTE_CHARS, ExtractiveAnswerer, best_sentences, cited_hits, point_size
+from kb.answer.extractive import (
+    MAX_QUOTE_CHARS,
+    ExtractiveAnswerer,
+    best_sentences,
+    cited_hits,
+    closeness_of,
+    point_size,
+)
 from kb.answer.links import find_spans, quoted_segments
 from kb.models import Chunk, Hit, Question
 from kb.question import validate_question
@@ -62,7 +69,12 @@ def test_a_question_in_another_language_gets_the_sentence_that_answers_it(
     request = kb.prepare(validate_question(question, None, 5, None, kb.settings))
     assert request.query_vector is not None
     assert answer in answer_once(kb.answerer, request).answer
-    assert answer not in answer_once(ExtractiveAnswerer(), replace(request, sentence_vectors={})).answer
+    # The counterfactual at a point's usual size (an answer of fewer points quotes more of each).
+    hit = next(hit for hit in request.hits if answer in hit.chunk.text)
+    assert answer in best_sentences(hit, request.query, closeness=closeness_of(request))
+    assert answer not in best_sentences(
+        hit, request.query, closeness=closeness_of(replace(request, sentence_vectors={}))
+    )
 
 
 @pytest.mark.slow  # two or three ingests: 12 s or more; not in make test-fast
@@ -269,6 +281,30 @@ def test_a_list_s_items_are_quoted_without_their_bullets() -> None:
     assert best_sentences(_hit("Omnichannel - the whole journey - counts."), "omnichannel") == (
         "Omnichannel - the whole journey - counts."
     )
+
+
+def test_a_list_s_item_is_quoted_under_its_lead_in() -> None:
+    """A compost passage was quoted “Sí: … Cartón y papel… … Restos de plantas enfermas o tratadas
+    con productos químicos”: an item of its "No:" list read as one of the "Sí:" list."""
+    compost = (
+        "Qué les doy y qué no.\n\nSí:\n\n- Peladuras de fruta y verdura, mejor troceadas.\n"
+        "- Posos de café y bolsitas de té sin grapa.\n\nNo:\n\n"
+        "- Carne, pescado, lácteos y restos cocinados con aceite: huelen y atraen moscas.\n"
+        "- Cítricos y cebolla en grandes cantidades, porque acidifican demasiado.\n"
+    )
+    quote = best_sentences(_hit(compost), "¿Puedo echar cebolla y cítricos?", limit=1)
+    assert quote == "No: … Cítricos y cebolla en grandes cantidades, porque acidifican demasiado."
+    # Each list keeps its own; a lead-in is set off from its first item as any line is.
+    quote = best_sentences(_hit(compost), "¿Peladuras de fruta? ¿Y cítricos y cebolla?", limit=2)
+    assert quote == (
+        "Sí: — Peladuras de fruta y verdura, mejor troceadas. … "
+        "No: … Cítricos y cebolla en grandes cantidades, porque acidifican demasiado."
+    )
+    # Alone, a lead-in says nothing: it is quoted only with its items.
+    assert "Sí:" not in best_sentences(_hit(compost), "¿Qué les doy?", limit=1)
+    # Every piece is still found in the passage.
+    quoted = quoted_segments(f"- “{quote}” [1]", 1)
+    assert len(find_spans(compost, quoted)) == len(quoted)
 
 
 def test_an_answer_of_fewer_points_gives_each_more_room() -> None:

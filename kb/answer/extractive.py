@@ -49,6 +49,9 @@ _STOP = re.compile(r"[.!?…:;؟。！？][\"'”’»)]*$")
 _QUESTION = re.compile(r"[?؟？][\"'”’»)]*$")
 # A list item's bullet ("- ", "• "): a mark of layout, not a word of the item.
 _BULLET = re.compile(r"^[-*+•·‣◦▪–—]\s+")
+# A line shorter than this is a label, not a statement: without a stop, a
+# heading ("Romero"); ending in a colon, the lead-in of a list ("No:").
+LABEL_CHARS = 40
 
 # How close each of the given sentences is to the question in meaning; None when unknown.
 Closeness = Callable[[Sequence[str]], "np.ndarray | None"]
@@ -162,6 +165,9 @@ def _best_sentences(text: str, query: str, limit: int, budget: int, closeness: C
     stop (a heading) is set off from the next by " — ". A question in another language
     than the passage shares few terms with it: then its meaning chooses (without
     vectors, the paragraph's opening sentences come first).
+    A list's item is read under its lead-in: a quoted item keeps its list's
+    short lead-in before it ("No: … Restos de plantas enfermas…"), which
+    is itself quoted only with its items.
     Words are quoted as written; only the article's own reference marks
     ("[17]") are shown as "[…]", so that every ``[n]`` is this answer's.
     """
@@ -175,6 +181,10 @@ def _best_sentences(text: str, query: str, limit: int, budget: int, closeness: C
     ]
     if not sentences:
         return _clip(" ".join(text.split()), budget)
+    # A list's items are quoted without their bullets: the answer's points are the list.
+    shown = [_BULLET.sub("", sentence, count=1) for sentence in sentences]
+    labels = _list_labels(text, spans, sentences, shown)
+    lead_ins = set(labels.values())
     terms = set(tokenize(query))
     # Among equals, the sentence closest to the question in meaning (a question in
     # another language shares no terms with any), else the earlier one (a
@@ -189,11 +199,9 @@ def _best_sentences(text: str, query: str, limit: int, budget: int, closeness: C
         key=lambda i: (
             len(sentences) > 1 and bool(_QUESTION.search(sentences[i])),
             -len(terms & set(tokenize(sentences[i]))),
-            float(order[i]) + (10 if _is_bare_heading(sentences[i]) and len(sentences) > 1 else 0),
+            float(order[i]) + (10 if (_is_bare_heading(sentences[i]) or i in lead_ins) and len(sentences) > 1 else 0),
         ),
     )
-    # A list's items are quoted without their bullets: the answer's points are the list.
-    shown = [_BULLET.sub("", sentence, count=1) for sentence in sentences]
     chosen: list[int] = []
     used = 0
     for i in ranked[:limit]:
@@ -201,20 +209,45 @@ def _best_sentences(text: str, query: str, limit: int, budget: int, closeness: C
             continue
         chosen.append(i)
         used += len(shown[i]) + 3
+    # Each quoted item under its lead-in, where it fits: "Sí:" and "No:" tell two lists apart.
+    for label in sorted({labels[i] for i in chosen if i in labels}):
+        if label not in chosen and used + len(shown[label]) + 3 <= budget:
+            chosen.append(label)
+            used += len(shown[label]) + 3
     chosen.sort()
     quote = shown[chosen[0]]
     for previous, i in pairwise(chosen):
         if i != previous + 1:
             quote += " … "
         else:
-            # A new item of a list starts a line too, set off as one (its bullet is left out).
-            quote += LINE_BREAK if lines[previous] or shown[i] != sentences[i] else " "
+            # A new item of a list, or a list's lead-in, starts a line too, set off as one
+            # (its bullet is left out).
+            quote += LINE_BREAK if lines[previous] or shown[i] != sentences[i] or i in lead_ins else " "
         quote += shown[i]
     return _clip(quote, budget)
 
 
+def _list_labels(
+    text: str, spans: Sequence[tuple[int, int]], sentences: Sequence[str], shown: Sequence[str]
+) -> dict[int, int]:
+    """For each sentence of a list's item, the short lead-in line its list opens
+    with ("No:"), where it has one."""
+    labels: dict[int, int] = {}
+    label: int | None = None
+    item = False
+    for i, sentence in enumerate(sentences):
+        starts_line = i == 0 or "\n" in text[spans[i - 1][1] : spans[i][0]]
+        if starts_line:
+            item = shown[i] != sentence
+            if not item:
+                label = i if len(sentence) < LABEL_CHARS and sentence.rstrip().endswith(":") else None
+        if item and label is not None:
+            labels[i] = label
+    return labels
+
+
 def _is_bare_heading(sentence: str) -> bool:
-    return len(sentence) < 40 and not _STOP.search(sentence)
+    return len(sentence) < LABEL_CHARS and not _STOP.search(sentence)
 
 
 def _clip(quote: str, budget: int = MAX_QUOTE_CHARS) -> str:

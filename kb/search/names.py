@@ -24,9 +24,10 @@ not covered for other reasons is refused naming it, and a covered one is
 answered with a first line saying the sources do not mention it.
 
 English also capitalises words that are not names: the names of languages
-and peoples ("Portuguese", "Arabic"), days and months. They are left out:
-the languages' names are those the language detector knows, and the days
-and months are the only words listed.
+and peoples ("Portuguese", "Arabic"), days and months, and a few everyday
+words in capitals ("OK", "TV"). They are left out: the languages' names are
+those the language detector knows, and the days, months and those words are
+the only words listed (`capitalised_words` in the English data file).
 
 A hyphenated compound is one word ("Wi-Fi", "Coca-Cola"); a capital that
 opens one of its parts is not an inner capital. A name counts as mentioned
