@@ -58,6 +58,18 @@ def test_ordinary_capitals_are_not_names() -> None:
     assert names("Y Zalando, ¿también?", "es") == [("Zalando", False)]
 
 
+def test_a_name_s_parts_joined_by_a_small_word_are_one_name() -> None:
+    """ "¿En qué año cayó el Muro de Berlín?" was refused as not mentioning “Muro”, “Berlín”."""
+    assert names("¿En qué año cayó el Muro de Berlín?", "es") == [("Muro de Berlín", False)]
+    assert names("Quem ganhou a Copa do Mundo de 2014?", "pt") == [("Copa do Mundo", False)]
+    assert names("Who founded the Bank of America?", "en") == [("Bank of America", False)]
+    # A word that joins no name's parts keeps two names apart, as does punctuation.
+    assert names("¿Me conviene más Mailchimp o Brevo?", "es") == [("Mailchimp", False), ("Brevo", False)]
+    assert names("Do Zara, Mango and Primark use it?", "en") == [("Zara", False), ("Mango", False), ("Primark", False)]
+    # The small word joins only names: "de" after a name and before a common word is the sentence's.
+    assert names("¿Qué opina la Zara de hoy?", "es") == [("Zara", False)]
+
+
 def test_in_german_two_capitalised_words_in_a_row_are_a_name() -> None:
     """Every German noun has a capital, so one tells nothing; but nouns do not
     stand side by side without an article or a preposition between them."""

@@ -34,7 +34,9 @@ opens one of its parts is not an inner capital. A name counts as mentioned
 when the sources contain it, compared without case and diacritics, or as the
 start or end of one of their compounds ("channel" in "omnichannel";
 "omni-channel" is "omnichannel"); a hyphenated one, whole or part by part. Adjacent names form one
-("Salesforce Commerce Cloud"), as certain as its most certain unknown word.
+("Salesforce Commerce Cloud"), as do names joined by a word the language joins
+a name's parts with ("Muro de Berlín", "Copa do Mundo"; ``name_connectors`` in
+its data file), as certain as its most certain unknown word.
 """
 
 from __future__ import annotations
@@ -173,25 +175,34 @@ def unknown_names(question: str, language: str, known: Vocabulary) -> tuple[Name
         first, second = sorted((matches[index], matches[other]), key=lambda m: m.start())
         return question[first.end() : second.start()].strip() == ""
 
-    # Each phrase: its words, with whether each is certain and unknown.
-    phrases: list[list[tuple[str, bool, bool]]] = []
-    previous_end = -2
+    # Each phrase: where it starts and ends, and whether each of its names is certain and unknown.
+    phrases: list[tuple[int, int, list[tuple[bool, bool]]]] = []
+    connectors = frozenset(lexicon.words(language, "name_connectors"))
     for index, match in enumerate(matches):
         strength = kind(index)
         if not strength:
             continue
-        word = (match.group(), strength == 2, not mentioned(match.group(), known))
-        if phrases and question[previous_end : match.start()].strip() == "":
-            phrases[-1].append(word)
+        word = (strength == 2, not mentioned(match.group(), known))
+        if phrases and _joined(question[phrases[-1][1] : match.start()], connectors):
+            start, _, words_of = phrases[-1]
+            phrases[-1] = (start, match.end(), [*words_of, word])
         else:
-            phrases.append([word])
-        previous_end = match.end()
+            phrases.append((match.start(), match.end(), [word]))
     found: dict[str, Name] = {}
-    for phrase in phrases:
-        if any(unknown for _, _, unknown in phrase):
-            text = " ".join(w for w, _, _ in phrase)
-            found.setdefault(text, Name(text, any(certain and unknown for _, certain, unknown in phrase)))
+    for start, end, words_of in phrases:
+        if any(unknown for _, unknown in words_of):
+            text = " ".join(question[start:end].split())
+            found.setdefault(text, Name(text, any(certain and unknown for certain, unknown in words_of)))
     return tuple(found.values())
+
+
+def _joined(gap: str, connectors: frozenset[str]) -> bool:
+    """Whether two names with ``gap`` between them are one: only spaces part them,
+    or a word or two that join a name's parts ("Muro de Berlín", "Bank of America")."""
+    between = gap.split()
+    if not between:
+        return True
+    return gap[:1].isspace() and gap[-1:].isspace() and len(between) <= 2 and all(w in connectors for w in between)
 
 
 def mentioned(word: str, known: Vocabulary) -> bool:

@@ -25,6 +25,8 @@ language has no such words:
   ("the three differences"): for ``kb.search.outline``;
 - ``counted_noun_first``: true where a count may follow what it counts;
 - ``capitalised_words``: capitalised, yet words rather than names (days, months);
+- ``name_connectors``: lower-case words between the parts of a name ("Muro de
+  Berlín", "Bank of America"), for ``kb.search.names``;
 - ``abbreviations``: titles and abbreviations a full stop after which ends no sentence;
 - ``ordinal_nouns``: words an ordinal number ("1.", "16.") stands before;
 - ``off_topic_probes``: everyday questions no knowledge base about one subject answers;
@@ -50,6 +52,7 @@ WordList = Literal[
     "amount_nouns",
     "number_words",
     "capitalised_words",
+    "name_connectors",
     "abbreviations",
     "ordinal_nouns",
     "off_topic_probes",
