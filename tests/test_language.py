@@ -208,6 +208,21 @@ def test_greetings_and_thanks_tell_their_language() -> None:
         assert detect(text) == language, text
 
 
+def test_a_contraction_s_clitic_is_no_word_of_another_language() -> None:
+    """ "Hallo, wie geht's dir?" was answered in Czech: the "s" of "geht's" is a Czech word
+    ("with"), the only word of one language alone in the question."""
+    cases = {
+        "Hallo, wie geht's dir?": "de",
+        "Wie geht's?": "de",
+        "Was gibt's Neues?": "de",
+        "What's the difference?": "en",
+        "C'est quoi l'omnicanal ?": "fr",
+        "Salut, ça va ?": "fr",  # "ça" is French alone (it was Catalan)
+    }
+    for text, language in cases.items():
+        assert detect(text) == language, text
+
+
 def test_a_greeting_alone_asks_nothing(kb: KnowledgeBase) -> None:
     """Greetings and thanks are not what a question is about: nothing is quoted for "gracias"."""
     for text in ("Hello", "¡Gracias!", "Thanks!"):

@@ -314,8 +314,7 @@ def _by_cues(text: str) -> str | None:
     # share tell it together ("E i vantaggi?": "e" is Italian or Portuguese,
     # "i" Italian or Catalan). Each shares its vote among its languages.
     shared: dict[str, float] = {}
-    for match in WORD.finditer(folded):
-        owners = _FUNCTION_WORD_LANGUAGES.get(match.group(), ())
+    for owners, _ in _function_words(folded):
         for language in owners:
             shared[language] = shared.get(language, 0.0) + 1 / len(owners)
     return _leader(shared)
@@ -381,12 +380,19 @@ def _word_votes(folded: str) -> dict[str, int]:
     return votes
 
 
+# The apostrophes a contraction is written with, and its clitic's longest form ("'s", "'re").
+_APOSTROPHES = frozenset("'’ʼ")
+MAX_CLITIC = 2
+
+
 def _function_words(folded: str) -> Iterator[tuple[tuple[str, ...], int]]:
     """Each function word's languages, with its vote: two for the first word, most often
     the question word ("Quem usa click and collect?"), else one."""
     for position, match in enumerate(WORD.finditer(folded)):
-        # A clitic after a hyphen ("Spune-mi", "Parle-moi") is not a function word.
-        if match.start() > 0 and folded[match.start() - 1] == "-":
+        # A clitic after a hyphen ("Spune-mi", "Parle-moi") is not a function word, nor
+        # a contraction's after an apostrophe ("geht's", "what's": not Czech "s").
+        before = folded[match.start() - 1] if match.start() > 0 else ""
+        if before == "-" or (before in _APOSTROPHES and len(match.group()) <= MAX_CLITIC):
             continue
         owners = _FUNCTION_WORD_LANGUAGES.get(match.group())
         if owners:
