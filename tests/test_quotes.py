@@ -258,6 +258,20 @@ def test_a_list_item_s_number_is_no_sentence() -> None:
     assert quote.startswith("Strategia Multichannel"), quote
 
 
+def test_a_date_written_with_spaces_is_one_sentence() -> None:
+    """003's date line "marți, 04. 07. 2017" was three sentences: "marți, 04.", "07." and "2017"."""
+    assert _sentences("marți, 04. 07. 2017\nOdată cu atacul noilor tehnologii.") == [
+        "marți, 04. 07. 2017",
+        "Odată cu atacul noilor tehnologii.",
+    ]
+    assert _sentences("Das Buch erschien am 4. 7. 2017. Dann kam das zweite.") == [
+        "Das Buch erschien am 4. 7. 2017.",
+        "Dann kam das zweite.",
+    ]
+    # A number still ends a sentence before a word.
+    assert _sentences("The rate grew by 3. Then it fell.") == ["The rate grew by 3.", "Then it fell."]
+
+
 def test_a_list_s_items_are_quoted_without_their_bullets() -> None:
     """ "Kann ich destilliertes Wasser nehmen?" was answered “- Hardness: 2.45 g … - Shot running
     too fast…”: inside a point of the answer's own list, an item's bullet reads as a stray dash."""

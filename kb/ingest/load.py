@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 # Bump when cleaning, chunking or what is kept of a passage changes, so re-ingest rebuilds every document.
-PIPELINE_VERSION = "19"
+PIPELINE_VERSION = "20"
 
 
 @dataclass(frozen=True)

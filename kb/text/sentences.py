@@ -43,6 +43,8 @@ ORDINAL_NOUNS = lexicon.every("ordinal_nouns")
 # number belongs to the item that follows it.
 _ITEM_NUMBER = re.compile(r"\s*\d{1,2}\.")
 _LISTED_NUMBER = re.compile(r"[:：]\s+\d{1,2}\.$")
+# Nor one between two numbers: a date written with spaces ("marți, 04. 07. 2017").
+_NUMBER_STOP = re.compile(r"\d\.$")
 
 
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
@@ -74,11 +76,12 @@ def sentences_of(text: str, spans: list[tuple[int, int]] | None = None) -> list[
 
 def _not_an_end(text: str, begin: int, stop: int, following: int) -> bool:
     """Whether the full stop that ends ``text[begin:stop]`` marks an initial, a
-    title, an ordinal or a list item's number."""
+    title, an ordinal, a list item's number, or a number before another (a date)."""
     if (
         _NOT_AN_END.search(text, begin, stop)
         or _ITEM_NUMBER.fullmatch(text, begin, stop)
         or _LISTED_NUMBER.search(text, begin, stop)
+        or (_NUMBER_STOP.search(text, begin, stop) and text[following : following + 1].isdigit())
     ):
         return True
     if not _ORDINAL.search(text, begin, stop):
