@@ -220,6 +220,7 @@ class KnowledgeBase:
             support=self.support_calibration(found.index or index) if covered and self.checks_support else None,
             query_vector=found.vector,
             sentence_vectors=index.sentence_vectors,
+            topic_terms=index.topic_terms,
         )
 
     @staticmethod

@@ -48,7 +48,7 @@ def test_dev_set_quality_floors(kb: KnowledgeBase) -> None:
     assert total["citation_precision"] is not None and total["citation_precision"] >= 0.60
     # Dev quote hit is 0.85: quotes chosen by meaning too, and an answer of fewer points quoting more of each
     # (docs/quality.md, Quotes).
-    assert total["quote_hit"] is not None and total["quote_hit"] >= 0.80
+    assert total["quote_hit"] is not None and total["quote_hit"] >= 0.85
     assert total["answered"] == 1.0
     assert total["abstained"] == 1.0
     assert total["language_ok"] == 1.0
@@ -61,7 +61,7 @@ HELD_OUT_FLOORS = {
     "heldout": (
         56,
         {
-            "hit@5": 0.80, "mrr@10": 0.55, "citation_hit": 0.78, "citation_precision": 0.35, "quote_hit": 0.60,
+            "hit@5": 0.80, "mrr@10": 0.55, "citation_hit": 0.78, "citation_precision": 0.35, "quote_hit": 0.65,
             "abstained": 0.85,
         },
     ),

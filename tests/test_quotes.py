@@ -143,8 +143,38 @@ def test_a_heading_is_set_off_from_the_sentence_after_it() -> None:
 
 def test_a_short_sentence_is_no_heading_and_is_quoted_before_a_longer_later_one() -> None:
     text = f"Omnicanal, el siguiente paso\nLa integración es la gran diferencia. {FILLER}."
-    # No shared terms and no vectors: the earlier sentence first, bare headings last.
-    assert best_sentences(_hit(text), "ما هو الفرق؟", limit=1) == "La integración es la gran diferencia."
+    # No shared terms and no vectors: the earlier sentence first, bare headings last
+    # (then over the sentence they head, as its label).
+    assert best_sentences(_hit(text), "ما هو الفرق؟", limit=1) == (
+        "Omnicanal, el siguiente paso — La integración es la gran diferencia."
+    )
+
+
+def test_a_quoted_sentence_keeps_the_heading_just_above_it() -> None:
+    """ "What's the difference?" quoted “Esta es una estrategia en la que una marca está presente en
+    múltiples canales…” without its heading "Multicanal": it did not say which strategy."""
+    text = "Multicanal\nEsta es una estrategia en la que una marca está presente en múltiples canales. Otra frase."
+    assert best_sentences(_hit(text), "¿En qué consiste esa estrategia?", limit=1) == (
+        "Multicanal — Esta es una estrategia en la que una marca está presente en múltiples canales."
+    )
+    # Only where it fits the point's characters.
+    assert best_sentences(_hit(text), "¿En qué consiste esa estrategia?", limit=1, budget=90).startswith("Esta es")
+    # A list's last item is no heading of the paragraph after the list.
+    recipe = "- 70 g of coffee\n- A 1-litre glass jar with a lid\n\nMix the coffee and water, and stir well."
+    assert best_sentences(_hit(recipe), "How do I mix it?", limit=1) == "Mix the coffee and water, and stir well."
+
+
+def test_the_corpus_s_topic_terms_choose_no_sentence(kb: KnowledgeBase) -> None:
+    """Every passage of the seeds says "omnicanal": sharing it with the question tells no sentence
+    from another, so the one that answers is chosen by what else it shares, or by its meaning."""
+    index = kb.retriever.index()
+    assert "omnic" in index.topic_terms and "worte" not in index.topic_terms
+    text = "Ser omnicanal requiere inversión tecnológica. Algunos grandes como Worten han comenzado el proceso."
+    question = "¿Qué empresas grandes ya son omnicanal?"
+    assert best_sentences(_hit(text), question, limit=1) == "Ser omnicanal requiere inversión tecnológica."
+    assert best_sentences(_hit(text), question, limit=1, topic=index.topic_terms) == (
+        "Algunos grandes como Worten han comenzado el proceso."
+    )
 
 
 def test_the_passage_s_own_question_is_quoted_after_what_answers_it() -> None:
@@ -255,7 +285,8 @@ def test_a_list_item_s_number_is_no_sentence() -> None:
     assert _sentences(steps) == ["Hay dos pasos: 1. Integrar los CRM.", "2. Sincronizar los canales."]
     longer = item + " Companiile folosesc rețelele sociale. Mesajul poate să nu fie consistent."
     quote = best_sentences(_hit(longer), "Is multichannel mainly about getting the word out fast?")
-    assert quote.startswith("Strategia Multichannel"), quote
+    # The number stays with its heading, over the sentence that heading opens.
+    assert quote.startswith("1. Canal vs. client — Strategia Multichannel"), quote
 
 
 def test_a_date_written_with_spaces_is_one_sentence() -> None:

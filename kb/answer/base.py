@@ -42,6 +42,8 @@ class AnswerRequest:
     # a quote's sentences are chosen by their closeness to the question too.
     query_vector: np.ndarray | None = field(default=None, compare=False, repr=False)
     sentence_vectors: Mapping[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+    # The corpus's topic terms: shared with the question, they tell no sentence from another.
+    topic_terms: frozenset[str] = frozenset()
 
 
 class Answerer(Protocol):

@@ -101,8 +101,9 @@ def best_sentences(
     limit: int = SENTENCES_PER_PASSAGE,
     closeness: Closeness | None = None,
     budget: int = MAX_QUOTE_CHARS,
+    topic: frozenset[str] = frozenset(),
 ) -> str:
-    return _best_sentences(hit.chunk.text, query, limit, budget, closeness)
+    return _best_sentences(hit.chunk.text, query, limit, budget, closeness, topic)
 
 
 def point_size(points: int) -> tuple[int, int]:
@@ -134,6 +135,7 @@ def item_quote(
     closeness: Closeness | None = None,
     limit: int = SENTENCES_PER_PASSAGE,
     budget: int = MAX_QUOTE_CHARS,
+    topic: frozenset[str] = frozenset(),
 ) -> str:
     """A list item's point: its heading, the item's name ("Canal vs. client",
     without its number), then its best sentences, within ``budget`` characters."""
@@ -146,14 +148,22 @@ def item_quote(
     # Without its number: the answer numbers its own points.
     label = unnumbered(hit.chunk.heading)
     if not body or not label or not text[body:].strip():
-        return best_sentences(hit, query, limit, closeness, budget)
-    rest = _best_sentences(text[body:], query, limit, budget - len(label) - len(LINE_BREAK), closeness)
+        return best_sentences(hit, query, limit, closeness, budget, topic)
+    rest = _best_sentences(text[body:], query, limit, budget - len(label) - len(LINE_BREAK), closeness, topic)
     return label + LINE_BREAK + rest
 
 
-def _best_sentences(text: str, query: str, limit: int, budget: int, closeness: Closeness | None = None) -> str:
-    """The passage's sentences that share most terms with the question, in
-    their order, within ``MAX_QUOTE_CHARS``; among those that share as many,
+def _best_sentences(
+    text: str,
+    query: str,
+    limit: int,
+    budget: int,
+    closeness: Closeness | None = None,
+    topic: frozenset[str] = frozenset(),
+) -> str:
+    """The passage's sentences that share most terms with the question (not
+    counting ``topic``, the corpus's own topic terms), in their order, within
+    ``MAX_QUOTE_CHARS``; among those that share as many,
     the closest to the question in meaning (``closeness``), else the earlier.
     The passage's own questions come after its statements: "¿Cuál es la
     diferencia…?" shares every term with "What's the difference…?" and
@@ -185,7 +195,8 @@ def _best_sentences(text: str, query: str, limit: int, budget: int, closeness: C
     shown = [_BULLET.sub("", sentence, count=1) for sentence in sentences]
     labels = _list_labels(text, spans, sentences, shown)
     lead_ins = set(labels.values())
-    terms = set(tokenize(query))
+    # The corpus's topic terms ("omnic" on the seeds) are in most sentences: they choose none.
+    terms = set(tokenize(query)) - topic
     # Among equals, the sentence closest to the question in meaning (a question in
     # another language shares no terms with any), else the earlier one (a
     # paragraph's topic sentence); bare headings (short lines without a stop)
@@ -209,8 +220,15 @@ def _best_sentences(text: str, query: str, limit: int, budget: int, closeness: C
             continue
         chosen.append(i)
         used += len(shown[i]) + 3
-    # Each quoted item under its lead-in, where it fits: "Sí:" and "No:" tell two lists apart.
-    for label in sorted({labels[i] for i in chosen if i in labels}):
+    # Each quoted item under its lead-in, and a sentence that opens a section under its
+    # heading, where they fit: "Sí:" and "No:" tell two lists apart, "Multicanal —"
+    # says what "Esta es una estrategia…" is.
+    headed = {
+        i: i - 1
+        for i in chosen
+        if i > 0 and lines[i - 1] and _is_bare_heading(sentences[i - 1]) and shown[i - 1] == sentences[i - 1]
+    }
+    for label in sorted({labels[i] for i in chosen if i in labels} | set(headed.values())):
         if label not in chosen and used + len(shown[label]) + 3 <= budget:
             chosen.append(label)
             used += len(shown[label]) + 3
@@ -276,9 +294,9 @@ class ExtractiveAnswerer:
             # Markers are this answer's own: the quote is never renumbered.
             hit = request.hits[index]
             quote = (
-                item_quote(hit, request.query, closeness, limit, budget)
+                item_quote(hit, request.query, closeness, limit, budget, request.topic_terms)
                 if index < request.listed
-                else best_sentences(hit, request.query, limit, closeness, budget)
+                else best_sentences(hit, request.query, limit, closeness, budget, request.topic_terms)
             )
             lines.append(f"- “{quote}” [{number}]")
         return answered(request, self.mode, "\n".join(lines), cite(request.hits, indexes))

@@ -99,6 +99,10 @@ class BM25:
     def known(self, terms: Sequence[str]) -> list[str]:
         return [t for t in terms if t in self.idf]
 
+    def common(self, share: float) -> frozenset[str]:
+        """The terms more than ``share`` of the texts have: the corpus's own topic."""
+        return frozenset(term for term, (ids, _) in self._postings.items() if len(ids) > share * len(self._docs))
+
     def scores(self, query: str) -> np.ndarray:
         result = np.zeros(len(self._docs), dtype=np.float64)
         for term in set(tokenize(query)):
