@@ -28,7 +28,7 @@ DEFAULT_LANGUAGE = "en"
 
 _ARABIC = re.compile(r"[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff]")
 # Letters that Persian writes and Arabic does not.
-_PERSIAN = re.compile(r"[پچژگکی]")
+_PERSIAN = re.compile("[" + re.escape(lexicon.text("fa", "own_letters")) + "]")
 _LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
 # Scripts that tell the language without a model, first match wins (kana
 # before Han: Japanese writes both).
@@ -43,7 +43,7 @@ _SCRIPTS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"[\u0400-\u04ff]"), "ru"),
 )
 _CJK = frozenset({"ko", "ja", "zh"})
-_UKRAINIAN = re.compile(r"[іїєґІЇЄҐ]")
+_UKRAINIAN = re.compile("[" + re.escape(lexicon.text("uk", "own_letters")) + "]")
 _lock = threading.Lock()
 
 
@@ -72,28 +72,9 @@ def is_rtl(language: str) -> bool:
     return language in lexicon.right_to_left()
 
 
-# The script of each language that is not written in Latin letters.
-_SCRIPT_OF = {
-    "ar": "Arabic",
-    "fa": "Arabic",
-    "ur": "Arabic",
-    "he": "Hebrew",
-    "el": "Greek",
-    "ru": "Cyrillic",
-    "uk": "Cyrillic",
-    "bg": "Cyrillic",
-    "sr": "Cyrillic",
-    "th": "Thai",
-    "hi": "Devanagari",
-    "ko": "Hangul",
-    "ja": "Japanese",
-    "zh": "Han",
-}
-
-
 def script(language: str) -> str:
     """The script ``language`` (an ISO 639-1 code) is written in."""
-    return _SCRIPT_OF.get(language, "Latin")
+    return lexicon.scripts().get(language, "Latin")
 
 
 def readability(text_language: str, reader: str) -> int:
@@ -193,14 +174,8 @@ def preferred_tag(accept_language: str | None) -> str | None:
 # Chinese written in Traditional characters: the script named, or the regions that write it.
 _TRADITIONAL_TAGS = frozenset({"hant", "tw", "hk", "mo"})
 # Characters that each script writes its own way, in the same order: 這/这, 個/个…
-_TRADITIONAL_ONLY = (
-    "這個們來說為對會時學國開關於與發經過還麼樣網務"
-    "產實現點線購買賣營銷體驗顧從進動應該讓誰問題結構戰電門"
-)
-_SIMPLIFIED_ONLY = (
-    "这个们来说为对会时学国开关于与发经过还么样网务"
-    "产实现点线购买卖营销体验顾从进动应该让谁问题结构战电门"
-)
+_TRADITIONAL_ONLY = frozenset(lexicon.text("zh", "traditional_only"))
+_SIMPLIFIED_ONLY = frozenset(lexicon.text("zh", "simplified_only"))
 
 
 def traditional_tag(tag: str | None) -> bool:

@@ -31,7 +31,12 @@ language has no such words:
 - ``ordinal_nouns``: words an ordinal number ("1.", "16.") stands before;
 - ``off_topic_probes``: everyday questions no knowledge base about one subject answers;
 - ``source_link_labels``: what a line near an article's end says before the article's own
-  address ("See more at", "Ver más en"), for ``kb.ingest.urls``.
+  address ("See more at", "Ver más en"), for ``kb.ingest.urls``;
+- ``own_letters``: letters that tell the language from another in its script (Persian from
+  Arabic, Ukrainian from Russian); ``traditional_only`` and ``simplified_only`` (Chinese):
+  the characters each script writes its own way.
+
+``languages.toml`` also holds ``scripts``, the script of each language not written in Latin letters.
 """
 
 from __future__ import annotations
@@ -110,6 +115,18 @@ def flag(language: str, key: Literal["counted_noun_first"]) -> bool:
     """A yes-or-no fact of ``language``'s grammar (false where not stated)."""
     table = _table(language) if language in languages() else {}
     return bool(table.get(key, False))
+
+
+@cache
+def scripts() -> dict[str, str]:
+    """The script of each language not written in Latin letters."""
+    return dict(_table("languages")["scripts"])
+
+
+def text(language: str, key: Literal["traditional_only", "simplified_only", "own_letters"]) -> str:
+    """A string of characters from ``language``'s file ("" where it has none)."""
+    table = _table(language) if language in languages() else {}
+    return str(table.get(key, ""))
 
 
 def names() -> dict[str, str]:
