@@ -124,10 +124,14 @@ def validate_question(
     k = settings.top_k if top_k is None else top_k
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_TOP_K:
         raise InputError(f"`top_k` must be a whole number from 1 to {MAX_TOP_K}.")
-    code: str | None = None
-    if language is not None:
-        code_text = language.strip() if isinstance(language, str) else ""
-        if code_text.lower() not in lang.ISO_639_1:
-            raise InputError('`language` must be a two-letter ISO 639-1 code such as "en" or "ar".')
-        code = language.strip().lower()
-    return Question(text=question, history=tuple(turns), top_k=k, language=code)
+    return Question(text=question, history=tuple(turns), top_k=k, language=validate_language(language))
+
+
+def validate_language(language: Any) -> str | None:
+    """A language a caller names, as a lower-case ISO 639-1 code (None for none), or ``InputError``."""
+    if language is None:
+        return None
+    code = language.strip().lower() if isinstance(language, str) else ""
+    if code not in lang.ISO_639_1:
+        raise InputError('`language` must be a two-letter ISO 639-1 code such as "en" or "ar".')
+    return code

@@ -74,6 +74,22 @@ def test_sources_list_and_document(server: Server) -> None:
     assert urls == {"002_8f573ef52dea0fed.txt": "http://www.muycanal.com/2015/09/29/negocio-omnicanal-multicanal"}
 
 
+def test_example_questions_in_the_reader_s_language_first(server: Server) -> None:
+    """What the widget offers a blog's reader: the articles' own question headings."""
+    status, _, body = request(server.url + "/api/examples")
+    assert status == 200 and set(body) == {"examples"}
+    assert len(body["examples"]) == 3 and all(isinstance(q, str) and q.strip() for q in body["examples"])
+    status, _, portuguese = request(server.url + "/api/examples?language=pt&limit=2")
+    assert status == 200 and len(portuguese["examples"]) == 2
+    # 000 is the Portuguese article: its question headings come first for a Portuguese reader.
+    assert portuguese["examples"][0].startswith(("Quais", "Em que", "Como", "O que"))
+    bad = (("?limit=0", "limit"), ("?limit=11", "limit"), ("?limit=many", "limit"), ("?language=xx", "language"))
+    for query, word in bad:
+        status, _, payload = request(server.url + "/api/examples" + query)
+        assert_error(status, payload, 422, "invalid_request")
+        assert word in payload["error"]["message"], payload
+
+
 def test_answer_shape_and_offsets(server: Server) -> None:
     status, headers, answer = ask(server, {"question": "How do I become omnichannel?", "top_k": 5})
     assert status == 200
@@ -350,6 +366,7 @@ def test_body_that_is_not_json_typed(server: Server) -> None:
         ("POST", "/api/ask", {"question": "What is omnichannel?"}),
         ("GET", "/api/health", None),
         ("GET", "/api/sources", None),
+        ("GET", "/api/examples", None),
     ],
 )
 def test_no_index_is_503_with_what_to_do(empty_server: Server, method: str, path: str, body: Any) -> None:

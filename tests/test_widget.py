@@ -41,7 +41,7 @@ from tests.browser import (
 
 ROOT = Path(__file__).resolve().parent.parent
 BLOG = ROOT / "examples" / "blog.html"
-WIDGET_MAX_BYTES = 30 * 1024
+WIDGET_MAX_BYTES = 32 * 1024
 BLOG_HOST = "blog.test"
 EVIL_HOST = "evil.test"
 QUESTION = "¿Cuáles son los desafíos de la estrategia omnicanal?"
@@ -293,6 +293,37 @@ def test_blog_widget_answers_with_citations(page: Any, blog: Blog, app_server: S
     assert page.locator(".msg.user").all_text_contents() == [QUESTION, FOLLOW_UP]
     assert answers(page).count() == 2
     assert answers(page).first.locator(".text").text_content() == shown(expected["answer"])
+
+
+@pytest.mark.browser
+def test_the_widget_offers_the_articles_own_questions_until_one_is_asked(
+    page: Any, blog: Blog, app_server: Server
+) -> None:
+    """A reader who opens the widget sees what the articles can answer: their own question
+    headings, those in the page's language first; a click asks one."""
+    status, _, expected = request(app_server.url + "/api/examples?language=es&limit=3")
+    assert status == 200
+    open_blog(page, blog)  # the demo blog is in Spanish
+    page.locator(".launcher").click()
+    offered = page.locator(".example")
+    offered.first.wait_for()
+    assert offered.all_text_contents() == expected["examples"]
+    assert expected["examples"][0].startswith("¿")  # a Spanish heading first, for a Spanish page
+    assert page.locator(".examples").get_attribute("aria-label") == "Ejemplos"
+
+    offered.first.click()
+    answer = answers(page).first
+    answer.wait_for()
+    assert page.locator(".msg.user").first.text_content() == expected["examples"][0]
+    assert answer.locator("button.cite").count() >= 1
+    assert page.locator(".examples").count() == 0  # offered until the conversation begins
+
+    # A reload keeps the conversation, without them; a new one offers them again.
+    page.reload()
+    widget_shown(page)
+    assert answers(page).count() == 1 and page.locator(".examples").count() == 0
+    page.evaluate("() => window.OmniKB.reset()")
+    assert page.locator(".example").all_text_contents() == expected["examples"]
 
 
 @pytest.mark.browser
@@ -587,8 +618,11 @@ def test_keyboard_and_screen_readers(page: Any, blog: Blog, app_server: Server) 
                                ".getAttribute('aria-labelledby')).textContent")
     assert labelled == "Pregunta al blog"
     assert in_shadow(page, "return root.querySelector('textarea').labels[0].textContent") == "Tu pregunta"
+    # The articles' questions it offers are buttons too, named by their text.
+    page.locator(".example").first.wait_for()
+    offered = page.locator(".example").count()
     for button in page.locator("[role=dialog] button").all():
-        assert button.get_attribute("aria-label"), "every icon button has a name"
+        assert button.get_attribute("aria-label") or button.text_content().strip(), "every button has a name"
     assert page.locator("[role=log]").get_attribute("aria-live") == "polite"
 
     # Tab and Shift+Tab stay inside the open panel.
@@ -600,6 +634,9 @@ def test_keyboard_and_screen_readers(page: Any, blog: Blog, app_server: Server) 
     assert None not in seen
     assert {"TEXTAREA.", "BUTTON.icon", "BUTTON.send"} <= seen
     page.locator("textarea").focus()
+    for _ in range(offered):
+        page.keyboard.press("Shift+Tab")
+        assert in_shadow(page, focused) == "BUTTON.example"
     page.keyboard.press("Shift+Tab")
     page.keyboard.press("Shift+Tab")
     page.keyboard.press("Shift+Tab")

@@ -1,4 +1,4 @@
-"""The JSON API of docs/contract.md: ``/api/ask``, ``/api/health``, ``/api/sources``.
+"""The JSON API of docs/contract.md: ``/api/ask``, ``/api/health``, ``/api/sources``, ``/api/examples``.
 
 Every error leaves as ``{"error": {"code", "message"}}`` with the status the
 contract names; the messages are the same ones the CLI prints.
@@ -22,8 +22,9 @@ from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kb.errors import KBError, error_body
+from kb.errors import InputError, KBError, error_body
 from kb.i18n.lookup import WIDGET, widget_strings
+from kb.question import validate_language
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 from kb.web import openai_compat, stream
@@ -39,6 +40,9 @@ MAX_BODY_BYTES = 64 * 1024
 # (at most 1 MB, about 1.5 MB once Gradio has encoded it: MAX_COPY_BYTES).
 CHAT_BODY_BYTES = 2 * 1024 * 1024
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+# Example questions a client asks for by default, and at most.
+EXAMPLES = 3
+MAX_EXAMPLES = 10
 
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -75,6 +79,16 @@ def sources(request: Request) -> list[dict[str, Any]]:
 @router.get("/sources/{source:path}", summary="One cleaned document; passage offsets index into `text`")
 def source(source: str, request: Request) -> dict[str, Any]:
     return _kb(request).document(source).to_dict()
+
+
+@router.get("/examples", summary="Questions the articles ask themselves, to suggest what to ask")
+def examples(request: Request, language: str | None = None, limit: int = EXAMPLES) -> dict[str, Any]:
+    """The articles' question headings, a few from each article in turn; for a reader of
+    ``language``, those in their language first, then those in their script."""
+    if not 1 <= limit <= MAX_EXAMPLES:
+        raise InputError(f"`limit` must be a whole number from 1 to {MAX_EXAMPLES}.")
+    reader = validate_language(language)
+    return {"examples": _kb(request).example_questions(limit, reader)}
 
 
 @router.get("/widget/strings/{language}", summary="The chat widget's labels in a language, by name")

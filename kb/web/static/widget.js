@@ -26,7 +26,7 @@
     reset: "New conversation", label: "Your question", thinking: "Looking through the articles…", sources: "Sources",
     rate: "You are asking faster than I can answer. Please wait {s} seconds and try again.",
     offline: "Sorry, I cannot reach the assistant right now. Please try again later.", source: "Source",
-    open_post: "View on the site", long: "Your question is too long; please shorten it.",
+    open_post: "View on the site", long: "Your question is too long; please shorten it.", examples: "Examples",
   };
   const STRINGS = { en: EN };
   const strings = (code) => {
@@ -107,6 +107,9 @@ button{font:inherit;cursor:pointer}
 .user{align-self:flex-end}
 .bot{align-self:flex-start;background:#f1f3f5}
 .bot.pending{color:#57606a;font-style:italic}
+.examples{display:flex;flex-wrap:wrap;gap:6px}
+.example{border:1px solid var(--accent);background:#fff;color:var(--accent);border-radius:14px;padding:4px 10px;
+ font-size:13px;text-align:start}
 .error{align-self:stretch;max-width:none;background:#fff4e5;color:#6b3a00;border:1px solid #f0c36d}
 .cite{border:0;background:transparent;color:var(--accent);font-weight:600;padding:0 1px;font-size:.9em;
  vertical-align:super;line-height:1}
@@ -147,6 +150,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
   let uiLang = STRINGS[config.language] ? config.language : "en";  // the labels' language
   let S = strings(uiLang);
   let counter = 0;
+  let examples = [];  // the articles' own questions (GET /api/examples)
 
   const load = () => {
     try {
@@ -391,9 +395,16 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     return li;
   };
 
+  // The articles' own questions, under the greeting of a conversation not yet begun.
+  const offer = () => {
+    if (items.length || !examples.length || log.children.length !== 1) return;
+    log.appendChild(h("li", { class: "examples", role: "group", "aria-label": S.examples }, examples.map((q) =>
+      h("button", { type: "button", class: "example", dir: "auto", text: q, onclick: () => submit(q) }))));
+  };
   const renderAll = () => {
     log.replaceChildren(h("li", { class: "msg bot greeting", dir: "auto", text: config.greeting }));
     greet();
+    offer();
     items.forEach((item) => log.appendChild(item.role === "user" ? userBubble(item.text) : answerBubble(item.answer)));
     scrollDown();
   };
@@ -475,6 +486,16 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     return final;
   };
 
+  // Questions to offer in the page's language, asked once, when the panel first opens.
+  let suggested = null;
+  const suggest = () => suggested || (suggested = fetch(config.base + "/api/examples?limit=3&language=" +
+    encodeURIComponent(config.language), { credentials: "omit" })
+    .then((res) => (res.ok ? res.json() : null))
+    .then((body) => {
+      examples = (body && Array.isArray(body.examples) ? body.examples : [])
+        .filter((q) => typeof q === "string" && q.trim()).slice(0, 3);
+      offer();
+    }).catch(() => {}));
   let learnt = null;
   const learn = () => learnt || (learnt = fetch(config.base + "/api/health", { credentials: "omit" })
     .then((res) => res.json()).then((body) => Object.assign(limits, body.limits)).catch(() => {}));
@@ -531,6 +552,8 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     fit();
     const dir = textDirection(question);
     if (dir) setLanguage(guessLanguage(question, dir), dir);
+    const offered = log.querySelector(".examples");
+    if (offered) offered.remove();
     addItem(userBubble(question));
     const pending = addItem(h("li", { class: "msg bot pending", dir: "auto", "aria-busy": "true", text: S.thinking }));
     log.setAttribute("aria-busy", "true");
@@ -588,6 +611,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     if (isOpen) return;
     show(true);
     learn();
+    suggest();
     scrollDown();
     fit();
     input.focus();
