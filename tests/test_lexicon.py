@@ -24,7 +24,8 @@ def test_every_language_detection_returns_has_a_word_file_and_every_file_is_list
 
 
 def test_a_file_holds_only_the_known_lists_each_word_once() -> None:
-    known = set(get_args(lexicon.WordList)) | {"name", "answer_only_in", "counts", "counted_noun_first"}
+    characters = set(get_args(lexicon.Characters))
+    known = set(get_args(lexicon.WordList)) | characters | {"name", "answer_only_in", "counts", "counted_noun_first"}
     for language in lexicon.languages():
         table = _file(language)
         assert set(table) <= known, language
@@ -34,7 +35,10 @@ def test_a_file_holds_only_the_known_lists_each_word_once() -> None:
         assert isinstance(counts, dict), language
         # Numbers from two to ten at least (eleven and twelve are two words in some languages), to twelve.
         assert not counts or set(range(2, 11)) <= set(counts.values()) <= set(range(2, 13)), language
-        for key in set(table) - {"name", "answer_only_in", "counts", "counted_noun_first"}:
+        for key in set(table) & characters:  # each character once
+            text = table[key]
+            assert isinstance(text, str) and text and len(set(text)) == len(text), (language, key)
+        for key in set(table) - characters - {"name", "answer_only_in", "counts", "counted_noun_first"}:
             listed = table[key]
             assert isinstance(listed, list) and listed, (language, key)
             assert all(isinstance(word, str) and word == word.strip() and word for word in listed), (language, key)

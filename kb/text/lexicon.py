@@ -64,6 +64,9 @@ WordList = Literal[
     "source_link_labels",
 ]
 
+# Strings of characters a file may hold (the others are lists of words).
+Characters = Literal["own_letters", "traditional_only", "simplified_only"]
+
 
 @cache
 def _table(name: str) -> dict[str, Any]:
@@ -123,7 +126,7 @@ def scripts() -> dict[str, str]:
     return dict(_table("languages")["scripts"])
 
 
-def text(language: str, key: Literal["traditional_only", "simplified_only", "own_letters"]) -> str:
+def text(language: str, key: Characters) -> str:
     """A string of characters from ``language``'s file ("" where it has none)."""
     table = _table(language) if language in languages() else {}
     return str(table.get(key, ""))
