@@ -28,7 +28,7 @@ DEFAULT_LANGUAGE = "en"
 
 _ARABIC = re.compile(r"[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff]")
 # Letters that Persian writes and Arabic does not.
-_PERSIAN = re.compile("[" + re.escape(lexicon.text("fa", "own_letters")) + "]")
+_PERSIAN = re.compile("[" + re.escape(lexicon.characters("fa", "own_letters")) + "]")
 _LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
 # Scripts that tell the language without a model, first match wins (kana
 # before Han: Japanese writes both).
@@ -43,7 +43,7 @@ _SCRIPTS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"[\u0400-\u04ff]"), "ru"),
 )
 _CJK = frozenset({"ko", "ja", "zh"})
-_UKRAINIAN = re.compile("[" + re.escape(lexicon.text("uk", "own_letters")) + "]")
+_UKRAINIAN = re.compile("[" + re.escape(lexicon.characters("uk", "own_letters")) + "]")
 _lock = threading.Lock()
 
 
@@ -174,8 +174,8 @@ def preferred_tag(accept_language: str | None) -> str | None:
 # Chinese written in Traditional characters: the script named, or the regions that write it.
 _TRADITIONAL_TAGS = frozenset({"hant", "tw", "hk", "mo"})
 # Characters that each script writes its own way, in the same order: 這/这, 個/个…
-_TRADITIONAL_ONLY = frozenset(lexicon.text("zh", "traditional_only"))
-_SIMPLIFIED_ONLY = frozenset(lexicon.text("zh", "simplified_only"))
+_TRADITIONAL_ONLY = frozenset(lexicon.characters("zh", "traditional_only"))
+_SIMPLIFIED_ONLY = frozenset(lexicon.characters("zh", "simplified_only"))
 
 
 def traditional_tag(tag: str | None) -> bool:

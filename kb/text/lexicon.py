@@ -126,7 +126,7 @@ def scripts() -> dict[str, str]:
     return dict(_table("languages")["scripts"])
 
 
-def text(language: str, key: Characters) -> str:
+def characters(language: str, key: Characters) -> str:
     """A string of characters from ``language``'s file ("" where it has none)."""
     table = _table(language) if language in languages() else {}
     return str(table.get(key, ""))

@@ -13,6 +13,7 @@
   const limits = { question_chars: 2000, history_turns: MAX_TURNS, history_turn_chars: MAX_ANSWER_CHARS };
   const MAX_HISTORY_BYTES = 40000;
   const TIMEOUT_MS = 90000;
+  const OFFERED = 3;  // the articles' own questions offered under the greeting
   const RTL = new Set(["ar", "he", "fa", "ur", "ps", "sd", "ug", "yi", "dv", "ku", "ckb"]);
   const RTL_CHARS = /[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]/;
   const HEBREW_CHARS = /[\u0590-\u05ff]/;
@@ -488,12 +489,12 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
 
   // Questions to offer in the page's language, asked once, when the panel first opens.
   let suggested = null;
-  const suggest = () => suggested || (suggested = fetch(config.base + "/api/examples?limit=3&language=" +
+  const suggest = () => suggested || (suggested = fetch(config.base + "/api/examples?limit=" + OFFERED + "&language=" +
     encodeURIComponent(config.language), { credentials: "omit" })
     .then((res) => (res.ok ? res.json() : null))
     .then((body) => {
       examples = (body && Array.isArray(body.examples) ? body.examples : [])
-        .filter((q) => typeof q === "string" && q.trim()).slice(0, 3);
+        .filter((q) => typeof q === "string" && q.trim()).slice(0, OFFERED);
       offer();
     }).catch(() => {}));
   let learnt = null;
