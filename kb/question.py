@@ -82,7 +82,7 @@ def validate_question(
         raise InputError("`question` must be a string.")
     question = trimmed(text)
     if not question:
-        raise InputError("The question is empty: type a question, e.g. “What is omnichannel?”.")
+        raise InputError("The question is empty: type a question about the articles.")
     bad = forbidden_character(question)
     if bad is not None:
         position, char, kind = bad
@@ -133,5 +133,8 @@ def validate_language(language: Any) -> str | None:
         return None
     code = language.strip().lower() if isinstance(language, str) else ""
     if code not in lang.ISO_639_1:
+        if len(code) == 2 and code.isascii() and code.isalpha():
+            # Two letters, as asked, but no language has them ("xx").
+            raise InputError(f'`language` "{code}" is no ISO 639-1 language code; give one such as "en" or "ar".')
         raise InputError('`language` must be a two-letter ISO 639-1 code such as "en" or "ar".')
     return code

@@ -366,12 +366,19 @@ def test_a_follow_up_about_the_other_strategy_finds_it(kb: KnowledgeBase) -> Non
         ({"text": "ok?", "history": [{"role": "bot", "content": "x"}]}, "role"),
         ({"text": "ok?", "history": [{"role": "user", "content": "x"}] * 21}, "at most 20"),
         ({"text": "ok?", "language": "english"}, "ISO 639-1"),
-        ({"text": "ok?", "language": "xx"}, "ISO 639-1"),  # two letters, but no language's code
+        ({"text": "ok?", "language": "xx"}, '"xx" is no ISO 639-1 language code'),  # two letters, no language's
     ],
 )
 def test_bad_questions_are_refused_with_a_message(kwargs: dict, fragment: str) -> None:
     with pytest.raises(InputError, match=fragment):
         validate_question(**kwargs)
+
+
+def test_the_empty_question_s_message_names_no_topic_of_the_seeds() -> None:
+    """Any blog's reader gets it: "e.g. “What is omnichannel?”" made no sense on a blog about bees."""
+    with pytest.raises(InputError) as raised:
+        validate_question(" ")
+    assert "omni" not in str(raised.value).casefold() and "question" in str(raised.value)
 
 
 def test_the_seeds_calibration_covers_by_latent_terms_at_no_less_than_the_measured_cut(kb: KnowledgeBase) -> None:

@@ -187,9 +187,9 @@ def test_bad_files_in_the_folder_are_skipped_and_the_index_kept(tmp_path: Path) 
     assert second.stderr.rstrip().endswith(
         "error: 2 files could not be read (listed above); mend them and run the ingest again."
     )
-    # An unreadable folder is an error, and the index still answers.
+    # A folder that is not there is a bad argument (exit 2, as for any), and the index still answers.
     missing = kb("ingest", str(tmp_path / "nope"), data_dir=data)
-    assert missing.returncode != 0 and "Folder not found" in missing.stderr
+    assert missing.returncode == 2 and "Folder not found" in missing.stderr
     assert kb("ask", "--json", "What is omnichannel?", data_dir=data).returncode == 0
 
 

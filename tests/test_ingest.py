@@ -270,11 +270,15 @@ def test_a_draft_is_skipped_and_a_post_turned_back_into_a_draft_leaves_the_index
     (folder / "b-resign.md").write_text(post.format(title="Why I leave", setting="", body=resign), encoding="utf-8")
     (folder / "c-toml.md").write_text("+++\ndraft = true\n+++\nNot published yet.\n", encoding="utf-8")
     (folder / "d-jekyll.md").write_text("---\npublished: false\n---\nNot published either.\n", encoding="utf-8")
+    # Pelican and WordPress exports say it with a status; "hidden" is published, only not listed.
+    (folder / "e-pelican.md").write_text("---\nStatus: draft\n---\nA draft too.\n", encoding="utf-8")
+    (folder / "f-hidden.md").write_text("---\nstatus: hidden\n---\nA page the menu does not list.\n", encoding="utf-8")
     first = ingest(folder, settings, store, embedder)
-    assert first.added == ("a-published.md", "b-resign.md")
+    assert first.added == ("a-published.md", "b-resign.md", "f-hidden.md")
     assert [(p.path, p.reason) for p in first.problems] == [
         ("c-toml.md", "a draft (draft = true in its front matter)"),
         ("d-jekyll.md", "a draft (published: false in its front matter)"),
+        ("e-pelican.md", "a draft (Status: draft in its front matter)"),
     ]
 
     draft = post.format(title="Why I leave", setting="draft: true\n", body=resign)
@@ -282,7 +286,7 @@ def test_a_draft_is_skipped_and_a_post_turned_back_into_a_draft_leaves_the_index
     second = ingest(folder, settings, store, embedder)
     assert second.removed == ("b-resign.md",)
     assert ("b-resign.md", "a draft (draft: true in its front matter)") in [(p.path, p.reason) for p in second.problems]
-    assert [d.source for d in store.documents(second.generation)] == ["a-published.md"]
+    assert [d.source for d in store.documents(second.generation)] == ["a-published.md", "f-hidden.md"]
 
 
 def test_a_section_page_of_front_matter_alone_is_left_out_not_broken(tmp_path: Path, parts) -> None:  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from kb.errors import IngestError
+from kb.errors import IngestError, InputError
 from kb.ingest.clean import PREFORMATTED, clean_text
 from kb.ingest.html import html_to_text
 from kb.ingest.markdown import draft_setting, markdown_to_text
@@ -69,9 +69,9 @@ def load_folder(folder: Path, max_bytes: int, site_url: str | None = None) -> Lo
     public URL is found where the post or its site states it (``kb.ingest.urls``;
     ``site_url`` is the site's base URL, ``KB_SITE_URL``)."""
     if not folder.exists():
-        raise IngestError(f"Folder not found: {folder}. Pass a folder of .txt/.md/.html articles.")
+        raise InputError(f"Folder not found: {folder}. Pass a folder of .txt/.md/.html articles.")
     if not folder.is_dir():
-        raise IngestError(f"Not a folder: {folder}. Pass a folder of .txt/.md/.html articles.")
+        raise InputError(f"Not a folder: {folder}. Pass a folder of .txt/.md/.html articles.")
     documents: list[Document] = []
     others: list[str] = []
     seen_hashes: dict[str, str] = {}

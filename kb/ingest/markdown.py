@@ -100,12 +100,20 @@ def _title(settings: dict[str, Any]) -> str:
     return ""
 
 
+# Values of a post's "status" (Pelican, WordPress exports) that the blog does not publish:
+# "hidden" (Pelican: published, only not listed) is not among them.
+UNPUBLISHED_STATUSES = frozenset({"draft", "pending", "private", "future", "trash"})
+
+
 def draft_setting(markup: str) -> str | None:
     """The front-matter setting that makes a post a draft the blog does not
-    publish, as "draft: true", "draft = true" (TOML) or "published: false";
-    None for a post that is published."""
+    publish, as "draft: true", "draft = true" (TOML), "published: false" or
+    "status: draft"; None for a post that is published."""
     settings, _ = front_matter(markup)
     toml = markup.lstrip("\ufeff").startswith("+++")
+    status = _setting(settings, "status")
+    if status is not None and isinstance(status[1], str) and status[1].strip().lower() in UNPUBLISHED_STATUSES:
+        return f"{status[0]}{' = ' if toml else ': '}{status[1].strip()}"
     for name, draft_when in (("draft", True), ("published", False)):
         found = _setting(settings, name)
         if found is None:
