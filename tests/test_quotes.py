@@ -164,6 +164,30 @@ def test_a_quoted_sentence_keeps_the_heading_just_above_it() -> None:
     assert best_sentences(_hit(recipe), "How do I mix it?", limit=1) == "Mix the coffee and water, and stir well."
 
 
+def test_a_numbered_list_s_steps_are_quoted_from_the_first() -> None:
+    """ "How do I count varroa mites?" quoted only "4. Pour the liquid through a mesh and count the
+    mites. 5. Divide…": the steps that share the question's words, without the three before them."""
+    steps = (
+        "1. Shake about 300 bees into a jar.\n2. Cover them with alcohol.\n3. Shake the jar for 60 seconds.\n"
+        "4. Pour the liquid through a mesh and count the mites.\n5. Divide the mites by 3."
+    )
+    text = f"Counting mites\n\n{steps}\n\nA sugar roll works the same way."
+    quote = best_sentences(_hit(text), "How do I count the mites?", limit=2)
+    assert quote == "Counting mites — " + " ".join(steps.split("\n")[:4])
+    assert best_sentences(_hit(text), "How do I divide the mites I count?", limit=2) == (
+        "Counting mites — " + " ".join(steps.split("\n"))
+    )
+    # Only where they fit: else the steps chosen, as they are.
+    assert best_sentences(_hit(text), "How do I count the mites?", limit=1, budget=80) == (
+        "4. Pour the liquid through a mesh and count the mites."
+    )
+    # A numbered heading opens a section, not a list: what is under it is quoted alone.
+    sections = "1. Too many hives\nI bought four.\n\n2. Ignoring the mite count\nI did not count the mites."
+    assert best_sentences(_hit(sections), "Did you count the mites?", limit=1) == (
+        "2. Ignoring the mite count — I did not count the mites."
+    )
+
+
 def test_the_corpus_s_topic_terms_choose_no_sentence(kb: KnowledgeBase) -> None:
     """Every passage of the seeds says "omnicanal": sharing it with the question tells no sentence
     from another, so the one that answers is chosen by what else it shares, or by its meaning."""

@@ -21,7 +21,7 @@ import numpy as np
 
 from kb.answer.base import AnswerRequest, answered, lead_in, not_covered
 from kb.answer.citations import MARKER, cite
-from kb.ingest.chunk import blocks, unnumbered
+from kb.ingest.chunk import blocks, is_numbered, unnumbered
 from kb.models import Answer, Hit
 from kb.search.amounts import asks_for_quantity, states_quantity
 from kb.search.lexical import tokenize
@@ -220,6 +220,10 @@ def _best_sentences(
             continue
         chosen.append(i)
         used += len(shown[i]) + 3
+    # A numbered list's steps are read from the first: "4. Pour the liquid…" says nothing
+    # to a reader who was not given steps 1 to 3.
+    chosen = _from_the_first_step(chosen, _steps(text, spans, sentences), shown, budget)
+    used = sum(len(shown[i]) + 3 for i in chosen)
     # Each quoted item under its lead-in, and a sentence that opens a section under its
     # heading, where they fit: "Sí:" and "No:" tell two lists apart, "Multicanal —"
     # says what "Esta es una estrategia…" is.
@@ -243,6 +247,35 @@ def _best_sentences(
             quote += LINE_BREAK if lines[previous] or shown[i] != sentences[i] or i in lead_ins else " "
         quote += shown[i]
     return _clip(quote, budget)
+
+
+def _steps(text: str, spans: Sequence[tuple[int, int]], sentences: Sequence[str]) -> dict[int, int]:
+    """For each sentence of a numbered list's step ("1. Take a frame…", and the
+    sentences that follow it on its line), the first sentence of the list's first step."""
+    steps: dict[int, int] = {}
+    first: int | None = None
+    for i, sentence in enumerate(sentences):
+        if i == 0 or "\n" in text[spans[i - 1][1] : spans[i][0]]:
+            # A line opens: a step (a numbered heading opens a section, not a step), or the list is over.
+            step = is_numbered(sentence) and not _is_bare_heading(sentence)
+            first = (i if first is None else first) if step else None
+        if first is not None:
+            steps[i] = first
+    return steps
+
+
+def _from_the_first_step(chosen: list[int], steps: dict[int, int], shown: Sequence[str], budget: int) -> list[int]:
+    """``chosen`` with the steps before its first chosen step of a list, from the list's
+    first, where they fit ``budget``: with what else was chosen, or else alone."""
+    for i in sorted(chosen):
+        if i not in steps or steps[i] in chosen:
+            continue
+        last = max(j for j in chosen if steps.get(j) == steps[i])
+        run = list(range(steps[i], last + 1))
+        for candidate in (sorted(set(chosen) | set(run)), run):
+            if sum(len(shown[j]) + 3 for j in candidate) <= budget:
+                return _from_the_first_step(candidate, steps, shown, budget)
+    return chosen
 
 
 def _list_labels(

@@ -51,9 +51,10 @@ def headings(text: str) -> list[str]:
     ]
 
 
-def is_numbered_heading(heading: str) -> bool:
-    """Whether a heading numbers its section ("1. Canal vs. client", "2) Costs")."""
-    return _NUMBERED.match(heading.strip()) is not None
+def is_numbered(line: str) -> bool:
+    """Whether a line opens with its number: a numbered heading ("1. Canal vs. client",
+    "2) Costs") or a step of a numbered list ("1. Take a frame…")."""
+    return _NUMBERED.match(line.strip()) is not None
 
 
 def unnumbered(heading: str) -> str:

@@ -19,7 +19,7 @@ from functools import cache
 
 import numpy as np
 
-from kb.ingest.chunk import blocks, is_numbered_heading
+from kb.ingest.chunk import blocks, is_numbered
 from kb.models import Chunk, Hit
 from kb.search.lexical import STOPWORDS
 from kb.text import lexicon
@@ -112,7 +112,7 @@ def _numbered_runs(sections: list[_Section]) -> list[tuple[int, ...]]:
     runs: list[tuple[int, ...]] = []
     current: list[int] = []
     for section in [*sections, None]:
-        if section is not None and is_numbered_heading(section.heading):
+        if section is not None and is_numbered(section.heading):
             current.append(section.first)
             continue
         if len(current) >= MIN_ITEMS:
