@@ -337,6 +337,23 @@ def test_a_reply_the_sources_do_not_cover_has_no_rating_buttons(page: Any) -> No
     expect(dislikes).to_have_count(1)
 
 
+def test_a_refusal_has_no_rating_buttons_in_a_browser_of_another_language(browser: Any, server: Server) -> None:
+    """Gradio names the thumbs in the browser's language ("Gefällt mir"): hidden by their English
+    names, they stayed under a refusal in every other browser, and a click stored the refusal as rated."""
+    context, page = _opened(browser, server, "de-DE")
+    try:
+        reply = send(page, "Was ist die Hauptstadt von Australien?")
+        assert "kb-not-covered" in (reply.get_attribute("class") or ""), reply.inner_text()
+        page.wait_for_function("!document.querySelector('#kb-ask').disabled", timeout=ANSWER_TIMEOUT_MS)
+        under_last = page.locator("#kb-chat [class*=message-buttons]").last.locator("button:visible")
+        expect(under_last).to_have_count(1)  # its copy button alone
+        send(page, "Was ist eine Omnichannel-Strategie?")
+        page.wait_for_function("!document.querySelector('#kb-ask').disabled", timeout=ANSWER_TIMEOUT_MS)
+        expect(under_last).to_have_count(3)  # an answer keeps its thumbs
+    finally:
+        context.close()
+
+
 def test_thumbs_up_is_stored_with_question_answer_and_citations(
     page: Any, server: Server, seeded_settings: Settings
 ) -> None:

@@ -94,6 +94,24 @@ def test_a_store_failure_while_showing_sources_does_not_lose_the_answer(
     assert "kb-citation" in "".join(session.sections)
 
 
+def test_a_refusal_takes_no_rating(kb: KnowledgeBase) -> None:
+    """A page that still shows the thumbs under a refusal (Gradio names them in the browser's
+    language) stored "the sources don't cover this" as a rated answer."""
+    import gradio as gr
+
+    handlers = ChatHandlers(kb.settings, kb)
+    *_, last = handlers.respond("What is the capital of Australia?", None)
+    session = last[1]
+    turn = len(session.messages) - 1
+    assert not session.answers[turn]["answered"]
+    rated, _ = handlers.rate(gr.LikeData(target=None, data={"index": turn, "value": "", "liked": True}), session)
+    assert rated.ratings == {}
+    *_, last = handlers.respond("What is omnichannel?", rated)
+    turn = len(last[1].messages) - 1
+    rated, _ = handlers.rate(gr.LikeData(target=None, data={"index": turn, "value": "", "liked": True}), last[1])
+    assert list(rated.ratings) == [turn]  # an answer takes one
+
+
 def test_the_waiting_line_is_in_the_question_s_language_and_a_new_conversation_keeps_the_page_s(
     kb: KnowledgeBase,
 ) -> None:

@@ -246,7 +246,8 @@ class ChatHandlers:
         session = self._session(session, stored)
         index = int(data.index[0] if isinstance(data.index, (list, tuple)) else data.index)
         answer = session.answers.get(index)
-        if answer is None:
+        if answer is None or not answer.get("answered", True):
+            # No answer, or a refusal: nothing to rate (the page shows no thumbs under one).
             return session, gr.skip()
         liked = RATINGS.get(data.liked) if isinstance(data.liked, (bool, str)) else None
         row = session.ratings.get(index)
