@@ -53,6 +53,17 @@ def without_controls(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
+def visible_controls(text: str) -> str:
+    """``text`` with each character a question may not contain shown by a symbol: a C0
+    control by its Control Pictures sign ("␇" for BEL, "␡" for DEL), any other by "�"."""
+
+    def symbol(match: re.Match[str]) -> str:
+        code = ord(match.group(0))
+        return chr(0x2400 + code) if code < 0x20 else "\u2421" if code == 0x7F else "\ufffd"
+
+    return _SURROGATE.sub("\ufffd", _CONTROL.sub(symbol, text))
+
+
 def trimmed(text: str) -> str:
     """``text`` without white space or invisible format characters (Unicode
     category Cf: zero-width space, byte order mark, word joiner…) at either end.

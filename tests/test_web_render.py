@@ -155,6 +155,19 @@ def test_an_over_long_question_is_refused_in_its_language_and_echoed_short(kb: K
     assert ui("long_question", "en").format(n=2001, limit=kb.settings.max_question_chars) in last[0][-1]["content"]
 
 
+def test_a_control_character_is_refused_in_the_question_s_language_and_shown_where_it_is(kb: KnowledgeBase) -> None:
+    """A character pasted with a question ("\\a") was refused in English on any page, and echoed as
+    an empty box."""
+    from kb.i18n.lookup import ui
+
+    handlers = ChatHandlers(kb.settings, kb)
+    *_, last = handlers.respond("O que é\a uma estratégia omnicanal?", None)
+    question_bubble, refusal = last[0][-2:]
+    assert ui("control_character", "pt").format(char="U+0007", position=8) in refusal["content"]
+    assert "O que é␇ uma estratégia omnicanal?" in question_bubble["content"]
+    assert "\a" not in question_bubble["content"]
+
+
 def test_the_chat_s_questions_count_against_the_rate_limit(kb: KnowledgeBase) -> None:
     """The API refused a client's third question a minute (KB_RATE_LIMIT=2); through
     the chat page's Gradio queue the same client could ask as often as it liked."""

@@ -18,7 +18,7 @@ from kb.errors import KBError, error_bytes
 from kb.i18n.lookup import ui, ui_language
 from kb.index.fair import serving
 from kb.models import Answer, Question
-from kb.question import trimmed, validate_question
+from kb.question import forbidden_character, trimmed, validate_question, visible_controls
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 from kb.text import language as lang
@@ -157,16 +157,20 @@ class ChatHandlers:
             question = replace(question, reader_language=lang.preferred(headers.get("accept-language")))
         except KBError as exc:
             problem = str(exc)
-            shown = text
+            # What cannot be shown is shown by its symbol ("␇"), so the reader sees where it is.
+            shown = visible_controls(text)
+            # Said in the question's language, when its letters tell one ("xxxx…" does
+            # not; Chinese and Japanese have no spaces between words to count).
+            telling = len({c for c in typed if c.isalpha()}) >= MIN_TELLING_LETTERS
+            language = lang.detect(shown, context=session.language) if telling else session.language
+            labels = ui_language(language, _traditional(typed, session.traditional))
+            bad = forbidden_character(typed)
             if len(typed) > self.settings.max_question_chars:
-                # Said in the question's language, when its letters tell one ("xxxx…" does
-                # not; Chinese and Japanese have no spaces between words to count).
-                telling = len({c for c in typed if c.isalpha()}) >= MIN_TELLING_LETTERS
-                language = lang.detect(typed, context=session.language) if telling else session.language
-                labels = ui_language(language, _traditional(typed, session.traditional))
                 problem = ui("long_question", labels).format(n=len(typed), limit=self.settings.max_question_chars)
                 # Its opening is enough to recognise it: the whole of it filled the chat.
-                shown = typed[:ECHOED_CHARS] + "…"
+                shown = visible_controls(typed[:ECHOED_CHARS]) + "…"
+            elif bad is not None:
+                problem = ui("control_character", labels).format(char=f"U+{ord(bad[1]):04X}", position=bad[0] + 1)
             session.show("user", question_html(shown))
             session.show("assistant", error_html(problem))
             yield _updates(session, stored=self.copies.save(session))
