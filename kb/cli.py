@@ -35,7 +35,7 @@ def visible(text: str) -> str:
 
 
 EXIT_CODES = (
-    "exit status: 0 done; 1 failed (output not written, say); 2 a bad question, option or setting; "
+    "exit status: 0 done; 1 failed (output not written, say); 2 a bad question, option, setting or folder; "
     "3 no index yet (or one built by another model); 4 no such source; 5 files that could not be read; "
     "6 a model or Chroma server that cannot answer; 7 a data dir that cannot be written or is damaged; "
     "130 interrupted; 141 the reader went away."
