@@ -259,6 +259,12 @@ def test_the_page_opens_in_the_browser_s_language(browser: Any, server: Server) 
         assert box.evaluate("e => getComputedStyle(e).direction") == "rtl"
         box.fill("What is omnichannel?")
         assert box.evaluate("e => getComputedStyle(e).direction") == "ltr"
+        # The chat's own notices read from the right too (they sat on the left).
+        box.fill("")
+        page.click("#kb-ask")
+        notice = page.locator("[data-testid='toast-text']", has_text=ui("empty_question", "ar"))
+        expect(notice).to_have_count(1, timeout=30_000)
+        assert notice.evaluate("e => getComputedStyle(e).direction") == "rtl"
     finally:
         context.close()
 

@@ -54,7 +54,11 @@
       var said = text.nodeValue.trim();
       var known = GRADIO_NOTICES.filter(function (n) { return said === n[0] || said.indexOf(n[0] + ":") === 0; })[0];
       var word = known && words.notice(known[1]);
-      if (!word) return;
+      if (!word) {
+        // The chat's own notice, in its own words: it reads in their direction ("اكتب سؤالاً أولاً.").
+        if (!message.hasAttribute("dir")) message.setAttribute("dir", "auto");
+        return;
+      }
       text.nodeValue = word;
       for (var node = text.nextSibling; node; node = node.nextSibling) {
         if (node.nodeType === Node.TEXT_NODE) node.nodeValue = "";
