@@ -18,6 +18,7 @@ from kb import evaluation
 from kb.errors import InputError
 from kb.question import validate_question
 from kb.service import KnowledgeBase
+from kb.settings import Settings
 from kb.text.words import fold
 from tests.conftest import DEVSET, ROOT
 
@@ -96,6 +97,25 @@ def test_every_gold_string_is_in_a_passage(kb: KnowledgeBase) -> None:
         for item in evaluation.load_items(path):
             for gold in item.gold:
                 assert any(fold(gold.contains) in text for text in passages[gold.seed]), (path.name, item.id, gold)
+
+
+@pytest.mark.parametrize("blog", ["bees", "coffee", "garden", "running"])
+def test_every_gold_string_of_a_blog_is_in_a_passage_of_its_post(blog: str) -> None:
+    """As for the seeds' sets: each blog's answerable questions name a passage that answers them."""
+    from kb.ingest.chunk import chunk_document
+    from kb.ingest.load import load_folder
+
+    settings = Settings()
+    loaded = load_folder(ROOT / "eval" / "blogs" / blog, settings.max_file_bytes)
+    passages = {
+        doc.source: [fold(c.text) for c in chunk_document(doc, settings.chunk_max_chars, settings.chunk_min_chars)]
+        for doc in loaded.documents
+    }
+    for item in evaluation.load_items(ROOT / "eval" / "blogs" / f"{blog}.jsonl"):
+        assert bool(item.gold) == item.answerable, item.id
+        for gold in item.gold:
+            texts = [text for source, listed in passages.items() if source.startswith(gold.seed) for text in listed]
+            assert any(fold(gold.contains) in text for text in texts), (item.id, gold)
 
 
 def test_scoring_counts_a_translation_as_the_original() -> None:
