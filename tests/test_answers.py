@@ -254,6 +254,9 @@ def test_a_follow_up_takes_the_earlier_question_s_topic_not_its_question() -> No
     assert standalone_query(Question("وما هي فوائدها؟", history=arabic)) == "وما هي فوائدها؟ استراتيجية omnichannel"
     long = "Which variables should a company weigh before it chooses between the two management systems?"
     assert standalone_query(Question(long, history=arabic)) == long  # a long question stands alone
+    # "Tell me more" lends no topic: "mir" and "mehr" were taken for the conversation's subject.
+    more = (Turn("user", "Erzähl mir mehr"),)
+    assert standalone_query(Question("Und die Nachteile?", history=more)) == "Und die Nachteile? Erzähl"
 
 
 def test_a_follow_up_that_names_something_else_leaves_the_earlier_names_out() -> None:
