@@ -153,6 +153,12 @@ def test_an_over_long_question_is_refused_in_its_language_and_echoed_short(kb: K
     # "xxxx…" tells no language: the page's stays.
     *_, last = handlers.respond("x" * 2001, None)
     assert ui("long_question", "en").format(n=2001, limit=kb.settings.max_question_chars) in last[0][-1]["content"]
+    # One word said again and again tells no more than once: the conversation's language (it was Romanian).
+    *_, spanish = handlers.respond("¿Qué es una estrategia multicanal?", None)
+    repeated = ("omnicanal " * 300).strip()
+    *_, last = handlers.respond(repeated, spanish[1])
+    expected = ui("long_question", "es").format(n=len(repeated), limit=kb.settings.max_question_chars)
+    assert expected in last[0][-1]["content"], last[0][-1]["content"]
 
 
 def test_a_control_character_is_refused_in_the_question_s_language_and_shown_where_it_is(kb: KnowledgeBase) -> None:

@@ -160,9 +160,11 @@ class ChatHandlers:
             # What cannot be shown is shown by its symbol ("␇"), so the reader sees where it is.
             shown = visible_controls(text)
             # Said in the question's language, when its letters tell one ("xxxx…" does
-            # not; Chinese and Japanese have no spaces between words to count).
+            # not; Chinese and Japanese have no spaces between words to count). A word said
+            # again tells no more ("omnicanal omnicanal…" is one word: the conversation's language).
             telling = len({c for c in typed if c.isalpha()}) >= MIN_TELLING_LETTERS
-            language = lang.detect(shown, context=session.language) if telling else session.language
+            once = " ".join(dict.fromkeys(shown.split()))
+            language = lang.detect(once, context=session.language) if telling else session.language
             labels = ui_language(language, _traditional(typed, session.traditional))
             bad = forbidden_character(typed)
             if len(typed) > self.settings.max_question_chars:
