@@ -88,6 +88,10 @@ def test_example_questions_in_the_reader_s_language_first(server: Server) -> Non
         status, _, payload = request(server.url + "/api/examples" + query)
         assert_error(status, payload, 422, "invalid_request")
         assert word in payload["error"]["message"], payload
+    # Not a number, or a number out of range: the same words ("Input should be a valid integer" was the framework's).
+    for query in ("?limit=many", "?limit=2.5", "?limit=11"):
+        _, _, payload = request(server.url + "/api/examples" + query)
+        assert payload["error"]["message"].startswith("`limit` must be a whole number from 1 to 10"), payload
 
 
 def test_answer_shape_and_offsets(server: Server) -> None:

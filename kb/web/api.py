@@ -140,6 +140,8 @@ _EXPECTED = {
     "history[].content": "a string",
     "top_k": "a whole number from 1 to 20",
     "language": 'a two-letter ISO 639-1 code such as "en"',
+    # /api/examples' query
+    "limit": f"a whole number from 1 to {MAX_EXAMPLES}",
 }
 _NOT_JSON = 'The request body is not valid JSON. Send an object such as {"question": "…"}.'
 
@@ -148,7 +150,7 @@ def _where(loc: Any) -> tuple[str, str]:
     """``history[0].role`` and its pattern ``history[].role`` for a pydantic location."""
     where, pattern = "", ""
     for part in loc:
-        if part == "body" and not where:
+        if part in ("body", "query") and not where:
             continue
         if isinstance(part, int):
             where, pattern = f"{where}[{part}]", f"{pattern}[]"
