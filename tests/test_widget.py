@@ -796,6 +796,85 @@ def test_a_server_without_an_index_gets_a_message_not_a_hang(
 
 
 @pytest.mark.browser
+def test_a_server_that_never_answers_gets_a_message_not_a_hang(page: Any, blog: Blog, app_server: Server) -> None:
+    """A server that takes the connection and never answers held "Looking through the articles…"
+    for ever: the question waited for /api/health's limits without a deadline, before its own began."""
+    page.clock.install()
+    open_blog(page, blog)
+    page.route("**/api/**", lambda route: None)  # taken, never answered
+    page.locator(".launcher").click()
+    with page.expect_request("**/api/ask**", timeout=20_000):
+        ask(page, QUESTION)
+        page.clock.run_for(6_000)  # the limits wait no longer than that
+    page.clock.run_for(91_000)  # nor the question than its own deadline
+    page.locator(".msg.error[role=alert]").wait_for(timeout=20_000)
+    assert page.locator("textarea").input_value() == QUESTION  # back in the box, to send again
+
+
+@pytest.mark.browser
+def test_tab_goes_on_from_a_link_to_the_post(page: Any, blog: Blog, app_server: Server) -> None:
+    """Tab from a citation's "View on the site" link went back to the panel's first button: a link
+    was not counted among what the panel keeps focus in, so it seemed to be outside."""
+    open_blog(page, blog)
+    page.locator(".launcher").click()
+    ask(page, "What's the difference between omnichannel and multichannel?")  # 002, with its post's address
+    answers(page).first.wait_for()
+    for summary in page.locator("details summary").all():
+        summary.click()
+    link = page.locator(".src a").first
+    link.focus()
+    page.keyboard.press("Tab")
+    after = in_shadow(page, "const link = root.querySelector('.src a'); const now = root.activeElement;"
+                            " return !!now && now !== link && !!(link.compareDocumentPosition(now) & 4)")
+    assert after, "Tab from the link goes on to what follows it"
+
+
+@pytest.mark.browser
+def test_a_page_whose_body_has_a_transform_still_shows_the_widget_in_the_window(
+    page: Any, blog: Blog, app_server: Server
+) -> None:
+    """A theme with a slide-in menu gives its body a transform: the widget, inside the body, was
+    placed against the body (off the window at its foot), not against the window."""
+    open_blog(page, blog)
+    page.add_style_tag(content="body { transform: translateX(0); min-height: 4000px; }")
+    box = page.locator(".launcher").bounding_box()
+    assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= 860, box
+
+
+@pytest.mark.browser
+def test_a_light_accent_darkens_where_it_is_text_on_white(page: Any, blog: Blog, app_server: Server) -> None:
+    """With data-accent="#ffe600", the example questions, [n] markers and links were yellow on white."""
+    page.goto(blog.url() + "?accent=%23ffe600")
+    widget_shown(page)
+    page.locator(".launcher").click()
+    example = page.locator(".example").first
+    example.wait_for()
+    rgb = [float(c) for c in re.findall(r"[\d.]+", example.evaluate("el => getComputedStyle(el).color"))[:3]]
+
+    def linear(c: float) -> float:
+        c /= 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    luminance = 0.2126 * linear(rgb[0]) + 0.7152 * linear(rgb[1]) + 0.0722 * linear(rgb[2])
+    assert 1.05 / (luminance + 0.05) >= 4.5, rgb  # against white, WCAG AA
+    # The accent itself is where the page asked for it.
+    assert page.locator(".launcher").evaluate("el => getComputedStyle(el).backgroundColor") == "rgb(255, 230, 0)"
+
+
+@pytest.mark.browser
+def test_a_page_language_that_is_no_code_still_gets_example_questions(
+    page: Any, blog: Blog, app_server: Server
+) -> None:
+    """data-language="klingon" asked /api/examples?language=klingon, got a 422, and offered nothing."""
+    page.goto(blog.url() + "?language=klingon")
+    widget_shown(page)
+    page.locator(".launcher").click()
+    page.locator(".example").first.wait_for(timeout=20_000)
+    assert page.locator(".example").count() == 3
+
+
+
+@pytest.mark.browser
 def test_rate_limit_shows_a_polite_message(page: Any, blog: Blog, app_server: Server, artifacts: Path) -> None:
     """Last in the module: it spends this client's 30 questions a minute."""
     open_blog(page, blog)

@@ -13,14 +13,14 @@
   const limits = { question_chars: 2000, history_turns: MAX_TURNS, history_turn_chars: MAX_ANSWER_CHARS };
   const MAX_HISTORY_BYTES = 40000;
   const TIMEOUT_MS = 90000;
+  const LEARN_MS = 5000;  // the longest a question waits for the server's limits
   const OFFERED = 3;  // the articles' own questions offered under the greeting
   const RTL = new Set(["ar", "he", "fa", "ur", "ps", "sd", "ug", "yi", "dv", "ku", "ckb"]);
   const RTL_CHARS = /[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]/;
   const HEBREW_CHARS = /[\u0590-\u05ff]/;
   const LTR_CHARS = /[A-Za-z\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff]/;
 
-  // The labels in English; the others come from the server (kb/i18n/locales/<lang>.json), once per language.
-  // {s} is a number of seconds.
+  // The labels in English ({s}: seconds); the others come from the server (kb/i18n/locales/<lang>.json).
   const EN = {
     title: "Ask this blog", greeting: "Hi! Ask me anything about the articles on this site.",
     placeholder: "Type your question…", send: "Send", open: "Open chat", close: "Close chat",
@@ -85,7 +85,8 @@
   const CSS_TEXT = `
 *,*::before,*::after{box-sizing:border-box}
 .root{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","Noto Naskh Arabic",Tahoma,sans-serif;
- color:#1f2328;--accent:var(--kb-accent,#2563eb);--on-accent:var(--kb-on-accent,#fff)}
+ color:#1f2328;--accent:var(--kb-accent,#2563eb);--on-accent:var(--kb-on-accent,#fff);
+--ink:var(--kb-accent-ink,var(--accent))}
 button{font:inherit;cursor:pointer}
 .launcher,.head,.user,.send{background:var(--accent);color:var(--on-accent)}
 .launcher,.icon,.send{display:flex;align-items:center;justify-content:center;flex:none}
@@ -109,10 +110,10 @@ button{font:inherit;cursor:pointer}
 .bot{align-self:flex-start;background:#f1f3f5}
 .bot.pending{color:#57606a;font-style:italic}
 .examples{display:flex;flex-wrap:wrap;gap:6px}
-.example{border:1px solid var(--accent);background:#fff;color:var(--accent);border-radius:14px;padding:4px 10px;
+.example{border:1px solid var(--accent);background:#fff;color:var(--ink);border-radius:14px;padding:4px 10px;
  font-size:13px;text-align:start}
 .error{align-self:stretch;max-width:none;background:#fff4e5;color:#6b3a00;border:1px solid #f0c36d}
-.cite{border:0;background:transparent;color:var(--accent);font-weight:600;padding:0 1px;font-size:.9em;
+.cite{border:0;background:transparent;color:var(--ink);font-weight:600;padding:0 1px;font-size:.9em;
  vertical-align:super;line-height:1}
 .sources{margin:8px 0 0;white-space:normal}
 .sources>p{margin:0 0 4px;font-size:12px;font-weight:600;text-transform:uppercase;color:#57606a}
@@ -120,12 +121,12 @@ button{font:inherit;cursor:pointer}
 details{background:#fff;border:1px solid #d8dee4;border-radius:8px;font-size:13px}
 details[open]{border-color:var(--accent)}
 summary{padding:5px 8px;cursor:pointer;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
-.num{font-weight:700;color:var(--accent)}
+.num{font-weight:700;color:var(--ink)}
 blockquote{margin:0;padding:6px 10px;border-inline-start:3px solid var(--accent);white-space:pre-wrap;
  max-height:220px;overflow-y:auto}
 .notice{margin:6px 0 0;font-size:12px;color:#57606a;white-space:normal}
 .src{margin:0;padding:4px 10px 6px;color:#57606a;font-size:12px;overflow-wrap:anywhere}
-.src a{color:var(--accent);white-space:nowrap}
+.src a{color:var(--ink);white-space:nowrap}
 form{display:flex;gap:8px;padding:10px;border-top:1px solid #d8dee4;background:#fff}
 textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:1.35;padding:8px 10px;
  border:1px solid #afb8c1;border-radius:10px;min-height:42px;max-height:120px;color:inherit;background:#fff}
@@ -244,7 +245,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
       el.textContent = strings(el.lang).greeting;
     }
   };
-  // Labels in the other languages omnikb speaks come from the server, once per language.
+  // The other languages' labels, fetched once each (see EN).
   const asked = new Map();
   const fetchStrings = (lang) => {
     if (STRINGS[lang] || !/^[a-z]{2,3}$/.test(lang)) return null;
@@ -279,6 +280,13 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     if (rgb.length < 3) return;
     const lum = (0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]) / 255;
     host.style.setProperty("--kb-on-accent", lum > 0.6 ? "#111" : "#fff");
+    // The accent as text on white, darkened to a contrast of 4.5 (WCAG AA).
+    const lin = (c) => ((c / 255 + 0.055) / 1.055) ** 2.4;
+    let ink = rgb.slice(0, 3);
+    while (1.05 / (0.2126 * lin(ink[0]) + 0.7152 * lin(ink[1]) + 0.0722 * lin(ink[2]) + 0.05) < 4.5) {
+      ink = ink.map((c) => c * 0.9);
+    }
+    host.style.setProperty("--kb-accent-ink", "rgb(" + ink.map(Math.round).join(",") + ")");
   };
 
   // -- a citation's link to the quoted words on its post: the link kb/answer/links.py builds, the same way
@@ -400,7 +408,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
   const offer = () => {
     if (items.length || !examples.length || log.children.length !== 1) return;
     log.appendChild(h("li", { class: "examples", role: "group", "aria-label": S.examples }, examples.map((q) =>
-      h("button", { type: "button", class: "example", dir: "auto", text: q, onclick: () => submit(q) }))));
+      h("button", { type: "button", class: "example", dir: textDirection(q) || "auto", text: q, onclick: () => submit(q) }))));
   };
   const renderAll = () => {
     log.replaceChildren(h("li", { class: "msg bot greeting", dir: "auto", text: config.greeting }));
@@ -489,8 +497,8 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
 
   // Questions to offer in the page's language, asked once, when the panel first opens.
   let suggested = null;
-  const suggest = () => suggested || (suggested = fetch(config.base + "/api/examples?limit=" + OFFERED + "&language=" +
-    encodeURIComponent(config.language), { credentials: "omit" })
+  const suggest = () => suggested || (suggested = fetch(config.base + "/api/examples?limit=" + OFFERED +
+    (/^[a-z]{2}$/.test(config.language) ? "&language=" + config.language : ""), { credentials: "omit" })
     .then((res) => (res.ok ? res.json() : null))
     .then((body) => {
       examples = (body && Array.isArray(body.examples) ? body.examples : [])
@@ -498,8 +506,13 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
       offer();
     }).catch(() => {}));
   let learnt = null;
-  const learn = () => learnt || (learnt = fetch(config.base + "/api/health", { credentials: "omit" })
-    .then((res) => res.json()).then((body) => Object.assign(limits, body.limits)).catch(() => {}));
+  const learn = () => {
+    if (learnt) return learnt;
+    const stop = new AbortController(), timer = setTimeout(() => stop.abort(), LEARN_MS);
+    return (learnt = fetch(config.base + "/api/health", { credentials: "omit", signal: stop.signal })
+      .then((res) => res.json()).then((body) => Object.assign(limits, body.limits))
+      .catch(() => {}).finally(() => clearTimeout(timer)));
+  };
   // Reachable (no-cors), so this page's origin is refused: tell the owner.
   const why = () => fetch(config.base + "/api/health", { mode: "no-cors" }).then(() => console.warn("omnikb: "
     + config.base + " refuses " + location.origin + ": add it to KB_ALLOWED_ORIGINS"), () => {});
@@ -598,7 +611,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
   };
 
   // -- opening, closing, keyboard
-  const focusables = () => Array.from(panel.querySelectorAll("button:not(:disabled),textarea,summary"))
+  const focusables = () => Array.from(panel.querySelectorAll("button:not(:disabled),textarea,summary,a[href]"))
     .filter((el) => el.getClientRects().length > 0);
 
   const show = (on) => {
@@ -674,7 +687,8 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     // It shows once it has its labels in the page's language and the conversation's (or after 2 s without).
     const timeout = new Promise((done) => setTimeout(done, 2000));
     Promise.race([Promise.all([fetchStrings(config.language), fetchStrings(panel.lang)]), timeout]).then(() => {
-      (document.body || document.documentElement).appendChild(host);
+      // Not in the body: a transformed body would hold a fixed element.
+      document.documentElement.appendChild(host);
       pickContrast();
       if (config.open || saved.open) open();
       if (isOpen) input.focus();  // also when the page opened it meanwhile
