@@ -322,6 +322,25 @@ def test_a_follow_up_does_not_repeat_the_answer_before_it(kb: KnowledgeBase, ear
     assert answer.citations[0].chunk.id != first.citations[0].chunk.id, answer.answer
 
 
+@pytest.mark.parametrize(
+    ("earlier", "follow_up"),
+    [("How do I become omnichannel?", "Tell me more"), ("¿Cómo me convierto en omnicanal?", "Cuéntame más")],
+)
+def test_a_follow_up_quotes_nothing_the_answer_before_it_quoted(
+    kb: KnowledgeBase, earlier: str, follow_up: str
+) -> None:
+    """ "Tell me more" quoted 002's steps again, word for word: the reader had just read them."""
+    first = kb.ask(validate_question(earlier))
+    history = [{"role": "user", "content": earlier}, {"role": "assistant", "content": first.answer}]
+    more = kb.ask(validate_question(follow_up, history))
+    assert more.answered and more.language == first.language
+    pieces = [piece for c in more.citations for piece in quoted_segments(more.answer, c.id) if len(piece) > 40]
+    assert pieces and not [piece for piece in pieces if piece in first.answer], more.answer
+    # Without the answer before (a client that sends the user's turns alone), nothing is left out.
+    alone = kb.ask(validate_question(follow_up, [{"role": "user", "content": earlier}]))
+    assert [piece for c in alone.citations for piece in quoted_segments(alone.answer, c.id) if piece in first.answer]
+
+
 def test_a_heading_asked_mid_conversation_is_answered_as_if_alone(kb: KnowledgeBase) -> None:
     """An example question the chat offers, clicked after another question,
     borrowed that question's subject and was answered from another section."""

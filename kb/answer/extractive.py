@@ -21,6 +21,7 @@ import numpy as np
 
 from kb.answer.base import AnswerRequest, answered, lead_in, not_covered
 from kb.answer.citations import MARKER, cite
+from kb.answer.links import QUOTE
 from kb.ingest.chunk import blocks, is_numbered, unnumbered
 from kb.models import Answer, Hit
 from kb.search.amounts import asks_for_quantity, states_quantity
@@ -102,8 +103,9 @@ def best_sentences(
     closeness: Closeness | None = None,
     budget: int = MAX_QUOTE_CHARS,
     topic: frozenset[str] = frozenset(),
+    said: frozenset[str] = frozenset(),
 ) -> str:
-    return _best_sentences(hit.chunk.text, query, limit, budget, closeness, topic)
+    return _best_sentences(hit.chunk.text, query, limit, budget, closeness, topic, said)
 
 
 def point_size(points: int) -> tuple[int, int]:
@@ -136,6 +138,7 @@ def item_quote(
     limit: int = SENTENCES_PER_PASSAGE,
     budget: int = MAX_QUOTE_CHARS,
     topic: frozenset[str] = frozenset(),
+    said: frozenset[str] = frozenset(),
 ) -> str:
     """A list item's point: its heading, the item's name ("Canal vs. client",
     without its number), then its best sentences, within ``budget`` characters."""
@@ -148,8 +151,8 @@ def item_quote(
     # Without its number: the answer numbers its own points.
     label = unnumbered(hit.chunk.heading)
     if not body or not label or not text[body:].strip():
-        return best_sentences(hit, query, limit, closeness, budget, topic)
-    rest = _best_sentences(text[body:], query, limit, budget - len(label) - len(LINE_BREAK), closeness, topic)
+        return best_sentences(hit, query, limit, closeness, budget, topic, said)
+    rest = _best_sentences(text[body:], query, limit, budget - len(label) - len(LINE_BREAK), closeness, topic, said)
     return label + LINE_BREAK + rest
 
 
@@ -160,6 +163,7 @@ def _best_sentences(
     budget: int,
     closeness: Closeness | None = None,
     topic: frozenset[str] = frozenset(),
+    said: frozenset[str] = frozenset(),
 ) -> str:
     """The passage's sentences that share most terms with the question (not
     counting ``topic``, the corpus's own topic terms), in their order, within
@@ -177,7 +181,8 @@ def _best_sentences(
     vectors, the paragraph's opening sentences come first).
     A list's item is read under its lead-in: a quoted item keeps its list's
     short lead-in before it ("No: … Restos de plantas enfermas…"), which
-    is itself quoted only with its items.
+    is itself quoted only with its items. Sentences ``said`` already (the
+    answer before a follow-up quoted them) are left out, while another is left.
     Words are quoted as written; only the article's own reference marks
     ("[17]") are shown as "[…]", so that every ``[n]`` is this answer's.
     """
@@ -205,8 +210,11 @@ def _best_sentences(
     # heading's 10 outweighs any of them.
     near = closeness(sentences) if closeness is not None else None
     order = -near if near is not None else np.arange(len(sentences), dtype=np.float64)
+    # What the answer before a follow-up quoted is not quoted again, while something new is left.
+    fresh = [i for i in range(len(sentences)) if not _said(shown[i], said)]
+    news = any(not _is_bare_heading(shown[i]) and not _QUESTION.search(shown[i]) for i in fresh)
     ranked = sorted(
-        range(len(sentences)),
+        fresh if said and news else range(len(sentences)),
         key=lambda i: (
             len(sentences) > 1 and bool(_QUESTION.search(sentences[i])),
             -len(terms & set(tokenize(sentences[i]))),
@@ -297,6 +305,31 @@ def _list_labels(
     return labels
 
 
+def said_before(request: AnswerRequest) -> frozenset[str]:
+    """What the answer before a follow-up quoted, as its quotes' pieces (whitespace made single):
+    the reader has just read them. Nothing for a question that borrows nothing."""
+    if request.query == request.question.text:
+        return frozenset()
+    last = next((t.content for t in reversed(request.question.history) if t.role == "assistant"), "")
+    pieces = (
+        " ".join(piece.split()).removesuffix("…").strip()
+        for match in QUOTE.finditer(last)
+        for piece in re.split(" … | — ", match.group(1))
+    )
+    return frozenset(piece for piece in pieces if piece)
+
+
+def _said(sentence: str, said: frozenset[str]) -> bool:
+    text = " ".join(sentence.split())
+    return bool(text) and any(text in piece for piece in said)
+
+
+def _all_said(hit: Hit, said: frozenset[str]) -> bool:
+    """Whether every sentence of ``hit`` was quoted before: it has nothing new to say."""
+    shown = [_BULLET.sub("", s, count=1) for s in sentences_of(hit.chunk.text, sentence_spans(hit.chunk.text))]
+    return bool(said) and all(_said(s, said) or _is_bare_heading(s) or _QUESTION.search(s) for s in shown)
+
+
 def _is_bare_heading(sentence: str) -> bool:
     return len(sentence) < LABEL_CHARS and not _STOP.search(sentence)
 
@@ -320,16 +353,22 @@ class ExtractiveAnswerer:
         if not request.covered or not request.hits:
             return not_covered(request, self.mode)
         lines = [lead_in(request)]
-        indexes = cited_hits(request.hits, request.query, request.listed)
+        said = said_before(request)
+        # A follow-up's points leave out a passage the answer before quoted whole ("Tell me more").
+        fresh = [i for i, hit in enumerate(request.hits) if not _all_said(hit, said)] if said else []
+        if said and not request.listed and fresh and len(fresh) < len(request.hits):
+            indexes = [fresh[i] for i in cited_hits([request.hits[i] for i in fresh], request.query)]
+        else:
+            indexes = cited_hits(request.hits, request.query, request.listed)
         closeness = closeness_of(request)
         limit, budget = point_size(len(indexes))
         for number, index in enumerate(indexes, start=1):
             # Markers are this answer's own: the quote is never renumbered.
             hit = request.hits[index]
             quote = (
-                item_quote(hit, request.query, closeness, limit, budget, request.topic_terms)
+                item_quote(hit, request.query, closeness, limit, budget, request.topic_terms, said)
                 if index < request.listed
-                else best_sentences(hit, request.query, limit, closeness, budget, request.topic_terms)
+                else best_sentences(hit, request.query, limit, closeness, budget, request.topic_terms, said)
             )
             lines.append(f"- “{quote}” [{number}]")
         return answered(request, self.mode, "\n".join(lines), cite(request.hits, indexes))
