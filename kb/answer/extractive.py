@@ -21,7 +21,7 @@ import numpy as np
 
 from kb.answer.base import AnswerRequest, answered, lead_in, not_covered
 from kb.answer.citations import MARKER, cite
-from kb.answer.links import QUOTE
+from kb.answer.links import quoted_segments
 from kb.ingest.chunk import blocks, is_numbered, unnumbered
 from kb.models import Answer, Hit
 from kb.search.amounts import asks_for_quantity, states_quantity
@@ -311,12 +311,7 @@ def said_before(request: AnswerRequest) -> frozenset[str]:
     if request.query == request.question.text:
         return frozenset()
     last = next((t.content for t in reversed(request.question.history) if t.role == "assistant"), "")
-    pieces = (
-        " ".join(piece.split()).removesuffix("…").strip()
-        for match in QUOTE.finditer(last)
-        for piece in re.split(" … | — ", match.group(1))
-    )
-    return frozenset(piece for piece in pieces if piece)
+    return frozenset(" ".join(piece.split()) for piece in quoted_segments(last))
 
 
 def _said(sentence: str, said: frozenset[str]) -> bool:

@@ -30,12 +30,12 @@ _ITEM_MARK = re.compile(r"^(?:[-•]\s+|\d{1,9}[.)]\s+)")
 _CELL = " | "
 
 
-def quoted_segments(answer_text: str, ident: int) -> list[str]:
-    """The sentences the answer quotes from citation ``ident`` (extractive answers)."""
+def quoted_segments(answer_text: str, ident: int | None = None) -> list[str]:
+    """The sentences the answer quotes from citation ``ident`` (extractive answers); from any, for None."""
     segments: list[str] = []
     for match in QUOTE.finditer(answer_text):
         ids = {int(n) for n in re.findall(r"\d+", match.group(2))}
-        if ident in ids:
+        if ident is None or ident in ids:
             for part in re.split(" … | — ", match.group(1)):
                 part = part.strip().removesuffix("…").strip()
                 if part:
