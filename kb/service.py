@@ -14,18 +14,18 @@ from typing import TYPE_CHECKING, Any
 from kb.answer import coverage, support
 from kb.answer.base import Answerer, AnswerRequest
 from kb.answer.coverage import Calibration, calibrate_generation
-from kb.answer.extractive import ExtractiveAnswerer
+from kb.answer.extractive import ExtractiveAnswerer, all_said, said_before
 from kb.errors import SourceNotFoundError
 from kb.index.embed import Embedder, get_embedder
 from kb.index.store import Store
 from kb.ingest.chunk import headings
 from kb.ingest.pipeline import IngestReport, Progress, ingest
 from kb.models import Answer, Document, Question
-from kb.search.followup import standalone_query
+from kb.search.followup import asks_for_more, standalone_query
 from kb.search.names import unknown_names
 from kb.search.outline import lead_with_outline
 from kb.search.retrieve import CorpusIndex, Retrieval, Retriever
-from kb.settings import Settings
+from kb.settings import MAX_TOP_K, Settings
 from kb.text import language as lang
 from kb.text.words import shown_name
 
@@ -175,8 +175,17 @@ class KnowledgeBase:
         # A heading of the sources asked word for word (an example question the
         # chat offers, clicked mid-conversation) is complete: it borrows nothing.
         query = question.text if index.is_heading(question.text) else self.condenser(question)
-        own = question.text if query != question.text else None
-        found = self.retriever.search(query, question.top_k, language, index, own=own)
+        # A follow-up that asks for more ("Tell me more") names no subject to score
+        # alone, nor one that could change the conversation's: it is the query it borrows.
+        more = query != question.text and asks_for_more(question.text)
+        own = question.text if query != question.text and not more else None
+        said = said_before(question) if more else frozenset()
+        # It looks further down the ranking for what has not been quoted yet.
+        depth = min(MAX_TOP_K, 2 * question.top_k) if said else question.top_k
+        found = self.retriever.search(query, depth, language, index, own=own)
+        if said:
+            fresh = tuple(hit for hit in found.hits if not all_said(hit, said))
+            found = replace(found, hits=(fresh or found.hits)[: question.top_k])
         retrieved = time.perf_counter()
         calibration = self.calibration(found.index)
         # A name the sources never mention ("Shopify", "SEO") is one they cannot speak to.
@@ -192,7 +201,7 @@ class KnowledgeBase:
                 found.lexical_terms,
                 found.query_terms,
                 found.sparse_cosine,
-                borrowed=own is not None,
+                borrowed=query != question.text,
                 across_languages=across_languages,
             )
         )
@@ -213,6 +222,7 @@ class KnowledgeBase:
             query=query,
             hits=hits,
             listed=listed,
+            said=said,
             covered=covered,
             timings_ms={"retrieve": (retrieved - started) * 1000},
             missing=() if covered else tuple(name.text for name in names),

@@ -12,7 +12,7 @@ from kb.i18n.lookup import message
 from kb.llm.prompts import answer_messages
 from kb.models import Question, Turn
 from kb.question import validate_question
-from kb.search.followup import standalone_query
+from kb.search.followup import asks_for_more, standalone_query
 from kb.service import KnowledgeBase
 
 
@@ -258,9 +258,59 @@ def test_a_follow_up_takes_the_earlier_question_s_topic_not_its_question() -> No
     # "¿Y cómo empiezo?" (its latent terms 0.209 against a bar of 0.210).
     become = (Turn("user", "¿Cómo me convierto en omnicanal?"),)
     assert standalone_query(Question("¿Y cómo empiezo?", history=become)) == "¿Y cómo empiezo? convierto omnicanal"
-    # "Tell me more" lends no topic: "mir" and "mehr" were taken for the conversation's subject.
+    # "Tell me more" names no topic: "mir" and "mehr" were taken for the conversation's subject.
     more = (Turn("user", "Erzähl mir mehr"),)
-    assert standalone_query(Question("Und die Nachteile?", history=more)) == "Und die Nachteile? Erzähl"
+    assert standalone_query(Question("Und die Nachteile?", history=more)) == "Und die Nachteile?"
+
+
+def test_a_follow_up_that_asks_for_more_asks_again_what_the_question_before_it_asked() -> None:
+    """ "Tell me more" after "And the challenges?" lent "challenges" alone, which
+    the sources do not cover without their subject: it was refused after any
+    follow-up. It names nothing, so it continues the conversation's subject in full,
+    and a question after it borrows what it asked."""
+    history = (
+        Turn("user", "What is an omnichannel strategy?"),
+        Turn("assistant", "Here is what the sources say: … [1]"),
+        Turn("user", "And the challenges?"),
+        Turn("assistant", "Here is what the sources say: … [1]"),
+    )
+    asked = "And the challenges? omnichannel strategy"
+    assert standalone_query(Question("Tell me more", history=history)) == asked
+    for more in ("In short?", "Why?", "Dis-m'en plus", "Erzähl mir mehr", "أخبرني المزيد", "¿Por qué?"):
+        assert asks_for_more(more), more
+    for subject in ("And what time is it?", "Tell me a joke", "Et ses défis ?", "¿Y sus ventajas?"):
+        assert not asks_for_more(subject), subject
+    then = (*history, Turn("user", "Tell me more"), Turn("assistant", "Here is what the sources say: … [1]"))
+    assert standalone_query(Question("In short?", history=then)) == asked
+    assert (
+        standalone_query(Question("And the benefits?", history=then))
+        == "And the benefits? challenges omnichannel strategy"
+    )
+
+
+@pytest.mark.parametrize(
+    "conversation",
+    [
+        ("What is an omnichannel strategy?", "And the challenges?", "Tell me more", "In short?"),
+        ("Qu'est-ce que l'omnicanal ?", "Et ses défis ?", "Dis-m'en plus"),
+        ("ما هي استراتيجية omnichannel؟", "وما هي فوائدها؟", "أخبرني المزيد"),
+        ("Was ist eine Omnichannel-Strategie?", "Und die Vorteile?", "Erzähl mir mehr"),
+    ],
+)
+def test_tell_me_more_after_a_follow_up_is_answered_with_what_was_not_quoted(
+    kb: KnowledgeBase, conversation: tuple[str, ...]
+) -> None:
+    history: list[dict[str, str]] = []
+    quoted: set[str] = set()
+    for question in conversation:
+        answer = kb.ask(validate_question(question, history or None, 5, None, kb.settings))
+        assert answer.answered, (question, answer.answer)
+        cited = {c.chunk.id for c in answer.citations}
+        if question == conversation[-1]:
+            # It goes on: at least one passage the conversation has not quoted yet.
+            assert cited - quoted, (quoted, cited)
+        quoted |= cited
+        history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.answer}]
 
 
 def test_a_follow_up_that_names_something_else_leaves_the_earlier_names_out() -> None:
@@ -339,6 +389,19 @@ def test_a_follow_up_quotes_nothing_the_answer_before_it_quoted(
     # Without the answer before (a client that sends the user's turns alone), nothing is left out.
     alone = kb.ask(validate_question(follow_up, [{"role": "user", "content": earlier}]))
     assert [piece for c in alone.citations for piece in quoted_segments(alone.answer, c.id) if piece in first.answer]
+
+
+def test_a_follow_up_that_names_what_it_asks_is_answered_even_by_what_was_quoted_before(kb: KnowledgeBase) -> None:
+    """ "And how is the stock problem solved?" after the challenges: the fix had
+    been quoted in the challenges' answer, so it was left out of the one answer
+    that asked for it. Only a follow-up that asks for more leaves out what was said."""
+    earlier = "¿Cuáles son los desafíos de la estrategia omnicanal?"
+    fix = "Una buena forma de solucionar este problema es reducir la disponibilidad"
+    first = kb.ask(validate_question(earlier))
+    assert fix in first.answer
+    history = [{"role": "user", "content": earlier}, {"role": "assistant", "content": first.answer}]
+    narrower = kb.ask(validate_question("¿Y cómo se soluciona el de las existencias?", history))
+    assert narrower.answered and fix in narrower.answer, narrower.answer
 
 
 def test_a_heading_asked_mid_conversation_is_answered_as_if_alone(kb: KnowledgeBase) -> None:

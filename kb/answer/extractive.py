@@ -23,8 +23,9 @@ from kb.answer.base import AnswerRequest, answered, lead_in, not_covered
 from kb.answer.citations import MARKER, cite
 from kb.answer.links import quoted_segments
 from kb.ingest.chunk import blocks, is_numbered, unnumbered
-from kb.models import Answer, Hit
+from kb.models import Answer, Hit, Question
 from kb.search.amounts import asks_for_quantity, states_quantity
+from kb.search.followup import asks_for_more
 from kb.search.lexical import tokenize
 from kb.text.sentences import sentence_spans, sentences_of
 
@@ -305,13 +306,21 @@ def _list_labels(
     return labels
 
 
-def said_before(request: AnswerRequest) -> frozenset[str]:
-    """What the answer before a follow-up quoted, as its quotes' pieces (whitespace made single):
-    the reader has just read them. Nothing for a question that borrows nothing."""
-    if request.query == request.question.text:
-        return frozenset()
-    last = next((t.content for t in reversed(request.question.history) if t.role == "assistant"), "")
-    return frozenset(" ".join(piece.split()) for piece in quoted_segments(last))
+def said_before(question: Question) -> frozenset[str]:
+    """What the answers before a follow-up that asks for more ("Tell me more")
+    quoted, as their quotes' pieces (whitespace made single): the reader has
+    just read them. The answers since the question it asks again: "Why?" after
+    "Tell me more" after "How do I become omnichannel?" leaves out what both
+    quoted."""
+    said: set[str] = set()
+    history = question.history
+    for at in range(len(history) - 1, -1, -1):
+        turn = history[at]
+        if turn.role == "assistant":
+            said.update(" ".join(piece.split()) for piece in quoted_segments(turn.content))
+        elif not asks_for_more(turn.content):
+            break
+    return frozenset(said)
 
 
 def _said(sentence: str, said: frozenset[str]) -> bool:
@@ -319,7 +328,7 @@ def _said(sentence: str, said: frozenset[str]) -> bool:
     return bool(text) and any(text in piece for piece in said)
 
 
-def _all_said(hit: Hit, said: frozenset[str]) -> bool:
+def all_said(hit: Hit, said: frozenset[str]) -> bool:
     """Whether every sentence of ``hit`` was quoted before: it has nothing new to say."""
     shown = [_BULLET.sub("", s, count=1) for s in sentences_of(hit.chunk.text, sentence_spans(hit.chunk.text))]
     return bool(said) and all(_said(s, said) or _is_bare_heading(s) or _QUESTION.search(s) for s in shown)
@@ -348,13 +357,8 @@ class ExtractiveAnswerer:
         if not request.covered or not request.hits:
             return not_covered(request, self.mode)
         lines = [lead_in(request)]
-        said = said_before(request)
-        # A follow-up's points leave out a passage the answer before quoted whole ("Tell me more").
-        fresh = [i for i, hit in enumerate(request.hits) if not _all_said(hit, said)] if said else []
-        if said and not request.listed and fresh and len(fresh) < len(request.hits):
-            indexes = [fresh[i] for i in cited_hits([request.hits[i] for i in fresh], request.query)]
-        else:
-            indexes = cited_hits(request.hits, request.query, request.listed)
+        said = request.said
+        indexes = cited_hits(request.hits, request.query, request.listed)
         closeness = closeness_of(request)
         limit, budget = point_size(len(indexes))
         for number, index in enumerate(indexes, start=1):

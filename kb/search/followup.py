@@ -11,16 +11,20 @@ question stands on its own.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from kb.i18n.lookup import MESSAGES
 from kb.models import Question, Turn
 from kb.search.lexical import STOPWORDS
 from kb.search.names import CAPITALISED_NOUNS, ENGLISH_CAPITALISED_WORDS, starts_sentence
+from kb.text import lexicon
 from kb.text.language import FUNCTION_WORDS, detect, words
 from kb.text.words import WORD
 
 SELF_CONTAINED_WORDS = 12
 _NO_TOPIC = FUNCTION_WORDS | STOPWORDS
+# "Tell me more", "In short?": words that ask for more and name no subject.
+_CONTINUATION = frozenset(word.casefold() for word in lexicon.every("continuation_words"))
 _NUMBER = re.compile(r"\d+")
 
 # A model's rewrite of a follow-up is a query, not an answer: at most this many
@@ -36,17 +40,35 @@ def standalone_query(question: Question) -> str:
     previous = _answered_questions(question.history)
     if not previous or len(words(question.text)) >= SELF_CONTAINED_WORDS:
         return question.text
+    at, text = previous[-1]
+    earlier = replace(question, text=text, history=question.history[:at])
+    if asks_for_more(question.text):
+        # "Tell me more" after "And the challenges?" asks again what that question
+        # asked, in full ("And the challenges? omnichannel strategy"); its answer
+        # leaves out what was quoted. It names nothing that could change the subject.
+        return standalone_query(earlier)
+    # A question that asked for more lends what it asked.
+    lent = standalone_query(earlier) if asks_for_more(text) else text
     # "And the Eureka?" after "How much does the Niche Zero cost?" asks the same
     # of another name: the earlier question's names would pull it back.
-    leave_out = _names(previous[-1]) if _names(question.text) else frozenset()
-    return f"{question.text} {topic_words(previous[-1], leave_out)}".strip()
+    leave_out = _names(lent) if _names(question.text) else frozenset()
+    return f"{question.text} {topic_words(lent, leave_out)}".strip()
 
 
-def _answered_questions(history: tuple[Turn, ...]) -> list[str]:
-    """The user's earlier questions, without those the sources did not cover:
-    "Et le Comandante ?" after "What is the capital of Australia?" (refused)
-    takes its subject from the question before, not from Australia."""
-    asked: list[str] = []
+def asks_for_more(text: str) -> bool:
+    """Whether a follow-up asks for more of what was said and names no subject
+    of its own: function words and words such as "tell", "explain", "short"
+    alone ("Tell me more", "¿Por qué?", "باختصار؟")."""
+    found = [word.casefold() for word in words(text)]
+    return bool(found) and all(word in _NO_TOPIC or word in _CONTINUATION for word in found)
+
+
+def _answered_questions(history: tuple[Turn, ...]) -> list[tuple[int, str]]:
+    """The user's earlier questions, each with its place in ``history``, without
+    those the sources did not cover: "Et le Comandante ?" after "What is the
+    capital of Australia?" (refused) takes its subject from the question before,
+    not from Australia."""
+    asked: list[tuple[int, str]] = []
     for at, turn in enumerate(history):
         reply = history[at + 1] if at + 1 < len(history) else None
         text = turn.content.strip()
@@ -54,7 +76,7 @@ def _answered_questions(history: tuple[Turn, ...]) -> list[str]:
             continue
         if reply is not None and reply.role == "assistant" and reply.content.strip().startswith(_REFUSALS):
             continue
-        asked.append(text)
+        asked.append((at, text))
     return asked
 
 
@@ -73,8 +95,13 @@ _REFUSALS = tuple(
 
 def topic_words(text: str, leave_out: frozenset[str] = frozenset()) -> str:
     """``text``'s words without the function words of any language omnikb knows
-    ("what", "qué", "quoi") and without ``leave_out``."""
-    return " ".join(word for word in words(text) if word.casefold() not in _NO_TOPIC and word not in leave_out)
+    ("what", "qué", "quoi"), without words that only ask for more ("tell",
+    "explain") and without ``leave_out``."""
+    return " ".join(
+        word
+        for word in words(text)
+        if word.casefold() not in _NO_TOPIC and word.casefold() not in _CONTINUATION and word not in leave_out
+    )
 
 
 def _names(text: str) -> frozenset[str]:
@@ -104,7 +131,7 @@ def rewrite_problem(query: str, question: Question) -> str | None:
 
     said = [question.text, *(turn.content for turn in question.history)]
     previous = _answered_questions(question.history)
-    limit = len(words(question.text)) + len(words(previous[-1] if previous else "")) + REWRITE_EXTRA_WORDS
+    limit = len(words(question.text)) + len(words(previous[-1][1] if previous else "")) + REWRITE_EXTRA_WORDS
     if len(words(query)) > limit:
         return f"longer ({len(words(query))} words) than a rewrite of this follow-up ({limit})"
     if len(sentence_spans(query)) > 1:

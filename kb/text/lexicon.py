@@ -15,6 +15,8 @@ language has no such words:
 - ``function_words_indexed``: function words too, that the lexical index keeps;
 - ``stopwords``: words with no topic that the lexical index leaves out, and the
   detector does not count;
+- ``continuation_words``: words that ask for more of what was said and name no
+  subject ("tell", "explain", "short"), for ``kb.search.followup``;
 - ``cue_letters``: letters (and marks) only this language writes;
 - ``cue_phrases``: shared words that together only this language writes;
   ``opening_cue_phrases``: the same, only when they open a question;
@@ -50,6 +52,7 @@ WordList = Literal[
     "function_words",
     "function_words_indexed",
     "stopwords",
+    "continuation_words",
     "cue_letters",
     "cue_phrases",
     "opening_cue_phrases",
