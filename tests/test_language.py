@@ -98,7 +98,6 @@ def test_the_cues_decide_a_short_question_unless_the_detector_is_sure() -> None:
     assert detect("Ile nóg ma pająk?") == "pl"
 
 
-
 def test_a_name_s_letters_do_not_outvote_a_short_question_s_own_words() -> None:
     """The detector was sure "û" is French; the question around the dish is English, or German."""
     assert detect("How do I make crème brûlée?") == "en"
@@ -206,6 +205,20 @@ def test_greetings_and_thanks_tell_their_language() -> None:
     cases = {"Hello": "en", "Thanks!": "en", "Obrigado": "pt", "Hola": "es", "gracias 🙂": "es", "Danke": "de"}
     # What a reader types to go on: "Tell me more" was Italian (0.24 sure, no function word in it).
     cases |= {"Tell me more": "en", "Dime más": "es", "Erzähl mir mehr": "de", "Conte-me mais": "pt"}
+    for text, language in cases.items():
+        assert detect(text) == language, text
+
+
+def test_a_word_two_languages_write_is_no_vote_for_one_of_them() -> None:
+    """ "Ce avantaje are strategia multichannel?" was answered in English ("are" is
+    Romanian too: "has"), and "Qual è la differenza allora?" in Portuguese ("qual"
+    opens Italian questions too)."""
+    cases = {
+        "Ce avantaje are strategia multichannel?": "ro",
+        "Qual è la differenza allora?": "it",
+        "Qual é a diferença?": "pt",
+        "What are the benefits?": "en",
+    }
     for text, language in cases.items():
         assert detect(text) == language, text
 
