@@ -21,11 +21,13 @@ import numpy as np
 import Stemmer
 
 from kb.text import lexicon
-from kb.text.words import strip_diacritics
+from kb.text.words import strip_diacritics, unvowelled
 
 STEM = 5
 
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*%?|[^\W\d_]+", re.UNICODE)
+# A word in Arabic letters ends where another script's begin: "الـautolyse" is "ال" and "autolyse".
+_SCRIPT_RUN = re.compile(r"[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff]+|[^\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff]+")
 _ARABIC_LETTER = re.compile(r"[\u0621-\u064a]")
 
 # Words that carry no topic: the function words of every language omnikb knows
@@ -48,7 +50,9 @@ def _arabic(token: str) -> str:
 def tokenize(text: str, ignore: frozenset[str] = frozenset()) -> list[str]:
     """Index terms of ``text`` (also used for questions), leaving out the words in ``ignore``."""
     terms: list[str] = []
-    for raw in _TOKEN.findall(unicodedata.normalize("NFKC", text).casefold()):
+    # Arabic's vowel marks would split its words (they are no letters).
+    found = _TOKEN.findall(unvowelled(unicodedata.normalize("NFKC", text)).casefold())
+    for raw in (run for token in found for run in _SCRIPT_RUN.findall(token)):
         if raw in STOPWORDS or raw in ignore:
             continue
         if raw[0].isdigit():
