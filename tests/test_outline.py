@@ -128,6 +128,10 @@ def test_the_three_differences_are_003_s_three_sections_one_point_each(kb: Knowl
     for number, heading in enumerate(THREE_SECTIONS, start=1):
         name = heading.removeprefix("1. ")
         assert any(line.startswith(f"- “{name} — ") and line.endswith(f"[{number}]") for line in lines), lines
+    # Each from its opening, which says what the difference is: "Canal vs. client" quoted
+    # only its detail on social media and email.
+    opening = "Canal vs. client — Strategia Multichannel se concentrează asupra faptului"
+    assert any(line.startswith(f"- “{opening}") for line in lines), lines
 
 
 @pytest.mark.parametrize(

@@ -142,7 +142,10 @@ def item_quote(
     said: frozenset[str] = frozenset(),
 ) -> str:
     """A list item's point: its heading, the item's name ("Canal vs. client",
-    without its number), then its best sentences, within ``budget`` characters."""
+    without its number), then its first sentence and its best others, within
+    ``budget`` characters: an item's opening says what it is ("Strategia
+    Multichannel se concentrează asupra…"), where its sentence closest to the
+    question ("…mediile sociale și email-urile") may be a detail of it."""
     text = hit.chunk.text
     body = 0
     for block in blocks(text):
@@ -153,7 +156,9 @@ def item_quote(
     label = unnumbered(hit.chunk.heading)
     if not body or not label or not text[body:].strip():
         return best_sentences(hit, query, limit, closeness, budget, topic, said)
-    rest = _best_sentences(text[body:], query, limit, budget - len(label) - len(LINE_BREAK), closeness, topic, said)
+    rest = _best_sentences(
+        text[body:], query, limit, budget - len(label) - len(LINE_BREAK), closeness, topic, said, opening=True
+    )
     return label + LINE_BREAK + rest
 
 
@@ -165,6 +170,7 @@ def _best_sentences(
     closeness: Closeness | None = None,
     topic: frozenset[str] = frozenset(),
     said: frozenset[str] = frozenset(),
+    opening: bool = False,
 ) -> str:
     """The passage's sentences that share most terms with the question (not
     counting ``topic``, the corpus's own topic terms), in their order, within
@@ -217,6 +223,8 @@ def _best_sentences(
     ranked = sorted(
         fresh if said and news else range(len(sentences)),
         key=lambda i: (
+            # ``opening``: the first sentence first (a list item's, which says what the item is).
+            not (opening and i == 0),
             len(sentences) > 1 and bool(_QUESTION.search(sentences[i])),
             -len(terms & set(tokenize(sentences[i]))),
             float(order[i]) + (10 if (_is_bare_heading(sentences[i]) or i in lead_ins) and len(sentences) > 1 else 0),
