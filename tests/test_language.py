@@ -292,3 +292,14 @@ def test_a_repeated_letter_is_answered_in_the_reader_s_language(kb: KnowledgeBas
         question = validate_question(("a " * 1000).strip())
         answer = kb.ask(Question(question.text, reader_language=reader))
         assert answer.language == (reader or "en"), reader
+
+
+def test_a_question_of_the_corpus_s_shared_words_alone_tells_no_language() -> None:
+    """ "omnicanal?" was answered in Italian: the detector guessed from the letters of
+    a word the articles write in Spanish and Portuguese alike."""
+    shared = {"omnicanal", "multicanal", "omnichannel", "marketing"}
+    assert detect("omnicanal?", ignore=shared) == "en"
+    assert detect("omnicanal?", ignore=shared, context="es") == "es"
+    assert detect("multicanal marketing", ignore=shared, context="pt") == "pt"
+    # A word of the question's own still tells it.
+    assert detect("¿Qué es omnicanal?", ignore=shared, context="pt") == "es"

@@ -118,7 +118,12 @@ def detect(
         # What the steps below come to for such a question, without the statistical
         # detector, whose models take seconds to load (a cold ``kb ask``).
         return framed
-    masked = " ".join(w for w in WORD.findall(text) if w.casefold() not in ignored)
+    found = WORD.findall(text)
+    masked = " ".join(w for w in found if w.casefold() not in ignored)
+    if found and not masked:
+        # Only words the corpus writes in several languages ("omnicanal?"): they tell
+        # none of them, and the detector's guess from their letters was Italian.
+        return context or default
     sample = masked if len(masked) >= 3 else text
     with _lock:
         ranked = _detector().compute_language_confidence_values(sample[:5000])
