@@ -517,8 +517,10 @@ def test_an_answer_in_the_question_language_may_quote_sources_verbatim(
     # The quotation is the passage's own words, in other case and spacing, with a cut marked "…".
     fake.always(
         quoting(
-            lambda texts: "La gran diferencia es la integración de los canales [1]. Como dice la fuente: "
-            f"“{words_of(texts[1], 0, 6).upper()} … {words_of(texts[1], 9, 5)}” [2]."
+            lambda texts: (
+                "La gran diferencia es la integración de los canales [1]. Como dice la fuente: "
+                f"“{words_of(texts[1], 0, 6).upper()} … {words_of(texts[1], 9, 5)}” [2]."
+            )
         )
     )
     _, data = ask(marker_kb, ES_QUESTION)
@@ -582,7 +584,7 @@ def test_which_quotations_are_found_in_the_passages() -> None:
     hits = sample_request().hits  # three short English passages
     assert unfound_quotations("“An omnichannel strategy connects every channel” [1].", hits) == []
     # Case, spacing, punctuation and compatibility forms do not count; "…" and "[…]" mark cuts.
-    assert unfound_quotations("\"AN OMNICHANNEL  strategy, connects… the customer sees one brand.\" [1]", hits) == []
+    assert unfound_quotations('"AN OMNICHANNEL  strategy, connects… the customer sees one brand." [1]', hits) == []
     assert unfound_quotations("„Omnichannel retail needs […] customer history” [3].", hits) == []
     # No marker of its own: any passage will do.
     assert unfound_quotations("They call it ‘channels that work independently of each other’.", hits) == []
@@ -621,8 +623,10 @@ def test_a_sentence_citing_the_wrong_passage_points_to_the_right_one(gen_kb: Kno
     # The first sentence quotes passage 2, cited to passage 1; the second says what no passage says.
     fake.always(
         quoting(
-            lambda texts: f"The source says: “{words_of(texts[1], 0, 14)}” [1]. "
-            "Omnichannel was invented by Amazon in 1987 to sell more books [1]."
+            lambda texts: (
+                f"The source says: “{words_of(texts[1], 0, 14)}” [1]. "
+                "Omnichannel was invented by Amazon in 1987 to sell more books [1]."
+            )
         )
     )
     pieces, data = ask(gen_kb, EN_QUESTION)
@@ -750,6 +754,7 @@ def _routes(condensed: Reply, answer: Reply, seen: list[dict[str, Any]]) -> Any:
 
 def test_a_follow_up_is_rewritten_by_the_model(gen_kb: KnowledgeBase, fake: FakeOpenAI) -> None:
     seen: list[dict[str, Any]] = []
+
     def respond(body: dict[str, Any]) -> Reply:
         seen.append(body)
         if not body.get("stream"):
@@ -773,9 +778,7 @@ def test_a_follow_up_is_rewritten_by_the_model(gen_kb: KnowledgeBase, fake: Fake
 
 
 @pytest.mark.parametrize("condensed", [Reply(status=500), Reply("", first_delay=30), Reply("\n\n")])
-def test_a_failed_rewrite_uses_the_rule(
-    seeded_settings: Settings, fake: FakeOpenAI, condensed: Reply
-) -> None:
+def test_a_failed_rewrite_uses_the_rule(seeded_settings: Settings, fake: FakeOpenAI, condensed: Reply) -> None:
     from kb.models import Question, Turn
 
     # The rewrite's own deadline (0.5 s), not the answer's (120 s), stops a silent server (30 s).

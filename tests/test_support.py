@@ -68,9 +68,7 @@ def test_the_check_embeds_no_sentence_the_index_keeps(kb: KnowledgeBase, monkeyp
     hits = [Hit(chunk=chunk, score=1.0) for chunk in index.chunks[:3]]
     embedded = _embedded_texts(monkeypatch, kb)
     claim = "A multichannel strategy means a brand is present on many channels [1]."
-    checked = support.SupportChecker(kb.embedder).check(
-        claim, hits, support.UNCALIBRATED, known=index.sentence_vectors
-    )
+    checked = support.SupportChecker(kb.embedder).check(claim, hits, support.UNCALIBRATED, known=index.sentence_vectors)
     assert checked.text
     kept = {s for hit in hits for s in sentences_of(hit.chunk.text)}
     assert kept <= set(index.sentence_vectors)
@@ -81,9 +79,7 @@ def test_the_check_embeds_no_sentence_the_index_keeps(kb: KnowledgeBase, monkeyp
     assert kept <= set(embedded)
 
 
-def test_the_calibration_embeds_no_sentence_the_index_keeps(
-    kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_calibration_embeds_no_sentence_the_index_keeps(kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> None:
     index = kb.retriever.index()
     embedded = _embedded_texts(monkeypatch, kb)
     calibration = support.calibrate(
@@ -115,5 +111,3 @@ def test_numbers_and_names_a_passage_does_not_state_are_missing() -> None:
 def test_a_claim_pointed_elsewhere_keeps_its_words_and_names_the_new_passage() -> None:
     assert support._pointed("Worten has begun [2].", [5]) == "Worten has begun [5]."
     assert support._pointed("Worten has begun.", [1]) == "Worten has begun [1]."
-
-

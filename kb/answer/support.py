@@ -176,7 +176,7 @@ def _names(text: str, language: str) -> set[str]:
     for match in list(WORD.finditer(text))[1:]:
         word = match.group()
         before = text[: match.start()].rstrip()
-        if len(word) >= 3 and word[:1].isupper() and before and before[-1] not in ".!?:;\"“«(\n":
+        if len(word) >= 3 and word[:1].isupper() and before and before[-1] not in '.!?:;"“«(\n':
             found.add(word.casefold())
     return found
 
