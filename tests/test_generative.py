@@ -222,6 +222,15 @@ def test_the_stream_shows_exactly_what_renumbering_the_whole_reply_gives(reply: 
     assert shown == renumber(reply, hits[:5])[0]
 
 
+def test_a_repeated_marker_is_written_once() -> None:
+    from kb.answer.citations import renumber
+    from tests.fake_openai import sample_request
+
+    hits = sample_request().hits
+    reply = "Channels connect [2] [2]. It is new [3][3] [3], [2]  [2].\n- an item [2]\n[2] a line"
+    assert renumber(reply, hits)[0] == "Channels connect [1]. It is new [2], [1].\n- an item [1]\n[1] a line"
+
+
 def test_streamed_markers_are_collapsed_and_dropped_ones_leave_no_space(
     marker_kb: KnowledgeBase, fake: FakeOpenAI
 ) -> None:
@@ -636,6 +645,33 @@ def test_a_sentence_citing_the_wrong_passage_points_to_the_right_one(gen_kb: Kno
     assert "Amazon" not in data["answer"] and data["answer"].endswith("[1].")
     assert 0.5 <= data["citations"][0]["support"] <= 1.0
     assert pieces[-1] == CORRECTION_SEPARATOR + data["answer"]  # what streamed is replaced
+
+
+BECOME_OMNICHANNEL = "How do I become omnichannel?"
+
+
+def quoting_a_heading(texts: list[str]) -> str:
+    """A quotation of a passage from its heading line on, the line break kept (its first sentence)."""
+    for n, text in enumerate(texts, start=1):
+        heading, _, body = text.partition("\n\n")
+        if body and len(heading.split()) <= 3:
+            first = re.split(r"(?<=[.!?])\s", body, maxsplit=1)[0]
+            return f"The first source says: “{heading}\n\n{first}” [{n}]."
+    raise AssertionError(f"no passage starts with a heading line: {texts!r}")
+
+
+def test_a_quotation_across_a_line_break_is_one_sentence_and_stays_as_written(
+    gen_kb: KnowledgeBase, fake: FakeOpenAI
+) -> None:
+    fake.always(quoting(quoting_a_heading))
+    pieces, data = ask(gen_kb, BECOME_OMNICHANNEL)
+    assert_contract(data)
+    assert data["mode"] == "generative" and data["fallback"] is False
+    written = quoting_a_heading(passage_texts(fake.exchanges[0].body))
+    # No marker inside the quotation marks, none doubled at the end: the model's text, renumbered.
+    assert data["answer"] == re.sub(r"\[\d+\]", "[1]", written)
+    assert "".join(pieces) == data["answer"]  # nothing to correct after streaming
+    assert len(data["citations"]) == 1
 
 
 # -- failures of the model server -------------------------------------------------

@@ -99,6 +99,13 @@ def test_claims_split_at_markers_inside_a_sentence_and_keep_their_own_markers() 
     ]
 
 
+def test_a_quotation_across_a_line_break_is_one_claim() -> None:
+    quoting = "The source says: “Omnicanal\n\nUna estrategia omnicanal prevé que los clientes cambian de canal.” [1]."
+    text = quoting + "\nA line of its own [2]"
+    found = [(text[c.start : c.end], sorted(c.cited)) for c in support.claims(text, 2)]
+    assert found == [(quoting, [1]), ("A line of its own [2]", [2])]
+
+
 def test_numbers_and_names_a_passage_does_not_state_are_missing() -> None:
     passage = "Companies with an omnichannel strategy retain 91% more customers. Worten has started."
     assert support.facts_missing("They retain 91% more customers [1].", passage, "", "en") == []

@@ -32,8 +32,8 @@ MAX_RANGE = 20
 # markers after it, before white space; or at a line's end. Abbreviations
 # ("Dr. Smith", "J. Smith", "e.g. Amazon") and a list's "1." do not end one.
 _STOP = re.compile(
-    rf"(?<=[.!?؟…])[\"'”’»)]*(?:\s*{MARKERS.pattern})*(?=\s|$)"
-    rf"|(?<=[。！？])[」』”)]*(?:\s*{MARKERS.pattern})*"
+    rf"(?<=[.!?؟…])[\"'”’»)]*(?:[^\S\n]*{MARKERS.pattern})*(?=\s|$)"
+    rf"|(?<=[。！？])[」』”)]*(?:[^\S\n]*{MARKERS.pattern})*"
     r"|\n"
 )
 _ABBREVIATION = re.compile(r"(?:^|[\s(.])(?:[A-Z][a-z]{0,2}|\w)\.$|^\s*(?:[-*•]\s*)?\d{1,3}\.$")
@@ -80,8 +80,8 @@ def markers_for(match: re.Match[str], order: dict[int, int], passages: int) -> s
 
 
 def tidy(text: str) -> str:
-    """Collapse what removing markers left behind: "[1][1]", " ." and runs of spaces."""
-    text = re.sub(r"(\[\d+\])(?:\1)+", r"\1", text)
+    """Collapse what removing markers left behind: "[1][1]" (or "[1] [1]"), " ." and runs of spaces."""
+    text = re.sub(r"(\[\d+\])(?:[ \t]*\1)+", r"\1", text)
     text = re.sub(r"[ \t]+([.,;:!?؟])", r"\1", text)
     return re.sub(r"[ \t]{2,}", " ", text)
 
@@ -98,18 +98,19 @@ def cite(hits: Sequence[Hit], indexes: Sequence[int]) -> tuple[Citation, ...]:
 def claim_spans(text: str) -> list[tuple[int, int]]:
     """Spans of the sentences of ``text``, each with the markers written after its stop.
 
-    A stop inside a quotation does not end a sentence."""
+    A line's end ends a sentence too (a heading, a list's item), but neither a
+    stop nor a line break inside a quotation does: a quotation is part of the
+    sentence that quotes it, whatever it holds (the heading line of the passage
+    it quotes, say)."""
     masked = list(text)
     for start, end, _ in quotation_spans(text):
-        for i in range(start + 1, end - 1):
-            if masked[i] != "\n":
-                masked[i] = "x"
+        masked[start + 1 : end - 1] = "x" * (end - start - 2)
     plain = "".join(masked)
     spans: list[tuple[int, int]] = []
     begin = 0
     for match in _STOP.finditer(plain):
         if match.group(0) != "\n":
-            following = plain[match.end() :].lstrip()[:1]
+            following = plain[match.end() :].lstrip(" \t")[:1]
             if following.islower() or _ABBREVIATION.search(plain[begin : match.start()]):
                 continue
         end = match.start() if match.group(0) == "\n" else match.end()
@@ -127,20 +128,28 @@ def cited_numbers(text: str, start: int, end: int, passages: int) -> set[int]:
 def drop_unsupported(text: str, passages: int) -> tuple[str, list[str]]:
     """``text`` without the sentences whose markers all name passages that do not
     exist (``[7]`` of 5), and those sentences. Sentences without a marker stay."""
-    kept_lines: list[str] = []
+    kept = text
     dropped: list[str] = []
-    for line in text.split("\n"):
-        kept = line
-        for start, end in reversed(claim_spans(line)):
-            if MARKERS.search(line, start, end) and not cited_numbers(line, start, end, passages):
-                dropped.append(line[start:end])
-                before = len(kept[:start].rstrip(" \t"))
-                if before == 0:
-                    end = len(kept) - len(kept[end:].lstrip(" \t"))
-                kept = kept[:before] + kept[end:]
-        if kept.strip() or not line.strip():
-            kept_lines.append(kept)
-    return "\n".join(kept_lines), dropped[::-1]
+    for start, end in reversed(claim_spans(text)):
+        if MARKERS.search(text, start, end) and not cited_numbers(text, start, end, passages):
+            dropped.append(text[start:end])
+            kept = cut(kept, start, end)
+    return kept, dropped[::-1]
+
+
+def cut(text: str, start: int, end: int) -> str:
+    """``text`` without ``text[start:end]`` and the spaces before it (after it, at a
+    line's start); a line it leaves empty goes too."""
+    before = len(text[:start].rstrip(" \t"))
+    if before == 0 or text[before - 1] == "\n":
+        end = len(text) - len(text[end:].lstrip(" \t"))
+        if end == len(text) or text[end] == "\n":
+            # Nothing else on its line: the line goes, with one line break.
+            if end < len(text):
+                end += 1
+            elif before > 0:
+                before -= 1
+    return text[:before] + text[end:]
 
 
 # -- quotations ---------------------------------------------------------------------

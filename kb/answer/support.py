@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kb.answer.citations import MARKERS, claim_spans, numbers
+from kb.answer.citations import MARKERS, cited_numbers, claim_spans
 from kb.index.embed import Embedder
 from kb.models import Chunk, Hit
 from kb.search.names import CAPITALISED_NOUNS
@@ -137,26 +137,23 @@ class Checked:
 
 # -- claims ---------------------------------------------------------------------------
 def claims(text: str, passages: int) -> list[Claim]:
-    """The claims of ``text``: each line's sentences, split after a group of
-    markers that more words follow within the sentence."""
+    """The claims of ``text``: its sentences (``claim_spans``: a line's end ends
+    one, but not inside a quotation), split after a group of markers that more
+    words follow within the sentence."""
     found: list[Claim] = []
-    offset = 0
-    for line in text.split("\n"):
-        for start, end in claim_spans(line):
-            begin = start
-            for group in _MARKER_GROUP.finditer(line, start, end):
-                rest = line[group.end() : end]
-                if len(WORD.findall(MARKERS.sub(" ", rest))) >= 2:
-                    found.append(_claim(line, offset, begin, group.end(), passages))
-                    begin = group.end()
-            found.append(_claim(line, offset, begin, end, passages))
-        offset += len(line) + 1
+    for start, end in claim_spans(text):
+        begin = start
+        for group in _MARKER_GROUP.finditer(text, start, end):
+            rest = text[group.end() : end]
+            if len(WORD.findall(MARKERS.sub(" ", rest))) >= 2:
+                found.append(_claim(text, begin, group.end(), passages))
+                begin = group.end()
+        found.append(_claim(text, begin, end, passages))
     return [c for c in found if WORD.search(MARKERS.sub(" ", text[c.start : c.end]))]
 
 
-def _claim(line: str, offset: int, start: int, end: int, passages: int) -> Claim:
-    cited = {n for m in MARKERS.finditer(line, start, end) for n in numbers(m.group(1)) if 1 <= n <= passages}
-    return Claim(offset + start, offset + end, frozenset(cited))
+def _claim(text: str, start: int, end: int, passages: int) -> Claim:
+    return Claim(start, end, frozenset(cited_numbers(text, start, end, passages)))
 
 
 def prose(text: str) -> str:
