@@ -674,6 +674,31 @@ def test_a_quotation_across_a_line_break_is_one_sentence_and_stays_as_written(
     assert len(data["citations"]) == 1
 
 
+def listing_a_passage(texts: list[str]) -> str:
+    """A list, after a lead-in with no marker, whose items say what one passage says (seed 001, in English)."""
+    n = next(n for n, text in enumerate(texts, start=1) if "prevé que los clientes" in text)
+    return (
+        "An omnichannel strategy:\n\n"
+        "- lets customers start searching in one channel and move to another"
+        f" as part of their online buying process [{n}];\n"
+        f"- completes a multichannel strategy and optimises it for today's online customers [{n}]."
+    )
+
+
+def test_a_lead_in_without_a_marker_is_given_none(gen_kb: KnowledgeBase, fake: FakeOpenAI) -> None:
+    fake.always(quoting(listing_a_passage))
+    pieces, data = ask(gen_kb, BECOME_OMNICHANNEL)
+    assert_contract(data)
+    assert data["mode"] == "generative" and data["fallback"] is False
+    texts = passage_texts(fake.exchanges[0].body)
+    assert data["answer"] == re.sub(r"\[\d+\]", "[1]", listing_a_passage(texts))
+    assert data["answer"].startswith("An omnichannel strategy:\n")
+    # The one passage the model cited, and no other.
+    cited = next(p for p in data["passages"] if "prevé que los clientes" in p["text"])
+    assert [c["chunk_id"] for c in data["citations"]] == [cited["chunk_id"]]
+    assert "".join(pieces) == data["answer"]
+
+
 # -- failures of the model server -------------------------------------------------
 def _request(kb: KnowledgeBase, question: str = EN_QUESTION) -> AnswerRequest:
     request = kb.prepare(validate_question(question))

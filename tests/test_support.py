@@ -106,6 +106,32 @@ def test_a_quotation_across_a_line_break_is_one_claim() -> None:
     assert found == [(quoting, [1]), ("A line of its own [2]", [2])]
 
 
+@pytest.mark.parametrize(
+    ("text", "question", "states"),
+    [
+        # A lead-in that introduces a list (its items are the claims), however long.
+        ("An omnichannel strategy:\n\n- lets customers change channels [1];\n- keeps one history [1].", "", False),
+        ("Here is how an omnichannel strategy works for a small shop:\n- it connects channels [1]", "", False),
+        ("全渠道战略有以下几点：\n- 连接所有渠道 [1]", "", False),
+        # A few words with no number or name.
+        ("In short, it depends.\nOmnichannel connects every channel [1].", "", False),
+        # A sentence of its own, long enough to be judged; a colon that introduces nothing.
+        ("Omnichannel connects every channel of a company for the customer.\nMore [1].", "", True),
+        ("This is how an omnichannel strategy works for a small shop:", "", True),
+        ("全渠道战略把企业的所有渠道连接起来。\n更多 [1]", "", True),
+        # A number or a name the question does not bring, in a few words.
+        ("It began in 1987.\nMore [1].", "", True),
+        ("It began in 1987.\nMore [1].", "What happened in 1987?", False),
+        ("Ask Amazon first:\n- a step [1]", "", True),
+        # Markers make any sentence a claim.
+        ("Yes [1].", "", True),
+    ],
+)
+def test_a_lead_in_or_a_few_words_without_a_marker_state_nothing(text: str, question: str, states: bool) -> None:
+    first = support.claims(text, 3)[0]
+    assert support.states_something(text, first, question, "en") is states
+
+
 def test_numbers_and_names_a_passage_does_not_state_are_missing() -> None:
     passage = "Companies with an omnichannel strategy retain 91% more customers. Worten has started."
     assert support.facts_missing("They retain 91% more customers [1].", passage, "", "en") == []

@@ -187,6 +187,13 @@ def is_quotation(quoted: str) -> bool:
     return len(WORD.findall(quoted)) >= MIN_QUOTED_WORDS or len(_UNSPACED.findall(quoted)) >= MIN_QUOTED_UNSPACED
 
 
+def length_in_words(text: str) -> float:
+    """How many words ``text`` has, two characters of a script written without
+    spaces (Chinese, Japanese, Thai) counting as one, as for quotations."""
+    spaced = [w for w in WORD.findall(text) if not _UNSPACED.search(w)]
+    return len(spaced) + len(_UNSPACED.findall(text)) * MIN_QUOTED_WORDS / MIN_QUOTED_UNSPACED
+
+
 def _fold(text: str) -> str:
     """NFKC, casefolded, punctuation and invisible format characters out, spacing collapsed."""
     normal = unicodedata.normalize("NFKC", text).casefold()

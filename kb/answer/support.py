@@ -20,7 +20,10 @@ built before it existed.
 
 ``check`` keeps a claim that a passage it cites supports (its markers then
 name only those passages), points one that another given passage supports to
-that passage, and drops the rest. Each kept passage's support is reported as a
+that passage, and drops the rest. A sentence without a marker that states
+nothing (``states_something``: a lead-in that ends with ":" and introduces
+what follows, or a few words with no number or name) is no claim: it stays as
+written, unmarked. Each kept passage's support is reported as a
 level: 0 is what the sentences of another article score against it, 1 what
 its own sentences score.
 """
@@ -39,7 +42,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kb.answer.citations import MARKERS, cited_numbers, claim_spans
+from kb.answer.citations import MARKERS, cited_numbers, claim_spans, length_in_words
 from kb.index.embed import Embedder
 from kb.models import Chunk, Hit
 from kb.search.names import CAPITALISED_NOUNS
@@ -156,6 +159,25 @@ def _claim(text: str, start: int, end: int, passages: int) -> Claim:
     return Claim(start, end, frozenset(cited_numbers(text, start, end, passages)))
 
 
+def states_something(text: str, claim: Claim, question: str = "", language: str = "") -> bool:
+    """Whether ``claim`` (in ``text``) is something to check against the passages.
+
+    One with markers is. One without is when it states a number or a name the
+    question does not bring, or else when it is a sentence of its own, long
+    enough for its score to mean what the calibration measured: not a lead-in
+    that ends with ":" and introduces what follows (a list's items, which are
+    claims of their own), and at least ``MIN_SAMPLE_WORDS`` words (a few words
+    on the topic, "An omnichannel strategy:", score against any passage on it
+    as its own sentences do)."""
+    if claim.cited:
+        return True
+    words = prose(text[claim.start : claim.end])
+    if facts_missing(words, "", question, language):
+        return True
+    introduces = words.endswith((":", "：")) and bool(text[claim.end :].strip())
+    return not introduces and length_in_words(words) >= MIN_SAMPLE_WORDS
+
+
 def prose(text: str) -> str:
     return " ".join(MARKERS.sub(" ", text).split())
 
@@ -269,7 +291,7 @@ class SupportChecker:
     ) -> Checked:
         """``known``: the index's sentence vectors, used instead of embedding
         the passages' sentences again."""
-        found = claims(text, len(hits))
+        found = [c for c in claims(text, len(hits)) if states_something(text, c, question, language)]
         if not found:
             return Checked(text, (), ())
         sentences = [prose(text[c.start : c.end]) for c in found]
