@@ -52,3 +52,11 @@ def test_no_ui_string_is_left_in_python_code() -> None:
         for name in ("messages", "chat", "widget"):
             copied = [text for text in section(language, name).values() if len(text) > 24 and text in code]
             assert not copied, (language, name, copied)
+
+
+def test_every_language_tells_an_answer_set_aside_from_a_model_that_could_not_be_used() -> None:
+    """A generated answer that falls back says which: the model failed, or its answer did not pass the checks."""
+    for language in languages():
+        said = section(language, "messages")
+        if "fallback_notice" in said:
+            assert said.get("set_aside_checks") not in (None, said["fallback_notice"]), language

@@ -17,7 +17,8 @@ same rules as the extractive answer:
   passages it cites (``kb.answer.citations.unfound_quotations``), in another language
   than the question's, or that fails (server down, HTTP error, timeout,
   dropped or garbled stream) falls back to the extractive answer, with
-  ``fallback: true`` and a notice.
+  ``fallback: true`` and a notice that tells a model that could not be used
+  (``fallback_notice``) from an answer set aside (``set_aside_*``).
 
 Pieces already streamed before a fallback, a not-covered reply or a dropped
 sentence cannot be taken back: the answerer then streams a blank line and the
@@ -382,7 +383,7 @@ class GenerativeAnswerer:
         if not citations:
             if NOT_COVERED in text:
                 return not_covered(request, self.mode)
-            return self._fall_back(request, f"no valid citation marker in the model's answer {text[:120]!r}")
+            return self._set_aside(request, f"no valid citation marker in the model's answer {text[:120]!r}")
         checker = self.checker()
         if request.support is not None and checker is not None and own_text_problem(cleaned, request) is None:
             checked = checker.check(
@@ -402,16 +403,16 @@ class GenerativeAnswerer:
                 log.debug("unsupported: %r; moved: %r", checked.dropped, checked.moved)
             cleaned, citations = renumber(checked.text, request.hits)
             if not citations:
-                return self._fall_back(request, "no sentence of the model's answer says what the passage it cites says")
+                return self._set_aside(request, "no sentence of the model's answer says what the passage it cites says")
             level = {request.hits[n - 1].chunk.id: v for n, v in checked.support.items()}
             citations = tuple(replace(c, support=level.get(c.chunk.id)) for c in citations)
             supported = checked.text
         problem = own_text_problem(cleaned, request)
         if problem is not None:
-            return self._fall_back(request, problem)
+            return self._set_aside(request, problem)
         unfound = unfound_quotations(supported, request.hits)
         if unfound:
-            return self._fall_back(request, f"a quotation is in none of the passages it cites: {unfound[0][:120]!r}")
+            return self._set_aside(request, f"a quotation is in none of the passages it cites: {unfound[0][:120]!r}")
         other = wrong_language(cleaned, request.language, self.shared_words())
         if other is not None:
             return self._fall_back(
@@ -420,6 +421,12 @@ class GenerativeAnswerer:
                 "set_aside_language",
             )
         return answered(request, self.mode, _note(request) + cleaned, citations)
+
+    def _set_aside(self, request: AnswerRequest, reason: str) -> Answer:
+        """The quotes instead of an answer the model did write, which did not pass the checks
+        (citations, quotations, support, words of its own): a notice that says so, not that
+        the model could not be used."""
+        return self._fall_back(request, reason, "set_aside_checks")
 
     def _fall_back(self, request: AnswerRequest, reason: str, notice: str = "fallback_notice") -> Answer:
         """The quotes instead; ``notice``: the message key saying why (the model failed, or was set aside)."""
