@@ -145,8 +145,19 @@ def test_a_whole_configuration_is_accepted() -> None:
 # -- URLs and header values ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("url", ["not-a-url", "ftp://127.0.0.1:9/v1", "127.0.0.1:9/v1", "http://", "http://host:abc/v1",
-                                 "http://host:99999/v1", "http://host:9/v1?x=1", " http://host:9/v1"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "not-a-url",
+        "ftp://127.0.0.1:9/v1",
+        "127.0.0.1:9/v1",
+        "http://",
+        "http://host:abc/v1",
+        "http://host:99999/v1",
+        "http://host:9/v1?x=1",
+        " http://host:9/v1",
+    ],
+)
 def test_the_model_server_url_must_be_http(url: str) -> None:
     with pytest.raises(ConfigError, match=r"^KB_LLM_BASE_URL must look like http\(s\)://host\[:port\]\[/path\]"):
         Settings.from_env({**LLM, "KB_LLM_BASE_URL": url})
@@ -220,13 +231,22 @@ def test_known_variables_are_no_warning(caplog: pytest.LogCaptureFixture, monkey
     ("command", "env", "words"),
     [
         (["-m", "kb", "ask", "What is omnichannel?"], {**LLM, "KB_LLM_TIMEOUT": "inf"}, ["KB_LLM_TIMEOUT", "got inf"]),
-        (["-m", "kb", "ask", "What is omnichannel?"], {**LLM, "KB_LLM_CONDENSE_TIMEOUT": "nan"},
-         ["KB_LLM_CONDENSE_TIMEOUT", "got nan"]),
+        (
+            ["-m", "kb", "ask", "What is omnichannel?"],
+            {**LLM, "KB_LLM_CONDENSE_TIMEOUT": "nan"},
+            ["KB_LLM_CONDENSE_TIMEOUT", "got nan"],
+        ),
         (["-m", "kb", "ask", "What is omnichannel?"], {"KB_TOP_K": "0"}, ["KB_TOP_K must be", "got 0"]),
-        (["-m", "kb", "ask", "--json", "What is omnichannel?"], {"KB_LLM_BASE_URL": "http://127.0.0.1:9/v1"},
-         ["KB_LLM_BASE_URL is set but KB_LLM_MODEL is not"]),
-        (["-m", "kb", "ask", "What is omnichannel?"], {**LLM, "KB_LLM_BASE_URL": "ftp://127.0.0.1:9/v1"},
-         ["KB_LLM_BASE_URL must look like"]),
+        (
+            ["-m", "kb", "ask", "--json", "What is omnichannel?"],
+            {"KB_LLM_BASE_URL": "http://127.0.0.1:9/v1"},
+            ["KB_LLM_BASE_URL is set but KB_LLM_MODEL is not"],
+        ),
+        (
+            ["-m", "kb", "ask", "What is omnichannel?"],
+            {**LLM, "KB_LLM_BASE_URL": "ftp://127.0.0.1:9/v1"},
+            ["KB_LLM_BASE_URL must look like"],
+        ),
         (["-m", "kb", "serve"], {"KB_PORT": "99999"}, ["KB_PORT (or --port)", "got 99999"]),
         (["-m", "kb", "serve", "--port", "-1"], {}, ["KB_PORT (or --port)", "got -1"]),
         (["app.py"], {"KB_PORT": "-1"}, ["KB_PORT (or --port)", "got -1"]),
@@ -234,8 +254,11 @@ def test_known_variables_are_no_warning(caplog: pytest.LogCaptureFixture, monkey
         (["app.py"], {"KB_REQUEST_TIMEOUT": "-5"}, ["KB_REQUEST_TIMEOUT", "0 (off)"]),
         (["ingest.py"], {"KB_CHROMA_URL": "http://127.0.0.1:abc"}, ["KB_CHROMA_URL", "port from 1 to 65535"]),
         (["ingest.py"], {"KB_CHROMA_URL": "http://127.0.0.1:8000/chroma"}, ["KB_CHROMA_URL", "without a path"]),
-        (["-m", "kb", "sources"], {"KB_CHROMA_URL": "http://127.0.0.1:9", "KB_CHROMA_TOKEN": "sécret"},
-         ["KB_CHROMA_TOKEN must be printable ASCII"]),
+        (
+            ["-m", "kb", "sources"],
+            {"KB_CHROMA_URL": "http://127.0.0.1:9", "KB_CHROMA_TOKEN": "sécret"},
+            ["KB_CHROMA_TOKEN must be printable ASCII"],
+        ),
         (["ingest.py"], {"KB_CHROMA_TOKEN": "abc"}, ["KB_CHROMA_TOKEN is set but KB_CHROMA_URL is not"]),
     ],
 )
@@ -248,13 +271,15 @@ def test_a_bad_setting_stops_every_front_door_with_one_line_and_exit_2(
 
 @pytest.mark.server
 def test_a_misspelt_variable_is_warned_about_on_stderr_and_the_json_stays_clean(seeded_settings: Settings) -> None:
-    result = run(["-m", "kb", "ask", "--json", "What is omnichannel?"], seeded_settings.data_dir,
-                 {"KB_LLM_MODLE": "some-model"})
+    result = run(
+        ["-m", "kb", "ask", "--json", "What is omnichannel?"], seeded_settings.data_dir, {"KB_LLM_MODLE": "some-model"}
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["mode"] == "extractive"
     warnings = [line for line in result.stderr.splitlines() if "KB_LLM_MODLE" in line]
-    assert warnings == ["WARNING kb.settings: KB_LLM_MODLE is not an omnikb setting and is ignored; "
-                        "did you mean KB_LLM_MODEL?"]
+    assert warnings == [
+        "WARNING kb.settings: KB_LLM_MODLE is not an omnikb setting and is ignored; did you mean KB_LLM_MODEL?"
+    ]
 
 
 def test_the_log_level_is_checked_and_the_token_timeouts_are_settings() -> None:
