@@ -163,13 +163,13 @@ _FLAGS = {
 
 
 def _convert(name: str, raw: str) -> Any:
-    try:
-        if name in _INT_FIELDS:
-            return int(raw)
-        if name in _FLOAT_FIELDS:
-            return float(raw)
-    except ValueError as exc:
-        raise ConfigError(f"KB_{name.upper()} must be a number, got {raw!r}") from exc
+    if name in _INT_FIELDS or name in _FLOAT_FIELDS:
+        try:
+            return int(raw) if name in _INT_FIELDS else float(raw)
+        except ValueError:
+            # Left as given: ``_check`` refuses it with what the setting accepts
+            # ("a whole number from 1 to 20, got '2.5'"), as it does a number out of range.
+            return raw
     if name in _PATH_FIELDS:
         return Path(raw)
     if name in _BOOL_FIELDS:

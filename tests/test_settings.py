@@ -110,6 +110,34 @@ def test_numbers_out_of_their_range_are_refused(variable: str, raw: str, accepts
     assert accepts in str(refused.value) and str(refused.value).endswith(f"got {raw}")
 
 
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"KB_TOP_K": "2.5"}, "KB_TOP_K must be a whole number from 1 to 20, got '2.5'"),
+        (
+            {"KB_MAX_QUESTION_CHARS": "1e3"},
+            "KB_MAX_QUESTION_CHARS must be a whole number of characters, 1 or more, got '1e3'",
+        ),
+        ({"KB_PORT": "0x10"}, "KB_PORT (or --port) must be a port number from 1 to 65535, got '0x10'"),
+        ({"KB_RATE_LIMIT": "ten"}, "KB_RATE_LIMIT must be 0 (no limit) or a whole number of questions a minute"),
+        (
+            {"KB_CHUNK_MAX_CHARS": "400", "KB_CHUNK_MIN_CHARS": "1/2"},
+            "KB_CHUNK_MIN_CHARS must be a whole number of characters from 0 to KB_CHUNK_MAX_CHARS (400), got '1/2'",
+        ),
+        (
+            {"KB_LLM_TIMEOUT": "30s"},
+            "KB_LLM_TIMEOUT must be a number of seconds above 0 and at most 86400 (a day), got '30s'",
+        ),
+    ],
+)
+def test_a_number_that_is_not_one_the_setting_takes_names_what_it_takes(env: dict[str, str], message: str) -> None:
+    """Whole-number settings given "2.5", "1e3" or "0x10" (numbers all) said "must be a number",
+    without its range, and KB_PORT's line left out "(or --port)"."""
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env(env)
+    assert str(refused.value).startswith(message), str(refused.value)
+
+
 def test_rate_limit_zero_is_no_limit() -> None:
     assert Settings.from_env({"KB_RATE_LIMIT": "0"}).rate_limit == 0
 
