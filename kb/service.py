@@ -395,7 +395,8 @@ def _question_headings(index: CorpusIndex) -> list[tuple[str, str]]:
 
 
 def _log_answer(answer: Answer, timings: dict[str, float]) -> None:
-    """One INFO line per answer: how it was made and how long it took; never the question's text."""
+    """One INFO line per answer: how it was made and how long it took; never the question's text.
+    A generated answer that fell back to quotes also gets a WARNING line saying why."""
     spent = " ".join(f"{name}={value:.0f}ms" for name, value in timings.items())
     log.info(
         "answer mode=%s answered=%s fallback=%s language=%s %s%s",
@@ -406,6 +407,13 @@ def _log_answer(answer: Answer, timings: dict[str, float]) -> None:
         spent,
         f" reason={answer.reason}" if answer.reason else "",
     )
+    if answer.fallback:
+        # The reader is told by the answer's notice; the operator, at the default level, by this
+        # line: a model server that starts failing after startup is not missed. One line, whatever
+        # the reason quotes (a server's error text may hold line breaks).
+        log.warning(
+            "the generated answer fell back to quotes: %s", " ".join(answer.reason.split()) or "no reason given"
+        )
 
 
 def _with_timings(answer: Answer, timings: dict[str, float]) -> Answer:

@@ -42,7 +42,8 @@ class Reply:
     """One scripted reply.
 
     ``text`` is split into ``chunks`` (default: word by word) when the client
-    streams. ``status`` other than 200 sends an OpenAI-style error body.
+    streams. ``status`` other than 200 sends an OpenAI-style error body, whose
+    message is ``text`` (or "scripted failure").
     ``first_delay`` and ``delay`` (seconds) slow the first chunk and each later
     one; ``drop_after`` cuts the connection after that many chunks, without the
     final chunk or ``[DONE]``; ``raw`` replaces the body with these bytes.
@@ -208,7 +209,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._sleep(reply.first_delay)
         exchange.first_byte = time.perf_counter()
         if reply.status != 200:
-            self._send_json(reply.status, {"error": {"message": "scripted failure", "type": "server_error"}})
+            failure = reply.text or "scripted failure"
+            self._send_json(reply.status, {"error": {"message": failure, "type": "server_error"}})
             return
         if reply.raw is not None:
             self.send_response(200)
