@@ -189,10 +189,10 @@ def test_kb_ingest_reports_and_skips_bad_files_and_indexes_the_rest(tmp_path: Pa
         timeout=300,
         check=False,
     )
-    # Three articles could not be read: the copy, the image and the empty file (never
-    # indexed, so a placeholder) are left out on purpose.
+    # Two articles could not be read: the copy, the image, the empty file (never indexed,
+    # so a placeholder) and the file over KB_MAX_FILE_BYTES are left out on purpose.
     assert result.returncode == 5, result.stderr
-    assert "error: 3 files could not be read" in result.stderr
+    assert "error: 2 files could not be read" in result.stderr
     skipped = dict(re.findall(r"^skipped (\S+): (.*)$", result.stderr, re.MULTILINE))
     assert sorted(skipped) == [
         "b-copy.txt",
@@ -287,6 +287,29 @@ def test_a_draft_is_skipped_and_a_post_turned_back_into_a_draft_leaves_the_index
     assert second.removed == ("b-resign.md",)
     assert ("b-resign.md", "a draft (draft: true in its front matter)") in [(p.path, p.reason) for p in second.problems]
     assert [d.source for d in store.documents(second.generation)] == ["a-published.md", "f-hidden.md"]
+
+
+def test_a_file_over_the_size_limit_is_left_out_on_purpose_not_broken(tmp_path: Path, parts) -> None:  # type: ignore[no-untyped-def]
+    """A file over KB_MAX_FILE_BYTES, a limit set on purpose, made `kb ingest` exit 5 with
+    "1 file could not be read … mend it"; it is skipped as a draft is."""
+    settings, store, embedder = parts
+    settings = settings.replace(max_file_bytes=2000)
+    folder = tmp_path / "posts"
+    folder.mkdir()
+    (folder / "big.md").write_text("# Big\n\n" + "Kettles boil water quickly and safely. " * 100, encoding="utf-8")
+    small = "# Small\n\n" + "Teapots keep tea warm for a long time. " * 30
+    (folder / "small.md").write_text(small, encoding="utf-8")
+    (folder / "mugs.md").write_text("# Mugs\n\nA thick mug keeps coffee hot longer than a cup.\n", encoding="utf-8")
+    first = ingest(folder, settings, store, embedder)
+    assert first.added == ("mugs.md", "small.md") and first.broken == ()
+    assert [(p.path, p.reason, p.broken) for p in first.problems] == [
+        ("big.md", "3907 bytes is over the limit of 2000 (KB_MAX_FILE_BYTES)", False)
+    ]
+    # An indexed article that grows over the limit leaves the index, as one turned into a draft does.
+    (folder / "small.md").write_text(small * 3, encoding="utf-8")
+    second = ingest(folder, settings, store, embedder)
+    assert second.removed == ("small.md",) and second.broken == ()
+    assert sorted(p.path for p in second.problems) == ["big.md", "small.md"]
 
 
 def test_a_section_page_of_front_matter_alone_is_left_out_not_broken(tmp_path: Path, parts) -> None:  # type: ignore[no-untyped-def]

@@ -33,9 +33,10 @@ class FileProblem:
     reason: str
     # How many files this one report stands for (files that are not articles are counted together).
     files: int = 1
-    # The file is an article that could not be read (not UTF-8, empty, too big,
+    # The file is an article that could not be read (not UTF-8, empty,
     # unreadable): its owner has to mend it. Not one for a file left out on
-    # purpose (a draft, a repeat, a post's image, a page with no text).
+    # purpose (a draft, a repeat, a post's image, a page with no text, a file
+    # over KB_MAX_FILE_BYTES).
     broken: bool = True
     # An empty file: a placeholder (Hugo's empty ``_index.md``) is not an article,
     # but an indexed article emptied by mistake is broken, and keeps its indexed version.
@@ -44,6 +45,10 @@ class FileProblem:
 
 class Unpublished(IngestError):
     """An article its owner has not published (a draft): left out, not broken."""
+
+
+class OverSizeLimit(IngestError):
+    """A file larger than ``KB_MAX_FILE_BYTES``: left out by its owner's setting, not broken."""
 
 
 class NoArticleText(IngestError):
@@ -86,7 +91,7 @@ def load_folder(folder: Path, max_bytes: int, site_url: str | None = None) -> Lo
             continue
         try:
             doc = load_file(path, max_bytes, source, site)
-        except (Unpublished, NoArticleText) as exc:
+        except (Unpublished, NoArticleText, OverSizeLimit) as exc:
             problems.append(FileProblem(source, str(exc), broken=False, empty=isinstance(exc, EmptyFile)))
             continue
         except IngestError as exc:
@@ -154,7 +159,7 @@ def load_file(path: Path, max_bytes: int, source: str | None = None, site: Site 
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise IngestError(_too_big(size, max_bytes))
+            raise OverSizeLimit(_too_big(size, max_bytes))
         # Read at most one byte over the limit: a file that grew since ``stat`` is not read whole.
         with path.open("rb") as handle:
             raw = handle.read(max_bytes + 1)
@@ -163,7 +168,7 @@ def load_file(path: Path, max_bytes: int, source: str | None = None, site: Site 
     if not raw:
         raise EmptyFile("the file is empty")
     if len(raw) > max_bytes:
-        raise IngestError(_too_big(len(raw), max_bytes))
+        raise OverSizeLimit(_too_big(len(raw), max_bytes))
     return parse(source or path.name, raw, site)
 
 
