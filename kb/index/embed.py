@@ -55,6 +55,8 @@ def sparse_column(vector: SparseVector, width: int) -> np.ndarray:
     column = np.zeros(width, dtype=np.float32)
     column[ids[keep]] = weights[keep]
     return column
+
+
 ST_PREFIX = "st:"
 
 
