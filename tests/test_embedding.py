@@ -65,6 +65,21 @@ def test_an_unknown_model_name_says_what_to_use() -> None:
         get_embedder(Settings(embedding_model="word2vec"))
 
 
+def test_a_sentence_transformers_model_that_cannot_be_loaded_is_a_bad_setting_told_in_one_line() -> None:
+    """It exited 6 (a server that cannot answer), with the library's line break shown as a
+    literal "\\n" and its full stop doubled ("'.."); a name that does not load is a bad setting."""
+    pytest.importorskip("sentence_transformers")
+    with pytest.raises(ConfigError) as refused:
+        get_embedder(Settings(embedding_model="st:nonexistent/model"))
+    message = str(refused.value)
+    assert refused.value.exit_code == 2
+    assert message.startswith(
+        "Could not load the sentence-transformers model 'nonexistent/model' (KB_EMBEDDING_MODEL or --embedding-model): "
+    )
+    assert message.endswith(". Give a local path or a model name that is in your Hugging Face cache.")
+    assert "\n" not in message and ".." not in message and "  " not in message, message
+
+
 @pytest.fixture(scope="module")
 def minilm_path() -> str:
     pytest.importorskip("sentence_transformers")

@@ -167,9 +167,12 @@ class SentenceTransformerEmbedder(Embedder):
         try:
             self._model = SentenceTransformer(model, device="cpu")
         except Exception as exc:
-            raise BackendUnavailableError(
-                f"Could not load the sentence-transformers model {model!r}: {exc}. "
-                "Give a local path or a model name that is in your Hugging Face cache."
+            # A name or path that does not load is a bad setting (exit 2). The library's
+            # message spans lines and ends with a full stop: one line, one stop.
+            reason = " ".join(str(exc).split()).rstrip(".") or type(exc).__name__
+            raise ConfigError(
+                f"Could not load the sentence-transformers model {model!r} (KB_EMBEDDING_MODEL or "
+                f"--embedding-model): {reason}. Give a local path or a model name that is in your Hugging Face cache."
             ) from exc
         lowered = model.lower()
         self._prefixes = ("query: ", "passage: ") if "e5" in lowered else ("", "")
