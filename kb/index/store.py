@@ -142,6 +142,8 @@ def _unreachable(settings: Settings, exc: BaseException) -> str:
     else:
         reason = str(exc) or type(exc).__name__
     return f"Cannot reach the Chroma server at {settings.chroma_url}: {reason}. Is it running?"
+
+
 _BATCH = 500
 
 
@@ -359,9 +361,7 @@ class Store:
         )
 
     @_guarded
-    def calibration(
-        self, generation: int, embedding_model: str, key: str, kind: str = "calibration"
-    ) -> str | None:
+    def calibration(self, generation: int, embedding_model: str, key: str, kind: str = "calibration") -> str | None:
         """What ``save_calibration`` kept for ``generation``, built by ``embedding_model``
         under ``key``; None when nothing was kept (an index older than the record)."""
         try:
