@@ -11,6 +11,7 @@ Tests and the benchmark share it.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import logging
 import os
 import shutil
@@ -18,12 +19,15 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlparse
 
 log = logging.getLogger(__name__)
 
@@ -129,3 +133,63 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         with contextlib.suppress(ProcessLookupError):
             process.kill()
         process.wait(timeout=10)
+
+
+@dataclass
+class TokenProxy:
+    """What ``token_proxy`` yields: its address, and the token it lets through (settable)."""
+
+    url: str
+    token: str
+
+
+@contextlib.contextmanager
+def token_proxy(upstream: str, token: str) -> Iterator[TokenProxy]:
+    """A bearer-token reverse proxy on loopback in front of the Chroma server at ``upstream``,
+    as one is put in front of a Chroma server that has no auth of its own: a request with
+    ``Authorization: Bearer TOKEN`` is passed on, any other is answered 401."""
+    target = urlparse(upstream)
+    proxy = TokenProxy(url="", token=token)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def forward(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else None
+            if self.headers.get("Authorization") != f"Bearer {proxy.token}":
+                self.reply(401, b'{"error":"Unauthorized","message":"bad token"}', "application/json")
+                return
+            connection = http.client.HTTPConnection(str(target.hostname), target.port, timeout=30)
+            try:
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                connection.request(self.command, self.path, body=body, headers=headers)
+                response = connection.getresponse()
+                content_type = response.getheader("Content-Type") or "application/json"
+                self.reply(response.status, response.read(), content_type)
+            finally:
+                connection.close()
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = forward
+
+        def reply(self, status: int, body: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            log.debug("token proxy: " + format, *args)
+
+    server = ThreadingHTTPServer((HOST, 0), Handler)
+    server.daemon_threads = True
+    proxy.url = f"http://{HOST}:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield proxy
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

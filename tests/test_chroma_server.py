@@ -8,11 +8,13 @@ the same order, and the same answered flag as from the embedded store.
 from __future__ import annotations
 
 import contextlib
+import functools
 import shutil
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ from kb.question import validate_question
 from kb.search.retrieve import ACTIVE_CHECK_SECONDS
 from kb.service import KnowledgeBase
 from kb.settings import Settings
-from tests.chroma_server import HOST, ChromaServer, chroma_server, free_port
+from tests.chroma_server import HOST, ChromaServer, chroma_server, free_port, token_proxy
 from tests.conftest import SEEDS
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
@@ -152,3 +154,78 @@ def test_an_app_server_follows_a_chroma_server_restarted_on_new_storage(tmp_path
     time.sleep(ACTIVE_CHECK_SECONDS)
     with pytest.raises(StoreUnavailableError, match="Cannot reach the Chroma server at"):
         reader.ask(validate_question("How often do I feed the starter?", None, 5, "en", settings))
+
+
+# -- what a server that cannot be used is told by ----------------------------------------------------
+
+
+def test_a_chroma_server_that_is_down_is_one_clean_sentence(tmp_path: Path) -> None:
+    """chromadb's own question was kept and ours added: "…: Could not connect to a Chroma
+    server. Are you sure it is running?. Is it running?"."""
+    url = f"http://{HOST}:{free_port()}"  # nothing listens there
+    with pytest.raises(StoreUnavailableError) as down:
+        Store(Settings(data_dir=tmp_path / "kb", chroma_url=url))
+    message = str(down.value)
+    assert message.startswith(f"Cannot reach the Chroma server at {url}: ") and message.endswith(". Is it running?")
+    assert "Connection refused" in message and message.count("?") == 1 and "Are you sure" not in message, message
+    assert down.value.exit_code == 6
+
+
+def test_a_refused_chroma_token_says_so_and_names_kb_chroma_token(server: ChromaServer, tmp_path: Path) -> None:
+    """A proxy's 401 was "Cannot reach the Chroma server … Is it running?": the operator was
+    sent to check whether the server runs, not the token."""
+    with token_proxy(server.url, "good-token") as proxy:
+        settings = Settings(data_dir=tmp_path / "kb", chroma_url=proxy.url, chroma_token="good-token")
+        store = Store(settings)
+        assert isinstance(store.generations(), list)  # the right token passes, to the real server
+        with pytest.raises(StoreUnavailableError) as refused:
+            Store(settings.replace(chroma_token="bad-token"))
+        assert str(refused.value) == (
+            f"The Chroma server at {proxy.url} refused the token (HTTP 401): check KB_CHROMA_TOKEN."
+        )
+        assert refused.value.exit_code == 6
+        with pytest.raises(StoreUnavailableError) as wanted:
+            Store(settings.replace(chroma_token=None))
+        wants = f"The Chroma server at {proxy.url} asks for a token (HTTP 401): set KB_CHROMA_TOKEN."
+        assert str(wanted.value) == wants
+        # The token changed while an app server runs: its next read says so too, not a traceback.
+        proxy.token = "rotated-token"
+        with pytest.raises(StoreUnavailableError, match=r"refused the token \(HTTP 401\): check KB_CHROMA_TOKEN\.$"):
+            store.active()
+
+
+def test_an_address_that_is_not_a_chroma_server_says_so_and_names_kb_chroma_url(tmp_path: Path) -> None:
+    """Another web server at KB_CHROMA_URL (its 404 page, or a page for every path) was
+    "Cannot reach the Chroma server at …: <its body>. Is it running?"."""
+    site = tmp_path / "site"
+    site.mkdir()
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(site))
+    with ThreadingHTTPServer((HOST, 0), handler) as web:
+        threading.Thread(target=web.serve_forever, daemon=True).start()
+        url = f"http://{HOST}:{web.server_address[1]}"
+        settings = Settings(data_dir=tmp_path / "kb", chroma_url=url)
+        try:
+            with pytest.raises(StoreUnavailableError) as missing:
+                Store(settings)
+            assert str(missing.value) == (
+                f"{url} is not a Chroma server (HTTP 404 for /api/v2/auth/identity): check KB_CHROMA_URL."
+            )
+            (site / "api" / "v2" / "auth").mkdir(parents=True)
+            (site / "api" / "v2" / "auth" / "identity").write_text("<html>A blog</html>", encoding="utf-8")
+            with pytest.raises(StoreUnavailableError) as page:
+                Store(settings)
+            not_json = f"{url} is not a Chroma server (its answer is not Chroma's JSON): check KB_CHROMA_URL."
+            assert str(page.value) == not_json
+        finally:
+            web.shutdown()
+
+
+def test_https_to_a_plain_http_chroma_server_says_the_tls_handshake_failed(
+    server: ChromaServer, tmp_path: Path
+) -> None:
+    url = server.url.replace("http://", "https://")
+    with pytest.raises(StoreUnavailableError) as handshake:
+        Store(Settings(data_dir=tmp_path / "kb", chroma_url=url))
+    message = str(handshake.value)
+    assert message.startswith(f"The TLS handshake with {url} failed ("), message
+    assert message.endswith("): is the server http rather than https? Check KB_CHROMA_URL."), message

@@ -15,10 +15,12 @@ from __future__ import annotations
 import base64
 import errno
 import functools
+import json
 import logging
 import os
 import re
 import sqlite3
+import ssl
 import threading
 import time
 import types
@@ -30,7 +32,7 @@ from urllib.parse import urlparse
 
 import httpx
 import numpy as np
-from chromadb.errors import InternalError, NotFoundError
+from chromadb.errors import AuthorizationError, ChromaAuthError, InternalError, NotFoundError
 
 from kb.errors import BackendUnavailableError, DataDirError, IndexMissingError, ModelMismatchError
 from kb.index.embed import SparseVector
@@ -79,7 +81,11 @@ def _guarded(method: F) -> F:
         except httpx.TransportError as exc:
             raise StoreUnavailableError(_unreachable(self.settings, exc)) from exc
         except BaseException as exc:
-            if self.settings.chroma_url or not store_failure(exc):
+            if self.settings.chroma_url:
+                if _misdirected(exc):  # a token refused, or an answer that is not Chroma's
+                    raise StoreUnavailableError(_unreachable(self.settings, exc)) from exc
+                raise
+            if not store_failure(exc):
                 raise
             raise data_dir_error(self.settings.data_dir, exc) from exc
 
@@ -131,17 +137,91 @@ def data_dir_error(data_dir: Path, exc: BaseException) -> DataDirError:
     return DataDirError(text.format(dir=shown, reason=reason))
 
 
-def _unreachable(settings: Settings, exc: BaseException) -> str:
+# What a person is told when the Chroma server at KB_CHROMA_URL cannot be used, by what went wrong.
+UNREACHABLE = "Cannot reach the Chroma server at {url}: {reason}. Is it running?"
+TOKEN_REFUSED = "The Chroma server at {url} refused the token (HTTP {status}): check KB_CHROMA_TOKEN."
+TOKEN_WANTED = "The Chroma server at {url} asks for a token (HTTP {status}): set KB_CHROMA_TOKEN."
+NOT_CHROMA = "{url} is not a Chroma server ({what}): check KB_CHROMA_URL."
+TLS_FAILED = "The TLS handshake with {url} failed ({reason}): {hint}"
+_TLS_PLAIN = "is the server http rather than https? Check KB_CHROMA_URL."
+_TLS_CERTIFICATE = "this machine does not trust the server's certificate."
+# Statuses that say the address answers, but not as a Chroma server's API does.
+_NOT_CHROMA_STATUSES = frozenset({404, 405})
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it was raised from or while handling: chromadb wraps what httpx
+    raised (a refused connection, an HTTP status, a TLS error) in errors of its own."""
     chain: list[BaseException] = []
     cause: BaseException | None = exc
     while cause is not None and cause not in chain:
         chain.append(cause)
         cause = cause.__cause__ or cause.__context__
+    return chain
+
+
+def _http_failure(chain: list[BaseException]) -> tuple[int, httpx.Response | None] | None:
+    """The HTTP status a call failed with, and the response when there is one: a proxy's or
+    another server's (chromadb raises its body as text), or none for an authorization error
+    in Chroma's own words."""
+    for link in chain:
+        if isinstance(link, httpx.HTTPStatusError):
+            return link.response.status_code, link.response
+        if isinstance(link, (AuthorizationError, ChromaAuthError)):
+            return link.code(), None
+    return None
+
+
+def _not_json(chain: list[BaseException]) -> bool:
+    return any(isinstance(link, json.JSONDecodeError) for link in chain)
+
+
+def _misdirected(exc: BaseException) -> bool:
+    """Whether a remote store call failed because the server refused the token or does
+    not answer as Chroma does (not a Chroma error about the request itself)."""
+    chain = _chain(exc)
+    failure = _http_failure(chain)
+    return (failure is not None and failure[0] in (401, 403, *_NOT_CHROMA_STATUSES)) or _not_json(chain)
+
+
+def _unreachable(settings: Settings, exc: BaseException) -> str:
+    """One sentence on why the Chroma server at ``KB_CHROMA_URL`` cannot be used: a refused
+    token, an address that is not a Chroma server, a failed TLS handshake, or no answer."""
+    url = settings.chroma_url
+    chain = _chain(exc)
     if any(isinstance(link, httpx.TimeoutException) for link in chain):
-        reason = f"no answer within {CHROMA_TIMEOUT_SECONDS:g} s"
-    else:
-        reason = str(exc) or type(exc).__name__
-    return f"Cannot reach the Chroma server at {settings.chroma_url}: {reason}. Is it running?"
+        return UNREACHABLE.format(url=url, reason=f"no answer within {CHROMA_TIMEOUT_SECONDS:g} s")
+    tls = next((link for link in chain if isinstance(link, ssl.SSLError)), None)
+    if tls is not None:
+        return _tls_failed(url, tls)
+    failure = _http_failure(chain)
+    if failure is not None:
+        status, response = failure
+        if status in (401, 403):
+            return (TOKEN_REFUSED if settings.chroma_token else TOKEN_WANTED).format(url=url, status=status)
+        if response is not None and status in _NOT_CHROMA_STATUSES:
+            return NOT_CHROMA.format(url=url, what=f"HTTP {status} for {response.request.url.path}")
+        if response is not None:
+            return UNREACHABLE.format(url=url, reason=f"HTTP {status} {response.reason_phrase}".strip())
+    if _not_json(chain):
+        return NOT_CHROMA.format(url=url, what="its answer is not Chroma's JSON")
+    # The transport's own words ("[Errno 111] Connection refused"), not chromadb's wrapping
+    # of them ("Could not connect to a Chroma server. Are you sure it is running?").
+    transport = next((link for link in chain if isinstance(link, httpx.TransportError)), exc)
+    return UNREACHABLE.format(url=url, reason=_one_line(transport))
+
+
+def _tls_failed(url: str | None, error: ssl.SSLError) -> str:
+    """An https URL to a plain-http server ("wrong version number"), or a certificate not trusted."""
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return TLS_FAILED.format(url=url, reason=error.verify_message or _one_line(error), hint=_TLS_CERTIFICATE)
+    reason = (error.reason or "").replace("_", " ").lower() or _one_line(error)
+    return TLS_FAILED.format(url=url, reason=reason, hint=_TLS_PLAIN)
+
+
+def _one_line(exc: BaseException) -> str:
+    """``exc``'s message on one line, without a closing full stop (the sentence goes on)."""
+    return " ".join(str(exc).split()).rstrip(".")[:300] or type(exc).__name__
 
 
 _BATCH = 500
