@@ -229,3 +229,14 @@ def test_https_to_a_plain_http_chroma_server_says_the_tls_handshake_failed(
     message = str(handshake.value)
     assert message.startswith(f"The TLS handshake with {url} failed ("), message
     assert message.endswith("): is the server http rather than https? Check KB_CHROMA_URL."), message
+
+
+def test_no_index_under_a_prefix_names_the_server_and_the_prefix(server: ChromaServer, tmp_path: Path) -> None:
+    """The "No index yet" error named neither the server nor the prefix: a typo in either went unseen."""
+    settings = Settings(data_dir=tmp_path / "kb", chroma_url=server.url, collection_prefix="other")
+    with pytest.raises(IndexMissingError) as missing:
+        KnowledgeBase(settings).retriever.index()
+    assert str(missing.value) == (
+        f"No index yet on the Chroma server at {server.url} under the collection prefix 'other' "
+        "(KB_COLLECTION_PREFIX): run `python ingest.py` (or `kb ingest`) first."
+    )

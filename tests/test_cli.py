@@ -133,6 +133,7 @@ def test_a_missing_index_says_what_to_run(tmp_path: Path) -> None:
     result = kb("ask", "What is omnichannel?", data_dir=tmp_path / "nothing")
     assert result.returncode == 3
     assert "python ingest.py" in result.stderr and "Traceback" not in result.stderr
+    assert f"No index yet in the data dir {tmp_path / 'nothing'}: run" in result.stderr  # where it looked
     shown = kb("show", "000_9473cab8017bbeac.txt", data_dir=tmp_path / "nothing")
     assert shown.returncode == 3
     listed = kb("sources", data_dir=tmp_path / "nothing")

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kb.errors import IngestError, ModelMismatchError
+from kb.errors import IndexMissingError, IngestError, ModelMismatchError
 from kb.index.embed import get_embedder
 from kb.index.store import Store
 from kb.index.translations import is_translation
@@ -104,6 +104,19 @@ def test_reading_an_empty_store_writes_nothing(tmp_path: Path) -> None:
     store = Store(settings)
     assert store.active() is None
     assert store._client.list_collections() == []
+
+
+def test_no_index_under_a_mistyped_prefix_names_the_data_dir_and_the_prefix(seeded_settings: Settings) -> None:
+    """A bare "No index yet: run `python ingest.py`" hid a typo in KB_COLLECTION_PREFIX, and
+    following it embedded the whole corpus again under the wrong name."""
+    settings = seeded_settings.replace(collection_prefix="omnikb-typo")
+    with pytest.raises(IndexMissingError) as missing:
+        KnowledgeBase(settings).retriever.index()
+    assert str(missing.value) == (
+        f"No index yet in the data dir {settings.data_dir.absolute()} under the collection prefix "
+        "'omnikb-typo' (KB_COLLECTION_PREFIX): run `python ingest.py` (or `kb ingest`) first."
+    )
+    assert Store(seeded_settings).active() is not None  # the index is there, under its own prefix
 
 
 def test_the_arabic_translation_is_recognised(kb: KnowledgeBase) -> None:

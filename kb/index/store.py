@@ -329,14 +329,28 @@ def _bound_chroma_http() -> None:
     chroma_http.httpx = bounded  # type: ignore[assignment]
 
 
-NO_INDEX = "No index yet: run `python ingest.py` (or `kb ingest`) first."
+NO_INDEX = "No index yet {where}: run `python ingest.py` (or `kb ingest`) first."
+
+
+def no_index(settings: Settings, prefix: bool = True) -> IndexMissingError:
+    """The "no index yet" error, naming where the index was looked for: the Chroma server or
+    the data dir, and (``prefix``) the collection prefix, so that a typo in either shows
+    (followed blindly, the message would embed the whole corpus again under the wrong name)."""
+    where = (
+        f"on the Chroma server at {settings.chroma_url}"
+        if settings.chroma_url
+        else f"in the data dir {settings.data_dir.absolute()}"
+    )
+    if prefix:
+        where += f" under the collection prefix {settings.collection_prefix!r} (KB_COLLECTION_PREFIX)"
+    return IndexMissingError(NO_INDEX.format(where=where))
 
 
 def require_index_folder(settings: Settings) -> None:
     """For a command that only reads: an embedded index's folder must exist
     (opening it would create an empty one)."""
     if not settings.chroma_url and not settings.chroma_path.exists():
-        raise IndexMissingError(NO_INDEX)
+        raise no_index(settings, prefix=False)
 
 
 class Store:
@@ -399,7 +413,7 @@ class Store:
     def require_active(self, embedding_model: str) -> ActiveIndex:
         active = self.active()
         if active is None:
-            raise IndexMissingError(NO_INDEX)
+            raise no_index(self.settings)
         if active.embedding_model != embedding_model:
             raise ModelMismatchError(
                 f"The index was built with the embedding model {active.embedding_model!r}, "
