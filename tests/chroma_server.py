@@ -19,7 +19,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -28,6 +27,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlparse
+
+from tests.loopback import serving
 
 log = logging.getLogger(__name__)
 
@@ -185,11 +186,5 @@ def token_proxy(upstream: str, token: str) -> Iterator[TokenProxy]:
     server = ThreadingHTTPServer((HOST, 0), Handler)
     server.daemon_threads = True
     proxy.url = f"http://{HOST}:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield proxy
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import html
 import json
 import shutil
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -25,6 +24,7 @@ from kb.service import KnowledgeBase
 from kb.settings import Settings
 from tests.browser import Server, request, running_server
 from tests.conftest import SEEDS
+from tests.loopback import serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.server]
 
@@ -75,14 +75,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def blog() -> Iterator[PostServer]:
-    server = PostServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(PostServer(("127.0.0.1", 0), _Handler)) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def post_url(blog: PostServer) -> str:

@@ -209,18 +209,20 @@ def test_greetings_and_thanks_tell_their_language() -> None:
         assert detect(text) == language, text
 
 
-def test_a_word_two_languages_write_is_no_vote_for_one_of_them() -> None:
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Ce avantaje are strategia multichannel?", "ro"),
+        ("Qual è la differenza allora?", "it"),
+        ("Qual é a diferença?", "pt"),
+        ("What are the benefits?", "en"),
+    ],
+)
+def test_a_word_two_languages_write_is_no_vote_for_one_of_them(text: str, language: str) -> None:
     """ "Ce avantaje are strategia multichannel?" was answered in English ("are" is
     Romanian too: "has"), and "Qual è la differenza allora?" in Portuguese ("qual"
     opens Italian questions too)."""
-    cases = {
-        "Ce avantaje are strategia multichannel?": "ro",
-        "Qual è la differenza allora?": "it",
-        "Qual é a diferença?": "pt",
-        "What are the benefits?": "en",
-    }
-    for text, language in cases.items():
-        assert detect(text) == language, text
+    assert detect(text) == language
 
 
 def test_a_contraction_s_clitic_is_no_word_of_another_language() -> None:

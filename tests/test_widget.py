@@ -13,7 +13,6 @@ from __future__ import annotations
 import html
 import re
 import shutil
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -38,6 +37,7 @@ from tests.browser import (
     running_server,
     shown,
 )
+from tests.loopback import serving
 
 ROOT = Path(__file__).resolve().parent.parent
 BLOG = ROOT / "examples" / "blog.html"
@@ -139,14 +139,8 @@ def blog() -> Iterator[Blog]:
     state = Blog(port=free_port())
     handler = type("Handler", (_BlogHandler,), {"blog": state})
     httpd = ThreadingHTTPServer(("127.0.0.1", state.port), partial(handler, directory=str(BLOG.parent)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(httpd):
         yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture(scope="module")
