@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from kb.answer import coverage, support
 from kb.answer.base import Answerer, AnswerRequest
 from kb.answer.coverage import Calibration, calibrate_generation
-from kb.answer.extractive import ExtractiveAnswerer, all_said, said_before
+from kb.answer.extractive import ExtractiveAnswerer
 from kb.errors import SourceNotFoundError
 from kb.index.embed import Embedder, get_embedder
 from kb.index.store import Store
@@ -179,13 +179,9 @@ class KnowledgeBase:
         # alone, nor one that could change the conversation's: it is the query it borrows.
         more = query != question.text and asks_for_more(question.text)
         own = question.text if query != question.text and not more else None
-        said = said_before(question) if more else frozenset()
-        # It looks further down the ranking for what has not been quoted yet.
-        depth = min(MAX_TOP_K, 2 * question.top_k) if said else question.top_k
+        # It looks further down the ranking, for what the answers before it did not quote (kb.answer.said).
+        depth = min(MAX_TOP_K, 2 * question.top_k) if more else question.top_k
         found = self.retriever.search(query, depth, language, index, own=own)
-        if said:
-            fresh = tuple(hit for hit in found.hits if not all_said(hit, said))
-            found = replace(found, hits=(fresh or found.hits)[: question.top_k])
         retrieved = time.perf_counter()
         calibration = self.calibration(found.index)
         # A name the sources never mention ("Shopify", "SEO") is one they cannot speak to.
@@ -222,7 +218,7 @@ class KnowledgeBase:
             query=query,
             hits=hits,
             listed=listed,
-            said=said,
+            more=more,
             covered=covered,
             timings_ms={"retrieve": (retrieved - started) * 1000},
             missing=() if covered else tuple(name.text for name in names),

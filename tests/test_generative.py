@@ -872,6 +872,34 @@ def test_a_follow_up_is_rewritten_by_the_model(gen_kb: KnowledgeBase, fake: Fake
     assert "What are the challenges of an omnichannel strategy?" in answer.content("user")
 
 
+def test_tell_me_more_gives_the_model_passages_the_answer_before_did_not_quote(
+    kb: KnowledgeBase, gen_kb: KnowledgeBase, fake: FakeOpenAI
+) -> None:
+    """The model was given the passages it had just been quoted from, and wrote the same answer again."""
+    from kb.answer.said import all_said, said_before
+    from kb.models import Question, Turn
+
+    first = kb.ask(validate_question("How do I become omnichannel?"))
+    history = [
+        {"role": "user", "content": "How do I become omnichannel?"},
+        {"role": "assistant", "content": first.answer},
+    ]
+
+    def respond(body: dict[str, Any]) -> Reply:
+        if not body.get("stream"):
+            return Reply("How do I become omnichannel?")
+        return Reply(f"The source says: “{words_of(passage_texts(body)[0], 0, 14)}” [1].")
+
+    fake.always(respond)
+    _, data = ask(gen_kb, "Tell me more", history)
+    assert_contract(data)
+    said = said_before(Question("Tell me more", history=tuple(Turn(t["role"], t["content"]) for t in history)))  # type: ignore[arg-type]
+    given = {p["chunk_id"] for p in data["passages"]}
+    quoted_whole = {hit.chunk.id for hit in first.passages if all_said(hit, said)}
+    assert quoted_whole and not given & quoted_whole, (given, quoted_whole)
+    assert given - {c.chunk.id for c in first.citations}  # something the first answer did not cite
+
+
 @pytest.mark.parametrize("condensed", [Reply(status=500), Reply("", first_delay=30), Reply("\n\n")])
 def test_a_failed_rewrite_uses_the_rule(seeded_settings: Settings, fake: FakeOpenAI, condensed: Reply) -> None:
     from kb.models import Question, Turn

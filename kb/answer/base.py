@@ -36,8 +36,9 @@ class AnswerRequest:
     # The first ``listed`` hits are the items of a list the question asks for
     # ("the three differences"), in the article's order: one point each.
     listed: int = 0
-    # What the answers before a follow-up that asks for more ("Tell me more")
-    # quoted: its answer leaves it out (``kb.answer.extractive.said_before``).
+    # A follow-up that asks for more ("Tell me more"): searched twice as deep, its
+    # answer leaves out what the answers before it quoted, ``said`` (``kb.answer.said``).
+    more: bool = False
     said: frozenset[str] = frozenset()
     # The index's bar for a generated sentence's support (``kb.answer.support``), for answerers that check it.
     support: SupportCalibration | None = None

@@ -13,7 +13,6 @@ at once.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Sequence
 from itertools import pairwise
 
@@ -21,13 +20,20 @@ import numpy as np
 
 from kb.answer.base import AnswerRequest, answered, lead_in, not_covered
 from kb.answer.citations import MARKER, cite
-from kb.answer.links import quoted_segments
+from kb.answer.said import leave_out_said, was_said
 from kb.ingest.chunk import blocks, is_numbered, unnumbered
-from kb.models import Answer, Hit, Question
+from kb.models import Answer, Hit
 from kb.search.amounts import asks_for_quantity, states_quantity
-from kb.search.followup import asks_for_more
 from kb.search.lexical import tokenize
-from kb.text.sentences import sentence_spans, sentences_of
+from kb.text.sentences import (
+    ASKS,
+    BULLET,
+    LABEL_CHARS,
+    SENTENCE_STOP,
+    is_bare_heading,
+    sentence_spans,
+    sentences_of,
+)
 
 # The points of an answer: the best passages, at most this many, each scoring
 # above the average candidate and within POINT_MARGIN standard deviations (of
@@ -46,14 +52,6 @@ MAX_QUOTE_CHARS = 300
 MAX_SHARE = 2
 # How a line break inside a quote is shown: a quote is one line of the answer.
 LINE_BREAK = " — "
-_STOP = re.compile(r"[.!?…:;؟。！？][\"'”’»)]*$")
-# A sentence that asks (the passage's heading or its own question).
-_QUESTION = re.compile(r"[?؟？][\"'”’»)]*$")
-# A list item's bullet ("- ", "• "): a mark of layout, not a word of the item.
-_BULLET = re.compile(r"^[-*+•·‣◦▪–—]\s+")
-# A line shorter than this is a label, not a statement: without a stop, a
-# heading ("Romero"); ending in a colon, the lead-in of a list ("No:").
-LABEL_CHARS = 40
 
 # How close each of the given sentences is to the question in meaning; None when unknown.
 Closeness = Callable[[Sequence[str]], "np.ndarray | None"]
@@ -198,13 +196,13 @@ def _best_sentences(
     # A line that ends without a sentence's stop (a heading, a list item) is set
     # off from the next one, so "Omnicanal" and "Una estrategia…" do not read as one.
     lines = [
-        i + 1 < len(spans) and "\n" in text[spans[i][1] : spans[i + 1][0]] and not _STOP.search(sentences[i])
+        i + 1 < len(spans) and "\n" in text[spans[i][1] : spans[i + 1][0]] and not SENTENCE_STOP.search(sentences[i])
         for i in range(len(spans))
     ]
     if not sentences:
         return _clip(" ".join(text.split()), budget)
     # A list's items are quoted without their bullets: the answer's points are the list.
-    shown = [_BULLET.sub("", sentence, count=1) for sentence in sentences]
+    shown = [BULLET.sub("", sentence, count=1) for sentence in sentences]
     labels = _list_labels(text, spans, sentences, shown)
     lead_ins = set(labels.values())
     # The corpus's topic terms ("omnic" on the seeds) are in most sentences: they choose none.
@@ -218,16 +216,16 @@ def _best_sentences(
     near = closeness(sentences) if closeness is not None else None
     order = -near if near is not None else np.arange(len(sentences), dtype=np.float64)
     # What the answer before a follow-up quoted is not quoted again, while something new is left.
-    fresh = [i for i in range(len(sentences)) if not _said(shown[i], said)]
-    news = any(not _is_bare_heading(shown[i]) and not _QUESTION.search(shown[i]) for i in fresh)
+    fresh = [i for i in range(len(sentences)) if not was_said(shown[i], said)]
+    news = any(not is_bare_heading(shown[i]) and not ASKS.search(shown[i]) for i in fresh)
     ranked = sorted(
         fresh if said and news else range(len(sentences)),
         key=lambda i: (
             # ``opening``: the first sentence first (a list item's, which says what the item is).
             not (opening and i == 0),
-            len(sentences) > 1 and bool(_QUESTION.search(sentences[i])),
+            len(sentences) > 1 and bool(ASKS.search(sentences[i])),
             -len(terms & set(tokenize(sentences[i]))),
-            float(order[i]) + (10 if (_is_bare_heading(sentences[i]) or i in lead_ins) and len(sentences) > 1 else 0),
+            float(order[i]) + (10 if (is_bare_heading(sentences[i]) or i in lead_ins) and len(sentences) > 1 else 0),
         ),
     )
     chosen: list[int] = []
@@ -247,7 +245,7 @@ def _best_sentences(
     headed = {
         i: i - 1
         for i in chosen
-        if i > 0 and lines[i - 1] and _is_bare_heading(sentences[i - 1]) and shown[i - 1] == sentences[i - 1]
+        if i > 0 and lines[i - 1] and is_bare_heading(sentences[i - 1]) and shown[i - 1] == sentences[i - 1]
     }
     for label in sorted({labels[i] for i in chosen if i in labels} | set(headed.values())):
         if label not in chosen and used + len(shown[label]) + 3 <= budget:
@@ -274,7 +272,7 @@ def _steps(text: str, spans: Sequence[tuple[int, int]], sentences: Sequence[str]
     for i, sentence in enumerate(sentences):
         if i == 0 or "\n" in text[spans[i - 1][1] : spans[i][0]]:
             # A line opens: a step (a numbered heading opens a section, not a step), or the list is over.
-            step = is_numbered(sentence) and not _is_bare_heading(sentence)
+            step = is_numbered(sentence) and not is_bare_heading(sentence)
             first = (i if first is None else first) if step else None
         if first is not None:
             steps[i] = first
@@ -314,38 +312,6 @@ def _list_labels(
     return labels
 
 
-def said_before(question: Question) -> frozenset[str]:
-    """What the answers before a follow-up that asks for more ("Tell me more")
-    quoted, as their quotes' pieces (whitespace made single): the reader has
-    just read them. The answers since the question it asks again: "Why?" after
-    "Tell me more" after "How do I become omnichannel?" leaves out what both
-    quoted."""
-    said: set[str] = set()
-    history = question.history
-    for at in range(len(history) - 1, -1, -1):
-        turn = history[at]
-        if turn.role == "assistant":
-            said.update(" ".join(piece.split()) for piece in quoted_segments(turn.content))
-        elif not asks_for_more(turn.content):
-            break
-    return frozenset(said)
-
-
-def _said(sentence: str, said: frozenset[str]) -> bool:
-    text = " ".join(sentence.split())
-    return bool(text) and any(text in piece for piece in said)
-
-
-def all_said(hit: Hit, said: frozenset[str]) -> bool:
-    """Whether every sentence of ``hit`` was quoted before: it has nothing new to say."""
-    shown = [_BULLET.sub("", s, count=1) for s in sentences_of(hit.chunk.text, sentence_spans(hit.chunk.text))]
-    return bool(said) and all(_said(s, said) or _is_bare_heading(s) or _QUESTION.search(s) for s in shown)
-
-
-def _is_bare_heading(sentence: str) -> bool:
-    return len(sentence) < LABEL_CHARS and not _STOP.search(sentence)
-
-
 def _clip(quote: str, budget: int = MAX_QUOTE_CHARS) -> str:
     # An article's own reference marks ("[17]") would read as this answer's
     # citations: they are elided the way an editor marks a cut, "[…]".
@@ -362,6 +328,7 @@ class ExtractiveAnswerer:
     mode = "extractive"
 
     def compose(self, request: AnswerRequest) -> Answer:
+        request = leave_out_said(request)
         if not request.covered or not request.hits:
             return not_covered(request, self.mode)
         lines = [lead_in(request)]

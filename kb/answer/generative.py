@@ -46,6 +46,7 @@ from kb.answer.citations import (
     unfound_quotations,
 )
 from kb.answer.extractive import ExtractiveAnswerer
+from kb.answer.said import leave_out_said
 from kb.answer.support import SupportChecker
 from kb.answer.watch import foreign_script
 from kb.i18n.lookup import message
@@ -256,6 +257,7 @@ class GenerativeAnswerer:
 
     # -- answering ------------------------------------------------------------
     def stream(self, request: AnswerRequest) -> Iterator[str | Answer]:
+        request = leave_out_said(request)
         if not request.covered or not request.hits:
             # No model is asked: omnikb's own words, not a generated answer.
             answer = not_covered(request, ExtractiveAnswerer.mode)

@@ -47,6 +47,21 @@ _LISTED_NUMBER = re.compile(r"[:：]\s+\d{1,2}\.$")
 _NUMBER_STOP = re.compile(r"\d\.$")
 
 
+# A sentence's closing stop; a sentence that asks (a heading's or a passage's own
+# question); a list item's bullet ("- ", "• "), a mark of layout, not a word.
+SENTENCE_STOP = re.compile(r"[.!?…:;؟。！？][\"'”’»)]*$")
+ASKS = re.compile(r"[?؟？][\"'”’»)]*$")
+BULLET = re.compile(r"^[-*+•·‣◦▪–—]\s+")
+# A line shorter than this is a label, not a statement: without a stop, a
+# heading ("Romero"); ending in a colon, the lead-in of a list ("No:").
+LABEL_CHARS = 40
+
+
+def is_bare_heading(sentence: str) -> bool:
+    """Whether ``sentence`` is a heading's line: short, and without a stop."""
+    return len(sentence) < LABEL_CHARS and not SENTENCE_STOP.search(sentence)
+
+
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
     """Spans of the sentences in ``text[start:end]``, as offsets into ``text``."""
     stop = len(text) if end is None else end

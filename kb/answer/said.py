@@ -1,0 +1,58 @@
+"""What a conversation has already quoted, for a follow-up that asks for more.
+
+"Tell me more" after "How do I become omnichannel?" asks for what the answer
+did not say: 002's steps, quoted word for word a second time, tell the reader
+nothing. Such a follow-up (``AnswerRequest.more``) is searched twice as deep;
+its answer leaves out the passages the answers since the question it asks
+again quoted whole, and the sentences they quoted. A follow-up that names what
+it asks ("And how is the stock problem solved?") is answered in full, even by
+what was quoted before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from kb.answer.base import AnswerRequest
+from kb.answer.links import quoted_segments
+from kb.models import Hit, Question
+from kb.search.followup import asks_for_more
+from kb.text.sentences import ASKS, BULLET, is_bare_heading, sentence_spans, sentences_of
+
+
+def leave_out_said(request: AnswerRequest) -> AnswerRequest:
+    """``request`` with ``said`` set and its passages cut to the question's
+    ``top_k``, those with something new to say first (all of them, if none has)."""
+    if not request.more:
+        return request
+    said = said_before(request.question)
+    fresh = tuple(hit for hit in request.hits if not all_said(hit, said))
+    return replace(request, said=said, hits=(fresh or request.hits)[: request.question.top_k])
+
+
+def said_before(question: Question) -> frozenset[str]:
+    """What the answers since the question a follow-up asks again quoted, as
+    their quotes' pieces (whitespace made single): "Why?" after "Tell me more"
+    after "How do I become omnichannel?" leaves out what both answers quoted.
+    Nothing for a client that sends the user's turns alone."""
+    said: set[str] = set()
+    history = question.history
+    for at in range(len(history) - 1, -1, -1):
+        turn = history[at]
+        if turn.role == "assistant":
+            said.update(" ".join(piece.split()) for piece in quoted_segments(turn.content))
+        elif not asks_for_more(turn.content):
+            break
+    return frozenset(said)
+
+
+def was_said(sentence: str, said: frozenset[str]) -> bool:
+    text = " ".join(sentence.split())
+    return bool(text) and any(text in piece for piece in said)
+
+
+def all_said(hit: Hit, said: frozenset[str]) -> bool:
+    """Whether every sentence of ``hit`` was quoted before (headings and
+    questions aside): it has nothing new to say."""
+    shown = [BULLET.sub("", s, count=1) for s in sentences_of(hit.chunk.text, sentence_spans(hit.chunk.text))]
+    return bool(said) and all(was_said(s, said) or is_bare_heading(s) or ASKS.search(s) for s in shown)
