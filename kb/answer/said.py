@@ -22,12 +22,15 @@ from kb.text.sentences import ASKS, BULLET, is_bare_heading, sentence_spans, sen
 
 def leave_out_said(request: AnswerRequest) -> AnswerRequest:
     """``request`` with ``said`` set and its passages cut to the question's
-    ``top_k``, those with something new to say first (all of them, if none has)."""
+    ``top_k``: those none of whose sentences was quoted first, then those
+    quoted in part (what the answer left out of them, it judged less to the
+    point), each in their order; none quoted whole, unless every one was."""
     if not request.more:
         return request
     said = said_before(request.question)
-    fresh = tuple(hit for hit in request.hits if not all_said(hit, said))
-    return replace(request, said=said, hits=(fresh or request.hits)[: request.question.top_k])
+    untouched = tuple(hit for hit in request.hits if not any_said(hit, said))
+    partly = tuple(hit for hit in request.hits if any_said(hit, said) and not all_said(hit, said))
+    return replace(request, said=said, hits=(untouched + partly or request.hits)[: request.question.top_k])
 
 
 def said_before(question: Question) -> frozenset[str]:
@@ -51,8 +54,18 @@ def was_said(sentence: str, said: frozenset[str]) -> bool:
     return bool(text) and any(text in piece for piece in said)
 
 
+def _statements(hit: Hit) -> list[str]:
+    """``hit``'s sentences as quoted (without a list's bullets), headings and questions aside."""
+    shown = [BULLET.sub("", s, count=1) for s in sentences_of(hit.chunk.text, sentence_spans(hit.chunk.text))]
+    return [s for s in shown if not is_bare_heading(s) and not ASKS.search(s)]
+
+
 def all_said(hit: Hit, said: frozenset[str]) -> bool:
     """Whether every sentence of ``hit`` was quoted before (headings and
     questions aside): it has nothing new to say."""
-    shown = [BULLET.sub("", s, count=1) for s in sentences_of(hit.chunk.text, sentence_spans(hit.chunk.text))]
-    return bool(said) and all(was_said(s, said) or is_bare_heading(s) or ASKS.search(s) for s in shown)
+    return bool(said) and all(was_said(s, said) for s in _statements(hit))
+
+
+def any_said(hit: Hit, said: frozenset[str]) -> bool:
+    """Whether a sentence of ``hit`` was quoted before."""
+    return any(was_said(s, said) for s in _statements(hit))
