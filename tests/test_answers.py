@@ -386,6 +386,8 @@ def test_a_follow_up_quotes_nothing_the_answer_before_it_quoted(
     assert more.answered and more.language == first.language
     pieces = [piece for c in more.citations for piece in quoted_segments(more.answer, c.id) if len(piece) > 40]
     assert pieces and not [piece for piece in pieces if piece in first.answer], more.answer
+    # Passages not quoted yet before the leftovers of those quoted in part ("Lee nuestro blog…").
+    assert not {c.chunk.id for c in more.citations} & {c.chunk.id for c in first.citations}, more.answer
     # Without the answer before (a client that sends the user's turns alone), nothing is left out.
     alone = kb.ask(validate_question(follow_up, [{"role": "user", "content": earlier}]))
     assert [piece for c in alone.citations for piece in quoted_segments(alone.answer, c.id) if piece in first.answer]
