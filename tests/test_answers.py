@@ -307,8 +307,12 @@ def test_tell_me_more_after_a_follow_up_is_answered_with_what_was_not_quoted(
         assert answer.answered, (question, answer.answer)
         cited = {c.chunk.id for c in answer.citations}
         if question == conversation[-1]:
-            # It goes on: at least one passage the conversation has not quoted yet.
+            # It goes on: at least one passage the conversation has not quoted yet, and no
+            # quote any answer before it gave (the first answer's too, not only the last one's).
             assert cited - quoted, (quoted, cited)
+            pieces = [piece for c in answer.citations for piece in quoted_segments(answer.answer, c.id)]
+            earlier = " ".join(" ".join(turn["content"].split()) for turn in history if turn["role"] == "assistant")
+            assert not [p for p in pieces if len(p) > 40 and " ".join(p.split()) in earlier], answer.answer
         quoted |= cited
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.answer}]
 

@@ -3,8 +3,8 @@
 "Tell me more" after "How do I become omnichannel?" asks for what the answer
 did not say: 002's steps, quoted word for word a second time, tell the reader
 nothing. Such a follow-up (``AnswerRequest.more``) is searched twice as deep;
-its answer leaves out the passages the answers since the question it asks
-again quoted whole, and the sentences they quoted. A follow-up that names what
+its answer leaves out the passages the conversation's answers quoted whole,
+and the sentences they quoted. A follow-up that names what
 it asks ("And how is the stock problem solved?") is answered in full, even by
 what was quoted before.
 """
@@ -16,7 +16,6 @@ from dataclasses import replace
 from kb.answer.base import AnswerRequest
 from kb.answer.links import quoted_segments
 from kb.models import Hit, Question
-from kb.search.followup import asks_for_more
 from kb.text.sentences import ASKS, BULLET, is_bare_heading, sentence_spans, sentences_of
 
 
@@ -34,19 +33,18 @@ def leave_out_said(request: AnswerRequest) -> AnswerRequest:
 
 
 def said_before(question: Question) -> frozenset[str]:
-    """What the answers since the question a follow-up asks again quoted, as
-    their quotes' pieces (whitespace made single): "Why?" after "Tell me more"
-    after "How do I become omnichannel?" leaves out what both answers quoted.
-    Nothing for a client that sends the user's turns alone."""
-    said: set[str] = set()
-    history = question.history
-    for at in range(len(history) - 1, -1, -1):
-        turn = history[at]
-        if turn.role == "assistant":
-            said.update(" ".join(piece.split()) for piece in quoted_segments(turn.content))
-        elif not asks_for_more(turn.content):
-            break
-    return frozenset(said)
+    """What the conversation's answers quoted, as their quotes' pieces
+    (whitespace made single): the reader has read them all. "Tell me more"
+    after "And the challenges?" after "What is an omnichannel strategy?"
+    quoted the first answer's benefits again, and "Why?" after "Tell me more"
+    what "Tell me more" had just said. Nothing for a client that sends the
+    user's turns alone."""
+    return frozenset(
+        " ".join(piece.split())
+        for turn in question.history
+        if turn.role == "assistant"
+        for piece in quoted_segments(turn.content)
+    )
 
 
 def was_said(sentence: str, said: frozenset[str]) -> bool:
