@@ -27,8 +27,9 @@ def leave_out_said(request: AnswerRequest) -> AnswerRequest:
     if not request.more:
         return request
     said = said_before(request.question)
-    untouched = tuple(hit for hit in request.hits if not any_said(hit, said))
-    partly = tuple(hit for hit in request.hits if any_said(hit, said) and not all_said(hit, said))
+    quoted = [[was_said(s, said) for s in _statements(hit)] for hit in request.hits]
+    untouched = tuple(hit for hit, marks in zip(request.hits, quoted, strict=True) if not any(marks))
+    partly = tuple(hit for hit, marks in zip(request.hits, quoted, strict=True) if any(marks) and not all(marks))
     return replace(request, said=said, hits=(untouched + partly or request.hits)[: request.question.top_k])
 
 
@@ -62,8 +63,3 @@ def all_said(hit: Hit, said: frozenset[str]) -> bool:
     """Whether every sentence of ``hit`` was quoted before (headings and
     questions aside): it has nothing new to say."""
     return bool(said) and all(was_said(s, said) for s in _statements(hit))
-
-
-def any_said(hit: Hit, said: frozenset[str]) -> bool:
-    """Whether a sentence of ``hit`` was quoted before."""
-    return any(was_said(s, said) for s in _statements(hit))

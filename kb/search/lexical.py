@@ -21,13 +21,13 @@ import numpy as np
 import Stemmer
 
 from kb.text import lexicon
-from kb.text.words import strip_diacritics, unvowelled
+from kb.text.words import ARABIC_SCRIPT, strip_diacritics, unvowelled
 
 STEM = 5
 
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*%?|[^\W\d_]+", re.UNICODE)
 # A word in Arabic letters ends where another script's begin: "الـautolyse" is "ال" and "autolyse".
-_SCRIPT_RUN = re.compile(r"[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff]+|[^\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff]+")
+_SCRIPT_RUN = re.compile(f"[{ARABIC_SCRIPT}]+|[^{ARABIC_SCRIPT}]+")
 _ARABIC_LETTER = re.compile(r"[\u0621-\u064a]")
 
 # Words that carry no topic: the function words of every language omnikb knows

@@ -9,7 +9,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from lingua import IsoCode639_1, Language, LanguageDetector, LanguageDetectorBuilder
 
 from kb.text import lexicon
-from kb.text.words import WORD
+from kb.text.words import ARABIC_SCRIPT, WORD
 
 # The languages omnikb was built for: their short questions have cues
 # (function words), and the evaluation sets ask in them.
@@ -26,7 +26,7 @@ BY_SCRIPT = ("el", "he", "th", "hi", "ko", "ja", "zh", "ru", "uk", "fa")
 DETECTED = (*RECOGNISED, *BY_SCRIPT)
 DEFAULT_LANGUAGE = "en"
 
-_ARABIC = re.compile(r"[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff]")
+_ARABIC = re.compile(f"[{ARABIC_SCRIPT}]")
 # Letters that Persian writes and Arabic does not.
 _PERSIAN = re.compile("[" + re.escape(lexicon.characters("fa", "own_letters")) + "]")
 _LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)

@@ -20,11 +20,11 @@ def strip_diacritics(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+# The Arabic script's blocks (Arabic, its Supplement and Extended-A), as a character class's ranges.
+ARABIC_SCRIPT = "\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff"
 # Arabic's vowel marks and the like (tashkeel, Quranic annotation marks) and the
-# tatweel that stretches a word: Arabic is mostly written without them.
+# tatweel that stretches a word: Arabic is mostly written without them. Its letters, to count them by.
 _ARABIC_MARKS = re.compile("[\u0640\u064b-\u065f\u0670\u06d6-\u06ed]")
-
-
 _ARABIC_LETTERS = re.compile("[\u0621-\u063a\u0641-\u064a\u0671-\u06d3]")
 
 
