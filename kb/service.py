@@ -21,7 +21,7 @@ from kb.index.store import Store
 from kb.ingest.chunk import headings
 from kb.ingest.pipeline import IngestReport, Progress, ingest
 from kb.models import Answer, Document, Question
-from kb.search.followup import asks_for_more, standalone_query
+from kb.search.followup import asks_for_more, asks_in_short, standalone_query
 from kb.search.names import unknown_names
 from kb.search.outline import lead_with_outline
 from kb.search.retrieve import CorpusIndex, Retrieval, Retriever
@@ -179,6 +179,9 @@ class KnowledgeBase:
         # alone, nor one that could change the conversation's: it is the query it borrows.
         more = query != question.text and asks_for_more(question.text)
         own = question.text if query != question.text and not more else None
+        # One that asks for it in short ("In short?") is answered with the gist, what was said included.
+        brief = more and asks_in_short(question.text)
+        more = more and not brief
         # It looks further down the ranking, for what the answers before it did not quote (kb.answer.said).
         depth = min(MAX_TOP_K, 2 * question.top_k) if more else question.top_k
         found = self.retriever.search(query, depth, language, index, own=own)
@@ -219,6 +222,7 @@ class KnowledgeBase:
             hits=hits,
             listed=listed,
             more=more,
+            brief=brief,
             covered=covered,
             timings_ms={"retrieve": (retrieved - started) * 1000},
             missing=() if covered else tuple(name.text for name in names),

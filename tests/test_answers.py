@@ -12,8 +12,9 @@ from kb.i18n.lookup import message
 from kb.llm.prompts import answer_messages
 from kb.models import Question, Turn
 from kb.question import validate_question
-from kb.search.followup import asks_for_more, standalone_query
+from kb.search.followup import asks_for_more, asks_in_short, standalone_query
 from kb.service import KnowledgeBase
+from kb.text.sentences import sentence_spans
 
 
 def _ask(kb: KnowledgeBase, item: dict, top_k: int = 5):  # type: ignore[no-untyped-def]
@@ -291,7 +292,7 @@ def test_a_follow_up_that_asks_for_more_asks_again_what_the_question_before_it_a
 @pytest.mark.parametrize(
     "conversation",
     [
-        ("What is an omnichannel strategy?", "And the challenges?", "Tell me more", "In short?"),
+        ("What is an omnichannel strategy?", "And the challenges?", "Tell me more", "Why?"),
         ("Qu'est-ce que l'omnicanal ?", "Et ses défis ?", "Dis-m'en plus"),
         ("ما هي استراتيجية omnichannel؟", "وما هي فوائدها؟", "أخبرني المزيد"),
         ("Was ist eine Omnichannel-Strategie?", "Und die Vorteile?", "Erzähl mir mehr"),
@@ -315,6 +316,47 @@ def test_tell_me_more_after_a_follow_up_is_answered_with_what_was_not_quoted(
             assert not [p for p in pieces if len(p) > 40 and " ".join(p.split()) in earlier], answer.answer
         quoted |= cited
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.answer}]
+
+
+def test_a_follow_up_that_asks_for_it_in_short_is_told_from_the_others() -> None:
+    """ "In short?" was read as "Tell me more": it got what the answer before had left out."""
+    for short in ("In short?", "Pe scurt?", "¿En pocas palabras?", "En bref ?", "Kurz gesagt?", "باختصار؟", "Resumindo?"):
+        assert asks_for_more(short) and asks_in_short(short), short
+    for more in ("Tell me more", "Why?", "Dis-m'en plus", "Erzähl mir mehr", "And the short term?"):
+        assert not asks_in_short(more), more
+
+
+@pytest.mark.parametrize(
+    "conversation",
+    [
+        ("What is an omnichannel strategy?", "In short?"),
+        ("¿En qué se diferencia lo omnicanal de lo multicanal?", "¿En pocas palabras?"),
+        ("Qu'est-ce que l'omnicanal ?", "En bref ?"),
+        ("Was ist eine Omnichannel-Strategie?", "Kurz gesagt?"),
+        ("Ce este omnichannel?", "Pe scurt?"),
+        ("ما هي استراتيجية omnichannel؟", "باختصار؟"),
+        ("O que é omnicanal?", "Resumindo?"),
+        ("Cos'è l'omnicanale?", "In breve?"),
+    ],
+)
+def test_in_short_answers_with_the_gist_of_what_the_question_before_asked(
+    kb: KnowledgeBase, conversation: tuple[str, str]
+) -> None:
+    """ "In short?" was answered like "Tell me more": with passages the answer
+    before had not quoted, as long as a full answer. It is the gist: the best
+    two points, one sentence each, what was said included."""
+    first, short = conversation
+    full = kb.ask(validate_question(first))
+    history = [{"role": "user", "content": first}, {"role": "assistant", "content": full.answer}]
+    answer = kb.ask(validate_question(short, history, 5, None, kb.settings))
+    assert answer.answered and answer.standalone_query == first, answer.answer
+    assert 1 <= len(answer.citations) <= 2 < len(full.citations), answer.answer
+    # The best point of the answer before is the first point of its gist.
+    assert answer.citations[0].chunk.id == full.citations[0].chunk.id, (answer.answer, full.answer)
+    for citation in answer.citations:
+        (quote,) = quoted_segments(answer.answer, citation.id)
+        assert quote in citation.chunk.text and len(sentence_spans(quote)) == 1, quote
+    assert len(answer.answer) < len(full.answer) / 2, answer.answer
 
 
 def test_a_follow_up_that_names_something_else_leaves_the_earlier_names_out() -> None:

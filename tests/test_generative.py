@@ -21,7 +21,7 @@ from kb.answer.extractive import ExtractiveAnswerer
 from kb.answer.generative import CORRECTION_SEPARATOR, GenerativeAnswerer, MarkerStream
 from kb.i18n.lookup import message
 from kb.llm.client import ModelCondenser, clean_query, timeouts
-from kb.llm.prompts import NOT_COVERED, RETRY_RULE, answer_only_in
+from kb.llm.prompts import BRIEF_LINE, NOT_COVERED, RETRY_RULE, answer_only_in
 from kb.models import Answer, Correction
 from kb.question import validate_question
 from kb.search.followup import standalone_query
@@ -898,6 +898,30 @@ def test_tell_me_more_gives_the_model_passages_the_answer_before_did_not_quote(
     quoted_whole = {hit.chunk.id for hit in first.passages if all_said(hit, said)}
     assert quoted_whole and not given & quoted_whole, (given, quoted_whole)
     assert given - {c.chunk.id for c in first.citations}  # something the first answer did not cite
+
+
+def test_in_short_asks_the_model_for_the_gist_of_what_it_said(
+    kb: KnowledgeBase, gen_kb: KnowledgeBase, fake: FakeOpenAI
+) -> None:
+    """ "In short?" gave the model the passages its answer before had not quoted, and no word of brevity."""
+    first = kb.ask(validate_question("How do I become omnichannel?"))
+    history = [
+        {"role": "user", "content": "How do I become omnichannel?"},
+        {"role": "assistant", "content": first.answer},
+    ]
+
+    def respond(body: dict[str, Any]) -> Reply:
+        if not body.get("stream"):
+            return Reply("How do I become omnichannel?")
+        return Reply(f"The source says: “{words_of(passage_texts(body)[0], 0, 14)}” [1].")
+
+    fake.always(respond)
+    _, data = ask(gen_kb, "In short?", history)
+    assert_contract(data)
+    asked = fake.exchanges[-1].content("user")
+    assert BRIEF_LINE.strip() in asked
+    assert "How do I become omnichannel?" in asked  # what it asks in short
+    assert first.citations[0].chunk.id in {p["chunk_id"] for p in data["passages"]}
 
 
 @pytest.mark.parametrize("condensed", [Reply(status=500), Reply("", first_delay=30), Reply("\n\n")])

@@ -40,6 +40,9 @@ class AnswerRequest:
     # answer leaves out what the answers before it quoted, ``said`` (``kb.answer.said``).
     more: bool = False
     said: frozenset[str] = frozenset()
+    # A follow-up that asks for it in short ("In short?"): its answer is the gist,
+    # a sentence from each of the best few passages.
+    brief: bool = False
     # The index's bar for a generated sentence's support (``kb.answer.support``), for answerers that check it.
     support: SupportCalibration | None = None
     # The query's vector and the index's sentences' vectors (both as queries):

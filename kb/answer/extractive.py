@@ -50,6 +50,9 @@ MAX_QUOTE_CHARS = 300
 # taking at most this many times a point's share (and its sentences with it):
 # a single point may say why, not only what (docs/quality.md, "Quotes").
 MAX_SHARE = 2
+# An answer asked for in short ("In short?") is the gist: the best this many points, a sentence each
+# (the best statement of what each would quote).
+BRIEF_POINTS = 2
 # How a line break inside a quote is shown: a quote is one line of the answer.
 LINE_BREAK = " — "
 
@@ -103,8 +106,9 @@ def best_sentences(
     budget: int = MAX_QUOTE_CHARS,
     topic: frozenset[str] = frozenset(),
     said: frozenset[str] = frozenset(),
+    gist: bool = False,
 ) -> str:
-    return _best_sentences(hit.chunk.text, query, limit, budget, closeness, topic, said)
+    return _best_sentences(hit.chunk.text, query, limit, budget, closeness, topic, said, gist=gist)
 
 
 def point_size(points: int) -> tuple[int, int]:
@@ -169,6 +173,7 @@ def _best_sentences(
     topic: frozenset[str] = frozenset(),
     said: frozenset[str] = frozenset(),
     opening: bool = False,
+    gist: bool = False,
 ) -> str:
     """The passage's sentences that share most terms with the question (not
     counting ``topic``, the corpus's own topic terms), in their order, within
@@ -190,6 +195,8 @@ def _best_sentences(
     answer before a follow-up quoted them) are left out, while another is left.
     Words are quoted as written; only the article's own reference marks
     ("[17]") are shown as "[…]", so that every ``[n]`` is this answer's.
+    ``gist``: of the sentences so chosen, the first that states something
+    (ends with a stop; no question or list's lead-in) alone, for an answer in short.
     """
     spans = sentence_spans(text)
     sentences = sentences_of(text, spans)
@@ -238,6 +245,9 @@ def _best_sentences(
     # A numbered list's steps are read from the first: "4. Pour the liquid…" says nothing
     # to a reader who was not given steps 1 to 3.
     chosen = _from_the_first_step(chosen, _steps(text, spans, sentences), shown, budget)
+    if gist:
+        stated = sorted(i for i in chosen if SENTENCE_STOP.search(shown[i]) and not ASKS.search(shown[i]))
+        return _clip(shown[next((i for i in stated if i not in lead_ins), chosen[0])], budget)
     used = sum(len(shown[i]) + 3 for i in chosen)
     # Each quoted item under its lead-in, and a sentence that opens a section under its
     # heading, where they fit: "Sí:" and "No:" tell two lists apart, "Multicanal —"
@@ -336,13 +346,17 @@ class ExtractiveAnswerer:
         indexes = cited_hits(request.hits, request.query, request.listed)
         closeness = closeness_of(request)
         limit, budget = point_size(len(indexes))
+        if request.brief:
+            indexes = indexes[:BRIEF_POINTS]
         for number, index in enumerate(indexes, start=1):
             # Markers are this answer's own: the quote is never renumbered.
             hit = request.hits[index]
             quote = (
                 item_quote(hit, request.query, closeness, limit, budget, request.topic_terms, said)
                 if index < request.listed
-                else best_sentences(hit, request.query, limit, closeness, budget, request.topic_terms, said)
+                else best_sentences(
+                    hit, request.query, limit, closeness, budget, request.topic_terms, said, gist=request.brief
+                )
             )
             lines.append(f"- “{quote}” [{number}]")
         return answered(request, self.mode, "\n".join(lines), cite(request.hits, indexes))

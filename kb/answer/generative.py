@@ -194,7 +194,9 @@ def own_text_problem(text: str, request: AnswerRequest) -> str | None:
 
 def instructions(request: AnswerRequest) -> list[tuple[str, str]]:
     """The prompt without the passages: what an echo would copy (quoting the passages is allowed)."""
-    return answer_messages(request.question.text, request.query, request.language, (), request.unmentioned)
+    return answer_messages(
+        request.question.text, request.query, request.language, (), request.unmentioned, brief=request.brief
+    )
 
 
 class GenerativeAnswerer:
@@ -236,7 +238,13 @@ class GenerativeAnswerer:
         """Text pieces of the model's reply; ``LLMError`` on any failure or the deadline.
         ``insist``: the second try, with the stronger language instruction."""
         messages = answer_messages(
-            request.question.text, request.query, request.language, request.hits, request.unmentioned, insist
+            request.question.text,
+            request.query,
+            request.language,
+            request.hits,
+            request.unmentioned,
+            insist,
+            brief=request.brief,
         )
         finish: list[str] = []
 

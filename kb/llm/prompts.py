@@ -58,6 +58,7 @@ ANSWER_USER = """\
 Question ({language_name}): {question}"""
 
 CONTEXT_LINE = "\nThe question follows a conversation; in context it means: {query}"
+BRIEF_LINE = "\nThe reader asks for it in short: answer in one or two sentences."
 UNMENTIONED_LINE = (
     "\nThe passages never mention {names}: say nothing about {them}, answer only the rest of the question."
 )
@@ -119,6 +120,7 @@ def answer_messages(
     hits: Sequence[Hit],
     unmentioned: Sequence[str] = (),
     insist: bool = False,
+    brief: bool = False,
 ) -> list[tuple[str, str]]:
     """``(role, content)`` pairs: the rules as the system, the fenced passages and question as the user.
 
@@ -126,11 +128,14 @@ def answer_messages(
     answer already says so in omnikb's own words, so the model is told to leave them be.
     ``insist``: the second try after an answer in another language: the stronger
     language instruction (``RETRY_RULE``, and the order in the language itself).
+    ``brief``: the question asks for it in short ("In short?").
     """
     name = language_name(language)
     user = ANSWER_USER.format(passages=format_passages(hits), language_name=name, question=defuse(question.strip()))
     if query.strip() and query.strip() != question.strip():
         user += CONTEXT_LINE.format(query=defuse(query.strip()))
+    if brief:
+        user += BRIEF_LINE
     if unmentioned:
         names = ", ".join(_attribute(n) for n in unmentioned)
         user += UNMENTIONED_LINE.format(names=names, them="them" if len(unmentioned) > 1 else "it")

@@ -23,8 +23,10 @@ from kb.text.words import WORD
 
 SELF_CONTAINED_WORDS = 12
 _NO_TOPIC = FUNCTION_WORDS | STOPWORDS
-# "Tell me more", "In short?": words that ask for more and name no subject.
-_CONTINUATION = frozenset(word.casefold() for word in lexicon.every("continuation_words"))
+# "In short?": words that ask for the gist of what was said; they name no subject either.
+_BREVITY = frozenset(word.casefold() for word in lexicon.every("brevity_words"))
+# "Tell me more", "In short?": words that ask for more, or for less, and name no subject.
+_CONTINUATION = frozenset(word.casefold() for word in lexicon.every("continuation_words")) | _BREVITY
 _NUMBER = re.compile(r"\d+")
 
 # A model's rewrite of a follow-up is a query, not an answer: at most this many
@@ -61,6 +63,13 @@ def asks_for_more(text: str) -> bool:
     alone ("Tell me more", "¿Por qué?", "باختصار؟")."""
     found = [word.casefold() for word in words(text)]
     return bool(found) and all(word in _NO_TOPIC or word in _CONTINUATION for word in found)
+
+
+def asks_in_short(text: str) -> bool:
+    """Whether a follow-up that asks for more (``asks_for_more``) asks for it in
+    short ("In short?", "Pe scurt?", "En pocas palabras"): the gist of what the
+    question before it asked, not what its answer left out."""
+    return asks_for_more(text) and any(word.casefold() in _BREVITY for word in words(text))
 
 
 def _answered_questions(history: tuple[Turn, ...]) -> list[tuple[int, str]]:

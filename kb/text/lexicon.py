@@ -16,7 +16,8 @@ language has no such words:
 - ``stopwords``: words with no topic that the lexical index leaves out, and the
   detector does not count;
 - ``continuation_words``: words that ask for more of what was said and name no
-  subject ("tell", "explain", "short"), for ``kb.search.followup``;
+  subject ("tell", "explain"), and ``brevity_words``, those that ask for it in
+  short ("short", "sum up"): for ``kb.search.followup``;
 - ``cue_letters``: letters (and marks) only this language writes;
 - ``cue_phrases``: shared words that together only this language writes;
   ``opening_cue_phrases``: the same, only when they open a question;
@@ -53,6 +54,7 @@ WordList = Literal[
     "function_words_indexed",
     "stopwords",
     "continuation_words",
+    "brevity_words",
     "cue_letters",
     "cue_phrases",
     "opening_cue_phrases",
