@@ -320,7 +320,8 @@ def test_tell_me_more_after_a_follow_up_is_answered_with_what_was_not_quoted(
 
 def test_a_follow_up_that_asks_for_it_in_short_is_told_from_the_others() -> None:
     """ "In short?" was read as "Tell me more": it got what the answer before had left out."""
-    for short in ("In short?", "Pe scurt?", "¿En pocas palabras?", "En bref ?", "Kurz gesagt?", "باختصار؟", "Resumindo?"):
+    shorts = ("In short?", "Pe scurt?", "¿En pocas palabras?", "En bref ?", "Kurz gesagt?", "باختصار؟", "Resumindo?")
+    for short in shorts:
         assert asks_for_more(short) and asks_in_short(short), short
     for more in ("Tell me more", "Why?", "Dis-m'en plus", "Erzähl mir mehr", "And the short term?"):
         assert not asks_in_short(more), more

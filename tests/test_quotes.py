@@ -107,6 +107,36 @@ def test_every_sentence_has_its_vector_kept_and_carried_over_with_an_unchanged_a
         assert np.array_equal(again.sentence_vectors[sentence], index.sentence_vectors[sentence])
 
 
+def test_a_sentence_that_points_back_is_quoted_with_the_one_before_it() -> None:
+    """ "Este no siempre es el mejor enfoque…" and "Aceasta înseamnă că…" were quoted
+    alone: what they point back at was left out."""
+    stock = (
+        "Muchas empresas muestran en línea sus existencias físicas. Las existencias en la tienda son "
+        "cambiantes y se agotan cuando se venden en línea. Este no siempre es el mejor enfoque, ya que "
+        "canibaliza tus transacciones en línea."
+    )
+    quote = best_sentences(_hit(stock), "¿Canibaliza las transacciones en línea?", limit=1)
+    assert quote == (
+        "Las existencias en la tienda son cambiantes y se agotan cuando se venden en línea. "
+        "Este no siempre es el mejor enfoque, ya que canibaliza tus transacciones en línea."
+    )
+    # Back to a sentence that stands on its own: "خاصة" ("especially if…") leans on the one before too.
+    text = "تساعد هذه التكتيكات العلامة التجارية. خاصة إذا كنت في مرحلة البداية. بينما الاتصال المخصص أفضل للعملاء."
+    arabic = _hit(text)
+    arabic = replace(arabic, chunk=replace(arabic.chunk, language="ar"))
+    assert best_sentences(arabic, "الاتصال المخصص للعملاء", limit=1) == text
+    # Where the two do not fit after a better sentence, the one that points back is still quoted: it may be
+    # the answer ("Así, ser omnicanal sigue siendo el reto…").
+    later = f"{FILLER}. Los canales se sincronizan y canibalizan. Este enfoque canibaliza las transacciones."
+    quote = best_sentences(_hit(later), "canibaliza transacciones canales sincronizan", limit=2, budget=170)
+    assert quote.endswith("Este enfoque canibaliza las transacciones."), quote
+    # A heading above it is not what it points back at: the heading is quoted where it fits, as below.
+    headed = "Multicanal\n\nEsta es una estrategia de varios canales. Estos canales son tiendas y webs."
+    assert best_sentences(_hit(headed), "¿Qué canales son?", limit=2) == (
+        "Multicanal — Esta es una estrategia de varios canales. Estos canales son tiendas y webs."
+    )
+
+
 def test_without_shared_words_the_opening_sentences_are_quoted_verbatim() -> None:
     text = "Primera frase del párrafo. Segunda frase del párrafo. Tercera frase. Cuarta frase del final."
     quote = best_sentences(_hit(text), "ما هو الفرق؟", limit=3)

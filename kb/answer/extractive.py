@@ -31,6 +31,7 @@ from kb.text.sentences import (
     LABEL_CHARS,
     SENTENCE_STOP,
     is_bare_heading,
+    leans_back,
     sentence_spans,
     sentences_of,
 )
@@ -108,7 +109,9 @@ def best_sentences(
     said: frozenset[str] = frozenset(),
     gist: bool = False,
 ) -> str:
-    return _best_sentences(hit.chunk.text, query, limit, budget, closeness, topic, said, gist=gist)
+    return _best_sentences(
+        hit.chunk.text, query, limit, budget, closeness, topic, said, gist=gist, language=hit.chunk.language
+    )
 
 
 def point_size(points: int) -> tuple[int, int]:
@@ -159,7 +162,15 @@ def item_quote(
     if not body or not label or not text[body:].strip():
         return best_sentences(hit, query, limit, closeness, budget, topic, said)
     rest = _best_sentences(
-        text[body:], query, limit, budget - len(label) - len(LINE_BREAK), closeness, topic, said, opening=True
+        text[body:],
+        query,
+        limit,
+        budget - len(label) - len(LINE_BREAK),
+        closeness,
+        topic,
+        said,
+        opening=True,
+        language=hit.chunk.language,
     )
     return label + LINE_BREAK + rest
 
@@ -174,6 +185,7 @@ def _best_sentences(
     said: frozenset[str] = frozenset(),
     opening: bool = False,
     gist: bool = False,
+    language: str = "",
 ) -> str:
     """The passage's sentences that share most terms with the question (not
     counting ``topic``, the corpus's own topic terms), in their order, within
@@ -238,10 +250,27 @@ def _best_sentences(
     chosen: list[int] = []
     used = 0
     for i in ranked[:limit]:
-        if chosen and used + len(shown[i]) + 3 > budget:
+        if i in chosen:
             continue
-        chosen.append(i)
-        used += len(shown[i]) + 3
+        # A sentence that opens by pointing back at the one before ("Aquí es donde entra
+        # en juego…", "Principalmente se…") is read with it (``language``: the passage's).
+        unit = [i]
+        while unit[0] > 0 and leans_back(shown[unit[0]], language) and not is_bare_heading(sentences[unit[0] - 1]):
+            # Back to a sentence that stands on its own (a heading is for the rule below).
+            unit.insert(0, unit[0] - 1)
+        unit = [j for j in unit if j not in chosen]
+        cost = sum(len(shown[j]) + 3 for j in unit)
+        if len(unit) > 1 and used + cost > budget:
+            if chosen:
+                # It may be the answer ("Así, ser omnicanal sigue siendo el reto…"): alone, then.
+                unit, cost = [i], len(shown[i]) + 3
+            else:
+                # The best sentence is read with the one it points back at, whatever its length.
+                budget = max(budget, cost)
+        if chosen and used + cost > budget:
+            continue
+        chosen.extend(unit)
+        used += cost
     # A numbered list's steps are read from the first: "4. Pour the liquid…" says nothing
     # to a reader who was not given steps 1 to 3.
     chosen = _from_the_first_step(chosen, _steps(text, spans, sentences), shown, budget)

@@ -18,6 +18,8 @@ language has no such words:
 - ``continuation_words``: words that ask for more of what was said and name no
   subject ("tell", "explain"), and ``brevity_words``, those that ask for it in
   short ("short", "sum up"): for ``kb.search.followup``;
+- ``leaning_openers``: words that open a sentence by pointing back at the one
+  before ("this means", "aquí"), for ``kb.text.sentences.leans_back``;
 - ``cue_letters``: letters (and marks) only this language writes;
 - ``cue_phrases``: shared words that together only this language writes;
   ``opening_cue_phrases``: the same, only when they open a question;
@@ -55,6 +57,7 @@ WordList = Literal[
     "stopwords",
     "continuation_words",
     "brevity_words",
+    "leaning_openers",
     "cue_letters",
     "cue_phrases",
     "opening_cue_phrases",

@@ -57,6 +57,24 @@ BULLET = re.compile(r"^[-*+•·‣◦▪–—]\s+")
 LABEL_CHARS = 40
 
 
+# Each language's openers that point back at the sentence before ("This means…"), longest first.
+_LEANING = {
+    language: tuple(sorted((opener.casefold() for opener in listed), key=len, reverse=True))
+    for language, listed in lexicon.by_language("leaning_openers").items()
+}
+
+
+def leans_back(sentence: str, language: str) -> bool:
+    """Whether ``sentence``, in ``language``, opens by pointing back at the one
+    before it ("Aquí es donde entra en juego…", "Principalmente se você…"):
+    alone, it says little."""
+    opening = BULLET.sub("", sentence.lstrip(), count=1).casefold()
+    return any(
+        opening.startswith(opener) and not opening[len(opener) : len(opener) + 1].isalnum()
+        for opener in _LEANING.get(language, ())
+    )
+
+
 def is_bare_heading(sentence: str) -> bool:
     """Whether ``sentence`` is a heading's line: short, and without a stop."""
     return len(sentence) < LABEL_CHARS and not SENTENCE_STOP.search(sentence)
