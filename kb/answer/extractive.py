@@ -260,13 +260,12 @@ def _best_sentences(
             unit.insert(0, unit[0] - 1)
         unit = [j for j in unit if j not in chosen]
         cost = sum(len(shown[j]) + 3 for j in unit)
-        if len(unit) > 1 and used + cost > budget:
-            if chosen:
-                # It may be the answer ("Así, ser omnicanal sigue siendo el reto…"): alone, then.
-                unit, cost = [i], len(shown[i]) + 3
-            else:
-                # The best sentence is read with the one it points back at, whatever its length.
-                budget = max(budget, cost)
+        if len(unit) > 1 and not chosen:
+            # The best sentence is read with what it points back at, which takes no room from the rest.
+            budget += cost - len(shown[i]) - 3
+        elif len(unit) > 1 and used + cost > budget:
+            # It may be the answer ("Así, ser omnicanal sigue siendo el reto…"): alone, then.
+            unit, cost = [i], len(shown[i]) + 3
         if chosen and used + cost > budget:
             continue
         chosen.extend(unit)
