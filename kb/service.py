@@ -15,12 +15,13 @@ from kb.answer import coverage, support
 from kb.answer.base import Answerer, AnswerRequest
 from kb.answer.coverage import Calibration, calibrate_generation
 from kb.answer.extractive import ExtractiveAnswerer
-from kb.errors import SourceNotFoundError
+from kb.errors import InputError, SourceNotFoundError
 from kb.index.embed import Embedder, get_embedder
 from kb.index.store import Store
-from kb.ingest.chunk import headings
 from kb.ingest.pipeline import IngestReport, Progress, ingest
 from kb.models import Answer, Document, Question
+from kb.question import validate_question
+from kb.search import examples
 from kb.search.followup import asks_for_more, asks_in_short, standalone_query
 from kb.search.names import unknown_names
 from kb.search.outline import lead_with_outline
@@ -58,7 +59,9 @@ class KnowledgeBase:
         # Each loaded generation's calibration: the one answering and the one loading.
         self._calibrations: dict[int, Calibration] = {}
         self._supports: dict[int, support.SupportCalibration] = {}
-        self._examples: tuple[int, list[tuple[str, str]]] | None = None
+        # The example questions of the generation that last asked for them.
+        self._examples: tuple[int, tuple[examples.Example, ...]] | None = None
+        self._examples_lock = threading.Lock()
         self._lock = threading.Lock()
         # Set when answers come from a model server: its state is part of the health report.
         self.model_server: ModelServerProbe | None = None
@@ -104,6 +107,7 @@ class KnowledgeBase:
         self.calibration()
         if self.checks_support:
             self.support_calibration(index)
+        self._example_questions(index)
 
     def watch(self) -> None:
         """Load each new generation in the background as soon as an ingest
@@ -322,19 +326,30 @@ class KnowledgeBase:
         ]
 
     def example_questions(self, limit: int = EXAMPLE_QUESTIONS, reader: str | None = None) -> list[str]:
-        """Questions the articles ask themselves (their question headings), a
-        few from each article in turn, to suggest what to ask; for a ``reader``
-        of a language, those they read best first (their language, then their
-        script). Read once per index generation: every page load asks for them."""
-        index = self.retriever.index()
-        cached = self._examples
-        if cached is None or cached[0] != index.generation:
-            cached = (index.generation, _question_headings(index))
-            self._examples = cached
-        headings = cached[1]
-        if reader is not None:
-            headings = sorted(headings, key=lambda heading: -lang.readability(heading[0], reader))
-        return [text for _, text in headings[:limit]]
+        """Questions the articles ask themselves (their question headings) that
+        the knowledge base answers, those the blog is most about first, a few
+        from each article in turn (kb.search.examples), to suggest what to ask;
+        for a ``reader`` of a language, those they read best first (their
+        language, then their script). At most ``examples.PER_LANGUAGE`` of each
+        language. Chosen once per index generation: every page load asks for them."""
+        return examples.for_reader(self._example_questions(self.retriever.index()), limit, reader)
+
+    def _example_questions(self, index: CorpusIndex) -> tuple[examples.Example, ...]:
+        with self._examples_lock:
+            cached = self._examples
+            if cached is None or cached[0] != index.generation:
+                ranked = examples.ranked(index, lambda texts: self.embedder.encode(texts, is_query=True))
+                cached = (index.generation, examples.answered(ranked, self._covered))
+                self._examples = cached
+            return cached[1]
+
+    def _covered(self, text: str) -> bool:
+        """Whether ``text``, asked alone, is answered rather than refused."""
+        try:
+            request = self.prepare(validate_question(text, settings=self.settings))
+        except InputError:
+            return False
+        return request.covered and bool(request.hits)
 
     def document(self, source: str) -> Document:
         index = self.retriever.index()
@@ -379,19 +394,6 @@ class KnowledgeBase:
 
 def _same_name(a: str, b: str) -> bool:
     return unicodedata.normalize("NFC", a) == unicodedata.normalize("NFC", b)
-
-
-def _question_headings(index: CorpusIndex) -> list[tuple[str, str]]:
-    """The headings that are questions, with their article's language, taken from each article in turn."""
-    per_source: dict[str, dict[tuple[str, str], None]] = {}
-    for chunk in index.chunks:
-        found = per_source.setdefault(chunk.source, {})
-        found.update(((chunk.language, h), None) for h in headings(chunk.text) if h.endswith(("?", "؟")))
-    queues = [list(per_source[source]) for source in sorted(per_source)]
-    examples: list[tuple[str, str]] = []
-    for depth in range(max((len(q) for q in queues), default=0)):
-        examples.extend(q[depth] for q in queues if depth < len(q))
-    return examples
 
 
 def _log_answer(answer: Answer, timings: dict[str, float]) -> None:
