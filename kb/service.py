@@ -107,7 +107,6 @@ class KnowledgeBase:
         self.calibration()
         if self.checks_support:
             self.support_calibration(index)
-        self._example_questions(index)
 
     def watch(self) -> None:
         """Load each new generation in the background as soon as an ingest

@@ -352,6 +352,7 @@ def _warm_up(kb: KnowledgeBase) -> None:
             )
     try:
         kb.warm_up()
+        kb.example_questions()  # chosen now: the chat page and the widget ask for them at every load
         kb.watch()  # each new generation loads in the background, before it answers
         log.info("knowledge base ready")
     except KBError as exc:  # no index yet: requests will say so
