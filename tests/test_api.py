@@ -237,8 +237,9 @@ def test_api_itself_and_every_method_on_unknown_paths_get_the_error_shape(server
     assert status == 404 and body == "" and headers["content-type"] == "application/json"
 
 
-def sent_as_written(server: Server, method: str, path: str, body: Any = None,
-                    headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], Any]:
+def sent_as_written(
+    server: Server, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], Any]:
     """One request with ``path`` sent byte for byte (``//api`` and ``/API`` reach the server unchanged)."""
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
     try:
@@ -260,8 +261,10 @@ def sent_as_written(server: Server, method: str, path: str, body: Any = None,
 SAME_ENDPOINT = {
     "/api/health": ["//api/health", "/api//health", "///api///health", "/api/health/", "//api/health//"],
     "/api/sources": ["//api/sources", "/api//sources", "/api/sources/", "/api/sources//"],
-    "/api/sources/002_8f573ef52dea0fed.txt": ["//api/sources/002_8f573ef52dea0fed.txt",
-                                              "/api/sources//002_8f573ef52dea0fed.txt"],
+    "/api/sources/002_8f573ef52dea0fed.txt": [
+        "//api/sources/002_8f573ef52dea0fed.txt",
+        "/api/sources//002_8f573ef52dea0fed.txt",
+    ],
 }
 
 

@@ -27,8 +27,17 @@ MARKUP = '<img src=x onerror="alert(1)">'
 
 
 def chunk(text: str, title: str = "Title", source: str = "a.txt", language: str = "en") -> Chunk:
-    return Chunk(id=f"{source}#0", source=source, title=title, language=language, heading="", text=text,
-                 start=10, end=10 + len(text), ordinal=0)
+    return Chunk(
+        id=f"{source}#0",
+        source=source,
+        title=title,
+        language=language,
+        heading="",
+        text=text,
+        start=10,
+        end=10 + len(text),
+        ordinal=0,
+    )
 
 
 def test_text_is_escaped_and_only_known_markers_become_links() -> None:
@@ -42,8 +51,15 @@ def test_text_is_escaped_and_only_known_markers_become_links() -> None:
 
 def test_question_and_answer_direction() -> None:
     assert 'dir="rtl"' in question_html("ما هو؟", "ar") and 'dir="auto"' in question_html("ما هو؟")
-    answer = Answer(question="q", language="ar", answered=True, mode="extractive", answer="x [1]",
-                    citations=(Citation(1, chunk("x"), 1.0),), passages=())
+    answer = Answer(
+        question="q",
+        language="ar",
+        answered=True,
+        mode="extractive",
+        answer="x [1]",
+        citations=(Citation(1, chunk("x"), 1.0),),
+        passages=(),
+    )
     assert answer_html(answer, 1).startswith('<div class="kb-answer kb-answered" dir="rtl" lang="ar">')
 
 

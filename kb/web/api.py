@@ -187,14 +187,22 @@ def _describe(errors: list[Any]) -> tuple[int, str, str]:
     if any(e.get("type") == "json_invalid" for e in errors):
         return 400, "malformed_json", _NOT_JSON
     if any(e.get("type") == "string_unicode" for e in errors):  # e.g. a field name "\ud800"
-        return 422, "invalid_request", (
-            "The request contains text that is not valid Unicode (an unpaired surrogate such as \\ud800). "
-            f"Send valid UTF-8 text; the fields are {FIELDS}."
+        return (
+            422,
+            "invalid_request",
+            (
+                "The request contains text that is not valid Unicode (an unpaired surrogate such as \\ud800). "
+                f"Send valid UTF-8 text; the fields are {FIELDS}."
+            ),
         )
     if any(tuple(e.get("loc", ())) == ("body",) for e in errors):
-        return 422, "invalid_request", (
-            'The request body must be a JSON object such as {"question": "…"}, sent with '
-            "Content-Type: application/json."
+        return (
+            422,
+            "invalid_request",
+            (
+                'The request body must be a JSON object such as {"question": "…"}, sent with '
+                "Content-Type: application/json."
+            ),
         )
     parts = list(dict.fromkeys(_problem(e) for e in errors[:5]))
     return 422, "invalid_request", "; ".join(parts) + ". See /docs for the request format."

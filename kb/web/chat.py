@@ -357,7 +357,7 @@ def create_app(settings: Settings, kb: KnowledgeBase | None = None, limiter: Rat
     handlers = ChatHandlers(settings, kb, limiter)
     with gr.Blocks(title="omnikb", analytics_enabled=False) as app:
         gr.HTML(
-            "<div class=\"kb-header\"><h1>omnikb</h1><a href=\"docs\">API</a></div>", elem_id="kb-header", padding=False
+            '<div class="kb-header"><h1>omnikb</h1><a href="docs">API</a></div>', elem_id="kb-header", padding=False
         )
         session = gr.State(ChatSession())
         # The conversation as the browser keeps it (localStorage): a reload or a restart restores it.
@@ -387,7 +387,11 @@ def create_app(settings: Settings, kb: KnowledgeBase | None = None, limiter: Rat
                     )
                     ask = gr.Button(ui("ask", None), elem_id="kb-ask", variant="primary", scale=1)
                 examples = gr.Dataset(
-                    components=[box], samples=[], type="index", label=ui("examples", None), visible=False,
+                    components=[box],
+                    samples=[],
+                    type="index",
+                    label=ui("examples", None),
+                    visible=False,
                     elem_id="kb-examples",
                 )
                 clear = gr.Button(ui("clear", None), elem_id="kb-clear", size="sm", variant="secondary")

@@ -127,9 +127,7 @@ def _text(content: Any, where: str, role: str) -> str:
                 )
             parts.append(part["text"])
         return "\n".join(parts)
-    raise OpenAIError(
-        400, "invalid_request", f"`{where}` must be a string (or a list of text parts).", where
-    )
+    raise OpenAIError(400, "invalid_request", f"`{where}` must be a string (or a list of text parts).", where)
 
 
 def parse_request(raw: bytes, settings: Settings, accept_language: str | None) -> ChatRequest:
@@ -193,7 +191,7 @@ def parse_request(raw: bytes, settings: Settings, accept_language: str | None) -
         raise OpenAIError(
             400,
             "invalid_request",
-            "The last message must be the user's question (role \"user\").",
+            'The last message must be the user\'s question (role "user").',
             "messages",
         )
     question, history = turns[-1]["content"], turns[:-1][-settings.max_history_turns :]
@@ -286,7 +284,7 @@ def completion_chunks(kb: KnowledgeBase, question: Question) -> Iterator[str]:
                 yield chunk({"citations": [citation_dict(c) for c in item.citations]}, "stop")
             elif isinstance(item, Correction):
                 label = message("corrected", item.language)
-                yield chunk({"content": f"{CORRECTION_SEPARATOR}{label}\n\n{item[len(CORRECTION_SEPARATOR):]}"})
+                yield chunk({"content": f"{CORRECTION_SEPARATOR}{label}\n\n{item[len(CORRECTION_SEPARATOR) :]}"})
             elif item:
                 yield chunk({"content": str(item)})
         yield "data: [DONE]\n\n"
