@@ -28,8 +28,13 @@ def server(seeded_settings: Settings) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="module")
-def empty_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running_server(tmp_path_factory.mktemp("no-index") / "kb") as srv:
+def empty_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("no-index") / "kb"
+
+
+@pytest.fixture(scope="module")
+def empty_server(empty_data_dir: Path) -> Iterator[Server]:
+    with running_server(empty_data_dir) as srv:
         yield srv
 
 
@@ -376,10 +381,15 @@ def test_body_that_is_not_json_typed(server: Server) -> None:
         ("GET", "/api/examples", None),
     ],
 )
-def test_no_index_is_503_with_what_to_do(empty_server: Server, method: str, path: str, body: Any) -> None:
+def test_no_index_is_503_with_what_to_do(
+    empty_server: Server, empty_data_dir: Path, method: str, path: str, body: Any
+) -> None:
     status, _, payload = request(empty_server.url + path, method, body)
     assert_error(status, payload, 503, "index_missing")
     assert "run `python ingest.py`" in payload["error"]["message"]
+    # Where the index was looked for is the operator's to know (the log says it), not a client's.
+    assert str(empty_data_dir.parent) not in payload["error"]["message"], payload
+    assert f"No index yet in the data dir {empty_data_dir}" in empty_server.log()
 
 
 # -- the API and the CLI agree ----------------------------------------------------

@@ -1,6 +1,6 @@
 """A data dir that cannot be written, or whose index is damaged: one line that names
-the dir and what to do (CLI: exit 7; API: 503 in the error shape), never a
-traceback, and nothing already stored changes.
+the dir and what to do (CLI: exit 7; API: 503 in the error shape, the line in the
+server's log), never a traceback, and nothing already stored changes.
 
 Copies of a real ingested data dir: one that refuses writes for real (``chattr +i``
 as root, where permissions do not stop writes; ``chmod a-w`` otherwise), one whose
@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from kb.errors import DataDirError
+from kb.errors import INDEX_UNAVAILABLE, DataDirError
 from kb.settings import Settings
 from tests.browser import request, running_server
 from tests.conftest import SEEDS
@@ -128,9 +128,14 @@ def test_the_api_answers_503_in_the_error_shape(kind: str, damaged: dict[str, Pa
             assert status == 503, (path, payload)
             assert isinstance(payload, dict) and set(payload) == {"error"}, (path, payload)
             assert payload["error"]["code"] == "data_dir_unusable", (path, payload)
-            _assert_the_message(kind, data, payload["error"]["message"])
+            # The dir, and what to do with it, are the operator's: a client is told the index is unavailable.
+            assert payload["error"]["message"] == INDEX_UNAVAILABLE, (path, payload)
         log = server.log()
     assert "Traceback" not in log, log
+    told = [line.split("data_dir_unusable: ", 1)[1] for line in log.splitlines() if "data_dir_unusable: " in line]
+    assert len(told) >= 4, log
+    for message in told:
+        _assert_the_message(kind, data, message)
     after = _contents(data)
     assert {name: after.get(name) for name in before} == before
 

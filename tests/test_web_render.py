@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from html import escape
 from pathlib import Path
@@ -108,6 +109,22 @@ def test_a_store_failure_while_showing_sources_does_not_lose_the_answer(
     answer = session.answers[len(session.messages) - 1]
     assert answer["answered"] and answer["citations"]
     assert "kb-citation" in "".join(session.sections)
+
+
+def test_no_index_is_said_to_the_reader_without_the_server_s_paths(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The chat's bubble said "No index yet in the data dir /srv/omnikb/.kb under the collection
+    prefix …" to any reader of the page: where the index lives is the operator's, in the log."""
+    from kb.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "kb")
+    with caplog.at_level(logging.WARNING):
+        *_, last = ChatHandlers(settings, KnowledgeBase(settings)).respond("What is omnichannel?", None)
+    said = last[1].messages[-1]["content"]
+    assert "run `python ingest.py`" in said and str(tmp_path) not in said, said
+    logged = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert any(f"No index yet in the data dir {settings.data_dir.absolute()}" in line for line in logged), logged
 
 
 def test_a_refusal_takes_no_rating(kb: KnowledgeBase) -> None:

@@ -34,7 +34,13 @@ import httpx
 import numpy as np
 from chromadb.errors import AuthorizationError, ChromaAuthError, InternalError, NotFoundError
 
-from kb.errors import BackendUnavailableError, DataDirError, IndexMissingError, ModelMismatchError
+from kb.errors import (
+    INDEX_UNAVAILABLE,
+    BackendUnavailableError,
+    DataDirError,
+    IndexMissingError,
+    ModelMismatchError,
+)
 from kb.index.embed import SparseVector
 from kb.models import Chunk, Document
 from kb.settings import Settings
@@ -60,6 +66,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 class StoreUnavailableError(BackendUnavailableError):
     """The Chroma server cannot be reached, or stopped answering."""
+
+    public_message = INDEX_UNAVAILABLE
 
 
 def _guarded(method: F) -> F:

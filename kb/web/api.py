@@ -1,7 +1,8 @@
 """The JSON API of docs/contract.md: ``/api/ask``, ``/api/health``, ``/api/sources``, ``/api/examples``.
 
 Every error leaves as ``{"error": {"code", "message"}}`` with the status the
-contract names; the messages are the same ones the CLI prints.
+contract names; the messages are the ones the CLI prints, except a fault of the
+server's, whose message (naming its paths and addresses) goes to the log.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kb.errors import InputError, KBError, error_body
+from kb.errors import InputError, KBError, error_body, shown_to_client
 from kb.i18n.lookup import WIDGET, widget_strings
 from kb.question import validate_language
 from kb.service import KnowledgeBase
@@ -231,9 +232,7 @@ _FASTAPI_PARSE_ERROR = "There was an error parsing the body"
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(KBError)
     async def _kb_error(request: Request, exc: KBError) -> JSONResponse:
-        if exc.http_status >= 500:
-            log.warning("%s: %s", exc.code, exc)
-        return error_response(exc.http_status, exc.code, str(exc))
+        return error_response(exc.http_status, exc.code, shown_to_client(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

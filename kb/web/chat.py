@@ -14,7 +14,7 @@ import gradio as gr
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kb.errors import KBError, error_bytes
+from kb.errors import KBError, error_bytes, shown_to_client
 from kb.i18n.lookup import ui, ui_language
 from kb.index.fair import serving
 from kb.models import Answer, Question
@@ -156,7 +156,7 @@ class ChatHandlers:
             headers = request.headers if request is not None else {}
             question = replace(question, reader_language=lang.preferred(headers.get("accept-language")))
         except KBError as exc:
-            problem = str(exc)
+            problem = shown_to_client(exc)
             # What cannot be shown is shown by its symbol ("␇"), so the reader sees where it is.
             shown = visible_controls(text)
             # Said in the question's language, when its letters tell one ("xxxx…" does
@@ -224,7 +224,7 @@ class ChatHandlers:
                 yield _updates(session, busy=True)
         except KBError as exc:
             final = None
-            session.show("assistant", error_html(str(exc)), replace_last=True)
+            session.show("assistant", error_html(shown_to_client(exc)), replace_last=True)
         except Exception:
             log.exception("answering %r failed", question.text[:80])
             session.show("assistant", error_html(UNEXPECTED), replace_last=True)

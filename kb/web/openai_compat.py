@@ -37,7 +37,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from kb.answer.links import citation_link
-from kb.errors import KBError, error_body
+from kb.errors import KBError, error_body, shown_to_client
 from kb.i18n.lookup import message
 from kb.models import CORRECTION_SEPARATOR, Answer, Citation, Correction, Question
 from kb.question import validate_question
@@ -93,9 +93,7 @@ def error_response(
 
 
 def _from_kb_error(exc: KBError) -> JSONResponse:
-    if exc.http_status >= 500:
-        log.warning("%s: %s", exc.code, exc)
-    return error_response(exc.http_status, exc.code, str(exc))
+    return error_response(exc.http_status, exc.code, shown_to_client(exc))
 
 
 # -- the request ----------------------------------------------------------------
@@ -198,7 +196,7 @@ def parse_request(raw: bytes, settings: Settings, accept_language: str | None) -
     try:
         checked = validate_question(question, history, None, None, settings)
     except KBError as exc:
-        raise OpenAIError(400, exc.code, str(exc), "messages") from None
+        raise OpenAIError(400, exc.code, shown_to_client(exc), "messages") from None
     checked = replace(checked, reader_language=lang.preferred(accept_language))
     return ChatRequest(question=checked, stream=bool(stream))
 
@@ -289,9 +287,7 @@ def completion_chunks(kb: KnowledgeBase, question: Question) -> Iterator[str]:
                 yield chunk({"content": str(item)})
         yield "data: [DONE]\n\n"
     except KBError as exc:
-        if exc.http_status >= 500:
-            log.warning("%s: %s", exc.code, exc)
-        yield _data(error_payload(exc.http_status, exc.code, str(exc)))
+        yield _data(error_payload(exc.http_status, exc.code, shown_to_client(exc)))
     except Exception:
         log.exception("unexpected error while streaming a chat completion")
         yield _data(error_payload(500, "internal_error", UNEXPECTED))

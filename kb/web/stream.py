@@ -31,7 +31,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from kb.errors import KBError, error_body
+from kb.errors import KBError, error_body, shown_to_client
 from kb.models import Answer, Correction, Question
 from kb.service import KnowledgeBase
 from kb.web.guard import charge_question
@@ -62,9 +62,7 @@ def answer_events(kb: KnowledgeBase, question: Question) -> Iterator[str]:
             elif item:
                 yield sse("token", {"text": item})
     except KBError as exc:
-        if exc.http_status >= 500:
-            log.warning("%s: %s", exc.code, exc)
-        yield sse("error", error_body(exc.code, str(exc)))
+        yield sse("error", error_body(exc.code, shown_to_client(exc)))
     except Exception:
         log.exception("unexpected error while streaming an answer")
         yield sse("error", error_body("internal_error", "Something went wrong on the server; the log has the details."))
