@@ -17,7 +17,7 @@ from kb.answer.coverage import Calibration, calibrate_generation
 from kb.answer.extractive import ExtractiveAnswerer
 from kb.errors import InputError, SourceNotFoundError
 from kb.index.embed import Embedder, get_embedder
-from kb.index.store import Store
+from kb.index.store import Store, heartbeat
 from kb.ingest.pipeline import IngestReport, Progress, ingest
 from kb.models import Answer, Document, Question
 from kb.question import validate_question
@@ -103,6 +103,9 @@ class KnowledgeBase:
 
     def warm_up(self) -> None:
         lang.warm_up()
+        # A silent Chroma server is given up on in seconds, not after the 30 s a question
+        # gives it, while holding the store's lock that the next health check waits on.
+        heartbeat(self.settings)
         index = self.retriever.index()
         self.calibration()
         if self.checks_support:
@@ -372,7 +375,11 @@ class KnowledgeBase:
         (``model_server``: ``status``, ``model``, ``detail``). ``status`` stays
         ``ok`` when it cannot: questions are still answered, with quotes.
         ``limits`` are the request's limits here (``KB_MAX_QUESTION_CHARS``,
-        ``KB_MAX_HISTORY_TURNS``), which the widget follows."""
+        ``KB_MAX_HISTORY_TURNS``), which the widget follows.
+
+        A Chroma server that does not answer its heartbeat within ``CHROMA_HEARTBEAT_SECONDS``
+        is a ``StoreUnavailableError`` at once: a load balancer's check waits no longer."""
+        heartbeat(self.settings)
         index = self.retriever.index()
         report: dict[str, Any] = {
             "status": "ok",

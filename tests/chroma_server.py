@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -137,6 +138,39 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @dataclass
+class SilentServer:
+    """What ``silent_server`` yields: its address, and the connections it took."""
+
+    url: str
+    taken: list[socket.socket]
+
+
+@contextlib.contextmanager
+def silent_server() -> Iterator[SilentServer]:
+    """A socket on loopback that accepts every connection and never answers (an overloaded
+    server, a wedged proxy), until the block ends."""
+    done = threading.Event()
+    with socket.create_server((HOST, 0)) as listener:
+        listener.settimeout(0.2)
+        silent = SilentServer(url=f"http://{HOST}:{listener.getsockname()[1]}", taken=[])
+
+        def accept() -> None:
+            while not done.is_set():
+                with contextlib.suppress(TimeoutError):
+                    silent.taken.append(listener.accept()[0])
+
+        thread = threading.Thread(target=accept, daemon=True)
+        thread.start()
+        try:
+            yield silent
+        finally:
+            done.set()
+            thread.join(timeout=5)
+            for connection in silent.taken:
+                connection.close()
+
+
+@dataclass
 class TokenProxy:
     """What ``token_proxy`` yields: its address, and the token it lets through (settable)."""
 
@@ -145,10 +179,11 @@ class TokenProxy:
 
 
 @contextlib.contextmanager
-def token_proxy(upstream: str, token: str) -> Iterator[TokenProxy]:
+def token_proxy(upstream: str, token: str, query_delay: float = 0.0) -> Iterator[TokenProxy]:
     """A bearer-token reverse proxy on loopback in front of the Chroma server at ``upstream``,
     as one is put in front of a Chroma server that has no auth of its own: a request with
-    ``Authorization: Bearer TOKEN`` is passed on, any other is answered 401."""
+    ``Authorization: Bearer TOKEN`` is passed on, any other is answered 401. ``query_delay``:
+    seconds each vector search (``…/query``) is held before it is passed on (a slow server)."""
     target = urlparse(upstream)
     proxy = TokenProxy(url="", token=token)
 
@@ -161,6 +196,8 @@ def token_proxy(upstream: str, token: str) -> Iterator[TokenProxy]:
             if self.headers.get("Authorization") != f"Bearer {proxy.token}":
                 self.reply(401, b'{"error":"Unauthorized","message":"bad token"}', "application/json")
                 return
+            if self.path.endswith("/query"):
+                time.sleep(query_delay)
             connection = http.client.HTTPConnection(str(target.hostname), target.port, timeout=30)
             try:
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}

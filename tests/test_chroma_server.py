@@ -7,10 +7,10 @@ the same order, and the same answered flag as from the embedded store.
 
 from __future__ import annotations
 
-import contextlib
 import functools
+import json
+import logging
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,15 +20,25 @@ from typing import Any
 
 import pytest
 
-from kb.errors import IndexMissingError
+from kb import cli
+from kb.errors import INDEX_UNAVAILABLE, IndexMissingError
 from kb.index import store as store_module
-from kb.index.store import Store, StoreUnavailableError
+from kb.index.store import (
+    CHROMA_HEARTBEAT_SECONDS,
+    CHROMA_TIMEOUT_SECONDS,
+    SILENT,
+    Store,
+    StoreUnavailableError,
+)
 from kb.question import validate_question
 from kb.search.retrieve import ACTIVE_CHECK_SECONDS
 from kb.service import KnowledgeBase
 from kb.settings import Settings
-from tests.chroma_server import HOST, ChromaServer, chroma_server, free_port, token_proxy
+from kb.web.api import create_api
+from tests.browser import request
+from tests.chroma_server import HOST, ChromaServer, chroma_server, free_port, silent_server, token_proxy
 from tests.conftest import SEEDS
+from tests.test_guard import serve
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 
@@ -108,21 +118,87 @@ def test_a_chroma_server_that_never_answers_is_an_error_not_a_hang(
     and never replies (overloaded, a wedged proxy) hung every question and
     health check."""
     monkeypatch.setattr(store_module, "CHROMA_TIMEOUT_SECONDS", 1.0)
-    held: list[socket.socket] = []
-    with socket.create_server((HOST, 0)) as silent:
-        silent.settimeout(10)
-
-        def accept() -> None:
-            with contextlib.suppress(OSError):
-                held.append(silent.accept()[0])
-
-        threading.Thread(target=accept, daemon=True).start()
-        url = f"http://{HOST}:{silent.getsockname()[1]}"
+    with silent_server() as silent:
         with pytest.raises(StoreUnavailableError, match=r"Cannot reach the Chroma server at .*no answer within 1 s"):
-            Store(Settings(data_dir=tmp_path / "kb", chroma_url=url))
-        assert held, "the client never connected: the test would not tell"
-    for connection in held:
-        connection.close()
+            Store(Settings(data_dir=tmp_path / "kb", chroma_url=silent.url))
+        assert silent.taken, "the client never connected: the test would not tell"
+
+
+# A client's deadline for the health check: half of what a question gives the Chroma server, so
+# that a health check waiting on it (once behind the warm-up, once itself: a minute) misses it.
+HEALTH_DEADLINE = CHROMA_TIMEOUT_SECONDS / 2
+
+
+def test_health_says_a_silent_chroma_server_is_unreachable_within_seconds(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server's first health check against a silent Chroma server waited for the warm-up's
+    attempt (30 s, holding the store's lock), then made its own (30 s): a load balancer's
+    check, or `curl`, gave up long before. It is a 503 in the error shape, saying how long the
+    server was given; the operator's log names the address."""
+    with silent_server() as silent, caplog.at_level(logging.WARNING):
+        settings = Settings(data_dir=tmp_path / "kb", chroma_url=silent.url)
+        with serve(create_api(settings), lifespan=True) as url:  # the warm-up starts with it
+            status, _, payload = request(url + "/api/health", timeout=HEALTH_DEADLINE)
+        assert silent.taken, "nothing connected to the silent server: the test would not tell"
+    assert status == 503, payload
+    assert payload == {
+        "error": {"code": "backend_unavailable", "message": SILENT.format(seconds=CHROMA_HEARTBEAT_SECONDS)}
+    }
+    assert f"did not answer within {CHROMA_HEARTBEAT_SECONDS:g} s" in payload["error"]["message"]
+    told = f"Cannot reach the Chroma server at {silent.url}: no answer within {CHROMA_HEARTBEAT_SECONDS:g} s"
+    assert any(told in record.getMessage() and record.levelno >= logging.WARNING for record in caplog.records)
+
+
+def test_a_slow_chroma_server_still_answers_questions(remote_kb: KnowledgeBase, remote_settings: Settings) -> None:
+    """The heartbeat's few seconds bound a health check, not a question: a search that takes
+    longer than them is waited for (up to ``CHROMA_TIMEOUT_SECONDS``)."""
+    with token_proxy(remote_settings.chroma_url or "", "slow-token", query_delay=CHROMA_HEARTBEAT_SECONDS + 1) as proxy:
+        settings = remote_settings.replace(chroma_url=proxy.url, chroma_token="slow-token")
+        base = KnowledgeBase(settings)
+        assert base.health()["chunks"] == remote_kb.health()["chunks"]  # its heartbeat answers at once
+        answer = base.ask(validate_question("What is an omnichannel strategy?", None, 5, "en", settings))
+    assert (
+        answer.passages
+        and answer.passages[0].chunk.id
+        == remote_kb.ask(validate_question("What is an omnichannel strategy?", None, 5, "en", remote_settings))
+        .passages[0]
+        .chunk.id
+    )
+
+
+def test_api_clients_are_not_told_the_chroma_server_s_address(
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Every front door over HTTP said "Cannot reach the Chroma server at http://10.0.0.7:8000…"
+    to whoever asked (a blog's reader, through the widget). They are told the index is
+    unavailable; the operator's log, and the CLI, say where."""
+    down = f"http://{HOST}:{free_port()}"  # nothing listens there
+    settings = Settings(data_dir=tmp_path / "kb", chroma_url=down, openai_api=True)
+    operator = f"Cannot reach the Chroma server at {down}: "
+    question = {"question": "What is omnichannel?"}
+    completion = {"model": "omnikb", "messages": [{"role": "user", "content": "What is omnichannel?"}]}
+    with caplog.at_level(logging.WARNING), serve(create_api(settings)) as url:
+        for method, path, body in (
+            ("GET", "/api/health", None),
+            ("GET", "/api/sources", None),
+            ("POST", "/api/ask", question),
+            ("POST", "/api/ask/stream", question),
+            ("POST", "/v1/chat/completions", completion),
+        ):
+            status, _, payload = request(url + path, method, body)
+            assert status == 503 and payload["error"]["code"] == "backend_unavailable", (path, payload)
+            assert payload["error"]["message"] == INDEX_UNAVAILABLE, (path, payload)
+            assert down.removeprefix("http://") not in json.dumps(payload), (path, payload)
+    logged = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert sum(operator in line for line in logged) >= 5, logged
+    # The operator's own terminal is told where.
+    monkeypatch.setenv("KB_CHROMA_URL", down)
+    assert cli.main(["--data-dir", str(tmp_path / "kb"), "health"]) == StoreUnavailableError.exit_code
+    assert operator in capsys.readouterr().err
 
 
 def test_an_app_server_follows_a_chroma_server_restarted_on_new_storage(tmp_path: Path) -> None:

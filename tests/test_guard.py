@@ -32,10 +32,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
-    """Run ``app`` on a real uvicorn server on a free loopback port; stop it afterwards."""
+def serve(app: FastAPI, lifespan: bool = False) -> Iterator[str]:
+    """Run ``app`` on a real uvicorn server on a free loopback port; stop it afterwards.
+    ``lifespan``: run the app's startup (the API's warm-up) as ``app.py serve`` does."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on" if lifespan else "off")
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

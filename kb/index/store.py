@@ -54,6 +54,9 @@ log = logging.getLogger(__name__)
 # passages in the benchmark), so a reply is awaited this long.
 CHROMA_TIMEOUT_SECONDS = 30.0
 CHROMA_CONNECT_SECONDS = 5.0
+# A health check (a load balancer's waits a few seconds) and the warm-up first ask this
+# long for the server's heartbeat, which answers at once: a silent server is told so in seconds.
+CHROMA_HEARTBEAT_SECONDS = 2.0
 
 _ACTIVE_ID = "active"
 # The meta record that holds a generation's answerability calibration.
@@ -87,11 +90,11 @@ def _guarded(method: F) -> F:
                     self._handles.clear()
                 return method(self, *args, **kwargs)
         except httpx.TransportError as exc:
-            raise StoreUnavailableError(_unreachable(self.settings, exc)) from exc
+            raise _unavailable(self.settings, exc) from exc
         except BaseException as exc:
             if self.settings.chroma_url:
                 if _misdirected(exc):  # a token refused, or an answer that is not Chroma's
-                    raise StoreUnavailableError(_unreachable(self.settings, exc)) from exc
+                    raise _unavailable(self.settings, exc) from exc
                 raise
             if not store_failure(exc):
                 raise
@@ -192,13 +195,39 @@ def _misdirected(exc: BaseException) -> bool:
     return (failure is not None and failure[0] in (401, 403, *_NOT_CHROMA_STATUSES)) or _not_json(chain)
 
 
-def _unreachable(settings: Settings, exc: BaseException) -> str:
+# What a client over HTTP is told when the server did not answer in time (the address is the operator's).
+SILENT = "The index is unavailable: its server did not answer within {seconds:g} s. The operator has been told."
+
+
+def _unavailable(settings: Settings, exc: BaseException, waited: float | None = None) -> StoreUnavailableError:
+    """The error for a Chroma server that cannot be used: ``_unreachable``'s sentence for the
+    operator; for a client over HTTP, that the index is unavailable, and for how long it was
+    awaited when it did not answer. ``waited``: the seconds a reply was awaited (chromadb's)."""
+    seconds = _waited(exc, waited)
+    public = SILENT.format(seconds=seconds) if seconds is not None else None
+    return StoreUnavailableError(_unreachable(settings, exc, waited), public=public)
+
+
+def _waited(exc: BaseException, waited: float | None) -> float | None:
+    """How long an answer was awaited, when ``exc`` says none came in time (None otherwise)."""
+    chain = _chain(exc)
+    if not any(isinstance(link, httpx.TimeoutException) for link in chain):
+        return None
+    if waited is not None:
+        return waited
+    connecting = any(isinstance(link, httpx.ConnectTimeout) for link in chain)
+    return CHROMA_CONNECT_SECONDS if connecting else CHROMA_TIMEOUT_SECONDS
+
+
+def _unreachable(settings: Settings, exc: BaseException, waited: float | None = None) -> str:
     """One sentence on why the Chroma server at ``KB_CHROMA_URL`` cannot be used: a refused
-    token, an address that is not a Chroma server, a failed TLS handshake, or no answer."""
+    token, an address that is not a Chroma server, a failed TLS handshake, or no answer
+    (within ``waited`` seconds, chromadb's timeouts by default)."""
     url = settings.chroma_url
     chain = _chain(exc)
-    if any(isinstance(link, httpx.TimeoutException) for link in chain):
-        return UNREACHABLE.format(url=url, reason=f"no answer within {CHROMA_TIMEOUT_SECONDS:g} s")
+    seconds = _waited(exc, waited)
+    if seconds is not None:
+        return UNREACHABLE.format(url=url, reason=f"no answer within {seconds:g} s")
     tls = next((link for link in chain if isinstance(link, ssl.SSLError)), None)
     if tls is not None:
         return _tls_failed(url, tls)
@@ -285,21 +314,18 @@ def make_client(settings: Settings) -> Any:
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
     if settings.chroma_url:
         parsed = urlparse(settings.chroma_url)  # its shape is checked by Settings
-        headers = {}
-        if settings.chroma_token:
-            headers["Authorization"] = f"Bearer {settings.chroma_token}"
-            headers["X-Chroma-Token"] = settings.chroma_token
+        headers = _token_headers(settings)
         _bound_chroma_http()
         try:
             return chromadb.HttpClient(
                 host=str(parsed.hostname),
-                port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+                port=_port(settings.chroma_url),
                 ssl=parsed.scheme == "https",
                 headers=headers or None,
                 settings=chroma_settings,
             )
         except Exception as exc:
-            raise StoreUnavailableError(_unreachable(settings, exc)) from exc
+            raise _unavailable(settings, exc) from exc
     try:
         settings.chroma_path.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
@@ -308,6 +334,34 @@ def make_client(settings: Settings) -> Any:
             raise
         _forget_system(settings.chroma_path)
         raise data_dir_error(settings.data_dir, exc) from exc
+
+
+def _port(url: str) -> int:
+    parsed = urlparse(url)
+    return parsed.port or (443 if parsed.scheme == "https" else 8000)
+
+
+def _token_headers(settings: Settings) -> dict[str, str]:
+    """``KB_CHROMA_TOKEN`` as a Chroma server, or a proxy in front of it, may read it."""
+    if not settings.chroma_token:
+        return {}
+    return {"Authorization": f"Bearer {settings.chroma_token}", "X-Chroma-Token": settings.chroma_token}
+
+
+def heartbeat(settings: Settings, seconds: float = CHROMA_HEARTBEAT_SECONDS) -> None:
+    """Raise ``StoreUnavailableError`` unless the Chroma server at ``KB_CHROMA_URL`` answers
+    within ``seconds`` (any HTTP answer will do: a refused token is told by the call that
+    follows). Without a lock and on a client of its own: a question or a warm-up waiting on a
+    silent server does not hold it up. An embedded store has nothing to ask."""
+    if not settings.chroma_url:
+        return
+    parsed = urlparse(settings.chroma_url)
+    host = f"[{parsed.hostname}]" if ":" in str(parsed.hostname) else parsed.hostname
+    url = f"{parsed.scheme}://{host}:{_port(settings.chroma_url)}/api/v2/heartbeat"
+    try:
+        httpx.get(url, headers=_token_headers(settings), timeout=seconds)
+    except httpx.TransportError as exc:
+        raise _unavailable(settings, exc, seconds) from exc
 
 
 def _forget_system(path: Path) -> None:
