@@ -22,7 +22,7 @@ from kb.ingest.pipeline import IngestReport, Progress, ingest
 from kb.models import Answer, Document, Question
 from kb.question import validate_question
 from kb.search import examples
-from kb.search.followup import asks_for_more, asks_in_short, standalone_query
+from kb.search.followup import asks_for_more, asks_in_short, is_courtesy, standalone_query
 from kb.search.names import unknown_names
 from kb.search.outline import lead_with_outline
 from kb.search.retrieve import CorpusIndex, Retrieval, Retriever
@@ -198,8 +198,11 @@ class KnowledgeBase:
         bar = calibration.for_language(language)
         # Latent terms match less across languages: there the vectors' agreement counts too.
         across_languages = not index.written_in(language)
+        # Greetings and thanks ask nothing, whatever the conversation before them.
+        courtesy = is_courtesy(question.text)
         covered = (
             bool(found.hits)
+            and not courtesy
             and not any(name.certain for name in names)
             and bar.covered(
                 found.best_dense,
@@ -229,6 +232,7 @@ class KnowledgeBase:
             listed=listed,
             more=more,
             brief=brief,
+            courtesy=courtesy,
             covered=covered,
             timings_ms={"retrieve": (retrieved - started) * 1000},
             missing=() if covered else tuple(name.text for name in names),

@@ -12,7 +12,7 @@ from kb.i18n.lookup import message
 from kb.llm.prompts import answer_messages
 from kb.models import Question, Turn
 from kb.question import validate_question
-from kb.search.followup import asks_for_more, asks_in_short, standalone_query
+from kb.search.followup import asks_for_more, asks_in_short, is_courtesy, standalone_query
 from kb.service import KnowledgeBase
 from kb.text.sentences import sentence_spans
 
@@ -358,6 +358,33 @@ def test_in_short_answers_with_the_gist_of_what_the_question_before_asked(
         (quote,) = quoted_segments(answer.answer, citation.id)
         assert quote in citation.chunk.text and len(sentence_spans(quote)) == 1, quote
     assert len(answer.answer) < len(full.answer) / 2, answer.answer
+
+
+@pytest.mark.parametrize(
+    ("first", "thanks"),
+    [
+        ("What is an omnichannel strategy?", "Thanks a lot!"),
+        ("O que é omnicanal?", "Muito obrigada!"),
+        ("¿Qué es la estrategia omnicanal?", "¡Muchas gracias!"),
+        ("Qu'est-ce que l'omnicanal ?", "Merci beaucoup !"),
+        ("Was ist eine Omnichannel-Strategie?", "Vielen Dank!"),
+        ("ما هي استراتيجية omnichannel؟", "شكرا جزيلا"),
+    ],
+)
+def test_thanks_after_an_answer_asks_nothing_and_lends_nothing(kb: KnowledgeBase, first: str, thanks: str) -> None:
+    """ "Obrigada!" after an answer was read as "Tell me more": it was answered with quotes."""
+    answer = kb.ask(validate_question(first))
+    history = [{"role": "user", "content": first}, {"role": "assistant", "content": answer.answer}]
+    reply = kb.ask(validate_question(thanks, history, 5, None, kb.settings))
+    assert not reply.answered and not reply.citations, reply.answer
+    assert reply.answer == message("courtesy", reply.language) and reply.standalone_query == thanks
+    # The question after the thanks borrows from the question before them.
+    history += [{"role": "user", "content": thanks}, {"role": "assistant", "content": reply.answer}]
+    assert standalone_query(
+        Question("And the challenges?", history=tuple(Turn(t["role"], t["content"]) for t in history))  # type: ignore[arg-type]
+    ).startswith("And the challenges? ")
+    for asks in ("How much?", "Why?", "Tell me more", "Hi, what is omnichannel?", "Spune-mi mai mult"):
+        assert not is_courtesy(asks), asks
 
 
 def test_a_follow_up_that_names_something_else_leaves_the_earlier_names_out() -> None:

@@ -43,6 +43,8 @@ class AnswerRequest:
     # A follow-up that asks for it in short ("In short?"): its answer is the gist,
     # a sentence from each of the best few passages.
     brief: bool = False
+    # Greetings or thanks alone ("Obrigada!"): nothing is asked, so nothing is quoted.
+    courtesy: bool = False
     # The index's bar for a generated sentence's support (``kb.answer.support``), for answerers that check it.
     support: SupportCalibration | None = None
     # The query's vector and the index's sentences' vectors (both as queries):
@@ -77,7 +79,7 @@ def not_covered(request: AnswerRequest, mode: str) -> Answer:
         answer=(
             message("not_mentioned", request.language).format(names=listing(request.missing, request.language))
             if request.missing
-            else message("not_covered", request.language)
+            else message("courtesy" if request.courtesy else "not_covered", request.language)
         ),
         citations=(),
         passages=request.hits,

@@ -27,6 +27,8 @@ _NO_TOPIC = FUNCTION_WORDS | STOPWORDS
 _BREVITY = frozenset(word.casefold() for word in lexicon.every("brevity_words"))
 # "Tell me more", "In short?": words that ask for more, or for less, and name no subject.
 _CONTINUATION = frozenset(word.casefold() for word in lexicon.every("continuation_words")) | _BREVITY
+# "Thanks!", "Olá": greetings and thanks, which ask nothing.
+_COURTESY = frozenset(word.casefold() for word in lexicon.every("courtesy_words"))
 _NUMBER = re.compile(r"\d+")
 
 # A model's rewrite of a follow-up is a query, not an answer: at most this many
@@ -40,7 +42,8 @@ STEM = 5
 
 def standalone_query(question: Question) -> str:
     previous = _answered_questions(question.history)
-    if not previous or len(words(question.text)) >= SELF_CONTAINED_WORDS:
+    if not previous or len(words(question.text)) >= SELF_CONTAINED_WORDS or is_courtesy(question.text):
+        # "Obrigada!" after an answer borrows nothing: it asks nothing.
         return question.text
     at, text = previous[-1]
     earlier = replace(question, text=text, history=question.history[:at])
@@ -62,7 +65,15 @@ def asks_for_more(text: str) -> bool:
     of its own: function words and words such as "tell", "explain", "short"
     alone ("Tell me more", "¿Por qué?", "باختصار؟")."""
     found = [word.casefold() for word in words(text)]
-    return bool(found) and all(word in _NO_TOPIC or word in _CONTINUATION for word in found)
+    return bool(found) and all(word in _NO_TOPIC or word in _CONTINUATION for word in found) and not is_courtesy(text)
+
+
+def is_courtesy(text: str) -> bool:
+    """Whether ``text`` is greetings or thanks alone ("Obrigada!", "Thanks, great!"):
+    function words and at least one word of courtesy. It asks nothing, and after an
+    answer it asks for nothing more either."""
+    found = [word.casefold() for word in words(text)]
+    return any(word in _COURTESY for word in found) and all(word in _NO_TOPIC or word in _COURTESY for word in found)
 
 
 def asks_in_short(text: str) -> bool:
@@ -96,7 +107,7 @@ _REFUSALS = tuple(
             text.split("{", 1)[0].strip()
             for messages in MESSAGES.values()
             for key, text in messages.items()
-            if key in ("not_covered", "not_mentioned") and len(text.split("{", 1)[0].strip()) >= 10
+            if key in ("not_covered", "not_mentioned", "courtesy") and len(text.split("{", 1)[0].strip()) >= 10
         }
     )
 )

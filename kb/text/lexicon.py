@@ -18,6 +18,9 @@ language has no such words:
 - ``continuation_words``: words that ask for more of what was said and name no
   subject ("tell", "explain"), and ``brevity_words``, those that ask for it in
   short ("short", "sum up"): for ``kb.search.followup``;
+- ``courtesy_words``: greetings, thanks and their like ("thanks", "olá"),
+  function words too: a message of these alone asks nothing, mid-conversation
+  too (``kb.search.followup.is_courtesy``);
 - ``leaning_openers``: words that open a sentence by pointing back at the one
   before ("this means", "aquí"), for ``kb.text.sentences.leans_back``;
 - ``cue_letters``: letters (and marks) only this language writes;
@@ -57,6 +60,7 @@ WordList = Literal[
     "stopwords",
     "continuation_words",
     "brevity_words",
+    "courtesy_words",
     "leaning_openers",
     "cue_letters",
     "cue_phrases",
