@@ -19,7 +19,8 @@ from kb.answer.extractive import (
     point_size,
 )
 from kb.answer.links import find_spans, quoted_segments
-from kb.models import Chunk, Hit, Question
+from kb.i18n.lookup import message
+from kb.models import Chunk, Hit, Question, Turn
 from kb.question import validate_question
 from kb.service import KnowledgeBase
 from kb.settings import Settings
@@ -135,6 +136,39 @@ def test_a_sentence_that_points_back_is_quoted_with_the_one_before_it() -> None:
     assert best_sentences(_hit(headed), "¿Qué canales son?", limit=2) == (
         "Multicanal — Esta es una estrategia de varios canales. Estos canales son tiendas y webs."
     )
+
+
+def test_tell_me_more_goes_on_with_the_same_subject_or_says_there_is_no_more() -> None:
+    """ "Conta mais" after the cataplana's recipe, every passage on it quoted,
+    went on to the duck rice and the salt cod: more, but not of what was asked."""
+    recipe = _hit("Ponha as amêijoas de molho durante 2 horas. Refogue a cebola.", "cataplana.md", 0, score=7.7)
+    intro = _hit("Trouxe a minha cataplana de Loulé há dez anos.", "cataplana.md", 1, score=5.3)
+    tip = _hit("Sem cataplana, use um tacho largo com tampa.", "cataplana.md", 2, score=4.6)
+    duck = _hit("Coza o pato durante 1 hora e 30 minutos.", "pato.md", 0, score=3.4)
+    first = ExtractiveAnswerer().compose(
+        AnswerRequest(Question("Como se faz a cataplana?"), "pt", "Como se faz a cataplana?", (recipe, intro), True)
+    )
+    history = (Turn("user", "Como se faz a cataplana?"), Turn("assistant", first.answer))
+    more = Question("Conta mais", history=history)
+    answer = ExtractiveAnswerer().compose(
+        AnswerRequest(more, "pt", "Como se faz a cataplana?", (recipe, intro, tip, duck), True, more=True)
+    )
+    # The tip would have been a point beside the recipe; the duck, 4.3 below it, would not.
+    assert [c.chunk.source for c in answer.citations] == ["cataplana.md"], answer.answer
+    assert "tacho largo" in answer.answer and "pato" not in answer.answer
+    said = (*history, Turn("user", "Conta mais"), Turn("assistant", answer.answer))
+    again = ExtractiveAnswerer().compose(
+        AnswerRequest(
+            Question("Conta mais", history=said),
+            "pt",
+            "Como se faz a cataplana?",
+            (recipe, intro, tip, duck),
+            True,
+            more=True,
+        )
+    )
+    assert not again.answered and not again.citations
+    assert again.answer == message("nothing_more", "pt")
 
 
 def test_without_shared_words_the_opening_sentences_are_quoted_verbatim() -> None:

@@ -18,7 +18,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from kb.answer.base import AnswerRequest, answered, lead_in, not_covered
+from kb.answer.base import POINT_MARGIN, AnswerRequest, answered, lead_in, not_covered
 from kb.answer.citations import MARKER, cite
 from kb.answer.said import leave_out_said, was_said
 from kb.ingest.chunk import blocks, is_numbered, unnumbered
@@ -37,12 +37,8 @@ from kb.text.sentences import (
 )
 
 # The points of an answer: the best passages, at most this many, each scoring
-# above the average candidate and within POINT_MARGIN standard deviations (of
-# the fused score) of the first. The smallest margin whose points find the gold
-# as often as four points always, on the held-out sets and the blogs, with
-# 3.2 to 3.9 citations an answer (docs/quality.md, "Answers from several articles").
+# above the average candidate and within POINT_MARGIN (kb.answer.base) of the first.
 MAX_POINTS = 4
-POINT_MARGIN = 3.5
 # A point quotes at most this many sentences, in at most this many characters:
 # the quotes a reader reads before the last point stay within about 900.
 SENTENCES_PER_PASSAGE = 3

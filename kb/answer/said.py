@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from kb.answer.base import AnswerRequest
+from kb.answer.base import POINT_MARGIN, AnswerRequest
 from kb.answer.links import quoted_segments
 from kb.models import Hit, Question
 from kb.text.sentences import ASKS, BULLET, is_bare_heading, sentence_spans, sentences_of
@@ -23,14 +23,19 @@ def leave_out_said(request: AnswerRequest) -> AnswerRequest:
     """``request`` with ``said`` set and its passages cut to the question's
     ``top_k``: those none of whose sentences was quoted first, then those
     quoted in part (what the answer left out of them, it judged less to the
-    point), each in their order; none quoted whole, unless every one was."""
+    point), each in their order; none quoted whole. Only passages that would
+    have been a point beside the best one (``POINT_MARGIN``) say more of the
+    same: "Conta mais" after the cataplana's recipe went on to the duck's.
+    None left: the sources say nothing more on it."""
     if not request.more:
         return request
     said = said_before(request.question)
     quoted = [[was_said(s, said) for s in _statements(hit)] for hit in request.hits]
     untouched = tuple(hit for hit, marks in zip(request.hits, quoted, strict=True) if not any(marks))
     partly = tuple(hit for hit, marks in zip(request.hits, quoted, strict=True) if any(marks) and not all(marks))
-    return replace(request, said=said, hits=(untouched + partly or request.hits)[: request.question.top_k])
+    best = max((hit.score for hit in request.hits), default=0.0)
+    more = tuple(hit for hit in untouched + partly if hit.score >= best - POINT_MARGIN)
+    return replace(request, said=said, hits=more[: request.question.top_k])
 
 
 def said_before(question: Question) -> frozenset[str]:
