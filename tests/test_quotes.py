@@ -245,6 +245,14 @@ def test_a_numbered_list_s_steps_are_quoted_from_the_first() -> None:
     assert best_sentences(_hit(text), "How do I count the mites?", limit=1, budget=80) == (
         "4. Pour the liquid through a mesh and count the mites."
     )
+    # No step is left out between the first and the last quoted: the arroz de pato's
+    # "5. Cubra com rodelas de chouriço…" was dropped between 4 and 6, with "…".
+    recipe = (
+        "1. Desfie o pato.\n2. Coe o caldo.\n3. Coza o arroz no caldo 10 minutos.\n"
+        "4. No tabuleiro, alterne arroz e pato.\n5. Cubra com chouriço.\n6. Leve ao forno a 200 °C, 20 minutos."
+    )
+    quote = best_sentences(_hit(recipe), "Como montar o arroz de pato no tabuleiro e levar ao forno?", limit=5)
+    assert quote == " ".join(recipe.split("\n")), quote
     # A numbered heading opens a section, not a list: what is under it is quoted alone.
     sections = "1. Too many hives\nI bought four.\n\n2. Ignoring the mite count\nI did not count the mites."
     assert best_sentences(_hit(sections), "Did you count the mites?", limit=1) == (

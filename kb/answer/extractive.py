@@ -314,13 +314,16 @@ def _steps(text: str, spans: Sequence[tuple[int, int]], sentences: Sequence[str]
 
 
 def _from_the_first_step(chosen: list[int], steps: dict[int, int], shown: Sequence[str], budget: int) -> list[int]:
-    """``chosen`` with the steps before its first chosen step of a list, from the list's
-    first, where they fit ``budget``: with what else was chosen, or else alone."""
+    """``chosen`` with every step of a list from the list's first to its last chosen one
+    (a recipe's step 5 left out between 4 and 6 spoils it), where they fit ``budget``:
+    with what else was chosen, or else alone."""
     for i in sorted(chosen):
-        if i not in steps or steps[i] in chosen:
+        if i not in steps:
             continue
         last = max(j for j in chosen if steps.get(j) == steps[i])
         run = list(range(steps[i], last + 1))
+        if set(run) <= set(chosen):
+            continue
         for candidate in (sorted(set(chosen) | set(run)), run):
             if sum(len(shown[j]) + 3 for j in candidate) <= budget:
                 return _from_the_first_step(candidate, steps, shown, budget)
