@@ -520,13 +520,24 @@ class Retriever:
                 score = fused[row]
             merged.append((row, score, alternatives))
 
-        # Diversity: each further passage of a document already shown counts less.
+        # Diversity: each further passage of a document already shown counts less,
+        # unless it goes on with the section of one shown (next to it, under the same
+        # heading): the same answer, not a second opinion of the article ("Quanto tempo
+        # se demolha o bacalhau? … 24 horas" after the same section's steps). Not in an
+        # article with a translation: its two readings are cut apart differently.
         shown: dict[str, int] = {}
+        listed: set[tuple[str, str, int]] = set()
         rescored: list[tuple[float, int, tuple[Chunk, ...]]] = []
         for row, score, alternatives in merged:
-            source = family(index.translations, index.chunks[row].source)
-            rescored.append((score - SAME_DOCUMENT_PENALTY * shown.get(source, 0), row, alternatives))
+            chunk = index.chunks[row]
+            source = family(index.translations, chunk.source)
+            goes_on = chunk.source not in index.translations and any(
+                (chunk.source, chunk.heading, chunk.ordinal + step) in listed for step in (-1, 1)
+            )
+            penalty = 0.0 if goes_on else SAME_DOCUMENT_PENALTY * shown.get(source, 0)
+            rescored.append((score - penalty, row, alternatives))
             shown[source] = shown.get(source, 0) + 1
+            listed.add((chunk.source, chunk.heading, chunk.ordinal))
         rescored.sort(key=lambda item: -item[0])
         return [
             Hit(
