@@ -87,8 +87,17 @@ def test_demo_blog_has_the_tag() -> None:
     assert '<html lang="es">' in page
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "## Put the chat on your blog" in readme
-    for option in ("data-kb-url", "data-position", "data-accent", "data-title", "data-greeting", "data-language",
-                   "data-open", "KB_ALLOWED_ORIGINS", "KB_RATE_LIMIT"):
+    for option in (
+        "data-kb-url",
+        "data-position",
+        "data-accent",
+        "data-title",
+        "data-greeting",
+        "data-language",
+        "data-open",
+        "KB_ALLOWED_ORIGINS",
+        "KB_RATE_LIMIT",
+    ):
         assert option in readme, option
 
 
@@ -608,8 +617,10 @@ def test_keyboard_and_screen_readers(page: Any, blog: Blog, app_server: Server) 
     panel = page.locator("[role=dialog]")
     assert panel.is_visible()
     assert panel.get_attribute("aria-modal") == "true"
-    labelled = in_shadow(page, "return root.getElementById(root.querySelector('[role=dialog]')"
-                               ".getAttribute('aria-labelledby')).textContent")
+    labelled = in_shadow(
+        page,
+        "return root.getElementById(root.querySelector('[role=dialog]').getAttribute('aria-labelledby')).textContent",
+    )
     assert labelled == "Pregunta al blog"
     assert in_shadow(page, "return root.querySelector('textarea').labels[0].textContent") == "Tu pregunta"
     # The articles' questions it offers are buttons too, named by their text.
@@ -818,8 +829,11 @@ def test_tab_goes_on_from_a_link_to_the_post(page: Any, blog: Blog, app_server: 
     link = page.locator(".src a").first
     link.focus()
     page.keyboard.press("Tab")
-    after = in_shadow(page, "const link = root.querySelector('.src a'); const now = root.activeElement;"
-                            " return !!now && now !== link && !!(link.compareDocumentPosition(now) & 4)")
+    after = in_shadow(
+        page,
+        "const link = root.querySelector('.src a'); const now = root.activeElement;"
+        " return !!now && now !== link && !!(link.compareDocumentPosition(now) & 4)",
+    )
     assert after, "Tab from the link goes on to what follows it"
 
 
@@ -865,7 +879,6 @@ def test_a_page_language_that_is_no_code_still_gets_example_questions(
     page.locator(".launcher").click()
     page.locator(".example").first.wait_for(timeout=20_000)
     assert page.locator(".example").count() == 3
-
 
 
 @pytest.mark.browser
