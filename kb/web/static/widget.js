@@ -20,7 +20,7 @@
   const HEBREW_CHARS = /[\u0590-\u05ff]/;
   const LTR_CHARS = /[A-Za-z\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff]/;
 
-  // The labels in English ({s}: seconds); the others come from the server (kb/i18n/locales/<lang>.json).
+  // The labels in English ({s}: seconds); the server has the others (kb/i18n/locales/).
   const EN = {
     title: "Ask this blog", greeting: "Hi! Ask me anything about the articles on this site.",
     placeholder: "Type your question…", send: "Send", open: "Open chat", close: "Close chat",
@@ -46,7 +46,7 @@
   const config = {
     base,
     position: /left/i.test(data.position || "") ? "left" : "right",
-    accent: data.accent && window.CSS && CSS.supports("color", data.accent) ? data.accent : "#2563eb",
+    accent: data.accent && CSS.supports("color", data.accent) ? data.accent : "#2563eb",
     title: data.title || "",
     greeting: data.greeting || "",
     language: primary(data.language) || primary(document.documentElement.lang) ||
@@ -75,7 +75,7 @@
     if (kid) el.appendChild(kid);
     return el;
   };
-  const icon = (d) => svg("svg", { viewBox: "0 0 24 24", width: 22, height: 22, "aria-hidden": true, focusable: false },
+  const icon = (d) => svg("svg", { viewBox: "0 0 24 24", width: 22, height: 22, "aria-hidden": true },
     svg("path", { d, fill: "currentColor" }));
   const ICON_CHAT = "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z";
   const ICON_CLOSE = "M18.3 5.7 12 12l6.3 6.3-1.4 1.4L10.6 13.4 4.3 19.7l-1.4-1.4L9.2 12 2.9 5.7l1.4-1.4 6.3 6.3 6.3-6.3z";
@@ -83,8 +83,8 @@
   const ICON_SEND = "M2 21 23 12 2 3v7l15 2-15 2z";
 
   const CSS_TEXT = `
-*,*::before,*::after{box-sizing:border-box}
-.root{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","Noto Naskh Arabic",Tahoma,sans-serif;
+*{box-sizing:border-box}
+.root{font:15px/1.45 system-ui,"Segoe UI",Roboto,"Noto Sans","Noto Naskh Arabic",Tahoma,sans-serif;
  color:#1f2328;--accent:var(--kb-accent,#2563eb);--on-accent:var(--kb-on-accent,#fff);
 --ink:var(--kb-accent-ink,var(--accent))}
 button{font:inherit;cursor:pointer}
@@ -99,7 +99,8 @@ button{font:inherit;cursor:pointer}
 .panel[hidden]{display:none}
 .left .launcher,.left .panel{right:auto;left:20px}
 .head{display:flex;align-items:center;gap:6px;padding:10px}
-.head h2{flex:1;margin:0 6px;font-size:16px;font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.head h2{flex:1;margin:0 6px;font-size:16px;font-weight:600}
+.head h2,summary{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .icon{background:transparent;border:0;color:inherit;width:36px;height:36px;border-radius:8px}
 .icon:hover{background:rgba(255,255,255,.18)}
 .icon:focus-visible{outline-color:var(--on-accent);outline-offset:-3px}
@@ -120,14 +121,14 @@ button{font:inherit;cursor:pointer}
 .sources ol{margin:0;padding:0;list-style:none;display:flex;flex-direction:column;gap:4px}
 details{background:#fff;border:1px solid #d8dee4;border-radius:8px;font-size:13px}
 details[open]{border-color:var(--accent)}
-summary{padding:5px 8px;cursor:pointer;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+summary{padding:5px 8px;cursor:pointer}
 .num{font-weight:700;color:var(--ink)}
 blockquote{margin:0;padding:6px 10px;border-inline-start:3px solid var(--accent);white-space:pre-wrap;
  max-height:220px;overflow-y:auto}
 .notice{margin:6px 0 0;font-size:12px;color:#57606a;white-space:normal}
 .src{margin:0;padding:4px 10px 6px;color:#57606a;font-size:12px;overflow-wrap:anywhere}
 .src a{color:var(--ink);white-space:nowrap}
-form{display:flex;gap:8px;padding:10px;border-top:1px solid #d8dee4;background:#fff}
+form{display:flex;gap:8px;padding:10px;border-top:1px solid #d8dee4}
 textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:1.35;padding:8px 10px;
  border:1px solid #afb8c1;border-radius:10px;min-height:42px;max-height:120px;color:inherit;background:#fff}
 .note{margin:0;padding:6px 12px 0;font-size:13px;color:#b42318}
@@ -136,7 +137,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
 [dir=rtl] .send svg{transform:scaleX(-1)}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
 @media (max-width:480px){
- .panel,.left .panel{inset:0;width:100%;height:100%;max-height:none;border-radius:0}
+ .panel,.left .panel{inset:0;width:100%;height:100%;border-radius:0}
  .open .launcher{display:none}
 }
 @media (prefers-reduced-motion:no-preference){.panel{animation:pop .14s ease-out}
@@ -166,7 +167,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
       sessionStorage.setItem(STORE_KEY, JSON.stringify({ items: items.slice(-2 * MAX_TURNS), open: isOpen }));
     } catch (err) { /* storage full or disabled: the conversation still works */ }
   };
-  // The newest turns within the server's limits, each at most 4000 characters, well under 64 KiB.
+  // The newest turns within the server's limits, each ≤ 4000 characters: well under 64 KiB.
   const history = () => {
     const turns = [];
     let bytes = 0;
@@ -185,7 +186,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
   // -- the DOM
   const host = document.createElement("div");
   host.setAttribute("data-omnikb", VERSION);
-  // Inline !important beats any page rule aimed at the host element itself.
+  // Inline !important beats any page rule aimed at the host.
   host.style.cssText = ("all:initial;display:block;position:fixed;z-index:2147483000;width:0;height:0;top:auto;" +
     "left:auto;bottom:0;right:0").replace(/;|$/g, "!important;");
   host.style.setProperty("--kb-accent", config.accent);
@@ -237,7 +238,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     relabel();
     fit();
   };
-  // The greeting stays in the page's language, whatever language the conversation turns to.
+  // The greeting stays in the page's language, whatever the conversation's.
   const greet = () => {
     const el = log.querySelector(".greeting");
     if (el && !config.greeting) {
@@ -249,7 +250,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
   const asked = new Map();
   const fetchStrings = (lang) => {
     if (STRINGS[lang] || !/^[a-z]{2,3}$/.test(lang)) return null;
-    if (!asked.has(lang)) asked.set(lang, fetch(config.base + "/api/widget/strings/" + lang, { credentials: "omit" })
+    if (!asked.has(lang)) asked.set(lang, get("/api/widget/strings/" + lang)
       .then((res) => (res.ok ? res.json() : null))
       .then((body) => {
         const row = body && body.strings;
@@ -261,7 +262,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
       .catch(() => {}));  // offline, or a language omnikb does not speak: the labels stay
     return asked.get(lang);
   };
-  // Until the answer names the question's language: the page's, if it runs the same way; else by the letters.
+  // Before the answer names it: the page's language if it runs the same way, else by the letters.
   const guessLanguage = (text, dir) => {
     if (dir === "ltr") return RTL.has(uiLang) ? "en" : uiLang;
     return RTL.has(uiLang) ? uiLang : HEBREW_CHARS.test(text) ? "he" : "ar";
@@ -289,7 +290,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     host.style.setProperty("--kb-accent-ink", "rgb(" + ink.map(Math.round).join(",") + ")");
   };
 
-  // -- a citation's link to the quoted words on its post: the link kb/answer/links.py builds, the same way
+  // -- a citation's link to its quote on the post, built as kb/answer/links.py builds it
   const QUOTE = /“(.+?)”\s*((?:\[\d+\]\s*)+)/g;
   const EDGE_WORDS = 4;
   const quotedSegments = (answerText, ident) => {
@@ -330,7 +331,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     return ":~:text=" + encodeTerm(blocks[0].slice(0, EDGE_WORDS).join(" ")) + "," +
       encodeTerm(last.slice(-EDGE_WORDS).join(" "));
   };
-  // Only an absolute http(s) address becomes a link: never javascript:, data: or a relative path.
+  // Only an absolute http(s) address is a link: never javascript:, data: or a relative one.
   const safeLink = (url) => {
     if (typeof url !== "string" || /[\s"'<>\\^`{|}\x00-\x1f\x7f]/.test(url)) return null;
     try {
@@ -421,20 +422,18 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
   // -- talking to the server
   const askError = (message, kind, retryAfter) => Object.assign(new Error(message), { kind, retryAfter });
 
+  const get = (path, signal) => fetch(config.base + path, { credentials: "omit", signal });
   const post = (path, body, accept, signal) => fetch(config.base + path, {
-    method: "POST",
-    credentials: "omit",
-    headers: { "Content-Type": "application/json", Accept: accept },
-    body: JSON.stringify(body),
-    signal,
+    method: "POST", credentials: "omit", headers: { "Content-Type": "application/json", Accept: accept },
+    body: JSON.stringify(body), signal,
   });
 
   const httpError = async (res) => {
     const payload = await res.json().catch(() => null);  // not JSON
     const message = (payload && payload.error && payload.error.message) || "";
     if (res.status === 429) {
-      const seconds = parseInt(res.headers.get("Retry-After") || "", 10);
-      return askError(message, "rate", Number.isFinite(seconds) && seconds > 0 ? seconds : 60);
+      const seconds = parseInt(res.headers.get("Retry-After"), 10);  // NaN without one
+      return askError(message, "rate", seconds > 0 ? seconds : 60);
     }
     return askError(message || "HTTP " + res.status, "http");
   };
@@ -495,10 +494,10 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     return final;
   };
 
-  // Questions to offer in the page's language, asked once, when the panel first opens.
+  // Questions in the page's language, asked for once, when the panel first opens.
   let suggested = null;
-  const suggest = () => suggested || (suggested = fetch(config.base + "/api/examples?limit=" + OFFERED +
-    (/^[a-z]{2}$/.test(config.language) ? "&language=" + config.language : ""), { credentials: "omit" })
+  const suggest = () => suggested || (suggested = get("/api/examples?limit=" + OFFERED +
+    (/^[a-z]{2}$/.test(config.language) ? "&language=" + config.language : ""))
     .then((res) => (res.ok ? res.json() : null))
     .then((body) => {
       examples = (body && Array.isArray(body.examples) ? body.examples : [])
@@ -509,7 +508,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
   const learn = () => {
     if (learnt) return learnt;
     const stop = new AbortController(), timer = setTimeout(() => stop.abort(), LEARN_MS);
-    return (learnt = fetch(config.base + "/api/health", { credentials: "omit", signal: stop.signal })
+    return (learnt = get("/api/health", stop.signal)
       .then((res) => res.json()).then((body) => Object.assign(limits, body.limits))
       .catch(() => {}).finally(() => clearTimeout(timer)));
   };
@@ -544,7 +543,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     }
   };
 
-  // The box grows with the question (up to max-height); a question over the limit is said, not cut or sent.
+  // The box grows with the question (to max-height); one over the limit is said, neither cut nor sent.
   const fit = (text = input.value) => {
     const chars = [...text.trim()].length;
     const over = chars > limits.question_chars;
@@ -668,7 +667,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
   });
   input.addEventListener("input", () => fit());
   input.addEventListener("keydown", (event) => {
-    // Shift+Enter adds a line; the Enter that ends an IME composition (keyCode 229 in Safari) does not send.
+    // Shift+Enter adds a line; the Enter that ends an IME composition (229 in Safari) does not send.
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
       event.preventDefault();
       submit(input.value);
@@ -684,7 +683,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     const last = items.filter((item) => item.role === "assistant").pop();
     setLanguage(last ? last.answer.language : config.language);
     renderAll();
-    // It shows once it has its labels in the page's language and the conversation's (or after 2 s without).
+    // It shows once it has the labels of the page's language and the conversation's (or after 2 s).
     const timeout = new Promise((done) => setTimeout(done, 2000));
     Promise.race([Promise.all([fetchStrings(config.language), fetchStrings(panel.lang)]), timeout]).then(() => {
       // Not in the body: a transformed body would hold a fixed element.
