@@ -120,6 +120,9 @@ class _BlogHandler(SimpleHTTPRequestHandler):
 
     def do_GET(self) -> None:
         path, _, query = self.path.partition("?")
+        if path == "/csp.html":  # ?style=SOURCES: the page's style-src
+            self.send_page(strict_page(self.blog.api_url, parse_qs(query).get("style", ["'self'"])[0]))
+            return
         if path != "/blog.html":
             self.send_error(404)
             return
@@ -131,6 +134,9 @@ class _BlogHandler(SimpleHTTPRequestHandler):
             page, found = re.subn(rf'data-{name}="[^"]*"', lambda _: attribute, page)  # noqa: B023
             if not found:
                 page = page.replace(" defer></script>", f" {attribute} defer></script>")
+        self.send_page(page)
+
+    def send_page(self, page: str) -> None:
         body = page.encode("utf-8")
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -141,6 +147,17 @@ class _BlogHandler(SimpleHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+
+def strict_page(api_url: str, style_src: str) -> str:
+    """A page with the strict Content Security Policy an integrator reported: no inline style, no inline script."""
+    policy = f"default-src 'self'; script-src 'self' {api_url}; connect-src 'self' {api_url}; style-src {style_src}"
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{html.escape(policy)}">'
+        "<title>A strict page</title></head><body><h1>A strict page</h1>"
+        f'<script src="{api_url}/widget.js" data-kb-url="{api_url}" defer></script></body></html>'
+    )
 
 
 @pytest.fixture(scope="module")
@@ -879,6 +896,85 @@ def test_a_page_language_that_is_no_code_still_gets_example_questions(
     page.locator(".launcher").click()
     page.locator(".example").first.wait_for(timeout=20_000)
     assert page.locator(".example").count() == 3
+
+
+# Every CSP violation the page reports, the widget's shadow root's included (the events are composed).
+WATCH_CSP = """
+window.__csp = [];
+addEventListener("securitypolicyviolation", (e) => window.__csp.push(e.violatedDirective + " " + e.blockedURI), true);
+"""
+
+
+def on_screen(box: dict[str, float] | None, width: int, height: int) -> bool:
+    return (
+        box is not None
+        and box["x"] >= 0
+        and box["y"] >= 0
+        and box["x"] + box["width"] <= width
+        and (box["y"] + box["height"] <= height)
+    )
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("style_src", ["'self'", "'self' KB"])
+def test_a_page_with_a_strict_csp_shows_the_widget(
+    browser: Any, blog: Blog, app_server: Server, artifacts: Path, style_src: str
+) -> None:
+    """Under style-src 'self' the shadow root's <style> was blocked: the panel measured 0 wide and
+    the launcher was an unstyled box, though OmniKB.ask() still answered."""
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    try:
+        context.add_init_script(WATCH_CSP)
+        tab = context.new_page()
+        tab.set_default_timeout(ANSWER_TIMEOUT_MS)
+        said: list[str] = []
+        tab.on("console", lambda m: said.append(m.text) if "Content Security Policy" in m.text else None)
+        style = quote(style_src.replace("KB", app_server.url))
+        tab.goto(blog.url().replace("/blog.html", f"/csp.html?style={style}"))
+        widget_shown(tab)
+        launcher = tab.locator(".launcher")
+        box = launcher.bounding_box()
+        assert box is not None and (box["width"], box["height"]) == (56, 56), box
+        assert on_screen(box, 1280, 860), box
+        assert launcher.evaluate("el => getComputedStyle(el).backgroundColor") == "rgb(37, 99, 235)"  # the accent
+        assert launcher.evaluate("el => getComputedStyle(el).borderRadius") == "50%"
+
+        launcher.click()
+        panel = tab.locator("[role=dialog]")
+        panel.evaluate("el => Promise.all(el.getAnimations().map(a => a.finished))")  # the opening slide
+        box = panel.bounding_box()
+        assert box is not None and box["width"] == 390 and box["height"] == 620, box
+        assert on_screen(box, 1280, 860), box
+        ask(tab, QUESTION)
+        answer = answers(tab).first
+        answer.wait_for()
+        assert answer.locator(".text").text_content().strip()
+        assert answer.locator("button.cite").count() >= 1
+        assert answer.is_visible()
+        tab.screenshot(path=str(artifacts / f"widget-strict-csp-{style_src.count(' ') + 1}.png"))
+
+        assert said == [] and tab.evaluate("() => window.__csp") == []
+        # The policy is in force and the watch sees it: a <style> the page adds now is refused, and said.
+        tab.evaluate(
+            "() => { const s = document.createElement('style'); s.textContent = 'h1{}'; document.head.append(s) }"
+        )
+        tab.wait_for_function("() => window.__csp.length > 0")
+        assert set(tab.evaluate("() => window.__csp")) == {"style-src-elem inline"}
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+def test_a_browser_without_constructed_stylesheets_gets_a_style_element(page: Any, blog: Blog) -> None:
+    """Before Safari 16.4 and Firefox 101 there is no adoptedStyleSheets: a <style> styles the widget."""
+    page.add_init_script("delete ShadowRoot.prototype.adoptedStyleSheets;")
+    open_blog(page, blog)
+    assert in_shadow(page, "return [root.adoptedStyleSheets, root.querySelectorAll('style').length]") == [None, 1]
+    launcher = page.locator(".launcher")
+    assert launcher.bounding_box()["width"] == 56
+    assert launcher.evaluate("el => getComputedStyle(el).backgroundColor") == "rgb(15, 118, 110)"  # data-accent
+    launcher.click()
+    assert page.locator("[role=dialog]").bounding_box()["width"] == 390
 
 
 @pytest.mark.browser

@@ -211,7 +211,13 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     "aria-controls": uid + "-panel", onclick: () => (isOpen ? close() : open()),
   }, [icon(ICON_CHAT)]);
   const root = h("div", { class: "root " + config.position }, [launcher, panel]);
-  shadow.append(h("style", { text: CSS_TEXT }), root);
+  // A page's CSP (style-src without 'unsafe-inline') blocks a <style>, not a constructed sheet.
+  try {
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(CSS_TEXT);
+    shadow.adoptedStyleSheets = [sheet, ...shadow.adoptedStyleSheets];  // a TypeError without them
+  } catch (err) { shadow.append(h("style", { text: CSS_TEXT })); }
+  shadow.append(root);
 
   const relabel = () => {
     titleEl.textContent = config.title || S.title;
