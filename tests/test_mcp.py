@@ -77,8 +77,14 @@ def test_over_stdio_the_three_tools_answer_as_the_api_does(
         found = await client.call_tool("search", {"query": QUESTION, "top_k": 3})
         source = structured(asked)["citations"][0]["source"]
         document = await client.call_tool("get_source", {"source": source})
-        return {"tools": tools, "asked": asked, "refused": refused, "follow": follow, "found": found,
-                "document": document}
+        return {
+            "tools": tools,
+            "asked": asked,
+            "refused": refused,
+            "follow": follow,
+            "found": found,
+            "document": document,
+        }
 
     got = run(seeded_settings.data_dir, tmp_path / "stderr.log", body)
     assert sorted(t.name for t in got["tools"].tools) == ["ask", "get_source", "search"]
@@ -169,15 +175,27 @@ def test_over_stdio_stdout_carries_the_protocol_alone(seeded_settings: Settings,
     errlog = tmp_path / "stderr.log"
     call = {"name": "ask", "arguments": {"question": QUESTION}}
     messages = [
-        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}},
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "t", "version": "0"},
+            },
+        },
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
         {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": call},
     ]
     with open(errlog, "wb") as err:
         process = subprocess.Popen(
-            [sys.executable, "-m", "kb", "-vv", "mcp"], cwd=ROOT, env=environment(seeded_settings.data_dir),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
+            [sys.executable, "-m", "kb", "-vv", "mcp"],
+            cwd=ROOT,
+            env=environment(seeded_settings.data_dir),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
         )
     assert process.stdin is not None and process.stdout is not None
     try:
@@ -198,8 +216,13 @@ def test_over_stdio_stdout_carries_the_protocol_alone(seeded_settings: Settings,
 
 def test_without_an_index_kb_mcp_exits_3_saying_so(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "kb", "mcp"], cwd=ROOT, env=environment(tmp_path / "none"),
-        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "kb", "mcp"],
+        cwd=ROOT,
+        env=environment(tmp_path / "none"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 3 and result.stdout == ""
     assert "ingest" in result.stderr
@@ -207,8 +230,13 @@ def test_without_an_index_kb_mcp_exits_3_saying_so(tmp_path: Path) -> None:
 
 def test_host_and_port_without_http_are_refused(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "kb", "mcp", "--port", "9"], cwd=ROOT, env=environment(tmp_path / "kb"),
-        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        [sys.executable, "-m", "kb", "mcp", "--port", "9"],
+        cwd=ROOT,
+        env=environment(tmp_path / "kb"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 2 and "--http" in result.stderr
 
@@ -219,10 +247,14 @@ def test_over_streamable_http_ask_answers(seeded_settings: Settings, tmp_path: P
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "kb", "mcp", "--http", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT, env=environment(seeded_settings.data_dir), stdout=log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=environment(seeded_settings.data_dir),
+            stdout=log,
+            stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
     try:
+
         async def main() -> tuple[list[str], dict[str, Any]]:
             deadline = time.monotonic() + 120
             while True:

@@ -125,10 +125,18 @@ BAD_REQUESTS: list[tuple[str, dict[str, Any], int, str]] = [
     ("a tool message", {"messages": [{"role": "tool", "content": "42", "tool_call_id": "x"}]}, 400, "messages[0].role"),
     ("no role", {"messages": [{"content": QUESTION}]}, 400, "messages[0].role"),
     ("a number for content", {"messages": [{"role": "user", "content": 42}]}, 400, "messages[0].content"),
-    ("an image", {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]},
-     400, "messages[0].content[0]"),
-    ("the last message the assistant's", {"messages": [{"role": "user", "content": QUESTION},
-                                                       {"role": "assistant", "content": "Hi"}]}, 400, "messages"),
+    (
+        "an image",
+        {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]},
+        400,
+        "messages[0].content[0]",
+    ),
+    (
+        "the last message the assistant's",
+        {"messages": [{"role": "user", "content": QUESTION}, {"role": "assistant", "content": "Hi"}]},
+        400,
+        "messages",
+    ),
     ("an empty question", {"messages": [{"role": "user", "content": "   "}]}, 400, "messages"),
     ("a question too long", {"messages": [{"role": "user", "content": "why " * 600}]}, 400, "messages"),
     ("two answers", {"messages": [{"role": "user", "content": QUESTION}], "n": 2}, 400, "n"),
@@ -161,8 +169,12 @@ def test_an_unknown_model_is_not_found(server: Server) -> None:
 @pytest.mark.server
 @pytest.mark.parametrize(
     ("raw", "code"),
-    [(b'{"model": "omnikb", "messages": [', "malformed_json"), (b"[1, 2]", "invalid_request"),
-     (b'{"messages": [{"role": "user", "content": "hi"}]}', "invalid_request"), (b"\xff\xfe", "malformed_json")],
+    [
+        (b'{"model": "omnikb", "messages": [', "malformed_json"),
+        (b"[1, 2]", "invalid_request"),
+        (b'{"messages": [{"role": "user", "content": "hi"}]}', "invalid_request"),
+        (b"\xff\xfe", "malformed_json"),
+    ],
 )
 def test_a_body_that_is_no_request_gets_400(server: Server, raw: bytes, code: str) -> None:
     status, _, data = request(server.url + "/v1/chat/completions", "POST", raw=raw)
@@ -178,9 +190,7 @@ def test_unknown_paths_and_methods_under_v1_answer_in_the_error_shape(server: Se
 
 
 @pytest.mark.server
-def test_the_key_is_required_when_set_and_questions_are_rate_limited(
-    seeded_settings: Settings, tmp_path: Path
-) -> None:
+def test_the_key_is_required_when_set_and_questions_are_rate_limited(seeded_settings: Settings, tmp_path: Path) -> None:
     env = {"KB_OPENAI_API": "true", "KB_OPENAI_API_KEY": KEY, "KB_RATE_LIMIT": "3"}
     with running_server(seeded_settings.data_dir, env=env) as srv:
         status, headers, data = request(srv.url + "/v1/models")
@@ -240,8 +250,11 @@ def test_only_the_sources_this_endpoint_appended_are_taken_off_the_history() -> 
     ours = "Omnichannel … [1]\n\nSources:\n1. A title — 001_x.txt\n2. Another — 002_y.txt — <https://example.com/p>"
     theirs = "It takes work.\n\nSteps:\n1. Integrate the CRM\n2. Plan a strategy"
     for said, kept in ((ours, "Omnichannel … [1]"), (theirs, theirs)):
-        messages = [{"role": "user", "content": "What is omnichannel?"}, {"role": "assistant", "content": said},
-                    {"role": "user", "content": "And its challenges?"}]
+        messages = [
+            {"role": "user", "content": "What is omnichannel?"},
+            {"role": "assistant", "content": said},
+            {"role": "user", "content": "And its challenges?"},
+        ]
         body = json.dumps({"model": "omnikb", "messages": messages}).encode()
         question = parse_request(body, Settings(), None).question
         assert [turn.content for turn in question.history] == ["What is omnichannel?", kept]

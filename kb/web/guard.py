@@ -206,7 +206,9 @@ class CORSGuardMiddleware:
         if first:
             log.warning(
                 "refused %s from origin %s: not in KB_ALLOWED_ORIGINS; add it there to let its pages "
-                "use the widget (said once per origin)", what, shown,
+                "use the widget (said once per origin)",
+                what,
+                shown,
             )
         else:
             log.info("refused %s from origin %s", what, shown)
@@ -233,8 +235,7 @@ class CORSGuardMiddleware:
             response = _json_error(
                 403,
                 "origin_not_allowed",
-                f"This server does not accept questions from {origin}. "
-                "Its owner can allow it with KB_ALLOWED_ORIGINS.",
+                f"This server does not accept questions from {origin}. Its owner can allow it with KB_ALLOWED_ORIGINS.",
                 {"Vary": "Origin"},
             )
             await response(scope, receive, send)
