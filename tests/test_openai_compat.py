@@ -23,11 +23,13 @@ from tests.browser import Server, request, running_server
 QUESTION = "How does omnichannel differ from multichannel?"
 OFF_TOPIC = "What is the boiling point of tungsten in kelvin?"
 KEY = "sk-test-omnikb-3f9a"
+BLOG = "http://blog.example:18770"  # in KB_ALLOWED_ORIGINS
+ELSEWHERE = "https://evil.example"
 
 
 @pytest.fixture(scope="module")
 def server(seeded_settings: Settings) -> Iterator[Server]:
-    env = {"KB_OPENAI_API": "true", "KB_RATE_LIMIT": "0"}
+    env = {"KB_OPENAI_API": "true", "KB_RATE_LIMIT": "0", "KB_ALLOWED_ORIGINS": BLOG}
     with running_server(seeded_settings.data_dir, env=env) as srv:
         yield srv
 
@@ -187,6 +189,37 @@ def test_unknown_paths_and_methods_under_v1_answer_in_the_error_shape(server: Se
     assert status == 405 and headers["allow"] == "POST" and data["error"]["code"] == "method_not_allowed"
     status, _, data = request(server.url + "/v1/embeddings", "POST", {"model": "omnikb", "input": "x"})
     assert status == 404 and data["error"]["code"] == "not_found"
+
+
+@pytest.mark.server
+def test_a_page_calls_it_from_the_origins_the_api_allows(server: Server) -> None:
+    """The preflight a browser sends before a keyed POST, the POST itself, and another site's
+    refusals: as ``/api/ask`` gets them, in OpenAI's error shape."""
+    url = server.url + "/v1/chat/completions"
+    preflight = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type",
+    }
+    status, headers, _ = request(url, "OPTIONS", headers={"Origin": BLOG, **preflight})
+    assert status == 204 and headers["access-control-allow-origin"] == BLOG
+    assert "POST" in headers["access-control-allow-methods"]
+    sendable = {name.strip().lower() for name in headers["access-control-allow-headers"].split(",")}
+    assert {"authorization", "content-type"} <= sendable
+    body = {"model": "omnikb", "messages": [{"role": "user", "content": QUESTION}]}
+    status, headers, data = request(url, "POST", body, headers={"Origin": BLOG})
+    assert status == 200 and headers["access-control-allow-origin"] == BLOG
+    assert "[1]" in data["choices"][0]["message"]["content"]
+
+    status, headers, data = request(url, "OPTIONS", headers={"Origin": ELSEWHERE, **preflight})
+    assert status == 403 and "access-control-allow-origin" not in headers
+    assert data["error"]["code"] == "origin_not_allowed" and data["error"]["type"] == "invalid_request_error"
+    status, headers, data = request(url, "POST", body, headers={"Origin": ELSEWHERE})
+    api_status, _, api_data = request(
+        server.url + "/api/ask", "POST", {"question": QUESTION}, headers={"Origin": ELSEWHERE}
+    )
+    assert (status, api_status) == (403, 403) and "access-control-allow-origin" not in headers
+    assert data["error"]["code"] == api_data["error"]["code"] == "origin_not_allowed"
+    assert data["error"]["message"] == api_data["error"]["message"] and data["error"]["param"] is None
 
 
 @pytest.mark.server

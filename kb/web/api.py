@@ -390,7 +390,7 @@ def create_api(settings: Settings, kb: KnowledgeBase | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)  # every route: the chat, mounted on it, too
     app.add_middleware(BodyDeadline, timeout=settings.request_timeout)
     # Guards (CORS allowlist, rate limiting) are installed here, after the size limit.
-    install_guards(app, settings)
+    install_guards(app, settings, openai_compat.guarded_paths(settings))  # /v1 as /api
     app.include_router(router)
     app.include_router(stream.router)
     openai_compat.install(app, settings)  # /v1, when KB_OPENAI_API is on

@@ -2,7 +2,9 @@
 
 ``install_guards(app, settings)`` adds to the API app:
 
-- a CORS allow-list for ``/api/*``: the server's own origin (the request's
+- a CORS allow-list for ``/api/*``, and for the other paths ``install_guards`` is
+  given (``GuardedPaths``: ``/v1`` when it is on, whose errors are OpenAI's shape and
+  whose preflight allows ``Authorization``): the server's own origin (the request's
   ``Host``), ``localhost``/``127.0.0.1``/``[::1]`` on any port, and the origins
   in ``KB_ALLOWED_ORIGINS``; ``*`` only when the owner lists it. Preflights are
   answered here; a disallowed origin gets no ``Access-Control-Allow-Origin`` and
@@ -32,6 +34,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -68,15 +71,43 @@ MAX_WARNED_ORIGINS = 50
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
-def install_guards(app: FastAPI, settings: Settings) -> None:
-    """Add the CORS allow-list, the rate limit and the ``/widget.js`` route to ``app``."""
+# The body of an error response: (status, code, message) -> JSON bytes.
+ErrorBody = Callable[[int, str, str], bytes]
+
+
+def contract_error(status: int, code: str, message: str) -> bytes:
+    """docs/contract.md's error object, as ``/api`` answers it."""
+    return error_bytes(code, message)
+
+
+@dataclass(frozen=True)
+class GuardedPaths:
+    """Paths the CORS allow-list and the rate limit's answers cover: which ones, the request
+    headers a preflight lets a page send, and the shape their errors take."""
+
+    covers: Callable[[str], bool]
+    allow_headers: str = ALLOW_HEADERS
+    error: ErrorBody = contract_error
+
+    def response(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+        body = self.error(status, code, message)
+        return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+API_PATHS = GuardedPaths(covers=lambda path: path.startswith("/api/"))
+
+
+def install_guards(app: FastAPI, settings: Settings, also: Iterable[GuardedPaths] = ()) -> None:
+    """Add the CORS allow-list, the rate limit and the ``/widget.js`` route to ``app``; the
+    allow-list covers ``/api/*`` and the paths of ``also``."""
     policy = OriginPolicy(settings.allowed_origins)
     limiter = RateLimiter(settings.rate_limit, RATE_WINDOW_SECONDS)
+    families = (API_PATHS, *also)
     app.state.rate_limiter = limiter  # the chat's questions count against it too (charge_question)
     # The last middleware added runs first: CORS wraps the limiter, so a 429 still
     # carries the CORS headers the widget needs to read it.
-    app.add_middleware(RateLimitMiddleware, limiter=limiter)
-    app.add_middleware(CORSGuardMiddleware, policy=policy)
+    app.add_middleware(RateLimitMiddleware, limiter=limiter, families=families)
+    app.add_middleware(CORSGuardMiddleware, policy=policy, families=families)
     app.add_api_route("/widget.js", _widget_route, methods=["GET", "HEAD"], include_in_schema=False)
     log.info(
         "guards: extra allowed origins %s, %s questions a minute per client",
@@ -178,15 +209,21 @@ class OriginPolicy:
 
 
 def _json_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
-    return Response(error_bytes(code, message), status_code=status, media_type="application/json", headers=headers)
+    return API_PATHS.response(status, code, message, headers)
+
+
+def _family(families: Iterable[GuardedPaths], path: str) -> GuardedPaths | None:
+    return next((family for family in families if family.covers(path)), None)
 
 
 class CORSGuardMiddleware:
-    """CORS for ``/api/*`` against an allow-list; other paths pass through untouched."""
+    """CORS for ``/api/*`` (and the ``families`` of paths given) against an allow-list; other
+    paths pass through untouched."""
 
-    def __init__(self, app: ASGIApp, policy: OriginPolicy) -> None:
+    def __init__(self, app: ASGIApp, policy: OriginPolicy, families: Iterable[GuardedPaths] = (API_PATHS,)) -> None:
         self.app = app
         self.policy = policy
+        self.families = tuple(families)
         self._warned: set[str] = set()
         self._warned_lock = threading.Lock()
 
@@ -214,7 +251,8 @@ class CORSGuardMiddleware:
             log.info("refused %s from origin %s", what, shown)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not str(scope.get("path", "")).startswith("/api/"):
+        family = _family(self.families, str(scope.get("path", ""))) if scope["type"] == "http" else None
+        if family is None:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
@@ -224,15 +262,15 @@ class CORSGuardMiddleware:
             allowed = origin is not None and self.policy.allows(origin, headers.get("host"))
         except MalformedHeaderError as exc:
             log.info("refused %s %s: %s", method, ascii(scope["path"][:100]), exc)
-            await _json_error(400, exc.code, str(exc), {"Vary": "Origin"})(scope, receive, send)
+            await family.response(400, exc.code, str(exc), {"Vary": "Origin"})(scope, receive, send)
             return
         if origin is not None and method == "OPTIONS" and "access-control-request-method" in headers:
-            response = self._preflight(origin, allowed, headers)
+            response = self._preflight(origin, allowed, headers, family)
             await response(scope, receive, send)
             return
         if origin is not None and not allowed and method not in ("GET", "HEAD"):
             self._refused(origin, f"{method} {scope['path']}")
-            response = _json_error(
+            response = family.response(
                 403,
                 "origin_not_allowed",
                 f"This server does not accept questions from {origin}. Its owner can allow it with KB_ALLOWED_ORIGINS.",
@@ -252,10 +290,10 @@ class CORSGuardMiddleware:
 
         await self.app(scope, receive, send_with_cors)
 
-    def _preflight(self, origin: str, allowed: bool, headers: Headers) -> Response:
+    def _preflight(self, origin: str, allowed: bool, headers: Headers, family: GuardedPaths) -> Response:
         if not allowed:
             self._refused(origin, "a preflight")
-            return _json_error(
+            return family.response(
                 403,
                 "origin_not_allowed",
                 f"Cross-origin requests from {origin} are not allowed; set KB_ALLOWED_ORIGINS to allow it.",
@@ -263,13 +301,13 @@ class CORSGuardMiddleware:
             )
         requested = headers.get("access-control-request-method", "").upper()
         if requested not in ("GET", "POST", "HEAD", "OPTIONS"):
-            return _json_error(400, "method_not_allowed", f"{requested or 'That method'} is not allowed here.")
+            return family.response(400, "method_not_allowed", f"{requested or 'That method'} is not allowed here.")
         return Response(
             status_code=204,
             headers={
                 "Access-Control-Allow-Origin": self.policy.header_value(origin),
                 "Access-Control-Allow-Methods": ALLOW_METHODS,
-                "Access-Control-Allow-Headers": ALLOW_HEADERS,
+                "Access-Control-Allow-Headers": family.allow_headers,
                 "Access-Control-Max-Age": PREFLIGHT_MAX_AGE,
                 "Vary": "Origin",
             },
@@ -384,10 +422,16 @@ class RateLimitMiddleware:
     """For questions: 429 with ``Retry-After`` once a client address asks too often, or has
     ``MAX_WAITING_PER_CLIENT`` questions under way; the work is done as the address's."""
 
-    def __init__(self, app: ASGIApp, limiter: RateLimiter) -> None:
+    def __init__(self, app: ASGIApp, limiter: RateLimiter, families: Iterable[GuardedPaths] = (API_PATHS,)) -> None:
         self.app = app
         self.limiter = limiter
+        self.families = tuple(families)
         self.under_way = ClientCounter()
+
+    def _error(self, scope: Scope, status: int, code: str, message: str, headers: dict[str, str]) -> Response:
+        """The error in the shape of the path's family (OpenAI's for ``/v1``)."""
+        family = _family(self.families, str(scope.get("path", ""))) or API_PATHS
+        return family.response(status, code, message, headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -404,7 +448,8 @@ class RateLimitMiddleware:
             return
         if not self.under_way.enter(address, MAX_WAITING_PER_CLIENT):
             log.info("refused a question from %s: %d of its questions are under way", address, MAX_WAITING_PER_CLIENT)
-            response = _json_error(
+            response = self._error(
+                scope,
                 429,
                 "rate_limited",
                 f"You have {MAX_WAITING_PER_CLIENT} questions waiting for their answers. "
@@ -437,7 +482,8 @@ class RateLimitMiddleware:
         if not allowed:
             log.info("rate limited %s for %ss", address, retry_after)
             per_minute = self.limiter.limit
-            response = _json_error(
+            response = self._error(
+                scope,
                 429,
                 "rate_limited",
                 f"Too many questions: at most {per_minute} a minute (a long question counts once per "

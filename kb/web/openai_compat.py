@@ -15,7 +15,9 @@ streamed), which clients may ignore. Streamed, pieces arrive as OpenAI's
 ``chat.completion.chunk`` events and end with ``data: [DONE]``.
 
 Off unless ``KB_OPENAI_API=true``; with ``KB_OPENAI_API_KEY`` set, a request
-without ``Authorization: Bearer <key>`` gets 401. Errors are the contract's
+without ``Authorization: Bearer <key>`` gets 401. A page in a browser may call it as it
+calls ``/api``: the same ``KB_ALLOWED_ORIGINS`` allow-list and preflight (``kb.web.guard``,
+``guarded_paths``), which lets the page send ``Authorization``. Errors are the contract's
 ``{"error": {"code", "message"}}`` with OpenAI's ``type`` and ``param`` beside
 them, so an OpenAI client reads them as its own (docs/api.md).
 """
@@ -44,7 +46,7 @@ from kb.question import validate_question
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 from kb.text import language as lang
-from kb.web.guard import charge_question
+from kb.web.guard import ALLOW_HEADERS, GuardedPaths, charge_question
 from kb.web.stream import SSE_HEADERS
 
 log = logging.getLogger(__name__)
@@ -84,6 +86,19 @@ def error_payload(status: int, code: str, text: str, param: str | None = None) -
     body["error"]["type"] = "server_error" if status >= 500 else "invalid_request_error"
     body["error"]["param"] = param
     return body
+
+
+def error_bytes(status: int, code: str, text: str) -> bytes:
+    """``error_payload`` as the UTF-8 JSON a raw response carries (the guards' refusals)."""
+    return json.dumps(error_payload(status, code, text), ensure_ascii=False).encode("utf-8")
+
+
+def guarded_paths(settings: Settings) -> list[GuardedPaths]:
+    """What the guards cover here when the endpoint is on: its paths follow ``KB_ALLOWED_ORIGINS``
+    as ``/api`` does, a page may send its key (``Authorization``), and a refusal is OpenAI's shape."""
+    if not settings.openai_api:
+        return []
+    return [GuardedPaths(covers=is_v1_path, allow_headers=ALLOW_HEADERS + ", Authorization", error=error_bytes)]
 
 
 def error_response(
