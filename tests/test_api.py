@@ -142,6 +142,14 @@ def test_openapi_docs(server: Server) -> None:
     assert status == 200
     for path in ("/api/ask", "/api/health", "/api/sources", "/api/sources/{source}"):
         assert path in spec["paths"], sorted(spec["paths"])
+    # The answer object it declares is the one answered, every field of it.
+    declared = spec["components"]["schemas"]["AnswerResponse"]
+    status, _, answer = ask(server, {"question": "What is omnichannel?"})
+    assert status == 200 and set(answer) <= set(declared["properties"]), set(answer) - set(declared["properties"])
+    assert set(declared["required"]) <= set(answer)
+    passage = spec["components"]["schemas"]["Passage"]
+    for item in answer["citations"] + answer["passages"]:
+        assert set(item) <= set(passage["properties"]) and set(passage["required"]) <= set(item)
 
 
 def test_the_chat_page_is_served_at_the_root(server: Server) -> None:

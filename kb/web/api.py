@@ -31,7 +31,7 @@ from kb.settings import Settings
 from kb.web import openai_compat, stream
 from kb.web.guard import charge_question, install_guards
 from kb.web.paths import API_ROOT, CanonicalApiPath
-from kb.web.schemas import AskRequest
+from kb.web.schemas import AnswerResponse, AskRequest, error_responses
 from kb.web.slow_clients import BodyDeadline
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,15 @@ def _kb(request: Request) -> KnowledgeBase:
     return kb
 
 
-@router.post("/ask", summary="Answer a question with cited passages")
+ASK_ERRORS = error_responses(400, 403, 413, 422, 429, 503)
+
+
+@router.post(
+    "/ask",
+    summary="Answer a question with cited passages",
+    response_model=None,
+    responses={200: {"model": AnswerResponse, "description": "The answer object"}, **ASK_ERRORS},
+)
 def ask(body: AskRequest, request: Request) -> dict[str, Any]:
     kb = _kb(request)
     question = body.to_question(request, kb.settings)
@@ -67,22 +75,30 @@ def ask(body: AskRequest, request: Request) -> dict[str, Any]:
     return kb.ask(question).to_dict()
 
 
-@router.get("/health", summary="Index status")
+@router.get("/health", summary="Index status", responses=error_responses(503))
 def health(request: Request) -> dict[str, Any]:
     return _kb(request).health()
 
 
-@router.get("/sources", summary="The indexed documents")
+@router.get("/sources", summary="The indexed documents", responses=error_responses(503))
 def sources(request: Request) -> list[dict[str, Any]]:
     return _kb(request).sources()
 
 
-@router.get("/sources/{source:path}", summary="One cleaned document; passage offsets index into `text`")
+@router.get(
+    "/sources/{source:path}",
+    summary="One cleaned document; passage offsets index into `text`",
+    responses=error_responses(404, 503),
+)
 def source(source: str, request: Request) -> dict[str, Any]:
     return _kb(request).document(source).to_dict()
 
 
-@router.get("/examples", summary="Questions the articles ask themselves, to suggest what to ask")
+@router.get(
+    "/examples",
+    summary="Questions the articles ask themselves, to suggest what to ask",
+    responses=error_responses(422, 503),
+)
 def examples(request: Request, language: str | None = None, limit: int = EXAMPLES) -> dict[str, Any]:
     """The articles' question headings, a few from each article in turn; for a reader of
     ``language``, those in their language first, then those in their script."""
@@ -92,7 +108,11 @@ def examples(request: Request, language: str | None = None, limit: int = EXAMPLE
     return {"examples": _kb(request).example_questions(limit, reader)}
 
 
-@router.get("/widget/strings/{language}", summary="The chat widget's labels in a language, by name")
+@router.get(
+    "/widget/strings/{language}",
+    summary="The chat widget's labels in a language, by name",
+    responses=error_responses(404),
+)
 def widget_labels(language: str) -> JSONResponse:
     strings = widget_strings(language)
     if strings is None:

@@ -35,7 +35,7 @@ from kb.errors import KBError, error_body, shown_to_client
 from kb.models import Answer, Correction, Question
 from kb.service import KnowledgeBase
 from kb.web.guard import charge_question
-from kb.web.schemas import AskRequest
+from kb.web.schemas import AskRequest, error_responses
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,10 @@ def answer_events(kb: KnowledgeBase, question: Question) -> Iterator[str]:
     "/api/ask/stream",
     summary="Answer a question, streaming the text as server-sent events",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "token… then answer (or error) events"}},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "token… then answer (or error) events"},
+        **error_responses(400, 403, 413, 422, 429, 503),
+    },
 )
 def ask_stream(body: AskRequest, request: Request) -> StreamingResponse:
     kb: KnowledgeBase = request.app.state.kb
