@@ -293,6 +293,31 @@ def test_only_the_sources_this_endpoint_appended_are_taken_off_the_history() -> 
         assert [turn.content for turn in question.history] == ["What is omnichannel?", kept]
 
 
+@pytest.mark.parametrize(
+    ("before", "where"),
+    [
+        ([{"role": "system", "content": "Be brief."}, {"role": "user", "content": QUESTION}], 2),
+        # 12 exchanges and a question before it: its history is the last 20 turns, messages[6:26].
+        (
+            [{"role": "user", "content": QUESTION}, {"role": "assistant", "content": "Ok."}] * 12
+            + [{"role": "user", "content": QUESTION}],
+            25,
+        ),
+    ],
+)
+def test_a_refused_earlier_turn_is_named_by_its_place_in_messages(before: list[dict[str, str]], where: int) -> None:
+    from kb.web.openai_compat import OpenAIError, parse_request
+
+    messages = [*before, {"role": "assistant", "content": "x " * 4500}, {"role": "user", "content": "And?"}]
+    assert messages[where]["content"] == "x " * 4500
+    body = json.dumps({"model": "omnikb", "messages": messages}).encode()
+    with pytest.raises(OpenAIError) as caught:
+        parse_request(body, Settings(), None)
+    assert caught.value.status == 400 and caught.value.param == f"messages[{where}].content"
+    assert str(caught.value).startswith(f"`messages[{where}].content` is too long")
+    assert "history" not in str(caught.value)
+
+
 def test_a_citation_with_a_known_url_links_its_post_at_the_quote() -> None:
     from kb.models import Answer, Chunk, Citation
     from kb.web.openai_compat import completion

@@ -62,6 +62,8 @@ TURN_ROLES = frozenset({"user", "assistant"})
 # The numbered sources this endpoint appends to an answer ("\n\nSources:\n1. …"), taken off
 # again when a client sends the answer back as history: they are not what was said.
 UNEXPECTED = "Something went wrong on the server; the log has the details."
+# A history turn's field, as ``validate_question`` names it: ``history[1].content``.
+_HISTORY_FIELD = re.compile(r"^history\[(\d+)\](\.\w+)?")
 _SOURCES_BLOCK = re.compile(r"\n\n[^\n]{1,60}:\n1\. [^\n]* — [^\n]*(?:\n\d+\. [^\n]* — [^\n]*)*\s*\Z")
 
 
@@ -179,6 +181,7 @@ def parse_request(raw: bytes, settings: Settings, accept_language: str | None) -
             "messages",
         )
     turns: list[dict[str, str]] = []
+    positions: list[int] = []  # each turn's index in `messages`
     for i, item in enumerate(messages):
         where = f"messages[{i}]"
         if not isinstance(item, dict):
@@ -200,6 +203,7 @@ def parse_request(raw: bytes, settings: Settings, accept_language: str | None) -
         if role == "assistant":
             content = _SOURCES_BLOCK.sub("", content)
         turns.append({"role": role, "content": content})
+        positions.append(i)
     if not turns or turns[-1]["role"] != "user":
         raise OpenAIError(
             400,
@@ -207,13 +211,25 @@ def parse_request(raw: bytes, settings: Settings, accept_language: str | None) -
             'The last message must be the user\'s question (role "user").',
             "messages",
         )
-    question, history = turns[-1]["content"], turns[:-1][-settings.max_history_turns :]
+    kept = slice(max(0, len(turns) - 1 - settings.max_history_turns), len(turns) - 1)
+    question, history = turns[-1]["content"], turns[kept]
     try:
         checked = validate_question(question, history, None, None, settings)
     except KBError as exc:
-        raise OpenAIError(400, exc.code, shown_to_client(exc), "messages") from None
+        raise _in_messages(exc, positions[kept]) from None
     checked = replace(checked, reader_language=lang.preferred(accept_language))
     return ChatRequest(question=checked, stream=bool(stream))
+
+
+def _in_messages(error: KBError, positions: list[int]) -> OpenAIError:
+    """``validate_question``'s refusal, naming the caller's own field: the history turn
+    ``history[1].content`` is ``messages[2].content`` when a system message came first."""
+    text, param = shown_to_client(error), "messages"
+    found = _HISTORY_FIELD.match(text)
+    if found is not None and int(found.group(1)) < len(positions):
+        param = f"messages[{positions[int(found.group(1))]}]{found.group(2) or ''}"
+        text = f"`{param}`{text[found.end() :]}"
+    return OpenAIError(400, error.code, text, param)
 
 
 # -- the answer -----------------------------------------------------------------
