@@ -29,6 +29,7 @@ from kb.question import validate_language
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 from kb.web import openai_compat, stream
+from kb.web.field_errors import ASK_FIELDS, MAX_EXAMPLES, describe_invalid, shown
 from kb.web.guard import charge_question, install_guards
 from kb.web.paths import API_ROOT, CanonicalApiPath
 from kb.web.schemas import AnswerResponse, AskRequest, error_responses
@@ -41,9 +42,8 @@ MAX_BODY_BYTES = 64 * 1024
 # (at most 1 MB, about 1.5 MB once Gradio has encoded it: MAX_COPY_BYTES).
 CHAT_BODY_BYTES = 2 * 1024 * 1024
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-# Example questions a client asks for by default, and at most.
+# Example questions a client asks for by default (at most: MAX_EXAMPLES).
 EXAMPLES = 3
-MAX_EXAMPLES = 10
 
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -151,82 +151,14 @@ _HTTP_CODES = {
     429: "rate_limited",
     431: "headers_too_large",
 }
-FIELDS = "`question`, `history`, `top_k` and `language`"
-# What a field must be, for messages on a value of the wrong type.
-_EXPECTED = {
-    "question": "a string",
-    "history": 'a list of {"role": "user" or "assistant", "content": "…"} objects',
-    "history[]": 'an object {"role": "user" or "assistant", "content": "…"}',
-    "history[].role": '"user" or "assistant"',
-    "history[].content": "a string",
-    "top_k": "a whole number from 1 to 20",
-    "language": 'a two-letter ISO 639-1 code such as "en"',
-    # /api/examples' query
-    "limit": f"a whole number from 1 to {MAX_EXAMPLES}",
-}
 _NOT_JSON = 'The request body is not valid JSON. Send an object such as {"question": "…"}.'
 
 
-def _where(loc: Any) -> tuple[str, str]:
-    """``history[0].role`` and its pattern ``history[].role`` for a pydantic location."""
-    where, pattern = "", ""
-    for part in loc:
-        if part in ("body", "query") and not where:
-            continue
-        if isinstance(part, int):
-            where, pattern = f"{where}[{part}]", f"{pattern}[]"
-        else:
-            name = _shown(str(part))
-            where = f"{where}.{name}" if where else name
-            pattern = f"{pattern}.{part}" if pattern else str(part)
-    return where or "body", pattern or "body"
-
-
-def _shown(name: str, limit: int = 40) -> str:
-    """A field name as a message may quote it: escaped when not plain text, and cut short."""
-    if not name.isprintable() or any("\ud800" <= c <= "\udfff" for c in name):
-        name = ascii(name)[1:-1]
-    return name if len(name) <= limit else name[:limit] + "…"
-
-
-def _problem(error: Any) -> str:
-    where, pattern = _where(error.get("loc", ()))
-    kind = error.get("type")
-    if kind == "missing":
-        return f"`{where}` is required"
-    if kind == "extra_forbidden":
-        if "[" in where:
-            return f'`{where}` is not allowed: a history turn has only "role" and "content"'
-        return f"`{where}` is not a field of the request; the fields are {FIELDS}"
-    if pattern in _EXPECTED:
-        return f"`{where}` must be {_EXPECTED[pattern]}"
-    return f"`{where}`: {error.get('msg', 'invalid value')}"
-
-
 def _describe(errors: list[Any]) -> tuple[int, str, str]:
-    """Status, code and a readable message for pydantic's validation errors."""
+    """Status, code and a readable message for pydantic's validation errors of a request."""
     if any(e.get("type") == "json_invalid" for e in errors):
         return 400, "malformed_json", _NOT_JSON
-    if any(e.get("type") == "string_unicode" for e in errors):  # e.g. a field name "\ud800"
-        return (
-            422,
-            "invalid_request",
-            (
-                "The request contains text that is not valid Unicode (an unpaired surrogate such as \\ud800). "
-                f"Send valid UTF-8 text; the fields are {FIELDS}."
-            ),
-        )
-    if any(tuple(e.get("loc", ())) == ("body",) for e in errors):
-        return (
-            422,
-            "invalid_request",
-            (
-                'The request body must be a JSON object such as {"question": "…"}, sent with '
-                "Content-Type: application/json."
-            ),
-        )
-    parts = list(dict.fromkeys(_problem(e) for e in errors[:5]))
-    return 422, "invalid_request", "; ".join(parts) + ". See /docs for the request format."
+    return 422, "invalid_request", describe_invalid(errors, ASK_FIELDS, "See /docs for the request format.")
 
 
 def _unparsable(cause: BaseException | None) -> str:
@@ -301,7 +233,7 @@ class BodySizeLimit:
         limit = self.max_bytes if scope["path"].startswith(API_ROOT) else self.chat_bytes
         length = dict(scope["headers"]).get(b"content-length", b"")
         if length.isdigit() and int(length) > limit:
-            log.info("refused a body of %s bytes to %s", int(length), _shown(scope["path"], 100))
+            log.info("refused a body of %s bytes to %s", int(length), shown(scope["path"], 100))
             await error_response(413, "payload_too_large", self._message(limit))(scope, receive, send)
             return
         received = 0
@@ -317,7 +249,7 @@ class BodySizeLimit:
                 received += len(message.get("body", b""))
                 if received > limit:
                     refused = True
-                    log.info("refused a chunked body over %d bytes to %s", limit, _shown(scope["path"], 100))
+                    log.info("refused a chunked body over %d bytes to %s", limit, shown(scope["path"], 100))
                     if started:  # too late for a 413: end the request as if the client had gone
                         return {"type": "http.disconnect"}
                     await error_response(413, "payload_too_large", self._message(limit))(scope, receive, send)
@@ -441,7 +373,7 @@ def _add_api_not_found(app: FastAPI) -> None:
     chat, mounted at ``/``, would answer them with its own ``{"detail": …}``)."""
 
     def _not_found(request: Request) -> None:
-        path = _shown(request.url.path, 100)
+        path = shown(request.url.path, 100)
         allowed = [m for m in METHODS if m != request.method and _routed(request.scope, m, catch_all)]
         if allowed:
             raise HTTPException(
@@ -450,7 +382,7 @@ def _add_api_not_found(app: FastAPI) -> None:
                 headers={"Allow": ", ".join(allowed)},
             )
         meant = _meant(request, catch_all)
-        hint = f" Paths are case-sensitive: did you mean {_shown(meant, 100)}?" if meant else ""
+        hint = f" Paths are case-sensitive: did you mean {shown(meant, 100)}?" if meant else ""
         raise HTTPException(404, f"No API endpoint {request.method} {path}.{hint} See /docs for the endpoints.")
 
     for path in (API_ROOT, API_ROOT + "/{rest:path}"):
