@@ -11,7 +11,9 @@ Tools:
 Resources: every indexed article, ``omnikb://sources/<name>`` (the name percent-encoded),
 its cleaned text; listed afresh on each request, so a re-ingest shows.
 
-Bad arguments are tool errors (``isError``) with the message the API gives, never a crash.
+Bad arguments are tool errors (``isError``) with the message the API gives, never a crash:
+``ask``'s are checked as ``POST /api/ask`` checks its body (``AskRequest``, strict: ``"3"``
+is no ``top_k``, an unknown argument is named), the others alike, before the SDK reads them.
 Over stdio, stdout is the protocol: logging goes to stderr (the SDK points fd 1 there
 while it serves).
 """
@@ -33,12 +35,16 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INTERNAL_ERROR, InputRequiredResult
 from mcp_types import Resource as MCPResource
 from mcp_types import ResourceTemplate as MCPResourceTemplate
-from pydantic import AnyUrl
+from pydantic import AnyUrl, BaseModel, ConfigDict, ValidationError
 
+from kb import __version__
 from kb.errors import KBError, SourceNotFoundError
-from kb.models import passage_dict
+from kb.models import Question, passage_dict
 from kb.question import validate_question
 from kb.service import KnowledgeBase
+from kb.settings import Settings
+from kb.web.field_errors import ASK_FIELDS, describe_invalid
+from kb.web.schemas import AskRequest
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +62,58 @@ def source_uri(source: str) -> str:
     return SOURCE_URI + quote(source, safe="")
 
 
+class SearchArguments(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    query: str
+    top_k: int | None = None
+    language: str | None = None
+
+
+class SourceArguments(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    source: str
+
+
+# Each tool's arguments, checked as the API checks a request, and the fields a message lists.
+ARGUMENTS: dict[str, tuple[type[BaseModel], str]] = {
+    "ask": (AskRequest, ASK_FIELDS),
+    "search": (SearchArguments, "`query`, `top_k` and `language`"),
+    "get_source": (SourceArguments, "`source`"),
+}
+SEE = "See the tool's input schema."
+
+
+def check_arguments(tool: str, arguments: dict[str, Any], settings: Settings) -> None:
+    """``ToolError`` with the API's message when ``arguments`` break the tool's rules: their
+    types and names as ``AskRequest`` checks them, then the question's (``validate_question``)."""
+    model, fields = ARGUMENTS.get(tool, (None, ""))
+    if model is None:
+        return
+    try:
+        checked = model.model_validate(arguments)
+    except ValidationError as exc:
+        raise ToolError(describe_invalid(list(exc.errors()), fields, SEE)) from None
+    if isinstance(checked, AskRequest):
+        history = None if checked.history is None else [turn.model_dump() for turn in checked.history]
+        _checked(settings, checked.question, history, checked.top_k, checked.language)
+    elif isinstance(checked, SearchArguments):
+        _checked(settings, checked.query, None, checked.top_k, checked.language)
+
+
 class KnowledgeBaseServer(MCPServer[None]):
     """An ``MCPServer`` whose resources are the knowledge base's articles, read when asked for."""
 
     def __init__(self, kb: KnowledgeBase, **kwargs: Any) -> None:
-        super().__init__(NAME, instructions=INSTRUCTIONS, **kwargs)
+        super().__init__(NAME, instructions=INSTRUCTIONS, version=__version__, **kwargs)
         self.kb = kb
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Context[None, Any] | None = None) -> Any:
+        """The tool's result; its arguments checked first as the API checks a request (the SDK's
+        own check takes ``"3"`` for 3 and passes unknown arguments by)."""
+        check_arguments(name, arguments, self.kb.settings)
+        return await super().call_tool(name, arguments, context)
 
     async def list_resources(self) -> list[MCPResource]:
         try:
@@ -105,9 +157,9 @@ class KnowledgeBaseServer(MCPServer[None]):
         return [ReadResourceContents(content=document.text, mime_type="text/plain")]
 
 
-def _checked(kb: KnowledgeBase, text: Any, history: Any, top_k: Any, language: Any) -> Any:
+def _checked(settings: Settings, text: Any, history: Any, top_k: Any, language: Any) -> Question:
     try:
-        return validate_question(text, history, top_k, language, kb.settings)
+        return validate_question(text, history, top_k, language, settings)
     except KBError as exc:
         raise ToolError(str(exc)) from None
 
@@ -141,7 +193,7 @@ def build_server(kb: KnowledgeBase) -> KnowledgeBaseServer:
         top_k: int | None = None,
         language: str | None = None,
     ) -> dict[str, Any]:
-        checked = _checked(kb, question, history, top_k, language)
+        checked = _checked(kb.settings, question, history, top_k, language)
         try:
             return kb.ask(checked).to_dict()
         except KBError as exc:
@@ -154,7 +206,7 @@ def build_server(kb: KnowledgeBase) -> KnowledgeBaseServer:
         )
     )
     def search(query: str, top_k: int | None = None, language: str | None = None) -> dict[str, Any]:
-        checked = _checked(kb, query, None, top_k, language)
+        checked = _checked(kb.settings, query, None, top_k, language)
         try:
             request = kb.prepare(checked)
         except KBError as exc:

@@ -16,12 +16,15 @@ from urllib.parse import quote
 
 import anyio
 import pytest
+from fastapi.testclient import TestClient
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.shared.exceptions import MCPError
 
+from kb import __version__ as kb_version
 from kb.service import KnowledgeBase
 from kb.settings import Settings
+from kb.web.api import create_api
 from tests.browser import free_port
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
@@ -168,6 +171,40 @@ def test_bad_arguments_are_tool_errors_and_the_server_goes_on(seeded_settings: S
     assert "delete_everything" in unknown[0]
     assert structured(after)["answered"] is True  # still serving
     assert "Traceback" not in errlog.read_text(encoding="utf-8")
+
+
+# Arguments of the wrong type or name: the API's message for the same body, word for word.
+AS_THE_API_SAYS: list[dict[str, Any]] = [
+    {"question": 5},
+    {},
+    {"question": QUESTION, "top_k": "3"},
+    {"question": QUESTION, "top_k": True},
+    {"question": QUESTION, "foo": 1},
+    {"question": QUESTION, "history": [{"role": "user", "content": "x", "name": "me"}]},
+    {"question": QUESTION, "top_k": 99},
+]
+
+
+def test_bad_arguments_get_the_apis_message_and_the_server_its_version(
+    seeded_settings: Settings, tmp_path: Path
+) -> None:
+    api = TestClient(create_api(Settings(data_dir=tmp_path / "no-index")))  # a body is checked before any index
+    expected = []
+    for arguments in AS_THE_API_SAYS:
+        response = api.post("/api/ask", json=arguments)
+        assert response.status_code == 422, response.text
+        expected.append(response.json()["error"]["message"].removesuffix(" See /docs for the request format."))
+
+    async def body(client: Client) -> tuple[list[Any], str | None]:
+        info = client.server_info
+        return [await client.call_tool("ask", arguments) for arguments in AS_THE_API_SAYS], info and info.version
+
+    results, version = run(seeded_settings.data_dir, tmp_path / "stderr.log", body)
+    for arguments, message, result in zip(AS_THE_API_SAYS, expected, results, strict=True):
+        assert result.is_error, arguments
+        assert result.content[0].text.removesuffix(" See the tool's input schema.") == message, arguments
+    assert "foo" in expected[4] and "top_k" in expected[2]
+    assert version == kb_version
 
 
 def test_over_stdio_stdout_carries_the_protocol_alone(seeded_settings: Settings, tmp_path: Path) -> None:
