@@ -58,6 +58,10 @@ def test_health(server: Server) -> None:
     assert status == 200
     assert body["status"] == "ok"
     assert body["documents"] == 5
+    # Both caps a client must fit: the history's, and the body's (20 full turns are over it).
+    limits = body["limits"]
+    assert limits["body_bytes"] == 64 * 1024
+    assert limits["history_turns"] * limits["history_turn_chars"] > limits["body_bytes"]
     assert body["chunks"] > 5
     assert isinstance(body["embedding_model"], str) and body["embedding_model"]
     assert body["answers"] == "extractive" and "model_server" not in body

@@ -77,7 +77,10 @@ def ask(body: AskRequest, request: Request) -> dict[str, Any]:
 
 @router.get("/health", summary="Index status", responses=error_responses(503))
 def health(request: Request) -> dict[str, Any]:
-    return _kb(request).health()
+    report = _kb(request).health()
+    # A request must fit the body's cap as well as the history's: 20 turns of 8,000 characters do not.
+    report.setdefault("limits", {})["body_bytes"] = MAX_BODY_BYTES
+    return report
 
 
 @router.get("/sources", summary="The indexed documents", responses=error_responses(503))
