@@ -25,6 +25,7 @@ them, so an OpenAI client reads them as its own (docs/api.md).
 from __future__ import annotations
 
 import hmac
+import itertools
 import json
 import logging
 import re
@@ -56,6 +57,7 @@ MODEL_ID = "omnikb"
 COMPLETIONS = PREFIX + "/chat/completions"
 MODELS = PREFIX + "/models"
 ROUTES = {COMPLETIONS: "POST", MODELS: "GET"}
+MODEL = {"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "omnikb"}
 # Roles a conversation may hold: system and developer messages are read past.
 INSTRUCTION_ROLES = frozenset({"system", "developer"})
 TURN_ROLES = frozenset({"user", "assistant"})
@@ -156,7 +158,10 @@ def parse_request(raw: bytes, settings: Settings, accept_language: str | None) -
     if not isinstance(body, dict):
         raise OpenAIError(400, "invalid_request", 'The request body must be a JSON object: {"model", "messages"}.')
     model = body.get("model")
-    if not isinstance(model, str) or not model.strip():
+    if model is not None and not isinstance(model, str):
+        wrong = f'`model` must be a string: this server\'s model is "{MODEL_ID}".'
+        raise OpenAIError(400, "invalid_request", wrong, "model")
+    if model is None or not model.strip():
         needed = f'`model` is required: this server\'s model is "{MODEL_ID}".'
         raise OpenAIError(400, "invalid_request", needed, "model")
     if model.strip() != MODEL_ID:
@@ -302,10 +307,13 @@ def completion_chunks(kb: KnowledgeBase, question: Question) -> Iterator[str]:
             {"id": ident, "object": "chat.completion.chunk", "created": created, "model": MODEL_ID, "choices": [choice]}
         )
 
-    yield chunk({"role": "assistant", "content": ""})
     stream = kb.stream(question)
     try:
-        for item in stream:
+        # The question's retrieval is done before the first byte, as /api/ask/stream does it: a
+        # client that reads a chunk and goes leaves no retrieval under way, holding its address's turn.
+        first = next(stream, None)
+        yield chunk({"role": "assistant", "content": ""})
+        for item in itertools.chain(() if first is None else (first,), stream):
             if isinstance(item, Answer):
                 sources = sources_text(item)
                 if sources:
@@ -377,13 +385,23 @@ def install(app: FastAPI, settings: Settings) -> None:
             refused = _authorised(request, key)
             if refused is not None:
                 return refused
-            return {
-                "object": "list",
-                "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "omnikb"}],
-            }
+            return {"object": "list", "data": [MODEL]}
+
+        async def model(name: str, request: Request) -> Any:
+            refused = _authorised(request, key)
+            if refused is not None:
+                return refused
+            if name != MODEL_ID:
+                text = f'No model {name[:60]!a} here: this server\'s one model is "{MODEL_ID}" (GET {MODELS}).'
+                return error_response(404, "model_not_found", text, "model")
+            return MODEL
 
         app.add_api_route(COMPLETIONS, chat_completions, methods=["POST"], summary="OpenAI-compatible chat answer")
+        # Reads answer HEAD as /api's do (HEAD is left out of the schema).
         app.add_api_route(MODELS, models, methods=["GET"], summary="The one model: omnikb")
+        app.add_api_route(MODELS, models, methods=["HEAD"], include_in_schema=False, name="models_head")
+        app.add_api_route(MODELS + "/{name}", model, methods=["GET"], summary="A model by its id: omnikb")
+        app.add_api_route(MODELS + "/{name}", model, methods=["HEAD"], include_in_schema=False, name="model_head")
         log.info("OpenAI-compatible API on %s%s", PREFIX, " (with a key)" if key else "")
 
     on = settings.openai_api
