@@ -3,14 +3,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import openai
 import pytest
 from fastapi.testclient import TestClient
@@ -258,30 +256,6 @@ def test_the_model_is_read_as_openai_clients_read_it(server: Server) -> None:
     status, _, data = request(server.url + "/v1/chat/completions", "POST", {"model": 5, "messages": []})
     assert status == 400 and data["error"]["param"] == "model"
     assert data["error"]["message"].startswith("`model` must be a string")
-
-
-@pytest.mark.server
-def test_a_dropped_stream_gives_its_addresss_turn_back_as_the_apis_does(seeded_settings: Settings) -> None:
-    """Two streams read for a chunk and dropped, then four questions at once: the cap of
-    four under way per address counts none of the dropped ones (it did, while their retrieval ran)."""
-
-    async def main(url: str) -> list[int]:
-        async with httpx.AsyncClient(base_url=url, timeout=120) as http:
-
-            async def dropped(j: int) -> None:
-                body = {"model": "omnikb", "stream": True, "messages": [{"role": "user", "content": f"{QUESTION} {j}"}]}
-                async with http.stream("POST", "/v1/chat/completions", json=body) as response:
-                    assert response.status_code == 200
-                    async for _ in response.aiter_bytes():
-                        break
-
-            await asyncio.gather(*(dropped(j) for j in range(2)))
-            asked = [http.post("/api/ask", json={"question": f"What is omnichannel? {j}"}) for j in range(4)]
-            return [response.status_code for response in await asyncio.gather(*asked)]
-
-    env = {"KB_OPENAI_API": "true", "KB_RATE_LIMIT": "1000"}
-    with running_server(seeded_settings.data_dir, env=env) as srv:
-        assert asyncio.run(main(srv.url)) == [200] * 4
 
 
 # -- in process, no server --------------------------------------------------------------------------
