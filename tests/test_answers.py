@@ -292,7 +292,7 @@ def test_a_follow_up_that_asks_for_more_asks_again_what_the_question_before_it_a
 @pytest.mark.parametrize(
     "conversation",
     [
-        ("What is an omnichannel strategy?", "And the challenges?", "Tell me more", "Why?"),
+        ("What is an omnichannel strategy?", "And the challenges?", "Tell me more"),
         ("Qu'est-ce que l'omnicanal ?", "Et ses défis ?", "Dis-m'en plus"),
         ("ما هي استراتيجية omnichannel؟", "وما هي فوائدها؟", "أخبرني المزيد"),
         ("Was ist eine Omnichannel-Strategie?", "Und die Vorteile?", "Erzähl mir mehr"),

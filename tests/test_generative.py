@@ -872,6 +872,20 @@ def test_a_follow_up_is_rewritten_by_the_model(gen_kb: KnowledgeBase, fake: Fake
     assert "What are the challenges of an omnichannel strategy?" in answer.content("user")
 
 
+def _after_become(kb: KnowledgeBase, fake: FakeOpenAI) -> tuple[Answer, list[dict[str, str]]]:
+    """The extractive answer to ``BECOME_OMNICHANNEL`` and the conversation so far; the fake model
+    rewrites any follow-up as ``BECOME_OMNICHANNEL`` and answers from its first passage."""
+    first = kb.ask(validate_question(BECOME_OMNICHANNEL))
+
+    def respond(body: dict[str, Any]) -> Reply:
+        if not body.get("stream"):
+            return Reply(BECOME_OMNICHANNEL)
+        return Reply(f"The source says: “{words_of(passage_texts(body)[0], 0, 14)}” [1].")
+
+    fake.always(respond)
+    return first, [{"role": "user", "content": BECOME_OMNICHANNEL}, {"role": "assistant", "content": first.answer}]
+
+
 def test_tell_me_more_gives_the_model_passages_the_answer_before_did_not_quote(
     kb: KnowledgeBase, gen_kb: KnowledgeBase, fake: FakeOpenAI
 ) -> None:
@@ -879,18 +893,7 @@ def test_tell_me_more_gives_the_model_passages_the_answer_before_did_not_quote(
     from kb.answer.said import all_said, said_before
     from kb.models import Question, Turn
 
-    first = kb.ask(validate_question("How do I become omnichannel?"))
-    history = [
-        {"role": "user", "content": "How do I become omnichannel?"},
-        {"role": "assistant", "content": first.answer},
-    ]
-
-    def respond(body: dict[str, Any]) -> Reply:
-        if not body.get("stream"):
-            return Reply("How do I become omnichannel?")
-        return Reply(f"The source says: “{words_of(passage_texts(body)[0], 0, 14)}” [1].")
-
-    fake.always(respond)
+    first, history = _after_become(kb, fake)
     _, data = ask(gen_kb, "Tell me more", history)
     assert_contract(data)
     said = said_before(Question("Tell me more", history=tuple(Turn(t["role"], t["content"]) for t in history)))  # type: ignore[arg-type]
@@ -904,23 +907,12 @@ def test_in_short_asks_the_model_for_the_gist_of_what_it_said(
     kb: KnowledgeBase, gen_kb: KnowledgeBase, fake: FakeOpenAI
 ) -> None:
     """ "In short?" gave the model the passages its answer before had not quoted, and no word of brevity."""
-    first = kb.ask(validate_question("How do I become omnichannel?"))
-    history = [
-        {"role": "user", "content": "How do I become omnichannel?"},
-        {"role": "assistant", "content": first.answer},
-    ]
-
-    def respond(body: dict[str, Any]) -> Reply:
-        if not body.get("stream"):
-            return Reply("How do I become omnichannel?")
-        return Reply(f"The source says: “{words_of(passage_texts(body)[0], 0, 14)}” [1].")
-
-    fake.always(respond)
+    first, history = _after_become(kb, fake)
     _, data = ask(gen_kb, "In short?", history)
     assert_contract(data)
     asked = fake.exchanges[-1].content("user")
     assert BRIEF_LINE.strip() in asked
-    assert "How do I become omnichannel?" in asked  # what it asks in short
+    assert BECOME_OMNICHANNEL in asked  # what it asks in short
     assert first.citations[0].chunk.id in {p["chunk_id"] for p in data["passages"]}
 
 

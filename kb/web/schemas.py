@@ -79,8 +79,8 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return declared
 
 
-class Alternative(BaseModel):
-    """The same passage in another language's version of the article."""
+class _Located(BaseModel):
+    """Where a passage's text is: ``document[start:end]`` of the cleaned document ``source``."""
 
     source: str
     title: str
@@ -88,20 +88,19 @@ class Alternative(BaseModel):
     text: str
     start: int
     end: int
+
+
+class Alternative(_Located):
+    """The same passage in another language's version of the article."""
+
     chunk_id: str
     url: str | None
 
 
-class Passage(BaseModel):
+class Passage(_Located):
     """A retrieved passage: ``text`` is ``document[start:end]`` of the cleaned document ``source``."""
 
     id: int = Field(description="1..n: a citation's number, or a passage's rank")
-    source: str
-    title: str
-    language: str
-    text: str
-    start: int
-    end: int
     score: float
     chunk_id: str
     heading: str
