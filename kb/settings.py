@@ -85,6 +85,8 @@ class Settings:
     openai_api_key: str | None = None
     # The blog's public address, for the permalinks of posts that name only their path or slug (kb/ingest/urls.py).
     site_url: str | None = None
+    # The blog's name, as the chat page's title and heading show it.
+    site_name: str = "omnikb"
 
     def __post_init__(self) -> None:
         _check(self)
@@ -270,6 +272,8 @@ def _check(settings: Settings) -> None:
         settings.chunk_max_chars,
         f"a whole number of characters from 0 to KB_CHUNK_MAX_CHARS ({settings.chunk_max_chars})",
     )
+    if not str(settings.site_name).strip() or any(not ch.isprintable() for ch in str(settings.site_name)):
+        raise ConfigError(f"{_name('site_name')} must be the blog's name, a line of text, got {settings.site_name!r}")
     if not str(settings.host).strip():
         raise ConfigError(f"{_name('host')} must be an address to listen on, e.g. 127.0.0.1 or 0.0.0.0")
     _url(settings, "chroma_url", "http://127.0.0.1:8000", path=False)

@@ -318,3 +318,19 @@ def test_the_log_level_is_checked_and_the_token_timeouts_are_settings() -> None:
     assert (settings.llm_first_token_timeout, settings.llm_token_timeout) == (90.0, 4.0)
     with pytest.raises(ConfigError, match=r"^KB_LLM_TOKEN_TIMEOUT must be"):
         Settings.from_env({**LLM, "KB_LLM_TOKEN_TIMEOUT": "0"})
+
+
+def test_the_blog_s_name_is_the_chat_page_s_title_and_heading(tmp_path: Path) -> None:
+    """The chat page said "omnikb" on every blog: a blog owner could not name it."""
+    import gradio as gr
+
+    from kb.web.chat import create_app
+
+    settings = Settings.from_env({"KB_SITE_NAME": "Panela de <Barro>", "KB_DATA_DIR": str(tmp_path / "kb")})
+    app = create_app(settings)
+    assert app.title == "Panela de <Barro>"
+    (header,) = [b for b in app.blocks.values() if isinstance(b, gr.HTML) and b.elem_id == "kb-header"]
+    assert "<h1>Panela de &lt;Barro&gt;</h1>" in header.value
+    for blank in ("   ", "Panela\nde Barro"):
+        with pytest.raises(ConfigError, match=r"^KB_SITE_NAME must be the blog's name"):
+            Settings.from_env({"KB_SITE_NAME": blank})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import threading
@@ -355,9 +356,12 @@ def create_app(settings: Settings, kb: KnowledgeBase | None = None, limiter: Rat
     if kb is None:
         kb = KnowledgeBase(settings)
     handlers = ChatHandlers(settings, kb, limiter)
-    with gr.Blocks(title="omnikb", analytics_enabled=False) as app:
+    name = settings.site_name.strip()
+    with gr.Blocks(title=name, analytics_enabled=False) as app:
         gr.HTML(
-            '<div class="kb-header"><h1>omnikb</h1><a href="docs">API</a></div>', elem_id="kb-header", padding=False
+            f'<div class="kb-header"><h1>{html.escape(name)}</h1><a href="docs">API</a></div>',
+            elem_id="kb-header",
+            padding=False,
         )
         session = gr.State(ChatSession())
         # The conversation as the browser keeps it (localStorage): a reload or a restart restores it.
