@@ -784,7 +784,12 @@ def test_the_widget_follows_a_server_with_lower_limits(
     with running_server(data, env=env) as low:
         status, _, health = request(low.url + "/api/health")
         assert status == 200
-        assert health["limits"] == {"question_chars": 300, "history_turns": 2, "history_turn_chars": 1200}
+        assert health["limits"] == {
+            "question_chars": 300,
+            "history_turns": 2,
+            "history_turn_chars": 1200,
+            "body_bytes": 65536,
+        }
         sent: list[dict[str, Any]] = []
         page.on("request", lambda r: sent.append(r.post_data_json) if "/api/ask" in r.url else None)
         page.goto(blog.url() + "?" + urlencode({"api": low.url, "open": "true"}))
