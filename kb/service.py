@@ -183,12 +183,13 @@ class KnowledgeBase:
         query = question.text if index.is_heading(question.text) else self.condenser(question)
         # A follow-up that asks for more ("Tell me more") names no subject to score
         # alone, nor one that could change the conversation's: it is the query it borrows.
-        more = query != question.text and asks_for_more(question.text)
-        own = question.text if query != question.text and not more else None
-        # One that asks for it in short ("In short?") is answered with the gist, what was said included.
-        brief = more and asks_in_short(question.text)
-        more = more and not brief
-        # It looks further down the ranking, for what the answers before it did not quote (kb.answer.said).
+        continues = query != question.text and asks_for_more(question.text)
+        own = question.text if query != question.text and not continues else None
+        # One that asks for it in short ("In short?") is answered with the gist, what was said included;
+        # one that asks for more, with what the answers before it did not quote (kb.answer.said),
+        # looked for further down the ranking.
+        brief = continues and asks_in_short(question.text)
+        more = continues and not brief
         depth = min(MAX_TOP_K, 2 * question.top_k) if more else question.top_k
         found = self.retriever.search(query, depth, language, index, own=own)
         retrieved = time.perf_counter()

@@ -57,9 +57,9 @@ BULLET = re.compile(r"^[-*+•·‣◦▪–—]\s+")
 LABEL_CHARS = 40
 
 
-# Each language's openers that point back at the sentence before ("This means…"), longest first.
+# Each language's openers that point back at the sentence before ("This means…").
 _LEANING = {
-    language: tuple(sorted((opener.casefold() for opener in listed), key=len, reverse=True))
+    language: tuple(opener.casefold() for opener in listed)
     for language, listed in lexicon.by_language("leaning_openers").items()
 }
 
