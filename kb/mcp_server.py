@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import quote, unquote
@@ -38,7 +38,7 @@ from mcp_types import ResourceTemplate as MCPResourceTemplate
 from pydantic import AnyUrl, BaseModel, ConfigDict, ValidationError
 
 from kb import __version__
-from kb.errors import KBError, SourceNotFoundError
+from kb.errors import KBError, SourceNotFoundError, shown_to_client
 from kb.models import Question, passage_dict
 from kb.question import validate_question
 from kb.service import KnowledgeBase
@@ -105,9 +105,11 @@ def check_arguments(tool: str, arguments: dict[str, Any], settings: Settings) ->
 class KnowledgeBaseServer(MCPServer[None]):
     """An ``MCPServer`` whose resources are the knowledge base's articles, read when asked for."""
 
-    def __init__(self, kb: KnowledgeBase, **kwargs: Any) -> None:
+    def __init__(self, kb: KnowledgeBase, tell: Callable[[KBError], str] = str, **kwargs: Any) -> None:
+        """``tell``: what a client is told of an error (over HTTP, what any client may be told)."""
         super().__init__(NAME, instructions=INSTRUCTIONS, version=__version__, **kwargs)
         self.kb = kb
+        self.tell = tell
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Context[None, Any] | None = None) -> Any:
         """The tool's result; its arguments checked first as the API checks a request (the SDK's
@@ -119,7 +121,7 @@ class KnowledgeBaseServer(MCPServer[None]):
         try:
             sources = await anyio.to_thread.run_sync(self.kb.sources)
         except KBError as exc:
-            raise MCPError(code=INTERNAL_ERROR, message=str(exc)) from None
+            raise MCPError(code=INTERNAL_ERROR, message=self.tell(exc)) from None
         return [
             MCPResource(
                 uri=source_uri(item["source"]),
@@ -151,9 +153,9 @@ class KnowledgeBaseServer(MCPServer[None]):
         try:
             document = await anyio.to_thread.run_sync(self.kb.document, name)
         except SourceNotFoundError as exc:
-            raise ResourceNotFoundError(str(exc)) from None
+            raise ResourceNotFoundError(self.tell(exc)) from None
         except KBError as exc:
-            raise MCPError(code=INTERNAL_ERROR, message=str(exc)) from None
+            raise MCPError(code=INTERNAL_ERROR, message=self.tell(exc)) from None
         return [ReadResourceContents(content=document.text, mime_type="text/plain")]
 
 
@@ -164,8 +166,10 @@ def _checked(settings: Settings, text: Any, history: Any, top_k: Any, language: 
         raise ToolError(str(exc)) from None
 
 
-def build_server(kb: KnowledgeBase) -> KnowledgeBaseServer:
-    """The MCP server over ``kb``; the index loads in the background once it serves."""
+def build_server(kb: KnowledgeBase, remote: bool = False) -> KnowledgeBaseServer:
+    """The MCP server over ``kb``; the index loads in the background once it serves.
+    ``remote``: its clients are anyone who can reach it (over HTTP), so a fault of the
+    server's is logged whole and they are told only that it happened, as the API tells them."""
 
     started = threading.Event()
 
@@ -177,7 +181,7 @@ def build_server(kb: KnowledgeBase) -> KnowledgeBaseServer:
             threading.Thread(target=_warm_up, args=(kb,), name="kb-warm-up", daemon=True).start()
         yield
 
-    server = KnowledgeBaseServer(kb, lifespan=lifespan, log_level="WARNING")
+    server = KnowledgeBaseServer(kb, tell=shown_to_client if remote else str, lifespan=lifespan, log_level="WARNING")
 
     @server.tool(
         description=(
@@ -197,7 +201,7 @@ def build_server(kb: KnowledgeBase) -> KnowledgeBaseServer:
         try:
             return kb.ask(checked).to_dict()
         except KBError as exc:
-            raise ToolError(str(exc)) from None
+            raise ToolError(server.tell(exc)) from None
 
     @server.tool(
         description=(
@@ -210,7 +214,7 @@ def build_server(kb: KnowledgeBase) -> KnowledgeBaseServer:
         try:
             request = kb.prepare(checked)
         except KBError as exc:
-            raise ToolError(str(exc)) from None
+            raise ToolError(server.tell(exc)) from None
         return {
             "query": checked.text,
             "language": request.language,
@@ -231,7 +235,7 @@ def build_server(kb: KnowledgeBase) -> KnowledgeBaseServer:
         try:
             document = kb.document(source)
         except KBError as exc:
-            raise ToolError(str(exc)) from None
+            raise ToolError(server.tell(exc)) from None
         data = document.to_dict()
         url = getattr(document, "url", None)
         if url and "url" not in data:
@@ -254,7 +258,7 @@ def serve(kb: KnowledgeBase, http: bool = False) -> None:
     """Serve over stdio (a client starts ``kb mcp``), or over streamable HTTP on
     ``KB_HOST:KB_PORT`` at ``/mcp``."""
     settings = kb.settings
-    server = build_server(kb)
+    server = build_server(kb, remote=http)
     if not http:
         server.run("stdio")
         return

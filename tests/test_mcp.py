@@ -278,36 +278,67 @@ def test_host_and_port_without_http_are_refused(tmp_path: Path) -> None:
     assert result.returncode == 2 and "--http" in result.stderr
 
 
-def test_over_streamable_http_ask_answers(seeded_settings: Settings, tmp_path: Path) -> None:
+def over_http(env: dict[str, str], log_path: Path, body: Callable[[Client], Awaitable[T]]) -> tuple[T, int]:
+    """``body`` run against ``kb mcp --http`` on a free loopback port (its output kept in ``log_path``)."""
     port = free_port()
-    log_path = tmp_path / "mcp-http.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "kb", "mcp", "--http", "--host", "127.0.0.1", "--port", str(port)],
             cwd=ROOT,
-            env=environment(seeded_settings.data_dir),
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
     try:
 
-        async def main() -> tuple[list[str], dict[str, Any]]:
+        async def main() -> T:
             deadline = time.monotonic() + 120
             while True:
                 try:
                     async with Client(f"http://127.0.0.1:{port}/mcp", read_timeout_seconds=120) as client:
-                        tools = [t.name for t in (await client.list_tools()).tools]
-                        return tools, structured(await client.call_tool("ask", {"question": QUESTION}))
+                        return await body(client)
                 except Exception:
                     if time.monotonic() > deadline or process.poll() is not None:
                         raise
                     await anyio.sleep(0.5)
 
-        tools, answer = anyio.run(main)
+        return anyio.run(main), port
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+def test_over_streamable_http_ask_answers(seeded_settings: Settings, tmp_path: Path) -> None:
+    log_path = tmp_path / "mcp-http.log"
+
+    async def body(client: Client) -> tuple[list[str], dict[str, Any]]:
+        tools = [t.name for t in (await client.list_tools()).tools]
+        return tools, structured(await client.call_tool("ask", {"question": QUESTION}))
+
+    (tools, answer), port = over_http(environment(seeded_settings.data_dir), log_path, body)
     assert sorted(tools) == ["ask", "get_source", "search"]
     assert answer["answered"] is True and answer["citations"]
     assert f"http://127.0.0.1:{port}/mcp" in log_path.read_text(encoding="utf-8")
+
+
+def test_over_http_a_fault_of_the_server_is_told_to_its_operator_not_its_clients(tmp_path: Path) -> None:
+    # A Chroma server that is not there: its address is the operator's to know.
+    chroma = f"http://127.0.0.1:{free_port()}"
+    env = {**environment(tmp_path / "kb"), "KB_CHROMA_URL": chroma}
+    log_path = tmp_path / "mcp-http.log"
+
+    async def body(client: Client) -> tuple[list[str], str]:
+        told = []
+        for tool, arguments in (("ask", {"question": QUESTION}), ("search", {"query": QUESTION})):
+            result = await client.call_tool(tool, arguments)
+            assert result.is_error
+            told.append(result.content[0].text)
+        with pytest.raises(MCPError) as listing:
+            await client.list_resources()
+        return told, str(listing.value)
+
+    (told, listing), _ = over_http(env, log_path, body)
+    for message in (*told, listing):
+        assert "unavailable" in message and chroma not in message and "127.0.0.1" not in message, message
+    assert chroma in log_path.read_text(encoding="utf-8")
