@@ -213,31 +213,47 @@ def _as_text(value: object) -> str | list[str]:
     return "" if value is None or isinstance(value, dict) else str(value)
 
 
-class _HeadLinks(HTMLParser):
-    """A page's ``<link rel="canonical">`` and ``<meta property="og:url">``."""
+class HeadLinks(HTMLParser):
+    """A page's ``<link rel="canonical">`` and ``<meta property="og:url">``; its
+    ``<html lang>`` and its translations' ``<link rel="alternate" hreflang>``."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.canonical: str | None = None
         self.og_url: str | None = None
+        self.language: str | None = None
+        self.alternates: list[tuple[str, str]] = []  # (hreflang, href), as written
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = {k.lower(): (v or "") for k, v in attrs}
-        if tag == "link" and "canonical" in values.get("rel", "").lower().split() and self.canonical is None:
+        rel = values.get("rel", "").lower().split()
+        if tag == "link" and "canonical" in rel and self.canonical is None:
             self.canonical = values.get("href")
+        elif tag == "link" and "alternate" in rel and values.get("hreflang") and values.get("href"):
+            self.alternates.append((values["hreflang"], values["href"]))
         elif tag == "meta" and values.get("property", values.get("name", "")).lower() == "og:url":
             self.og_url = self.og_url or values.get("content")
+        elif tag == "html" and self.language is None:
+            self.language = values.get("lang") or values.get("xml:lang")
 
 
-def html_url(markup: str, base: str | None) -> str | None:
-    """A saved page's own address: its canonical link, else its ``og:url``."""
-    parser = _HeadLinks()
+def head_links(markup: str) -> HeadLinks | None:
+    """What a saved page's head says of its address and its translations (None: markup too broken to read)."""
+    parser = HeadLinks()
     body = markup.lower().find("<body")
     head = markup[: body if body >= 0 else 200_000]
     try:
         parser.feed(head)
         parser.close()
     except (AssertionError, ValueError):  # html.parser on broken markup
+        return None
+    return parser
+
+
+def html_url(markup: str, base: str | None) -> str | None:
+    """A saved page's own address: its canonical link, else its ``og:url``."""
+    parser = head_links(markup)
+    if parser is None:
         return None
     for candidate in (parser.canonical, parser.og_url):
         url = public_url(candidate, base)
