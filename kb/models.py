@@ -9,6 +9,17 @@ Role = Literal["user", "assistant"]
 
 
 @dataclass(frozen=True)
+class Declaration:
+    """What a file says of its translations, as a blog's tools write it (``kb.ingest.declared``)."""
+
+    language: str | None = None  # the language it says it is in (ISO 639-1)
+    # Names it shares with its translations: its front matter's (Hugo's ``translationKey``,
+    # ``key:…``), its path less a language code (``post.pt.md``, ``pt/post.md``: ``path:…``).
+    keys: tuple[str, ...] = ()
+    alternates: tuple[tuple[str, str], ...] = ()  # (language, URL) of each translation (hreflang)
+
+
+@dataclass(frozen=True)
 class Document:
     """A cleaned document: every chunk's offsets index into ``text``."""
 
@@ -20,6 +31,8 @@ class Document:
     translation_of: str | None = None
     # The post's public address (http or https), where the post or its site states it.
     url: str | None = None
+    # Which files it says translate it (read at ingest; not kept in the index).
+    declared: Declaration = field(default_factory=Declaration, compare=False, repr=False)
 
     @property
     def characters(self) -> int:

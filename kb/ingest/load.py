@@ -13,6 +13,7 @@ from pathlib import Path
 
 from kb.errors import IngestError, InputError
 from kb.ingest.clean import PREFORMATTED, clean_text
+from kb.ingest.declared import read_declaration
 from kb.ingest.html import html_to_text
 from kb.ingest.markdown import draft_setting, markdown_to_text
 from kb.ingest.urls import SOURCES_FILE, Site, article_url, read_site
@@ -271,11 +272,14 @@ def parse(source: str, raw: bytes, site: Site | None = None) -> Document:
     if not cleaned.text.strip():
         raise NoArticleText("no text left after cleaning (front matter or markup alone): not an article")
     digest = hashlib.sha256(PIPELINE_VERSION.encode() + b"\0" + raw).hexdigest()[:16]
+    site = site or Site()
+    url = article_url(source, markup, decoded, site)
     return Document(
         source=source,
         title=cleaned.title,
         language=detect(cleaned.text),
         text=cleaned.text,
         content_hash=digest,
-        url=article_url(source, markup, decoded, site or Site()),
+        url=url,
+        declared=read_declaration(source, markup, url, site.base),
     )
