@@ -51,3 +51,18 @@ def test_the_seeds_translation_pairs_passages_in_order(kb: KnowledgeBase) -> Non
         assert twins[0] == index.by_source[other][0]
         assert twins[-1] == index.by_source[other][-1]
         assert len(set(twins)) >= len(index.by_source[other]) - 1, "most passages of the other side have a partner"
+
+
+def test_short_translations_align_passage_by_passage() -> None:
+    """A declared translation may be one to four passages a side (too short to be
+    found by its passages): each passage still pairs with its own rendering, in order."""
+    rng = np.random.default_rng(11)
+    for rows in range(1, 5):
+        topics = _unit(rng.normal(size=(rows, 32)))
+        translation = _unit(topics + 0.3 * rng.normal(size=topics.shape))
+        assert alignment(topics, translation) == list(range(rows))
+        assert alignment(translation, topics) == list(range(rows))
+    one, three = _unit(rng.normal(size=(1, 32))), _unit(rng.normal(size=(3, 32)))
+    summary = _unit(three.sum(axis=0, keepdims=True))
+    assert alignment(summary, three) == [int((summary @ three.T).argmax())]
+    assert alignment(three, one) == [0, 0, 0]

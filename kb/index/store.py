@@ -665,13 +665,14 @@ class Store:
             )
 
     @_guarded
-    def set_translation(self, generation: int, source: str, translation_of: str) -> None:
+    def set_translation(self, generation: int, source: str, translation_of: str | None) -> None:
+        """Record ``source`` as a translation of ``translation_of`` (None: of none)."""
         collection = self._collection(generation, "documents")
         current = collection.get(ids=[source], include=["metadatas"])
         if not current["ids"]:
             return
         meta = dict(current["metadatas"][0])
-        meta["translation_of"] = translation_of
+        meta["translation_of"] = translation_of or ""  # read back as None
         collection.update(ids=[source], metadatas=[meta])
 
     # -- reading ----------------------------------------------------------

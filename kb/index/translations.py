@@ -1,7 +1,10 @@
 """Translations: which articles translate each other, and which passage renders which.
 
-Detection: see the constants below. Alignment: which passage of a translation
-renders which passage of its original.
+Detection: a pair the blog declares (``kb.ingest.declared``: Hugo's file
+names and ``translationKey``, hreflang links) is a translation whatever its
+length; the others are found by their passages (see the constants below).
+Alignment: which passage of a translation renders which passage of its
+original, for a pair of any length (one passage a side included).
 
 A translation keeps the original's order, so its passages are aligned as two
 sequences (dynamic time warping over the cosine distances of their vectors):
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -61,22 +65,34 @@ def alignment(a: np.ndarray, b: np.ndarray) -> list[int]:
     return [best[row] for row in range(rows)]
 
 
-def mark_translations(store: Store, generation: int, language: dict[str, str]) -> None:
+def mark_translations(
+    store: Store, generation: int, language: dict[str, str], declared: Mapping[str, str] | None = None
+) -> None:
     """Record which documents translate another (the later one points to the
-    earlier); ``language``: each document's language, by source."""
+    earlier); ``language``: each document's language, by source. ``declared``:
+    the pairs the blog declares (``kb.ingest.declared``), recorded whatever their
+    length; the other documents are paired by their passages. Every document's
+    link is set anew, so a pair declared or found before and no longer is undone."""
     chunks, vectors = store.all_chunks(generation)
     by_source: dict[str, np.ndarray] = {}
     for source in {c.source for c in chunks}:
         rows = [i for i, c in enumerate(chunks) if c.source == source]
         by_source[source] = vectors[rows]
-    ordered = sorted(by_source)
+    links = {later: earlier for later, earlier in (declared or {}).items() if {later, earlier} <= by_source.keys()}
+    for later, earlier in sorted(links.items()):
+        log.info("declared translation: %s of %s", later, earlier)
+    paired = set(links) | set(links.values())
+    ordered = sorted(source for source in by_source if source not in paired)
     for i, later in enumerate(ordered):
         for earlier in ordered[:i]:
             if language.get(later) == language.get(earlier):
                 continue
             if is_translation(by_source[later], by_source[earlier], f"{later} ~ {earlier}"):
-                store.set_translation(generation, later, earlier)
+                links[later] = earlier
                 break
+    for doc in store.documents(generation):
+        if doc.translation_of != links.get(doc.source):
+            store.set_translation(generation, doc.source, links.get(doc.source))
 
 
 def is_translation(a: np.ndarray, b: np.ndarray, pair: str = "") -> bool:

@@ -14,10 +14,10 @@ from __future__ import annotations
 import fcntl
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from pathlib import Path
 
@@ -28,6 +28,7 @@ from kb.index.embed import Embedder, SparseVector
 from kb.index.store import ActiveIndex, Store, StoredDocument, data_dir_error
 from kb.index.translations import mark_translations
 from kb.ingest.chunk import chunk_document
+from kb.ingest.declared import declared_pairs
 from kb.ingest.dedup import unique_documents
 from kb.ingest.load import FileProblem, Loaded, load_folder
 from kb.models import Document
@@ -147,12 +148,18 @@ class Plan:
     # Unchanged articles whose public URL changed (sources.toml, KB_SITE_URL): carried
     # over with their vectors, under the new URL; reported as updated.
     relinked: tuple[str, ...] = ()
+    # The translations the blog declares: each one's source, with the source it translates.
+    declared: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def idle(self) -> bool:
-        """Nothing to embed or drop: the active index already holds this folder."""
+        """Nothing to embed or drop, every declared translation recorded: the active index holds this folder."""
         changed = self.added or self.updated or self.removed or self.relinked
-        return self.active is not None and self.same_model and not changed
+        recorded = all(
+            later in self.previous and self.previous[later].translation_of == earlier
+            for later, earlier in self.declared.items()
+        )
+        return self.active is not None and self.same_model and not changed and recorded
 
 
 def _ingest(
@@ -245,6 +252,7 @@ def _plan(folder: Path, settings: Settings, store: Store, embedder: Embedder) ->
         added=tuple(s for s in current if s not in previous),
         removed=tuple(s for s in previous if s not in current and s not in kept),
         relinked=tuple(relinked),
+        declared=declared_pairs(loaded.documents),
     )
 
 
@@ -297,7 +305,9 @@ def _commit(
     """Mark the translations and make ``generation`` the active index, in one write; its passage count."""
     languages = {s: plan.previous[s].language for s in plan.kept}
     languages |= {d.source: d.language for d in plan.loaded.documents}
-    mark_translations(store, generation, languages)
+    # An article whose file cannot be read now keeps its indexed version, its translation included.
+    links = {s: link for s in plan.kept if (link := plan.previous[s].translation_of)}
+    mark_translations(store, generation, languages, links | dict(plan.declared))
     chunks = store.chunk_count(generation)
     if before_activate is not None:
         before_activate(store, embedder, generation)
