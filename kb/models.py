@@ -12,7 +12,6 @@ Role = Literal["user", "assistant"]
 class Declaration:
     """What a file says of its translations, as a blog's tools write it (``kb.ingest.declared``)."""
 
-    language: str | None = None  # the language it says it is in (ISO 639-1)
     # Names it shares with its translations: its front matter's (Hugo's ``translationKey``,
     # ``key:…``), its path less a language code (``post.pt.md``, ``pt/post.md``: ``path:…``).
     keys: tuple[str, ...] = ()

@@ -110,29 +110,25 @@ SALT_COD_EN = _page(
 
 
 def test_hugo_file_names_and_language_folders_name_a_translation() -> None:
-    assert read_declaration("posts/nata.pt.md", "", None) == Declaration("pt", ("path:posts/nata.md",))
-    assert read_declaration("posts/nata.md", "", None) == Declaration(None, ("path:posts/nata.md",))
-    assert read_declaration("posts/nata.pt-br.md", "", None).language == "pt"
-    assert read_declaration("posts/release.v2.md", "", None) == Declaration(None, ("path:posts/release.v2.md",))
-    folder = read_declaration("en/posts/nata/index.md", "", None)
-    assert folder.language == "en" and "path:*/posts/nata/index.md" in folder.keys
+    assert read_declaration("posts/nata.pt.md", "", None) == Declaration(("path:posts/nata.md",))
+    assert read_declaration("posts/nata.md", "", None) == Declaration(("path:posts/nata.md",))
+    assert read_declaration("posts/nata.pt-br.md", "", None) == Declaration(("path:posts/nata.md",))
+    assert read_declaration("posts/release.v2.md", "", None) == Declaration(("path:posts/release.v2.md",))
+    assert "path:*/posts/nata/index.md" in read_declaration("en/posts/nata/index.md", "", None).keys
     assert "path:*/posts/nata/index.md" in read_declaration("pt/posts/nata/index.md", "", None).keys
 
 
 def test_front_matter_names_a_translation_by_a_shared_key() -> None:
-    assert read_declaration("a.md", DUCK_EN, None) == Declaration("en", ("path:a.md", "key:duck-rice"))
-    polyglot = "---\ntitle: Acerca de\npermalink: /acerca-de\nlang: es-MX\npage_id: about\n---\nSomos nosotros.\n"
-    assert read_declaration("acerca.md", polyglot, None) == Declaration("es", ("path:acerca.md", "key:about"))
-    code = "---\ntitle: Decorators\nlanguage: python\n---\nA decorator wraps a function.\n"
-    assert read_declaration("decorators.md", code, None).language is None  # a programming language, not a tongue
+    assert read_declaration("a.md", DUCK_EN, None) == Declaration(("path:a.md", "key:duck-rice"))
+    polyglot = "---\ntitle: Acerca de\npermalink: /acerca-de\nlang: es\npage_id: about\n---\nSomos nosotros.\n"
+    assert read_declaration("acerca.md", polyglot, None) == Declaration(("path:acerca.md", "key:about"))
 
 
 def test_a_saved_page_names_its_translations_by_hreflang() -> None:
     declared = read_declaration("en.html", SALT_COD_EN, "https://panela.example/en/salt-cod")
     # Its own address is no translation of it; a relative link is read against its own address.
-    assert declared == Declaration("en", ("path:en.html",), (("pt", "https://panela.example/bacalhau/"),))
+    assert declared == Declaration(("path:en.html",), (("pt", "https://panela.example/bacalhau/"),))
     page = read_declaration("pt.html", SALT_COD_PT, "https://panela.example/bacalhau/")
-    assert page.language == "pt"
     assert [code for code, _ in page.alternates] == ["en", "es"]  # not x-default, not itself
 
 
@@ -145,12 +141,12 @@ def test_a_set_of_translations_points_to_its_first_and_never_pairs_one_language(
 ) -> None:
     key = ("key:nata",)
     documents = [
-        _doc("nata-es.md", "es", Declaration("es", key)),
-        _doc("nata-en.md", "en", Declaration("en", key)),
-        _doc("nata-pt.md", "pt", Declaration("pt", key)),
-        _doc("copy.md", "pt", Declaration(None, ("key:copy",))),
-        _doc("copy-2.md", "pt", Declaration(None, ("key:copy",))),
-        _doc("alone.md", "pt", Declaration(None, ("key:alone",))),
+        _doc("nata-es.md", "es", Declaration(key)),
+        _doc("nata-en.md", "en", Declaration(key)),
+        _doc("nata-pt.md", "pt", Declaration(key)),
+        _doc("copy.md", "pt", Declaration(("key:copy",))),
+        _doc("copy-2.md", "pt", Declaration(("key:copy",))),
+        _doc("alone.md", "pt", Declaration(("key:alone",))),
     ]
     with caplog.at_level(logging.INFO, logger="kb.ingest.declared"):
         assert declared_pairs(documents) == {"nata-es.md": "nata-en.md", "nata-pt.md": "nata-en.md"}

@@ -7,7 +7,7 @@ A blog's tools write it down in one of these ways, all read here:
 - a folder per language: ``pt/posts/nata.md`` and ``en/posts/nata.md`` (Hugo's
   content directories, Eleventy, Polyglot's ``lang_from_path``);
 - front matter: a key the translations share (Hugo's ``translationKey``,
-  Polyglot's ``page_id``), the language in ``lang`` or ``language``;
+  Polyglot's ``page_id``);
 - a saved page's head: ``<link rel="alternate" hreflang="en" href="…">``
   naming another saved page by its address (its canonical link or
   ``og:url``), as WordPress with Polylang or WPML, and most CMSs, write it.
@@ -15,6 +15,9 @@ A blog's tools write it down in one of these ways, all read here:
 A declared pair is a translation whatever its length; ``kb.index.translations``
 finds the undeclared ones by their passages. A declaration that names no
 ingested document, or two documents in the same language, is logged and left.
+A document's language is the one detected in its text, as everywhere (a
+theme's ``<html lang>`` or a front matter's ``lang`` copied from another post
+is often wrong), so a language a file states is not read.
 """
 
 from __future__ import annotations
@@ -35,8 +38,6 @@ log = logging.getLogger(__name__)
 # Front-matter settings whose value the translations of a post share: Hugo's
 # (any case, as Hugo reads them) and Polyglot's (Jekyll).
 TRANSLATION_KEYS = ("translationkey", "page_id")
-# Front-matter settings that give a post's language (Polyglot, Eleventy, most others).
-LANGUAGE_KEYS = ("lang", "language")
 # A language tag as file names, folders and hreflang write it: "pt", "pt-BR", "pt_br", "zh-Hant".
 _TAG = re.compile(r"([A-Za-z]{2})(?:[-_](?:[A-Za-z]{2}|[A-Za-z]{4}|\d{3}))?")
 KEY = "key:"  # a shared front-matter key: a lone one is reported
@@ -55,13 +56,11 @@ def language_code(value: object) -> str | None:
 def read_declaration(source: str, markup: str, url: str | None, base: str | None = None) -> Declaration:
     """What the file ``source`` (its path in the folder; ``markup``: the file as read,
     ``url``: its own address) says of its translations."""
-    path_language, keys = _path_keys(source)
-    language: str | None = None
+    keys = _path_keys(source)
     alternates: list[tuple[str, str]] = []
     lower = source.lower()
     if lower.endswith((".md", ".markdown")):
         fields = front_matter_fields(markup)
-        language = next((code for name in LANGUAGE_KEYS if (code := language_code(fields.get(name)))), None)
         for name in TRANSLATION_KEYS:
             value = fields.get(name)
             if isinstance(value, str) and value.strip():
@@ -69,30 +68,26 @@ def read_declaration(source: str, markup: str, url: str | None, base: str | None
     elif lower.endswith((".html", ".htm")):
         head = head_links(markup)
         if head is not None:
-            language = language_code(head.language)
             for tag, href in head.alternates:
                 code = language_code(tag)
                 address = public_url(urljoin(url, href.strip()) if url else href, base)
                 if code and address and (url is None or _address(address) != _address(url)):
                     alternates.append((code, address))
-    return Declaration(language or path_language, tuple(dict.fromkeys(keys)), tuple(dict.fromkeys(alternates)))
+    return Declaration(tuple(dict.fromkeys(keys)), tuple(dict.fromkeys(alternates)))
 
 
-def _path_keys(source: str) -> tuple[str | None, list[str]]:
-    """The language a file's path gives, and the names its translations' paths share:
-    its path less the language code of its name (``post.pt.md``) and of its folder (``pt/post.md``)."""
+def _path_keys(source: str) -> list[str]:
+    """The names a file's translations' paths share with its own: its path less the
+    language code of its name (``post.pt.md``) and of its folder (``pt/post.md``)."""
     path = PurePosixPath(source)
     stem, dot, code = path.stem.rpartition(".")
-    named = language_code(code) if dot and stem else None
-    name = f"{stem}{path.suffix}" if named else path.name
+    name = f"{stem}{path.suffix}" if dot and stem and language_code(code) else path.name
     keys = [f"{PATH}{path.parent / name}"]
-    language = named
     folders = path.parent.parts
     at = next((i for i, part in enumerate(folders) if language_code(part)), None)
     if at is not None:
-        language = language or language_code(folders[at])
         keys.append(f"{PATH}{PurePosixPath(*folders[:at], '*', *folders[at + 1 :], name)}")
-    return language, keys
+    return keys
 
 
 def declared_pairs(documents: Sequence[Document]) -> dict[str, str]:
@@ -133,9 +128,7 @@ def _links(by_source: dict[str, Document], pairs: list[tuple[str, str]]) -> dict
         return source
 
     for a, b in pairs:
-        same = _same_language(by_source[a], by_source[b])
-        if same:
-            log.warning("%s and %s are declared translations, but both are in %s: not recorded", a, b, same)
+        if _one_language(by_source[a], by_source[b]):
             continue
         first, second = sorted((root(a), root(b)))
         parent[second] = first
@@ -144,21 +137,18 @@ def _links(by_source: dict[str, Document], pairs: list[tuple[str, str]]) -> dict
         original = root(source)
         if source == original:
             continue
-        same = _same_language(by_source[source], by_source[original])
-        if same:
-            log.warning("%s and %s are declared translations, but both are in %s: not recorded", source, original, same)
+        if _one_language(by_source[source], by_source[original]):
             continue
         links[source] = original
     return links
 
 
-def _same_language(a: Document, b: Document) -> str | None:
-    """The language two documents share, as detected or as declared; None when they differ."""
-    if a.language == b.language:
-        return a.language
-    if a.declared.language and a.declared.language == b.declared.language:
-        return a.declared.language
-    return None
+def _one_language(a: Document, b: Document) -> bool:
+    """Whether two documents declared translations are in one language (as detected), which is logged."""
+    if a.language != b.language:
+        return False
+    log.warning("%s and %s are declared translations, but both are in %s: not recorded", a.source, b.source, a.language)
+    return True
 
 
 def _address(url: str) -> str:

@@ -214,14 +214,13 @@ def _as_text(value: object) -> str | list[str]:
 
 
 class HeadLinks(HTMLParser):
-    """A page's ``<link rel="canonical">`` and ``<meta property="og:url">``; its
-    ``<html lang>`` and its translations' ``<link rel="alternate" hreflang>``."""
+    """A page's ``<link rel="canonical">`` and ``<meta property="og:url">``, and its
+    translations' ``<link rel="alternate" hreflang>``."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.canonical: str | None = None
         self.og_url: str | None = None
-        self.language: str | None = None
         self.alternates: list[tuple[str, str]] = []  # (hreflang, href), as written
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -233,8 +232,6 @@ class HeadLinks(HTMLParser):
             self.alternates.append((values["hreflang"], values["href"]))
         elif tag == "meta" and values.get("property", values.get("name", "")).lower() == "og:url":
             self.og_url = self.og_url or values.get("content")
-        elif tag == "html" and self.language is None:
-            self.language = values.get("lang") or values.get("xml:lang")
 
 
 def head_links(markup: str) -> HeadLinks | None:
