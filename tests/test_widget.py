@@ -41,7 +41,7 @@ from tests.loopback import serving
 
 ROOT = Path(__file__).resolve().parent.parent
 BLOG = ROOT / "examples" / "blog.html"
-WIDGET_MAX_BYTES = 32 * 1024
+WIDGET_MAX_BYTES = 36 * 1024
 BLOG_HOST = "blog.test"
 EVIL_HOST = "evil.test"
 QUESTION = "¿Cuáles son los desafíos de la estrategia omnicanal?"
