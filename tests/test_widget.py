@@ -859,6 +859,49 @@ def test_tab_goes_on_from_a_link_to_the_post(page: Any, blog: Blog, app_server: 
     assert after, "Tab from the link goes on to what follows it"
 
 
+FOCUSED = "const a = root.activeElement; return a ? a.tagName + (a.className ? '.' + a.className : '') : null"
+
+
+def quoting_at_length(page: Any) -> None:
+    """The real answers, over /api/ask, with the first passage three times as long: it scrolls when shown."""
+
+    def lengthen(route: Any) -> None:
+        response = route.fetch()
+        answer = response.json()
+        if answer.get("citations"):
+            answer["citations"][0]["text"] = "\n\n".join([answer["citations"][0]["text"]] * 3)
+        route.fulfill(response=response, json=answer)
+
+    page.route("**/api/ask/stream", lambda route: route.fulfill(status=404, body=""))
+    page.route("**/api/ask", lengthen)
+
+
+@pytest.mark.browser
+def test_tab_reaches_the_question_box_from_an_open_passage(page: Any, blog: Blog, app_server: Server) -> None:
+    """A long passage scrolls, so Chromium makes it a Tab stop; the panel did not count it as its own
+    and sent Tab from it back to "New conversation": 60 presses never reached the question box."""
+    quoting_at_length(page)
+    open_blog(page, blog)
+    page.locator(".launcher").click()
+    ask(page, QUESTION)
+    answers(page).first.wait_for()
+    page.locator("button.cite").first.click()  # opens the passage, focus on its title
+    quote = page.locator("details.citation").first.locator("blockquote")
+    assert quote.evaluate("el => el.scrollHeight > el.clientHeight")  # it scrolls
+    stops = []
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        stops.append(in_shadow(page, FOCUSED))
+        if stops[-1] == "BUTTON.send":
+            break
+    assert "BLOCKQUOTE" in stops, stops  # the browser's own stop, which the test is about
+    assert stops[-2:] == ["TEXTAREA", "BUTTON.send"], stops
+    page.keyboard.press("Tab")  # and from the last stop back to the first, still in the panel
+    assert in_shadow(page, "return root.activeElement === root.querySelector('.head button')")
+    page.keyboard.press("Shift+Tab")
+    assert in_shadow(page, FOCUSED) == "BUTTON.send"
+
+
 @pytest.mark.browser
 def test_a_page_whose_body_has_a_transform_still_shows_the_widget_in_the_window(
     page: Any, blog: Blog, app_server: Server

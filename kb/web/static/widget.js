@@ -616,9 +616,6 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
   };
 
   // -- opening, closing, keyboard
-  const focusables = () => Array.from(panel.querySelectorAll("button:not(:disabled),textarea,summary,a[href]"))
-    .filter((el) => el.getClientRects().length > 0);
-
   const show = (on) => {
     isOpen = on;
     panel.hidden = !on;
@@ -658,11 +655,12 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
       close();
       return;
     }
+    // Tab stays in the panel: the browser moves focus inside it (a scrolling passage it makes
+    // focusable included); only its first (New conversation) and last (Send) stops wrap.
     if (event.key !== "Tab") return;
-    const list = focusables();
-    const [from, to] = event.shiftKey ? [list[0], list[list.length - 1]] : [list[list.length - 1], list[0]];
-    const active = shadow.activeElement;
-    if (to && (active === from || !list.includes(active))) {
+    const last = sendBtn.disabled ? input : sendBtn;
+    const [from, to] = event.shiftKey ? [resetBtn, last] : [last, resetBtn];
+    if (shadow.activeElement === from || !panel.contains(shadow.activeElement)) {
       event.preventDefault();
       to.focus();
     }
