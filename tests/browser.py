@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -180,5 +179,5 @@ def chromium() -> Iterator[Any]:
 
 
 def shown(answer: str) -> str:
-    """An answer as the widget shows it: its "- " list items as bullets."""
-    return re.sub(r"(?m)^- ", "• ", answer)
+    """An answer's text as the widget shows it: a paragraph a line, its "- " lines the items of a list."""
+    return "".join(line.strip().removeprefix("- ") for line in answer.splitlines() if line.strip())

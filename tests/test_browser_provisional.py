@@ -118,4 +118,4 @@ def test_the_widget_shows_streamed_text_as_provisional_until_the_answer_replaces
     page.wait_for_function("() => window.OmniKB && document.querySelector('[data-omnikb]')")
     # Not awaited: ask() resolves once the answer is in, and the reply is held until released.
     page.evaluate("() => { window.OmniKB.ask(" + json.dumps(QUESTION) + "); }")
-    assert_provisional_until_answered(page, fake, "li.msg.bot", "pending", "answer")
+    assert_provisional_until_answered(page, fake, "div.msg.bot", "pending", "answer")

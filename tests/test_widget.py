@@ -280,7 +280,8 @@ def test_blog_widget_answers_with_citations(page: Any, blog: Blog, app_server: S
     assert posted == ["/api/ask/stream"]  # the server streams, so the widget does not ask twice
     assert page.locator(".msg.user").first.text_content() == QUESTION
     assert answer.locator(".text").text_content() == shown(expected["answer"])
-    assert "\n- " in expected["answer"] and "\n• “" in shown(expected["answer"])  # quoted items read as bullets
+    points = [line[2:] for line in expected["answer"].splitlines() if line.startswith("- ")]
+    assert points and answer.locator(".text ul > li").all_text_contents() == points  # quoted items: a list
     assert answer.get_attribute("lang") == expected["language"]
     citations = answer.locator("details.citation")
     assert citations.count() == len(expected["citations"])
@@ -900,6 +901,35 @@ def test_tab_reaches_the_question_box_from_an_open_passage(page: Any, blog: Blog
     assert in_shadow(page, "return root.activeElement === root.querySelector('.head button')")
     page.keyboard.press("Shift+Tab")
     assert in_shadow(page, FOCUSED) == "BUTTON.send"
+
+
+# Every list item without a list for parent, and every list that is not one (its role changed).
+BROKEN_LISTS = """
+return [...root.querySelectorAll('li')].filter((li) => !/^(UL|OL)$/.test(li.parentElement.tagName)
+    || li.parentElement.hasAttribute('role')).map((li) => li.className || li.textContent.slice(0, 40))
+  .concat([...root.querySelectorAll('ul[role], ol[role]')].map((list) => list.getAttribute('role')));
+"""
+
+
+@pytest.mark.browser
+def test_the_conversation_and_the_answers_points_are_real_lists(page: Any, blog: Blog, app_server: Server) -> None:
+    """The log was an <ol role="log">, which took away its items' list, and an answer's points
+    were "•" characters in its text: a screen reader announced neither list nor count."""
+    expected = api_answer(app_server, QUESTION)
+    points = [line[2:] for line in expected["answer"].splitlines() if line.startswith("- ")]
+    assert len(points) >= 2
+    open_blog(page, blog)
+    page.locator(".launcher").click()
+    page.locator(".example").first.wait_for()
+    ask(page, QUESTION)
+    answer = answers(page).first
+    answer.wait_for()
+    assert in_shadow(page, BROKEN_LISTS) == []
+    assert page.locator("[role=log]").evaluate("el => el.tagName") != "OL"
+    items = answer.locator(".text ul > li")
+    assert items.all_text_contents() == points
+    assert "•" not in answer.locator(".text").text_content()
+    assert answer.locator(".text ul").count() == 1  # one list of points, not one per point
 
 
 @pytest.mark.browser

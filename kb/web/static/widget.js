@@ -104,9 +104,11 @@ button{font:inherit;cursor:pointer}
 .icon{background:transparent;border:0;color:inherit;width:36px;height:36px;border-radius:8px}
 .icon:hover{background:rgba(255,255,255,.18)}
 .icon:focus-visible{outline-color:var(--on-accent);outline-offset:-3px}
-.log{flex:1;overflow-y:auto;margin:0;padding:12px;list-style:none;display:flex;flex-direction:column;gap:10px}
+.log{flex:1;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:10px}
 .msg{max-width:90%;padding:8px 12px;border-radius:12px;white-space:pre-wrap;overflow-wrap:anywhere}
 .text,.user,blockquote{unicode-bidi:plaintext}
+.text p{margin:0}
+.text ul{margin:0;padding-inline-start:20px}
 .user{align-self:flex-end}
 .bot{align-self:flex-start;background:#f1f3f5}
 .bot.pending{color:#57606a;font-style:italic}
@@ -196,7 +198,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
   const titleEl = h("h2", { id: uid + "-title" });
   const resetBtn = h("button", { type: "button", class: "icon", onclick: () => reset() }, [icon(ICON_RESET)]);
   const closeBtn = h("button", { type: "button", class: "icon", onclick: () => close() }, [icon(ICON_CLOSE)]);
-  const log = h("ol", { class: "log", role: "log", "aria-live": "polite", "aria-relevant": "additions" });
+  const log = h("div", { class: "log", role: "log", "aria-live": "polite", "aria-relevant": "additions" });
   const label = h("label", { class: "sr", for: uid + "-q" });
   const note = h("p", { class: "note", id: uid + "-n", role: "status", hidden: true });
   const input = h("textarea", { id: uid + "-q", rows: "1", autocomplete: "off", "aria-describedby": uid + "-n" });
@@ -359,7 +361,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
   // -- rendering messages
   const scrollDown = () => { log.scrollTop = log.scrollHeight; };
   const addItem = (node) => { log.appendChild(node); scrollDown(); return node; };
-  const userBubble = (text) => h("li", { class: "msg user", dir: "auto" }, [text]);
+  const userBubble = (text) => h("div", { class: "msg user", dir: "auto" }, [text]);
 
   const postLink = (citation, answerText) => {
     const href = quoteLink(citation, answerText);
@@ -372,15 +374,24 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     const byId = new Map(citations.map((c) => [String(c.id), c]));
     const lang = primary(answer.language);
     const dir = lang ? (RTL.has(lang) ? "rtl" : "ltr") : "auto";
-    const li = h("li", { class: "msg bot answer", dir, lang: lang || null });
+    const bubble = h("div", { class: "msg bot answer", dir, lang: lang || null });
     const text = h("div", { class: "text" });
-    // The answer's "- " list items read as bullets.
-    const parts = String(answer.answer || "").replace(/^- /gm, "• ").split(/(\[\d+\])/);
-    parts.forEach((part) => {
+    // A line a paragraph; the answer's "- " lines a list; the [n] markers buttons that open their passage.
+    let points = null;
+    String(answer.answer || "").split("\n").forEach((raw) => {
+      const line = raw.trim();
+      const point = line.startsWith("- ");
+      if (!point) points = null;
+      if (!line) return;
+      if (point && !points) text.appendChild(points = h("ul"));
+      const block = (point ? points : text).appendChild(h(point ? "li" : "p", { dir: "auto" }));
+      (point ? line.slice(2) : line).split(/(\[\d+\])/).forEach((part) => marker(block, part));
+    });
+    function marker(block, part) {
       const m = /^\[(\d+)\]$/.exec(part);
       const citation = m && byId.get(m[1]);
-      if (!citation) { if (part) text.appendChild(document.createTextNode(part)); return; }
-      text.appendChild(h("button", {
+      if (!citation) { if (part) block.appendChild(document.createTextNode(part)); return; }
+      block.appendChild(h("button", {
         type: "button", class: "cite", "aria-controls": id + "-c" + m[1],
         "aria-label": S.source + " " + m[1] + ": " + (citation.title || citation.source || ""),
         text: "[" + m[1] + "]",
@@ -392,9 +403,9 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
           details.querySelector("summary").focus();
         },
       }));
-    });
-    li.appendChild(text);
-    if (answer.notice) li.appendChild(h("p", { class: "notice", dir: "auto", text: String(answer.notice) }));
+    }
+    bubble.appendChild(text);
+    if (answer.notice) bubble.appendChild(h("p", { class: "notice", dir: "auto", text: String(answer.notice) }));
     if (citations.length) {
       const list = h("ol");
       citations.forEach((c) => {
@@ -406,19 +417,19 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
           h("p", { class: "src", dir: "auto" }, [S.source + ": " + where, ...postLink(c, answer.answer)]),
         ])]));
       });
-      li.appendChild(h("div", { class: "sources" }, [h("p", { text: S.sources }), list]));
+      bubble.appendChild(h("div", { class: "sources" }, [h("p", { text: S.sources }), list]));
     }
-    return li;
+    return bubble;
   };
 
   // The articles' own questions, under the greeting of a conversation not yet begun.
   const offer = () => {
     if (items.length || !examples.length || log.children.length !== 1) return;
-    log.appendChild(h("li", { class: "examples", role: "group", "aria-label": S.examples }, examples.map((q) =>
+    log.appendChild(h("div", { class: "examples", role: "group", "aria-label": S.examples }, examples.map((q) =>
       h("button", { type: "button", class: "example", dir: textDirection(q) || "auto", text: q, onclick: () => submit(q) }))));
   };
   const renderAll = () => {
-    log.replaceChildren(h("li", { class: "msg bot greeting", dir: "auto", text: config.greeting }));
+    log.replaceChildren(h("div", { class: "msg bot greeting", dir: "auto", text: config.greeting }));
     greet();
     offer();
     items.forEach((item) => log.appendChild(item.role === "user" ? userBubble(item.text) : answerBubble(item.answer)));
@@ -574,7 +585,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     const offered = log.querySelector(".examples");
     if (offered) offered.remove();
     addItem(userBubble(question));
-    const pending = addItem(h("li", { class: "msg bot pending", dir: "auto", "aria-busy": "true", text: S.thinking }));
+    const pending = addItem(h("div", { class: "msg bot pending", dir: "auto", "aria-busy": "true", text: S.thinking }));
     log.setAttribute("aria-busy", "true");
     let streamed = "";
     try {
@@ -601,7 +612,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
       if (err instanceof TypeError) why();
       const message = err && err.kind === "rate" ? S.rate.replace("{s}", err.retryAfter)
         : err && err.kind === "http" && err.message ? err.message : S.offline;
-      pending.replaceWith(h("li", { class: "msg error", role: "alert", dir: "auto", text: message }));
+      pending.replaceWith(h("div", { class: "msg error", role: "alert", dir: "auto", text: message }));
       if (!input.value) input.value = question;  // to send again as it was
       fit();
       scrollDown();
