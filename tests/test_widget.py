@@ -933,6 +933,57 @@ def test_the_conversation_and_the_answers_points_are_real_lists(page: Any, blog:
 
 
 @pytest.mark.browser
+def test_quotes_and_the_question_are_marked_with_their_own_language(
+    page: Any, blog: Blog, app_server: Server
+) -> None:
+    """Asked in Arabic, the answer was lang="ar" through and through, though most of its quotes are
+    Spanish: a screen reader read them with an Arabic voice. The question had no language at all."""
+    expected = api_answer(app_server, ARABIC_QUESTION)
+    languages = {str(c["id"]): c["language"] for c in expected["citations"]}
+    quoted = []  # each point's passage's language: one marker a point
+    for line in expected["answer"].splitlines():
+        if line.startswith("- “"):
+            (marker,) = re.findall(r"\[(\d+)\]", line)
+            quoted.append(languages[marker])
+    assert expected["language"] == "ar" and "es" in quoted  # Spanish quotes in an Arabic answer
+    open_blog(page, blog)
+    page.locator(".launcher").click()
+    ask(page, ARABIC_QUESTION)
+    answers(page).first.wait_for()
+    for attempt in ("asked", "restored"):
+        answer = answers(page).first
+        assert answer.get_attribute("lang") == "ar", attempt
+        points = answer.locator(".text ul > li")
+        assert [li.get_attribute("lang") for li in points.all()] == quoted, attempt
+        assert [li.get_attribute("dir") for li in points.all()] == [
+            "rtl" if language == "ar" else "ltr" for language in quoted
+        ], attempt
+        # The passages too, each in its own language and direction.
+        passages = answer.locator("blockquote")
+        assert [q.get_attribute("lang") for q in passages.all()] == [c["language"] for c in expected["citations"]]
+        assert [q.get_attribute("dir") for q in passages.all()] == [
+            "rtl" if c["language"] == "ar" else "ltr" for c in expected["citations"]
+        ]
+        question = page.locator(".msg.user").first
+        assert (question.get_attribute("lang"), question.get_attribute("dir")) == ("ar", "rtl"), attempt
+        page.reload()  # from the session: the same
+        widget_shown(page)
+
+
+@pytest.mark.browser
+def test_a_question_not_yet_answered_finds_its_own_direction(page: Any, blog: Blog, app_server: Server) -> None:
+    """Before the server says which language a question is in, the bubble claims none."""
+    page.route("**/api/ask**", lambda route: None)  # never answered
+    open_blog(page, blog)
+    page.locator(".launcher").click()
+    ask(page, ARABIC_QUESTION)
+    question = page.locator(".msg.user").first
+    question.wait_for()
+    assert question.get_attribute("dir") == "auto" and question.get_attribute("lang") is None
+    assert question.evaluate("el => getComputedStyle(el).direction") == "rtl"
+
+
+@pytest.mark.browser
 def test_a_page_whose_body_has_a_transform_still_shows_the_widget_in_the_window(
     page: Any, blog: Blog, app_server: Server
 ) -> None:

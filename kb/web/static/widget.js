@@ -361,7 +361,15 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
   // -- rendering messages
   const scrollDown = () => { log.scrollTop = log.scrollHeight; };
   const addItem = (node) => { log.appendChild(node); scrollDown(); return node; };
-  const userBubble = (text) => h("div", { class: "msg user", dir: "auto" }, [text]);
+  // Text in a language: its lang and direction (unknown, each paragraph finds its own).
+  const speak = (el, language) => {
+    const lang = primary(language);
+    el.dir = lang ? (RTL.has(lang) ? "rtl" : "ltr") : "auto";
+    if (lang) el.lang = lang;
+    return el;
+  };
+  // The question in the language the server found it in, once it says.
+  const userBubble = (text, language) => speak(h("div", { class: "msg user" }, [text]), language);
 
   const postLink = (citation, answerText) => {
     const href = quoteLink(citation, answerText);
@@ -372,9 +380,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     const id = uid + "-a" + (++counter);
     const citations = Array.isArray(answer.citations) ? answer.citations : [];
     const byId = new Map(citations.map((c) => [String(c.id), c]));
-    const lang = primary(answer.language);
-    const dir = lang ? (RTL.has(lang) ? "rtl" : "ltr") : "auto";
-    const bubble = h("div", { class: "msg bot answer", dir, lang: lang || null });
+    const bubble = speak(h("div", { class: "msg bot answer" }), answer.language);
     const text = h("div", { class: "text" });
     // A line a paragraph; the answer's "- " lines a list; the [n] markers buttons that open their passage.
     let points = null;
@@ -384,8 +390,13 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
       if (!point) points = null;
       if (!line) return;
       if (point && !points) text.appendChild(points = h("ul"));
-      const block = (point ? points : text).appendChild(h(point ? "li" : "p", { dir: "auto" }));
-      (point ? line.slice(2) : line).split(/(\[\d+\])/).forEach((part) => marker(block, part));
+      const body = point ? line.slice(2) : line;
+      // A quote ("“…” [n]") is in its passage's language, not the answer's.
+      const quoted = /^“[^]*”\s*((?:\[\d+\]\s*)+)$/.exec(body);
+      const langs = new Set((quoted ? quoted[1].match(/\d+/g) : []).map((n) => primary(byId.get(n)?.language)));
+      const block = speak(h(point ? "li" : "p"), langs.size === 1 && [...langs][0]);
+      (point ? points : text).appendChild(block);
+      body.split(/(\[\d+\])/).forEach((part) => marker(block, part));
     });
     function marker(block, part) {
       const m = /^\[(\d+)\]$/.exec(part);
@@ -413,7 +424,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
         list.appendChild(h("li", {}, [h("details", { id: id + "-c" + c.id, class: "citation" }, [
           h("summary", { dir: "auto" }, [h("span", { class: "num", text: "[" + c.id + "]" }), " ",
             h("span", { class: "ctitle", text: c.title || c.source || "" })]),
-          h("blockquote", { dir: "auto", lang: primary(c.language) || null, text: String(c.text || "") }),
+          speak(h("blockquote", { text: String(c.text || "") }), c.language),
           h("p", { class: "src", dir: "auto" }, [S.source + ": " + where, ...postLink(c, answer.answer)]),
         ])]));
       });
@@ -432,7 +443,8 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     log.replaceChildren(h("div", { class: "msg bot greeting", dir: "auto", text: config.greeting }));
     greet();
     offer();
-    items.forEach((item) => log.appendChild(item.role === "user" ? userBubble(item.text) : answerBubble(item.answer)));
+    items.forEach((item, i) => log.appendChild(item.role === "user"
+      ? userBubble(item.text, (items[i + 1] || {}).answer?.language) : answerBubble(item.answer)));
     scrollDown();
   };
 
@@ -584,7 +596,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     if (dir) setLanguage(guessLanguage(question, dir), dir);
     const offered = log.querySelector(".examples");
     if (offered) offered.remove();
-    addItem(userBubble(question));
+    const bubble = addItem(userBubble(question));
     const pending = addItem(h("div", { class: "msg bot pending", dir: "auto", "aria-busy": "true", text: S.thinking }));
     log.setAttribute("aria-busy", "true");
     let streamed = "";
@@ -606,6 +618,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
       save();
       setLanguage(kept.language);
       pending.replaceWith(answerBubble(kept));
+      speak(bubble, kept.language);  // not announced again
       scrollDown();
     } catch (err) {
       if (mine !== epoch) return;
