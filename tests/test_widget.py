@@ -933,9 +933,7 @@ def test_the_conversation_and_the_answers_points_are_real_lists(page: Any, blog:
 
 
 @pytest.mark.browser
-def test_quotes_and_the_question_are_marked_with_their_own_language(
-    page: Any, blog: Blog, app_server: Server
-) -> None:
+def test_quotes_and_the_question_are_marked_with_their_own_language(page: Any, blog: Blog, app_server: Server) -> None:
     """Asked in Arabic, the answer was lang="ar" through and through, though most of its quotes are
     Spanish: a screen reader read them with an Arabic voice. The question had no language at all."""
     expected = api_answer(app_server, ARABIC_QUESTION)
@@ -1013,6 +1011,80 @@ def test_a_light_accent_darkens_where_it_is_text_on_white(page: Any, blog: Blog,
     assert 1.05 / (luminance + 0.05) >= 4.5, rgb  # against white, WCAG AA
     # The accent itself is where the page asked for it.
     assert page.locator(".launcher").evaluate("el => getComputedStyle(el).backgroundColor") == "rgb(255, 230, 0)"
+
+
+def rgb(css: str) -> tuple[float, float, float]:
+    red, green, blue = (float(c) for c in re.findall(r"[\d.]+", css)[:3])
+    return red, green, blue
+
+
+def contrast(one: str, other: str) -> float:
+    """The WCAG contrast ratio of two computed colours ("rgb(…)")."""
+
+    def luminance(css: str) -> float:
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (v / 255 for v in rgb(css))]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    light, dark = sorted((luminance(one), luminance(other)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+# A conversation with a quote and its passage, as the session keeps it: no question to ask.
+SAVED_EXCHANGE = [
+    {"role": "user", "text": QUESTION},
+    {
+        "role": "assistant",
+        "answer": {
+            "answer": "Esto es lo que dicen las fuentes:\n- “La integración es la gran diferencia.” [1]",
+            "language": "es",
+            "answered": True,
+            "citations": [
+                {"id": 1, "title": "Omnicanal", "source": "002.txt", "language": "es", "text": "La integración…"}
+            ],
+        },
+    },
+]
+
+
+def with_saved_exchange(page: Any, blog: Blog, app_server: Server, query: str) -> None:
+    page.goto(blog.url())
+    widget_shown(page)
+    page.evaluate(
+        "([key, items]) => sessionStorage.setItem(key, JSON.stringify({items, open: true}))",
+        [f"omnikb:{app_server.url}", SAVED_EXCHANGE],
+    )
+    page.goto(blog.url() + query)
+    widget_shown(page)
+    answers(page).first.wait_for()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("accent", ["#10b981", "#ffe600", "#2563eb", "#777777"])
+def test_text_and_focus_ring_on_and_in_the_accent_read_at_wcag_contrast(
+    page: Any, blog: Blog, app_server: Server, accent: str
+) -> None:
+    """With data-accent="#10b981" the title and the reader's own questions were white on green
+    (2.54:1), the focus ring green on white (2.54:1), and the [n] markers, darkened against white,
+    sat on the answers' grey (4.07:1): the ink was picked by gamma-encoded brightness, not contrast."""
+    with_saved_exchange(page, blog, app_server, "?" + urlencode({"accent": accent}))
+    style = "el => getComputedStyle(el)"
+
+    def colours(selector: str, ground: str) -> tuple[str, str]:
+        ink = page.locator(selector).first.evaluate(f"el => ({style})(el).color")
+        return ink, page.locator(ground).first.evaluate(f"el => ({style})(el).backgroundColor")
+
+    assert page.locator(".launcher").evaluate(f"el => ({style})(el).backgroundColor") == "rgb({}, {}, {})".format(
+        *(int(accent[i : i + 2], 16) for i in (1, 3, 5))
+    )  # the accent itself is the page's
+    for text, ground in ((".head h2", ".head"), (".msg.user", ".msg.user"), ("button.cite", ".msg.answer"),
+                         (".num", "details"), (".src", "details")):  # fmt: skip
+        ink, behind = colours(text, ground)
+        assert contrast(ink, behind) >= 4.5, (text, ink, behind)
+    box = page.locator("textarea")
+    box.focus()
+    ring = box.evaluate(f"el => ({style})(el).outlineColor")
+    bubble = page.locator(".msg.answer").evaluate(f"el => ({style})(el).backgroundColor")
+    assert contrast(ring, "rgb(255, 255, 255)") >= 3 and contrast(ring, bubble) >= 3, ring  # WCAG 1.4.11
 
 
 @pytest.mark.browser

@@ -86,13 +86,13 @@
 *{box-sizing:border-box}
 .root{font:15px/1.45 system-ui,"Segoe UI",Roboto,"Noto Sans","Noto Naskh Arabic",Tahoma,sans-serif;
  color:#1f2328;--accent:var(--kb-accent,#2563eb);--on-accent:var(--kb-on-accent,#fff);
---ink:var(--kb-accent-ink,var(--accent))}
+--ink:var(--kb-accent-ink,var(--accent));--ring:var(--kb-ring,var(--accent))}
 button{font:inherit;cursor:pointer}
 .launcher,.head,.user,.send{background:var(--accent);color:var(--on-accent)}
 .launcher,.icon,.send{display:flex;align-items:center;justify-content:center;flex:none}
 .launcher{position:fixed;bottom:20px;right:20px;width:56px;height:56px;border-radius:50%;border:0;
  box-shadow:0 4px 14px rgba(0,0,0,.28)}
-:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
+:focus-visible{outline:3px solid var(--ring);outline-offset:2px}
 .panel{position:fixed;bottom:88px;right:20px;width:min(390px,calc(100vw - 40px));height:min(620px,calc(100vh - 108px));
  display:flex;flex-direction:column;background:#fff;border-radius:14px;box-shadow:0 12px 40px rgba(0,0,0,.28);
  overflow:hidden;text-align:start}
@@ -283,19 +283,31 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     return null;
   };
 
-  // Text on the accent colour: white, or near-black on a light accent.
+  // WCAG contrast. Text on the accent in black or white, whichever reads better; the accent as
+  // text (4.5) and as the focus ring (3) darkened (on a dark ground lightened) until it reads on
+  // the grey of the answers, the darkest ground it meets (white is lighter still).
+  const luminance = (rgb) => rgb.reduce((sum, c, i) => {
+    c /= 255;
+    return sum + [0.2126, 0.7152, 0.0722][i] * (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4);
+  }, 0);
+  const contrast = (a, b) => {
+    const [x, y] = [luminance(a), luminance(b)].sort((p, q) => q - p);
+    return (x + 0.05) / (y + 0.05);
+  };
+  const readable = (rgb, ground, min) => {
+    const dark = luminance(ground) > 0.18;
+    const step = (c) => (dark ? Math.floor(c * 0.9) : Math.ceil(c + (255 - c) / 10));
+    while (contrast(rgb, ground) < min) rgb = rgb.map(step);
+    return "rgb(" + rgb.join(",") + ")";
+  };
   const pickContrast = () => {
-    const rgb = (getComputedStyle(launcher).backgroundColor.match(/[\d.]+/g) || []).map(Number);
+    const rgb = (getComputedStyle(launcher).backgroundColor.match(/[\d.]+/g) || []).map(Number).slice(0, 3);
     if (rgb.length < 3) return;
-    const lum = (0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]) / 255;
-    host.style.setProperty("--kb-on-accent", lum > 0.6 ? "#111" : "#fff");
-    // The accent as text on white, darkened to a contrast of 4.5 (WCAG AA).
-    const lin = (c) => ((c / 255 + 0.055) / 1.055) ** 2.4;
-    let ink = rgb.slice(0, 3);
-    while (1.05 / (0.2126 * lin(ink[0]) + 0.7152 * lin(ink[1]) + 0.0722 * lin(ink[2]) + 0.05) < 4.5) {
-      ink = ink.map((c) => c * 0.9);
-    }
-    host.style.setProperty("--kb-accent-ink", "rgb(" + ink.map(Math.round).join(",") + ")");
+    const bubble = [241, 243, 245];  // .bot
+    const black = contrast(rgb, [0, 0, 0]) > contrast(rgb, [255, 255, 255]);
+    host.style.setProperty("--kb-on-accent", black ? "#000" : "#fff");
+    host.style.setProperty("--kb-accent-ink", readable(rgb, bubble, 4.5));
+    host.style.setProperty("--kb-ring", readable(rgb, bubble, 3));
   };
 
   // -- a citation's link to its quote on the post, built as kb/answer/links.py builds it
