@@ -1087,6 +1087,50 @@ def test_text_and_focus_ring_on_and_in_the_accent_read_at_wcag_contrast(
     assert contrast(ring, "rgb(255, 255, 255)") >= 3 and contrast(ring, bubble) >= 3, ring  # WCAG 1.4.11
 
 
+OUTLINES = """() => {
+  const root = document.querySelector('[data-omnikb]').shadowRoot;
+  return ['.panel', '.launcher', '.send', '.msg.user', '.msg.answer', '.msg.greeting'].map((selector) => {
+    const css = getComputedStyle(root.querySelector(selector));
+    return [selector, css.borderTopStyle, parseFloat(css.borderTopWidth), css.borderTopColor, css.backgroundColor];
+  });
+}"""
+
+
+@pytest.mark.browser
+def test_in_forced_colours_the_panel_button_and_bubbles_keep_their_outlines(
+    browser: Any, blog: Blog, app_server: Server, artifacts: Path
+) -> None:
+    """Windows' high contrast replaces backgrounds with one colour: the panel, launcher, send button
+    and bubbles, drawn by background alone, vanished into the page."""
+    context = browser.new_context(viewport={"width": 1280, "height": 860}, forced_colors="active")
+    try:
+        tab = context.new_page()
+        tab.set_default_timeout(ANSWER_TIMEOUT_MS)
+        with_saved_exchange(tab, blog, app_server, "")
+        assert tab.evaluate("() => matchMedia('(forced-colors: active)').matches")
+        for selector, style, width, colour, background in tab.evaluate(OUTLINES):
+            assert style == "solid" and width >= 1 and colour != background, (selector, style, width, colour)
+        tab.screenshot(path=str(artifacts / "widget-forced-colors.png"))
+    finally:
+        context.close()
+    # Without forced colours, it looks as it did: no border.
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    try:
+        tab = context.new_page()
+        tab.set_default_timeout(ANSWER_TIMEOUT_MS)
+        with_saved_exchange(tab, blog, app_server, "")
+        assert {selector: width for selector, _, width, _, _ in tab.evaluate(OUTLINES)} == {
+            ".panel": 0,
+            ".launcher": 0,
+            ".send": 0,
+            ".msg.user": 0,
+            ".msg.answer": 0,
+            ".msg.greeting": 0,
+        }
+    finally:
+        context.close()
+
+
 @pytest.mark.browser
 def test_a_page_language_that_is_no_code_still_gets_example_questions(
     page: Any, blog: Blog, app_server: Server

@@ -142,6 +142,11 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
  .panel,.left .panel{inset:0;width:100%;height:100%;border-radius:0}
  .open .launcher{display:none}
 }
+@media (forced-colors:active){
+ .panel,.launcher,.msg,.send,.icon{border:1px solid transparent}
+ .head{border-bottom:1px solid}
+ :focus-visible,.icon:focus-visible{outline-color:Highlight}
+}
 @media (prefers-reduced-motion:no-preference){.panel{animation:pop .14s ease-out}
  @keyframes pop{from{opacity:0;transform:translateY(8px)}to{opacity:1;transform:none}}}
 `;
