@@ -478,6 +478,69 @@ def test_phone_sized_viewport(browser: Any, blog: Blog, app_server: Server, arti
         context.close()
 
 
+PARTS = """() => {
+  const root = document.querySelector('[data-omnikb]').shadowRoot;
+  return Object.fromEntries(['.panel', '.log', 'textarea', 'button.send', '.head button.icon'].map((selector) => {
+    const box = root.querySelector(selector).getBoundingClientRect();
+    return [selector, {x: box.x, y: box.y, width: box.width, height: box.height}];
+  }));
+}"""
+
+
+@pytest.mark.browser
+def test_a_short_viewport_gets_the_whole_screen(browser: Any, blog: Blog, app_server: Server, artifacts: Path) -> None:
+    """A phone on its side (740×360): the panel went full screen only under 480 px wide, so it was
+    390×252 with 130 px of conversation; and 100vh is not what a phone's keyboard leaves in view."""
+    width, height = 740, 360
+    context = browser.new_context(viewport={"width": width, "height": height}, has_touch=True, is_mobile=True)
+    try:
+        tab = context.new_page()
+        tab.set_default_timeout(ANSWER_TIMEOUT_MS)
+        open_blog(tab, blog)
+        tab.locator(".launcher").tap()
+        panel = tab.locator("[role=dialog]")
+        panel.evaluate("el => Promise.all(el.getAnimations().map(a => a.finished))")
+        parts = tab.evaluate(PARTS)
+        assert {k: round(v) for k, v in parts[".panel"].items()} == {"x": 0, "y": 0, "width": width, "height": height}
+        assert parts[".log"]["height"] >= height / 2, parts  # the conversation has room
+        for part in ("textarea", "button.send", ".head button.icon"):
+            assert on_screen(parts[part], width, height), (part, parts[part])
+        assert not tab.locator(".launcher").is_visible()  # the header's close button closes it
+        tab.screenshot(path=str(artifacts / "widget-phone-landscape.png"))
+
+        # The keyboard opens: the visual viewport shrinks to 200 px and scrolls by 100 (as Chrome for
+        # Android does now); the panel keeps to it, its question box and header in sight.
+        tab.evaluate(
+            """() => {
+              for (const [name, value] of Object.entries({offsetTop: 100, offsetLeft: 0, width: 740, height: 200}))
+                Object.defineProperty(visualViewport, name, {get: () => value, configurable: true});
+              visualViewport.dispatchEvent(new Event('resize'));
+            }"""
+        )
+        parts = tab.evaluate(PARTS)
+        assert {k: round(v) for k, v in parts[".panel"].items()} == {"x": 0, "y": 100, "width": 740, "height": 200}
+        for part in ("textarea", "button.send", ".head button.icon"):
+            box = parts[part]
+            assert box["y"] >= 100 and box["y"] + box["height"] <= 300, (part, box)
+
+        # A pinch is not a keyboard: the panel keeps the whole screen, to move about in.
+        tab.evaluate(
+            "() => { for (const name of ['offsetTop', 'offsetLeft', 'width', 'height']) delete visualViewport[name]; }"
+        )
+        cdp = context.new_cdp_session(tab)
+        cdp.send("Emulation.setPageScaleFactor", {"pageScaleFactor": 2})
+        tab.wait_for_function("() => visualViewport.scale === 2")
+        tab.evaluate("() => visualViewport.dispatchEvent(new Event('resize'))")
+        assert {k: round(v) for k, v in tab.evaluate(PARTS)[".panel"].items()} == {
+            "x": 0,
+            "y": 0,
+            "width": width,
+            "height": height,
+        }
+    finally:
+        context.close()
+
+
 @pytest.mark.browser
 def test_arabic_question_lays_the_panel_out_right_to_left(
     page: Any, blog: Blog, app_server: Server, artifacts: Path

@@ -94,8 +94,8 @@ button{font:inherit;cursor:pointer}
  box-shadow:0 4px 14px rgba(0,0,0,.28)}
 :focus-visible{outline:3px solid var(--ring);outline-offset:2px}
 .panel{position:fixed;bottom:88px;right:20px;width:min(390px,calc(100vw - 40px));height:min(620px,calc(100vh - 108px));
- display:flex;flex-direction:column;background:#fff;border-radius:14px;box-shadow:0 12px 40px rgba(0,0,0,.28);
- overflow:hidden;text-align:start}
+ height:min(620px,calc(100dvh - 108px));display:flex;flex-direction:column;background:#fff;border-radius:14px;
+ box-shadow:0 12px 40px rgba(0,0,0,.28);overflow:hidden;text-align:start}
 .panel[hidden]{display:none}
 .left .launcher,.left .panel{right:auto;left:20px}
 .head{display:flex;align-items:center;gap:6px;padding:10px}
@@ -138,9 +138,11 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
 .send:disabled{opacity:.5;cursor:default}
 [dir=rtl] .send svg{transform:scaleX(-1)}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
-@media (max-width:480px){
- .panel,.left .panel{inset:0;width:100%;height:100%;border-radius:0}
+@media (max-width:480px),(max-height:500px){
+ .panel,.left .panel{inset:var(--kb-vv-top,0) auto auto var(--kb-vv-left,0);width:var(--kb-vv-width,100%);
+  height:var(--kb-vv-height,100%);border-radius:0}
  .open .launcher{display:none}
+ textarea{max-height:30vh}
 }
 @media (forced-colors:active){
  .panel,.launcher,.msg,.send,.icon{border:1px solid transparent}
@@ -218,6 +220,13 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     "aria-controls": uid + "-panel", onclick: () => (isOpen ? close() : open()),
   }, [icon(ICON_CHAT)]);
   const root = h("div", { class: "root " + config.position }, [launcher, panel]);
+  // A phone's keyboard leaves less in view: the full-screen panel keeps to what is, the question
+  // box in sight. Not under a pinch: the panel keeps its size, to move about in.
+  const view = window.visualViewport;
+  const keep = () => Object.entries({ top: view.offsetTop, left: view.offsetLeft, width: view.width, height: view.height })
+    .forEach(([side, px]) => (view.scale > 1.01 ? host.style.removeProperty("--kb-vv-" + side)
+      : host.style.setProperty("--kb-vv-" + side, px + "px")));
+  if (view) ["resize", "scroll"].forEach((type) => view.addEventListener(type, keep));
   // A page's CSP (style-src without 'unsafe-inline') blocks a <style>, not a constructed sheet.
   try {
     const sheet = new CSSStyleSheet();
