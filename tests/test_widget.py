@@ -658,8 +658,8 @@ def test_labels_in_a_language_widget_js_does_not_carry(page: Any, blog: Blog, ap
         f"{dutch['placeholder']!r}"
     )
     assert panel.get_attribute("lang") == "nl"
-    # The blog's own title (data-title) still wins over the label.
-    assert page.locator(".launcher").get_attribute("aria-label") == dutch["open"] + ": Pregunta al blog"
+    # The blog's own title (data-title) still wins over the label; open, the launcher closes it.
+    assert page.locator(".launcher").get_attribute("aria-label") == dutch["close"] + ": Pregunta al blog"
     assert page.locator(".msg.greeting").text_content() == dutch["greeting"]
     ask(page, "Wat is het verschil tussen omnichannel en multichannel?")
     expect_answer = answers(page).first
@@ -1192,6 +1192,37 @@ def test_in_forced_colours_the_panel_button_and_bubbles_keep_their_outlines(
         }
     finally:
         context.close()
+
+
+@pytest.mark.browser
+def test_the_launcher_says_what_it_does_and_the_greeting_is_said_once(
+    page: Any, blog: Blog, app_server: Server
+) -> None:
+    """Open, the launcher was still named "Abrir chat"; and the first answer in another language
+    wrote the greeting again, the same words, into the live log, to be read out again."""
+    open_blog(page, blog)  # a Spanish page
+    launcher = page.locator(".launcher")
+    name = f"{WIDGET['es']['open']}: Pregunta al blog"
+    assert launcher.get_attribute("aria-label") == name and launcher.get_attribute("aria-expanded") == "false"
+    launcher.click()
+    assert launcher.get_attribute("aria-label") == f"{WIDGET['es']['close']}: Pregunta al blog"
+    assert launcher.get_attribute("aria-expanded") == "true"
+    in_shadow(
+        page,
+        "window.__greeting = []; new MutationObserver((seen) => window.__greeting.push(...seen.map((m) => m.type)))"
+        ".observe(root.querySelector('.greeting'), {childList: true, characterData: true, subtree: true});",
+    )
+    ask(page, ARABIC_QUESTION)
+    answers(page).first.wait_for()
+    page.wait_for_function(  # the Arabic labels are in: the moment the greeting was written again
+        f"() => document.querySelector('{HOST_SELECTOR}').shadowRoot.querySelector('textarea').placeholder === "
+        f"{WIDGET['ar']['placeholder']!r}"
+    )
+    assert page.evaluate("() => window.__greeting") == []
+    assert page.locator(".msg.greeting").text_content() == WIDGET["es"]["greeting"]
+    assert launcher.get_attribute("aria-label") == f"{WIDGET['ar']['close']}: Pregunta al blog"
+    page.evaluate("() => window.OmniKB.close()")
+    assert launcher.get_attribute("aria-label") == f"{WIDGET['ar']['open']}: Pregunta al blog"
 
 
 @pytest.mark.browser

@@ -243,7 +243,9 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     });
     label.textContent = S.label;
     input.placeholder = S.placeholder;
-    launcher.setAttribute("aria-label", S.open + ": " + (config.title || S.title));
+    // The launcher says what it does now: open the chat, or close it.
+    launcher.setAttribute("aria-label", (isOpen ? S.close : S.open) + ": " + (config.title || S.title));
+    launcher.querySelector("path").setAttribute("d", isOpen ? ICON_CLOSE : ICON_CHAT);
   };
   // The panel follows the conversation's language: Arabic lays it out right to left.
   const setLanguage = (code, dir) => {
@@ -260,12 +262,14 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     relabel();
     fit();
   };
-  // The greeting stays in the page's language, whatever the conversation's.
+  // The greeting stays in the page's language, whatever the conversation's; rewritten (and so
+  // read out again in the live log) only when its words change.
   const greet = () => {
     const el = log.querySelector(".greeting");
-    if (el && !config.greeting) {
-      el.lang = STRINGS[config.language] ? config.language : "en";
-      el.textContent = strings(el.lang).greeting;
+    const lang = STRINGS[config.language] ? config.language : "en";
+    if (el && !config.greeting && el.textContent !== strings(lang).greeting) {
+      el.lang = lang;
+      el.textContent = strings(lang).greeting;
     }
   };
   // The other languages' labels, fetched once each (see EN).
@@ -671,6 +675,7 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
     panel.hidden = !on;
     root.classList.toggle("open", on);
     launcher.setAttribute("aria-expanded", on);
+    relabel();
     save();
   };
   const open = () => {
