@@ -108,7 +108,8 @@ button{font:inherit;cursor:pointer}
 .msg{max-width:90%;padding:8px 12px;border-radius:12px;white-space:pre-wrap;overflow-wrap:anywhere}
 .text,.user,blockquote{unicode-bidi:plaintext}
 .text p{margin:0}
-.text ul{margin:0;padding-inline-start:20px}
+.text ul{margin:0;padding:0}
+.text li{margin-inline-start:18px}
 .user{align-self:flex-end}
 .bot{align-self:flex-start;background:#f1f3f5}
 .bot.pending{color:#57606a;font-style:italic}
