@@ -452,7 +452,12 @@ textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:
       const list = h("ol");
       citations.forEach((c) => {
         const where = [c.title, c.source].filter(Boolean).join(" — ");
-        list.appendChild(h("li", {}, [h("details", { id: id + "-c" + c.id, class: "citation" }, [
+        // A passage that scrolls is a Tab stop in every browser, to scroll with the keys.
+        const ontoggle = (event) => {
+          const quote = event.target.querySelector("blockquote");
+          if (quote.scrollHeight > quote.clientHeight) quote.tabIndex = 0;
+        };
+        list.appendChild(h("li", {}, [h("details", { id: id + "-c" + c.id, class: "citation", ontoggle }, [
           h("summary", { dir: "auto" }, [h("span", { class: "num", text: "[" + c.id + "]" }), " ",
             h("span", { class: "ctitle", text: c.title || c.source || "" })]),
           speak(h("blockquote", { text: String(c.text || "") }), c.language),
