@@ -3,6 +3,8 @@
 (function () {
   "use strict";
 
+  function questionBox() { return document.querySelector("#kb-question textarea"); }
+
   function showPassage(id) {
     var card = document.getElementById(id);
     if (!card) return false;
@@ -90,7 +92,7 @@
   var asked = "";
 
   function remember() {
-    var box = document.querySelector("#kb-question textarea");
+    var box = questionBox();
     if (box && box.value.trim()) asked = box.value;
   }
 
@@ -203,7 +205,14 @@
   document.addEventListener("click", function (event) {
     var target = event.target instanceof Element ? event.target : null;
     if (!target) return;
-    if (target.closest("#kb-ask")) remember();
+    // Ask is off while the answer comes, and a button turned off loses the focus (to the page's body):
+    // the focus goes to the question box, as it does when a question is sent with Enter. So it does
+    // when an example question is chosen: it is in the box, to ask or to change.
+    if (target.closest("#kb-ask")) {
+      remember();
+      if (questionBox()) questionBox().focus();
+    }
+    if (target.closest("#kb-examples button") && questionBox()) questionBox().focus();
     var copy = target.closest("#kb-chat button");
     if (copy && /copy/i.test((copy.getAttribute("aria-label") || "") + " " + (copy.getAttribute("title") || ""))) {
       if (copyShown(copy)) {
