@@ -6,12 +6,14 @@ Each test is one defect a tester found with the keyboard, a screen reader's view
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
+from kb.i18n.lookup import ui
 from kb.settings import Settings
 from tests.browser import Server, running_server
 
@@ -19,6 +21,18 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.server]
 
 ANSWER_TIMEOUT_MS = 90_000
 ENGLISH = "How does omnichannel differ from multichannel?"
+
+# Every scrollIntoView's behaviour, as the page asks for it.
+RECORD_SCROLLS = """
+() => {
+  window.__kbScrolls = [];
+  const scrollIntoView = Element.prototype.scrollIntoView;
+  Element.prototype.scrollIntoView = function (options) {
+    window.__kbScrolls.push(options && typeof options === 'object' ? options.behavior || 'auto' : 'auto');
+    return scrollIntoView.call(this, options);
+  };
+}
+"""
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +87,50 @@ def test_the_keyboard_stays_in_the_question_box_after_an_example_and_after_ask(o
     expect(box).to_be_focused()
     page.keyboard.press("Tab")  # on from the box, not from the top of the page
     expect(page.locator("#kb-ask")).to_be_focused()
+
+
+def test_a_marker_takes_the_focus_to_its_passage_and_back(opened: Any) -> None:
+    """Enter on [1] left the focus on the marker, the only sign an orange box-shadow in the other
+    column (gone under forced colors), and a phone was scrolled far down with no way back."""
+    page = opened()
+    answer = send(page, ENGLISH)
+    first, second = answer.locator("a.kb-marker").nth(0), answer.locator("a.kb-marker").nth(1)
+    first.focus()
+    page.keyboard.press("Enter")
+    card = page.locator("#" + (first.get_attribute("href") or "").lstrip("#"))
+    expect(card).to_be_focused()
+    expect(card).to_have_class(re.compile(r"\bkb-active\b"))
+    # Its "Back to the answer" is the next stop, in the page's language; it returns to the marker.
+    back = card.locator("button.kb-back")
+    expect(back).to_have_text(ui("back_to_answer", "en"))
+    assert back.get_attribute("lang") == "en"
+    page.keyboard.press("Tab")
+    expect(back).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(first).to_be_focused()
+    # Escape in a passage returns to its marker too; one "Back" at a time.
+    second.focus()
+    page.keyboard.press("Enter")
+    other = page.locator("#" + (second.get_attribute("href") or "").lstrip("#"))
+    expect(other).to_be_focused()
+    assert page.locator("#kb-sources .kb-back").count() == 1
+    page.keyboard.press("Escape")
+    expect(second).to_be_focused()
+    # The highlight is an outline, which forced colors keep (they drop box-shadows).
+    page.emulate_media(forced_colors="active")
+    outline = "e => [getComputedStyle(e).outlineStyle, parseFloat(getComputedStyle(e).outlineWidth)]"
+    style, width = other.evaluate(outline)
+    assert style == "solid" and width >= 2, (style, width)
+
+
+def test_a_reader_who_asks_for_less_motion_gets_no_smooth_scroll_or_transition(opened: Any) -> None:
+    """The passage scrolled into view smoothly, and its highlight faded in, whatever the reader asked for."""
+    page = opened(reduced_motion="reduce")
+    page.evaluate(RECORD_SCROLLS)
+    answer = send(page, ENGLISH)
+    answer.locator("a.kb-marker").first.click()
+    page.locator("#kb-sources .kb-citation.kb-active").wait_for(timeout=5_000)
+    scrolls = page.evaluate("window.__kbScrolls")
+    assert scrolls and "smooth" not in scrolls, scrolls
+    durations = page.locator("#kb-sources .kb-citation").first.evaluate("e => getComputedStyle(e).transitionDuration")
+    assert all(float(d.strip().removesuffix("s")) == 0 for d in durations.split(",")), durations

@@ -188,6 +188,7 @@ def sources_panel(sections: Sequence[str], language: str | None) -> str:
     opening = (
         f'<div class="kb-sources" lang="{spoken}" data-dir="{direction(spoken)}"'
         f' data-close="{escape(ui("close", spoken))}"'
+        f' data-back="{escape(ui("back_to_answer", spoken))}"'
         f' data-toast-info="{escape(ui("toast_info", spoken))}"'
         f' data-toast-warning="{escape(ui("toast_warning", spoken))}"'
         f' data-toast-error="{escape(ui("toast_error", spoken))}"'

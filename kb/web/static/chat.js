@@ -3,9 +3,20 @@
 (function () {
   "use strict";
 
+  // Smooth scrolling, unless the reader asked for less motion.
+  function scrolling() {
+    return window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches ? "auto" : "smooth";
+  }
+
   function questionBox() { return document.querySelector("#kb-question textarea"); }
 
-  function showPassage(id) {
+  // The [n] marker that opened the passage now shown, to go back to (by its link if Gradio redrew it).
+  var opener = null;
+
+  // A marker opens its passage and takes the focus to it (a keyboard or screen reader user got
+  // nothing, and a phone was scrolled far down with no way back): the card says it is there, and
+  // its "Back to the answer" button (or Escape) returns to the marker.
+  function showPassage(id, marker) {
     var card = document.getElementById(id);
     if (!card) return false;
     var section = card.closest("section.kb-turn");
@@ -13,9 +24,35 @@
       document.querySelectorAll("section.kb-turn").forEach(function (s) { s.hidden = s !== section; });
     }
     document.querySelectorAll(".kb-citation.kb-active").forEach(function (c) { c.classList.remove("kb-active"); });
+    document.querySelectorAll("#kb-sources .kb-back").forEach(function (b) { b.remove(); });
     card.classList.add("kb-active");
-    card.scrollIntoView({ block: "nearest", behavior: "smooth" });
+    opener = { marker: marker || null, href: "#" + id };
+    var words = pageWords();
+    var back = document.createElement("button");
+    back.type = "button";
+    back.className = "kb-back";
+    back.textContent = words.back;
+    back.setAttribute("lang", words.lang || "en");
+    back.setAttribute("dir", words.dir || "ltr");
+    var header = card.querySelector("header");
+    if (header) header.after(back); else card.prepend(back);
+    card.setAttribute("tabindex", "-1");
+    card.focus({ preventScroll: true });
+    card.scrollIntoView({ block: "nearest", behavior: scrolling() });
     return true;
+  }
+
+  // Back from a passage to the marker that opened it (or to the question box, if it is gone).
+  function backToAnswer() {
+    var marker = opener && opener.marker;
+    if (!marker || !marker.isConnected) {
+      var links = opener ? document.querySelectorAll("#kb-chat a.kb-marker") : [];
+      marker = Array.prototype.filter.call(links, function (a) { return a.getAttribute("href") === opener.href; })[0];
+    }
+    var target = marker || questionBox();
+    if (!target) return;
+    target.focus({ preventScroll: true });
+    target.scrollIntoView({ block: "center", behavior: scrolling() });
   }
 
   // The language the page's labels speak now, as the sources panel says it (the server
@@ -27,6 +64,7 @@
       lang: panel ? panel.getAttribute("lang") : "",
       dir: panel ? panel.getAttribute("data-dir") : "ltr",
       close: (panel && panel.getAttribute("data-close")) || "Close",
+      back: (panel && panel.getAttribute("data-back")) || "Back to the answer",
       toasts: {
         info: panel && panel.getAttribute("data-toast-info"),
         warning: panel && panel.getAttribute("data-toast-warning"),
@@ -135,6 +173,10 @@
   document.addEventListener("keydown", function (event) {
     var target = event.target instanceof Element ? event.target : null;
     if (event.key === "Enter" && !event.shiftKey && target && target.closest("#kb-question")) remember();
+    if (event.key === "Escape" && target && target.closest("#kb-sources .kb-citation.kb-active")) {
+      event.preventDefault();
+      backToAnswer();
+    }
   }, true);
 
   function dialog() {
@@ -213,6 +255,11 @@
       if (questionBox()) questionBox().focus();
     }
     if (target.closest("#kb-examples button") && questionBox()) questionBox().focus();
+    if (target.closest("#kb-sources .kb-back")) {
+      event.preventDefault();
+      backToAnswer();
+      return;
+    }
     var copy = target.closest("#kb-chat button");
     if (copy && /copy/i.test((copy.getAttribute("aria-label") || "") + " " + (copy.getAttribute("title") || ""))) {
       if (copyShown(copy)) {
@@ -224,7 +271,7 @@
     var marker = target.closest("a.kb-marker, a[href^='#kb-src-']");
     if (marker) {
       var id = (marker.getAttribute("href") || "").slice(1);
-      if (showPassage(id)) {
+      if (showPassage(id, marker)) {
         event.preventDefault();
         event.stopPropagation();
       }
