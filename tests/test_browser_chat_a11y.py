@@ -21,6 +21,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.server]
 
 ANSWER_TIMEOUT_MS = 90_000
 ENGLISH = "How does omnichannel differ from multichannel?"
+# Answered from three Spanish passages and an Arabic one.
+ARABIC = "ما الفرق بين omnichannel و multichannel؟"
 
 # Every scrollIntoView's behaviour, as the page asks for it.
 RECORD_SCROLLS = """
@@ -134,3 +136,19 @@ def test_a_reader_who_asks_for_less_motion_gets_no_smooth_scroll_or_transition(o
     assert scrolls and "smooth" not in scrolls, scrolls
     durations = page.locator("#kb-sources .kb-citation").first.evaluate("e => getComputedStyle(e).transitionDuration")
     assert all(float(d.strip().removesuffix("s")) == 0 for d in durations.split(",")), durations
+
+
+def test_quoted_items_are_read_in_their_passage_s_language(opened: Any) -> None:
+    """Asked in Arabic, the whole answer was lang="ar", its Spanish quotes included."""
+    page = opened(locale="ar")
+    answer = send(page, ARABIC)
+    assert answer.get_attribute("lang") == "ar"
+    items = answer.locator("li").all()
+    languages = []
+    for item in items:
+        cited = page.locator("#" + (item.locator("a.kb-marker").first.get_attribute("href") or "").lstrip("#"))
+        language = cited.get_attribute("lang")
+        assert item.get_attribute("lang") == language, item.inner_text()[:60]
+        assert item.evaluate("e => getComputedStyle(e).direction") == cited.get_attribute("dir")
+        languages.append(language)
+    assert "es" in languages and "ar" in languages, languages

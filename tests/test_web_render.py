@@ -64,6 +64,30 @@ def test_question_and_answer_direction() -> None:
     assert answer_html(answer, 1).startswith('<div class="kb-answer kb-answered" dir="rtl" lang="ar">')
 
 
+def test_a_quoted_line_speaks_the_language_of_the_passage_it_quotes() -> None:
+    """An Arabic answer's items were all read as Arabic, Spanish quotes included (only dir="auto")."""
+    spanish = chunk("Esta es una estrategia omnicanal. Otra frase.", source="es.txt", language="es")
+    arabic = chunk("هذه استراتيجية.", source="ar.txt", language="ar")
+    answer = Answer(
+        question="ما الفرق؟",
+        language="ar",
+        answered=True,
+        mode="extractive",
+        answer="إليك ما تقوله المصادر:\n- “Esta es una estrategia omnicanal.” [1]\n- “هذه استراتيجية.” [2]"
+        "\n- “Frase que no está.” [1]\n- كلمات الإجابة [1]",
+        citations=(Citation(1, spanish, 1.0), Citation(2, arabic, 0.9)),
+        passages=(),
+    )
+    items = re.findall(r"<(li|p)([^>]*)>", answer_html(answer, 1))
+    assert items == [
+        ("p", ' dir="auto"'),  # the answer's own words
+        ("li", ' lang="es" dir="ltr"'),
+        ("li", ' lang="ar" dir="rtl"'),
+        ("li", ' dir="auto"'),  # quoted, but not from its passage: nothing says its language
+        ("li", ' dir="auto"'),  # the answer's words about a passage
+    ]
+
+
 def test_quotes_are_found_in_the_passage_across_whitespace() -> None:
     answer = "Lead:\n- “First  sentence. … Third one.” [2]\n- “Other.” [1]"
     assert quoted_segments(answer, 2) == ["First  sentence.", "Third one."]

@@ -8,11 +8,11 @@ the post at the quote when its URL is known, http(s) only).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from html import escape
 
 from kb.answer.citations import MARKER
-from kb.answer.links import citation_link, find_spans, quoted_segments
+from kb.answer.links import QUOTE, citation_link, find_spans, quoted_segments
 from kb.i18n.lookup import DEFAULT, UI, language_name, message, ui
 from kb.models import Answer, Citation
 from kb.text.language import is_rtl
@@ -52,21 +52,43 @@ def _inline(line: str, turn: int | None, titles: dict[int, str]) -> str:
     return "".join(out)
 
 
-def text_html(text: str, turn: int | None = None, titles: dict[int, str] | None = None) -> str:
-    """Plain text as paragraphs and "- " bullet lists, every character escaped."""
+def _voice(line: str, passages: Mapping[int, Citation]) -> str:
+    """A line that is a quote and its markers alone ("“…” [2]") speaks its passage's language:
+    its ``lang`` and ``dir`` (a screen reader read an Arabic answer's Spanish quotes with an
+    Arabic voice); any other line reads in the answer's, in the direction of its own text."""
+    whole = QUOTE.fullmatch(line)
+    if whole is not None and "”" not in whole.group(1):  # one quote, not two with words between
+        segments = quoted_segments(line)
+        for ident in (int(n) for n in MARKER.findall(whole.group(2))):
+            cited = passages.get(ident)
+            if cited is not None and find_spans(cited.chunk.text, segments):
+                language = cited.chunk.language
+                return f' lang="{escape(language)}" dir="{direction(language)}"'
+    return ' dir="auto"'
+
+
+def text_html(
+    text: str,
+    turn: int | None = None,
+    titles: dict[int, str] | None = None,
+    passages: Mapping[int, Citation] | None = None,
+) -> str:
+    """Plain text as paragraphs and "- " bullet lists, every character escaped; a quoted line
+    takes the language of the passage (``passages``, by marker) it quotes."""
     titles = titles or {}
+    passages = passages or {}
     blocks: list[str] = []
     items: list[str] = []
     for raw in text.splitlines():
         line = raw.strip()
         if line.startswith("- "):
-            items.append(f'<li dir="auto">{_inline(line[2:], turn, titles)}</li>')
+            items.append(f"<li{_voice(line[2:], passages)}>{_inline(line[2:], turn, titles)}</li>")
             continue
         if items:
             blocks.append("<ul>" + "".join(items) + "</ul>")
             items = []
         if line:
-            blocks.append(f'<p dir="auto">{_inline(line, turn, titles)}</p>')
+            blocks.append(f"<p{_voice(line, passages)}>{_inline(line, turn, titles)}</p>")
     if items:
         blocks.append("<ul>" + "".join(items) + "</ul>")
     return "".join(blocks)
@@ -93,7 +115,7 @@ def thinking_html(language: str | None) -> str:
 
 def answer_html(answer: Answer, turn: int) -> str:
     titles = {c.id: c.chunk.title for c in answer.citations}
-    body = text_html(answer.answer, turn, titles)
+    body = text_html(answer.answer, turn, titles, {c.id: c for c in answer.citations})
     notice = f'<p class="kb-notice" dir="auto">{escape(answer.notice)}</p>' if answer.notice else ""
     state = "kb-answered" if answer.answered else "kb-not-covered"
     lang = escape(answer.language)
