@@ -23,7 +23,54 @@ ANSWER_TIMEOUT_MS = 90_000
 ENGLISH = "How does omnichannel differ from multichannel?"
 # Answered from three Spanish passages and an Arabic one.
 ARABIC = "ما الفرق بين omnichannel و multichannel؟"
+TOO_LONG = "x" * 2001
 
+# The contrast of every piece of text under ``selectors`` with what is behind it: its colour and its
+# ancestors' opacity blended over the first opaque background up its ancestors (WCAG's luminance).
+CONTRASTS = """
+(selectors) => {
+  const parse = (c) => {
+    const m = c.match(/^rgba?\\(([^)]+)\\)$/);
+    if (!m) throw new Error('unexpected colour ' + c);
+    const p = m[1].split(/[\\s,\\/]+/).filter(Boolean).map(Number);
+    return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
+  };
+  const over = (top, below) => [0, 1, 2].map((i) => top[i] * top[3] + below[i] * (1 - top[3])).concat([1]);
+  const behind = (el) => {
+    const layers = [];
+    for (let e = el; e; e = e.parentElement) {
+      const bg = parse(getComputedStyle(e).backgroundColor);
+      if (bg[3] > 0) { layers.push(bg); if (bg[3] >= 1) break; }
+    }
+    return layers.reduceRight((color, layer) => over(layer, color), [255, 255, 255, 1]);
+  };
+  const opacity = (el) => {
+    let o = 1;
+    for (let e = el; e; e = e.parentElement) o *= Number(getComputedStyle(e).opacity);
+    return o;
+  };
+  const luminance = (c) => {
+    const [r, g, b] = c.slice(0, 3).map((v) => (v /= 255) <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4));
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const found = [], seen = new Set();
+  for (const selector of selectors) for (const root of document.querySelectorAll(selector)) {
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const el = node.parentElement;
+      if (!node.nodeValue.trim() || seen.has(el)) continue;
+      seen.add(el);
+      const box = el.getBoundingClientRect(), style = getComputedStyle(el);
+      if (!box.width || !box.height || style.visibility === 'hidden' || el.closest('[hidden], .sr-only')) continue;
+      const bg = behind(el), fg = parse(style.color);
+      const shown = over([fg[0], fg[1], fg[2], fg[3] * opacity(el)], bg);
+      const [hi, lo] = [luminance(shown), luminance(bg)].sort((a, b) => b - a);
+      found.push([node.nodeValue.trim().slice(0, 40), Math.round((hi + 0.05) / (lo + 0.05) * 100) / 100]);
+    }
+  }
+  return found;
+}
+"""
 # Every scrollIntoView's behaviour, as the page asks for it.
 RECORD_SCROLLS = """
 () => {
@@ -152,3 +199,27 @@ def test_quoted_items_are_read_in_their_passage_s_language(opened: Any) -> None:
         assert item.evaluate("e => getComputedStyle(e).direction") == cited.get_attribute("dir")
         languages.append(language)
     assert "es" in languages and "ar" in languages, languages
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_every_text_reads_at_4_5_to_1_at_least(opened: Any, scheme: str) -> None:
+    """White on Gradio's orange Ask was 2.8:1 (3.55:1 dark), "View on the site" 4.31:1, the error
+    text on dark 2.69:1, the streaming text on dark about 2.3:1."""
+    page = opened(color_scheme=scheme)
+    assert page.evaluate("!!document.querySelector('.dark')") == (scheme == "dark")
+    send(page, TOO_LONG)  # an error message
+    answer = send(page, ENGLISH)
+    answer.locator("a.kb-marker").first.click()  # a passage highlighted
+    page.mouse.move(0, 0)
+    selectors = ["#kb-header", "#kb-chat", "#kb-question", "#kb-ask", "#kb-examples", "#kb-clear", "#kb-sources"]
+
+    def low() -> list[Any]:
+        page.evaluate("document.getAnimations().forEach((a) => a.finish())")
+        found = page.evaluate(CONTRASTS, selectors)
+        assert len(found) > 30 and any(text == ui("ask", "en") for text, _ in found)
+        return [pair for pair in found if pair[1] < 4.5]
+
+    assert low() == []
+    # Text still streaming in is muted: as the answer's bubble shows it while it comes.
+    answer.evaluate("e => e.classList.add('kb-streaming')")
+    assert low() == []
