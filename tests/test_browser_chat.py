@@ -199,7 +199,7 @@ def test_arabic_renders_right_to_left_with_arabic_interface(page: Any, server: S
     # The interface speaks Arabic now.
     assert page.locator("#kb-ask").inner_text().strip() == "اسأل"
     assert page.get_attribute("#kb-question textarea", "placeholder") == "اطرح سؤالاً بأي لغة…"
-    assert section.locator("h3").inner_text().startswith("المصادر")
+    assert section.locator("h2").inner_text().startswith("المصادر")
     assert page.locator("#kb-examples").get_by_text("أمثلة").count() == 1  # the examples' label too
     # The example questions are still there.
     assert page.locator("button.gallery-item").count() > 1

@@ -6,6 +6,7 @@ Each test is one defect a tester found with the keyboard, a screen reader's view
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -223,3 +224,26 @@ def test_every_text_reads_at_4_5_to_1_at_least(opened: Any, scheme: str) -> None
     # Text still streaming in is muted: as the answer's bubble shows it while it comes.
     answer.evaluate("e => e.classList.add('kb-streaming')")
     assert low() == []
+
+
+def test_the_question_box_is_named_in_the_page_s_language(opened: Any) -> None:
+    """It was named "Textbox", in English, on Portuguese and Arabic pages too."""
+    for locale, language in (("en-US", "en"), ("pt-PT", "pt"), ("ar", "ar")):
+        page = opened(locale=locale)
+        expect(page.locator("#kb-question textarea")).to_have_accessible_name(ui("question_label", language))
+
+
+def test_the_article_window_is_named_and_the_headings_do_not_skip_a_level(opened: Any) -> None:
+    """The window was a "dialog" without a name; the page went from h1 to the sources' h3."""
+    page = opened()
+    send(page, ENGLISH)
+    levels = page.evaluate(
+        "[...document.querySelectorAll('h1, h2, h3, h4, h5, h6')]"
+        ".filter((h) => h.getClientRects().length).map((h) => Number(h.tagName[1]))"
+    )
+    assert levels[0] == 1 and all(b <= a + 1 for a, b in itertools.pairwise(levels)), levels
+    page.locator("#kb-sources .kb-citation button.kb-open").first.click()
+    dialog = page.locator("dialog#kb-article[open]")
+    dialog.wait_for(timeout=10_000)
+    expect(dialog).to_have_accessible_name(dialog.locator("h2").inner_text())
+    expect(page.get_by_role("dialog", name=dialog.locator("h2").inner_text())).to_be_visible()

@@ -85,9 +85,11 @@ def _updates(
     ``stored``: a new copy for the browser (None leaves its copy as it is); ``typed``: text for the box.
     """
     language = session.ui_language
-    box: Any = gr.update(placeholder=ui("placeholder", language))
+    # The box's name (read by a screen reader; its placeholder is no label) is said in the page's language.
+    placeholder, label = ui("placeholder", language), ui("question_label", language)
+    box: Any = gr.update(placeholder=placeholder, label=label)
     if clear_box or typed is not None:
-        box = gr.update(value=typed or "", placeholder=ui("placeholder", language))
+        box = gr.update(value=typed or "", placeholder=placeholder, label=label)
     return (
         list(session.messages),
         session,
@@ -397,6 +399,8 @@ def create_app(settings: Settings, kb: KnowledgeBase | None = None, limiter: Rat
                 with gr.Row():
                     box = gr.Textbox(
                         elem_id="kb-question",
+                        # Hidden, but the box's accessible name (Gradio named it "Textbox").
+                        label=ui("question_label", None),
                         placeholder=ui("placeholder", None),
                         show_label=False,
                         lines=1,

@@ -195,7 +195,7 @@ def sources_section(answer: Answer, turn: int, document_text: DocumentText, labe
     heading = f'{escape(ui("sources", language))} — “{escape(_short(answer.question))}”'
     return (
         f'<section class="kb-turn" data-turn="{turn}" dir="{direction(language)}" lang="{escape(language)}">'
-        f"<h3>{heading}</h3>{cards}</section>"
+        f"<h2>{heading}</h2>{cards}</section>"
     )
 
 

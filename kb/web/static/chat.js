@@ -190,7 +190,10 @@
     close.textContent = "×";
     close.setAttribute("aria-label", pageWords().close);
     close.addEventListener("click", function () { box.close(); });
+    // The window is named by its title (the article's).
     var title = document.createElement("h2");
+    title.id = "kb-article-title";
+    box.setAttribute("aria-labelledby", title.id);
     var body = document.createElement("div");
     body.className = "kb-article-text";
     box.append(close, title, body);
