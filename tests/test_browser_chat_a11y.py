@@ -247,3 +247,23 @@ def test_the_article_window_is_named_and_the_headings_do_not_skip_a_level(opened
     dialog.wait_for(timeout=10_000)
     expect(dialog).to_have_accessible_name(dialog.locator("h2").inner_text())
     expect(page.get_by_role("dialog", name=dialog.locator("h2").inner_text())).to_be_visible()
+
+
+def test_a_phone_shows_the_question_box_at_once_and_nothing_overflows(opened: Any) -> None:
+    """At 360 px the empty chat pushed the box to y≈710 of 740, "View on the site" overflowed its
+    card by 20 px, and "Open the whole article" wrapped onto four lines."""
+    page = opened(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
+    for part in ("#kb-question textarea", "#kb-ask"):
+        expect(page.locator(part)).to_be_in_viewport(ratio=1)
+    answer = send(page, ENGLISH)
+    assert answer.locator("a.kb-marker").count()
+    overflow = page.evaluate(
+        """() => [document.documentElement.scrollWidth,
+          [...document.querySelectorAll('#kb-sources *')].filter((e) => e.getBoundingClientRect().right > innerWidth)
+            .map((e) => e.className),
+          [...document.querySelectorAll('.kb-citation footer')].filter((f) => f.scrollWidth > f.clientWidth).length]"""
+    )
+    assert overflow == [360, [], 0], overflow
+    for button in page.locator("#kb-sources button.kb-open").all():
+        lines = button.evaluate("e => e.getBoundingClientRect().height / parseFloat(getComputedStyle(e).lineHeight)")
+        assert lines < 2, lines  # one line of text, with its padding
