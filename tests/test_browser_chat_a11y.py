@@ -72,6 +72,15 @@ CONTRASTS = """
   return found;
 }
 """
+# The empty space right and left of the text of ``inner``, the first of its kind in the element.
+GAPS = """
+(e, inner) => {
+  const range = document.createRange();
+  range.selectNodeContents(e.querySelector(inner));
+  const text = range.getBoundingClientRect(), box = e.getBoundingClientRect();
+  return [box.right - text.right, text.left - box.left];
+}
+"""
 # Every scrollIntoView's behaviour, as the page asks for it.
 RECORD_SCROLLS = """
 () => {
@@ -267,3 +276,20 @@ def test_a_phone_shows_the_question_box_at_once_and_nothing_overflows(opened: An
     for button in page.locator("#kb-sources button.kb-open").all():
         lines = button.evaluate("e => e.getBoundingClientRect().height / parseFloat(getComputedStyle(e).lineHeight)")
         assert lines < 2, lines  # one line of text, with its padding
+
+
+def test_an_arabic_page_is_laid_out_from_the_right(opened: Any) -> None:
+    """Only the content was right to left: <html> had no dir, the Ask button stayed right of the box,
+    and the heading and the examples started on the left."""
+    page = opened(locale="ar")
+    root = page.locator("html")
+    expect(root).to_have_attribute("dir", "rtl")
+    expect(root).to_have_attribute("lang", "ar")
+    box = page.locator("#kb-question textarea").bounding_box()
+    ask = page.locator("#kb-ask").bounding_box()
+    assert ask["x"] + ask["width"] <= box["x"], (ask, box)
+    assert page.locator("#kb-sources .kb-sources").evaluate("e => getComputedStyle(e).direction") == "rtl"
+    # The blog's name, and the first example, start on the right.
+    for block, first in (("#kb-header", "h1"), ("#kb-examples", "button.gallery-item")):
+        gaps = page.locator(block).evaluate(GAPS, first)
+        assert gaps[0] < gaps[1], (block, gaps)

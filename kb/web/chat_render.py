@@ -208,7 +208,7 @@ def sources_panel(sections: Sequence[str], language: str | None) -> str:
     """
     spoken = language if language in UI else DEFAULT
     opening = (
-        f'<div class="kb-sources" lang="{spoken}" data-dir="{direction(spoken)}"'
+        f'<div class="kb-sources" lang="{spoken}" dir="{direction(spoken)}" data-dir="{direction(spoken)}"'
         f' data-close="{escape(ui("close", spoken))}"'
         f' data-back="{escape(ui("back_to_answer", spoken))}"'
         f' data-toast-info="{escape(ui("toast_info", spoken))}"'

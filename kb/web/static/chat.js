@@ -146,8 +146,10 @@
   function followPanel() {
     var words = pageWords();
     var root = document.documentElement;
-    if (!words.lang || (root.lang === words.lang && root.getAttribute("data-kb-dir") === words.dir)) return;
+    if (!words.lang || (root.lang === words.lang && root.dir === words.dir)) return;
     root.lang = words.lang;
+    // The whole page is laid out in the labels' direction (an Arabic page from the right).
+    root.dir = words.dir;
     root.setAttribute("data-kb-dir", words.dir);
     var close = document.querySelector("#kb-article .kb-close");
     if (close) close.setAttribute("aria-label", words.close);
