@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import sqlite3
 import ssl
 import threading
@@ -586,6 +587,8 @@ class Store:
         for generation in self.generations():
             if active is None or generation != active.generation:
                 self.drop_generation(generation)
+        if not self.settings.chroma_url:
+            sweep_vector_folders(self.settings.chroma_path)
 
     # -- writing ----------------------------------------------------------
     @_guarded
@@ -831,3 +834,34 @@ def _chunk_from(ident: str, text: str, meta: dict[str, Any]) -> Chunk:
         end=int(meta["end"]),
         ordinal=int(meta["ordinal"]),
     )
+
+
+def sweep_vector_folders(path: Path) -> int:
+    """Remove the vector-index folders of an embedded Chroma that no collection owns; how many.
+
+    Chroma 1.x deletes a collection from its database but leaves its vector index's
+    folder on disk (chroma-core/chroma#5259), so every dropped generation would leave
+    one behind for good. A folder is named by its segment's id; one whose id no segment
+    has any more is left over (a collection's segments are recorded before its folder
+    is made, so a folder being made is never taken for one)."""
+    database = path / "chroma.sqlite3"
+    if not database.is_file():
+        return 0
+    try:
+        with sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True) as connection:
+            owned = {str(row[0]) for row in connection.execute("SELECT id FROM segments")}
+    except sqlite3.Error as exc:
+        log.warning("vector folders not swept: %s", exc)
+        return 0
+    swept = 0
+    for folder in path.iterdir():
+        if folder.is_dir() and _SEGMENT_FOLDER.fullmatch(folder.name) and folder.name not in owned:
+            shutil.rmtree(folder, ignore_errors=True)
+            swept += 1
+    if swept:
+        log.info("removed %d vector-index folders no collection owns", swept)
+    return swept
+
+
+# A segment's folder: its id, a UUID.
+_SEGMENT_FOLDER = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
