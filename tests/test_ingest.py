@@ -439,3 +439,23 @@ def test_re_ingests_leave_no_vector_index_folder_behind(tmp_path: Path, parts) -
         assert folders and folders <= segments, folders - segments
         counts.append(len(folders))
     assert counts[-1] == counts[1], counts  # the active generation and the one it replaced, each time
+
+
+def test_a_failed_first_ingest_says_there_is_no_index_yet(
+    tmp_path: Path, parts, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    """Interrupted, a first ingest said "the previous index stays active": there was none."""
+    settings, store, embedder = parts
+
+    class Exploding(CountingEmbedder):
+        def encode(self, texts, is_query=False):  # type: ignore[no-untyped-def]
+            raise KeyboardInterrupt
+
+    folder = tmp_path / "blog"
+    folder.mkdir()
+    (folder / "grinders.md").write_text("# Grinders\n\nBurr grinders crush beans evenly.", encoding="utf-8")
+    with caplog.at_level("WARNING", logger="kb.ingest.pipeline"), pytest.raises(KeyboardInterrupt):
+        ingest(folder, settings, store, Exploding(embedder.inner))
+    said = [r.getMessage() for r in caplog.records if r.name == "kb.ingest.pipeline"]
+    assert said == ["ingest failed; there is no index yet"]
+    assert store.active() is None and store.generations() == []

@@ -194,7 +194,8 @@ def _ingest(
         _embed(plan, settings, store, embedder, generation, progress)
         chunks = _commit(plan, store, embedder, generation, before_activate)
     except BaseException:
-        log.warning("ingest failed; the previous index stays active")
+        # A first ingest has no index to fall back on: saying one stays would mislead.
+        log.warning("ingest failed; %s", "the previous index stays active" if active else "there is no index yet")
         store.drop_generation(generation)
         raise
     # The replaced generation stays readable until the next ingest (``drop_inactive`` above).
