@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,6 +18,7 @@ from kb.ingest.pipeline import ingest
 from kb.models import Declaration, Document
 from kb.search.retrieve import CorpusIndex
 from kb.settings import Settings
+from tests.test_ingest import CountingEmbedder
 
 NATA_PT = """---
 title: Pastéis de nata em casa
@@ -236,25 +236,13 @@ def test_a_short_declared_pair_is_aligned_passage_by_passage(blog: tuple[Store, 
         assert [index.twins[row] for row in index.by_source[source]] == list(index.by_source[other])
 
 
-class _Counting:
-    def __init__(self, inner: Any) -> None:
-        self.inner, self.name, self.dimension, self.embedded = inner, inner.name, inner.dimension, 0
-
-    def encode(self, texts: list[str], is_query: bool = False) -> Any:
-        self.embedded += 0 if is_query else len(texts)
-        return self.inner.encode(texts, is_query=is_query)
-
-    def sparse(self, texts: list[str]) -> Any:
-        return self.inner.sparse(texts)
-
-
 def test_a_declaration_is_taken_up_and_taken_back_without_embedding_again(tmp_path: Path) -> None:
     folder = tmp_path / "blog"
     folder.mkdir()
     (folder / "duck.md").write_text(DUCK_PT, encoding="utf-8")
     (folder / "pato.md").write_text(DUCK_EN, encoding="utf-8")
     settings = Settings(data_dir=tmp_path / "kb")
-    store, embedder = Store(settings), _Counting(get_embedder(settings))
+    store, embedder = Store(settings), CountingEmbedder(get_embedder(settings))
     first = ingest(folder, settings, store, embedder)  # type: ignore[arg-type]
     assert _links(store, first.generation) == {"duck.md": None, "pato.md": "duck.md"}
     embedded = embedder.embedded
