@@ -181,3 +181,31 @@ def chromium() -> Iterator[Any]:
 def shown(answer: str) -> str:
     """An answer's text as the widget shows it: a paragraph a line, its "- " lines the items of a list."""
     return "".join(line.strip().removeprefix("- ") for line in answer.splitlines() if line.strip())
+
+
+# How long a sent question may take to show in the chat page, and how often Ask is clicked for it.
+QUESTION_SHOWN_MS = 15_000
+CLICKS = 3
+
+
+def ask_in_chat(page: Any, question: str, timeout_ms: int) -> Any:
+    """Ask ``question`` on the chat page and wait for its finished answer (or error); returns that bubble.
+
+    Gradio takes no click while the event before is still closing (a button's events run
+    "once" at a time), even after its last update has landed: a click it dropped is made
+    again until the question shows in the chat."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    done = page.locator("#kb-chat .kb-answer:not(.kb-streaming), #kb-chat .kb-error")
+    asked = page.locator("#kb-chat .kb-question")
+    before, questions = done.count(), asked.count()
+    page.fill("#kb-question textarea", question)
+    for _ in range(CLICKS):
+        page.click("#kb-ask")
+        try:
+            asked.nth(questions).wait_for(timeout=QUESTION_SHOWN_MS)
+            break
+        except PlaywrightTimeoutError:
+            continue
+    done.nth(before).wait_for(timeout=timeout_ms)
+    return done.nth(before)

@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from kb.i18n.lookup import message, ui
 from kb.settings import Settings
 from kb.web.chat_session import STORAGE_KEY
-from tests.browser import Server, free_port, request, running_server
+from tests.browser import Server, ask_in_chat, free_port, request, running_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.server]
 
@@ -83,12 +83,7 @@ def api_ask(server: Server, body: dict[str, Any]) -> dict[str, Any]:
 
 def send(page: Any, question: str) -> Any:
     """Type a question, send it, wait for the finished answer; returns the answer bubble."""
-    before = page.locator("#kb-chat .kb-answer:not(.kb-streaming), #kb-chat .kb-error").count()
-    page.fill("#kb-question textarea", question)
-    page.click("#kb-ask")
-    done = page.locator("#kb-chat .kb-answer:not(.kb-streaming), #kb-chat .kb-error").nth(before)
-    done.wait_for(timeout=ANSWER_TIMEOUT_MS)
-    return done
+    return ask_in_chat(page, question, ANSWER_TIMEOUT_MS)
 
 
 def cited_sources(page: Any, turn_selector: str = "section.kb-turn:not([hidden])") -> list[tuple[str, str]]:

@@ -12,19 +12,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 from kb.i18n.lookup import ui
 from kb.settings import Settings
-from tests.browser import Server, running_server
+from tests.browser import Server, ask_in_chat, running_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.server]
 
 ANSWER_TIMEOUT_MS = 90_000
-# How long a sent question may take to show in the chat, and how often Ask is clicked for it.
-QUESTION_SHOWN_MS = 15_000
-CLICKS = 3
 ENGLISH = "How does omnichannel differ from multichannel?"
 # Answered from three Spanish passages and an Arabic one.
 ARABIC = "ما الفرق بين omnichannel و multichannel؟"
@@ -123,25 +119,10 @@ def opened(browser: Any, server: Server) -> Iterator[Any]:
 
 
 def send(page: Any, question: str) -> Any:
-    """Ask a question, wait for the finished answer (and Ask on again); returns the answer bubble.
-
-    Gradio takes no click while the event before is still closing (a button's events run
-    "once" at a time), even after its last update has landed: a click it dropped is made
-    again until the question shows in the chat."""
-    done = page.locator("#kb-chat .kb-answer:not(.kb-streaming), #kb-chat .kb-error")
-    asked = page.locator("#kb-chat .kb-question")
-    before, questions = done.count(), asked.count()
-    page.fill("#kb-question textarea", question)
-    for _ in range(CLICKS):
-        page.click("#kb-ask")
-        try:
-            asked.nth(questions).wait_for(timeout=QUESTION_SHOWN_MS)
-            break
-        except PlaywrightTimeoutError:
-            continue
-    done.nth(before).wait_for(timeout=ANSWER_TIMEOUT_MS)
+    """Ask a question, wait for the finished answer (and Ask on again); returns the answer bubble."""
+    answer = ask_in_chat(page, question, ANSWER_TIMEOUT_MS)
     page.wait_for_function("!document.querySelector('#kb-ask').disabled", timeout=ANSWER_TIMEOUT_MS)
-    return done.nth(before)
+    return answer
 
 
 def test_the_keyboard_stays_in_the_question_box_after_an_example_and_after_ask(opened: Any) -> None:
