@@ -25,10 +25,10 @@ import ssl
 import threading
 import time
 import types
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import httpx
@@ -262,7 +262,10 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()).rstrip(".")[:300] or type(exc).__name__
 
 
+# Rows one write to Chroma takes (well below a Chroma server's batch limit).
 _BATCH = 500
+# Rows a read of a whole collection takes at a time.
+_PAGE = 5000
 
 
 @dataclass(frozen=True)
@@ -637,35 +640,53 @@ class Store:
             )
 
     @_guarded
-    def copy_document(
-        self, source: str, from_generation: int, to_generation: int, url: str | Literal[False] | None = False
+    def copy_documents(
+        self,
+        sources: Sequence[str],
+        from_generation: int,
+        to_generation: int,
+        urls: Mapping[str, str | None] | None = None,
     ) -> None:
-        """Carry an unchanged document over to a new generation, vectors and all; with
-        ``url`` (None: none) in place of the one it had (its text is the same, its address moved)."""
-        docs = self._collection(from_generation, "documents").get(
-            ids=[source], include=["documents", "metadatas", "embeddings"]
-        )
-        metadatas = docs["metadatas"]
-        if url is not False:
-            relinked = {"url": url} if url else {}
-            metadatas = [{k: v for k, v in meta.items() if k != "url"} | relinked for meta in metadatas]
-        self._collection(to_generation, "documents").add(
-            ids=docs["ids"],
-            documents=docs["documents"],
-            metadatas=metadatas,
-            embeddings=np.asarray(docs["embeddings"]).tolist(),
-        )
-        chunks = self._collection(from_generation, "chunks").get(
-            where={"source": source}, include=["documents", "metadatas", "embeddings"]
-        )
-        target = self._collection(to_generation, "chunks")
-        for i in range(0, len(chunks["ids"]), _BATCH):
-            target.add(
-                ids=chunks["ids"][i : i + _BATCH],
-                documents=chunks["documents"][i : i + _BATCH],
-                metadatas=chunks["metadatas"][i : i + _BATCH],
-                embeddings=np.asarray(chunks["embeddings"][i : i + _BATCH]).tolist(),
-            )
+        """Carry unchanged documents over to a new generation, vectors and all; with
+        the link ``urls`` gives one (None: none) in place of the one it had (its text
+        is the same, its address moved).
+
+        In a few round trips whatever the number of documents: one a document, a
+        blog of 400 posts took a minute to re-index after a one-line edit."""
+        wanted = list(sources)
+        relinked = urls or {}
+        old_documents = self._collection(from_generation, "documents")
+        new_documents = self._collection(to_generation, "documents")
+        for i in range(0, len(wanted), _BATCH):
+            docs = old_documents.get(ids=wanted[i : i + _BATCH], include=["documents", "metadatas", "embeddings"])
+            metadatas = [
+                _relinked(meta, relinked[ident]) if ident in relinked else meta
+                for ident, meta in zip(docs["ids"], docs["metadatas"], strict=True)
+            ]
+            if docs["ids"]:
+                new_documents.add(
+                    ids=docs["ids"],
+                    documents=docs["documents"],
+                    metadatas=metadatas,
+                    embeddings=np.asarray(docs["embeddings"]).tolist(),
+                )
+        # The passages: the old generation read page by page, those of the documents kept.
+        old_chunks = self._collection(from_generation, "chunks")
+        new_chunks = self._collection(to_generation, "chunks")
+        keep = set(wanted)
+        pending: dict[str, list[Any]] = {"ids": [], "documents": [], "metadatas": [], "embeddings": []}
+        total = old_chunks.count()
+        for offset in range(0, total, _PAGE):
+            page = old_chunks.get(include=["documents", "metadatas", "embeddings"], limit=_PAGE, offset=offset)
+            for ident, text, meta, vector in zip(
+                page["ids"], page["documents"], page["metadatas"], page["embeddings"], strict=True
+            ):
+                if meta and meta.get("source") in keep:
+                    for key, value in zip(pending, (ident, text, meta, vector), strict=True):
+                        pending[key].append(value)
+                if len(pending["ids"]) >= _BATCH:
+                    _add(new_chunks, pending)
+        _add(new_chunks, pending)
 
     @_guarded
     def set_translation(self, generation: int, source: str, translation_of: str | None) -> None:
@@ -732,9 +753,8 @@ class Store:
             for ident, meta in zip(documents["ids"], documents["metadatas"], strict=True)
             if meta and meta.get("url")
         }
-        page = 5000
-        for offset in range(0, total, page):
-            result = collection.get(include=["documents", "metadatas", "embeddings"], limit=page, offset=offset)
+        for offset in range(0, total, _PAGE):
+            result = collection.get(include=["documents", "metadatas", "embeddings"], limit=_PAGE, offset=offset)
             for ident, text, meta, vector in zip(
                 result["ids"], result["documents"], result["metadatas"], result["embeddings"], strict=True
             ):
@@ -772,6 +792,24 @@ class Store:
     @_guarded
     def chunk_count(self, generation: int) -> int:
         return int(self._collection(generation, "chunks").count())
+
+
+def _relinked(meta: Mapping[str, Any], url: str | None) -> dict[str, Any]:
+    """A document's metadata with ``url`` (None: none) in place of its link."""
+    return {k: v for k, v in meta.items() if k != "url"} | ({"url": url} if url else {})
+
+
+def _add(collection: Any, pending: dict[str, list[Any]]) -> None:
+    """Add the ``pending`` rows to ``collection``, and empty them."""
+    if pending["ids"]:
+        collection.add(
+            ids=pending["ids"],
+            documents=pending["documents"],
+            metadatas=pending["metadatas"],
+            embeddings=np.asarray(pending["embeddings"]).tolist(),
+        )
+    for rows in pending.values():
+        rows.clear()
 
 
 def encode_sparse(vector: SparseVector) -> str:

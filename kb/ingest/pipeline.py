@@ -185,12 +185,10 @@ def _ingest(
     store.drop_inactive()
     generation = store.new_generation(embedder.name)
     try:
-        for source in plan.unchanged:
+        if plan.unchanged:
             assert active is not None
-            if source in plan.relinked:
-                store.copy_document(source, active.generation, generation, url=plan.current[source].url)
-            else:
-                store.copy_document(source, active.generation, generation)
+            urls = {s: plan.current[s].url for s in plan.relinked}
+            store.copy_documents(plan.unchanged, active.generation, generation, urls)
         _embed(plan, settings, store, embedder, generation, progress)
         chunks = _commit(plan, store, embedder, generation, before_activate)
     except BaseException:
