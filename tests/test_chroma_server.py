@@ -23,6 +23,7 @@ import pytest
 from kb import cli
 from kb.errors import INDEX_UNAVAILABLE, IndexMissingError
 from kb.index import store as store_module
+from kb.index.embed import get_embedder
 from kb.index.store import (
     CHROMA_HEARTBEAT_SECONDS,
     CHROMA_TIMEOUT_SECONDS,
@@ -30,6 +31,7 @@ from kb.index.store import (
     Store,
     StoreUnavailableError,
 )
+from kb.ingest.pipeline import ingest
 from kb.question import validate_question
 from kb.search.retrieve import ACTIVE_CHECK_SECONDS
 from kb.service import KnowledgeBase
@@ -316,3 +318,30 @@ def test_no_index_under_a_prefix_names_the_server_and_the_prefix(server: ChromaS
         f"No index yet on the Chroma server at {server.url} under the collection prefix 'other' "
         "(KB_COLLECTION_PREFIX): run `python ingest.py` (or `kb ingest`) first."
     )
+
+
+def test_an_interrupted_ingest_through_the_server_goes_on_from_what_it_embedded(
+    server: ChromaServer, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path / "kb", chroma_url=server.url, collection_prefix="resumed")
+    store, real = Store(settings), get_embedder(settings)
+    written: list[int] = []
+
+    class Interrupted:
+        name, dimension = real.name, real.dimension
+
+        def encode(self, texts: list[str], is_query: bool = False) -> Any:
+            if not is_query:
+                written.append(len(texts))
+                if len(written) > 2:  # two articles written whole (each is one batch)
+                    raise KeyboardInterrupt
+            return real.encode(texts, is_query=is_query)
+
+        def sparse(self, texts: list[str]) -> Any:
+            return real.sparse(texts)
+
+    with pytest.raises(KeyboardInterrupt):
+        ingest(SEEDS, settings, store, Interrupted())  # type: ignore[arg-type]
+    report = ingest(SEEDS, settings, Store(settings), real)
+    assert len(report.added) == 5 and len(report.resumed) == 2
+    assert Store(settings).generations() == [report.generation]

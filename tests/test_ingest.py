@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kb.errors import IndexMissingError, IngestError, ModelMismatchError
+from kb.errors import DataDirError, IndexMissingError, IngestError, ModelMismatchError
 from kb.index.embed import get_embedder
 from kb.index.store import Store
 from kb.index.translations import is_translation
@@ -459,3 +459,134 @@ def test_a_failed_first_ingest_says_there_is_no_index_yet(
     said = [r.getMessage() for r in caplog.records if r.name == "kb.ingest.pipeline"]
     assert said == ["ingest failed; there is no index yet"]
     assert store.active() is None and store.generations() == []
+
+
+POSTS = (
+    ("Grinders", "A burr grinder crushes the beans between two rings, evenly, at a low speed."),
+    ("Kettles", "A gooseneck kettle pours a thin, steady stream over the grounds of a filter."),
+    ("Scales", "Weigh the water as you pour: sixteen grams of water for each gram of coffee."),
+    ("Storage", "Keep roasted beans in an airtight tin, away from light, and buy them whole."),
+    ("Milk", "Steam the milk to sixty degrees; hotter, its sugars scorch and it tastes flat."),
+)
+
+
+def _posts(folder: Path, count: int) -> list[str]:
+    """``count`` short posts on subjects of their own, in ``folder``; their names."""
+    folder.mkdir(exist_ok=True)
+    for i, (title, text) in enumerate(POSTS[:count]):
+        (folder / f"post-{i}.md").write_text(f"# {title}\n\n{text}", encoding="utf-8")
+    return [f"post-{i}.md" for i in range(count)]
+
+
+def test_an_interrupted_ingest_goes_on_from_the_articles_it_embedded(
+    tmp_path: Path, parts, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    """Ctrl-C an hour into a first ingest threw every passage embedded so far away."""
+    settings, store, embedder = parts
+    names = _posts(tmp_path / "blog", 5)
+
+    class Interrupted(CountingEmbedder):
+        def encode(self, texts, is_query=False):  # type: ignore[no-untyped-def]
+            if not is_query and self.embedded >= 3:  # the fourth post's passages: one passage a post
+                raise KeyboardInterrupt
+            return super().encode(texts, is_query)
+
+    with caplog.at_level("WARNING", logger="kb.ingest.pipeline"), pytest.raises(KeyboardInterrupt):
+        ingest(tmp_path / "blog", settings, store, Interrupted(embedder.inner))
+    said = [r.getMessage() for r in caplog.records if r.name == "kb.ingest.pipeline"]
+    assert said == [
+        "ingest stopped; there is no index yet. The 3 articles embedded so far are kept: "
+        "run the ingest again to go on from there"
+    ]
+    assert store.active() is None and len(store.generations()) == 1
+
+    report = ingest(tmp_path / "blog", settings, store, embedder)
+    assert report.added == tuple(names) and report.resumed == tuple(names[:3])
+    assert embedder.embedded == 2  # only the two posts it had not reached
+    assert "3 of them embedded by the interrupted ingest before" in report.summary()
+    assert store.generations() == [report.generation]
+    assert sorted(d.source for d in store.documents(report.generation)) == names
+    chunks, vectors = store.all_chunks(report.generation)
+    fresh = embedder.inner.encode([c.embedding_text() for c in chunks], is_query=False)
+    assert np.allclose(vectors, fresh, atol=1e-5)  # what was carried over is what embedding gives
+
+
+def test_an_ingest_stopped_before_it_embedded_anything_leaves_nothing_to_go_on_from(
+    tmp_path: Path, parts
+) -> None:  # type: ignore[no-untyped-def]
+    settings, store, embedder = parts
+    names = _posts(tmp_path / "blog", 3)
+    ingest(tmp_path / "blog", settings, store, embedder)
+    (tmp_path / "blog" / names[0]).write_text("# Grinders\n\nA blade grinder chops beans.", encoding="utf-8")
+    first = store.active()
+
+    class Interrupted(CountingEmbedder):
+        def encode(self, texts, is_query=False):  # type: ignore[no-untyped-def]
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        ingest(tmp_path / "blog", settings, store, Interrupted(embedder.inner))
+    assert store.active() == first and store.generations() == [first.generation]
+
+
+def test_an_article_the_interrupted_ingest_embedded_before_it_was_edited_is_embedded_again(
+    tmp_path: Path, parts
+) -> None:  # type: ignore[no-untyped-def]
+    settings, store, embedder = parts
+    names = _posts(tmp_path / "blog", 4)
+
+    class Interrupted(CountingEmbedder):
+        def encode(self, texts, is_query=False):  # type: ignore[no-untyped-def]
+            if not is_query and self.embedded >= 2:
+                raise KeyboardInterrupt
+            return super().encode(texts, is_query)
+
+    with pytest.raises(KeyboardInterrupt):
+        ingest(tmp_path / "blog", settings, store, Interrupted(embedder.inner))
+    edited = tmp_path / "blog" / names[0]
+    edited.write_text(edited.read_text(encoding="utf-8") + " Grind coarse for a press.", encoding="utf-8")
+    report = ingest(tmp_path / "blog", settings, store, embedder)
+    assert report.resumed == (names[1],)
+    assert embedder.embedded == 3
+    text = store.document(report.generation, names[0])
+    assert text is not None and "Grind coarse for a press" in text.text
+
+
+def test_passages_cut_another_way_are_cut_again(tmp_path: Path, parts) -> None:  # type: ignore[no-untyped-def]
+    """KB_CHUNK_MAX_CHARS changed and re-ingested: every article was "unchanged", cut as before."""
+    settings, store, embedder = parts
+    folder = tmp_path / "blog"
+    folder.mkdir()
+    (folder / "coffee.md").write_text("# Coffee\n\n" + "\n\n".join(text for _, text in POSTS), encoding="utf-8")
+    first = ingest(folder, settings, store, embedder)
+    shorter = Settings(data_dir=settings.data_dir, chunk_max_chars=120, chunk_min_chars=0)
+    again = ingest(folder, shorter, store, embedder)
+    assert again.updated == ("coffee.md",) and again.chunks > first.chunks
+    assert not ingest(folder, shorter, store, embedder).changed
+
+
+def test_what_an_interrupted_ingest_left_unreadable_is_embedded_again(
+    tmp_path: Path, parts, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    """A head start that cannot be read is no reason to stop: the index is built all the same."""
+    settings, store, embedder = parts
+    names = _posts(tmp_path / "blog", 3)
+
+    class Interrupted(CountingEmbedder):
+        def encode(self, texts, is_query=False):  # type: ignore[no-untyped-def]
+            if not is_query and self.embedded >= 2:
+                raise KeyboardInterrupt
+            return super().encode(texts, is_query)
+
+    with pytest.raises(KeyboardInterrupt):
+        ingest(tmp_path / "blog", settings, store, Interrupted(embedder.inner))
+
+    def damaged(generation: int) -> list[object]:
+        raise DataDirError("The index in the data dir is damaged (Error finding id)")
+
+    monkeypatch.setattr(store, "whole_documents", damaged)
+    with caplog.at_level("WARNING", logger="kb.ingest.pipeline"):
+        report = ingest(tmp_path / "blog", settings, store, embedder)
+    assert report.added == tuple(names) and report.resumed == () and embedder.embedded == 3
+    assert any("cannot be read" in r.getMessage() for r in caplog.records)
+    assert store.generations() == [report.generation]

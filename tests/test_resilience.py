@@ -194,6 +194,47 @@ def test_a_killed_ingest_leaves_the_previous_index_answering(
     assert "kwintara.txt" in [d.source for d in store.documents(active.generation)]
 
 
+def test_an_ingest_stopped_with_ctrl_c_goes_on_from_where_it_stopped(
+    seeded_settings: Settings, before: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    """Ctrl-C 22% into an hour's first ingest of a big blog lost every passage embedded."""
+    settings = copy_index(seeded_settings, tmp_path)
+    old = Store(settings).active()
+    assert old is not None
+    bigger = folder_with(tmp_path, "bigger")
+    articles(bigger, 16)
+    job = Ingest(settings, bigger)
+    watcher = Store(settings)
+
+    def halfway() -> bool:
+        done, total = job.documents_embedded()
+        building = [g for g in watcher.generations() if g > old.generation]
+        # Past the five seeds carried over: some new articles written whole, not all.
+        return 0 < done < total and bool(building) and len(watcher.whole_documents(building[0])) > 7
+
+    job.wait_until(halfway, "halfway")
+    job.process.send_signal(signal.SIGINT)
+    assert job.finish() == 130, job.stderr
+    assert "embedded so far are kept: run the ingest again to go on from there" in job.stderr
+    store = Store(settings)
+    assert store.active() == old and ask_all(settings) == before
+    (unfinished,) = (g for g in store.generations() if g != old.generation)
+    seeds = {d.source for d in store.documents(old.generation)}
+    whole = {d.source for d in store.whole_documents(unfinished)} - seeds
+
+    # Run again (as a reader would, in a new process: this one watched the generation being written).
+    again = Ingest(settings, bigger)
+    assert again.finish() == 0, again.stderr
+    assert f", 5 unchanged, 0 removed, 8 skipped, {len(whole)} of them embedded by the interrupted" in again.stderr
+    # Only the passages of the articles it had not finished are embedded.
+    store = Store(settings)
+    active = store.active()
+    assert active is not None and store.generations() == [old.generation, active.generation]
+    passages = {d.source: d.passages or 0 for d in store.documents(active.generation)}
+    unfinished_passages = sum(n for source, n in passages.items() if source not in whole | seeds)
+    assert again.documents_embedded()[1] == unfinished_passages
+
+
 def test_an_ingest_failing_halfway_leaves_the_previous_index_answering(
     seeded_settings: Settings, before: list[dict[str, Any]], tmp_path: Path
 ) -> None:
@@ -232,8 +273,13 @@ def test_an_ingest_failing_halfway_leaves_the_previous_index_answering(
     # It failed mid-way: a new generation held the five seeds and the first new article.
     assert seen_when_failing == [(6,)]
     assert store.active() == old
-    assert store.generations() == [old.generation]
     assert ask_all(settings) == before
+    # What it had embedded is kept, never active, and the next ingest goes on from it.
+    (unfinished,) = (g for g in store.generations() if g != old.generation)
+    (folder / "b-poison.txt").unlink()
+    report = ingest(folder, settings, store, real)
+    assert report.resumed == ("a-first.txt",) and report.added == ("a-first.txt", "c-last.txt")
+    assert unfinished not in store.generations()
 
 
 # -- questions while another process re-ingests ------------------------------------

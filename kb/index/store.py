@@ -287,6 +287,10 @@ class StoredDocument:
     content_hash: str
     translation_of: str | None
     url: str | None = None
+    # How its passages were cut ("550/250": KB_CHUNK_MAX_CHARS/KB_CHUNK_MIN_CHARS); "" when not recorded.
+    chunking: str = ""
+    # How many passages it was written with; None when not recorded.
+    passages: int | None = None
 
 
 @dataclass(frozen=True)
@@ -573,6 +577,22 @@ class Store:
                 self._handles[self._name(generation, kind)] = created
         return generation
 
+    @_guarded
+    def unfinished(self, embedding_model: str) -> int | None:
+        """The newest generation an ingest began after the active one and never
+        activated (killed, interrupted, failed), made with ``embedding_model``; None if none."""
+        active = self.active()
+        for generation in sorted(self.generations(), reverse=True):
+            if active is not None and generation <= active.generation:
+                break
+            try:
+                made_with = (self._collection(generation, "chunks").metadata or {}).get("embedding_model")
+            except NotFoundError:  # half of a pair of collections
+                continue
+            if made_with == embedding_model:
+                return generation
+        return None
+
     def drop_generation(self, generation: int) -> None:
         self._forget(generation)
         self.drop_calibration(generation)
@@ -583,12 +603,13 @@ class Store:
                 log.debug("collection %s already gone", self._name(generation, kind))
 
     @_guarded
-    def drop_inactive(self) -> None:
+    def drop_inactive(self, keep: int | None = None) -> None:
         """Remove generations left by earlier ingests: the one the last ingest replaced (kept
-        so that readers in flight could finish on it) and any a killed ingest half-built."""
+        so that readers in flight could finish on it) and any a killed ingest half-built
+        (but ``keep``)."""
         active = self.active()
         for generation in self.generations():
-            if active is None or generation != active.generation:
+            if generation != keep and (active is None or generation != active.generation):
                 self.drop_generation(generation)
         if not self.settings.chroma_url:
             sweep_vector_folders(self.settings.chroma_path)
@@ -603,25 +624,15 @@ class Store:
         embeddings: np.ndarray,
         sparse: Sequence[SparseVector] | None = None,
         sentences: Sequence[np.ndarray] | None = None,
+        chunking: str = "",
     ) -> None:
         """Add ``doc`` and its passages: their vectors, latent terms (``sparse``) and
         their sentences' vectors (``sentences``: a matrix a passage, one row a
-        sentence of ``sentences_of(chunk.text)``), each in the passages' order."""
-        doc_vector = embeddings.mean(axis=0) if len(chunks) else np.zeros(embeddings.shape[1])
-        doc_vector = doc_vector / max(float(np.linalg.norm(doc_vector)), 1e-12)
-        meta: dict[str, Any] = {
-            "title": doc.title,
-            "language": doc.language,
-            "content_hash": doc.content_hash,
-            "characters": doc.characters,
-        }
-        if doc.translation_of:
-            meta["translation_of"] = doc.translation_of
-        if doc.url:
-            meta["url"] = doc.url
-        self._collection(generation, "documents").add(
-            ids=[doc.source], documents=[doc.text], embeddings=[doc_vector.tolist()], metadatas=[meta]
-        )
+        sentence of ``sentences_of(chunk.text)``), each in the passages' order;
+        ``chunking``: how they were cut.
+
+        The passages are written first and the document last, with their number:
+        a document in a generation an ingest left half-built is whole (``whole_documents``)."""
         chunk_collection = self._collection(generation, "chunks")
         for i in range(0, len(chunks), _BATCH):
             part = chunks[i : i + _BATCH]
@@ -638,6 +649,24 @@ class Store:
                     for j, c in enumerate(part)
                 ],
             )
+        doc_vector = embeddings.mean(axis=0) if len(chunks) else np.zeros(embeddings.shape[1])
+        doc_vector = doc_vector / max(float(np.linalg.norm(doc_vector)), 1e-12)
+        meta: dict[str, Any] = {
+            "title": doc.title,
+            "language": doc.language,
+            "content_hash": doc.content_hash,
+            "characters": doc.characters,
+            "passages": len(chunks),
+        }
+        if chunking:
+            meta["chunking"] = chunking
+        if doc.translation_of:
+            meta["translation_of"] = doc.translation_of
+        if doc.url:
+            meta["url"] = doc.url
+        self._collection(generation, "documents").add(
+            ids=[doc.source], documents=[doc.text], embeddings=[doc_vector.tolist()], metadatas=[meta]
+        )
 
     @_guarded
     def copy_documents(
@@ -647,14 +676,29 @@ class Store:
         to_generation: int,
         urls: Mapping[str, str | None] | None = None,
     ) -> None:
-        """Carry unchanged documents over to a new generation, vectors and all; with
-        the link ``urls`` gives one (None: none) in place of the one it had (its text
+        """Carry documents over to another generation, vectors and all; with the
+        link ``urls`` gives one (None: none) in place of the one it had (its text
         is the same, its address moved).
 
-        In a few round trips whatever the number of documents: one a document, a
-        blog of 400 posts took a minute to re-index after a one-line edit."""
+        In a few round trips whatever the number of documents (one a document, a
+        blog of 400 posts took a minute to re-index after a one-line edit); the
+        passages first and the documents last, as ``add_document`` writes them."""
         wanted = list(sources)
         relinked = urls or {}
+        # The passages: the old generation read page by page, those of the documents carried.
+        old_chunks = self._collection(from_generation, "chunks")
+        new_chunks = self._collection(to_generation, "chunks")
+        keep = set(wanted)
+        pending: dict[str, list[Any]] = {"ids": [], "documents": [], "metadatas": [], "embeddings": []}
+        for offset in range(0, old_chunks.count(), _PAGE):
+            page = old_chunks.get(include=["documents", "metadatas", "embeddings"], limit=_PAGE, offset=offset)
+            for row in zip(page["ids"], page["documents"], page["metadatas"], page["embeddings"], strict=True):
+                if row[2] and row[2].get("source") in keep:
+                    for rows, value in zip(pending.values(), row, strict=True):
+                        rows.append(value)
+                if len(pending["ids"]) >= _BATCH:
+                    _add(new_chunks, pending)
+        _add(new_chunks, pending)
         old_documents = self._collection(from_generation, "documents")
         new_documents = self._collection(to_generation, "documents")
         for i in range(0, len(wanted), _BATCH):
@@ -663,30 +707,22 @@ class Store:
                 _relinked(meta, relinked[ident]) if ident in relinked else meta
                 for ident, meta in zip(docs["ids"], docs["metadatas"], strict=True)
             ]
-            if docs["ids"]:
-                new_documents.add(
-                    ids=docs["ids"],
-                    documents=docs["documents"],
-                    metadatas=metadatas,
-                    embeddings=np.asarray(docs["embeddings"]).tolist(),
-                )
-        # The passages: the old generation read page by page, those of the documents kept.
-        old_chunks = self._collection(from_generation, "chunks")
-        new_chunks = self._collection(to_generation, "chunks")
-        keep = set(wanted)
-        pending: dict[str, list[Any]] = {"ids": [], "documents": [], "metadatas": [], "embeddings": []}
-        total = old_chunks.count()
-        for offset in range(0, total, _PAGE):
-            page = old_chunks.get(include=["documents", "metadatas", "embeddings"], limit=_PAGE, offset=offset)
-            for ident, text, meta, vector in zip(
-                page["ids"], page["documents"], page["metadatas"], page["embeddings"], strict=True
-            ):
-                if meta and meta.get("source") in keep:
-                    for key, value in zip(pending, (ident, text, meta, vector), strict=True):
-                        pending[key].append(value)
-                if len(pending["ids"]) >= _BATCH:
-                    _add(new_chunks, pending)
-        _add(new_chunks, pending)
+            _add(
+                new_documents,
+                {
+                    "ids": docs["ids"],
+                    "documents": docs["documents"],
+                    "metadatas": metadatas,
+                    "embeddings": list(docs["embeddings"]),
+                },
+            )
+
+    @_guarded
+    def remove_documents(self, generation: int, sources: Sequence[str]) -> None:
+        """Take ``sources`` and their passages out of ``generation``."""
+        if sources:
+            self._collection(generation, "chunks").delete(where={"source": {"$in": list(sources)}})
+            self._collection(generation, "documents").delete(ids=list(sources))
 
     @_guarded
     def set_translation(self, generation: int, source: str, translation_of: str | None) -> None:
@@ -712,10 +748,25 @@ class Store:
                 content_hash=str(meta["content_hash"]),
                 translation_of=str(meta["translation_of"]) if meta.get("translation_of") else None,
                 url=str(meta["url"]) if meta.get("url") else None,
+                chunking=str(meta.get("chunking") or ""),
+                passages=int(meta["passages"]) if meta.get("passages") is not None else None,
             )
             for ident, meta in zip(result["ids"], result["metadatas"], strict=True)
         ]
         return sorted(docs, key=lambda d: d.source)
+
+    @_guarded
+    def whole_documents(self, generation: int) -> list[StoredDocument]:
+        """The documents of ``generation`` with every passage they were written with: in
+        one an ingest left half-built, those it finished (an older index records no count)."""
+        collection = self._collection(generation, "chunks")
+        found: dict[str, int] = {}
+        for offset in range(0, collection.count(), _PAGE):
+            page = collection.get(include=["metadatas"], limit=_PAGE, offset=offset)
+            for meta in page["metadatas"]:
+                if meta:
+                    found[str(meta.get("source"))] = found.get(str(meta.get("source")), 0) + 1
+        return [d for d in self.documents(generation) if d.passages is not None and found.get(d.source) == d.passages]
 
     @_guarded
     def document(self, generation: int, source: str) -> Document | None:

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from kb.errors import IngestError
+from kb.errors import IngestError, KBError
 from kb.index.embed import Embedder, SparseVector
-from kb.index.store import ActiveIndex, Store, StoredDocument, data_dir_error
+from kb.index.store import ActiveIndex, Store, StoredDocument, StoreUnavailableError, data_dir_error
 from kb.index.translations import mark_translations
 from kb.ingest.chunk import chunk_document
 from kb.ingest.declared import declared_pairs
@@ -58,6 +58,8 @@ class IngestReport:
     folder: str = ""
     previous_folder: str = ""  # the folder the index held before, if another
     previous_model: str = ""  # the embedding model that built the index before, if another
+    # Of the added and updated, those an interrupted ingest had embedded already: carried over, not embedded again.
+    resumed: tuple[str, ...] = ()
 
     @property
     def broken(self) -> tuple[FileProblem, ...]:
@@ -77,6 +79,8 @@ class IngestReport:
         ]
         if self.problems:
             parts.append(f"{sum(p.files for p in self.problems)} skipped")
+        if self.resumed:
+            parts.append(f"{len(self.resumed)} of them embedded by the interrupted ingest before")
         passages = "passage" if self.chunks == 1 else "passages"
         summary = f"Indexed {self.chunks} {passages}: " + ", ".join(parts) + f" ({self.seconds:.1f} s)."
         if self.removed and self.previous_folder:
@@ -182,22 +186,71 @@ def _ingest(
             store.activate(active.generation, active.embedding_model, active.dimension, plan.here)
         return _report(plan, active.generation, store.chunk_count(active.generation), started)
 
-    store.drop_inactive()
+    # What an ingest that was stopped halfway (Ctrl-C, a kill, a failure) had embedded is not embedded again.
+    unfinished = store.unfinished(embedder.name)
+    store.drop_inactive(keep=unfinished)
     generation = store.new_generation(embedder.name)
+    embedded: list[str] = []  # the articles this ingest has written whole
     try:
         if plan.unchanged:
             assert active is not None
             urls = {s: plan.current[s].url for s in plan.relinked}
             store.copy_documents(plan.unchanged, active.generation, generation, urls)
-        _embed(plan, settings, store, embedder, generation, progress)
+        resumed = _resume(plan, settings, store, unfinished, generation) if unfinished is not None else ()
+        embedded += resumed
+        _embed(plan, settings, store, embedder, generation, progress, frozenset(resumed), embedded)
         chunks = _commit(plan, store, embedder, generation, before_activate)
     except BaseException:
         # A first ingest has no index to fall back on: saying one stays would mislead.
-        log.warning("ingest failed; %s", "the previous index stays active" if active else "there is no index yet")
-        store.drop_generation(generation)
+        stays = "the previous index stays active" if active else "there is no index yet"
+        if embedded:
+            # Kept for the next ingest to go on from (it is never active; the next ingest drops it).
+            log.warning(
+                "ingest stopped; %s. The %d %s embedded so far %s kept: run the ingest again to go on from there",
+                stays,
+                len(embedded),
+                "article" if len(embedded) == 1 else "articles",
+                "is" if len(embedded) == 1 else "are",
+            )
+        else:
+            log.warning("ingest failed; %s", stays)
+            store.drop_generation(generation)
         raise
     # The replaced generation stays readable until the next ingest (``drop_inactive`` above).
-    return _report(plan, generation, chunks, started)
+    return replace(_report(plan, generation, chunks, started), resumed=resumed)
+
+
+def _resume(plan: Plan, settings: Settings, store: Store, unfinished: int, generation: int) -> tuple[str, ...]:
+    """Carry into ``generation`` the articles to embed that the ``unfinished`` generation
+    holds whole, the same text cut the same way; then drop it. Those carried."""
+    wanted = {plan.current[s].content_hash: s for s in (*plan.updated, *plan.added)}
+    chunking = chunking_of(settings)
+    found: tuple[str, ...] = ()
+    try:
+        found = tuple(
+            sorted(
+                d.source
+                for d in store.whole_documents(unfinished)
+                if wanted.get(d.content_hash) == d.source and d.chunking == chunking
+            )
+        )
+        if found:
+            log.info("going on from an interrupted ingest: %d articles embedded already", len(found))
+            store.copy_documents(found, unfinished, generation, {s: plan.current[s].url for s in found})
+    except StoreUnavailableError:
+        raise
+    except KBError as exc:
+        # What a killed process left may be unreadable: it is only a head start, never needed.
+        log.warning("what the interrupted ingest embedded cannot be read (%s); it is embedded again", exc)
+        store.remove_documents(generation, found)
+        found = ()
+    store.drop_generation(unfinished)
+    return found
+
+
+def chunking_of(settings: Settings) -> str:
+    """How passages are cut with ``settings``, as recorded with each document."""
+    return f"{settings.chunk_max_chars}/{settings.chunk_min_chars}"
 
 
 def _plan(folder: Path, settings: Settings, store: Store, embedder: Embedder) -> Plan:
@@ -234,7 +287,14 @@ def _plan(folder: Path, settings: Settings, store: Store, embedder: Embedder) ->
                 for p in loaded.problems
             ),
         )
-    unchanged = [s for s, d in current.items() if s in previous and previous[s].content_hash == d.content_hash]
+    # Unchanged: the same text, cut into passages the same way (an index that recorded no cut
+    # is taken as cut the way the settings say now).
+    chunking = chunking_of(settings)
+    unchanged = [
+        s
+        for s, d in current.items()
+        if s in previous and previous[s].content_hash == d.content_hash and previous[s].chunking in ("", chunking)
+    ]
     relinked = [s for s in unchanged if previous[s].url != current[s].url]
     unchanged += kept
     return Plan(
@@ -256,10 +316,19 @@ def _plan(folder: Path, settings: Settings, store: Store, embedder: Embedder) ->
 
 
 def _embed(
-    plan: Plan, settings: Settings, store: Store, embedder: Embedder, generation: int, progress: Progress | None
+    plan: Plan,
+    settings: Settings,
+    store: Store,
+    embedder: Embedder,
+    generation: int,
+    progress: Progress | None,
+    resumed: frozenset[str] = frozenset(),
+    written: list[str] | None = None,
 ) -> None:
-    """Chunk and embed the added and updated articles into ``generation``."""
-    to_embed = [plan.current[s] for s in (*plan.updated, *plan.added)]
+    """Chunk and embed the added and updated articles into ``generation`` (but those
+    ``resumed``), adding each to ``written`` once it is written whole."""
+    to_embed = [plan.current[s] for s in (*plan.updated, *plan.added) if s not in resumed]
+    chunking = chunking_of(settings)
     # Progress is counted in passages: one long post is most of the work, and
     # counted in documents its bar stood at 0/1 for minutes.
     chunked = [(doc, chunk_document(doc, settings.chunk_max_chars, settings.chunk_min_chars)) for doc in to_embed]
@@ -284,7 +353,9 @@ def _embed(
                 if progress:
                     progress(done, total, doc.source)
             matrix = np.vstack(vectors) if vectors else np.zeros((0, embedder.dimension))
-            store.add_document(generation, doc, chunks, matrix, sparse, sentences)
+            store.add_document(generation, doc, chunks, matrix, sparse, sentences, chunking)
+            if written is not None:
+                written.append(doc.source)
 
 
 def sentence_vectors(embedder: Embedder, texts: Sequence[str]) -> list[np.ndarray]:
