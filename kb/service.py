@@ -6,8 +6,8 @@ import logging
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Iterator
-from dataclasses import replace
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +17,7 @@ from kb.answer.coverage import Calibration, calibrate_generation
 from kb.answer.extractive import ExtractiveAnswerer
 from kb.errors import InputError, SourceNotFoundError
 from kb.index.embed import Embedder, get_embedder
-from kb.index.store import Store, heartbeat
+from kb.index.store import Store, StoredDocument, heartbeat
 from kb.ingest.pipeline import IngestReport, Progress, ingest
 from kb.models import Answer, Document, Question
 from kb.question import validate_question
@@ -38,6 +38,15 @@ log = logging.getLogger(__name__)
 EXAMPLE_QUESTIONS = 6
 # The conversation's language is read from this many of its last questions.
 CONTEXT_TURNS = 3
+
+
+@dataclass(frozen=True)
+class Contents:
+    """What one generation of the index holds: its documents by source, and its passage count."""
+
+    generation: int
+    documents: Mapping[str, StoredDocument]
+    chunks: int
 
 
 class KnowledgeBase:
@@ -325,11 +334,23 @@ class KnowledgeBase:
             self._retriever.index(fresh=True)
         return report
 
+    def contents(self) -> Contents:
+        """What the index holds, for what searches nothing (``kb health``, ``kb sources``,
+        ``kb show``): the loaded index's, when one is loaded (the generation questions are
+        answered from); else read from the store's active generation, without building
+        the in-memory index (seconds on a blog of a few hundred posts)."""
+        retriever = self._retriever
+        if retriever is not None and retriever.loaded_generation is not None:
+            index = retriever.index()
+            return Contents(index.generation, index.documents, len(index.chunks))
+        active = self.store.require_active(self.embedder.name)
+        documents = {d.source: d for d in self.store.documents(active.generation)}
+        return Contents(active.generation, documents, self.store.chunk_count(active.generation))
+
     def sources(self) -> list[dict[str, Any]]:
-        index = self.retriever.index()
         return [
             {"source": d.source, "title": d.title, "language": d.language, "characters": d.characters, "url": d.url}
-            for d in sorted(index.documents.values(), key=lambda d: d.source)
+            for d in sorted(self.contents().documents.values(), key=lambda d: d.source)
         ]
 
     def example_questions(self, limit: int = EXAMPLE_QUESTIONS, reader: str | None = None) -> list[str]:
@@ -359,17 +380,17 @@ class KnowledgeBase:
         return request.covered and bool(request.hits)
 
     def document(self, source: str) -> Document:
-        index = self.retriever.index()
-        if source not in index.documents:
+        contents = self.contents()
+        if source not in contents.documents:
             # The same name in another Unicode form: macOS writes "café" decomposed,
             # a reader types it composed. Or the name as `kb sources` shows it, its
             # control characters escaped ("news\\nletter.txt"): what a reader can type.
-            source = next((s for s in index.documents if _same_name(s, source) or shown_name(s) == source), source)
-        if source not in index.documents:
+            source = next((s for s in contents.documents if _same_name(s, source) or shown_name(s) == source), source)
+        if source not in contents.documents:
             raise SourceNotFoundError(
                 f"No source named {source!r}. `kb sources` or GET /api/sources lists the indexed documents."
             )
-        doc = self.store.document(index.generation, source)
+        doc = self.store.document(contents.generation, source)
         if doc is None:
             raise SourceNotFoundError(f"No source named {source!r}.")
         return doc
@@ -383,13 +404,14 @@ class KnowledgeBase:
         ``KB_MAX_HISTORY_TURNS``), which the widget follows.
 
         A Chroma server that does not answer its heartbeat within ``CHROMA_HEARTBEAT_SECONDS``
-        is a ``StoreUnavailableError`` at once: a load balancer's check waits no longer."""
+        is a ``StoreUnavailableError`` at once: a load balancer's check waits no longer.
+        The counts are ``contents()``'s: no in-memory index is built for them."""
         heartbeat(self.settings)
-        index = self.retriever.index()
+        contents = self.contents()
         report: dict[str, Any] = {
             "status": "ok",
-            "documents": len(index.documents),
-            "chunks": len(index.chunks),
+            "documents": len(contents.documents),
+            "chunks": contents.chunks,
             "embedding_model": self.embedder.name,
             "answers": self.answerer.mode,
             "limits": {
