@@ -18,6 +18,7 @@ from kb.answer.extractive import ExtractiveAnswerer
 from kb.errors import InputError, SourceNotFoundError
 from kb.index.embed import Embedder, get_embedder
 from kb.index.store import Store, StoredDocument, heartbeat
+from kb.ingest.load import Reading
 from kb.ingest.pipeline import IngestReport, Progress, ingest
 from kb.models import Answer, Document, Question
 from kb.question import validate_question
@@ -324,11 +325,20 @@ class KnowledgeBase:
             return Path(active.folder)
         return self.settings.seeds_dir
 
-    def ingest(self, folder: Path | None = None, progress: Progress | None = None) -> IngestReport:
+    def ingest(
+        self, folder: Path | None = None, progress: Progress | None = None, reading: Reading | None = None
+    ) -> IngestReport:
+        """``progress``: told as passages are embedded; ``reading``: as files are read (``load_folder``)."""
         # The answerability calibration depends on the passages alone: computed once
         # per ingest and kept with the generation, not at every start of every reader.
         report = ingest(
-            folder or self.default_folder(), self.settings, self.store, self.embedder, progress, self._calibrate
+            folder or self.default_folder(),
+            self.settings,
+            self.store,
+            self.embedder,
+            progress,
+            self._calibrate,
+            reading,
         )
         if self._retriever is not None:
             self._retriever.index(fresh=True)

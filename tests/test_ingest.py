@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from kb.errors import DataDirError, IndexMissingError, IngestError, ModelMismatc
 from kb.index.embed import get_embedder
 from kb.index.store import Store
 from kb.index.translations import is_translation
-from kb.ingest.load import load_folder
+from kb.ingest.load import Reading, load_folder
 from kb.ingest.pipeline import ingest, ingest_lock
 from kb.service import KnowledgeBase
 from kb.settings import Settings
@@ -258,6 +259,35 @@ def test_a_file_that_cannot_be_read_is_skipped_not_fatal(tmp_path: Path, monkeyp
     loaded = load_folder(tmp_path, 10_000)
     assert [d.source for d in loaded.documents] == ["a.txt"]
     assert [(p.path, p.reason) for p in loaded.problems] == [("b.txt", "cannot read it (Input/output error)")]
+
+
+def test_reading_a_folder_tells_each_file_as_it_goes_and_each_skipped_one_when_found(tmp_path: Path) -> None:
+    """On a blog of 400 posts, reading the files took 30 s or more with nothing said, and the
+    files left out (drafts, repeats, unreadable ones) were told only after the embedding."""
+    (tmp_path / "a.md").write_text("# Bikes\n\nAn article about bicycles and their gears.\n", encoding="utf-8")
+    (tmp_path / "b-draft.md").write_text("---\ndraft: true\n---\n# Later\n\nNot yet.\n", encoding="utf-8")
+    (tmp_path / "c-empty.txt").write_bytes(b"")
+    (tmp_path / "d.txt").write_text("Coffee\n\nHow a burr grinder changes an espresso.\n", encoding="utf-8")
+    (tmp_path / "photo.png").write_bytes(b"\x89PNG")
+    told: list[tuple[str, Any]] = []
+    reading = Reading(
+        read=lambda done, total, source: told.append(("read", (done, total, source))),
+        skipped=lambda problem: told.append(("skipped", problem.path)),
+    )
+    loaded = load_folder(tmp_path, 10_000, reading=reading)
+    assert told == [
+        ("read", (0, 4, "a.md")),
+        ("read", (1, 4, "b-draft.md")),
+        ("skipped", "b-draft.md"),  # said before the next file is read
+        ("read", (2, 4, "c-empty.txt")),
+        ("skipped", "c-empty.txt"),
+        ("read", (3, 4, "d.txt")),
+        ("read", (4, 4, "d.txt")),
+        ("skipped", "photo.png"),
+    ]
+    assert [p.path for p in loaded.problems] == [path for kind, path in told if kind == "skipped"]
+    assert [d.source for d in loaded.documents] == ["a.md", "d.txt"]
+    assert load_folder(tmp_path, 10_000) == loaded  # told or not, the same folder read
 
 
 def test_a_second_ingest_at_the_same_time_is_refused_and_harms_nothing(seeded_settings: Settings) -> None:

@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import unicodedata
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,50 +68,78 @@ class Loaded:
     problems: tuple[FileProblem, ...]
 
 
-def load_folder(folder: Path, max_bytes: int, site_url: str | None = None) -> Loaded:
+@dataclass(frozen=True)
+class Reading:
+    """Who is told while a folder is read (``kb ingest``'s progress): ``read`` before each
+    article file and once after the last (files read, of all, the file), ``skipped`` with
+    each problem as soon as it is found, in the order of ``Loaded.problems``. The ingest
+    may learn more of a file later (a repeat of an indexed post, an indexed version kept)."""
+
+    read: Callable[[int, int, str], None]
+    skipped: Callable[[FileProblem], None]
+
+
+def load_folder(folder: Path, max_bytes: int, site_url: str | None = None, reading: Reading | None = None) -> Loaded:
     """Every article under ``folder``, subfolders included (a blog's export
     often keeps one folder per post). A document's source is its path
     relative to ``folder``; hidden files and folders are left out, and
     folder links are not followed (they could lead back up). Each document's
     public URL is found where the post or its site states it (``kb.ingest.urls``;
-    ``site_url`` is the site's base URL, ``KB_SITE_URL``)."""
+    ``site_url`` is the site's base URL, ``KB_SITE_URL``). ``reading`` is told
+    of each file as it goes."""
     if not folder.exists():
         raise InputError(f"Folder not found: {folder}. Pass a folder of .txt/.md/.html articles.")
     if not folder.is_dir():
         raise InputError(f"Not a folder: {folder}. Pass a folder of .txt/.md/.html articles.")
     documents: list[Document] = []
-    others: list[str] = []
     seen_hashes: dict[str, str] = {}
     paths, problems = article_paths(folder)
     site = read_site(folder, site_url)
     problems.extend(FileProblem(SOURCES_FILE, reason) for reason in site.problems)
-    for path, source in paths:
-        if source == SOURCES_FILE:
+    paths = [(path, source) for path, source in paths if source != SOURCES_FILE]
+    articles = [(path, source) for path, source in paths if path.suffix.lower() in SUFFIXES]
+    others = [source for path, source in paths if path.suffix.lower() not in SUFFIXES]
+    if reading is not None:
+        for problem in problems:
+            reading.skipped(problem)
+    for done, (path, source) in enumerate(articles):
+        if reading is not None:
+            reading.read(done, len(articles), source)
+        found = _load_article(path, source, max_bytes, site, seen_hashes)
+        if isinstance(found, FileProblem):
+            problems.append(found)
+            if reading is not None:
+                reading.skipped(found)
             continue
-        if path.suffix.lower() not in SUFFIXES:
-            others.append(source)
-            continue
-        try:
-            doc = load_file(path, max_bytes, source, site)
-        except (Unpublished, NoArticleText, OverSizeLimit) as exc:
-            problems.append(FileProblem(source, str(exc), broken=False, empty=isinstance(exc, EmptyFile)))
-            continue
-        except IngestError as exc:
-            problems.append(FileProblem(source, str(exc)))
-            continue
-        except Exception as exc:  # one bad article never stops the others
-            log.exception("loading %s failed", source)
-            problems.append(FileProblem(source, f"it could not be read as an article ({exc})"))
-            continue
-        if doc.content_hash in seen_hashes:
-            problems.append(FileProblem(source, f"same text as {seen_hashes[doc.content_hash]}", broken=False))
-            continue
-        seen_hashes[doc.content_hash] = doc.source
-        documents.append(doc)
-    problems.extend(_others(others))
+        seen_hashes[found.content_hash] = found.source
+        documents.append(found)
+    if reading is not None and articles:
+        reading.read(len(articles), len(articles), articles[-1][1])
+    for problem in _others(others):
+        problems.append(problem)
+        if reading is not None:
+            reading.skipped(problem)
     # Not logged here: the front door reports each problem once (``kb ingest`` lists them),
     # with what the ingest learns later (a repeat of another post, an indexed version kept).
     return Loaded(tuple(documents), tuple(problems))
+
+
+def _load_article(
+    path: Path, source: str, max_bytes: int, site: Site, seen_hashes: Mapping[str, str]
+) -> Document | FileProblem:
+    """The article at ``path``, or why it is left out (``seen_hashes``: the sources of the texts read before)."""
+    try:
+        doc = load_file(path, max_bytes, source, site)
+    except (Unpublished, NoArticleText, OverSizeLimit) as exc:
+        return FileProblem(source, str(exc), broken=False, empty=isinstance(exc, EmptyFile))
+    except IngestError as exc:
+        return FileProblem(source, str(exc))
+    except Exception as exc:  # one bad article never stops the others
+        log.exception("loading %s failed", source)
+        return FileProblem(source, f"it could not be read as an article ({exc})")
+    if doc.content_hash in seen_hashes:
+        return FileProblem(source, f"same text as {seen_hashes[doc.content_hash]}", broken=False)
+    return doc
 
 
 def article_paths(folder: Path) -> tuple[list[tuple[Path, str]], list[FileProblem]]:

@@ -30,7 +30,7 @@ from kb.index.translations import mark_translations
 from kb.ingest.chunk import chunk_document
 from kb.ingest.declared import declared_pairs
 from kb.ingest.dedup import unique_documents
-from kb.ingest.load import FileProblem, Loaded, load_folder
+from kb.ingest.load import FileProblem, Loaded, Reading, load_folder
 from kb.models import Document
 from kb.settings import Settings
 from kb.text.sentences import sentences_of
@@ -100,12 +100,14 @@ def ingest(
     embedder: Embedder,
     progress: Progress | None = None,
     before_activate: BeforeActivate | None = None,
+    reading: Reading | None = None,
 ) -> IngestReport:
     """Index ``folder`` as a new generation and switch to it; one ingest at a time per data dir.
 
-    ``before_activate`` runs on the whole new generation just before it becomes active."""
+    ``before_activate`` runs on the whole new generation just before it becomes active;
+    ``reading`` is told of each file while the folder is read (``load_folder``)."""
     with ingest_lock(settings.data_dir):
-        return _ingest(folder, settings, store, embedder, progress, before_activate)
+        return _ingest(folder, settings, store, embedder, progress, before_activate, reading)
 
 
 @contextmanager
@@ -173,9 +175,10 @@ def _ingest(
     embedder: Embedder,
     progress: Progress | None,
     before_activate: BeforeActivate | None = None,
+    reading: Reading | None = None,
 ) -> IngestReport:
     started = time.perf_counter()
-    plan = _plan(folder, settings, store, embedder)
+    plan = _plan(folder, settings, store, embedder, reading)
     active = plan.active
     if plan.idle:
         assert active is not None
@@ -253,9 +256,9 @@ def chunking_of(settings: Settings) -> str:
     return f"{settings.chunk_max_chars}/{settings.chunk_min_chars}"
 
 
-def _plan(folder: Path, settings: Settings, store: Store, embedder: Embedder) -> Plan:
+def _plan(folder: Path, settings: Settings, store: Store, embedder: Embedder, reading: Reading | None = None) -> Plan:
     """Load the folder and compare it with the active index: what is added, updated, unchanged, removed."""
-    loaded = load_folder(folder, settings.max_file_bytes, settings.site_url)
+    loaded = load_folder(folder, settings.max_file_bytes, settings.site_url, reading)
     active = store.active()
     same_model = active is not None and active.embedding_model == embedder.name
     previous = {d.source: d for d in store.documents(active.generation)} if active and same_model else {}
