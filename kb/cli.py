@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from kb.answer.links import citation_link
 from kb.errors import BackendUnavailableError, IngestError, InputError, KBError, error_body
@@ -20,6 +20,9 @@ from kb.i18n.lookup import message
 from kb.models import CORRECTION_SEPARATOR, Answer, Correction, Turn
 from kb.settings import Settings
 from kb.text.words import shown_name
+
+if TYPE_CHECKING:
+    from kb.ingest.load import FileProblem
 
 log = logging.getLogger("kb")
 
@@ -76,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ingest = sub.add_parser("ingest", help="index a folder of articles (default: the last one ingested, else seeds/)")
     ingest.add_argument("folder", nargs="?", type=Path)
-    ingest.add_argument("--quiet", action="store_true", help="no progress bar")
+    ingest.add_argument("--quiet", action="store_true", help="no progress bars")
 
     serve = sub.add_parser("serve", help="start the web chat and the JSON API (default 127.0.0.1:7860)")
     serve.add_argument("--host", help="address to listen on (KB_HOST, default 127.0.0.1)")
@@ -396,34 +399,89 @@ def _cell(field: str) -> str:
     return shown_name(field)
 
 
+class _IngestProgress:
+    """``kb ingest``'s progress on stderr: a bar over the article files while they are read,
+    then one over the passages while they are embedded (neither with ``--quiet``); each
+    file left out is said as soon as it is found, above the bar. But an indexed article
+    that cannot be read now (one of ``indexed``) may keep its indexed version, which the
+    ingest knows only once the folder is read: it is said at the end, once, with that."""
+
+    def __init__(self, quiet: bool, indexed: frozenset[str]) -> None:
+        self.quiet = quiet
+        self.indexed = indexed
+        self.bar: Any = None
+        self.phase = ""
+        self.said: list[FileProblem] = []  # the files left out that were said
+
+    def reading(self, done: int, total: int, source: str) -> None:
+        self._move("reading", "file", done, total, source)
+
+    def embedding(self, done: int, total: int, source: str) -> None:
+        self._move("embedding", "passage", done, total, source)
+
+    def skipped(self, problem: FileProblem) -> None:
+        """Say that ``problem``'s file is left out; it is not said again at the end."""
+        if (problem.broken or problem.empty) and problem.path in self.indexed:
+            return
+        self.said.append(problem)
+        self.write(_skipped_line(problem))
+
+    def write(self, line: str) -> None:
+        if self.bar is None:
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
+        else:
+            self.bar.write(line, file=sys.stderr)  # above the bar, which is drawn again under it
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def _move(self, phase: str, unit: str, done: int, total: int, source: str) -> None:
+        if self.quiet:
+            return
+        if self.phase != phase:
+            from tqdm import tqdm
+
+            self.close()
+            self.bar = tqdm(total=total, unit=unit, desc=phase, file=sys.stderr)
+            self.phase = phase
+        self.bar.set_postfix_str(shown_name(source))
+        self.bar.update(done - self.bar.n)
+
+
+def _skipped_line(problem: FileProblem) -> str:
+    # One line each, whatever the file is called ("news\\nletter.txt", as `kb show` takes it).
+    return shown_name(f"skipped {problem.path}: {problem.reason}")
+
+
+def _indexed_sources(kb: Any) -> frozenset[str]:
+    """The articles of the active index that an ingest would carry over (built by this model)."""
+    active = kb.store.active()
+    if active is None or active.embedding_model != kb.embedder.name:
+        return frozenset()
+    return frozenset(d.source for d in kb.store.documents(active.generation))
+
+
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from kb.ingest.load import Reading
     from kb.service import KnowledgeBase
 
     kb = KnowledgeBase(settings)
-    bar: Any = None
-
-    def progress(done: int, total: int, source: str) -> None:
-        nonlocal bar
-        if args.quiet:
-            return
-        if bar is None:
-            from tqdm import tqdm
-
-            bar = tqdm(total=total, unit="passage", desc="embedding", file=sys.stderr)
-        bar.set_postfix_str(shown_name(source))
-        bar.update(done - bar.n)
-
+    shown = _IngestProgress(args.quiet, _indexed_sources(kb))
     folder = args.folder or kb.default_folder()
     if args.folder is None and not args.quiet:
         sys.stderr.write(shown_name(f"Ingesting {folder}") + "\n")
     try:
-        report = kb.ingest(folder, progress)
+        report = kb.ingest(folder, shown.embedding, Reading(shown.reading, shown.skipped))
     finally:
-        if bar is not None:
-            bar.close()
+        shown.close()
     for problem in report.problems:
-        # One line each, whatever the file is called ("news\\nletter.txt", as `kb show` takes it).
-        sys.stderr.write(shown_name(f"skipped {problem.path}: {problem.reason}") + "\n")
+        # Those not said while the folder was read: a repeat of an indexed post (found
+        # after reading), an indexed article that cannot be read (its version kept or not).
+        if problem not in shown.said:
+            sys.stderr.write(_skipped_line(problem) + "\n")
     sys.stderr.write(shown_name(report.summary()) + "\n")
     if report.broken:
         # The rest is indexed, but a script (cron, CI) must see that an article is not.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -327,6 +328,29 @@ def test_verbose_ingest_reports_each_skipped_file_once_with_its_reason(tmp_path:
         lines = [line for line in result.stderr.splitlines() if name in line]
         assert len(lines) == 1 and reason in lines[0], (name, result.stderr)
     assert "1 added" in result.stderr and "4 skipped" in result.stderr
+
+
+def test_ingest_shows_a_reading_bar_and_says_a_skipped_file_before_the_embedding(tmp_path: Path) -> None:
+    """On a blog of 400 posts, `kb ingest` said nothing for 30 to 60 s while it read the files,
+    and listed the drafts and repeats it left out only at the end."""
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "a-post.txt").write_text(ARTICLE, encoding="utf-8")
+    (folder / "b-draft.md").write_text("---\ndraft: true\n---\n# Later\n\nNot published yet.\n", encoding="utf-8")
+    (folder / "c-copy.txt").write_text(ARTICLE, encoding="utf-8")
+    result = kb("ingest", str(folder), data_dir=tmp_path / "data")
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"reading: 100%.*\b3/3\b", result.stderr), result.stderr
+    for line in ("skipped b-draft.md: a draft", "skipped c-copy.txt: same text as a-post.txt"):
+        assert result.stderr.count(line) == 1, result.stderr  # said once, when found
+        assert result.stderr.index(line) < result.stderr.index("embedding"), result.stderr
+    assert "Indexed 1 passage: 1 added, 0 updated, 0 unchanged, 0 removed, 2 skipped" in result.stderr
+    quiet = kb("ingest", str(folder), "--quiet", data_dir=tmp_path / "data")
+    assert quiet.returncode == 0 and "reading" not in quiet.stderr, quiet.stderr
+    assert quiet.stderr.splitlines()[:2] == [
+        "skipped b-draft.md: a draft (draft: true in its front matter)",
+        "skipped c-copy.txt: same text as a-post.txt",
+    ]
 
 
 def test_a_name_with_control_characters_is_shown_escaped_and_kb_show_takes_it_so(tmp_path: Path) -> None:
