@@ -465,6 +465,8 @@ def _indexed_sources(kb: Any) -> frozenset[str]:
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
     from kb.ingest.load import Reading
     from kb.service import KnowledgeBase
 
@@ -474,7 +476,9 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     if args.folder is None and not args.quiet:
         sys.stderr.write(shown_name(f"Ingesting {folder}") + "\n")
     try:
-        report = kb.ingest(folder, shown.embedding, Reading(shown.reading, shown.skipped))
+        # A log line (an ingest stopped halfway says what it kept) goes above the bar, not into it.
+        with logging_redirect_tqdm():
+            report = kb.ingest(folder, shown.embedding, Reading(shown.reading, shown.skipped))
     finally:
         shown.close()
     for problem in report.problems:

@@ -215,7 +215,12 @@ def test_an_ingest_stopped_with_ctrl_c_goes_on_from_where_it_stopped(
     job.wait_until(halfway, "halfway")
     job.process.send_signal(signal.SIGINT)
     assert job.finish() == 130, job.stderr
-    assert "embedded so far are kept: run the ingest again to go on from there" in job.stderr
+    # On a line of its own, not run into the progress bar's.
+    assert re.search(
+        r"[\r\n]WARNING kb\.ingest\.pipeline: ingest stopped; the previous index stays active\. The \d+ "
+        r"articles embedded so far are kept: run the ingest again to go on from there",
+        job.stderr,
+    ), job.stderr
     store = Store(settings)
     assert store.active() == old and ask_all(settings) == before
     (unfinished,) = (g for g in store.generations() if g != old.generation)
