@@ -20,6 +20,7 @@ import contextvars
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -28,6 +29,7 @@ from typing import Any
 import numpy as np
 from chromadb.errors import NotFoundError
 
+from kb.index import memory
 from kb.index.embed import Embedder, SparseVector, best_cosine, row_lengths, sparse_column
 from kb.index.store import ActiveIndex, Store, StoredDocument
 from kb.index.translations import alignment
@@ -300,6 +302,7 @@ class Retriever:
             # number, a Chroma server's storage replaced, is built now.)
             self._load_in_background(active)
             return loaded[1]
+        del loaded  # not held here while the load switches it out: its memory is freed there and then
         return self._load(active)
 
     def refresh(self) -> None:
@@ -308,6 +311,7 @@ class Retriever:
         active = self.store.require_active(self.embedder.name)
         loaded = self._loaded
         if loaded is None or loaded[0] != active:
+            del loaded  # not held here while the load switches it out: its memory is freed there and then
             self._load(active)
 
     def watch(self, every: float = ACTIVE_CHECK_SECONDS) -> None:
@@ -347,7 +351,14 @@ class Retriever:
             if self.on_load is not None:
                 self.on_load(index)
             self._loaded = (active, index)
-            return index
+            # Only a weak reference to the index switched out, so that its memory is freed once
+            # no question in flight still reads it.
+            released = None if loaded is None else (loaded[1].generation, weakref.ref(loaded[1]))
+            del loaded
+        if released is not None:
+            # Freed, it would stay with the process (glibc keeps it): an index's worth at every re-ingest.
+            memory.trim_once_released(released[1], f"generation {released[0]}'s index")
+        return index
 
     def _load_in_background(self, active: ActiveIndex) -> None:
         with self._pending_lock:
