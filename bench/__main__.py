@@ -16,8 +16,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import generative, load, quality, scaling, speed
-from bench.common import ROOT, Section, machine
+from bench import generative, load, memory, quality, scaling, speed
+from bench.common import ROOT, Section, machine, mib
 
 log = logging.getLogger("bench")
 
@@ -32,7 +32,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sizes", help="comma-separated corpus sizes in passages (default 1000,10000,100000)")
     parser.add_argument("--rounds", type=int, help="rounds over the dev questions for latency (default 2, quick 1)")
     parser.add_argument("--load-seconds", type=float, help="seconds per concurrency level (default 15, quick 5)")
-    parser.add_argument("--skip", default="", help="comma-separated sections to skip: quality,server,scaling,load")
+    parser.add_argument(
+        "--skip", default="", help="comma-separated sections to skip: quality,server,scaling,load,memory"
+    )
     parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
     parser.add_argument("--workdir", type=Path, default=ROOT / ".bench", help="scratch folder (wiped first)")
     return parser.parse_args(argv)
@@ -58,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir.mkdir(parents=True)
 
     # The report is rewritten after every step, so an interrupted run still leaves what it measured.
-    order = ["quality", "scaling", "load", "profile", "server", "core", "generative"]
+    order = ["quality", "scaling", "load", "profile", "server", "core", "generative", "memory"]
     titles = {
         "quality": "1. Quality and speed on the dev set",
         "scaling": "2. Scaling: 1k to 100k passages, embedded and against a Chroma server",
@@ -67,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         "server": "4b. Where a query's time goes (Chroma server over HTTP)",
         "core": "5. Core speed: ingest and `ask` against the query-embedding floor",
         "generative": "6. Generative mode: time to first token",
+        "memory": memory.TITLE,
     }
     done: dict[str, Section] = {}
 
@@ -81,7 +84,14 @@ def main(argv: list[str] | None = None) -> int:
                 pending = Section(titles[key])
                 pending.add("> **Not measured in this run**: the run stopped before this section.", "")
                 sections.append(pending)
-        summary = summarise(done.get("quality"), done.get("scaling"), done.get("load"), done["core"], done["profile"])
+        summary = summarise(
+            done.get("quality"),
+            done.get("scaling"),
+            done.get("load"),
+            done["core"],
+            done["profile"],
+            done.get("memory"),
+        )
         text = render(info, when, time.perf_counter() - started, argv, summary, sections, finished)
         args.output.write_text(text, encoding="utf-8")
 
@@ -105,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     log.info("generative")
     done["generative"] = generative.run(settings)
     flush()
+    if "memory" not in skip:
+        log.info("memory over re-ingests")
+        done["memory"] = memory.run(settings, workdir / "memory")
+        flush()
     if "server" not in skip:
         log.info("profile (Chroma server)")
         done["server"] = server_profile(workdir / "server-seeds", titles["server"])
@@ -153,6 +167,7 @@ def summarise(
     load_section: Section | None,
     core: Section,
     profile: Section,
+    memory_section: Section | None = None,
 ) -> list[str]:
     rows: list[list[str]] = []
     if quality_section:
@@ -207,6 +222,15 @@ def summarise(
     rows.append(
         ["share of a query's time that is the query embedding", f"{profile.figures['embedding share']:.0%}", ""]
     )
+    if memory_section:
+        m = memory_section.figures
+        rows.append(
+            [
+                f"resident memory after {m['switches']:.0f} index switches, without ÷ with giving freed memory back",
+                f"{m['rss no trim/trim']:.2f}× ({mib(m['rss no trim'])} / {mib(m['rss trim'])})",
+                "",
+            ]
+        )
     lines = ["| check | result | |", "|---|---|---|"]
     lines.extend("| " + " | ".join(r) + " |" for r in rows)
     return lines
