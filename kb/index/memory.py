@@ -86,5 +86,8 @@ def trim_once_released(released: weakref.ref[Any], what: str) -> None:
 
 def _trim_in_background(what: str) -> None:
     log.debug("%s released", what)
-    # ``trim`` looked up when called: a test replaces it with a recorder.
-    threading.Thread(target=lambda: trim(), name="kb-memory-trim", daemon=True).start()
+    try:
+        # ``trim`` looked up when called: a test replaces it with a recorder.
+        threading.Thread(target=lambda: trim(), name="kb-memory-trim", daemon=True).start()
+    except RuntimeError:  # released as the interpreter shuts down: no new thread, and no need
+        pass
