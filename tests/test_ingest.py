@@ -620,3 +620,28 @@ def test_what_an_interrupted_ingest_left_unreadable_is_embedded_again(
     assert report.added == tuple(names) and report.resumed == () and embedder.embedded == 3
     assert any("cannot be read" in r.getMessage() for r in caplog.records)
     assert store.generations() == [report.generation]
+
+
+def test_a_re_ingest_detects_the_language_of_changed_articles_only(
+    tmp_path: Path, parts, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Detecting every unchanged article's language again took 7 of a one-line edit's 22 s on a big blog."""
+    from kb.ingest import load
+
+    settings, store, embedder = parts
+    names = _posts(tmp_path / "blog", 4)
+    first = ingest(tmp_path / "blog", settings, store, embedder)
+    edited = tmp_path / "blog" / names[2]
+    edited.write_text(edited.read_text(encoding="utf-8") + " Then grind them.", encoding="utf-8")
+    detected: list[str] = []
+    real = load.detect
+
+    def spy(text: str, *args, **kwargs):  # type: ignore[no-untyped-def]
+        detected.append(text)
+        return real(text, *args, **kwargs)
+
+    monkeypatch.setattr(load, "detect", spy)
+    again = ingest(tmp_path / "blog", settings, store, embedder)
+    assert again.updated == (names[2],) and len(detected) == 1 and "Then grind them." in detected[0]
+    languages = {d.source: d.language for d in store.documents(again.generation)}
+    assert languages == {d.source: d.language for d in store.documents(first.generation)}

@@ -258,10 +258,11 @@ def chunking_of(settings: Settings) -> str:
 
 def _plan(folder: Path, settings: Settings, store: Store, embedder: Embedder, reading: Reading | None = None) -> Plan:
     """Load the folder and compare it with the active index: what is added, updated, unchanged, removed."""
-    loaded = load_folder(folder, settings.max_file_bytes, settings.site_url, reading)
     active = store.active()
     same_model = active is not None and active.embedding_model == embedder.name
     previous = {d.source: d for d in store.documents(active.generation)} if active and same_model else {}
+    known = {d.content_hash: d.language for d in previous.values()}
+    loaded = load_folder(folder, settings.max_file_bytes, settings.site_url, reading, known)
     # A post and the page built from it are one article: indexed once (under
     # the source already indexed, if it is one of them, so its links stay).
     documents, repeats = unique_documents(loaded.documents, indexed=frozenset(previous))
