@@ -42,6 +42,19 @@ class CountingEmbedder:
         return self.inner.sparse(texts)
 
 
+class InterruptedAfter(CountingEmbedder):
+    """The real embedder, interrupted (Ctrl-C) when asked for passages past the first ``passages``."""
+
+    def __init__(self, inner, passages: int) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(inner)
+        self.passages = passages
+
+    def encode(self, texts, is_query=False):  # type: ignore[no-untyped-def]
+        if not is_query and self.embedded >= self.passages:
+            raise KeyboardInterrupt
+        return super().encode(texts, is_query)
+
+
 @pytest.fixture()
 def parts(tmp_path: Path) -> tuple[Settings, Store, CountingEmbedder]:
     settings = Settings(data_dir=tmp_path / "kb")
@@ -514,15 +527,8 @@ def test_an_interrupted_ingest_goes_on_from_the_articles_it_embedded(
     """Ctrl-C an hour into a first ingest threw every passage embedded so far away."""
     settings, store, embedder = parts
     names = _posts(tmp_path / "blog", 5)
-
-    class Interrupted(CountingEmbedder):
-        def encode(self, texts, is_query=False):  # type: ignore[no-untyped-def]
-            if not is_query and self.embedded >= 3:  # the fourth post's passages: one passage a post
-                raise KeyboardInterrupt
-            return super().encode(texts, is_query)
-
     with caplog.at_level("WARNING", logger="kb.ingest.pipeline"), pytest.raises(KeyboardInterrupt):
-        ingest(tmp_path / "blog", settings, store, Interrupted(embedder.inner))
+        ingest(tmp_path / "blog", settings, store, InterruptedAfter(embedder.inner, 3))
     said = [r.getMessage() for r in caplog.records if r.name == "kb.ingest.pipeline"]
     assert said == [
         "ingest stopped; there is no index yet. The 3 articles embedded so far are kept: "
@@ -549,13 +555,8 @@ def test_an_ingest_stopped_before_it_embedded_anything_leaves_nothing_to_go_on_f
     ingest(tmp_path / "blog", settings, store, embedder)
     (tmp_path / "blog" / names[0]).write_text("# Grinders\n\nA blade grinder chops beans.", encoding="utf-8")
     first = store.active()
-
-    class Interrupted(CountingEmbedder):
-        def encode(self, texts, is_query=False):  # type: ignore[no-untyped-def]
-            raise KeyboardInterrupt
-
     with pytest.raises(KeyboardInterrupt):
-        ingest(tmp_path / "blog", settings, store, Interrupted(embedder.inner))
+        ingest(tmp_path / "blog", settings, store, InterruptedAfter(embedder.inner, 0))
     assert store.active() == first and store.generations() == [first.generation]
 
 
@@ -564,15 +565,8 @@ def test_an_article_the_interrupted_ingest_embedded_before_it_was_edited_is_embe
 ) -> None:  # type: ignore[no-untyped-def]
     settings, store, embedder = parts
     names = _posts(tmp_path / "blog", 4)
-
-    class Interrupted(CountingEmbedder):
-        def encode(self, texts, is_query=False):  # type: ignore[no-untyped-def]
-            if not is_query and self.embedded >= 2:
-                raise KeyboardInterrupt
-            return super().encode(texts, is_query)
-
     with pytest.raises(KeyboardInterrupt):
-        ingest(tmp_path / "blog", settings, store, Interrupted(embedder.inner))
+        ingest(tmp_path / "blog", settings, store, InterruptedAfter(embedder.inner, 2))
     edited = tmp_path / "blog" / names[0]
     edited.write_text(edited.read_text(encoding="utf-8") + " Grind coarse for a press.", encoding="utf-8")
     report = ingest(tmp_path / "blog", settings, store, embedder)
@@ -601,15 +595,8 @@ def test_what_an_interrupted_ingest_left_unreadable_is_embedded_again(
     """A head start that cannot be read is no reason to stop: the index is built all the same."""
     settings, store, embedder = parts
     names = _posts(tmp_path / "blog", 3)
-
-    class Interrupted(CountingEmbedder):
-        def encode(self, texts, is_query=False):  # type: ignore[no-untyped-def]
-            if not is_query and self.embedded >= 2:
-                raise KeyboardInterrupt
-            return super().encode(texts, is_query)
-
     with pytest.raises(KeyboardInterrupt):
-        ingest(tmp_path / "blog", settings, store, Interrupted(embedder.inner))
+        ingest(tmp_path / "blog", settings, store, InterruptedAfter(embedder.inner, 2))
 
     def damaged(generation: int) -> list[object]:
         raise DataDirError("The index in the data dir is damaged (Error finding id)")

@@ -10,7 +10,6 @@ the memory really leaves the process (its resident size) is too noisy to assert:
 from __future__ import annotations
 
 import gc
-import shutil
 import threading
 import time
 import weakref
@@ -28,20 +27,13 @@ from kb.service import KnowledgeBase
 from kb.settings import Settings
 from kb.web.api import create_api
 from tests.conftest import SEEDS
+from tests.test_cold_start import _folder
 
 # How long a test waits for a background load or trim before it fails (never a timing assertion).
 PATIENCE_SECONDS = 300.0
 FIRST = ("001_016916c4e286d33c.txt", "004_84f0c51f48149d1b.txt")  # the first generation's articles
 ADDED = "003_270c56ab60b0665d.txt"  # the article a re-ingest adds: the next generation
 QUESTION = "What is omnichannel?"
-
-
-def _folder(tmp_path: Path, *names: str) -> Path:
-    folder = tmp_path / "articles"
-    folder.mkdir(exist_ok=True)
-    for name in names:
-        shutil.copy(SEEDS / name, folder / name)
-    return folder
 
 
 def _wait_for(condition: Any, what: str) -> None:

@@ -27,7 +27,7 @@ import httpx
 import pytest
 
 from kb.index.embed import get_embedder
-from kb.index.store import Store
+from kb.index.store import ActiveIndex, Store
 from kb.ingest.pipeline import ingest
 from kb.question import validate_question
 from kb.service import KnowledgeBase
@@ -144,6 +144,28 @@ class Ingest:
         return code
 
 
+def ingest_halfway(seeded: Settings, tmp_path: Path) -> tuple[Settings, ActiveIndex, Ingest]:
+    """``kb ingest`` of the seeds and 16 more articles (8 of them repeats) on a copy of the
+    seeded index, caught halfway: past the five seeds carried over, some new articles written
+    whole, not all (the stop comes after the first few; the rest only make sure it is mid-way)."""
+    settings = copy_index(seeded, tmp_path)
+    old = Store(settings).active()
+    assert old is not None
+    bigger = folder_with(tmp_path, "bigger")
+    articles(bigger, 16)
+    job = Ingest(settings, bigger)
+    watcher = Store(settings)
+
+    def halfway() -> bool:
+        done, total = job.documents_embedded()
+        building = [g for g in watcher.generations() if g > old.generation]
+        # The new generation is in the store, partly filled, and not active.
+        return 0 < done < total and bool(building) and len(watcher.whole_documents(building[0])) > 6
+
+    job.wait_until(halfway, "halfway")
+    return settings, old, job
+
+
 # -- an ingest killed or failing halfway ---------------------------------------------
 @pytest.fixture(scope="module")
 def before(seeded_settings: Settings) -> list[dict[str, Any]]:
@@ -154,24 +176,7 @@ def before(seeded_settings: Settings) -> list[dict[str, Any]]:
 def test_a_killed_ingest_leaves_the_previous_index_answering(
     seeded_settings: Settings, before: list[dict[str, Any]], tmp_path: Path
 ) -> None:
-    settings = copy_index(seeded_settings, tmp_path)
-    old = Store(settings).active()
-    assert old is not None
-
-    bigger = folder_with(tmp_path, "bigger")
-    articles(bigger, 16)  # the kill comes after the first one or two; the rest only make sure it is mid-way
-    job = Ingest(settings, bigger)
-    watcher = Store(settings)
-
-    def halfway() -> bool:
-        done, total = job.documents_embedded()
-        if not 0 < done < total:
-            return False
-        building = [g for g in watcher.generations() if g > old.generation]
-        # The new generation is in the store, partly filled, and not active.
-        return bool(building) and len(watcher.documents(building[0])) > 5
-
-    job.wait_until(halfway, "halfway")
+    settings, old, job = ingest_halfway(seeded_settings, tmp_path)
     job.process.send_signal(signal.SIGKILL)
     assert job.finish() == -signal.SIGKILL
     done, total = job.documents_embedded()
@@ -198,21 +203,7 @@ def test_an_ingest_stopped_with_ctrl_c_goes_on_from_where_it_stopped(
     seeded_settings: Settings, before: list[dict[str, Any]], tmp_path: Path
 ) -> None:
     """Ctrl-C 22% into an hour's first ingest of a big blog lost every passage embedded."""
-    settings = copy_index(seeded_settings, tmp_path)
-    old = Store(settings).active()
-    assert old is not None
-    bigger = folder_with(tmp_path, "bigger")
-    articles(bigger, 16)
-    job = Ingest(settings, bigger)
-    watcher = Store(settings)
-
-    def halfway() -> bool:
-        done, total = job.documents_embedded()
-        building = [g for g in watcher.generations() if g > old.generation]
-        # Past the five seeds carried over: some new articles written whole, not all.
-        return 0 < done < total and bool(building) and len(watcher.whole_documents(building[0])) > 7
-
-    job.wait_until(halfway, "halfway")
+    settings, old, job = ingest_halfway(seeded_settings, tmp_path)
     job.process.send_signal(signal.SIGINT)
     assert job.finish() == 130, job.stderr
     # On a line of its own, not run into the progress bar's.
@@ -228,7 +219,7 @@ def test_an_ingest_stopped_with_ctrl_c_goes_on_from_where_it_stopped(
     whole = {d.source for d in store.whole_documents(unfinished)} - seeds
 
     # Run again (as a reader would, in a new process: this one watched the generation being written).
-    again = Ingest(settings, bigger)
+    again = Ingest(settings, tmp_path / "bigger")
     assert again.finish() == 0, again.stderr
     assert f", 5 unchanged, 0 removed, 8 skipped, {len(whole)} of them embedded by the interrupted" in again.stderr
     # Only the passages of the articles it had not finished are embedded.
