@@ -110,6 +110,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 @pytest.fixture(autouse=True)
+def _chroma_closed_after(tmp_path: Path) -> Iterator[None]:
+    """The embedded Chroma a test opened in its own folder is stopped after it: chromadb
+    keeps every path's client open for the life of the process (about 28 files a data
+    dir), and a whole run went past 1,024 open files, where ``select()`` fails."""
+    yield
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    mine = [path for path in SharedSystemClient._identifier_to_system if Path(path).is_relative_to(tmp_path)]
+    for path in mine:
+        SharedSystemClient._identifier_to_system.pop(path).stop()
+
+
+@pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test reads the developer's KB_* settings or writes to ./.kb."""
     for key in list(os.environ):

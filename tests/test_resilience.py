@@ -53,7 +53,7 @@ NEW_ARTICLE = (
     "every channel. A customer who reserves seedlings in the app collects them in the shop without queuing."
 )
 NEW_QUESTION = "What does the Kwintara loyalty card do?"
-PROGRESS = re.compile(r"\|\s*(\d+)/(\d+) \[")
+PROGRESS = re.compile(r"embedding:[^|]*\|[^|]*\|\s*(\d+)/(\d+) \[")  # the embedding bar's, not the reading one's
 PROCESS_TIMEOUT = 300.0
 
 
@@ -152,7 +152,7 @@ def ingest_halfway(seeded: Settings, tmp_path: Path) -> tuple[Settings, ActiveIn
     old = Store(settings).active()
     assert old is not None
     bigger = folder_with(tmp_path, "bigger")
-    articles(bigger, 16)
+    articles(bigger, 16, paragraphs=8)  # about 8 passages each: the stop lands well before the end
     job = Ingest(settings, bigger)
     watcher = Store(settings)
 
