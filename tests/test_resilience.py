@@ -104,6 +104,10 @@ def kb_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Ingest:
     """``kb ingest FOLDER`` in the background; its stderr (the progress bar) is collected as it comes."""
 
@@ -114,6 +118,8 @@ class Ingest:
             env=kb_env(settings),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            # Ctrl-C as at a terminal: a run started in the background (CI) ignores SIGINT, and its children with it.
+            preexec_fn=_default_sigint,
         )
         self.stderr = ""
         self._reader = threading.Thread(target=self._read, daemon=True)
