@@ -402,13 +402,11 @@ def _cell(field: str) -> str:
 class _IngestProgress:
     """``kb ingest``'s progress on stderr: a bar over the article files while they are read,
     then one over the passages while they are embedded (neither with ``--quiet``); each
-    file left out is said as soon as it is found, above the bar. But an indexed article
-    that cannot be read now (one of ``indexed``) may keep its indexed version, which the
-    ingest knows only once the folder is read: it is said at the end, once, with that."""
+    file left out is said as soon as the ingest tells it, above the bar (the rest, at
+    the end)."""
 
-    def __init__(self, quiet: bool, indexed: frozenset[str]) -> None:
+    def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
-        self.indexed = indexed
         self.bar: Any = None
         self.phase = ""
         self.said: list[FileProblem] = []  # the files left out that were said
@@ -421,8 +419,6 @@ class _IngestProgress:
 
     def skipped(self, problem: FileProblem) -> None:
         """Say that ``problem``'s file is left out; it is not said again at the end."""
-        if (problem.broken or problem.empty) and problem.path in self.indexed:
-            return
         self.said.append(problem)
         self.write(_skipped_line(problem))
 
@@ -456,14 +452,6 @@ def _skipped_line(problem: FileProblem) -> str:
     return shown_name(f"skipped {problem.path}: {problem.reason}")
 
 
-def _indexed_sources(kb: Any) -> frozenset[str]:
-    """The articles of the active index that an ingest would carry over (built by this model)."""
-    active = kb.store.active()
-    if active is None or active.embedding_model != kb.embedder.name:
-        return frozenset()
-    return frozenset(d.source for d in kb.store.documents(active.generation))
-
-
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -471,7 +459,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from kb.service import KnowledgeBase
 
     kb = KnowledgeBase(settings)
-    shown = _IngestProgress(args.quiet, _indexed_sources(kb))
+    shown = _IngestProgress(args.quiet)
     folder = args.folder or kb.default_folder()
     if args.folder is None and not args.quiet:
         sys.stderr.write(shown_name(f"Ingesting {folder}") + "\n")

@@ -212,6 +212,7 @@ def test_an_indexed_article_whose_file_turns_unreadable_keeps_its_indexed_versio
     assert again.returncode == 5, again.stderr
     assert f"skipped {romanian.name}: not UTF-8" in again.stderr and "its indexed version is kept" in again.stderr
     assert "skipped new.txt: the file is empty\n" in again.stderr
+    assert again.stderr.count(f"skipped {romanian.name}") == 1  # once, with what became of it
     assert "5 unchanged, 0 removed, 2 skipped" in again.stderr
     after = json.loads(kb("ask", "--json", question, data_dir=data).stdout)
     assert after == {**before, "timings_ms": after["timings_ms"]}

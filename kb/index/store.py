@@ -25,6 +25,7 @@ import ssl
 import threading
 import time
 import types
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -760,12 +761,10 @@ class Store:
         """The documents of ``generation`` with every passage they were written with: in
         one an ingest left half-built, those it finished (an older index records no count)."""
         collection = self._collection(generation, "chunks")
-        found: dict[str, int] = {}
+        found: Counter[str] = Counter()
         for offset in range(0, collection.count(), _PAGE):
             page = collection.get(include=["metadatas"], limit=_PAGE, offset=offset)
-            for meta in page["metadatas"]:
-                if meta:
-                    found[str(meta.get("source"))] = found.get(str(meta.get("source")), 0) + 1
+            found.update(str(meta.get("source")) for meta in page["metadatas"] if meta)
         return [d for d in self.documents(generation) if d.passages is not None and found.get(d.source) == d.passages]
 
     @_guarded

@@ -262,7 +262,7 @@ def _plan(folder: Path, settings: Settings, store: Store, embedder: Embedder, re
     same_model = active is not None and active.embedding_model == embedder.name
     previous = {d.source: d for d in store.documents(active.generation)} if active and same_model else {}
     known = {d.content_hash: d.language for d in previous.values()}
-    loaded = load_folder(folder, settings.max_file_bytes, settings.site_url, reading, known)
+    loaded = load_folder(folder, settings.max_file_bytes, settings.site_url, _told(reading, previous), known)
     # A post and the page built from it are one article: indexed once (under
     # the source already indexed, if it is one of them, so its links stay).
     documents, repeats = unique_documents(loaded.documents, indexed=frozenset(previous))
@@ -317,6 +317,19 @@ def _plan(folder: Path, settings: Settings, store: Store, embedder: Embedder, re
         relinked=tuple(relinked),
         declared=declared_pairs(loaded.documents),
     )
+
+
+def _told(reading: Reading | None, previous: Mapping[str, StoredDocument]) -> Reading | None:
+    """``reading``, but not told of an indexed article that cannot be read now: it may keep
+    its indexed version, which is known once the whole folder is read (the report says it)."""
+    if reading is None:
+        return None
+
+    def skipped(problem: FileProblem) -> None:
+        if not ((problem.broken or problem.empty) and problem.path in previous):
+            reading.skipped(problem)
+
+    return replace(reading, skipped=skipped)
 
 
 def _embed(
