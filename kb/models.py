@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from kb.text.sentences import Quotable
 
 Role = Literal["user", "assistant"]
 
@@ -88,6 +91,8 @@ class Hit:
     dense: float = 0.0
     lexical: float = 0.0
     alternatives: tuple[Chunk, ...] = ()
+    # Its passage read for quoting (``kb.search.quotable``), once it is to be answered from.
+    quotable: Quotable | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,13 @@ from kb.ingest.pipeline import IngestReport, Progress, ingest
 from kb.models import Answer, Document, Question
 from kb.question import validate_question
 from kb.search import examples
+from kb.search.amounts import asks_for_quantity
 from kb.search.followup import asks_for_more, asks_in_short, is_courtesy, standalone_query
+from kb.search.lexical import tokenize
 from kb.search.names import unknown_names
 from kb.search.outline import lead_with_outline
-from kb.search.retrieve import CorpusIndex, Retrieval, Retriever
+from kb.search.quotable import readied
+from kb.search.retrieve import CorpusIndex, Retriever
 from kb.settings import MAX_TOP_K, Settings
 from kb.text import language as lang
 from kb.text.words import shown_name
@@ -211,21 +214,6 @@ class KnowledgeBase:
         across_languages = not index.written_in(language)
         # Greetings and thanks ask nothing, whatever the conversation before them.
         courtesy = is_courtesy(question.text)
-        covered = (
-            bool(found.hits)
-            and not courtesy
-            and not any(name.certain for name in names)
-            and bar.covered(
-                found.best_dense,
-                found.lexical_terms,
-                found.query_terms,
-                found.sparse_cosine,
-                borrowed=query != question.text,
-                across_languages=across_languages,
-            )
-        )
-        if covered and found.own is not None:
-            covered = self._on_topic_alone(found.own, bar, bool(names), across_languages)
         hits, listed = lead_with_outline(
             found.hits,
             question.text,
@@ -235,6 +223,18 @@ class KnowledgeBase:
             index.outlines,
             lambda texts: self.embedder.encode(texts, is_query=True),
         )
+        covered = (
+            not courtesy
+            and not any(name.certain for name in names)
+            and bar.covers(
+                found, borrowed=query != question.text, across_languages=across_languages, names_unknown=bool(names)
+            )
+        )
+        # What the quotes are chosen by, read once: whether the question asks for
+        # an amount, its terms, and the passages' sentences.
+        asks_amount = asks_for_quantity(query)
+        terms = frozenset(tokenize(query))
+        hits = readied(hits)
         return AnswerRequest(
             question=question,
             language=language,
@@ -252,6 +252,8 @@ class KnowledgeBase:
             query_vector=found.vector,
             sentence_vectors=index.sentence_vectors,
             topic_terms=index.topic_terms,
+            terms=terms,
+            asks_amount=asks_amount,
         )
 
     @staticmethod
@@ -266,28 +268,6 @@ class KnowledgeBase:
         for earlier in asked[-CONTEXT_TURNS:]:
             context = lang.detect(earlier, ignore=index.shared_words, context=context)
         return lang.detect(question.text, ignore=index.shared_words, context=context)
-
-    @staticmethod
-    def _on_topic_alone(alone: Retrieval, bar: Calibration, names_unknown: bool, across_languages: bool) -> bool:
-        """Whether a follow-up is still about the sources without the
-        conversation's topic words (``alone``: its own words, scored). It
-        borrows them for its subject ("and its challenges?"), but a change of
-        subject must not borrow its coverage: "What is the capital of
-        Australia?" after a question on omnichannel is off-topic. Alone, a
-        follow-up need only score above the off-topic probes, and match some
-        of the sources' latent terms (its subject is elsewhere: the borrowed
-        "omnicanal" alone lifts "Tell me a joke omnicanal" over the bar); one
-        that names something the sources never mention must be covered alone
-        ("And Zalando?")."""
-        if names_unknown:
-            return bar.covered(
-                alone.best_dense,
-                alone.lexical_terms,
-                alone.query_terms,
-                alone.sparse_cosine,
-                across_languages=across_languages,
-            )
-        return alone.best_dense >= bar.off_topic_best and bar.partly_covered(alone.sparse_cosine)
 
     def ask(self, question: Question) -> Answer:
         final: Answer | None = None
@@ -308,9 +288,26 @@ class KnowledgeBase:
                 timings = dict(item.timings_ms)
                 timings["answer"] = (done - answering) * 1000
                 timings["total"] = (done - started) * 1000
-                _log_answer(item, timings)
+                # One INFO line per answer: how it was made and how long it took; never the question's text.
+                log.info(
+                    "answer mode=%s answered=%s fallback=%s language=%s %s%s",
+                    item.mode,
+                    str(item.answered).lower(),
+                    str(item.fallback).lower(),
+                    item.language,
+                    " ".join(f"{name}={value:.0f}ms" for name, value in timings.items()),
+                    f" reason={item.reason}" if item.reason else "",
+                )
+                if item.fallback:
+                    # The reader is told by the answer's notice; the operator, at the default level, by this
+                    # line: a model server that starts failing after startup is not missed. One line, whatever
+                    # the reason quotes (a server's error text may hold line breaks).
+                    log.warning(
+                        "the generated answer fell back to quotes: %s",
+                        " ".join(item.reason.split()) or "no reason given",
+                    )
                 log.debug("question %r, query %r", question.text, request.query)
-                yield _with_timings(item, timings)
+                yield replace(item, timings_ms=timings)
             else:
                 yield item
 
@@ -437,29 +434,3 @@ class KnowledgeBase:
 
 def _same_name(a: str, b: str) -> bool:
     return unicodedata.normalize("NFC", a) == unicodedata.normalize("NFC", b)
-
-
-def _log_answer(answer: Answer, timings: dict[str, float]) -> None:
-    """One INFO line per answer: how it was made and how long it took; never the question's text.
-    A generated answer that fell back to quotes also gets a WARNING line saying why."""
-    spent = " ".join(f"{name}={value:.0f}ms" for name, value in timings.items())
-    log.info(
-        "answer mode=%s answered=%s fallback=%s language=%s %s%s",
-        answer.mode,
-        str(answer.answered).lower(),
-        str(answer.fallback).lower(),
-        answer.language,
-        spent,
-        f" reason={answer.reason}" if answer.reason else "",
-    )
-    if answer.fallback:
-        # The reader is told by the answer's notice; the operator, at the default level, by this
-        # line: a model server that starts failing after startup is not missed. One line, whatever
-        # the reason quotes (a server's error text may hold line breaks).
-        log.warning(
-            "the generated answer fell back to quotes: %s", " ".join(answer.reason.split()) or "no reason given"
-        )
-
-
-def _with_timings(answer: Answer, timings: dict[str, float]) -> Answer:
-    return replace(answer, timings_ms=timings)

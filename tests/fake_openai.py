@@ -369,13 +369,16 @@ def sample_request(question: str = "What is an omnichannel strategy?", language:
     """An ``AnswerRequest`` with three synthetic passages, for timing without an index."""
     from kb.answer.base import AnswerRequest
     from kb.models import Chunk, Hit, Question
+    from kb.search.amounts import asks_for_quantity
+    from kb.search.lexical import tokenize
+    from kb.search.quotable import readied
 
     texts = (
         "An omnichannel strategy connects every channel so the customer sees one brand.",
         "A multichannel strategy uses several channels that work independently of each other.",
         "Omnichannel retail needs shared stock, data and customer history across channels.",
     )
-    hits = tuple(
+    hits = readied(
         Hit(
             chunk=Chunk(
                 id=f"doc{i}.txt#0",
@@ -398,6 +401,8 @@ def sample_request(question: str = "What is an omnichannel strategy?", language:
         query=question,
         hits=hits,
         covered=True,
+        terms=frozenset(tokenize(question)),
+        asks_amount=asks_for_quantity(question),
     )
 
 

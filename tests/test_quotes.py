@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -22,15 +23,35 @@ from kb.answer.links import find_spans, quoted_segments
 from kb.i18n.lookup import message
 from kb.models import Chunk, Hit, Question, Turn
 from kb.question import validate_question
+from kb.search.amounts import asks_for_quantity
+from kb.search.lexical import tokenize
+from kb.search.quotable import readied
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 from kb.text.sentences import sentence_spans, sentences_of
 from tests.conftest import SEEDS
 
 
-def _hit(text: str, source: str = "x.txt", ordinal: int = 0, score: float = 1.0) -> Hit:
-    chunk = Chunk(f"{source}#{ordinal}", source, "Title", "es", "Heading", text, 0, len(text), ordinal)
-    return Hit(chunk=chunk, score=score)
+def _hit(text: str, source: str = "x.txt", ordinal: int = 0, score: float = 1.0, language: str = "es") -> Hit:
+    chunk = Chunk(f"{source}#{ordinal}", source, "Title", language, "Heading", text, 0, len(text), ordinal)
+    return readied([Hit(chunk=chunk, score=score)])[0]
+
+
+def _quote(hit: Hit, question: str, topic: frozenset[str] = frozenset(), **kwargs: Any) -> str:
+    """``best_sentences`` for ``question``, as the service asks it: by its terms but ``topic``."""
+    return best_sentences(hit, frozenset(tokenize(question)) - topic, **kwargs)
+
+
+def _cited(hits: list[Hit], question: str, listed: int = 0) -> list[int]:
+    return cited_hits(hits, asks_for_quantity(question), listed)
+
+
+def _request(
+    question: Question, language: str, query: str, hits: tuple[Hit, ...], covered: bool, **kwargs: Any
+) -> AnswerRequest:
+    """The request the service makes of a query and its hits."""
+    terms, amount = frozenset(tokenize(query)), asks_for_quantity(query)
+    return AnswerRequest(question, language, query, readied(hits), covered, terms=terms, asks_amount=amount, **kwargs)
 
 
 FILLER = (
@@ -41,14 +62,14 @@ FILLER = (
 
 def test_the_matching_sentence_is_quoted_even_when_earlier_ones_fill_the_budget() -> None:
     text = " ".join(f"{FILLER} {n}." for n in range(5)) + " La retención sube un 91% con CRM integrado."
-    quote = best_sentences(_hit(text), "¿Cuánto sube la retención con un CRM integrado?", limit=4)
+    quote = _quote(_hit(text), "¿Cuánto sube la retención con un CRM integrado?", limit=4)
     assert "La retención sube un 91% con CRM integrado." in quote
     assert len(quote) <= MAX_QUOTE_CHARS + 2
 
 
 def test_adjacent_sentences_read_as_one_stretch_and_gaps_are_marked() -> None:
     text = "Primero va el contexto. Los canales se sincronizan. Otra cosa distinta aquí. Los canales comparten datos."
-    quote = best_sentences(_hit(text), "canales sincronizan comparten datos", limit=3)
+    quote = _quote(_hit(text), "canales sincronizan comparten datos", limit=3)
     assert quote == "Primero va el contexto. Los canales se sincronizan. … Los canales comparten datos."
     assert "Otra cosa distinta" not in quote
 
@@ -72,10 +93,8 @@ def test_a_question_in_another_language_gets_the_sentence_that_answers_it(
     assert answer in answer_once(kb.answerer, request).answer
     # The counterfactual at a point's usual size (an answer of fewer points quotes more of each).
     hit = next(hit for hit in request.hits if answer in hit.chunk.text)
-    assert answer in best_sentences(hit, request.query, closeness=closeness_of(request))
-    assert answer not in best_sentences(
-        hit, request.query, closeness=closeness_of(replace(request, sentence_vectors={}))
-    )
+    assert answer in _quote(hit, request.query, closeness=closeness_of(request))
+    assert answer not in _quote(hit, request.query, closeness=closeness_of(replace(request, sentence_vectors={})))
 
 
 @pytest.mark.slow  # two or three ingests: 12 s or more; not in make test-fast
@@ -116,24 +135,23 @@ def test_a_sentence_that_points_back_is_quoted_with_the_one_before_it() -> None:
         "cambiantes y se agotan cuando se venden en línea. Este no siempre es el mejor enfoque, ya que "
         "canibaliza tus transacciones en línea."
     )
-    quote = best_sentences(_hit(stock), "¿Canibaliza las transacciones en línea?", limit=1)
+    quote = _quote(_hit(stock), "¿Canibaliza las transacciones en línea?", limit=1)
     assert quote == (
         "Las existencias en la tienda son cambiantes y se agotan cuando se venden en línea. "
         "Este no siempre es el mejor enfoque, ya que canibaliza tus transacciones en línea."
     )
     # Back to a sentence that stands on its own: "خاصة" ("especially if…") leans on the one before too.
     text = "تساعد هذه التكتيكات العلامة التجارية. خاصة إذا كنت في مرحلة البداية. بينما الاتصال المخصص أفضل للعملاء."
-    arabic = _hit(text)
-    arabic = replace(arabic, chunk=replace(arabic.chunk, language="ar"))
-    assert best_sentences(arabic, "الاتصال المخصص للعملاء", limit=1) == text
+    arabic = _hit(text, language="ar")
+    assert _quote(arabic, "الاتصال المخصص للعملاء", limit=1) == text
     # Where the two do not fit after a better sentence, the one that points back is still quoted: it may be
     # the answer ("Así, ser omnicanal sigue siendo el reto…").
     later = f"{FILLER}. Los canales se sincronizan y canibalizan. Este enfoque canibaliza las transacciones."
-    quote = best_sentences(_hit(later), "canibaliza transacciones canales sincronizan", limit=2, budget=170)
+    quote = _quote(_hit(later), "canibaliza transacciones canales sincronizan", limit=2, budget=170)
     assert quote.endswith("Este enfoque canibaliza las transacciones."), quote
     # A heading above it is not what it points back at: the heading is quoted where it fits, as below.
     headed = "Multicanal\n\nEsta es una estrategia de varios canales. Estos canales son tiendas y webs."
-    assert best_sentences(_hit(headed), "¿Qué canales son?", limit=2) == (
+    assert _quote(_hit(headed), "¿Qué canales son?", limit=2) == (
         "Multicanal — Esta es una estrategia de varios canales. Estos canales son tiendas y webs."
     )
 
@@ -146,19 +164,19 @@ def test_tell_me_more_goes_on_with_the_same_subject_or_says_there_is_no_more() -
     tip = _hit("Sem cataplana, use um tacho largo com tampa.", "cataplana.md", 2, score=4.6)
     duck = _hit("Coza o pato durante 1 hora e 30 minutos.", "pato.md", 0, score=3.4)
     first = ExtractiveAnswerer().compose(
-        AnswerRequest(Question("Como se faz a cataplana?"), "pt", "Como se faz a cataplana?", (recipe, intro), True)
+        _request(Question("Como se faz a cataplana?"), "pt", "Como se faz a cataplana?", (recipe, intro), True)
     )
     history = (Turn("user", "Como se faz a cataplana?"), Turn("assistant", first.answer))
     more = Question("Conta mais", history=history)
     answer = ExtractiveAnswerer().compose(
-        AnswerRequest(more, "pt", "Como se faz a cataplana?", (recipe, intro, tip, duck), True, more=True)
+        _request(more, "pt", "Como se faz a cataplana?", (recipe, intro, tip, duck), True, more=True)
     )
     # The tip would have been a point beside the recipe; the duck, 4.3 below it, would not.
     assert [c.chunk.source for c in answer.citations] == ["cataplana.md"], answer.answer
     assert "tacho largo" in answer.answer and "pato" not in answer.answer
     said = (*history, Turn("user", "Conta mais"), Turn("assistant", answer.answer))
     again = ExtractiveAnswerer().compose(
-        AnswerRequest(
+        _request(
             Question("Conta mais", history=said),
             "pt",
             "Como se faz a cataplana?",
@@ -173,13 +191,13 @@ def test_tell_me_more_goes_on_with_the_same_subject_or_says_there_is_no_more() -
 
 def test_without_shared_words_the_opening_sentences_are_quoted_verbatim() -> None:
     text = "Primera frase del párrafo. Segunda frase del párrafo. Tercera frase. Cuarta frase del final."
-    quote = best_sentences(_hit(text), "ما هو الفرق؟", limit=3)
+    quote = _quote(_hit(text), "ما هو الفرق؟", limit=3)
     assert quote == "Primera frase del párrafo. Segunda frase del párrafo. Tercera frase."
 
 
 def test_one_overlong_sentence_is_cut_at_a_word_boundary() -> None:
     text = " ".join(["palabra"] * 200) + "."
-    quote = best_sentences(_hit(text), "palabra")
+    quote = _quote(_hit(text), "palabra")
     assert quote.endswith(" …") and len(quote) <= MAX_QUOTE_CHARS + 2
     assert set(quote[:-2].split()) == {"palabra"}
 
@@ -188,7 +206,7 @@ def test_an_article_s_reference_marks_are_elided_not_taken_for_citations() -> No
     first = _hit("Según el informe [2], la retención sube. Véase también la nota [17] al final.")
     second = _hit("Los clientes vuelven cuando los canales comparten datos.", ordinal=1)
     other = _hit("Otra fuente distinta sobre tiendas.", source="y.txt")
-    request = AnswerRequest(Question("¿Sube la retención?"), "es", "¿Sube la retención?", (first, other, second), True)
+    request = _request(Question("¿Sube la retención?"), "es", "¿Sube la retención?", (first, other, second), True)
     answer = ExtractiveAnswerer().compose(request)
     assert "“Según el informe […], la retención sube. Véase también la nota […] al final.” [1]" in answer.answer
     # Every passage is a point, numbered in order.
@@ -198,7 +216,7 @@ def test_an_article_s_reference_marks_are_elided_not_taken_for_citations() -> No
 
 def test_a_heading_is_set_off_from_the_sentence_after_it() -> None:
     text = "Falta de infraestructura\nMuchas empresas no tienen los sistemas. Otra frase más.\n¿Y ahora qué?\nSeguimos."
-    quote = best_sentences(_hit(text), "ما هو الفرق؟", limit=5)
+    quote = _quote(_hit(text), "ما هو الفرق؟", limit=5)
     # A line without a stop reads apart from the next; a line that ends a sentence needs no mark.
     assert quote == (
         "Falta de infraestructura — Muchas empresas no tienen los sistemas. Otra frase más. ¿Y ahora qué? Seguimos."
@@ -209,7 +227,7 @@ def test_a_short_sentence_is_no_heading_and_is_quoted_before_a_longer_later_one(
     text = f"Omnicanal, el siguiente paso\nLa integración es la gran diferencia. {FILLER}."
     # No shared terms and no vectors: the earlier sentence first, bare headings last
     # (then over the sentence they head, as its label).
-    assert best_sentences(_hit(text), "ما هو الفرق؟", limit=1) == (
+    assert _quote(_hit(text), "ما هو الفرق؟", limit=1) == (
         "Omnicanal, el siguiente paso — La integración es la gran diferencia."
     )
 
@@ -218,14 +236,14 @@ def test_a_quoted_sentence_keeps_the_heading_just_above_it() -> None:
     """ "What's the difference?" quoted “Esta es una estrategia en la que una marca está presente en
     múltiples canales…” without its heading "Multicanal": it did not say which strategy."""
     text = "Multicanal\nEsta es una estrategia en la que una marca está presente en múltiples canales. Otra frase."
-    assert best_sentences(_hit(text), "¿En qué consiste esa estrategia?", limit=1) == (
+    assert _quote(_hit(text), "¿En qué consiste esa estrategia?", limit=1) == (
         "Multicanal — Esta es una estrategia en la que una marca está presente en múltiples canales."
     )
     # Only where it fits the point's characters.
-    assert best_sentences(_hit(text), "¿En qué consiste esa estrategia?", limit=1, budget=90).startswith("Esta es")
+    assert _quote(_hit(text), "¿En qué consiste esa estrategia?", limit=1, budget=90).startswith("Esta es")
     # A list's last item is no heading of the paragraph after the list.
     recipe = "- 70 g of coffee\n- A 1-litre glass jar with a lid\n\nMix the coffee and water, and stir well."
-    assert best_sentences(_hit(recipe), "How do I mix it?", limit=1) == "Mix the coffee and water, and stir well."
+    assert _quote(_hit(recipe), "How do I mix it?", limit=1) == "Mix the coffee and water, and stir well."
 
 
 def test_a_numbered_list_s_steps_are_quoted_from_the_first() -> None:
@@ -236,13 +254,13 @@ def test_a_numbered_list_s_steps_are_quoted_from_the_first() -> None:
         "4. Pour the liquid through a mesh and count the mites.\n5. Divide the mites by 3."
     )
     text = f"Counting mites\n\n{steps}\n\nA sugar roll works the same way."
-    quote = best_sentences(_hit(text), "How do I count the mites?", limit=2)
+    quote = _quote(_hit(text), "How do I count the mites?", limit=2)
     assert quote == "Counting mites — " + " ".join(steps.split("\n")[:4])
-    assert best_sentences(_hit(text), "How do I divide the mites I count?", limit=2) == (
+    assert _quote(_hit(text), "How do I divide the mites I count?", limit=2) == (
         "Counting mites — " + " ".join(steps.split("\n"))
     )
     # Only where they fit: else the steps chosen, as they are.
-    assert best_sentences(_hit(text), "How do I count the mites?", limit=1, budget=80) == (
+    assert _quote(_hit(text), "How do I count the mites?", limit=1, budget=80) == (
         "4. Pour the liquid through a mesh and count the mites."
     )
     # No step is left out between the first and the last quoted: the arroz de pato's
@@ -251,11 +269,11 @@ def test_a_numbered_list_s_steps_are_quoted_from_the_first() -> None:
         "1. Desfie o pato.\n2. Coe o caldo.\n3. Coza o arroz no caldo 10 minutos.\n"
         "4. No tabuleiro, alterne arroz e pato.\n5. Cubra com chouriço.\n6. Leve ao forno a 200 °C, 20 minutos."
     )
-    quote = best_sentences(_hit(recipe), "Como montar o arroz de pato no tabuleiro e levar ao forno?", limit=5)
+    quote = _quote(_hit(recipe), "Como montar o arroz de pato no tabuleiro e levar ao forno?", limit=5)
     assert quote == " ".join(recipe.split("\n")), quote
     # A numbered heading opens a section, not a list: what is under it is quoted alone.
     sections = "1. Too many hives\nI bought four.\n\n2. Ignoring the mite count\nI did not count the mites."
-    assert best_sentences(_hit(sections), "Did you count the mites?", limit=1) == (
+    assert _quote(_hit(sections), "Did you count the mites?", limit=1) == (
         "2. Ignoring the mite count — I did not count the mites."
     )
 
@@ -267,8 +285,8 @@ def test_the_corpus_s_topic_terms_choose_no_sentence(kb: KnowledgeBase) -> None:
     assert "omnic" in index.topic_terms and "worte" not in index.topic_terms
     text = "Ser omnicanal requiere inversión tecnológica. Algunos grandes como Worten han comenzado el proceso."
     question = "¿Qué empresas grandes ya son omnicanal?"
-    assert best_sentences(_hit(text), question, limit=1) == "Ser omnicanal requiere inversión tecnológica."
-    assert best_sentences(_hit(text), question, limit=1, topic=index.topic_terms) == (
+    assert _quote(_hit(text), question, limit=1) == "Ser omnicanal requiere inversión tecnológica."
+    assert _quote(_hit(text), question, limit=1, topic=index.topic_terms) == (
         "Algunos grandes como Worten han comenzado el proceso."
     )
 
@@ -280,11 +298,11 @@ def test_the_passage_s_own_question_is_quoted_after_what_answers_it() -> None:
     )
     # The question shares every term with the passage's question, and fewer with its answer.
     question = "¿Cuál es la diferencia entre la estrategia omnicanal y la multicanal?"
-    assert best_sentences(_hit(text), question, limit=1) == (
+    assert _quote(_hit(text), question, limit=1) == (
         "Una estrategia omnicanal integra todos los canales; la multicanal los usa por separado."
     )
     # With room for both, both are quoted, in the article's order.
-    assert best_sentences(_hit(text), question, limit=2) == " ".join(text.split())
+    assert _quote(_hit(text), question, limit=2) == " ".join(text.split())
 
 
 def test_a_question_that_asks_for_an_amount_is_answered_from_a_passage_that_states_one() -> None:
@@ -295,8 +313,8 @@ def test_a_question_that_asks_for_an_amount_is_answered_from_a_passage_that_stat
         _hit("Las empresas omnicanal retienen un 91% más de clientes cada año.", "c.txt"),
     ]
     question = "Qual é o aumento na retenção de clientes com estratégia omnicanal?"
-    assert cited_hits(hits, question) == [2, 0, 1]
-    answer = ExtractiveAnswerer().compose(AnswerRequest(Question(question), "pt", question, tuple(hits), covered=True))
+    assert _cited(hits, question) == [2, 0, 1]
+    answer = ExtractiveAnswerer().compose(_request(Question(question), "pt", question, tuple(hits), covered=True))
     assert [c.chunk.source for c in answer.citations] == ["c.txt", "a.txt", "b.txt"]
     assert "91%" in answer.answer.splitlines()[1]
 
@@ -306,10 +324,10 @@ def test_without_an_amount_asked_for_the_best_passage_leads() -> None:
         _hit("Una estrategia omnicanal sincroniza los canales.", "a.txt"),
         _hit("Sube un 91% la retención.", "c.txt"),
     ]
-    assert cited_hits(hits, "¿Qué es una estrategia omnicanal?")[0] == 0
+    assert _cited(hits, "¿Qué es una estrategia omnicanal?")[0] == 0
     # Nor when the best passage states an amount itself.
     hits = [_hit("Un 30% más de valor aportan.", "a.txt"), _hit("Sube un 91% la retención.", "c.txt")]
-    assert cited_hits(hits, "¿Cuánto valor aportan?")[0] == 0
+    assert _cited(hits, "¿Cuánto valor aportan?")[0] == 0
 
 
 def test_an_amount_in_words_is_an_amount() -> None:
@@ -319,7 +337,7 @@ def test_an_amount_in_words_is_an_amount() -> None:
         _hit("Adults need about eight hours of sleep. Teenagers need closer to nine hours.", "doctor.md", score=2.98),
         _hit("Der Eintritt kostet 8 Euro, für Studenten 5 Euro.", "museum.md", score=1.2),
     ]
-    assert cited_hits(hits, "How many hours do teenagers need to sleep?") == [0, 1]
+    assert _cited(hits, "How many hours do teenagers need to sleep?") == [0, 1]
 
 
 def test_a_passage_below_the_average_candidate_is_no_answer_whatever_amount_it_states() -> None:
@@ -328,10 +346,10 @@ def test_a_passage_below_the_average_candidate_is_no_answer_whatever_amount_it_s
         _hit("Der Eintritt kostet 8 Euro, für Studenten 5 Euro.", "museum.md", score=-0.03),
     ]
     # (and far below the best, it is not a point of the answer at all)
-    assert cited_hits(hits, "How many hours do teenagers need to sleep?") == [0]
+    assert _cited(hits, "How many hours do teenagers need to sleep?") == [0]
     # Above it, the passage that states an amount is still the answer.
     hits = [hits[0], _hit("Teenagers need 9 hours.", "sleep.md", score=0.4)]
-    assert cited_hits(hits, "How many hours do teenagers need to sleep?") == [1, 0]
+    assert _cited(hits, "How many hours do teenagers need to sleep?") == [1, 0]
 
 
 def test_numbers_written_as_words_state_an_amount_unless_the_word_is_another_language_s_word() -> None:
@@ -363,7 +381,7 @@ def test_an_ordinal_an_initial_or_a_title_does_not_end_a_sentence() -> None:
     # A year, or a number before anything but a month or such a noun, ends a sentence as any word does.
     assert _sentences("Sales rose in 2018. Then they fell.") == ["Sales rose in 2018.", "Then they fell."]
     assert _sentences("Die Zahl stieg um 3. Dann fiel sie.") == ["Die Zahl stieg um 3.", "Dann fiel sie."]
-    quote = best_sentences(_hit(museum), "Wann ist das Stadtmuseum geschlossen?")
+    quote = _quote(_hit(museum), "Wann ist das Stadtmuseum geschlossen?")
     assert "1. Januar und am 25. Dezember geschlossen." in quote and "…" not in quote
 
 
@@ -380,7 +398,7 @@ def test_a_list_item_s_number_is_no_sentence() -> None:
     steps = "Hay dos pasos: 1. Integrar los CRM. 2. Sincronizar los canales."
     assert _sentences(steps) == ["Hay dos pasos: 1. Integrar los CRM.", "2. Sincronizar los canales."]
     longer = item + " Companiile folosesc rețelele sociale. Mesajul poate să nu fie consistent."
-    quote = best_sentences(_hit(longer), "Is multichannel mainly about getting the word out fast?")
+    quote = _quote(_hit(longer), "Is multichannel mainly about getting the word out fast?")
     # The number stays with its heading, over the sentence that heading opens.
     assert quote.startswith("1. Canal vs. client — Strategia Multichannel"), quote
 
@@ -406,7 +424,7 @@ def test_a_list_s_items_are_quoted_without_their_bullets() -> None:
         "- Shot running too fast (under 20 seconds), tasting sour: grind finer.\n"
         "- Shot running too slow (over 35 seconds), tasting bitter: grind coarser."
     )
-    quote = best_sentences(_hit(shots), "What if my espresso shot runs too fast or too slow?")
+    quote = _quote(_hit(shots), "What if my espresso shot runs too fast or too slow?")
     assert quote == (
         "Shot running too fast (under 20 seconds), tasting sour: grind finer. — "
         "Shot running too slow (over 35 seconds), tasting bitter: grind coarser."
@@ -415,11 +433,11 @@ def test_a_list_s_items_are_quoted_without_their_bullets() -> None:
     assert len(find_spans(shots, quoted_segments(f"- “{quote}” [1]", 1))) == 2
     # Items without a stop are set off from each other, as any line is.
     grinds = "• Espresso: like fine table salt\n• Cold brew: like coarse sea salt"
-    assert best_sentences(_hit(grinds), "How fine is espresso and cold brew coffee ground?") == (
+    assert _quote(_hit(grinds), "How fine is espresso and cold brew coffee ground?") == (
         "Espresso: like fine table salt — Cold brew: like coarse sea salt"
     )
     # A dash inside a sentence is a word of it.
-    assert best_sentences(_hit("Omnichannel - the whole journey - counts."), "omnichannel") == (
+    assert _quote(_hit("Omnichannel - the whole journey - counts."), "omnichannel") == (
         "Omnichannel - the whole journey - counts."
     )
 
@@ -433,16 +451,16 @@ def test_a_list_s_item_is_quoted_under_its_lead_in() -> None:
         "- Carne, pescado, lácteos y restos cocinados con aceite: huelen y atraen moscas.\n"
         "- Cítricos y cebolla en grandes cantidades, porque acidifican demasiado.\n"
     )
-    quote = best_sentences(_hit(compost), "¿Puedo echar cebolla y cítricos?", limit=1)
+    quote = _quote(_hit(compost), "¿Puedo echar cebolla y cítricos?", limit=1)
     assert quote == "No: … Cítricos y cebolla en grandes cantidades, porque acidifican demasiado."
     # Each list keeps its own; a lead-in is set off from its first item as any line is.
-    quote = best_sentences(_hit(compost), "¿Peladuras de fruta? ¿Y cítricos y cebolla?", limit=2)
+    quote = _quote(_hit(compost), "¿Peladuras de fruta? ¿Y cítricos y cebolla?", limit=2)
     assert quote == (
         "Sí: — Peladuras de fruta y verdura, mejor troceadas. … "
         "No: … Cítricos y cebolla en grandes cantidades, porque acidifican demasiado."
     )
     # Alone, a lead-in says nothing: it is quoted only with its items.
-    assert "Sí:" not in best_sentences(_hit(compost), "¿Qué les doy?", limit=1)
+    assert "Sí:" not in _quote(_hit(compost), "¿Qué les doy?", limit=1)
     # Every piece is still found in the passage.
     quoted = quoted_segments(f"- “{quote}” [1]", 1)
     assert len(find_spans(compost, quoted)) == len(quoted)
@@ -459,10 +477,10 @@ def test_an_answer_of_fewer_points_gives_each_more_room() -> None:
         "zwischen den Läufen erholen kann."
     )
     question = "Warum läuft der Autor mit zwei Paaren abwechselnd?"
-    alone = ExtractiveAnswerer().compose(AnswerRequest(Question(question), "de", question, (_hit(text),), covered=True))
+    alone = ExtractiveAnswerer().compose(_request(Question(question), "de", question, (_hit(text),), covered=True))
     assert "weil sich die Zwischensohle zwischen den Läufen erholen kann." in alone.answer
     four = tuple(_hit(text, f"{n}.txt", score=3.0) for n in range(4))
-    among = ExtractiveAnswerer().compose(AnswerRequest(Question(question), "de", question, four, covered=True))
+    among = ExtractiveAnswerer().compose(_request(Question(question), "de", question, four, covered=True))
     assert len(among.citations) == 4
     assert all(len(line) <= MAX_QUOTE_CHARS + 12 for line in among.answer.splitlines()[1:])
 
@@ -477,7 +495,7 @@ def test_a_dominant_first_passage_leaves_room_for_other_articles_but_not_for_the
         _hit("Ambas estrategias buscan la lealtad del cliente.", "000.txt", score=2.2),
         _hit("Falta de infraestructura.", "003.txt", score=1.5),
     ]
-    assert cited_hits(hits, "What do they have in common?") == [0, 1, 2]
+    assert _cited(hits, "What do they have in common?") == [0, 1, 2]
 
 
 def test_an_answer_quotes_several_articles_best_first_and_leaves_out_the_far_weaker() -> None:
@@ -490,8 +508,8 @@ def test_an_answer_quotes_several_articles_best_first_and_leaves_out_the_far_wea
         _hit("Falta de infraestructura.", "001.txt", ordinal=6, score=-0.2),
     ]
     question = "¿Cuál es la diferencia entre omnicanal y multicanal?"
-    assert cited_hits(hits, question) == [0, 1, 2]
-    answer = ExtractiveAnswerer().compose(AnswerRequest(Question(question), "es", question, tuple(hits), covered=True))
+    assert _cited(hits, question) == [0, 1, 2]
+    answer = ExtractiveAnswerer().compose(_request(Question(question), "es", question, tuple(hits), covered=True))
     assert [c.chunk.source for c in answer.citations] == ["002.txt", "001.txt", "003.txt"]
     points = answer.answer.splitlines()[1:]
     assert [p[-3:] for p in points] == ["[1]", "[2]", "[3]"]

@@ -6,7 +6,7 @@ pieces of text as they are ready and ends with the full ``Answer``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from kb.answer.support import SupportCalibration
+    from kb.text.sentences import Quotable
 
 
 # A passage is a point beside the best one when it scores within this many standard
@@ -60,12 +61,22 @@ class AnswerRequest:
     sentence_vectors: Mapping[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
     # The corpus's topic terms: shared with the question, they tell no sentence from another.
     topic_terms: frozenset[str] = frozenset()
+    # The query's index terms, and whether it asks for an amount ("how much"): the quotes answer these.
+    terms: frozenset[str] = frozenset()
+    asks_amount: bool = False
 
 
 class Answerer(Protocol):
     mode: str
 
     def stream(self, request: AnswerRequest) -> Iterator[str | Answer]: ...
+
+
+def read(hit: Hit) -> Quotable:
+    """``hit``'s passage as read for quoting (``kb.search.quotable.readied``)."""
+    if hit.quotable is None:
+        raise ValueError(f"passage {hit.chunk.id} was not read for quoting (kb.search.quotable.readied)")
+    return hit.quotable
 
 
 def answer_once(answerer: Answerer, request: AnswerRequest) -> Answer:
@@ -78,17 +89,21 @@ def answer_once(answerer: Answerer, request: AnswerRequest) -> Answer:
 
 
 def not_covered(request: AnswerRequest, mode: str) -> Answer:
+    return quoted(request, mode, (), ())
+
+
+def quoted(request: AnswerRequest, mode: str, points: Sequence[str], citations: tuple[Citation, ...]) -> Answer:
+    """The answer of quoted ``points`` (one a line, citing ``citations``) after
+    its lead-in; without points, the reply that says why nothing is quoted."""
+    refusal = None if points else _refusal(request)
+    opening = _opening(request, refusal)
     return Answer(
         question=request.question.text,
         language=request.language,
-        answered=False,
+        answered=bool(points),
         mode=mode,
-        answer=(
-            message("not_mentioned", request.language).format(names=listing(request.missing, request.language))
-            if request.missing
-            else message(_refusal(request), request.language)
-        ),
-        citations=(),
+        answer="\n".join([opening, *points]),
+        citations=citations if points else (),
         passages=request.hits,
         timings_ms=dict(request.timings_ms),
         standalone_query=request.query,
@@ -105,10 +120,21 @@ def _refusal(request: AnswerRequest) -> str:
 
 def lead_in(request: AnswerRequest) -> str:
     """The answer's opening words: what the sources say, and which names they leave out."""
-    if request.unmentioned:
-        names = listing(request.unmentioned, request.language)
-        return message("partly_covered", request.language).format(names=names)
-    return message("lead_in", request.language)
+    return _opening(request, None)
+
+
+def _opening(request: AnswerRequest, refusal: str | None) -> str:
+    """The system's own words, in the question's language: the answer's lead-in
+    (which names the sources leave out, then what they say), or, where nothing
+    is quoted, the ``refusal`` (the names the sources never mention, if any)."""
+    language = request.language
+    if refusal is None and request.unmentioned:
+        return message("partly_covered", language).format(names=listing(request.unmentioned, language))
+    if refusal is None:
+        return message("lead_in", language)
+    if request.missing:
+        return message("not_mentioned", language).format(names=listing(request.missing, language))
+    return message(refusal, language)
 
 
 def answered(request: AnswerRequest, mode: str, text: str, citations: tuple[Citation, ...]) -> Answer:

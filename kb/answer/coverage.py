@@ -44,6 +44,7 @@ from kb.text.language import words
 
 if TYPE_CHECKING:
     from kb.index.store import Store, StoredPassages
+    from kb.search.retrieve import Retrieval
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +146,43 @@ class Calibration:
             return True
         # Shared rare terms (names, numbers, domain words) lower the bar a little.
         return rare_terms >= 2 and best_dense >= self.off_topic_best + MARGIN / 2
+
+    def covers(self, found: Retrieval, borrowed: bool, across_languages: bool, names_unknown: bool) -> bool:
+        """Whether the sources speak to a question retrieved as ``found`` (this
+        bar is its language's): it found passages, and scores over the bar.
+        ``borrowed``: its query borrows a follow-up's subject from the
+        conversation; ``names_unknown``: it names something the sources never mention."""
+        if not found.hits or not self.covered(
+            found.best_dense,
+            found.lexical_terms,
+            found.query_terms,
+            found.sparse_cosine,
+            borrowed=borrowed,
+            across_languages=across_languages,
+        ):
+            return False
+        return found.own is None or self._on_topic_alone(found.own, names_unknown, across_languages)
+
+    def _on_topic_alone(self, alone: Retrieval, names_unknown: bool, across_languages: bool) -> bool:
+        """Whether a follow-up is still about the sources without the
+        conversation's topic words (``alone``: its own words, scored). It
+        borrows them for its subject ("and its challenges?"), but a change of
+        subject must not borrow its coverage: "What is the capital of
+        Australia?" after a question on omnichannel is off-topic. Alone, a
+        follow-up need only score above the off-topic probes, and match some
+        of the sources' latent terms (its subject is elsewhere: the borrowed
+        "omnicanal" alone lifts "Tell me a joke omnicanal" over the bar); one
+        that names something the sources never mention must be covered alone
+        ("And Zalando?")."""
+        if names_unknown:
+            return self.covered(
+                alone.best_dense,
+                alone.lexical_terms,
+                alone.query_terms,
+                alone.sparse_cosine,
+                across_languages=across_languages,
+            )
+        return alone.best_dense >= self.off_topic_best and self.partly_covered(alone.sparse_cosine)
 
 
 def calibrate(embedder: Embedder, vectors: np.ndarray, sparse: Any = None, passages: Sequence[str] = ()) -> Calibration:

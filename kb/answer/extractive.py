@@ -18,23 +18,11 @@ from itertools import pairwise
 
 import numpy as np
 
-from kb.answer.base import POINT_MARGIN, AnswerRequest, answered, lead_in, not_covered
+from kb.answer.base import POINT_MARGIN, AnswerRequest, quoted, read
 from kb.answer.citations import MARKER, cite
 from kb.answer.said import leave_out_said, was_said
-from kb.ingest.chunk import blocks, is_numbered, unnumbered
 from kb.models import Answer, Hit
-from kb.search.amounts import asks_for_quantity, states_quantity
-from kb.search.lexical import tokenize
-from kb.text.sentences import (
-    ASKS,
-    BULLET,
-    LABEL_CHARS,
-    SENTENCE_STOP,
-    is_bare_heading,
-    leans_back,
-    sentence_spans,
-    sentences_of,
-)
+from kb.text.sentences import ASKS, LABEL_CHARS, SENTENCE_STOP, Sentences
 
 # The points of an answer: the best passages, at most this many, each scoring
 # above the average candidate and within POINT_MARGIN (kb.answer.base) of the first.
@@ -57,11 +45,11 @@ LINE_BREAK = " — "
 Closeness = Callable[[Sequence[str]], "np.ndarray | None"]
 
 
-def cited_hits(hits: Sequence[Hit], query: str = "", listed: int = 0) -> list[int]:
+def cited_hits(hits: Sequence[Hit], asks_amount: bool = False, listed: int = 0) -> list[int]:
     """Indexes of the passages the answer quotes, one point each: the first few
     retrieved, from every article, best first.
 
-    A question that asks for an amount ("how much", "what increase") is
+    A question that asks for an amount (``asks_amount``: "how much", "what increase") is
     answered first from the first of those passages that states one, if the
     best passage states none. The ``listed`` first hits, the items of a list
     the question asks for, are each a point, and the best other passages fill
@@ -69,11 +57,11 @@ def cited_hits(hits: Sequence[Hit], query: str = "", listed: int = 0) -> list[in
     was the article with the three differences published?").
     """
     if listed:
-        others = [i + listed for i in cited_hits(hits[listed:], query)]
+        others = [i + listed for i in cited_hits(hits[listed:], asks_amount)]
         return [*range(listed), *others[: max(1, MAX_POINTS - listed)]]
     if not hits:
         return []
-    first = _answer_type_match(hits[:MAX_POINTS], query)
+    first = _answer_type_match(hits[:MAX_POINTS], asks_amount)
     rest = [i for i, hit in enumerate(hits[:MAX_POINTS]) if i != first and _answers(hit, hits[first])]
     return [first, *rest]
 
@@ -84,30 +72,29 @@ def _answers(hit: Hit, first: Hit) -> bool:
     return hit.score > 0 and hit.score >= first.score - POINT_MARGIN
 
 
-def _answer_type_match(hits: Sequence[Hit], query: str) -> int:
-    """The first passage that gives the kind of answer ``query`` asks for (0 if
+def _answer_type_match(hits: Sequence[Hit], asks_amount: bool) -> int:
+    """The first passage that gives the kind of answer the question asks for (0 if
     the best one does, or none does)."""
-    if not asks_for_quantity(query) or states_quantity(hits[0].chunk.text):
+    if not asks_amount or read(hits[0]).states_amount:
         return 0
     # Only a passage that scores above the average candidate (scores are
     # standardised) is an answer at all: stating some amount does not make
     # a museum's opening hours the answer to "How many hours should I sleep?".
-    return next((i for i, hit in enumerate(hits) if hit.score > 0 and states_quantity(hit.chunk.text)), 0)
+    return next((i for i, hit in enumerate(hits) if hit.score > 0 and read(hit).states_amount), 0)
 
 
 def best_sentences(
     hit: Hit,
-    query: str,
+    terms: frozenset[str],
     limit: int = SENTENCES_PER_PASSAGE,
     closeness: Closeness | None = None,
     budget: int = MAX_QUOTE_CHARS,
-    topic: frozenset[str] = frozenset(),
     said: frozenset[str] = frozenset(),
     gist: bool = False,
 ) -> str:
-    return _best_sentences(
-        hit.chunk.text, query, limit, budget, closeness, topic, said, gist=gist, language=hit.chunk.language
-    )
+    """``hit``'s sentences that best answer a question of index ``terms``
+    (without the corpus's topic terms), as ``_best_sentences`` chooses them."""
+    return _best_sentences(read(hit).whole, terms, limit, budget, closeness, said, gist=gist)
 
 
 def point_size(points: int) -> tuple[int, int]:
@@ -135,11 +122,10 @@ def closeness_of(request: AnswerRequest) -> Closeness | None:
 
 def item_quote(
     hit: Hit,
-    query: str,
+    terms: frozenset[str],
     closeness: Closeness | None = None,
     limit: int = SENTENCES_PER_PASSAGE,
     budget: int = MAX_QUOTE_CHARS,
-    topic: frozenset[str] = frozenset(),
     said: frozenset[str] = frozenset(),
 ) -> str:
     """A list item's point: its heading, the item's name ("Canal vs. client",
@@ -147,44 +133,27 @@ def item_quote(
     ``budget`` characters: an item's opening says what it is ("Strategia
     Multichannel se concentrează asupra…"), where its sentence closest to the
     question ("…mediile sociale și email-urile") may be a detail of it."""
-    text = hit.chunk.text
-    body = 0
-    for block in blocks(text):
-        if block.kind != "heading":
-            break
-        body = block.end
-    # Without its number: the answer numbers its own points.
-    label = unnumbered(hit.chunk.heading)
-    if not body or not label or not text[body:].strip():
-        return best_sentences(hit, query, limit, closeness, budget, topic, said)
+    passage = read(hit)
+    if passage.item is None:
+        return _best_sentences(passage.whole, terms, limit, budget, closeness, said)
     rest = _best_sentences(
-        text[body:],
-        query,
-        limit,
-        budget - len(label) - len(LINE_BREAK),
-        closeness,
-        topic,
-        said,
-        opening=True,
-        language=hit.chunk.language,
+        passage.item, terms, limit, budget - len(passage.label) - len(LINE_BREAK), closeness, said, opening=True
     )
-    return label + LINE_BREAK + rest
+    return passage.label + LINE_BREAK + rest
 
 
 def _best_sentences(
-    text: str,
-    query: str,
+    passage: Sentences,
+    terms: frozenset[str],
     limit: int,
     budget: int,
     closeness: Closeness | None = None,
-    topic: frozenset[str] = frozenset(),
     said: frozenset[str] = frozenset(),
     opening: bool = False,
     gist: bool = False,
-    language: str = "",
 ) -> str:
-    """The passage's sentences that share most terms with the question (not
-    counting ``topic``, the corpus's own topic terms), in their order, within
+    """The passage's sentences that share most ``terms`` with the question (its
+    terms but the corpus's own topic terms), in their order, within
     ``MAX_QUOTE_CHARS``; among those that share as many,
     the closest to the question in meaning (``closeness``), else the earlier.
     The passage's own questions come after its statements: "¿Cuál es la
@@ -206,8 +175,7 @@ def _best_sentences(
     ``gist``: of the sentences so chosen, the first that states something
     (ends with a stop; no question or list's lead-in) alone, for an answer in short.
     """
-    spans = sentence_spans(text)
-    sentences = sentences_of(text, spans)
+    text, spans, sentences, shown = passage.text, passage.spans, passage.sentences, passage.shown
     # A line that ends without a sentence's stop (a heading, a list item) is set
     # off from the next one, so "Omnicanal" and "Una estrategia…" do not read as one.
     lines = [
@@ -216,12 +184,9 @@ def _best_sentences(
     ]
     if not sentences:
         return _clip(" ".join(text.split()), budget)
-    # A list's items are quoted without their bullets: the answer's points are the list.
-    shown = [BULLET.sub("", sentence, count=1) for sentence in sentences]
+    # A list's items are quoted without their bullets (``shown``): the answer's points are the list.
     labels = _list_labels(text, spans, sentences, shown)
     lead_ins = set(labels.values())
-    # The corpus's topic terms ("omnic" on the seeds) are in most sentences: they choose none.
-    terms = set(tokenize(query)) - topic
     # Among equals, the sentence closest to the question in meaning (a question in
     # another language shares no terms with any), else the earlier one (a
     # paragraph's topic sentence); bare headings (short lines without a stop)
@@ -232,15 +197,15 @@ def _best_sentences(
     order = -near if near is not None else np.arange(len(sentences), dtype=np.float64)
     # What the answer before a follow-up quoted is not quoted again, while something new is left.
     fresh = [i for i in range(len(sentences)) if not was_said(shown[i], said)]
-    news = any(not is_bare_heading(shown[i]) and not ASKS.search(shown[i]) for i in fresh)
+    news = any(not passage.bare_shown[i] and not ASKS.search(shown[i]) for i in fresh)
     ranked = sorted(
         fresh if said and news else range(len(sentences)),
         key=lambda i: (
             # ``opening``: the first sentence first (a list item's, which says what the item is).
             not (opening and i == 0),
             len(sentences) > 1 and bool(ASKS.search(sentences[i])),
-            -len(terms & set(tokenize(sentences[i]))),
-            float(order[i]) + (10 if (is_bare_heading(sentences[i]) or i in lead_ins) and len(sentences) > 1 else 0),
+            -len(terms & passage.terms[i]),
+            float(order[i]) + (10 if (passage.bare[i] or i in lead_ins) and len(sentences) > 1 else 0),
         ),
     )
     chosen: list[int] = []
@@ -249,9 +214,9 @@ def _best_sentences(
         if i in chosen:
             continue
         # A sentence that opens by pointing back at the one before ("Aquí es donde entra
-        # en juego…", "Principalmente se…") is read with it (``language``: the passage's).
+        # en juego…", "Principalmente se…") is read with it.
         unit = [i]
-        while unit[0] > 0 and leans_back(shown[unit[0]], language) and not is_bare_heading(sentences[unit[0] - 1]):
+        while unit[0] > 0 and passage.leans[unit[0]] and not passage.bare[unit[0] - 1]:
             # Back to a sentence that stands on its own (a heading is for the rule below).
             unit.insert(0, unit[0] - 1)
         unit = [j for j in unit if j not in chosen]
@@ -268,7 +233,7 @@ def _best_sentences(
         used += cost
     # A numbered list's steps are read from the first: "4. Pour the liquid…" says nothing
     # to a reader who was not given steps 1 to 3.
-    chosen = _from_the_first_step(chosen, _steps(text, spans, sentences), shown, budget)
+    chosen = _from_the_first_step(chosen, _steps(passage), shown, budget)
     if gist:
         stated = sorted(i for i in chosen if SENTENCE_STOP.search(shown[i]) and not ASKS.search(shown[i]))
         return _clip(shown[next((i for i in stated if i not in lead_ins), chosen[0])], budget)
@@ -277,9 +242,7 @@ def _best_sentences(
     # heading, where they fit: "Sí:" and "No:" tell two lists apart, "Multicanal —"
     # says what "Esta es una estrategia…" is.
     headed = {
-        i: i - 1
-        for i in chosen
-        if i > 0 and lines[i - 1] and is_bare_heading(sentences[i - 1]) and shown[i - 1] == sentences[i - 1]
+        i: i - 1 for i in chosen if i > 0 and lines[i - 1] and passage.bare[i - 1] and shown[i - 1] == sentences[i - 1]
     }
     for label in sorted({labels[i] for i in chosen if i in labels} | set(headed.values())):
         if label not in chosen and used + len(shown[label]) + 3 <= budget:
@@ -298,15 +261,16 @@ def _best_sentences(
     return _clip(quote, budget)
 
 
-def _steps(text: str, spans: Sequence[tuple[int, int]], sentences: Sequence[str]) -> dict[int, int]:
+def _steps(passage: Sentences) -> dict[int, int]:
     """For each sentence of a numbered list's step ("1. Take a frame…", and the
     sentences that follow it on its line), the first sentence of the list's first step."""
+    text, spans = passage.text, passage.spans
     steps: dict[int, int] = {}
     first: int | None = None
-    for i, sentence in enumerate(sentences):
+    for i in range(len(passage.sentences)):
         if i == 0 or "\n" in text[spans[i - 1][1] : spans[i][0]]:
             # A line opens: a step (a numbered heading opens a section, not a step), or the list is over.
-            step = is_numbered(sentence) and not is_bare_heading(sentence)
+            step = passage.numbered[i] and not passage.bare[i]
             first = (i if first is None else first) if step else None
         if first is not None:
             steps[i] = first
@@ -366,27 +330,32 @@ class ExtractiveAnswerer:
 
     def compose(self, request: AnswerRequest) -> Answer:
         request = leave_out_said(request)
-        if not request.covered or not request.hits:
-            return not_covered(request, self.mode)
-        lines = [lead_in(request)]
+        points, indexes = self._points(request) if request.covered and request.hits else ([], [])
+        citations = cite(request.hits, indexes)
+        return quoted(request, self.mode, points, citations)
+
+    @staticmethod
+    def _points(request: AnswerRequest) -> tuple[list[str], list[int]]:
+        """The answer's points, each a quote with its marker, and the hits they quote."""
         said = request.said
-        indexes = cited_hits(request.hits, request.query, request.listed)
+        # The corpus's topic terms ("omnic" on the seeds) are in most sentences: they choose none.
+        terms = request.terms - request.topic_terms
+        indexes = cited_hits(request.hits, request.asks_amount, request.listed)
         closeness = closeness_of(request)
         limit, budget = point_size(len(indexes))
         if request.brief:
             indexes = indexes[:BRIEF_POINTS]
+        points = []
         for number, index in enumerate(indexes, start=1):
             # Markers are this answer's own: the quote is never renumbered.
             hit = request.hits[index]
             quote = (
-                item_quote(hit, request.query, closeness, limit, budget, request.topic_terms, said)
+                item_quote(hit, terms, closeness, limit, budget, said)
                 if index < request.listed
-                else best_sentences(
-                    hit, request.query, limit, closeness, budget, request.topic_terms, said, gist=request.brief
-                )
+                else best_sentences(hit, terms, limit, closeness, budget, said, gist=request.brief)
             )
-            lines.append(f"- “{quote}” [{number}]")
-        return answered(request, self.mode, "\n".join(lines), cite(request.hits, indexes))
+            points.append(f"- “{quote}” [{number}]")
+        return points, indexes
 
     def stream(self, request: AnswerRequest) -> Iterator[str | Answer]:
         answer = self.compose(request)

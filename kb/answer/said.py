@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from kb.answer.base import POINT_MARGIN, AnswerRequest
+from kb.answer.base import POINT_MARGIN, AnswerRequest, read
 from kb.answer.links import quoted_segments
 from kb.models import Hit, Question
-from kb.text.sentences import ASKS, BULLET, is_bare_heading, sentence_spans, sentences_of
+from kb.text.sentences import ASKS
 
 
 def leave_out_said(request: AnswerRequest) -> AnswerRequest:
@@ -60,8 +60,8 @@ def was_said(sentence: str, said: frozenset[str]) -> bool:
 
 def _statements(hit: Hit) -> list[str]:
     """``hit``'s sentences as quoted (without a list's bullets), headings and questions aside."""
-    shown = [BULLET.sub("", s, count=1) for s in sentences_of(hit.chunk.text, sentence_spans(hit.chunk.text))]
-    return [s for s in shown if not is_bare_heading(s) and not ASKS.search(s)]
+    passage = read(hit).whole
+    return [s for s, bare in zip(passage.shown, passage.bare_shown, strict=True) if not bare and not ASKS.search(s)]
 
 
 def all_said(hit: Hit, said: frozenset[str]) -> bool:

@@ -6,10 +6,9 @@ import re
 from dataclasses import dataclass
 
 from kb.models import Chunk, Document
-from kb.text.sentences import clause_spans, sentence_spans
+from kb.text.sentences import clause_spans, is_numbered, sentence_spans
 
 _BULLET = re.compile(r"^(?:[•\-*–·▪◦]|\d{1,2}[.)])\s+")
-_NUMBERED = re.compile(r"^\d{1,2}[.)]\s+")
 # A table's row, as cleaning writes it: cells with " | " between them.
 _TABLE_ROW = re.compile(r"\S \| \S")
 _MARKDOWN_HEADING = re.compile(r"^#{1,6}\s")
@@ -46,20 +45,7 @@ def blocks(text: str) -> list[Block]:
 
 def headings(text: str) -> list[str]:
     """The headings of ``text``, in order, each on one line without Markdown's "#"."""
-    return [
-        " ".join(text[b.start : b.end].lstrip("#").split()) for b in blocks(text) if b.kind == "heading"
-    ]
-
-
-def is_numbered(line: str) -> bool:
-    """Whether a line opens with its number: a numbered heading ("1. Canal vs. client",
-    "2) Costs") or a step of a numbered list ("1. Take a frame…")."""
-    return _NUMBERED.match(line.strip()) is not None
-
-
-def unnumbered(heading: str) -> str:
-    """A heading without its number, on one line: "1. Canal vs. client" → "Canal vs. client"."""
-    return _NUMBERED.sub("", " ".join(heading.split()))
+    return [" ".join(text[b.start : b.end].lstrip("#").split()) for b in blocks(text) if b.kind == "heading"]
 
 
 def opening_headings(chunk: Chunk) -> list[str]:
@@ -71,6 +57,16 @@ def opening_headings(chunk: Chunk) -> list[str]:
             break
         found.append(chunk.text[block.start : block.end].lstrip("#").strip())
     return found
+
+
+def body_start(text: str) -> int:
+    """Where a passage's body begins: after the headings it opens with (0: none)."""
+    body = 0
+    for block in blocks(text):
+        if block.kind != "heading":
+            break
+        body = block.end
+    return body
 
 
 def _is_listing(block: str, after: str) -> bool:
@@ -86,7 +82,7 @@ def _kind(line: str) -> str:
         return "heading"
     short = len(stripped) <= MAX_HEADING and "\n" not in stripped
     ends_open = not re.search(r"[.!;:,…]$", stripped)
-    if _NUMBERED.match(stripped) and short and ends_open:
+    if is_numbered(stripped) and short and ends_open:
         return "heading"
     if _BULLET.match(stripped) or _TABLE_ROW.search(stripped):
         # A table's rows are items of one block, as a list's are: short and
@@ -174,8 +170,10 @@ def _table_heads(text: str, found: list[Block]) -> frozenset[int]:
     block that is not one, and before one that is."""
 
     def row(i: int) -> bool:
-        return 0 <= i < len(found) and found[i].kind == "bullet" and bool(
-            _TABLE_ROW.search(text[found[i].start : found[i].end])
+        return (
+            0 <= i < len(found)
+            and found[i].kind == "bullet"
+            and bool(_TABLE_ROW.search(text[found[i].start : found[i].end]))
         )
 
     return frozenset(b.start for i, b in enumerate(found) if row(i) and not row(i - 1) and row(i + 1))

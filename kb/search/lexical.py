@@ -21,7 +21,7 @@ import numpy as np
 import Stemmer
 
 from kb.text import lexicon
-from kb.text.words import ARABIC_SCRIPT, strip_diacritics, unvowelled
+from kb.text.words import ARABIC_SCRIPT, strip_diacritics
 
 STEM = 5
 
@@ -33,6 +33,24 @@ _ARABIC_LETTER = re.compile(r"[\u0621-\u064a]")
 # Words that carry no topic: the function words of every language omnikb knows
 # but those it indexes, and the stopwords of the languages it tokenizes.
 STOPWORDS = lexicon.every("function_words", "stopwords")
+
+# Arabic's vowel marks and the like (tashkeel, Quranic annotation marks) and the
+# tatweel that stretches a word: Arabic is mostly written without them. Its letters, to count them by.
+_ARABIC_MARKS = re.compile("[\u0640\u064b-\u065f\u0670\u06d6-\u06ed]")
+_ARABIC_LETTERS = re.compile("[\u0621-\u063a\u0641-\u064a\u0671-\u06d3]")
+
+
+def unvowelled(text: str) -> str:
+    """``text`` with its Arabic words as Arabic is mostly written, without vowel
+    marks or tatweel ("كَمْ يَبْقَى الخُبْزُ" -> "كم يبقى الخبز"); other scripts' accents stay."""
+    return _ARABIC_MARKS.sub("", text)
+
+
+def vowelled_share(text: str) -> float:
+    """How many marks (or tatweels) ``text`` has for each of its Arabic letters: about 1
+    written throughout with vowels, as a textbook is, 0 as Arabic mostly is."""
+    letters = len(_ARABIC_LETTERS.findall(text))
+    return len(_ARABIC_MARKS.findall(text)) / letters if letters else 0.0
 
 
 # A PyStemmer stemmer is not safe to share between threads: one per thread.

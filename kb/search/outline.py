@@ -19,10 +19,11 @@ from functools import cache
 
 import numpy as np
 
-from kb.ingest.chunk import blocks, is_numbered
+from kb.ingest.chunk import blocks
 from kb.models import Chunk, Hit
 from kb.search.lexical import STOPWORDS
 from kb.text import lexicon
+from kb.text.sentences import is_numbered
 
 # A list has at least two items; a question asks for a count of at most this many
 # ("the 25 best…" asks for a ranking, not for an article's outline).

@@ -37,11 +37,10 @@ from kb.ingest.chunk import opening_headings
 from kb.models import Chunk, Hit
 from kb.search.amounts import asks_for_quantity, states_quantity
 from kb.search.hubs import hubness
-from kb.search.lexical import BM25, tokenize
+from kb.search.lexical import BM25, tokenize, unvowelled, vowelled_share
 from kb.search.names import Vocabulary
 from kb.search.outline import Outline, outlines
 from kb.text.language import FUNCTION_WORDS, readability, words
-from kb.text.words import unvowelled, vowelled_share
 
 log = logging.getLogger(__name__)
 
@@ -164,9 +163,7 @@ class CorpusIndex:
         return None if twin is None else self.chunks[twin]
 
 
-def _twins(
-    vectors: np.ndarray, translations: dict[str, str], by_source: dict[str, tuple[int, ...]]
-) -> dict[int, int]:
+def _twins(vectors: np.ndarray, translations: dict[str, str], by_source: dict[str, tuple[int, ...]]) -> dict[int, int]:
     """Each passage of a translated article, mapped to the row of the passage that translates it."""
     twins: dict[int, int] = {}
     for source, other in translations.items():
@@ -400,9 +397,7 @@ class Retriever:
             # A re-ingest switched generations since the last check: follow it.
             return self._search(query, top_k, language, self.index(fresh=True), own)
 
-    def _search(
-        self, query: str, top_k: int, language: str | None, index: CorpusIndex, own: str | None
-    ) -> Retrieval:
+    def _search(self, query: str, top_k: int, language: str | None, index: CorpusIndex, own: str | None) -> Retrieval:
         scored = self._score(query, top_k, index)
         alone = self._score(own, top_k, index) if own is not None and own != query else None
         fused = dict(scored.fused)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from kb.text import lexicon
 from kb.text.words import WORD
@@ -56,6 +58,9 @@ BULLET = re.compile(r"^[-*+•·‣◦▪–—]\s+")
 # heading ("Romero"); ending in a colon, the lead-in of a list ("No:").
 LABEL_CHARS = 40
 
+# A line that opens with its number: a numbered heading or a step of a numbered list.
+_NUMBERED = re.compile(r"^\d{1,2}[.)]\s+")
+
 
 # Each language's openers that point back at the sentence before ("This means…").
 _LEANING = {
@@ -78,6 +83,17 @@ def leans_back(sentence: str, language: str) -> bool:
 def is_bare_heading(sentence: str) -> bool:
     """Whether ``sentence`` is a heading's line: short, and without a stop."""
     return len(sentence) < LABEL_CHARS and not SENTENCE_STOP.search(sentence)
+
+
+def is_numbered(line: str) -> bool:
+    """Whether a line opens with its number: a numbered heading ("1. Canal vs. client",
+    "2) Costs") or a step of a numbered list ("1. Take a frame…")."""
+    return _NUMBERED.match(line.strip()) is not None
+
+
+def unnumbered(heading: str) -> str:
+    """A heading without its number, on one line: "1. Canal vs. client" → "Canal vs. client"."""
+    return _NUMBERED.sub("", " ".join(heading.split()))
 
 
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
@@ -179,3 +195,53 @@ def unwrapped(text: str) -> str:
         else:
             out.append(line)
     return "\n".join(out)
+
+
+@dataclass(frozen=True)
+class Sentences:
+    """A text as its sentences, and what each one is: what an answer quotes from."""
+
+    text: str
+    spans: tuple[tuple[int, int], ...]
+    sentences: tuple[str, ...]
+    # Each sentence as quoted: a list item without its bullet.
+    shown: tuple[str, ...]
+    # Each sentence's index terms (``terms_of``, the lexical index's tokenizer).
+    terms: tuple[frozenset[str], ...]
+    # Whether each sentence, and each as shown, is a heading's line (``is_bare_heading``).
+    bare: tuple[bool, ...]
+    bare_shown: tuple[bool, ...]
+    # Whether each, as shown, points back at the sentence before (``leans_back``).
+    leans: tuple[bool, ...]
+    # Whether each opens with its number (``is_numbered``).
+    numbered: tuple[bool, ...]
+
+
+@dataclass(frozen=True)
+class Quotable:
+    """A passage read for quoting: its sentences; a list item's body (after the
+    headings it opens with) and its label (its heading, unnumbered); and
+    whether it states an amount."""
+
+    whole: Sentences
+    item: Sentences | None
+    label: str
+    states_amount: bool
+
+
+def read_sentences(text: str, language: str, terms_of: Callable[[str], Iterable[str]]) -> Sentences:
+    """``text``'s sentences and what each one is, in ``language``."""
+    spans = sentence_spans(text)
+    sentences = sentences_of(text, spans)
+    shown = [BULLET.sub("", sentence, count=1) for sentence in sentences]
+    return Sentences(
+        text,
+        tuple(spans),
+        tuple(sentences),
+        tuple(shown),
+        tuple(frozenset(terms_of(sentence)) for sentence in sentences),
+        tuple(is_bare_heading(sentence) for sentence in sentences),
+        tuple(is_bare_heading(sentence) for sentence in shown),
+        tuple(leans_back(sentence, language) for sentence in shown),
+        tuple(is_numbered(sentence) for sentence in sentences),
+    )

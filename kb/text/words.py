@@ -22,25 +22,6 @@ def strip_diacritics(text: str) -> str:
 
 # The Arabic script's blocks (Arabic, its Supplement and Extended-A), as a character class's ranges.
 ARABIC_SCRIPT = "\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff"
-# Arabic's vowel marks and the like (tashkeel, Quranic annotation marks) and the
-# tatweel that stretches a word: Arabic is mostly written without them. Its letters, to count them by.
-_ARABIC_MARKS = re.compile("[\u0640\u064b-\u065f\u0670\u06d6-\u06ed]")
-_ARABIC_LETTERS = re.compile("[\u0621-\u063a\u0641-\u064a\u0671-\u06d3]")
-
-
-def unvowelled(text: str) -> str:
-    """``text`` with its Arabic words as Arabic is mostly written, without vowel
-    marks or tatweel ("كَمْ يَبْقَى الخُبْزُ" -> "كم يبقى الخبز"); other scripts' accents stay."""
-    return _ARABIC_MARKS.sub("", text)
-
-
-def vowelled_share(text: str) -> float:
-    """How many marks (or tatweels) ``text`` has for each of its Arabic letters: about 1
-    written throughout with vowels, as a textbook is, 0 as Arabic mostly is."""
-    letters = len(_ARABIC_LETTERS.findall(text))
-    return len(_ARABIC_MARKS.findall(text)) / letters if letters else 0.0
-
-
 # What a terminal would obey rather than show in a file's name, and what would
 # break its line: C0 controls (tab and line feed too), DEL, C1 controls, line
 # and paragraph separators, the bidi controls that reorder a line, and the lone
