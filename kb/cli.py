@@ -401,7 +401,8 @@ def _cell(field: str) -> str:
 
 class _IngestProgress:
     """``kb ingest``'s progress on stderr: a bar over the article files while they are read,
-    then one over the passages while they are embedded (neither with ``--quiet``); each
+    then one over the passages while they are embedded, and a line for each step between
+    that takes a while (none of them with ``--quiet``); each
     file left out is said as soon as the ingest tells it, above the bar (the rest, at
     the end)."""
 
@@ -416,6 +417,14 @@ class _IngestProgress:
 
     def embedding(self, done: int, total: int, source: str) -> None:
         self._move("embedding", "passage", done, total, source)
+
+    def step(self, what: str) -> None:
+        """Say what the ingest does next, between the bars: a step that shows no bar of its own."""
+        if self.quiet:
+            return
+        self.close()
+        self.phase = ""
+        self.write(what + "…")
 
     def skipped(self, problem: FileProblem) -> None:
         """Say that ``problem``'s file is left out; it is not said again at the end."""
@@ -466,7 +475,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     try:
         # A log line (an ingest stopped halfway says what it kept) goes above the bar, not into it.
         with logging_redirect_tqdm():
-            report = kb.ingest(folder, shown.embedding, Reading(shown.reading, shown.skipped))
+            report = kb.ingest(folder, shown.embedding, Reading(shown.reading, shown.skipped), shown.step)
     finally:
         shown.close()
     for problem in report.problems:

@@ -19,7 +19,7 @@ from kb.errors import InputError, SourceNotFoundError
 from kb.index.embed import Embedder, get_embedder
 from kb.index.store import Store, StoredDocument, heartbeat
 from kb.ingest.load import Reading
-from kb.ingest.pipeline import IngestReport, Progress, ingest
+from kb.ingest.pipeline import IngestReport, Progress, Step, ingest
 from kb.models import Answer, Document, Question
 from kb.question import validate_question
 from kb.search import examples
@@ -323,9 +323,14 @@ class KnowledgeBase:
         return self.settings.seeds_dir
 
     def ingest(
-        self, folder: Path | None = None, progress: Progress | None = None, reading: Reading | None = None
+        self,
+        folder: Path | None = None,
+        progress: Progress | None = None,
+        reading: Reading | None = None,
+        step: Step | None = None,
     ) -> IngestReport:
-        """``progress``: told as passages are embedded; ``reading``: as files are read (``load_folder``)."""
+        """``progress``: told as passages are embedded; ``reading``: as files are read (``load_folder``);
+        ``step``: of each step between (``kb.ingest.pipeline.ingest``)."""
         # The answerability calibration depends on the passages alone: computed once
         # per ingest and kept with the generation, not at every start of every reader.
         report = ingest(
@@ -336,6 +341,7 @@ class KnowledgeBase:
             progress,
             self._calibrate,
             reading,
+            step,
         )
         if self._retriever is not None:
             self._retriever.index(fresh=True)

@@ -354,6 +354,26 @@ def test_ingest_shows_a_reading_bar_and_says_a_skipped_file_before_the_embedding
     ]
 
 
+def test_a_re_ingest_says_each_step_that_shows_no_bar(tmp_path: Path) -> None:
+    """On a blog of 400 posts, a re-ingest said nothing for about 9 s while it carried the
+    unchanged articles over, and for about 7 s after the embedding bar while it calibrated."""
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "a-post.txt").write_text(ARTICLE, encoding="utf-8")
+    (folder / "b-post.txt").write_text(ARTICLE.replace("sells more", "keeps its customers"), encoding="utf-8")
+    assert kb("ingest", str(folder), "--quiet", data_dir=tmp_path / "data").returncode == 0
+    (folder / "b-post.txt").write_text(ARTICLE.replace("sells more", "sees them again"), encoding="utf-8")
+    result = kb("ingest", str(folder), data_dir=tmp_path / "data")
+    assert result.returncode == 0, result.stderr
+    carrying = result.stderr.index("carrying over 1 unchanged article…")
+    finishing = result.stderr.index("linking translations and calibrating answerability…")
+    summary = result.stderr.index("1 updated, 1 unchanged")
+    assert carrying < result.stderr.index("embedding") < finishing < summary, result.stderr
+    (folder / "b-post.txt").write_text(ARTICLE.replace("sells more", "sells less"), encoding="utf-8")
+    quiet = kb("ingest", str(folder), "--quiet", data_dir=tmp_path / "data")
+    assert quiet.returncode == 0 and "carrying" not in quiet.stderr and "calibrating" not in quiet.stderr, quiet.stderr
+
+
 def test_a_name_with_control_characters_is_shown_escaped_and_kb_show_takes_it_so(tmp_path: Path) -> None:
     """A file named with a line break in it split the ingest's lines, and `kb show` could not
     find it by the name `kb sources` printed ("news\\nletter.txt")."""

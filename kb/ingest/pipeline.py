@@ -38,6 +38,8 @@ from kb.text.sentences import sentences_of
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]
+# Told what the ingest does next, when it takes a while and shows no bar ("carrying over 387 unchanged articles").
+Step = Callable[[str], None]
 # What a caller computes from a whole new generation before it becomes active
 # (the service: the answerability calibration, kept with the generation).
 BeforeActivate = Callable[[Store, Embedder, int], object]  # passages embedded, of all, and the current source
@@ -101,13 +103,19 @@ def ingest(
     progress: Progress | None = None,
     before_activate: BeforeActivate | None = None,
     reading: Reading | None = None,
+    step: Step | None = None,
 ) -> IngestReport:
     """Index ``folder`` as a new generation and switch to it; one ingest at a time per data dir.
 
     ``before_activate`` runs on the whole new generation just before it becomes active;
-    ``reading`` is told of each file while the folder is read (``load_folder``)."""
+    ``reading`` is told of each file while the folder is read (``load_folder``); ``step``,
+    of each step between the bars (carrying the unchanged articles over, finishing)."""
     with ingest_lock(settings.data_dir):
-        return _ingest(folder, settings, store, embedder, progress, before_activate, reading)
+        return _ingest(folder, settings, store, embedder, progress, before_activate, reading, step or _silent)
+
+
+def _silent(_: str) -> None:
+    """A step no one is told of."""
 
 
 @contextmanager
@@ -176,6 +184,7 @@ def _ingest(
     progress: Progress | None,
     before_activate: BeforeActivate | None = None,
     reading: Reading | None = None,
+    step: Step = _silent,
 ) -> IngestReport:
     started = time.perf_counter()
     plan = _plan(folder, settings, store, embedder, reading)
@@ -198,11 +207,13 @@ def _ingest(
         if plan.unchanged:
             assert active is not None
             urls = {s: plan.current[s].url for s in plan.relinked}
+            count = len(plan.unchanged)
+            step(f"carrying over {count} unchanged {'article' if count == 1 else 'articles'}")
             store.copy_documents(plan.unchanged, active.generation, generation, urls)
-        resumed = _resume(plan, settings, store, unfinished, generation) if unfinished is not None else ()
+        resumed = _resume(plan, settings, store, unfinished, generation, step) if unfinished is not None else ()
         embedded += resumed
         _embed(plan, settings, store, embedder, generation, progress, frozenset(resumed), embedded)
-        chunks = _commit(plan, store, embedder, generation, before_activate)
+        chunks = _commit(plan, store, embedder, generation, before_activate, step)
     except BaseException:
         # A first ingest has no index to fall back on: saying one stays would mislead.
         stays = "the previous index stays active" if active else "there is no index yet"
@@ -223,7 +234,9 @@ def _ingest(
     return replace(_report(plan, generation, chunks, started), resumed=resumed)
 
 
-def _resume(plan: Plan, settings: Settings, store: Store, unfinished: int, generation: int) -> tuple[str, ...]:
+def _resume(
+    plan: Plan, settings: Settings, store: Store, unfinished: int, generation: int, step: Step = _silent
+) -> tuple[str, ...]:
     """Carry into ``generation`` the articles to embed that the ``unfinished`` generation
     holds whole, the same text cut the same way; then drop it. Those carried."""
     wanted = {plan.current[s].content_hash: s for s in (*plan.updated, *plan.added)}
@@ -239,6 +252,8 @@ def _resume(plan: Plan, settings: Settings, store: Store, unfinished: int, gener
         )
         if found:
             log.info("going on from an interrupted ingest: %d articles embedded already", len(found))
+            articles = "article" if len(found) == 1 else "articles"
+            step(f"going on from the interrupted ingest: {len(found)} {articles} embedded already")
             store.copy_documents(found, unfinished, generation, {s: plan.current[s].url for s in found})
     except StoreUnavailableError:
         raise
@@ -387,9 +402,15 @@ def sentence_vectors(embedder: Embedder, texts: Sequence[str]) -> list[np.ndarra
 
 
 def _commit(
-    plan: Plan, store: Store, embedder: Embedder, generation: int, before_activate: BeforeActivate | None
+    plan: Plan,
+    store: Store,
+    embedder: Embedder,
+    generation: int,
+    before_activate: BeforeActivate | None,
+    step: Step = _silent,
 ) -> int:
     """Mark the translations and make ``generation`` the active index, in one write; its passage count."""
+    step("linking translations" + (" and calibrating answerability" if before_activate is not None else ""))
     languages = {s: plan.previous[s].language for s in plan.kept}
     languages |= {d.source: d.language for d in plan.loaded.documents}
     # An article whose file cannot be read now keeps its indexed version, its translation included.
