@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import tomllib
+from functools import lru_cache
 from typing import Any
 
 import yaml
@@ -44,6 +45,17 @@ def front_matter(markup: str) -> tuple[dict[str, Any], str]:
     whole. Front matter that does not parse as a whole gives the settings of
     its lines that do ("draft: true" under a broken title still says draft).
     """
+    settings, body = _front_matter(markup)
+    return dict(settings), body
+
+
+# A file's front matter is read by several steps of its ingest (whether it is a draft, its
+# address, its title and body): it is parsed once, for the last few files read.
+_PARSED_FILES = 8
+
+
+@lru_cache(maxsize=_PARSED_FILES)
+def _front_matter(markup: str) -> tuple[dict[str, Any], str]:
     lines = markup.lstrip("\ufeff").splitlines()
     end = _front_matter_end(lines)
     if end is None:
