@@ -104,3 +104,32 @@ def test_an_index_without_sentence_vectors_ranks_its_questions_the_same(bread: K
     older = examples.ranked(replace(index, sentence_vectors={}), encode)
     assert [e.text for e in older] == [e.text for e in kept] and len(kept) >= 5
     assert [e.centrality for e in older] == pytest.approx([e.centrality for e in kept], abs=1e-4)
+
+
+GARDEN_AND_KITCHEN = {
+    "quenby-cucumber.md": "# Growing Quenby Sweet cucumber\n\n## When should I sow Quenby Sweet cucumber?\n\n"
+    "Sow Quenby Sweet cucumber indoors in late April, two seeds to a pot, and plant out in June.\n",
+    "alderley.md": "# Growing Alderley Stripe sweetcorn\n\n## When should I sow Alderley Stripe sweetcorn?\n\n"
+    "Sow Alderley Stripe sweetcorn in May in deep pots, and plant it out in blocks after the last frost.\n",
+    "lemon-curd.md": "# Homemade lemon curd\n\n## How long does it keep?\n\n"
+    "Lemon curd keeps for two weeks in a sealed jar in the fridge.\n",
+    "varroa.md": "# Keeping bees: checking for varroa\n\n## How do I count the varroa mites?\n\n"
+    "Slide a sticky board under the hive for three days and count the varroa mites that fall on it.\n",
+}
+
+
+def test_an_example_names_its_article_s_subject_and_a_question_s_shape_is_offered_once(tmp_path: Path) -> None:
+    """A blog of 400 posts offered "How long does it keep?" (of which post?) first, then
+    "When should I sow …?" of one variety after another."""
+    folder = tmp_path / "blog"
+    folder.mkdir()
+    for name, text in GARDEN_AND_KITCHEN.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    shown = _ingested(folder, tmp_path).example_questions(10)
+    varroa = "How do I count the varroa mites?"
+    sow = [question for question in shown if question.startswith("When should I sow")]
+    assert len(sow) == 2 and varroa in shown, shown
+    # One of the two sowing questions, and the varroa one, before the second sowing question.
+    assert set(shown[:2]) == {sow[0], varroa} and shown.index(sow[1]) > 1, shown
+    if "How long does it keep?" in shown:  # asked alone, it may be refused
+        assert shown.index("How long does it keep?") > 1, shown

@@ -16,6 +16,15 @@ turn; each round the most central first. A question far less central than the
 blog's others (``OUTLIER`` deviations below their median) comes after all of
 them: it is about the author or the post ("Was it worth it?"), not the blog.
 
+An example is asked with no article in sight, so one that does not name its
+article's subject comes after those that do: "How long does it keep?" and "A
+que temperatura vão ao forno?" lean on the post they head ("Pastéis de nata"),
+where "How long is the Ivy Pass walk?" names its post's. So does one that asks
+what an example before it asks, of another thing (a blog of seed catalogues
+asks "When should I sow …?" of every variety): what a question names of its
+article's title aside, its words are its shape, and a shape is offered once
+before any is offered again.
+
 Asked as it is, an example must be answered, not refused: ``answered`` keeps,
 of each language's questions in that order, the first ``PER_LANGUAGE`` that the
 knowledge base covers.
@@ -30,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kb.ingest.chunk import headings
+from kb.search.lexical import tokenize
 from kb.search.retrieve import CorpusIndex
 from kb.text import language as lang
 
@@ -95,7 +105,26 @@ def ranked(index: CorpusIndex, encode: Callable[[list[str]], np.ndarray]) -> tup
     floor = median - OUTLIER * float(np.median(np.abs(scores - median)))
     kept = [e for e in examples if e.centrality >= floor]
     apart = sorted((e for e in examples if e.centrality < floor), key=lambda e: -e.centrality)
-    return (*in_turn(kept), *apart)
+    titles = {chunk.source: chunk.title for chunk in index.chunks}
+    return varied([*in_turn(kept), *apart], titles)
+
+
+def varied(examples: Sequence[Example], titles: dict[str, str]) -> tuple[Example, ...]:
+    """``examples`` in their order, but those that name nothing of their article's title,
+    or ask what an earlier one asks of another thing (the same words, its title's aside),
+    after the rest (module docstring)."""
+    first: list[Example] = []
+    later: list[Example] = []
+    shapes: set[frozenset[str]] = set()
+    for example in examples:
+        words, title = frozenset(tokenize(example.text)), frozenset(tokenize(titles.get(example.source, "")))
+        shape = words - title
+        if words & title and shape not in shapes:
+            shapes.add(shape)
+            first.append(example)
+        else:
+            later.append(example)
+    return (*first, *later)
 
 
 def in_turn(examples: Sequence[Example]) -> list[Example]:
