@@ -42,3 +42,31 @@ def test_a_condensing_client_reads_with_its_own_shorter_bound(fake: FakeOpenAI) 
     model = build_chat_model(settings, streaming=False, read_timeout=1.5)
     bound: Any = model.root_client.timeout
     assert (bound.connect, bound.read) == (timeouts(settings).connect, 1.5)
+
+
+def test_a_read_timeout_that_ends_with_the_token_gap_is_told_as_the_gap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a loaded machine the client's own read timeout, as long as the first token's
+    gap, fired an instant before the wait for that token ended: the answer's reason was
+    "failed: OpenAITimeoutError" instead of "sent no first token" (CI, once)."""
+    from kb.llm import client
+
+    def silent_then_timed_out() -> Any:
+        raise TimeoutError("Request timed out.")
+        yield  # a generator, as a model's stream is
+
+    # The error is in the queue at once; by this clock the wait has lasted the whole gap.
+    ticks = iter(range(0, 1000, 10))
+    monkeypatch.setattr(client.time, "monotonic", lambda: float(next(ticks)))
+    with pytest.raises(client.LLMError, match="sent no first token within 5 s"):
+        list(client.stream_with_deadline(silent_then_timed_out, 120.0, first=5.0, between=5.0))
+
+
+def test_a_failure_before_the_token_gap_ends_is_told_as_a_failure() -> None:
+    from kb.llm import client
+
+    def failing() -> Any:
+        raise ConnectionResetError("reset by peer")
+        yield
+
+    with pytest.raises(client.LLMError, match=r"failed: .*reset by peer"):
+        list(client.stream_with_deadline(failing, 120.0, first=5.0, between=5.0))

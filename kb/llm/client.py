@@ -151,14 +151,15 @@ def stream_with_deadline(
     received = 0
     try:
         while True:
-            remaining = deadline - time.monotonic()
+            waiting = time.monotonic()
+            remaining = deadline - waiting
             gap = first if received == 0 else between
             wait = remaining if gap is None else min(remaining, gap)
+            which = "first token" if received == 0 else "next token"
             try:
                 kind, value = items.get(timeout=max(wait, 0.0))
             except queue.Empty:
                 if wait < remaining:
-                    which = "first token" if received == 0 else "next token"
                     raise LLMError(f"{what} sent no {which} within {gap:g} s") from None
                 raise LLMError(f"{what} did not finish within {seconds:g} s") from None
             if kind == "item":
@@ -166,6 +167,10 @@ def stream_with_deadline(
                 yield value
             elif kind == "end":
                 return
+            elif gap is not None and wait < remaining and time.monotonic() - waiting >= gap:
+                # The client's own read timeout (as long as the gap) can fire an instant before
+                # this wait ends, on a loaded machine: the same silence, told the same way.
+                raise LLMError(f"{what} sent no {which} within {gap:g} s") from value
             else:
                 raise LLMError(f"{what} failed: {describe(value)}") from value
     finally:
