@@ -23,12 +23,10 @@ from kb.ingest.pipeline import IngestReport, Progress, Step, ingest
 from kb.models import Answer, Document, Question
 from kb.question import validate_question
 from kb.search import examples
-from kb.search.amounts import asks_for_quantity
 from kb.search.followup import asks_for_more, asks_in_short, is_courtesy, standalone_query
-from kb.search.lexical import tokenize
 from kb.search.names import unknown_names
 from kb.search.outline import lead_with_outline
-from kb.search.quotable import readied
+from kb.search.quotable import for_quoting
 from kb.search.retrieve import CorpusIndex, Retriever
 from kb.settings import MAX_TOP_K, Settings
 from kb.text import language as lang
@@ -230,16 +228,12 @@ class KnowledgeBase:
                 found, borrowed=query != question.text, across_languages=across_languages, names_unknown=bool(names)
             )
         )
-        # What the quotes are chosen by, read once: whether the question asks for
-        # an amount, its terms, and the passages' sentences.
-        asks_amount = asks_for_quantity(query)
-        terms = frozenset(tokenize(query))
-        hits = readied(hits)
+        quoting = for_quoting(query, hits)
         return AnswerRequest(
             question=question,
             language=language,
             query=query,
-            hits=hits,
+            hits=quoting.hits,
             listed=listed,
             more=more,
             brief=brief,
@@ -252,8 +246,8 @@ class KnowledgeBase:
             query_vector=found.vector,
             sentence_vectors=index.sentence_vectors,
             topic_terms=index.topic_terms,
-            terms=terms,
-            asks_amount=asks_amount,
+            terms=quoting.terms,
+            asks_amount=quoting.asks_amount,
         )
 
     @staticmethod

@@ -369,16 +369,14 @@ def sample_request(question: str = "What is an omnichannel strategy?", language:
     """An ``AnswerRequest`` with three synthetic passages, for timing without an index."""
     from kb.answer.base import AnswerRequest
     from kb.models import Chunk, Hit, Question
-    from kb.search.amounts import asks_for_quantity
-    from kb.search.lexical import tokenize
-    from kb.search.quotable import readied
+    from kb.search.quotable import for_quoting
 
     texts = (
         "An omnichannel strategy connects every channel so the customer sees one brand.",
         "A multichannel strategy uses several channels that work independently of each other.",
         "Omnichannel retail needs shared stock, data and customer history across channels.",
     )
-    hits = readied(
+    hits = tuple(
         Hit(
             chunk=Chunk(
                 id=f"doc{i}.txt#0",
@@ -395,14 +393,15 @@ def sample_request(question: str = "What is an omnichannel strategy?", language:
         )
         for i, text in enumerate(texts)
     )
+    quoting = for_quoting(question, hits)
     return AnswerRequest(
         question=Question(text=question, language=language),
         language=language,
         query=question,
-        hits=hits,
+        hits=quoting.hits,
         covered=True,
-        terms=frozenset(tokenize(question)),
-        asks_amount=asks_for_quantity(question),
+        terms=quoting.terms,
+        asks_amount=quoting.asks_amount,
     )
 
 

@@ -25,7 +25,7 @@ from kb.models import Chunk, Hit, Question, Turn
 from kb.question import validate_question
 from kb.search.amounts import asks_for_quantity
 from kb.search.lexical import tokenize
-from kb.search.quotable import readied
+from kb.search.quotable import for_quoting, readied
 from kb.service import KnowledgeBase
 from kb.settings import Settings
 from kb.text.sentences import sentence_spans, sentences_of
@@ -50,8 +50,10 @@ def _request(
     question: Question, language: str, query: str, hits: tuple[Hit, ...], covered: bool, **kwargs: Any
 ) -> AnswerRequest:
     """The request the service makes of a query and its hits."""
-    terms, amount = frozenset(tokenize(query)), asks_for_quantity(query)
-    return AnswerRequest(question, language, query, readied(hits), covered, terms=terms, asks_amount=amount, **kwargs)
+    quoting = for_quoting(query, hits)
+    return AnswerRequest(
+        question, language, query, quoting.hits, covered, terms=quoting.terms, asks_amount=quoting.asks_amount, **kwargs
+    )
 
 
 FILLER = (
