@@ -23,7 +23,7 @@ from kb.ingest.pipeline import IngestReport, Progress, Step, ingest
 from kb.models import Answer, Document, Question
 from kb.question import validate_question
 from kb.search import examples
-from kb.search.followup import asks_for_more, asks_in_short, is_courtesy, standalone_query
+from kb.search.followup import asks_for_more, asks_in_short, borrowed_words, is_courtesy, standalone_query
 from kb.search.names import unknown_names
 from kb.search.outline import lead_with_outline
 from kb.search.quotable import for_quoting
@@ -221,11 +221,24 @@ class KnowledgeBase:
             index.outlines,
             lambda texts: self.embedder.encode(texts, is_query=True),
         )
+        # A follow-up that borrows the conversation's subject is lifted by it, on
+        # the subject or not: off-topic probes that borrow it too say how far.
+        borrowed_bar = (
+            None
+            if own is None or courtesy
+            else coverage.borrowed_ceiling(
+                self.embedder, found.index or index, bar.probes_in(language), borrowed_words(query, question.text)
+            )
+        )
         covered = (
             not courtesy
             and not any(name.certain for name in names)
             and bar.covers(
-                found, borrowed=query != question.text, across_languages=across_languages, names_unknown=bool(names)
+                found,
+                borrowed=query != question.text,
+                across_languages=across_languages,
+                names_unknown=bool(names),
+                borrowed_bar=borrowed_bar,
             )
         )
         quoting = for_quoting(query, hits)

@@ -166,3 +166,44 @@ def test_a_change_of_subject_mid_conversation_borrows_no_coverage(kb: KnowledgeB
     for question in ("Tell me a joke", "¿Qué es omnicanal?"):
         answer = kb.ask(validate_question(question, history))
         assert answer.answered is (question != "Tell me a joke"), question
+
+
+def test_a_follow_up_is_measured_against_the_probes_this_corpus_is_not_about(
+    cooking: KnowledgeBase, kb: KnowledgeBase
+) -> None:
+    """A follow-up that borrows the conversation's subject must score above the
+    off-topic probes borrowing it too; on a cooking blog the bread probe is not
+    off-topic, so it is not one of them. The probes are kept with the calibration."""
+    from kb.answer.coverage import Calibration
+
+    kept = cooking.calibration()
+    assert kept.probes_in("en") and not any("bread" in probe for probe in kept.probes_in("en"))
+    assert any("bread" in probe for probe in kb.calibration().probes_in("en"))
+    assert Calibration.from_json(kept.to_json()) == kept
+
+
+def test_a_follow_up_on_another_subject_is_refused_on_a_blog_too(garden: KnowledgeBase) -> None:
+    history = [{"role": "user", "content": "¿Cómo cultivo tomates en una maceta?"}]
+    off = garden.ask(validate_question("¿Y cómo cambio el aceite del coche?", history))
+    assert off.standalone_query != off.question and not off.answered
+    assert garden.ask(validate_question("¿Y cada cuánto los riego?", history)).answered
+
+
+def test_a_borrowed_subject_s_bar_is_measured_as_the_coverage_bar_is() -> None:
+    """The latent terms' cosine where the model has them, else the dense score."""
+    from kb.answer.coverage import Calibration
+    from kb.models import Chunk, Hit
+    from kb.search.followup import borrowed_words
+    from kb.search.retrieve import Retrieval
+
+    text = "Omnichannel joins every channel."
+    hit = Hit(Chunk("a#0", "a", "a", "en", "", text, 0, len(text), 0), 0.9)
+    found = Retrieval((hit,), best_dense=0.90, lexical_terms=0, query_terms=4, sparse_cosine=0.30)
+    for bar, measure in ((Calibration(0.80, 0.83, sparse_bar=0.21), 0.30), (Calibration(0.80, 0.83), 0.90)):
+        for borrowed_bar, covered in ((None, True), (measure - 0.01, True), (measure + 0.01, False)):
+            assert bar.covers(found, True, True, False, borrowed_bar=borrowed_bar) is covered, (bar, borrowed_bar)
+    assert borrowed_words("And its challenges? omnichannel strategy", "And its challenges?") == "omnichannel strategy"
+    # A model's rewrite: the words the follow-up did not say.
+    assert borrowed_words("What are the challenges of omnichannel?", "And its challenges?") == (
+        "What are the of omnichannel"
+    )

@@ -232,6 +232,46 @@ def test_a_change_of_subject_in_a_conversation_is_not_covered(
         assert named in answer.answer
 
 
+@pytest.mark.parametrize(
+    ("question", "earlier"),
+    [
+        ("E como se faz um bolo de chocolate?", "Qual a diferença entre omnicanal e multicanal?"),
+        ("Und wie lange muss man Eier kochen?", "Was ist eine Omnichannel-Strategie?"),
+        ("E come si impara a nuotare?", "Cos'è una strategia multicanale?"),
+        ("Et comment soigner un rhume ?", "Sur quoi repose une stratégie omnicanale ?"),
+    ],
+)
+def test_a_follow_up_on_another_subject_does_not_borrow_the_conversation_s_coverage(
+    kb: KnowledgeBase, question: str, earlier: str
+) -> None:
+    """It is asked with the conversation's topic words ("E como se faz um bolo de
+    chocolate? diferença omnicanal multicanal"), which lift any question over the
+    bar; off-topic probes that borrow the same words show how far, and the
+    follow-up must score above them."""
+    answer = kb.ask(validate_question(question, [{"role": "user", "content": earlier}]))
+    assert answer.standalone_query != question  # the topic words were added
+    assert not answer.answered and not answer.citations
+
+
+@pytest.mark.parametrize(
+    ("question", "earlier"),
+    [
+        ("And its main drawback?", "What is multichannel marketing?"),
+        ("E qual é melhor para mim?", "Qual a diferença entre omnicanal e multicanal?"),
+        ("¿Y qué empresas lo hacen ya?", "¿Qué es un negocio omnicanal?"),
+        ("Și care sunt avantajele?", "Ce este strategia omnichannel?"),
+        ("وما عيوبه؟", "ما هو التسويق متعدد القنوات؟"),
+        ("Et par où commencer ?", "Qu'est-ce qu'une stratégie omnicanale ?"),
+        ("Und was ist daran schlecht?", "Was ist Multichannel-Marketing?"),
+        ("E quali sono le sfide?", "Cos'è una strategia omnicanale?"),
+    ],
+)
+def test_a_follow_up_on_the_conversation_s_subject_is_answered(kb: KnowledgeBase, question: str, earlier: str) -> None:
+    answer = kb.ask(validate_question(question, [{"role": "user", "content": earlier}]))
+    assert answer.standalone_query != question
+    assert answer.answered and answer.citations
+
+
 def test_a_follow_up_that_is_only_a_name_is_answered_in_the_conversation_s_language(kb: KnowledgeBase) -> None:
     """ "Worten?" alone tells no language (it was answered in German); after a Spanish question it is Spanish."""
     history = [{"role": "user", "content": "¿Qué empresas ya son omnicanal?"}]

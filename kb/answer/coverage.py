@@ -44,7 +44,7 @@ from kb.text.language import words
 
 if TYPE_CHECKING:
     from kb.index.store import Store, StoredPassages
-    from kb.search.retrieve import Retrieval
+    from kb.search.retrieve import CorpusIndex, Retrieval
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,9 @@ class Calibration:
     by_language: tuple[tuple[str, float], ...] = ()
     # The latent-term cosine that covers a question (None: the model has no sparse head).
     sparse_bar: float | None = None
+    # The probes kept as off-topic for this corpus, by language: a follow-up that
+    # borrows the conversation's subject is measured against them borrowing it too.
+    probes: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def to_json(self) -> str:
         """The calibration as stored with its index generation (floats exactly, as JSON writes them)."""
@@ -89,6 +92,7 @@ class Calibration:
                 "threshold": self.threshold,
                 "by_language": [list(pair) for pair in self.by_language],
                 "sparse_bar": self.sparse_bar,
+                "probes": [[language, list(texts)] for language, texts in self.probes],
             }
         )
 
@@ -100,6 +104,7 @@ class Calibration:
             float(data["threshold"]),
             tuple((str(language), float(best)) for language, best in data["by_language"]),
             None if data["sparse_bar"] is None else float(data["sparse_bar"]),
+            tuple((str(language), tuple(str(t) for t in texts)) for language, texts in data.get("probes", ())),
         )
 
     def for_language(self, language: str | None) -> Calibration:
@@ -147,11 +152,29 @@ class Calibration:
         # Shared rare terms (names, numbers, domain words) lower the bar a little.
         return rare_terms >= 2 and best_dense >= self.off_topic_best + MARGIN / 2
 
-    def covers(self, found: Retrieval, borrowed: bool, across_languages: bool, names_unknown: bool) -> bool:
+    def probes_in(self, language: str | None) -> tuple[str, ...]:
+        """The off-topic probes kept for this corpus in ``language`` (none: not one is)."""
+        return dict(self.probes).get(language or "", ())
+
+    def covers(
+        self,
+        found: Retrieval,
+        borrowed: bool,
+        across_languages: bool,
+        names_unknown: bool,
+        borrowed_bar: float | None = None,
+    ) -> bool:
         """Whether the sources speak to a question retrieved as ``found`` (this
         bar is its language's): it found passages, and scores over the bar.
         ``borrowed``: its query borrows a follow-up's subject from the
-        conversation; ``names_unknown``: it names something the sources never mention."""
+        conversation; ``names_unknown``: it names something the sources never
+        mention; ``borrowed_bar``: the best an off-topic probe scores with the
+        same subject borrowed (``borrowed_ceiling``), which the query must reach."""
+        if borrowed_bar is not None and _measure(found, self.sparse_bar) < borrowed_bar:
+            # "And how do I bake bread? omnichannel" scores as well as any question
+            # on omnichannel: the borrowed words lift it. The probes lifted by the
+            # same words say how far they lift a question on something else.
+            return False
         if not found.hits or not self.covered(
             found.best_dense,
             found.lexical_terms,
@@ -185,6 +208,26 @@ class Calibration:
         return alone.best_dense >= self.off_topic_best and self.partly_covered(alone.sparse_cosine)
 
 
+def _measure(found: Retrieval, sparse_bar: float | None) -> float:
+    """The score ``covered`` decides by: the latent terms' cosine where the model has them, else the dense score."""
+    if sparse_bar is not None and found.sparse_cosine is not None:
+        return found.sparse_cosine
+    return found.best_dense
+
+
+def borrowed_ceiling(embedder: Embedder, index: CorpusIndex, probes: Sequence[str], subject: str) -> float | None:
+    """The best score (as ``_measure`` takes it) that an off-topic probe reaches
+    against the passages once it borrows ``subject``, as a follow-up borrows the
+    conversation's ("How high is Mount Everest? omnichannel"). None without probes."""
+    if not probes or not len(index.vectors):
+        return None
+    texts = [f"{probe} {subject}".strip() for probe in probes]
+    latent = embedder.sparse(texts) if index.sparse is not None else None
+    if latent is not None:
+        return max(best_cosine(index.sparse, index.sparse_norms, vector) for vector in latent)
+    return float(np.max(embedder.encode(texts, is_query=True) @ index.vectors.T))
+
+
 def calibrate(embedder: Embedder, vectors: np.ndarray, sparse: Any = None, passages: Sequence[str] = ()) -> Calibration:
     """``sparse``: the passages' latent terms as a CSR matrix, if the model has
     them; ``passages``: their texts, whose headings tell which probes the
@@ -204,12 +247,20 @@ def calibrate(embedder: Embedder, vectors: np.ndarray, sparse: Any = None, passa
             "probes the corpus is about, left out: %s", sorted({texts[i] for i in set(range(len(texts))) - set(kept)})
         )
     by_language: dict[str, float] = {}
+    kept_probes: dict[str, list[str]] = {}
     for i in kept:
         language = probes[i][0]
         by_language[language] = max(by_language.get(language, -1.0), float(best[i]))
+        kept_probes.setdefault(language, []).append(probes[i][1])
     ceiling = float(np.max(best[kept]))
     sparse_bar = max(SPARSE_COVERED, _cosine_ceiling(sparse, [encoded[i] for i in kept])) if encoded else None
-    return Calibration(ceiling, ceiling + MARGIN, tuple(sorted(by_language.items())), sparse_bar)
+    return Calibration(
+        ceiling,
+        ceiling + MARGIN,
+        tuple(sorted(by_language.items())),
+        sparse_bar,
+        tuple((language, tuple(texts)) for language, texts in sorted(kept_probes.items())),
+    )
 
 
 def calibrate_generation(
@@ -238,7 +289,7 @@ def key() -> str:
     made_of = {
         "probes": OFF_TOPIC_PROBES,
         "constants": [MARGIN, MIN_PROBES, MAX_HEADINGS, MAX_SCANNED, NEAREST, SPARSE_COVERED],
-        "version": 1,
+        "version": 2,
     }
     return hashlib.sha256(json.dumps(made_of, sort_keys=True, default=list).encode()).hexdigest()[:16]
 

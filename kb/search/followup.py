@@ -113,6 +113,16 @@ _REFUSALS = tuple(
 )
 
 
+def borrowed_words(query: str, text: str) -> str:
+    """What a follow-up's standalone ``query`` adds to its ``text``: the topic
+    words ``standalone_query`` puts after it, or the words of a model's rewrite
+    that the follow-up did not say."""
+    if query.startswith(text):
+        return query[len(text) :].strip()
+    said = {word.casefold() for word in words(text)}
+    return " ".join(word for word in words(query) if word.casefold() not in said)
+
+
 def topic_words(text: str, leave_out: frozenset[str] = frozenset()) -> str:
     """``text``'s words without the function words of any language omnikb knows
     ("what", "qué", "quoi"), without words that only ask for more ("tell",
