@@ -477,12 +477,13 @@ def _opened(browser: Any, server: Server, locale: str) -> tuple[Any, Any]:
 
 def _reload_after_restart(page: Any) -> None:
     """Reload the page once its server is back. Gradio's page polls a lost server every 2 s and
-    reloads itself when it answers, which can cut the test's own reload short (ERR_ABORTED):
-    then the page's reload is the one waited for."""
+    reloads itself when it answers, which can cut the test's own reload short (ERR_ABORTED, or
+    "Not attached to an active page" when it lands as the test's starts): then the page's reload
+    is the one waited for."""
     try:
         page.reload()
     except PlaywrightError as exc:
-        if "ERR_ABORTED" not in str(exc):
+        if not any(cut in str(exc) for cut in ("ERR_ABORTED", "Not attached to an active page")):
             raise
         page.wait_for_load_state("load")
 
