@@ -60,6 +60,9 @@ CHROMA_CONNECT_SECONDS = 5.0
 # long for the server's heartbeat, which answers at once: a silent server is told so in seconds.
 CHROMA_HEARTBEAT_SECONDS = 2.0
 
+# What Chroma says when a client's view of a vector index's files has gone stale.
+STALE_VECTOR_INDEX = "Nothing found on disk"
+
 _ACTIVE_ID = "active"
 # The meta record that holds a generation's answerability calibration.
 _CALIBRATION_ID = "{kind}-g{generation}"
@@ -90,6 +93,10 @@ def _guarded(method: F) -> F:
                     raise
                 with self._lock:
                     self._handles.clear()
+                return method(self, *args, **kwargs)
+            except InternalError as exc:
+                if not self._reopened(exc):
+                    raise
                 return method(self, *args, **kwargs)
         except httpx.TransportError as exc:
             raise _unavailable(self.settings, exc) from exc
@@ -429,9 +436,25 @@ class Store:
         self.settings = settings
         self.prefix = re.sub(r"[^a-zA-Z0-9_-]", "-", settings.collection_prefix) or "omnikb"
         self._client = client if client is not None else make_client(settings)
+        self._owns_client = client is None
         self._lock = threading.RLock()
         # Collection handles by name: looking one up is a round trip to a Chroma server.
         self._handles: dict[str, Any] = {}
+
+    def _reopened(self, exc: InternalError) -> bool:
+        """Whether the embedded client was opened again after ``exc``, its view of the
+        vector index files gone stale: another process (``kb ingest``) writing the same
+        data dir leaves a long-lived reader's client unable to load a generation's
+        vector index, though its files are there ("Error creating hnsw segment reader:
+        Nothing found on disk"), until it is opened again. Only a client omnikb made."""
+        if self.settings.chroma_url or not self._owns_client or STALE_VECTOR_INDEX not in str(exc):
+            return False
+        with self._lock:
+            log.info("reopening the embedded index after: %s", str(exc).strip().splitlines()[0][:200])
+            _forget_system(self.settings.chroma_path)
+            self._client = make_client(self.settings)
+            self._handles.clear()
+        return True
 
     # -- names -------------------------------------------------------------
     def _meta(self, create: bool = True) -> Any:
