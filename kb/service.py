@@ -221,25 +221,22 @@ class KnowledgeBase:
             index.outlines,
             lambda texts: self.embedder.encode(texts, is_query=True),
         )
+        refused = courtesy or any(name.certain for name in names)
         # A follow-up that borrows the conversation's subject is lifted by it, on
         # the subject or not: off-topic probes that borrow it too say how far.
         borrowed_bar = (
             None
-            if own is None or courtesy
+            if own is None or refused
             else coverage.borrowed_ceiling(
                 self.embedder, found.index or index, bar.probes_in(language), borrowed_words(query, question.text)
             )
         )
-        covered = (
-            not courtesy
-            and not any(name.certain for name in names)
-            and bar.covers(
-                found,
-                borrowed=query != question.text,
-                across_languages=across_languages,
-                names_unknown=bool(names),
-                borrowed_bar=borrowed_bar,
-            )
+        covered = not refused and bar.covers(
+            found,
+            borrowed=query != question.text,
+            across_languages=across_languages,
+            names_unknown=bool(names),
+            borrowed_bar=borrowed_bar,
         )
         quoting = for_quoting(query, hits)
         return AnswerRequest(
